@@ -1,0 +1,1 @@
+"""The ``xrdsim`` command-line interface (installed as ``xrdsim_cli``)."""

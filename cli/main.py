@@ -1,0 +1,50 @@
+"""Entry point of the ``xrdsim`` command.
+
+Sub-commands are imported lazily: ``xrdsim --help`` never imports torch or compiles
+numba kernels. Each sub-command lives in its own module of this package and is a
+thin layer over one library call.
+
+Exit codes (all commands):
+    0  success (for batch commands: every input processed, failures recorded)
+    1  the command ran but some inputs failed (batch commands say how many)
+    2  usage error (bad option, missing file) — click's own code
+    3  a library error (XrdsimError): bad config, refused resume, unreadable store, ...
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from xrdsim import __version__
+
+# command name -> ("module:attribute", one-line help shown by ``xrdsim --help``)
+COMMANDS: dict[str, tuple[str, str]] = {
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a sub-command's module only when it is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        target, _ = COMMANDS[name]
+        module, attribute = target.split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="xrdsim")
+def cli() -> None:
+    """Fast, reproducible powder-XRD simulation and datasets for machine learning."""

@@ -1,0 +1,26 @@
+"""Shared fixtures: paths to the real data beside the repository and in tests/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_DATA = Path(__file__).resolve().parent / "data"
+# The real data lives in ../shared/data beside the checkout (CI puts it there too);
+# XRDSIM_SHARED_DATA overrides.
+SHARED_DATA = Path(os.environ.get("XRDSIM_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"real data not found at {SHARED_DATA}; set XRDSIM_SHARED_DATA")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def test_data() -> Path:
+    return TEST_DATA

@@ -1,0 +1,1 @@
+"""xrdsim's training package (installed as ``xrdsim_training``; imports torch)."""

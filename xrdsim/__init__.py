@@ -1,0 +1,58 @@
+"""xrdsim: fast, reproducible powder X-ray diffraction simulation for machine learning.
+
+Public API (imported lazily, so ``import xrdsim`` stays cheap and numba kernels
+compile only when first used):
+
+- :func:`compute_peaks` — Bragg peak list of one structure (``xrdsim.peaks``).
+- :func:`read_structures` — CIFs / folders / CSV(.gz) of CIF text → structures + error records.
+- :func:`structure_labels` — spglib symmetry labels of one structure.
+- :class:`PeakDatabase` / :func:`write_peak_database` — the HDF5 peak database.
+- :class:`SimulationConfig` / :func:`load_config` / :func:`check_disjoint` — profile configs.
+- :func:`simulate` / :func:`simulate_batch` — full 12,000-bin patterns from peak lists.
+- :func:`build_dataset` — sharded Zarr v3 datasets with train / invariance / equivariance splits.
+- :func:`read_pattern` / :func:`prepare_pattern` — measured patterns onto the model grid.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it
+_EXPORTS = {
+    "compute_peaks": "xrdsim.peaks",
+    "PeakList": "xrdsim.peaks",
+    "read_structures": "xrdsim.structures",
+    "StructureRecord": "xrdsim.structures",
+    "structure_labels": "xrdsim.symmetry",
+    "StructureLabels": "xrdsim.symmetry",
+    "PeakDatabase": "xrdsim.peakdb",
+    "write_peak_database": "xrdsim.peakdb",
+    "SimulationConfig": "xrdsim.config",
+    "load_config": "xrdsim.config",
+    "check_disjoint": "xrdsim.config",
+    "simulate": "xrdsim.profile",
+    "simulate_batch": "xrdsim.profile",
+    "build_dataset": "xrdsim.dataset",
+    "read_pattern": "xrdsim.patterns",
+    "prepare_pattern": "xrdsim.prepare",
+    "resolve_wavelength": "xrdsim.wavelengths",
+    "convert_two_theta": "xrdsim.grid",
+    "grid_centers": "xrdsim.grid",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'xrdsim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

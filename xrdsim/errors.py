@@ -1,0 +1,88 @@
+"""The one place where xrdsim's exceptions live.
+
+Every exception raised on purpose by xrdsim derives from :class:`XrdsimError`, so a
+caller can catch the whole family with one ``except``. Messages name what was
+received, what is allowed and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+
+class XrdsimError(Exception):
+    """Base class of every error xrdsim raises on purpose."""
+
+
+class StructureError(XrdsimError):
+    """A crystal structure could not be read or is physically unusable.
+
+    Attributes:
+        source: the file / row the structure came from (``"path"`` or ``"path#row-id"``).
+        reason: a short, human-readable reason, stored verbatim in error tables.
+    """
+
+    def __init__(self, source: str, reason: str):
+        self.source = str(source)
+        self.reason = str(reason)
+        super().__init__(f"{self.source}: {self.reason}")
+
+
+class SymmetryError(StructureError):
+    """spglib could not determine the symmetry of a structure."""
+
+
+class ConfigError(XrdsimError, ValueError):
+    """A configuration (simulation, build, training) is invalid.
+
+    Raised at construction time, never deep inside a kernel.
+    """
+
+
+class ConfigOverlapError(ConfigError):
+    """Two configurations that must be disjoint share sampled values.
+
+    Attributes:
+        overlaps: list of ``(parameter_path, description)`` pairs, one per overlap.
+    """
+
+    def __init__(self, overlaps: list[tuple[str, str]]):
+        self.overlaps = list(overlaps)
+        lines = "\n".join(f"  - {name}: {why}" for name, why in self.overlaps)
+        super().__init__(
+            f"{len(self.overlaps)} randomised parameter(s) overlap between the train and "
+            f"invariance configs:\n{lines}\nMake each listed range disjoint (or fixed to "
+            "different values) so the invariance split tests unseen instrument settings."
+        )
+
+
+class PeakInputError(XrdsimError, ValueError):
+    """A peak list handed to the simulator is invalid (NaN, negative intensity, ...)."""
+
+
+class DatabaseError(XrdsimError):
+    """A peak database (HDF5) is missing, corrupt, or of an unsupported layout."""
+
+
+class DatasetError(XrdsimError):
+    """A Zarr dataset cannot be built, resumed or read as asked."""
+
+
+class ResumeMismatchError(DatasetError):
+    """``--resume`` was asked with settings that differ from the existing store's."""
+
+
+class PatternReadError(XrdsimError):
+    """A measured pattern file could not be read or prepared.
+
+    Attributes:
+        source: the file path.
+        reason: what was wrong and how to fix it.
+    """
+
+    def __init__(self, source: str, reason: str):
+        self.source = str(source)
+        self.reason = str(reason)
+        super().__init__(f"{self.source}: {self.reason}")
+
+
+class TrainingError(XrdsimError):
+    """A training run, checkpoint or evaluation cannot proceed as asked."""

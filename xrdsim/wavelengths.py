@@ -1,0 +1,78 @@
+"""X-ray wavelengths: named presets and parsing of user input.
+
+Values in Å. Kα is the intensity-weighted mean (2·Kα1 + Kα2)/3 as used by the
+International Tables and by pymatgen's ``WAVELENGTHS`` table; Kα1/Kα2/Kβ1 are the
+tabulated line energies (Bearden, Rev. Mod. Phys. 39, 78 (1967); Hölzer et al.,
+Phys. Rev. A 56, 4554 (1997)). The default, 1.5418 Å, is the Cu Kα value of das2025.
+"""
+
+from __future__ import annotations
+
+from xrdsim.errors import ConfigError
+
+#: Cu Kα, the wavelength of the das2025 pipeline (Å).
+DEFAULT_WAVELENGTH = 1.5418
+
+#: Named wavelengths in Å (case-insensitive lookup, see :func:`resolve_wavelength`).
+WAVELENGTHS: dict[str, float] = {
+    "CuKa": 1.54184,
+    "CuKa2": 1.54439,
+    "CuKa1": 1.54056,
+    "CuKb1": 1.39222,
+    "MoKa": 0.71073,
+    "MoKa2": 0.71359,
+    "MoKa1": 0.70930,
+    "MoKb1": 0.63229,
+    "CrKa": 2.29100,
+    "CrKa2": 2.29361,
+    "CrKa1": 2.28970,
+    "CrKb1": 2.08487,
+    "FeKa": 1.93735,
+    "FeKa2": 1.93998,
+    "FeKa1": 1.93604,
+    "FeKb1": 1.75661,
+    "CoKa": 1.79026,
+    "CoKa2": 1.79285,
+    "CoKa1": 1.78896,
+    "CoKb1": 1.63079,
+    "AgKa": 0.560885,
+    "AgKa2": 0.563813,
+    "AgKa1": 0.559421,
+    "AgKb1": 0.497082,
+}
+
+#: Kα1/Kα2 pairs (Å) used by the simulator's doublet option, keyed by anode.
+KALPHA_DOUBLETS: dict[str, tuple[float, float]] = {
+    anode: (WAVELENGTHS[f"{anode}Ka1"], WAVELENGTHS[f"{anode}Ka2"])
+    for anode in ("Cu", "Mo", "Cr", "Fe", "Co", "Ag")
+}
+
+_LOWER = {name.lower(): value for name, value in WAVELENGTHS.items()}
+
+
+def resolve_wavelength(value: float | str) -> float:
+    """Return a wavelength in Å from a number or a preset name.
+
+    Args:
+        value: a positive number in Å (``1.5418``, ``"0.7093"``) or a preset name
+            (``"CuKa"``, ``"cuka1"``, ``"MoKa1"``; case-insensitive, see :data:`WAVELENGTHS`).
+
+    Raises:
+        ConfigError: for an unknown name or a non-positive / non-finite number.
+    """
+    if isinstance(value, str):
+        key = value.strip()
+        if key.lower() in _LOWER:
+            return _LOWER[key.lower()]
+        try:
+            number = float(key)
+        except ValueError:
+            names = ", ".join(WAVELENGTHS)
+            raise ConfigError(
+                f"unknown wavelength {value!r}: give a number in Å or one of {names}"
+            ) from None
+    else:
+        number = float(value)
+    if not (number > 0.0 and number < 100.0):
+        raise ConfigError(f"wavelength must be a positive number of Å below 100, got {value!r}")
+    return number
