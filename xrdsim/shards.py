@@ -1,0 +1,413 @@
+"""The sharded Zarr v3 dataset store ("xrdsim-dataset/1", see docs/datasets.md).
+
+This module knows the on-disk layout and nothing about simulation: create the
+groups and empty arrays, write the rows of one shard of every array of a split,
+record which shards are complete, open a store for reading (refusing or masking
+incomplete shards), and checksum what is stored.
+
+Atomicity. zarr's ``LocalStore`` writes every object (a shard file, a
+``zarr.json``) to a temporary ``*.partial`` file and renames it into place, so a
+reader sees a shard file either whole or absent. A shard of a split is one file
+per array, written by one work unit; the split's ``complete_shards`` attribute
+lists a shard only after all of its files are in place, and only the builder
+process (never a worker) rewrites it. A reader must trust only those rows
+(:func:`open_split` enforces it); rows of unwritten shards read as the fill
+values (NaN patterns, −1 labels).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec
+
+from xrdsim.errors import ConfigError, DatasetError
+from xrdsim.grid import N_BINS
+
+#: The ``format`` attribute of the root group.
+FORMAT = "xrdsim-dataset/1"
+#: Per-pattern label arrays of every split and their dtypes (fill value −1).
+LABEL_DTYPES: dict[str, str] = {
+    "space_group": "int16",
+    "crystal_system": "int8",
+    "extinction_group": "int16",
+    "structure_index": "int32",
+    "view": "int16",
+}
+#: Pattern dtypes a store may use (readers accept both).
+PATTERN_DTYPES = ("float16", "float32")
+#: Suffix of the temporary files zarr's LocalStore renames into place.
+PARTIAL_SUFFIX = ".partial"
+
+
+@dataclass(frozen=True)
+class ShardLayout:
+    """Rows of one split cut into shards (work units) and chunks (read units).
+
+    Attributes:
+        n_patterns: rows of the split (N).
+        shard_size: rows per shard; each shard is one file per array and one work unit.
+        chunk_size: rows per compressed chunk inside a shard; must divide ``shard_size``.
+    """
+
+    n_patterns: int
+    shard_size: int
+    chunk_size: int
+
+    def __post_init__(self) -> None:
+        if self.n_patterns < 0:
+            raise ConfigError(f"n_patterns must be >= 0, got {self.n_patterns}")
+        if self.chunk_size < 1 or self.shard_size < 1:
+            raise ConfigError(
+                f"shard_size and chunk_size must be >= 1, got {self.shard_size} and "
+                f"{self.chunk_size}"
+            )
+        if self.shard_size % self.chunk_size:
+            raise ConfigError(
+                f"chunk_size {self.chunk_size} does not divide shard_size {self.shard_size}: "
+                "chunks would straddle shards, so two work units would write one chunk. "
+                f"Pick a chunk_size that divides {self.shard_size} (e.g. "
+                f"{_largest_divisor_at_most(self.shard_size, self.chunk_size)}) or a "
+                f"shard_size that is a multiple of {self.chunk_size}."
+            )
+
+    @property
+    def n_shards(self) -> int:
+        return -(-self.n_patterns // self.shard_size)
+
+    def rows(self, shard_index: int) -> tuple[int, int]:
+        """``(start, stop)`` rows of shard ``shard_index`` (the last one may be short)."""
+        if not 0 <= shard_index < self.n_shards:
+            raise DatasetError(f"shard {shard_index} out of range 0..{self.n_shards - 1}")
+        start = shard_index * self.shard_size
+        return start, min(start + self.shard_size, self.n_patterns)
+
+
+def _largest_divisor_at_most(n: int, k: int) -> int:
+    return max(d for d in range(1, min(n, k) + 1) if n % d == 0)
+
+
+@dataclass(frozen=True)
+class StoreEncoding:
+    """How patterns are stored: dtype and Blosc compressor settings.
+
+    Attributes:
+        dtype: ``"float16"`` or ``"float32"``.
+        cname: Blosc codec name (``"zstd"``, ``"lz4"``, ...).
+        clevel: compression level 0–9.
+        shuffle: ``"bitshuffle"``, ``"shuffle"`` or ``"noshuffle"``.
+    """
+
+    dtype: str = "float16"
+    cname: str = "zstd"
+    clevel: int = 5
+    shuffle: str = "bitshuffle"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in PATTERN_DTYPES:
+            raise ConfigError(f"pattern dtype must be one of {PATTERN_DTYPES}, got {self.dtype!r}")
+        if not 0 <= self.clevel <= 9:
+            raise ConfigError(f"clevel must lie in 0..9, got {self.clevel}")
+        if self.shuffle not in ("bitshuffle", "shuffle", "noshuffle"):
+            raise ConfigError(f"unknown shuffle {self.shuffle!r}")
+
+    def compressors(self) -> list[BloscCodec]:
+        return [BloscCodec(cname=self.cname, clevel=self.clevel, shuffle=self.shuffle)]
+
+    def to_dict(self) -> dict:
+        return {"dtype": self.dtype, "cname": self.cname, "clevel": self.clevel,
+                "shuffle": self.shuffle}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StoreEncoding:
+        return cls(**dict(data))
+
+
+def _create(group: zarr.Group, name: str, *, n: int, width: int | None, dtype: str,
+            layout: ShardLayout, encoding: StoreEncoding, fill: Any) -> None:
+    shape = (n,) if width is None else (n, width)
+    chunks = (layout.chunk_size,) if width is None else (layout.chunk_size, width)
+    shards = (layout.shard_size,) if width is None else (layout.shard_size, width)
+    dims = ("pattern",) if width is None else ("pattern", "two_theta")
+    group.create_array(
+        name, shape=shape, chunks=chunks, shards=shards, dtype=dtype,
+        compressors=encoding.compressors(), fill_value=fill, dimension_names=dims,
+        config={"write_empty_chunks": True},
+    )
+
+
+def create_store(
+    path: str | os.PathLike,
+    *,
+    attrs: Mapping[str, Any],
+    structures: Mapping[str, np.ndarray],
+    splits: Mapping[str, tuple[ShardLayout, Mapping[str, Any]]],
+    param_names: Iterable[str],
+    encoding: StoreEncoding,
+) -> zarr.Group:
+    """Create an empty store: root attrs (status "building"), structures, split groups.
+
+    Args:
+        path: folder of the new store; must not exist.
+        attrs: root attributes (``format`` and ``status`` are set here).
+        structures: columns of the structure table, each (S,) (strings or numbers).
+        splits: ``{name: (layout, group attrs)}``.
+        param_names: dotted names of the sampled simulation parameters.
+        encoding: pattern dtype and compressor.
+
+    Raises:
+        DatasetError: if ``path`` exists or cannot be written.
+    """
+    path = Path(path)
+    if path.exists():
+        raise DatasetError(f"{path} already exists; pass overwrite or resume")
+    try:
+        root = zarr.open_group(str(path), mode="w-", zarr_format=3)
+        root.attrs.update({**attrs, "format": FORMAT, "status": "building"})
+        table = root.create_group("structures")
+        for name, column in structures.items():
+            column = np.asarray(column)
+            dtype = str if column.dtype.kind in "OUS" else column.dtype
+            arr = table.create_array(name, shape=column.shape, chunks=(max(1, len(column)),),
+                                     dtype=dtype, dimension_names=("structure",))
+            if len(column):
+                arr[:] = column
+        for name, (layout, group_attrs) in splits.items():
+            group = root.create_group(name)
+            group.attrs.update({**group_attrs, "n_patterns": layout.n_patterns,
+                                "shard_size": layout.shard_size,
+                                "chunk_size": layout.chunk_size,
+                                "n_shards": layout.n_shards, "complete_shards": []})
+            n = layout.n_patterns
+            _create(group, "patterns", n=n, width=N_BINS, dtype=encoding.dtype, layout=layout,
+                    encoding=encoding, fill=np.nan)
+            for label, dtype in LABEL_DTYPES.items():
+                _create(group, label, n=n, width=None, dtype=dtype, layout=layout,
+                        encoding=encoding, fill=-1)
+            params = group.create_group("params")
+            for pname in param_names:
+                _create(params, pname, n=n, width=None, dtype="float32", layout=layout,
+                        encoding=encoding, fill=np.nan)
+    except OSError as exc:
+        raise DatasetError(_os_message(exc, path)) from exc
+    return root
+
+
+def layout_of(group: zarr.Group) -> ShardLayout:
+    """The :class:`ShardLayout` recorded in a split group's attributes."""
+    a = group.attrs
+    return ShardLayout(int(a["n_patterns"]), int(a["shard_size"]), int(a["chunk_size"]))
+
+
+def write_shard(path: str | os.PathLike, split: str, shard_index: int,
+                arrays: Mapping[str, np.ndarray]) -> None:
+    """Write every row of shard ``shard_index`` of every array of ``split``.
+
+    Args:
+        path: the store.
+        split: split group name.
+        shard_index: which shard.
+        arrays: ``patterns`` (n, 12000), every name of :data:`LABEL_DTYPES` (n,), and
+            ``params/<name>`` (n,) for every parameter array of the split, with
+            ``n`` the rows of the shard. Missing or extra names are refused.
+
+    Raises:
+        DatasetError: wrong names or row counts, or an OS error (disk full,
+            permission) — the shard stays unrecorded, so ``resume`` redoes it.
+    """
+    try:
+        group = zarr.open_group(str(path), path=split, mode="r+")
+        start, stop = layout_of(group).rows(shard_index)
+        expected = {"patterns", *LABEL_DTYPES} | {
+            f"params/{k}" for k in group["params"].array_keys()}
+        if set(arrays) != expected:
+            raise DatasetError(
+                f"shard {shard_index} of {split!r}: arrays {sorted(arrays)} do not match the "
+                f"store's {sorted(expected)}")
+        for name in sorted(arrays):
+            value = np.asarray(arrays[name])
+            if value.shape[0] != stop - start:
+                raise DatasetError(f"shard {shard_index} of {split!r}: {name} has "
+                                   f"{value.shape[0]} rows, the shard has {stop - start}")
+            target = group[name]
+            target[start:stop] = value.astype(target.dtype, copy=False)
+    except OSError as exc:
+        raise DatasetError(_os_message(exc, Path(path))) from exc
+
+
+def _os_message(exc: OSError, path: Path) -> str:
+    what = exc.strerror or str(exc)
+    return (f"cannot write the dataset store {path}: {what} ({exc.filename or path}). "
+            "Completed shards are safe; free disk space or fix permissions, then rerun "
+            "the same command with --resume.")
+
+
+def complete_shards(group: zarr.Group) -> list[int]:
+    """Shard indices of a split group recorded as complete."""
+    return sorted(int(i) for i in group.attrs.get("complete_shards", []))
+
+
+def record_complete(path: str | os.PathLike, split: str, shard_indices: Iterable[int]) -> None:
+    """Add shards to the split's completion record (one atomic ``zarr.json`` rewrite)."""
+    try:
+        group = zarr.open_group(str(path), path=split, mode="r+")
+        done = set(complete_shards(group)) | {int(i) for i in shard_indices}
+        group.attrs["complete_shards"] = sorted(done)
+    except OSError as exc:
+        raise DatasetError(_os_message(exc, Path(path))) from exc
+
+
+def finalize_store(path: str | os.PathLike, attrs: Mapping[str, Any]) -> None:
+    """Mark a store complete (status "complete") once every shard of every split is.
+
+    Raises:
+        DatasetError: if some split still has unrecorded shards.
+    """
+    root = open_store(path, mode="r+")
+    for name in root.group_keys():
+        group = root[name]
+        if "complete_shards" in group.attrs:
+            missing = layout_of(group).n_shards - len(complete_shards(group))
+            if missing:
+                raise DatasetError(f"split {name!r} of {path} still lacks {missing} shard(s)")
+    try:
+        root.attrs.update({**attrs, "status": "complete"})
+    except OSError as exc:
+        raise DatasetError(_os_message(exc, Path(path))) from exc
+
+
+def _array_dirs(path: Path) -> list[tuple[str, Path]]:
+    """``(key, folder)`` of every array under the store, sorted by key."""
+    out = []
+    for meta in sorted(path.rglob("zarr.json")):
+        folder = meta.parent
+        if '"node_type": "array"' in meta.read_text():
+            out.append((folder.relative_to(path).as_posix(), folder))
+    return sorted(out)
+
+
+def _shard_file(folder: Path, ndim: int, shard_index: int) -> Path:
+    return folder.joinpath("c", str(shard_index), *(["0"] * (ndim - 1)))
+
+
+def discard_shard(path: str | os.PathLike, split: str, shard_index: int) -> None:
+    """Delete every file of one (unrecorded) shard of ``split``, so it is rewritten whole."""
+    root = Path(path)
+    for key, folder in _array_dirs(root / split):
+        ndim = 2 if key == "patterns" else 1
+        _shard_file(folder, ndim, shard_index).unlink(missing_ok=True)
+
+
+def remove_partial_files(path: str | os.PathLike) -> int:
+    """Delete leftover ``*.partial`` temporaries of a killed writer; returns how many."""
+    n = 0
+    for tmp in Path(path).rglob(f"*{PARTIAL_SUFFIX}"):
+        tmp.unlink(missing_ok=True)
+        n += 1
+    return n
+
+
+def remove_store(path: str | os.PathLike) -> None:
+    """Delete a store folder (for ``overwrite``); refuses a folder that is not one."""
+    path = Path(path)
+    if not path.exists():
+        return
+    meta = path / "zarr.json"
+    if not meta.is_file() or FORMAT not in meta.read_text():
+        raise DatasetError(
+            f"{path} exists but is not an xrdsim dataset store (no {FORMAT!r} zarr.json); "
+            "refusing to delete it — pick another output path")
+    shutil.rmtree(path)
+
+
+def open_store(path: str | os.PathLike, *, mode: str = "r") -> zarr.Group:
+    """Open the root group of an xrdsim store (any status).
+
+    Raises:
+        DatasetError: missing path or not an xrdsim store.
+    """
+    try:
+        root = zarr.open_group(str(path), mode=mode)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError) as exc:
+        raise DatasetError(f"no Zarr dataset store at {path}") from exc
+    if root.attrs.get("format") != FORMAT:
+        raise DatasetError(
+            f"{path} is not an xrdsim dataset (format {root.attrs.get('format')!r}, "
+            f"expected {FORMAT!r})")
+    return root
+
+
+def complete_rows(group: zarr.Group) -> np.ndarray:
+    """Boolean mask (N,) of the rows of a split that lie in complete shards."""
+    layout = layout_of(group)
+    mask = np.zeros(layout.n_patterns, dtype=bool)
+    for i in complete_shards(group):
+        start, stop = layout.rows(i)
+        mask[start:stop] = True
+    return mask
+
+
+def open_split(path: str | os.PathLike, split: str, *,
+               allow_incomplete: bool = False) -> tuple[zarr.Group, np.ndarray]:
+    """Open one split for reading, with the mask of rows that may be trusted.
+
+    Args:
+        path: the store.
+        split: split name.
+        allow_incomplete: accept a store still being built (or killed); the mask
+            then covers only the complete shards.
+
+    Returns:
+        ``(group, mask)``: the split's zarr group and a (N,) bool mask of complete rows.
+
+    Raises:
+        DatasetError: unknown split, or an incomplete store without ``allow_incomplete``.
+    """
+    root = open_store(path)
+    if split not in root:
+        raise DatasetError(f"{path} has no split {split!r}; it has {sorted(root.group_keys())}")
+    group = root[split]
+    mask = complete_rows(group)
+    if root.attrs.get("status") != "complete" and not allow_incomplete:
+        layout = layout_of(group)
+        raise DatasetError(
+            f"{path} is incomplete (status {root.attrs.get('status')!r}): split {split!r} has "
+            f"{len(complete_shards(group))} of {layout.n_shards} shards complete. Finish it "
+            "with `xrdsim build ... --resume`, or read the complete rows with "
+            "allow_incomplete=True.")
+    return group, mask
+
+
+def array_checksums(path: str | os.PathLike) -> dict[str, str]:
+    """sha256 of the stored (compressed) bytes of every array, keyed by array path.
+
+    Each digest runs over the array's chunk/shard files in shard order, so equal
+    digests mean byte-identical stored data. Metadata (``zarr.json``) is excluded.
+    """
+    root = Path(path)
+    out = {}
+    for key, folder in _array_dirs(root):
+        h = hashlib.sha256()
+        files = [p for p in (folder / "c").rglob("*")
+                 if p.is_file() and not p.name.endswith(PARTIAL_SUFFIX)] if (
+            folder / "c").is_dir() else []
+        files.sort(key=lambda p: tuple(int(x) for x in p.relative_to(folder / "c").parts))
+        for f in files:
+            h.update(f.relative_to(folder).as_posix().encode())
+            h.update(f.read_bytes())
+        out[key] = h.hexdigest()
+    return out
+
+
+def verify_store(path: str | os.PathLike, expected: Mapping[str, str]) -> list[str]:
+    """Arrays whose stored bytes differ from ``expected`` checksums (empty: intact)."""
+    got = array_checksums(path)
+    return sorted(k for k in set(got) | set(expected) if got.get(k) != expected.get(k))
