@@ -21,6 +21,7 @@ from xrdsim import __version__
 
 # command name -> ("module:attribute", one-line help shown by ``xrdsim --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "prepare": ("xrdsim_cli.prepare:prepare", "Measured pattern files onto the model grid (Zarr)."),
 }
 
 
