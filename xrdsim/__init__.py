@@ -29,7 +29,7 @@ _EXPORTS = {
     "structure_labels": "xrdsim.symmetry",
     "StructureLabels": "xrdsim.symmetry",
     "PeakDatabase": "xrdsim.peakdb",
-    "write_peak_database": "xrdsim.peakdb",
+    "write_peak_database": "xrdsim.peakjob",
     "SimulationConfig": "xrdsim.config",
     "load_config": "xrdsim.config",
     "check_disjoint": "xrdsim.config",

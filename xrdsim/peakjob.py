@@ -1,0 +1,383 @@
+"""Building a peak database: sources → parse → labels → peaks (in parallel) → ordered write.
+
+:func:`write_peak_database` lists the inputs (:func:`xrdsim.structures.iter_cif_sources`),
+cuts them into chunks of :data:`CHUNK_SIZE` structures, runs every chunk through
+:func:`xrdsim.parallel.run_tasks` (in-process, a local dask cluster, or a scheduler
+address) and writes the results with :class:`PeakDatabaseWriter` in input order,
+whatever order the chunks finish in — so the arrays do not depend on ``workers``.
+
+Every input that yields no structure becomes one ``(source, reason)`` error record
+and the rest of the batch goes on: unreadable paths and CSVs without a CIF column
+(reported by the source listing), parse failures (``StructureError``), symmetry
+failures, any other exception in one structure's work (recorded as
+``"<ExceptionType>: <message>"``), duplicate structure ids, and structures with no
+Bragg line in the 2θ range (an empty pattern is useless downstream, so it is an
+error rather than a row with 0 peaks).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from xrdsim import __version__
+from xrdsim import peakdb as layout
+from xrdsim.errors import ConfigError, DatabaseError, StructureError
+from xrdsim.versions import package_versions
+
+#: Structures per parallel task: large enough that scheduling overhead (~ms per task
+#: on dask) is small next to the work (~ms per structure), small enough to balance.
+CHUNK_SIZE = 64
+#: Failure kinds listed in a summary.
+TOP_REASONS = 10
+
+
+class _Appender:
+    """Buffers rows of a group's 1-D/2-D datasets and appends them in large blocks."""
+
+    def __init__(self, group: h5py.Group, fields: Mapping[str, tuple[Any, tuple]], chunk: int):
+        self._dsets = {}
+        self._buffers: dict[str, list] = {name: [] for name in fields}
+        self._chunk = chunk
+        self._pending = 0
+        for name, (dtype, tail) in fields.items():
+            opts = {} if dtype is layout.STR_DTYPE else {"shuffle": True}
+            self._dsets[name] = group.create_dataset(
+                name, shape=(0, *tail), maxshape=(None, *tail), dtype=dtype,
+                chunks=(chunk, *tail), compression="gzip",
+                compression_opts=layout.GZIP_LEVEL, **opts,
+            )
+
+    def add(self, rows: Mapping[str, Any], n: int) -> None:
+        for name, value in rows.items():
+            self._buffers[name].append(value)
+        self._pending += n
+        if self._pending >= self._chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        for name, parts in self._buffers.items():
+            if not parts:
+                continue
+            dset = self._dsets[name]
+            if dset.dtype.kind == "O":  # variable-length strings, added as lists
+                block = np.array([text for part in parts for text in part], dtype=object)
+            else:
+                tail = dset.shape[1:]
+                block = np.concatenate([np.asarray(p, dtype=dset.dtype).reshape(-1, *tail)
+                                        for p in parts])
+            start = dset.shape[0]
+            dset.resize(start + block.shape[0], axis=0)
+            dset[start:] = block
+            parts.clear()
+        self._pending = 0
+
+
+class PeakDatabaseWriter:
+    """Writes a peak database structure by structure, atomically.
+
+    Use as a context manager: on a clean exit the file is finished and renamed to
+    ``path``; on an exception the temporary file is deleted and ``path`` is untouched.
+
+    Args:
+        path: the ``.h5`` file to create.
+        wavelength: Å. two_theta_range: (min, max) degrees 2θ. symprec: spglib tolerance (Å).
+        inputs: the input paths, recorded as an attribute.
+        overwrite: replace an existing ``path``; otherwise its existence is an error.
+        debye_waller: whether the peaks include the CIF's isotropic B factors.
+
+    Raises:
+        DatabaseError: ``path`` exists without ``overwrite``, or its folder does not exist.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, wavelength: float,
+                 two_theta_range: tuple[float, float], symprec: float,
+                 inputs: Sequence[str] = (), overwrite: bool = False, debye_waller: bool = True):
+        self.path = Path(path)
+        check_output_path(self.path, overwrite=overwrite)
+        self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        self._file = h5py.File(self._tmp, "w")
+        f = self._file
+        f.attrs.update({
+            "format": layout.FORMAT_NAME, "format_version": layout.FORMAT_VERSION,
+            "xrdsim_version": __version__,
+            "wavelength": float(wavelength), "symprec": float(symprec),
+            "two_theta_range": np.asarray(two_theta_range, dtype=np.float64),
+            "debye_waller": bool(debye_waller),
+            "package_versions": json.dumps(package_versions(), sort_keys=True),
+            "inputs": json.dumps([str(p) for p in inputs]),
+        })
+        self._peaks = _Appender(f.create_group("peaks"), layout.PEAK_FIELDS, layout.PEAK_CHUNK)
+        self._offsets = _Appender(f["peaks"], {"offsets": (np.int64, ())}, layout.TABLE_CHUNK)
+        self._offsets.add({"offsets": [0]}, 1)
+        table = {name: (dtype, ()) for name, dtype in layout.STRUCTURE_COLUMNS.items()}
+        self._table = _Appender(f.create_group("structures"), table, layout.TABLE_CHUNK)
+        strings = {"source": (layout.STR_DTYPE, ()), "reason": (layout.STR_DTYPE, ())}
+        self._errors = _Appender(f.create_group("errors"), strings, layout.TABLE_CHUNK)
+        self._ids: dict[str, str] = {}
+        self.n_structures = self.n_errors = self.n_peaks = 0
+        self.error_reasons: list[str] = []
+
+    def add_structure(self, *, structure_id: str, source: str, peaks: Any,
+                      labels: Mapping[str, Any]) -> bool:
+        """Append one structure; returns False (and records an error) for a duplicate id.
+
+        Args:
+            peaks: a PeakList or any object with the arrays of :data:`xrdsim.peakdb.PEAK_FIELDS`.
+            labels: every column of :data:`xrdsim.peakdb.STRUCTURE_COLUMNS` except ``structure_id``,
+                ``source`` and ``n_peaks``.
+        """
+        if structure_id in self._ids:
+            self.add_error(source, f"duplicate structure id {structure_id!r} (first seen in "
+                                   f"{self._ids[structure_id]}); rename one of the inputs")
+            return False
+        missing = [c for c in layout.LABEL_COLUMNS if c not in labels]
+        if missing:
+            raise DatabaseError(f"labels of {structure_id!r} lack columns {missing}; "
+                                f"expected all of {list(layout.LABEL_COLUMNS)}")
+        n = int(np.asarray(peaks.two_theta).shape[0])
+        self._peaks.add({name: getattr(peaks, name) for name in layout.PEAK_FIELDS}, n)
+        self.n_peaks += n
+        self._offsets.add({"offsets": [self.n_peaks]}, 1)
+        row = {c: labels[c] for c in layout.LABEL_COLUMNS}
+        row.update(structure_id=structure_id, source=source, n_peaks=n)
+        self._table.add({c: [row[c]] for c in layout.STRUCTURE_COLUMNS}, 1)
+        self._ids[structure_id] = source
+        self.n_structures += 1
+        return True
+
+    def add_error(self, source: str, reason: str) -> None:
+        """Record an input that produced no structure."""
+        self._errors.add({"source": [str(source)], "reason": [str(reason)]}, 1)
+        self.error_reasons.append(str(reason))
+        self.n_errors += 1
+
+    def close(self) -> Path:
+        """Flush, mark complete, and rename the temporary file to ``path``."""
+        for appender in (self._peaks, self._offsets, self._table, self._errors):
+            appender.flush()
+        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self._file.attrs.update({"created": now, "n_structures": self.n_structures,
+                                 "n_errors": self.n_errors, "n_peaks": self.n_peaks})
+        self._file.attrs["complete"] = True
+        self._file.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the temporary file; ``path`` is left as it was."""
+        try:
+            self._file.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> PeakDatabaseWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def check_output_path(path: Path, *, overwrite: bool) -> None:
+    """Refuse an existing output without ``overwrite`` and a missing parent folder."""
+    if path.exists() and not overwrite:
+        raise DatabaseError(f"{path} already exists; pass overwrite=True (--overwrite) "
+                            "to replace it or choose another output path")
+    if not path.parent.is_dir():
+        raise DatabaseError(f"cannot write {path}: folder {path.parent} does not exist")
+
+
+
+
+@dataclass(frozen=True)
+class PeakDatabaseSummary:
+    """What :func:`write_peak_database` did.
+
+    Attributes:
+        path: the database written.
+        n_inputs: entries listed from the inputs (structures plus unreadable inputs).
+        n_structures: structures written. n_failed: error records written.
+        n_peaks: peak rows written. seconds: wall time of the whole run.
+        failure_reasons: failure kind -> count, most common first (see
+            :func:`xrdsim.peakdb.reason_counts`).
+    """
+
+    path: str
+    n_inputs: int
+    n_structures: int
+    n_failed: int
+    n_peaks: int
+    seconds: float
+    failure_reasons: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PeakDatabaseSummary:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """One parallel task: consecutive listing entries and the settings to apply."""
+
+    entries: tuple
+    wavelength: float
+    two_theta_range: tuple[float, float]
+    symprec: float
+
+
+def write_peak_database(
+    inputs: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    wavelength: float | str = 1.5418,
+    two_theta_range: tuple[float, float] = (0.0, 120.0),
+    symprec: float = 0.1,
+    workers: int | None = 1,
+    scheduler: str | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+) -> PeakDatabaseSummary:
+    """Compute labels and Bragg peaks of every input structure into one HDF5 file.
+
+    Args:
+        inputs: CIF files, folders of CIFs, CSV / CSV.gz files with a CIF column.
+        output: the ``.h5`` file to write (atomically: a temporary file is renamed).
+        wavelength: Å, or a preset name (``"CuKa"``, ``"MoKa1"``, ...).
+        two_theta_range: (min, max) degrees 2θ, 0 <= min < max <= 180.
+        symprec: spglib distance tolerance in Å (0.1 reproduces the MP-20 labels).
+        workers: processes (1: in-process, no dask; None: all cores).
+        scheduler: address of a running dask.distributed scheduler (overrides workers).
+        progress: show a progress bar on stderr.
+        overwrite: replace an existing ``output``.
+        chunk_size: structures per parallel task.
+
+    Returns:
+        A :class:`PeakDatabaseSummary`.
+
+    Raises:
+        ConfigError: invalid settings. DatabaseError: ``output`` exists (without
+            ``overwrite``) or its folder is missing. Per-structure problems never raise.
+    """
+    from xrdsim.parallel import run_tasks
+    from xrdsim.structures import iter_cif_sources
+    from xrdsim.wavelengths import resolve_wavelength
+
+    t0 = time.perf_counter()
+    lam = resolve_wavelength(wavelength)
+    lo, hi = _check_settings(two_theta_range, symprec, workers, chunk_size)
+    output = Path(output)
+    check_output_path(output, overwrite=overwrite)
+    paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    if not paths:
+        raise ConfigError("no inputs given: pass CIF files, folders or CSV(.gz) files")
+    entries = list(iter_cif_sources(paths))
+    chunks = [_Chunk(tuple(entries[i:i + chunk_size]), lam, (lo, hi), float(symprec))
+              for i in range(0, len(entries), chunk_size)]
+    done: dict[int, list] = {}
+    next_chunk = 0
+    with PeakDatabaseWriter(output, wavelength=lam, two_theta_range=(lo, hi),
+                            symprec=symprec, inputs=[str(p) for p in paths],
+                            overwrite=overwrite) as writer:
+        tasks = run_tasks(_process_chunk, chunks, workers=workers, scheduler=scheduler,
+                          label="peaks", progress=progress,
+                          weights=[len(c.entries) for c in chunks])
+        for i, results in tasks:
+            done[i] = results
+            while next_chunk in done:  # write in input order whatever finished first
+                for result in done.pop(next_chunk):
+                    _write_result(writer, result)
+                next_chunk += 1
+    return PeakDatabaseSummary(
+        path=str(output), n_inputs=len(entries), n_structures=writer.n_structures,
+        n_failed=writer.n_errors, n_peaks=writer.n_peaks,
+        seconds=round(time.perf_counter() - t0, 3),
+        failure_reasons=layout.reason_counts(writer.error_reasons, top=TOP_REASONS),
+    )
+
+
+def _check_settings(two_theta_range, symprec, workers, chunk_size) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in two_theta_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"two_theta_range must be (min, max) in degrees, "
+                          f"got {two_theta_range!r}") from None
+    if not (0.0 <= lo < hi <= 180.0):
+        raise ConfigError(f"two_theta_range must satisfy 0 <= min < max <= 180 degrees, "
+                          f"got ({lo}, {hi})")
+    if not (np.isfinite(symprec) and symprec > 0):
+        raise ConfigError(f"symprec must be a positive distance in Å, got {symprec!r}")
+    if workers is not None and int(workers) < 1:
+        raise ConfigError(f"workers must be >= 1 (or None for all cores), got {workers}")
+    if int(chunk_size) < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    return lo, hi
+
+
+def _write_result(writer: PeakDatabaseWriter, result: tuple) -> None:
+    if result[0] == "error":
+        writer.add_error(result[1], result[2])
+    else:
+        _, structure_id, source, peaks, labels = result
+        writer.add_structure(structure_id=structure_id, source=source, peaks=peaks,
+                             labels=labels)
+
+
+def _process_chunk(chunk: _Chunk) -> list[tuple]:
+    """Worker side: one result tuple per entry, ``("ok", id, source, peaks, labels)``
+    or ``("error", source, reason)``."""
+    return [_process_one(entry, chunk) for entry in chunk.entries]
+
+
+def _process_one(entry: Any, chunk: _Chunk) -> tuple:
+    from xrdsim.peaks import compute_peaks
+    from xrdsim.structures import parse_cif
+    from xrdsim.symmetry import structure_labels
+
+    if isinstance(entry, StructureError):
+        return ("error", entry.source, entry.reason)
+    try:
+        with warnings.catch_warnings():  # pymatgen's CIF warnings would garble the bar
+            warnings.simplefilter("ignore")
+            record = parse_cif(entry)
+            labels = structure_labels(record.structure, symprec=chunk.symprec)
+            peaks = compute_peaks(record.structure, wavelength=chunk.wavelength,
+                                  two_theta_range=chunk.two_theta_range)
+    except StructureError as exc:
+        return ("error", exc.source or entry.source, exc.reason)
+    except Exception as exc:  # noqa: BLE001 - one bad structure must not stop the batch
+        return ("error", entry.source, f"{type(exc).__name__}: {exc}")
+    if len(peaks.two_theta) == 0:
+        lo, hi = chunk.two_theta_range
+        return ("error", entry.source, f"no Bragg peaks between {lo}° and {hi}° 2θ at "
+                                       f"λ = {chunk.wavelength} Å")
+    return ("ok", record.structure_id, record.source, peaks, _label_row(record, labels))
+
+
+def _label_row(record: Any, labels: Any) -> dict[str, Any]:
+    """The structure-table columns of one structure (see ``xrdsim.peakdb.STRUCTURE_COLUMNS``)."""
+    a, b, c, alpha, beta, gamma = (float(x) for x in labels.lattice)
+    elements = sorted(el.symbol for el in record.structure.composition.element_composition)
+    row = {name: getattr(labels, name) for name in (
+        "formula", "space_group", "space_group_symbol", "crystal_system", "extinction_group",
+        "extinction_symbol", "laue_class", "bravais_lattice", "num_sites")}
+    row.update(a=a, b=b, c=c, alpha=alpha, beta=beta, gamma=gamma,
+               elements=" ".join(elements),
+               declared_space_group=int(record.declared_space_group or 0))
+    return row
