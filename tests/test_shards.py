@@ -45,7 +45,7 @@ def _new_store(path, layout, dtype="float32"):
     create_store(path, attrs={"seed": 1},
                  structures={"structure_id": np.array(["a", "b"]),
                              "space_group": np.array([1, 225], dtype=np.int16)},
-                 splits={"train": (layout, {"config": "train"})}, param_names=PARAMS,
+                 splits={"train": (layout, {"config": "train"})}, param_names={"train": PARAMS},
                  encoding=StoreEncoding(dtype=dtype))
 
 

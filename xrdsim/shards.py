@@ -150,7 +150,7 @@ def create_store(
     attrs: Mapping[str, Any],
     structures: Mapping[str, np.ndarray],
     splits: Mapping[str, tuple[ShardLayout, Mapping[str, Any]]],
-    param_names: Iterable[str],
+    param_names: Mapping[str, Iterable[str]],
     encoding: StoreEncoding,
 ) -> zarr.Group:
     """Create an empty store: root attrs (status "building"), structures, split groups.
@@ -160,7 +160,7 @@ def create_store(
         attrs: root attributes (``format`` and ``status`` are set here).
         structures: columns of the structure table, each (S,) (strings or numbers).
         splits: ``{name: (layout, group attrs)}``.
-        param_names: dotted names of the sampled simulation parameters.
+        param_names: ``{split: dotted names of the parameters its config samples}``.
         encoding: pattern dtype and compressor.
 
     Raises:
@@ -193,7 +193,7 @@ def create_store(
                 _create(group, label, n=n, width=None, dtype=dtype, layout=layout,
                         encoding=encoding, fill=-1)
             params = group.create_group("params")
-            for pname in param_names:
+            for pname in param_names[name]:
                 _create(params, pname, n=n, width=None, dtype="float32", layout=layout,
                         encoding=encoding, fill=np.nan)
     except OSError as exc:

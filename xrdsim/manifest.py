@@ -1,0 +1,132 @@
+"""Build manifests: what went into a dataset and what came out (SPEC §4).
+
+A manifest is one JSON file, ``data_manifests/<name>.json``, written at the end of
+every build. It holds no wall-clock times, host names or absolute paths of the
+bundled data, so two builds of the same inputs and settings write the same
+manifest (the default build's manifest is committed to the repository).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xrdsim.crystal import CRYSTAL_SYSTEMS
+from xrdsim.errors import DatasetError
+
+#: Version of the manifest layout.
+MANIFEST_FORMAT = "xrdsim-manifest/1"
+#: File suffixes a source folder contributes (as structure readers scan folders).
+SOURCE_SUFFIXES = (".cif", ".csv", ".csv.gz", ".h5", ".hdf5")
+_BLOCK = 1 << 20
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 hex digest of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def input_files(sources: Iterable[str | os.PathLike]) -> list[Path]:
+    """The files behind ``sources``: files as given, folders expanded (sorted, not recursive)."""
+    out: list[Path] = []
+    for src in sources:
+        p = Path(src)
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir()
+                              if f.is_file() and f.name.lower().endswith(SOURCE_SUFFIXES)))
+        else:
+            out.append(p)
+    return out
+
+
+def describe_inputs(sources: Iterable[str | os.PathLike], *,
+                    labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """``[{"path", "bytes", "sha256"}]`` for every input file.
+
+    Args:
+        sources: files and folders as given to the build.
+        labels: optional ``{real path: name to record}`` (e.g. the bundled default
+            file is recorded by its package path, not the install location).
+
+    Raises:
+        DatasetError: for a missing file.
+    """
+    labels = {str(Path(k)): v for k, v in (labels or {}).items()}
+    out = []
+    for f in input_files(sources):
+        if not f.is_file():
+            raise DatasetError(f"input {f} does not exist or is not a file")
+        out.append({"path": labels.get(str(f), str(f)), "bytes": f.stat().st_size,
+                    "sha256": file_sha256(f)})
+    return out
+
+
+def class_counts(values: np.ndarray, names: Sequence[str]) -> dict[str, int]:
+    """``{class name: count}`` of the non-zero classes among integer labels ``values``."""
+    counts = np.bincount(np.asarray(values, dtype=np.int64), minlength=len(names))
+    return {names[i]: int(c) for i, c in enumerate(counts) if c}
+
+
+def split_summary(*, n_structures: int, n_patterns: int, views: int, config: str,
+                  structures: str, crystal_system: np.ndarray, extinction_group: np.ndarray,
+                  extinction_symbols: Sequence[str]) -> dict[str, Any]:
+    """Manifest entry of one split; class counts are over its structures (not patterns)."""
+    return {
+        "config": config, "structures": structures, "views": int(views),
+        "n_structures": int(n_structures), "n_patterns": int(n_patterns),
+        "crystal_system_counts": class_counts(crystal_system, CRYSTAL_SYSTEMS),
+        "extinction_group_counts": class_counts(extinction_group, extinction_symbols),
+    }
+
+
+def write_manifest(manifest: Mapping[str, Any], directory: str | os.PathLike,
+                   name: str) -> Path:
+    """Write ``<directory>/<name>.json`` (atomically, sorted keys) and return its path.
+
+    Raises:
+        DatasetError: for a name with path separators or an unwritable folder.
+    """
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise DatasetError(f"manifest name must be a plain file stem, got {name!r}")
+    directory = Path(directory)
+    target = directory / f"{name}.json"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".json.partial")
+        tmp.write_text(json.dumps({"format": MANIFEST_FORMAT, **manifest}, indent=2,
+                                  sort_keys=True, default=_jsonable) + "\n")
+        tmp.replace(target)
+    except OSError as exc:
+        raise DatasetError(f"cannot write manifest {target}: {exc.strerror or exc}") from exc
+    return target
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a manifest written by :func:`write_manifest`."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"cannot read manifest {path}: {exc}") from exc
+    if data.get("format") != MANIFEST_FORMAT:
+        raise DatasetError(f"{path} is not an xrdsim manifest ({MANIFEST_FORMAT!r})")
+    return data
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
