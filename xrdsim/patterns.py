@@ -42,7 +42,9 @@ WAVELENGTH_TOL = 1e-4
 #: number of values that follow (steps are printed with few decimals).
 STEP_REL_TOL = 1e-3
 
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# Numbers, including nan / inf so that such rows reach the finite check and are refused.
+_NUMBER = re.compile(r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)$",
+                     re.IGNORECASE)
 _SPLIT = re.compile(r"[\s,;]+")
 _WAVELENGTH_IN_HEADER = re.compile(
     r"(?:wavelength|lambda|λ)[^0-9=:]*[=:]?\s*([0-9]*\.[0-9]+)", re.IGNORECASE
@@ -231,11 +233,12 @@ def _clean_axis(
     return x, y, s
 
 
-def _numeric_rows(text: str) -> tuple[list[list[float]], list[str], int]:
+def _numeric_rows(text: str) -> tuple[list[list[float]], list[str], int, str]:
     """Split text into rows of numbers; non-numeric lines are header/comment lines."""
     rows: list[list[float]] = []
     header: list[str] = []
     skipped_after_data = 0
+    first_skipped = ""
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped:
@@ -244,11 +247,12 @@ def _numeric_rows(text: str) -> tuple[list[list[float]], list[str], int]:
         if stripped[0] in "#!;'\"*/" or not all(_NUMBER.match(t) for t in tokens):
             if rows:
                 skipped_after_data += 1
+                first_skipped = first_skipped or stripped[:60]
             elif len(header) < 200:
                 header.append(stripped)
             continue
         rows.append([float(t) for t in tokens])
-    return rows, header, skipped_after_data
+    return rows, header, skipped_after_data, first_skipped
 
 
 def _header_wavelength(header: list[str]) -> float | None:
@@ -266,11 +270,14 @@ def _read_columns(text: str, src: str, fmt: str) -> tuple:
     something else (the autoxrd examples carry a fitted background there), so it is
     ignored and ``metadata["n_columns"]`` records that it existed.
     """
-    rows, header, skipped = _numeric_rows(text)
+    rows, header, skipped, first_skipped = _numeric_rows(text)
     if not rows:
         raise PatternReadError(
             src, "no numeric data found; expected lines of '2θ intensity [σ]' numbers"
         )
+    if skipped:
+        warnings.warn(f"{src}: {skipped} non-numeric line(s) among the data were skipped "
+                      f"(first: {first_skipped!r})", UserWarning, stacklevel=4)
     meta: dict[str, Any] = {"header": header, "skipped_lines_after_data": skipped}
     wl = _header_wavelength(header)
     fixed = _start_step_end(rows, src) if fmt in ("xy", "fullprof") else None
@@ -445,6 +452,24 @@ def _cif_number(token: str) -> tuple[float, float]:
     return value, int(su) * 10.0 ** (-decimals)
 
 
+def _cif_wavelength(data: dict[str, Any], meta: dict[str, Any]) -> float | None:
+    """λ of a pdCIF block; a wavelength loop with weights gives the weighted mean."""
+    text = data.get("_diffrn_radiation_wavelength")
+    if text is None:
+        return None
+    texts = text if isinstance(text, list) else [text]
+    if any(t in ("?", ".") for t in texts):
+        return None
+    values = np.array([_cif_number(t)[0] for t in texts])
+    weights = data.get("_diffrn_radiation_wavelength_wt")
+    w = np.array([_cif_number(t)[0] for t in weights]) if isinstance(weights, list) \
+        else np.ones_like(values)
+    meta["wavelengths"] = values.tolist()
+    if values.size > 1:
+        meta["wavelength_rule"] = "weighted mean of _diffrn_radiation_wavelength (_wt)"
+    return float(np.sum(values * w) / np.sum(w))
+
+
 _CIF_X = ("_pd_proc_2theta_corrected", "_pd_meas_2theta_scan", "_pd_meas_angle_2theta")
 _CIF_Y = ("_pd_meas_counts_total", "_pd_meas_intensity_total", "_pd_proc_intensity_total")
 
@@ -481,11 +506,8 @@ def _read_pdcif(text: str, src: str, fmt: str) -> tuple:
                 f"{_CIF_X} or _pd_meas_2theta_range_min/max/inc",
             ) from None
         sigma = ys[:, 1] if np.all(np.isfinite(ys[:, 1])) else None
-        wl_text = data.get("_diffrn_radiation_wavelength")
-        if isinstance(wl_text, list):  # several lines: take the first (Kα1), keep all
-            wl_text = wl_text[0]
-        wl = _cif_number(wl_text)[0] if wl_text not in (None, "?", ".") else None
         meta = {"block": name, "x_tag": xtag, "y_tag": ytag}
+        wl = _cif_wavelength(data, meta)
         return x, ys[:, 0], sigma, wl, meta
     raise PatternReadError(src, f"no powder intensity loop ({', '.join(_CIF_Y)}) in any "
                            "data block; is this a structure CIF rather than a pdCIF?")
