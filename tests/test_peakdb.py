@@ -1,0 +1,253 @@
+"""The HDF5 peak-database format: writer and reader on hand-made peak lists.
+
+The expected values are the arrays handed to the writer (a NumPy reference of the
+ragged layout), never the reader's own output. End-to-end runs on real structures
+are in test_peakjob.py-style tests at the bottom of this file.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import h5py
+import numpy as np
+import pytest
+
+from xrdsim import peakdb
+from xrdsim.errors import DatabaseError
+from xrdsim.peakdb import PeakDatabase, reason_counts
+from xrdsim.peakjob import PeakDatabaseWriter
+from xrdsim.peaks import PeakList
+
+N_STRUCTURES = 300  # ~30,000 peak rows: more than one HDF5 chunk (16,384 rows)
+
+
+def _peak_list(rng: np.random.Generator, n: int) -> PeakList:
+    two_theta = np.sort(rng.uniform(5.0, 120.0, n))
+    raw = rng.uniform(1.0, 1e4, n)
+    return PeakList(
+        two_theta=two_theta, intensity=100.0 * raw / raw.max(), intensity_raw=raw,
+        d=1.5418 / (2.0 * np.sin(np.radians(two_theta / 2.0))),
+        hkl=rng.integers(-12, 13, (n, 3)), multiplicity=rng.integers(1, 49, n),
+        wavelength=1.5418,
+    )
+
+
+def _labels(rng: np.random.Generator, i: int) -> dict:
+    sg = int(rng.integers(1, 231))
+    return {
+        "formula": f"Li{i}O", "elements": "Li O", "space_group": sg,
+        "space_group_symbol": f"SG{sg}", "crystal_system": int(rng.integers(0, 7)),
+        "extinction_group": int(rng.integers(0, 100)), "extinction_symbol": "P---",
+        "laue_class": "m-3m", "bravais_lattice": "cP", "a": rng.uniform(3, 20),
+        "b": rng.uniform(3, 20), "c": rng.uniform(3, 20), "alpha": 90.0, "beta": 95.5,
+        "gamma": 120.0, "declared_space_group": sg if i % 2 else 0,
+        "num_sites": int(rng.integers(1, 21)),
+    }
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """A database of N_STRUCTURES random peak lists, plus what was written."""
+    rng = np.random.default_rng(7)
+    path = tmp_path_factory.mktemp("db") / "peaks.h5"
+    lists = [_peak_list(rng, int(rng.integers(1, 200))) for _ in range(N_STRUCTURES)]
+    labels = [_labels(rng, i) for i in range(N_STRUCTURES)]
+    with PeakDatabaseWriter(path, wavelength=1.5418, two_theta_range=(0.0, 120.0),
+                            symprec=0.1, inputs=["a.csv", "b/"]) as writer:
+        writer.add_error("first.cif", "unknown element 'Xx'")
+        for i, (peaks, lab) in enumerate(zip(lists, labels, strict=True)):
+            writer.add_structure(structure_id=f"mp-{i}", source=f"a.csv#mp-{i}", peaks=peaks,
+                                 labels=lab)
+        assert not writer.add_structure(structure_id="mp-3", source="b/again.cif",
+                                        peaks=lists[0], labels=labels[0])
+    return path, lists, labels
+
+
+def test_round_trip_every_array_and_label(written):
+    path, lists, labels = written
+    with PeakDatabase(path) as db:
+        assert len(db) == N_STRUCTURES
+        for i in (0, 1, 57, N_STRUCTURES - 1):
+            got = db.peaks(i)
+            for name in peakdb.PEAK_FIELDS:
+                np.testing.assert_array_equal(getattr(got, name), getattr(lists[i], name))
+            assert got.wavelength == 1.5418
+        table = db.labels
+        for column in peakdb.LABEL_COLUMNS:
+            expected = np.array([lab[column] for lab in labels])
+            assert table[column].tolist() == expected.tolist(), column
+        assert table["n_peaks"].tolist() == [len(p.two_theta) for p in lists]
+        assert db.ids.tolist() == [f"mp-{i}" for i in range(N_STRUCTURES)]
+        peaks, lab = db.record("mp-57")
+        np.testing.assert_array_equal(peaks.hkl, lists[57].hkl)
+        assert lab["source"] == "a.csv#mp-57" and lab["formula"] == "Li57O"
+        assert isinstance(lab["space_group"], int)
+
+
+def test_offsets_match_the_ragged_reference(written):
+    path, lists, _ = written
+    with h5py.File(path, "r") as f:
+        offsets = f["peaks/offsets"][()]
+        two_theta = f["peaks/two_theta"][()]
+        assert f["peaks/hkl"].shape == (offsets[-1], 3)
+    np.testing.assert_array_equal(offsets, np.concatenate([[0], np.cumsum(
+        [len(p.two_theta) for p in lists])]))
+    np.testing.assert_array_equal(two_theta, np.concatenate([p.two_theta for p in lists]))
+
+
+@pytest.mark.parametrize("merge_gap", [0, peakdb.MERGE_GAP_ROWS, 10**9])
+@pytest.mark.parametrize("preload", [False, True])
+def test_ragged_random_subsets(written, monkeypatch, merge_gap, preload):
+    path, lists, _ = written
+    monkeypatch.setattr(peakdb, "MERGE_GAP_ROWS", merge_gap)
+    rng = np.random.default_rng(3)
+    db = PeakDatabase(path, preload=preload)
+    for indices in (rng.integers(0, N_STRUCTURES, 64), [5, 3, 5, N_STRUCTURES - 1, 0], []):
+        batch = db.ragged(indices)
+        ref = [lists[i] for i in indices]
+        np.testing.assert_array_equal(batch.indices, np.asarray(indices, dtype=np.int64))
+        np.testing.assert_array_equal(
+            batch.offsets, np.concatenate([[0], np.cumsum([len(p.two_theta) for p in ref])]))
+        if ref:
+            np.testing.assert_array_equal(batch.two_theta,
+                                          np.concatenate([p.two_theta for p in ref]))
+            np.testing.assert_array_equal(batch.intensity,
+                                          np.concatenate([p.intensity for p in ref]))
+        assert batch.two_theta.dtype == np.float64 and batch.offsets.dtype == np.int64
+    db.close()
+
+
+def test_iter_batches_cover_everything_in_order(written):
+    path, lists, _ = written
+    with PeakDatabase(path) as db:
+        batches = list(db.iter_batches(128))
+    assert [len(b) for b in batches] == [128, 128, N_STRUCTURES - 256]
+    np.testing.assert_array_equal(np.concatenate([b.indices for b in batches]),
+                                  np.arange(N_STRUCTURES))
+    np.testing.assert_array_equal(np.concatenate([b.two_theta for b in batches]),
+                                  np.concatenate([p.two_theta for p in lists]))
+
+
+def test_errors_attrs_and_duplicates(written):
+    path, _, _ = written
+    db = PeakDatabase(path)
+    errors = db.errors
+    assert errors[0] == ("first.cif", "unknown element 'Xx'")
+    assert errors[1][0] == "b/again.cif" and "duplicate structure id 'mp-3'" in errors[1][1]
+    attrs = db.attrs
+    assert attrs["format"] == peakdb.FORMAT_NAME and attrs["format_version"] == 1
+    assert attrs["wavelength"] == 1.5418 and attrs["two_theta_range"] == (0.0, 120.0)
+    assert attrs["symprec"] == 0.1 and attrs["inputs"] == ["a.csv", "b/"]
+    assert attrs["package_versions"]["h5py"] == h5py.__version__
+    assert attrs["n_structures"] == N_STRUCTURES and attrs["n_errors"] == 2
+    summary = db.summary()
+    assert summary["n_structures"] == N_STRUCTURES and summary["n_errors"] == 2
+    assert sum(summary["crystal_systems"].values()) == N_STRUCTURES
+    db.close()
+
+
+def test_lookup_errors_suggest_close_ids(written):
+    with PeakDatabase(written[0]) as db:
+        with pytest.raises(DatabaseError, match="did you mean 'mp-12'"):
+            db.peaks("mp-12x")
+        with pytest.raises(DatabaseError, match="out of range"):
+            db.peaks(N_STRUCTURES)
+        with pytest.raises(DatabaseError, match=r"must lie in \[0, 300\)"):
+            db.ragged([0, -1])
+        assert db.index(-1) == N_STRUCTURES - 1
+
+
+def test_reader_pickles_and_reopens(written):
+    path, lists, _ = written
+    db = PeakDatabase(path)
+    db.ragged([1, 2])
+    clone = pickle.loads(pickle.dumps(db))
+    np.testing.assert_array_equal(clone.peaks(9).two_theta, lists[9].two_theta)
+    db.close()
+    clone.close()
+
+
+def test_interrupted_write_leaves_nothing(tmp_path):
+    path = tmp_path / "peaks.h5"
+    path.write_bytes(b"previous content")
+    with pytest.raises(RuntimeError, match="boom"):
+        with PeakDatabaseWriter(path, wavelength=1.5, two_theta_range=(0, 90), symprec=0.1,
+                                overwrite=True) as writer:
+            writer.add_error("x.cif", "bad")
+            raise RuntimeError("boom")
+    assert path.read_bytes() == b"previous content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["peaks.h5"]
+
+
+def test_refuses_existing_output_and_missing_folder(tmp_path):
+    (tmp_path / "peaks.h5").touch()
+    with pytest.raises(DatabaseError, match="already exists; pass overwrite=True"):
+        PeakDatabaseWriter(tmp_path / "peaks.h5", wavelength=1.5, two_theta_range=(0, 90),
+                           symprec=0.1)
+    with pytest.raises(DatabaseError, match="does not exist"):
+        PeakDatabaseWriter(tmp_path / "nope" / "peaks.h5", wavelength=1.5,
+                           two_theta_range=(0, 90), symprec=0.1)
+
+
+def _small_db(path):
+    rng = np.random.default_rng(0)
+    with PeakDatabaseWriter(path, wavelength=1.5, two_theta_range=(0, 90), symprec=0.1) as w:
+        w.add_structure(structure_id="s", source="s.cif", peaks=_peak_list(rng, 50),
+                        labels=_labels(rng, 0))
+    return path
+
+
+def test_reader_refuses_bad_files(tmp_path):
+    with pytest.raises(DatabaseError, match="file does not exist"):
+        PeakDatabase(tmp_path / "missing.h5")
+    (tmp_path / "text.h5").write_text("not hdf5")
+    with pytest.raises(DatabaseError, match="not a readable HDF5 file"):
+        PeakDatabase(tmp_path / "text.h5")
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = 1
+    with pytest.raises(DatabaseError, match="not an xrdsim peak database"):
+        PeakDatabase(tmp_path / "other.h5")
+
+    incomplete = _small_db(tmp_path / "incomplete.h5")
+    with h5py.File(incomplete, "a") as f:
+        del f.attrs["complete"]
+    with pytest.raises(DatabaseError, match="incomplete"):
+        PeakDatabase(incomplete)
+
+    newer = _small_db(tmp_path / "newer.h5")
+    with h5py.File(newer, "a") as f:
+        f.attrs["format_version"] = peakdb.FORMAT_VERSION + 1
+    with pytest.raises(DatabaseError, match="upgrade xrdsim"):
+        PeakDatabase(newer)
+
+    broken = _small_db(tmp_path / "broken.h5")
+    with h5py.File(broken, "a") as f:
+        del f["structures/formula"]
+    with pytest.raises(DatabaseError, match="corrupt: datasets"):
+        PeakDatabase(broken)
+
+    truncated = _small_db(tmp_path / "truncated.h5")
+    data = truncated.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DatabaseError):
+        PeakDatabase(truncated).ragged([0])
+
+
+def test_missing_label_column_is_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = _labels(rng, 0)
+    del labels["laue_class"]
+    with pytest.raises(DatabaseError, match="lack columns \\['laue_class'\\]"):
+        with PeakDatabaseWriter(tmp_path / "p.h5", wavelength=1.5, two_theta_range=(0, 90),
+                                symprec=0.1) as w:
+            w.add_structure(structure_id="s", source="s.cif", peaks=_peak_list(rng, 5),
+                            labels=labels)
+    assert not (tmp_path / "p.h5").exists()
+
+
+def test_reason_counts_group_by_kind():
+    reasons = ["unknown element 'Xx'", "unknown element 'Qq'", "cell volume is -3.2 Å^3",
+               "cell volume is 0 Å^3", "unknown element \"Zz\""]
+    assert reason_counts(reasons) == {"unknown element '…'": 3, "cell volume is … Å^…": 2}
+    assert list(reason_counts(reasons, top=1)) == ["unknown element '…'"]
