@@ -1,0 +1,469 @@
+"""Build a training-ready dataset: sources → peaks → splits → shards → Zarr store (SPEC §4).
+
+:func:`build_dataset` is the whole pipeline. Its work unit is one *shard* of one
+split: a unit simulates exactly the rows of that shard and writes them (one
+file per array, see :mod:`xrdsim.shards`). Every row is a pure function of
+(its structure's peaks, the split's config, the split's seed, the structure's
+stable key, the view index), so the bytes never depend on the number of
+workers, the scheduler or the order units finish in, and a killed build
+resumed with ``resume=True`` ends byte-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xrdsim import __version__
+from xrdsim.crystal import CRYSTAL_SYSTEMS
+from xrdsim.errors import ConfigError, DatasetError, ResumeMismatchError
+from xrdsim.grid import BIN_WIDTH, N_BINS, TWO_THETA_MIN
+from xrdsim.parallel import run_tasks
+from xrdsim.shards import (
+    ShardLayout,
+    StoreEncoding,
+    complete_shards,
+    create_store,
+    discard_shard,
+    finalize_store,
+    layout_of,
+    open_store,
+    record_complete,
+    remove_partial_files,
+    remove_store,
+)
+from xrdsim.splits import (
+    SPLIT_NAMES,
+    SplitSpec,
+    assign_splits,
+    assignment_sha256,
+    split_cells,
+    split_rows,
+    split_seed,
+    split_structures,
+)
+from xrdsim.versions import package_versions
+
+#: Package path under which the bundled default input is recorded in manifests.
+DEFAULT_SOURCE_NAME = "xrdsim/data/default_structures.csv.gz"
+#: Suffixes of a peak database given as the (single) source.
+PEAK_DB_SUFFIXES = (".h5", ".hdf5")
+
+
+def default_source() -> Path:
+    """Path of the bundled 504-structure MP-20 sample (CC BY 4.0, Materials Project)."""
+    return Path(str(resources.files("xrdsim.data").joinpath("default_structures.csv.gz")))
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """Everything that determines a dataset's bytes, besides inputs and configs.
+
+    Attributes:
+        views_train: patterns per structure in ``train``.
+        views_test: patterns per structure in the three test splits.
+        test_fraction: fraction of structures held out (by group, per crystal system).
+        seed: the build seed (splits, row order and every simulation draw).
+        shard_size: patterns per shard = per work unit = per file.
+        chunk_size: patterns per compressed chunk inside a shard (divides ``shard_size``).
+        encoding: pattern dtype and compressor.
+    """
+
+    views_train: int = 6
+    views_test: int = 2
+    test_fraction: float = 0.1
+    seed: int = 0
+    shard_size: int = 1024
+    chunk_size: int = 256
+    encoding: StoreEncoding = field(default_factory=StoreEncoding)
+
+    def __post_init__(self) -> None:
+        split_cells(views_train=self.views_train, views_test=self.views_test)
+        ShardLayout(0, self.shard_size, self.chunk_size)
+        if not 0.0 <= self.test_fraction < 1.0:
+            raise ConfigError(f"test_fraction must lie in [0, 1), got {self.test_fraction}")
+        if not 0 <= int(self.seed) < 2**63:
+            raise ConfigError(f"seed must lie in [0, 2**63), got {self.seed}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"views_train": self.views_train, "views_test": self.views_test,
+                "test_fraction": self.test_fraction, "seed": int(self.seed),
+                "shard_size": self.shard_size, "chunk_size": self.chunk_size,
+                "encoding": self.encoding.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BuildSettings:
+        data = dict(data)
+        data["encoding"] = StoreEncoding.from_dict(data.get("encoding", {}))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """What :func:`build_dataset` did.
+
+    Attributes:
+        path: the store.
+        manifest_path: the manifest written (None when ``manifest_dir`` was None).
+        n_structures: structures in the store.
+        n_failed: inputs that produced no structure (reasons in the manifest).
+        n_patterns: ``{split: patterns}``.
+        shards_written: shards simulated by this call.
+        shards_reused: shards found complete and kept (resume).
+        seconds: wall time of this call.
+    """
+
+    path: Path
+    manifest_path: Path | None
+    n_structures: int
+    n_failed: int
+    n_patterns: dict[str, int]
+    shards_written: int
+    shards_reused: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """One work unit: the rows of shard ``shard_index`` of ``split`` (picklable)."""
+
+    store: str
+    peaks: str
+    split: str
+    shard_index: int
+    config: dict
+    seed: int
+    structure_index: np.ndarray  # (n,) int32 rows of the peak database / structure table
+    view: np.ndarray  # (n,) int16
+    labels: dict  # space_group / crystal_system / extinction_group (n,)
+    structure_keys: np.ndarray  # (n,) int64
+
+
+def _load_config(value: Any) -> Any:
+    from xrdsim.config import SimulationConfig, load_config
+
+    return value if isinstance(value, SimulationConfig) else load_config(value)
+
+
+def _fingerprint(settings: BuildSettings, configs: Mapping[str, Any],
+                 inputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"xrdsim_version": __version__, "settings": settings.to_dict(),
+            "configs": {k: c.to_dict() for k, c in configs.items()},
+            "inputs_sha256": [i["sha256"] for i in inputs]}
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    if isinstance(obj, list | tuple):
+        return {prefix.rstrip("."): [_flatten(v) if isinstance(v, Mapping) else v for v in obj]}
+    return {prefix.rstrip("."): obj}
+
+
+def check_resume(stored: Mapping[str, Any], asked: Mapping[str, Any], path: Path) -> None:
+    """Refuse a resume whose settings differ from the store's, naming every difference.
+
+    Raises:
+        ResumeMismatchError: listing ``key: store has X, this build asks Y``.
+    """
+    a, b = _flatten(dict(stored)), _flatten(dict(asked))
+    diffs = [f"  - {k}: store has {a.get(k, '<absent>')!r}, this build asks "
+             f"{b.get(k, '<absent>')!r}" for k in sorted(set(a) | set(b))
+             if a.get(k) != b.get(k)]
+    if diffs:
+        raise ResumeMismatchError(
+            f"cannot resume {path}: {len(diffs)} setting(s) differ from the existing store:\n"
+            + "\n".join(diffs)
+            + "\nRerun with the store's settings, or pass --overwrite to start over.")
+
+
+_OPEN_DBS: dict[str, Any] = {}
+
+
+def _peak_db(path: str) -> Any:
+    from xrdsim.peakdb import PeakDatabase
+
+    if path not in _OPEN_DBS:
+        _OPEN_DBS[path] = PeakDatabase(path)
+    return _OPEN_DBS[path]
+
+
+def simulate_rows(task: ShardTask) -> dict[str, np.ndarray]:
+    """Simulate the rows of one task: every array of its shard, keyed as the store's."""
+    from xrdsim.config import SimulationConfig
+    from xrdsim.profile import simulate_batch
+
+    batch = _peak_db(task.peaks).ragged(task.structure_index)
+    result = simulate_batch(batch.two_theta, batch.intensity, batch.offsets,
+                            SimulationConfig.from_dict(task.config),
+                            seed=task.seed, structure_keys=task.structure_keys,
+                            views=task.view.astype(np.int64), threads=1)
+    arrays = {"patterns": result.patterns, "structure_index": task.structure_index,
+              "view": task.view, **task.labels}
+    arrays.update({f"params/{k}": np.asarray(v) for k, v in result.params.items()})
+    return arrays
+
+
+def run_shard(task: ShardTask) -> tuple[str, int]:
+    """Work unit: simulate one shard and write it to the store; returns ``(split, shard)``."""
+    from xrdsim.shards import write_shard
+
+    write_shard(task.store, task.split, task.shard_index, simulate_rows(task))
+    return task.split, task.shard_index
+
+
+def _peak_db_input(sources: Sequence[Path]) -> Path | None:
+    dbs = [s for s in sources if s.suffix.lower() in PEAK_DB_SUFFIXES]
+    if not dbs:
+        return None
+    if len(sources) > 1:
+        raise ConfigError(
+            f"a peak database ({dbs[0]}) must be the only source, got {len(sources)} sources; "
+            "build from the database alone, or from the CIF/CSV files alone")
+    return dbs[0]
+
+
+@dataclass(frozen=True)
+class _SplitPlan:
+    spec: SplitSpec
+    structures: np.ndarray
+    structure_index: np.ndarray
+    view: np.ndarray
+    layout: ShardLayout
+    seed: int
+
+
+def _plan(labels: Mapping[str, np.ndarray], settings: BuildSettings) -> tuple[np.ndarray,
+                                                                             list[_SplitPlan]]:
+    assignment = assign_splits([str(f) for f in labels["formula"]], labels["space_group"],
+                               test_fraction=settings.test_fraction, seed=settings.seed)
+    plans = []
+    for spec in split_cells(views_train=settings.views_train, views_test=settings.views_test):
+        structures = split_structures(assignment, spec, seed=settings.seed)
+        s_index, view = split_rows(structures, spec.views)
+        plans.append(_SplitPlan(spec, structures, s_index, view,
+                                ShardLayout(len(s_index), settings.shard_size,
+                                            settings.chunk_size),
+                                split_seed(settings.seed, spec.name)))
+    return assignment, plans
+
+
+def _param_names(db: Any, config: Any) -> list[str]:
+    """Names of the parameters the simulator reports for ``config`` (one-pattern probe)."""
+    from xrdsim.profile import simulate_batch
+
+    batch = db.ragged(np.array([0]))
+    result = simulate_batch(batch.two_theta, batch.intensity, batch.offsets, config, seed=0,
+                            structure_keys=np.zeros(1, dtype=np.int64),
+                            views=np.zeros(1, dtype=np.int64), threads=1)
+    return sorted(result.params)
+
+
+def build_dataset(
+    sources: Sequence[str | os.PathLike] = (),
+    output: str | os.PathLike = "dataset.zarr",
+    *,
+    train_config: Any = "train",
+    invariance_config: Any = "invariance",
+    views_train: int = 6,
+    views_test: int = 2,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    shard_size: int = 1024,
+    chunk_size: int = 256,
+    dtype: str = "float16",
+    workers: int | None = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    manifest_dir: str | os.PathLike | None = "data_manifests",
+    name: str | None = None,
+    progress: bool = True,
+) -> BuildSummary:
+    """Build (or resume) a sharded Zarr v3 dataset with the four splits of SPEC §4.
+
+    Args:
+        sources: CIF files, folders, CSV(.gz) tables of CIF text, or one peak
+            database (``.h5``); empty means the bundled 504 MP-20 structures.
+        output: the store folder (``*.zarr``). Peaks computed from CIF sources are
+            kept beside it as ``<output>.peaks.h5`` (reused by ``resume``).
+        train_config / invariance_config: preset name, YAML path or SimulationConfig;
+            they must be disjoint (:func:`xrdsim.config.check_disjoint`).
+        views_train / views_test: patterns per structure in ``train`` / in the test splits.
+        test_fraction: fraction of structures held out (whole formula+space-group groups).
+        seed: build seed; the same seed and inputs give the same bytes.
+        shard_size / chunk_size: patterns per shard (work unit) / per chunk.
+        dtype: pattern dtype, ``"float16"`` (default, see docs/datasets.md) or ``"float32"``.
+        workers: processes (1: in-process; None: all cores); never changes the bytes.
+        scheduler: address of a dask.distributed scheduler (workers must see ``output``).
+        resume: continue an interrupted build (settings must match; a missing store
+            is simply built).
+        overwrite: delete an existing store first.
+        manifest_dir: folder of ``<name>.json``; None writes no manifest.
+        name: manifest name; default the store's file stem.
+        progress: progress bars on stderr.
+
+    Raises:
+        ConfigError: bad settings, overlapping configs (ConfigOverlapError).
+        DatasetError: existing store without resume/overwrite, unwritable store.
+        ResumeMismatchError: resume with settings that differ from the store's.
+    """
+    from xrdsim.config import check_disjoint
+    from xrdsim.extinction import extinction_table
+    from xrdsim.manifest import describe_inputs, split_summary, write_manifest
+    from xrdsim.peakdb import PeakDatabase, write_peak_database
+    from xrdsim.profile import structure_key
+    from xrdsim.shards import array_checksums
+
+    t0 = time.perf_counter()
+    if resume and overwrite:
+        raise ConfigError("resume and overwrite exclude each other; pick one")
+    settings = BuildSettings(views_train=views_train, views_test=views_test,
+                             test_fraction=test_fraction, seed=seed, shard_size=shard_size,
+                             chunk_size=chunk_size, encoding=StoreEncoding(dtype=dtype))
+    configs = {"train": _load_config(train_config),
+               "invariance": _load_config(invariance_config)}
+    check_disjoint(configs["train"], configs["invariance"])
+    output = Path(output)
+    paths = [Path(s) for s in sources] or [default_source()]
+    db_input = _peak_db_input(paths)
+    inputs = describe_inputs(paths, labels={str(default_source()): DEFAULT_SOURCE_NAME})
+    fingerprint = _fingerprint(settings, configs, inputs)
+    sidecar = output.with_name(output.name + ".peaks.h5")
+
+    existing = output.exists()
+    if existing and resume:
+        check_resume(open_store(output).attrs.get("build", {}), fingerprint, output)
+    elif existing and overwrite:
+        remove_store(output)
+        existing = False
+    elif existing:
+        raise DatasetError(f"{output} already exists; pass --resume to continue that build "
+                           "or --overwrite to replace it")
+    if db_input is not None:
+        peaks_path = db_input
+    else:
+        peaks_path = sidecar
+        if not (existing and sidecar.is_file()):
+            write_peak_database([str(p) for p in paths], sidecar, workers=workers,
+                                scheduler=scheduler, progress=progress, overwrite=True)
+    db = PeakDatabase(peaks_path)
+    if len(db) == 0:
+        raise DatasetError(f"no usable structure in {[str(p) for p in paths]}: "
+                           f"{len(db.errors)} input(s) failed, e.g. {db.errors[:3]}")
+    labels = db.labels
+    ids = [str(s) for s in labels["structure_id"]]
+    assignment, plans = _plan(labels, settings)
+    assignment_hash = assignment_sha256(ids, assignment)
+    symbols = list(extinction_table().symbols)
+
+    if existing:
+        root = open_store(output)
+        if root.attrs.get("split_assignment_sha256") != assignment_hash:
+            raise ResumeMismatchError(
+                f"cannot resume {output}: the structure table differs from the store's "
+                f"(split assignment sha256 {root.attrs.get('split_assignment_sha256')} vs "
+                f"{assignment_hash}); the peaks were recomputed differently. Use --overwrite.")
+    else:
+        split_attrs = {p.spec.name: {**p.spec.to_dict(), "n_patterns": p.layout.n_patterns,
+                                     "n_structures": len(p.structures), "seed": p.seed}
+                       for p in plans}
+        attrs = {
+            "xrdsim_version": __version__, "versions": package_versions(),
+            "seed": int(settings.seed), "build": fingerprint,
+            "grid": {"n_bins": N_BINS, "bin_width": BIN_WIDTH, "two_theta_min": TWO_THETA_MIN},
+            "wavelength": float(db.attrs["wavelength"]),
+            "configs": {k: c.to_dict() for k, c in configs.items()},
+            "splits": split_attrs,
+            "class_names": {"crystal_system": list(CRYSTAL_SYSTEMS),
+                            "extinction_group": symbols},
+            "n_extinction_groups": len(symbols), "split_assignment_sha256": assignment_hash,
+            "sources": inputs, "encoding": settings.encoding.to_dict(),
+        }
+        structures = {"structure_id": np.array(ids), "formula": labels["formula"],
+                      "source": labels["source"], "split": assignment,
+                      **{k: labels[k] for k in ("space_group", "crystal_system",
+                                                "extinction_group")}}
+        params = {k: _param_names(db, c) for k, c in configs.items()}
+        create_store(output, attrs=attrs, structures=structures,
+                     splits={p.spec.name: (p.layout, {**split_attrs[p.spec.name]})
+                             for p in plans},
+                     param_names={p.spec.name: params[p.spec.config] for p in plans},
+                     encoding=settings.encoding)
+
+    keys = np.array([structure_key(s) for s in ids], dtype=np.int64)
+    tasks, reused = _tasks(output, peaks_path, plans, configs, labels, keys)
+    for _, (split, shard) in run_tasks(run_shard, tasks, workers=workers, scheduler=scheduler,
+                                       label="simulating shards", progress=progress,
+                                       weights=[len(t.view) for t in tasks]):
+        record_complete(output, split, [shard])
+    finalize_store(output, {})
+
+    manifest_path = None
+    if manifest_dir is not None:
+        manifest = {
+            "name": name or output.stem, "inputs": inputs,
+            "structures": {"n_structures": len(ids), "n_failed": len(db.errors),
+                           "failures": [{"source": s, "reason": r} for s, r in db.errors]},
+            "splits": {p.spec.name: split_summary(
+                n_structures=len(p.structures), n_patterns=p.layout.n_patterns,
+                views=p.spec.views, config=p.spec.config, structures=p.spec.structures,
+                crystal_system=labels["crystal_system"][p.structures],
+                extinction_group=labels["extinction_group"][p.structures],
+                extinction_symbols=symbols) for p in plans},
+            "configs": {k: c.to_dict() for k, c in configs.items()},
+            "seeds": {"seed": int(settings.seed), **{p.spec.name: p.seed for p in plans}},
+            "settings": settings.to_dict(), "split_assignment_sha256": assignment_hash,
+            "versions": {k: v for k, v in package_versions().items() if k != "platform"},
+            "store": {"path": output.name, "checksums": array_checksums(output)},
+        }
+        manifest_path = write_manifest(manifest, manifest_dir, name or output.stem)
+    return BuildSummary(path=output, manifest_path=manifest_path, n_structures=len(ids),
+                        n_failed=len(db.errors),
+                        n_patterns={p.spec.name: p.layout.n_patterns for p in plans},
+                        shards_written=len(tasks), shards_reused=reused,
+                        seconds=time.perf_counter() - t0)
+
+
+def _tasks(output: Path, peaks_path: Path, plans: Sequence[_SplitPlan],
+           configs: Mapping[str, Any], labels: Mapping[str, np.ndarray],
+           keys: np.ndarray) -> tuple[list[ShardTask], int]:
+    """Work units of the shards not yet recorded complete (their stale files removed)."""
+    remove_partial_files(output)
+    root = open_store(output)
+    tasks, reused = [], 0
+    for p in plans:
+        group = root[p.spec.name]
+        if layout_of(group) != p.layout:
+            raise ResumeMismatchError(f"split {p.spec.name!r} of {output} has layout "
+                                      f"{layout_of(group)}, this build plans {p.layout}")
+        done = set(complete_shards(group))
+        reused += len(done)
+        for i in range(p.layout.n_shards):
+            if i in done:
+                continue
+            discard_shard(output, p.spec.name, i)
+            a, b = p.layout.rows(i)
+            s = p.structure_index[a:b]
+            tasks.append(ShardTask(
+                store=str(output.resolve()), peaks=str(peaks_path.resolve()),
+                split=p.spec.name, shard_index=i, config=configs[p.spec.config].to_dict(),
+                seed=p.seed, structure_index=s, view=p.view[a:b],
+                labels={k: np.asarray(labels[k])[s] for k in
+                        ("space_group", "crystal_system", "extinction_group")},
+                structure_keys=keys[s]))
+    return tasks, reused
+
+
+__all__ = ["BuildSettings", "BuildSummary", "ShardTask", "build_dataset", "check_resume",
+           "default_source", "run_shard", "simulate_rows", "SPLIT_NAMES"]
