@@ -1,0 +1,244 @@
+"""numba kernels of the kinematic X-ray powder line list (``xrdsim.peaks`` drives them).
+
+Two kernels, arrays in / arrays out, float64 / int64 / int32 only, no Python objects:
+
+- :func:`bragg_reflections` enumerates the reciprocal-lattice points ``G = h·b1 + k·b2 + l·b3``
+  of one Friedel half-space (``h > 0``, or ``h = 0, k > 0``, or ``h = k = 0, l > 0``) with
+  ``g_min ≤ |G| ≤ g_max`` and computes, for each, the unscaled powder intensity of the pair
+  ``±G``::
+
+      I(G) = 2 · |F(G)|² · LP(θ)
+      F(G) = Σ_j  o_j · f_j(s) · exp(−B_j s²) · exp(2πi (h x_j + k y_j + l z_j))
+      f(s) = Z − 41.78214 · s² · Σ_{i=1..4} a_i · exp(−b_i s²),   s = |G|/2 = sinθ/λ
+      LP(θ) = (1 + cos²2θ) / (sin²θ · cosθ),                        sinθ = λ|G|/2
+
+  The factor 2 is Friedel's law (real form factors: ``I(−G) = I(G)``), as in pymatgen.
+  Phases are products of per-atom tables ``exp(2πi h x)``, ``exp(2πi k y)``, ``exp(2πi l z)``
+  (one complex product per atom and reflection instead of a cos and a sin), and the
+  ``(h, k)`` part is formed once per reciprocal-lattice row.
+- :func:`merge_lines` sorts the reflections by 2θ and merges those in the same 2θ bin of
+  width ``tolerance`` into one line (sum of intensities, multiplicity = number of
+  reflections counting ``±G``, representative hkl = the lexicographically largest).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+#: 8·π²·a₀ in Å (a₀ = 0.529177 Å, Bohr radius): the Mott–Bethe prefactor that turns the
+#: tabulated 4-Gaussian electron form factor Σ a·exp(−b s²) into the X-ray one,
+#: f(s) = Z − 41.78214·s²·Σ a·exp(−b s²) (pymatgen's constant, kept digit for digit).
+FORM_FACTOR_PREFACTOR = 41.78214
+
+
+@njit(cache=True)
+def _index_bounds(metric: np.ndarray, g_max: float) -> tuple[int, int, int]:
+    """Largest |h|, |k|, |l| a point with |G| ≤ g_max can have.
+
+    ``h = G·a1`` so ``|h| ≤ |G|·|a1|``, and ``|a1|² = (G*⁻¹)₁₁`` with ``G*`` the reciprocal
+    metric tensor (rows of its inverse are the direct metric).
+    """
+    direct = np.linalg.inv(metric)
+    h = int(math.floor(g_max * math.sqrt(direct[0, 0]) + 1e-9))
+    k = int(math.floor(g_max * math.sqrt(direct[1, 1]) + 1e-9))
+    l_ = int(math.floor(g_max * math.sqrt(direct[2, 2]) + 1e-9))
+    return h, k, l_
+
+
+@njit(cache=True)
+def _l_range(metric, h, k, g_max2, l_bound):
+    """Integer l range where ``|G|² = C + 2·Bc·l + A·l² ≤ g_max²`` for fixed h, k."""
+    a = metric[2, 2]
+    bc = h * metric[0, 2] + k * metric[1, 2]
+    c = h * h * metric[0, 0] + 2.0 * h * k * metric[0, 1] + k * k * metric[1, 1]
+    disc = bc * bc - a * (c - g_max2)
+    if disc < 0.0:
+        return 1, 0, a, bc, c
+    root = math.sqrt(disc)
+    lo = int(math.floor((-bc - root) / a)) - 1
+    hi = int(math.ceil((-bc + root) / a)) + 1
+    if h == 0 and k == 0 and lo < 1:
+        lo = 1  # Friedel half-space: (0, 0, l > 0)
+    return max(lo, -l_bound), min(hi, l_bound), a, bc, c
+
+
+@njit(cache=True)
+def _phase_table(coord: np.ndarray, bound: int) -> np.ndarray:
+    """``table[n + bound, j] = exp(2πi·n·coord_j)`` for n = −bound … bound, shape (2·bound+1, N)."""
+    n_atoms = coord.shape[0]
+    table = np.empty((2 * bound + 1, n_atoms), dtype=np.complex128)
+    for j in range(n_atoms):
+        x = coord[j] - math.floor(coord[j])
+        for n in range(-bound, bound + 1):
+            phi = 2.0 * math.pi * n * x
+            table[n + bound, j] = complex(math.cos(phi), math.sin(phi))
+    return table
+
+
+@njit(cache=True)
+def bragg_reflections(
+    metric: np.ndarray,
+    g_min: float,
+    g_max: float,
+    wavelength: float,
+    frac: np.ndarray,
+    occupancy: np.ndarray,
+    group_start: np.ndarray,
+    group_kind: np.ndarray,
+    group_b: np.ndarray,
+    kind_z: np.ndarray,
+    kind_a: np.ndarray,
+    kind_b: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All reflections of one Friedel half-space with ``g_min ≤ |G| ≤ g_max`` and their intensity.
+
+    Args:
+        metric: (3, 3) float64, reciprocal metric tensor ``G*ᵢⱼ = bᵢ·bⱼ`` (Å⁻², no 2π).
+        g_min, g_max: limits on |G| = 1/d in Å⁻¹ (``2·sin(θ)/λ`` of the 2θ range ends).
+        wavelength: λ in Å.
+        frac: (N, 3) float64 fractional coordinates of the scattering entries (one per
+            species on a site), sorted by group.
+        occupancy: (N,) float64 site occupancy of each entry.
+        group_start: (n_groups + 1,) int64; entries of group g are
+            ``group_start[g] : group_start[g + 1]``. A group shares element and B.
+        group_kind: (n_groups,) int64 index into the kind (element) arrays.
+        group_b: (n_groups,) float64 isotropic Debye–Waller B in Å².
+        kind_z: (n_kinds,) float64 atomic number Z.
+        kind_a, kind_b: (n_kinds, 4) float64 Gaussian coefficients a_i, b_i (b in Å²).
+
+    Returns:
+        hkl (M, 3) int32, g (M,) float64 |G| in Å⁻¹, intensity (M,) float64 ``2·|F|²·LP``,
+        in enumeration order (h, then k, then l ascending).
+    """
+    g_max2 = g_max * g_max
+    g_min2 = g_min * g_min
+    hb, kb, lb = _index_bounds(metric, g_max)
+    # pass 1: count, so the outputs are allocated once
+    count = 0
+    for h in range(0, hb + 1):
+        for k in range(0 if h == 0 else -kb, kb + 1):
+            lo, hi, a, bc, c = _l_range(metric, h, k, g_max2, lb)
+            for l_ in range(lo, hi + 1):
+                g2 = c + 2.0 * bc * l_ + a * l_ * l_  # |G|² = hᵀ G* h
+                if g2 <= g_max2 and g2 >= g_min2 and g2 > 0.0:
+                    count += 1
+    hkl = np.empty((count, 3), dtype=np.int32)
+    g_out = np.empty(count, dtype=np.float64)
+    intensity = np.empty(count, dtype=np.float64)
+    if count == 0:
+        return hkl, g_out, intensity
+
+    n_atoms = frac.shape[0]
+    n_groups = group_kind.shape[0]
+    n_kinds = kind_z.shape[0]
+    tab_h = _phase_table(np.ascontiguousarray(frac[:, 0]), hb)
+    tab_k = _phase_table(np.ascontiguousarray(frac[:, 1]), kb)
+    tab_l = _phase_table(np.ascontiguousarray(frac[:, 2]), lb)
+    row = np.empty(n_atoms, dtype=np.complex128)
+    f_kind = np.empty(n_kinds, dtype=np.float64)
+    m = 0
+    for h in range(0, hb + 1):
+        for k in range(0 if h == 0 else -kb, kb + 1):
+            lo, hi, a, bc, c = _l_range(metric, h, k, g_max2, lb)
+            row_ready = False
+            for l_ in range(lo, hi + 1):
+                g2 = c + 2.0 * bc * l_ + a * l_ * l_
+                if not (g2 <= g_max2 and g2 >= g_min2 and g2 > 0.0):
+                    continue
+                if not row_ready:
+                    # o_j · exp(2πi (h x_j + k y_j)), shared by the whole l row
+                    for j in range(n_atoms):
+                        row[j] = occupancy[j] * tab_h[h + hb, j] * tab_k[k + kb, j]
+                    row_ready = True
+                s2 = 0.25 * g2  # s² = (|G|/2)² = (sinθ/λ)²
+                for t in range(n_kinds):
+                    acc = 0.0
+                    for i in range(4):
+                        acc += kind_a[t, i] * math.exp(-kind_b[t, i] * s2)
+                    f_kind[t] = kind_z[t] - FORM_FACTOR_PREFACTOR * s2 * acc
+                f_re = 0.0
+                f_im = 0.0
+                for grp in range(n_groups):
+                    part = 0.0j
+                    for j in range(group_start[grp], group_start[grp + 1]):
+                        part += row[j] * tab_l[l_ + lb, j]
+                    weight = f_kind[group_kind[grp]]
+                    if group_b[grp] != 0.0:
+                        weight *= math.exp(-group_b[grp] * s2)  # Debye–Waller on f
+                    f_re += weight * part.real
+                    f_im += weight * part.imag
+                g = math.sqrt(g2)
+                sin_t = 0.5 * wavelength * g
+                sin2 = sin_t * sin_t
+                cos_2t = 1.0 - 2.0 * sin2
+                lp = (1.0 + cos_2t * cos_2t) / (sin2 * math.sqrt(max(1.0 - sin2, 0.0)))
+                hkl[m, 0] = h
+                hkl[m, 1] = k
+                hkl[m, 2] = l_
+                g_out[m] = g
+                intensity[m] = 2.0 * (f_re * f_re + f_im * f_im) * lp  # Friedel pair ±G
+                m += 1
+    return hkl, g_out, intensity
+
+
+@njit(cache=True)
+def _lex_greater(hkl: np.ndarray, i: int, j: int) -> bool:
+    """True if row i of ``hkl`` is lexicographically greater than row j."""
+    for c in range(3):
+        if hkl[i, c] != hkl[j, c]:
+            return hkl[i, c] > hkl[j, c]
+    return False
+
+
+@njit(cache=True)
+def merge_lines(
+    two_theta: np.ndarray, intensity: np.ndarray, hkl: np.ndarray, tolerance: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge reflections that fall in the same 2θ bin of width ``tolerance``.
+
+    Bin key ``round(2θ / tolerance)`` (round half to even), pymatgen's rule, so lines are
+    identical to ``XRDCalculator``'s.
+
+    Args:
+        two_theta: (M,) float64 degrees, any order.
+        intensity: (M,) float64 intensity of each ±G pair.
+        hkl: (M, 3) int32 Miller indices (one per ±G pair).
+        tolerance: bin width, degrees 2θ.
+
+    Returns:
+        two_theta (n,) float64 ascending (2θ of each line's lowest member), intensity (n,)
+        float64 (sums), hkl (n, 3) int32 (lexicographically largest member), multiplicity
+        (n,) int32 (2 × members: both G and −G are counted).
+    """
+    order = np.argsort(two_theta, kind="mergesort")
+    keys = np.rint(two_theta / tolerance)
+    n_in = two_theta.shape[0]
+    tt_out = np.empty(n_in, dtype=np.float64)
+    i_out = np.empty(n_in, dtype=np.float64)
+    hkl_out = np.empty((n_in, 3), dtype=np.int32)
+    mult = np.empty(n_in, dtype=np.int32)
+    n = -1
+    best = -1
+    last_key = 0.0
+    for pos in range(n_in):
+        r = order[pos]
+        if n < 0 or keys[r] != last_key:
+            n += 1
+            last_key = keys[r]
+            tt_out[n] = two_theta[r]
+            i_out[n] = intensity[r]
+            mult[n] = 2
+            best = r
+        else:
+            i_out[n] += intensity[r]
+            mult[n] += 2
+            if _lex_greater(hkl, r, best):
+                best = r
+        hkl_out[n, 0] = hkl[best, 0]
+        hkl_out[n, 1] = hkl[best, 1]
+        hkl_out[n, 2] = hkl[best, 2]
+    n += 1
+    return tt_out[:n].copy(), i_out[:n].copy(), hkl_out[:n].copy(), mult[:n].copy()

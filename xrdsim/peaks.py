@@ -1,0 +1,328 @@
+"""Kinematic X-ray powder line lists (Bragg peaks) of crystal structures.
+
+:func:`compute_peaks` turns a pymatgen ``Structure`` into a :class:`PeakList`: every
+reciprocal-lattice point inside the 2θ range, its structure factor with tabulated atomic
+form factors, occupancies and isotropic Debye–Waller factors, the Lorentz–polarisation
+factor, and equal-2θ reflections merged into lines with a multiplicity. The physics runs
+in the numba kernels of :mod:`xrdsim.kernels.bragg`; this module validates input and
+converts the structure to arrays once. Formulas and the comparison with pymatgen's
+``XRDCalculator`` are in ``docs/peaks.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from xrdsim.errors import ConfigError, StructureError
+from xrdsim.kernels.bragg import bragg_reflections, merge_lines
+from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
+
+#: Reflections in the same 2θ bin of this width (key ``round(2θ / TWO_THETA_TOL)``) are one
+#: line. pymatgen's ``TWO_THETA_TOL`` and rule, so lines agree one to one with
+#: ``XRDCalculator``: far below any instrument resolution (the model grid is 0.01°), far
+#: above the ~1e-12° scatter of symmetry-equivalent reflections in a symmetric cell.
+#: Pseudo-symmetric cells (MP-20: a and b equal to 7 digits) split equivalents by up to
+#: ~1e-4°, and those may land in neighbouring bins; docs/peaks.md has the numbers.
+TWO_THETA_TOL = 1e-5
+
+#: Lines at or below this intensity on the 0–100 scale are dropped. pymatgen's
+#: ``SCALED_INTENSITY_TOL``: systematic absences do not cancel exactly in floating point
+#: (and only to ~1e-6 for relaxed P1 cells with coordinates rounded in the CIF), so without
+#: a floor they would appear as spurious lines of ~1e-10…1e-5 relative intensity.
+SCALED_INTENSITY_TOL = 1e-3
+
+#: The 2θ range of :func:`compute_peaks` by default (degrees), the das2025 grid.
+DEFAULT_TWO_THETA_RANGE = (0.0, 120.0)
+
+#: Site property holding the isotropic Debye–Waller B in Å² (set by xrdsim.structures).
+B_ISO_PROPERTY = "b_iso"
+
+
+@dataclass(frozen=True)
+class PeakList:
+    """The powder line list of one structure, ascending in 2θ.
+
+    Attributes:
+        two_theta: (n,) float64, degrees 2θ, ascending.
+        intensity: (n,) float64, scaled so the strongest line is 100 (empty list: empty).
+        intensity_raw: (n,) float64, unscaled ``Σ 2·|F|²·LP`` in electrons² (pymatgen's
+            ``scaled=False`` values).
+        d: (n,) float64, d-spacing in Å (``λ / (2 sin θ)``).
+        hkl: (n, 3) int32, a representative Miller index triple per line (the
+            lexicographically largest of the merged reflections).
+        multiplicity: (n,) int32, number of reflections merged into the line (G and −G
+            both counted).
+        wavelength: λ in Å the list was computed for.
+    """
+
+    two_theta: np.ndarray
+    intensity: np.ndarray
+    intensity_raw: np.ndarray
+    d: np.ndarray
+    hkl: np.ndarray
+    multiplicity: np.ndarray
+    wavelength: float
+
+    def __post_init__(self) -> None:
+        spec = {
+            "two_theta": np.float64,
+            "intensity": np.float64,
+            "intensity_raw": np.float64,
+            "d": np.float64,
+            "hkl": np.int32,
+            "multiplicity": np.int32,
+        }
+        n = None
+        for name, dtype in spec.items():
+            arr = np.ascontiguousarray(getattr(self, name), dtype=dtype)
+            want_ndim = 2 if name == "hkl" else 1
+            if arr.ndim != want_ndim or (name == "hkl" and arr.shape[1] != 3):
+                raise ConfigError(
+                    f"PeakList.{name} must have shape {'(n, 3)' if name == 'hkl' else '(n,)'}, "
+                    f"got {arr.shape}"
+                )
+            if n is None:
+                n = arr.shape[0]
+            elif arr.shape[0] != n:
+                raise ConfigError(
+                    f"PeakList arrays must all have n={n} rows, {name} has {arr.shape[0]}"
+                )
+            if arr is getattr(self, name):
+                arr = arr.copy()  # never freeze the caller's array
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+        wl = float(self.wavelength)
+        if not (wl > 0.0 and math.isfinite(wl)):
+            raise ConfigError(f"PeakList.wavelength must be a positive number of Å, got {wl!r}")
+        object.__setattr__(self, "wavelength", wl)
+        if n and np.any(np.diff(self.two_theta) < 0):
+            raise ConfigError("PeakList.two_theta must be ascending; sort the lines first")
+
+    def __len__(self) -> int:
+        return int(self.two_theta.shape[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python form (lists and floats), e.g. for JSON."""
+        return {
+            "two_theta": self.two_theta.tolist(),
+            "intensity": self.intensity.tolist(),
+            "intensity_raw": self.intensity_raw.tolist(),
+            "d": self.d.tolist(),
+            "hkl": self.hkl.tolist(),
+            "multiplicity": self.multiplicity.tolist(),
+            "wavelength": self.wavelength,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PeakList:
+        """Inverse of :meth:`to_dict` (validates shapes and dtypes)."""
+        hkl = np.asarray(data["hkl"], dtype=np.int32).reshape(-1, 3)
+        return cls(
+            two_theta=np.asarray(data["two_theta"], dtype=np.float64),
+            intensity=np.asarray(data["intensity"], dtype=np.float64),
+            intensity_raw=np.asarray(data["intensity_raw"], dtype=np.float64),
+            d=np.asarray(data["d"], dtype=np.float64),
+            hkl=hkl,
+            multiplicity=np.asarray(data["multiplicity"], dtype=np.int32),
+            wavelength=float(data["wavelength"]),
+        )
+
+
+@lru_cache(maxsize=1)
+def _scattering_table() -> dict[str, tuple[float, np.ndarray, np.ndarray]]:
+    """Element symbol -> (Z, a (4,), b (4,)) from ``data/atomic_scattering_params.json``."""
+    from pymatgen.core.periodic_table import Element
+
+    text = resources.files("xrdsim.data").joinpath("atomic_scattering_params.json").read_text()
+    table = {}
+    for symbol, coeffs in json.loads(text).items():
+        arr = np.asarray(coeffs, dtype=np.float64)
+        table[symbol] = (float(Element(symbol).Z), arr[:, 0].copy(), arr[:, 1].copy())
+    return table
+
+
+def _check_range(two_theta_range: Any) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in two_theta_range)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"two_theta_range must be two numbers (min, max) in degrees, got {two_theta_range!r}"
+        ) from None
+    if not (0.0 <= lo < hi <= 180.0):
+        raise ConfigError(
+            f"two_theta_range must satisfy 0 <= min < max <= 180 degrees, got ({lo}, {hi}); "
+            "give the limits in ascending order"
+        )
+    return lo, hi
+
+
+def _label(structure: Any) -> str:
+    try:
+        return f"structure {structure.composition.reduced_formula}"
+    except Exception:  # an empty or broken structure has no formula
+        return "structure"
+
+
+def structure_arrays(structure: Any, *, debye_waller: bool = True) -> dict[str, np.ndarray]:
+    """Convert a pymatgen ``Structure`` to the kernel's arrays (one pass over the sites).
+
+    Every (site, species) pair with non-zero occupancy becomes one scattering entry;
+    entries are grouped by (element, B) so the form factor and Debye–Waller factor are
+    evaluated once per group and reflection.
+
+    Returns:
+        dict with ``metric`` (3, 3), ``frac`` (N, 3), ``occupancy`` (N,), ``group_start``
+        (G+1,) int64, ``group_kind`` (G,) int64, ``group_b`` (G,), ``kind_z`` (K,),
+        ``kind_a`` / ``kind_b`` (K, 4); float64 unless stated, all C-contiguous.
+
+    Raises:
+        StructureError: empty structure, non-positive volume, non-finite coordinates, an
+            element without form-factor coefficients, or a negative / non-finite B.
+    """
+    label = _label(structure)
+    n_sites = len(structure)
+    if n_sites == 0:
+        raise StructureError(label, "the structure has no sites; give at least one atom")
+    lattice = structure.lattice
+    matrix = np.asarray(lattice.matrix, dtype=np.float64)
+    volume = float(np.linalg.det(matrix))
+    if not (abs(volume) > 1e-6 and np.isfinite(matrix).all()):
+        raise StructureError(
+            label, f"the cell volume is {volume!r} Å^3; give 3 independent lattice vectors"
+        )
+    recip = np.linalg.inv(matrix).T  # rows b_i with a_i · b_j = δ_ij (no 2π)
+    metric = np.ascontiguousarray(recip @ recip.T)
+    frac_all = np.asarray(structure.frac_coords, dtype=np.float64)
+    if not np.isfinite(frac_all).all():
+        raise StructureError(label, "non-finite fractional coordinates")
+    table = _scattering_table()
+    kinds: dict[str, int] = {}
+    groups: dict[tuple[int, float], list[int]] = {}
+    entry_site: list[int] = []
+    entry_occ: list[float] = []
+    for i, site in enumerate(structure):
+        b_iso = 0.0
+        if debye_waller:
+            value = site.properties.get(B_ISO_PROPERTY)
+            if value is not None:
+                b_iso = float(value)
+                if not (b_iso >= 0.0 and math.isfinite(b_iso)):
+                    raise StructureError(
+                        label,
+                        f"site {i} has {B_ISO_PROPERTY}={value!r} Å^2; B must be finite and "
+                        ">= 0 (or pass debye_waller=False)",
+                    )
+        for species, occ in site.species.items():
+            if occ == 0:
+                continue
+            symbol = species.symbol
+            kind = kinds.get(symbol)
+            if kind is None:
+                if symbol not in table:
+                    raise StructureError(
+                        label,
+                        f"no X-ray form-factor coefficients for species {symbol!r} at site {i}; "
+                        "known: elements H to Cf",
+                    )
+                kind = kinds[symbol] = len(kinds)
+            groups.setdefault((kind, b_iso), []).append(len(entry_site))
+            entry_site.append(i)
+            entry_occ.append(float(occ))
+    if not entry_site:
+        raise StructureError(label, "every site has zero occupancy; nothing scatters")
+    order = [e for members in groups.values() for e in members]
+    sizes = [len(members) for members in groups.values()]
+    coeffs = [table[symbol] for symbol in kinds]
+    return {
+        "metric": metric,
+        "frac": np.ascontiguousarray(frac_all[np.asarray(entry_site, dtype=np.int64)[order]]),
+        "occupancy": np.asarray(entry_occ, dtype=np.float64)[order],
+        "group_start": np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
+        "group_kind": np.asarray([key[0] for key in groups], dtype=np.int64),
+        "group_b": np.asarray([key[1] for key in groups], dtype=np.float64),
+        "kind_z": np.asarray([c[0] for c in coeffs], dtype=np.float64),
+        "kind_a": np.ascontiguousarray([c[1] for c in coeffs], dtype=np.float64),
+        "kind_b": np.ascontiguousarray([c[2] for c in coeffs], dtype=np.float64),
+    }
+
+
+def compute_peaks(
+    structure: Any,
+    *,
+    wavelength: float | str = DEFAULT_WAVELENGTH,
+    two_theta_range: tuple[float, float] = DEFAULT_TWO_THETA_RANGE,
+    debye_waller: bool = True,
+) -> PeakList:
+    """Kinematic X-ray powder lines of a structure.
+
+    ``I = Σ_lines 2·|F(G)|²·(1 + cos²2θ)/(sin²θ·cosθ)`` over the reciprocal-lattice points
+    with 2θ in range, ``F = Σ_j o_j·f_j(s)·exp(−B_j s²)·exp(2πi G·r_j)``, form factors
+    ``f(s) = Z − 41.78214·s²·Σ aᵢ exp(−bᵢ s²)`` (s = sinθ/λ), reflections within
+    the same :data:`TWO_THETA_TOL` bin merged, lines at or below :data:`SCALED_INTENSITY_TOL` (0–100
+    scale) dropped. Matches pymatgen's ``XRDCalculator(wavelength).get_pattern(structure,
+    two_theta_range=...)`` (see ``docs/peaks.md`` for the conventions).
+
+    Args:
+        structure: a pymatgen ``Structure`` (ordered or disordered; each species on a site
+            scatters with its occupancy). Site property ``"b_iso"`` (Å²) gives the isotropic
+            Debye–Waller B of that site; absent means B = 0.
+        wavelength: λ in Å, or a preset name such as ``"CuKa"`` / ``"MoKa1"``
+            (:func:`xrdsim.wavelengths.resolve_wavelength`). Default 1.5418 Å.
+        two_theta_range: (min, max) degrees 2θ, ``0 <= min < max <= 180``, both inclusive.
+        debye_waller: apply ``exp(−B s²)`` to each site's form factor from ``"b_iso"``.
+
+    Returns:
+        :class:`PeakList` ascending in 2θ (empty when no reflection falls in range).
+
+    Raises:
+        ConfigError: unknown wavelength name, λ <= 0, or a bad 2θ range.
+        StructureError: an empty or degenerate structure, an element without form-factor
+            coefficients, or a negative B.
+    """
+    lam = resolve_wavelength(wavelength)
+    lo, hi = _check_range(two_theta_range)
+    arrays = structure_arrays(structure, debye_waller=debye_waller)
+    g_min = 2.0 * math.sin(math.radians(lo / 2.0)) / lam
+    g_max = 2.0 * math.sin(math.radians(hi / 2.0)) / lam
+    hkl, g, raw = bragg_reflections(
+        arrays["metric"],
+        g_min,
+        g_max,
+        lam,
+        arrays["frac"],
+        arrays["occupancy"],
+        arrays["group_start"],
+        arrays["group_kind"],
+        arrays["group_b"],
+        arrays["kind_z"],
+        arrays["kind_a"],
+        arrays["kind_b"],
+    )
+    two_theta = np.degrees(2.0 * np.arcsin(np.minimum(0.5 * lam * g, 1.0)))
+    tt, intensity_raw, hkl_m, mult = merge_lines(two_theta, raw, hkl, TWO_THETA_TOL)
+    if tt.shape[0] == 0 or not intensity_raw.max() > 0.0:
+        tt, intensity_raw, hkl_m, mult = tt[:0], intensity_raw[:0], hkl_m[:0], mult[:0]
+        scaled = intensity_raw
+    else:
+        scaled = intensity_raw * (100.0 / intensity_raw.max())
+        keep = scaled > SCALED_INTENSITY_TOL
+        tt, intensity_raw, hkl_m, mult, scaled = (
+            tt[keep], intensity_raw[keep], hkl_m[keep], mult[keep], scaled[keep]
+        )
+    d = lam / (2.0 * np.sin(np.radians(tt) / 2.0))
+    return PeakList(
+        two_theta=tt,
+        intensity=scaled,
+        intensity_raw=intensity_raw,
+        d=d,
+        hkl=hkl_m,
+        multiplicity=mult,
+        wavelength=lam,
+    )
