@@ -321,7 +321,8 @@ def build_dataset(
     from xrdsim.config import check_disjoint
     from xrdsim.extinction import extinction_table
     from xrdsim.manifest import describe_inputs, split_summary, write_manifest
-    from xrdsim.peakdb import PeakDatabase, write_peak_database
+    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.peakjob import write_peak_database
     from xrdsim.profile import structure_key
     from xrdsim.shards import array_checksums
 

@@ -1,0 +1,104 @@
+"""``xrdsim build`` / ``xrdsim inspect``: kill-and-resume in a subprocess, inspect vs zarr."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import zarr
+from click.testing import CliRunner
+
+from xrdsim.shards import array_checksums
+from xrdsim_cli.main import cli
+
+ARGS = ["--views-train", "2", "--views-test", "1", "--test-fraction", "0.2", "--seed", "11",
+        "--shard-size", "4", "--chunk-size", "2", "--workers", "1", "--quiet"]
+#: Seconds the subprocess build may take to finish its first shard (numba cache cold).
+FIRST_SHARD_TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def peak_db(tmp_path_factory):
+    """Same small real-structure peak database as tests/test_dataset.py."""
+    from test_dataset import make_small_peak_db
+
+    return make_small_peak_db(tmp_path_factory.mktemp("peaks"))
+
+
+def _complete_shards(path) -> int:
+    meta = path / "train" / "zarr.json"
+    if not meta.is_file():
+        return 0
+    try:
+        return len(json.loads(meta.read_text())["attributes"]["complete_shards"])
+    except (ValueError, KeyError):
+        return 0
+
+
+def test_killed_build_resumes_byte_identical(peak_db, tmp_path):
+    ref = tmp_path / "ref.zarr"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["build", str(peak_db), "-o", str(ref), "--manifest-dir",
+                                 str(tmp_path / "m"), *ARGS])
+    assert result.exit_code == 0, result.output
+
+    path = tmp_path / "killed.zarr"
+    cmd = [sys.executable, "-c", "from xrdsim_cli.main import cli; cli()", "build", str(peak_db),
+           "-o", str(path), "--manifest-dir", str(tmp_path / "m2"), *ARGS]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + FIRST_SHARD_TIMEOUT
+    while _complete_shards(path) < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    status = zarr.open_group(str(path), mode="r").attrs["status"]
+    assert status == "building", "the build finished before it could be killed"
+    # a reader opening now gets a clear error, and inspect reports the incomplete state
+    out = runner.invoke(cli, ["inspect", str(path), "--json"])
+    assert out.exit_code == 0, out.output
+    info = json.loads(out.output)
+    assert info["status"] == "building"
+    assert info["splits"]["train"]["complete_patterns"] < info["splits"]["train"]["n_patterns"]
+
+    refused = runner.invoke(cli, ["build", str(peak_db), "-o", str(path), *ARGS])
+    assert refused.exit_code == 3 and "--resume" in refused.output
+    resumed = runner.invoke(cli, ["build", str(peak_db), "-o", str(path), "--manifest-dir",
+                                  str(tmp_path / "m2"), "--resume", *ARGS])
+    assert resumed.exit_code == 0, resumed.output
+    got, want = zarr.open_group(str(path), mode="r"), zarr.open_group(str(ref), mode="r")
+    assert got.attrs.asdict() == want.attrs.asdict()
+    for name in ("train", "invariance", "equivariance", "held_out_invariance"):
+        for key in ("patterns", "structure_index", "view", "space_group"):
+            np.testing.assert_array_equal(got[name][key][:], want[name][key][:])
+    assert array_checksums(path) == array_checksums(ref)
+    m1 = json.loads((tmp_path / "m" / "ref.json").read_text())
+    m2 = json.loads((tmp_path / "m2" / "killed.json").read_text())
+    assert m1["store"]["checksums"] == m2["store"]["checksums"]
+
+
+def test_inspect_agrees_with_plain_zarr(peak_db, tmp_path):
+    path = tmp_path / "d.zarr"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["build", str(peak_db), "-o", str(path), "--manifest-dir",
+                               str(tmp_path), *ARGS]).exit_code == 0
+    png = tmp_path / "example.png"
+    out = runner.invoke(cli, ["inspect", str(path), "--json", "--png", str(png)])
+    assert out.exit_code == 0, out.output
+    info = json.loads(out.output)
+    root = zarr.open(str(path), mode="r")
+    names = ["triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal",
+             "cubic"]
+    for name, split in info["splits"].items():
+        cs = root[name]["crystal_system"][:]
+        assert split["n_patterns"] == split["complete_patterns"] == cs.shape[0]
+        want = {names[i]: int(c) for i, c in enumerate(np.bincount(cs, minlength=7)) if c}
+        assert split["crystal_system_counts"] == want
+    assert info["n_structures"] == root["structures"]["structure_id"].shape[0]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = runner.invoke(cli, ["inspect", str(path)])
+    assert text.exit_code == 0 and "equivariance" in text.output
