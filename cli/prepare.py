@@ -23,6 +23,10 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
               help="SNIP half-window in degrees 2θ.")
 @click.option("--degree", type=int, default=6, show_default=True,
               help="Polynomial degree for --background poly.")
+@click.option("--smooth", "smooth_deg", type=float, default=0.3, show_default=True,
+              help="Moving-average width (degrees) used only while estimating the background.")
+@click.option("--clip-negative", is_flag=True,
+              help="Set values below 0 after background subtraction to 0.")
 @click.option("--no-normalise", is_flag=True, help="Keep intensities instead of max = 1.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
               help="Write a before/after PNG per file into this folder.")
@@ -30,7 +34,7 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @handles_library_errors
 def prepare(files, output, wavelength, to_wavelength, background, width_deg, degree,
-            no_normalise, plot_dir, overwrite, as_json):
+            smooth_deg, clip_negative, no_normalise, plot_dir, overwrite, as_json):
     """Read measured FILES (.xy .xye .dat .txt .xrdml .chi .ASC .cif), convert to the
     training wavelength, resample onto the 12,000-bin grid, subtract the background,
     normalise, and write them to a Zarr store (group "measured").
@@ -42,7 +46,8 @@ def prepare(files, output, wavelength, to_wavelength, background, width_deg, deg
     summary = prepare_files(
         files, output, wavelength=wavelength, to_wavelength=to_wavelength,
         background=None if background == "none" else background, width_deg=width_deg,
-        degree=degree, normalise=not no_normalise, overwrite=overwrite, plot_dir=plot_dir,
+        degree=degree, smooth_deg=smooth_deg, clip_negative=clip_negative,
+        normalise=not no_normalise, overwrite=overwrite, plot_dir=plot_dir,
     )
     if as_json:
         echo_json(summary.to_dict())

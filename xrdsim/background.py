@@ -19,6 +19,7 @@ that lies under the peaks.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 from xrdsim.errors import ConfigError
 
@@ -27,6 +28,9 @@ METHODS = ("snip", "poly")
 #: Default SNIP half-window in degrees 2θ: wider than the base of laboratory peaks
 #: (FWHM 0.05–0.3°) and narrower than the background's curvature (several degrees).
 SNIP_WIDTH_DEG = 1.0
+#: Default moving-average width (degrees 2θ) applied before estimating the background:
+#: wide enough to average ~30 grid bins of counting noise, narrow against the SNIP window.
+SMOOTH_DEG = 0.3
 #: Default polynomial degree of the iterative fit, in a Chebyshev basis over the range.
 POLY_DEGREE = 6
 #: Convergence threshold of the iterative fit: max change of the fit relative to its range.
@@ -59,6 +63,8 @@ def snip(intensity: np.ndarray, *, half_window: int, lls: bool = True,
     v = y - offset
     if lls:  # v = ln(ln(√(y+1)+1)+1): compresses the dynamic range
         v = np.log(np.log(np.sqrt(v + 1.0) + 1.0) + 1.0)
+    # no padding (as in Ryan/Morháč): point i is clipped only by windows p <= min(i, n-1-i),
+    # so a straight background stays exact up to the ends
     m = min(int(half_window), (y.size - 1) // 2)
     passes = range(m, 0, -1) if decreasing else range(1, m + 1)
     for p in passes:
@@ -106,8 +112,12 @@ def poly_background(x: np.ndarray, intensity: np.ndarray, *, degree: int = POLY_
 
 def estimate_background(two_theta: np.ndarray, intensity: np.ndarray, *, method: str = "snip",
                         width_deg: float = SNIP_WIDTH_DEG, degree: int = POLY_DEGREE,
-                        lls: bool = True) -> np.ndarray:
+                        smooth_deg: float = SMOOTH_DEG, lls: bool = True) -> np.ndarray:
     """Background of an equally spaced pattern by name.
+
+    The data are first smoothed with a moving average ``smooth_deg`` wide: both
+    estimators follow the *lower* edge of the noise band otherwise, which biases the
+    background low by 1.5–3 σ of the counting noise (measured in tests/test_background.py).
 
     Args:
         two_theta: (n,) degrees 2θ, equally spaced (the model grid).
@@ -115,17 +125,23 @@ def estimate_background(two_theta: np.ndarray, intensity: np.ndarray, *, method:
         method: ``"snip"`` (default) or ``"poly"``.
         width_deg: SNIP half-window in degrees 2θ (converted to points with the step).
         degree: polynomial degree for ``"poly"``.
+        smooth_deg: moving-average width in degrees 2θ before estimation; 0 = none.
         lls: LLS compression for SNIP.
 
     Returns:
         (n,) float64 background.
     """
     x = np.asarray(two_theta, dtype=np.float64)
+    y = np.asarray(intensity, dtype=np.float64)
+    if method not in METHODS:
+        raise ConfigError(f"unknown background method {method!r}; use one of {METHODS} or None")
+    if not (width_deg > 0 and smooth_deg >= 0):
+        raise ConfigError(f"need width_deg > 0 and smooth_deg >= 0 degrees, got "
+                          f"{width_deg!r} and {smooth_deg!r}")
+    step = float(np.median(np.diff(x))) if x.size > 1 else 1.0
+    smooth = round(smooth_deg / step)
+    if smooth > 1:  # centred moving average, ends extended with the end values
+        y = uniform_filter1d(y, size=2 * (smooth // 2) + 1, mode="nearest")
     if method == "snip":
-        if not width_deg > 0:
-            raise ConfigError(f"SNIP width_deg must be > 0 degrees, got {width_deg!r}")
-        step = float(np.median(np.diff(x))) if x.size > 1 else 1.0
-        return snip(intensity, half_window=max(1, round(width_deg / step)), lls=lls)
-    if method == "poly":
-        return poly_background(x, intensity, degree=degree)
-    raise ConfigError(f"unknown background method {method!r}; use one of {METHODS} or None")
+        return snip(y, half_window=max(1, round(width_deg / step)), lls=lls)
+    return poly_background(x, y, degree=degree)

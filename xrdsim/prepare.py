@@ -26,7 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from xrdsim.background import METHODS, POLY_DEGREE, SNIP_WIDTH_DEG, estimate_background
+from xrdsim.background import (
+    METHODS,
+    POLY_DEGREE,
+    SMOOTH_DEG,
+    SNIP_WIDTH_DEG,
+    estimate_background,
+)
 from xrdsim.errors import ConfigError, DatasetError, PatternReadError
 from xrdsim.grid import BIN_WIDTH, N_BINS, TWO_THETA_MIN, convert_two_theta, grid_centers
 from xrdsim.patterns import MeasuredPattern, read_pattern
@@ -88,6 +94,8 @@ def prepare_pattern(
     background: str | None = "snip",
     width_deg: float = SNIP_WIDTH_DEG,
     degree: int = POLY_DEGREE,
+    smooth_deg: float = SMOOTH_DEG,
+    clip_negative: bool = False,
     normalise: bool = True,
 ) -> PreparedPattern:
     """Put one measured pattern on the model grid.
@@ -98,6 +106,10 @@ def prepare_pattern(
         background: ``"snip"`` (default), ``"poly"`` or None (no subtraction).
         width_deg: SNIP half-window in degrees 2θ (default 1.0°).
         degree: polynomial degree for ``background="poly"``.
+        smooth_deg: moving-average width (degrees) applied before background estimation
+            only (the returned pattern is not smoothed).
+        clip_negative: set values below 0 after background subtraction to 0 (off by
+            default; the number of clipped bins is recorded either way).
         normalise: scale the result to a maximum of 1.
 
     Returns:
@@ -151,11 +163,14 @@ def prepare_pattern(
     bg = np.zeros(hi - lo + 1)
     if background is not None:
         bg = estimate_background(centres[lo:hi + 1], values, method=background,
-                                 width_deg=width_deg, degree=degree)
+                                 width_deg=width_deg, degree=degree, smooth_deg=smooth_deg)
         values = values - bg
         options = {"width_deg": width_deg} if background == "snip" else {"degree": degree}
         steps.append({"step": "background", "method": background, **options,
-                      "negative_bins_after": int((values < 0).sum())})
+                      "smooth_deg": smooth_deg, "negative_bins_after": int((values < 0).sum())})
+    if clip_negative:
+        steps.append({"step": "clip_negative", "bins_clipped": int((values < 0).sum())})
+        values = np.maximum(values, 0.0)
 
     # 4. normalisation to max 1
     if normalise:
@@ -199,6 +214,8 @@ def prepare_files(
     background: str | None = "snip",
     width_deg: float = SNIP_WIDTH_DEG,
     degree: int = POLY_DEGREE,
+    smooth_deg: float = SMOOTH_DEG,
+    clip_negative: bool = False,
     normalise: bool = True,
     overwrite: bool = False,
     plot_dir: str | Path | None = None,
@@ -216,7 +233,8 @@ def prepare_files(
         output: the ``.zarr`` directory to write.
         wavelength: λ for files that state none (Å or a preset name); also overrides the
             file's λ, with a warning, where both exist.
-        to_wavelength, background, width_deg, degree, normalise: see :func:`prepare_pattern`.
+        to_wavelength, background, width_deg, degree, smooth_deg, clip_negative, normalise:
+            see :func:`prepare_pattern`.
         overwrite: replace an existing store.
         plot_dir: write one before/after PNG per good file there.
 
@@ -232,7 +250,7 @@ def prepare_files(
         raise DatasetError(f"{output} exists; pass overwrite=True (--overwrite) to replace it")
     settings = {"wavelength": wavelength, "to_wavelength": resolve_wavelength(to_wavelength),
                 "background": background, "width_deg": width_deg, "degree": degree,
-                "normalise": normalise}
+                "smooth_deg": smooth_deg, "clip_negative": clip_negative, "normalise": normalise}
     if background is not None and background not in METHODS:
         raise ConfigError(f"background must be one of {METHODS} or None, got {background!r}")
     good: list[tuple[MeasuredPattern, PreparedPattern]] = []
@@ -245,7 +263,8 @@ def prepare_files(
                 measured = read_pattern(path, wavelength=wavelength)
                 prepared = prepare_pattern(measured, to_wavelength=to_wavelength,
                                            background=background, width_deg=width_deg,
-                                           degree=degree, normalise=normalise)
+                                           degree=degree, smooth_deg=smooth_deg,
+                                           clip_negative=clip_negative, normalise=normalise)
                 good.append((measured, prepared))
             except PatternReadError as exc:
                 errors.append((exc.source, exc.reason))
