@@ -1,0 +1,189 @@
+"""The training configuration: one frozen, validated record of every knob of a run.
+
+A :class:`TrainConfig` is written to ``RUN_DIR/config.json`` and into every
+checkpoint, so a run can be resumed (or reproduced) from its directory alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from xrdsim.errors import ConfigError
+
+#: Methods the trainer knows (das2025 §4.3–4.5 and the SimCLR variant).
+METHODS: tuple[str, ...] = ("supervised", "supervised-aug", "barlow", "simclr")
+#: Methods that learn a representation first (contrastive pre-training, then fine-tuning).
+CONTRASTIVE_METHODS: tuple[str, ...] = ("barlow", "simclr")
+#: Methods whose training patterns are simulated on the fly from a peak database.
+ON_THE_FLY_METHODS: tuple[str, ...] = ("supervised-aug", "barlow", "simclr")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the 1D ResNet encoder, the heads and the projector.
+
+    Attributes:
+        width: channels of the first residual stage (doubles per stage, capped at 8×).
+        depth: number of residual stages (each halves the length; ≥ 1).
+        blocks_per_stage: residual blocks per stage (≥ 1).
+        pool_length: positions kept by the adaptive average pool before the embedding
+            (keeps coarse absolute 2θ information that a global pool would discard).
+        embed_dim: size of the representation ``h`` the heads read.
+        projector_dim: width of the representation head (Barlow Twins / SimCLR ``z``).
+        n_extinction_groups: classes of the EG head; 0 = take K from the data (store attr
+            ``n_extinction_groups`` or the extinction table) when the run starts.
+    """
+
+    width: int = 32
+    depth: int = 4
+    blocks_per_stage: int = 1
+    pool_length: int = 16
+    embed_dim: int = 256
+    projector_dim: int = 1024
+    n_extinction_groups: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("width", "depth", "blocks_per_stage", "pool_length", "embed_dim",
+                     "projector_dim", "n_extinction_groups"):
+            value = getattr(self, name)
+            minimum = 0 if name == "n_extinction_groups" else 1
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                raise ConfigError(f"model.{name} must be an integer ≥ {minimum}, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        return cls(**_known(cls, data, "model"))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of one training run (all keyword-only, validated on construction).
+
+    Attributes:
+        method: one of :data:`METHODS`.
+        epochs: supervised epochs (for contrastive methods: the fine-tuning epochs).
+        pretrain_epochs: representation-learning epochs before fine-tuning
+            (contrastive methods only; must be 0 for the supervised ones).
+        batch_size: patterns per optimiser step (per DDP rank).
+        lr: peak AdamW learning rate (cosine decay over all epochs).
+        weight_decay: AdamW weight decay.
+        loss_weights: ``(w_cs, w_eg, w_sg)`` of the weighted cross-entropy (das2025 §4.3).
+        barlow_lambda: off-diagonal weight τ of the Barlow Twins loss (das2025 eq. 6).
+        temperature: NT-Xent temperature (SimCLR).
+        shuffle_buffer: rows in the streaming shuffle buffer (store methods).
+        steps_per_epoch: on-the-fly methods: optimiser steps per epoch
+            (0 = one pass over the training structures).
+        val_max_patterns: patterns of the validation split scored after each epoch
+            (0 disables validation).
+        workers: DataLoader worker processes (0 = load in the main process).
+        seed: seeds the weights, the data order and the simulated views.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
+        amp: bfloat16 autocast; only ever active on CUDA.
+        grad_clip: maximum gradient norm (0 disables clipping).
+        sim_config: simulation preset/file for on-the-fly views (``"train"``).
+        model: the architecture.
+    """
+
+    method: str = "supervised"
+    epochs: int = 10
+    pretrain_epochs: int = 0
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    loss_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    barlow_lambda: float = 5e-3
+    temperature: float = 0.1
+    shuffle_buffer: int = 4096
+    steps_per_epoch: int = 0
+    val_max_patterns: int = 4096
+    workers: int = 0
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    grad_clip: float = 1.0
+    sim_config: str = "train"
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
+        _positive_int(self, "epochs", minimum=0)
+        _positive_int(self, "pretrain_epochs", minimum=0)
+        _positive_int(self, "batch_size", minimum=2)
+        _positive_int(self, "shuffle_buffer", minimum=1)
+        _positive_int(self, "steps_per_epoch", minimum=0)
+        _positive_int(self, "val_max_patterns", minimum=0)
+        _positive_int(self, "workers", minimum=0)
+        _positive_int(self, "seed", minimum=0)
+        if self.method in CONTRASTIVE_METHODS:
+            if self.pretrain_epochs < 1:
+                raise ConfigError(
+                    f"method {self.method!r} learns a representation first: pretrain_epochs "
+                    f"must be ≥ 1, got {self.pretrain_epochs}"
+                )
+        elif self.pretrain_epochs:
+            raise ConfigError(
+                f"pretrain_epochs applies to {CONTRASTIVE_METHODS} only; method "
+                f"{self.method!r} got {self.pretrain_epochs}. Set it to 0."
+            )
+        if self.epochs + self.pretrain_epochs < 1:
+            raise ConfigError("a run needs at least one epoch (epochs + pretrain_epochs ≥ 1)")
+        for name in ("lr", "temperature", "barlow_lambda"):
+            if not float(getattr(self, name)) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("weight_decay", "grad_clip"):
+            if not float(getattr(self, name)) >= 0:
+                raise ConfigError(f"{name} must be ≥ 0, got {getattr(self, name)!r}")
+        weights = tuple(float(w) for w in self.loss_weights)
+        if len(weights) != 3 or min(weights) < 0 or sum(weights) <= 0:
+            raise ConfigError(
+                f"loss_weights must be three non-negative numbers (cs, eg, sg) with a "
+                f"positive sum, got {self.loss_weights!r}"
+            )
+        object.__setattr__(self, "loss_weights", weights)
+        if isinstance(self.model, dict):
+            object.__setattr__(self, "model", ModelConfig.from_dict(self.model))
+        if not (self.device == "auto" or self.device.startswith(("cpu", "cuda"))):
+            raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda[:n]', got {self.device!r}")
+
+    @property
+    def total_epochs(self) -> int:
+        """Pre-training plus fine-tuning epochs."""
+        return self.pretrain_epochs + self.epochs
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["loss_weights"] = list(self.loss_weights)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        kw = _known(cls, data, "train config")
+        if "model" in kw:
+            kw["model"] = ModelConfig.from_dict(kw["model"])
+        if "loss_weights" in kw:
+            kw["loss_weights"] = tuple(kw["loss_weights"])
+        return cls(**kw)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _known(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown {what} key(s) {unknown}; allowed: {sorted(names)}")
+    return dict(data)
+
+
+def _positive_int(cfg: TrainConfig, name: str, *, minimum: int) -> None:
+    value = getattr(cfg, name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{name} must be an integer ≥ {minimum}, got {value!r}")

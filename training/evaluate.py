@@ -1,0 +1,186 @@
+"""Score a trained run on the splits of a store (das2025 Table 2, Fig. 4).
+
+:func:`evaluate_run` writes a JSON report::
+
+    {"run": RUN_DIR, "data": store, "method": ..., "checkpoint_epoch": int,
+     "splits": {name: {"n_patterns", "cs_accuracy", "eg_accuracy", "sg_accuracy",
+                       "sg_accuracy_joint", "sg_consistent_with_cs", "{cs,eg,sg}_top{1,3,5}",
+                       "cs_confusion": 7×7 counts}},
+     "confusion_figure": "<RUN_DIR>/confusion_cs.png",
+     "block_similarity": {"split", "n_structures", "n_views", "mean_within", "mean_between",
+                          "contrast", "figure"}}
+
+The block matrix holds the cosine similarities of the representation ``h`` of ``N``
+structures × ``M`` views, ordered by structure: a model invariant to the
+simulated experimental effects shows bright diagonal blocks (das2025 Fig. 4).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from xrdsim.crystal import CRYSTAL_SYSTEMS
+from xrdsim.errors import TrainingError
+from xrdsim_training.checkpoint import load_checkpoint, load_weights
+from xrdsim_training.data.store import open_split
+from xrdsim_training.data.zarr_stream import ZarrStreamDataset
+from xrdsim_training.inference import predict
+from xrdsim_training.metrics import classification_metrics, confusion_matrix, cosine_block_matrix
+from xrdsim_training.models import XrdNet
+from xrdsim_training.runtime import resolve_device
+
+#: Splits scored when none are named (those the store has).
+DEFAULT_SPLITS = ("equivariance", "invariance", "held_out_invariance")
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    data: str | Path,
+    splits: tuple[str, ...] | None = None,
+    output: str | Path | None = None,
+    batch_size: int = 256,
+    max_patterns: int = 0,
+    device: str = "auto",
+    block_split: str | None = None,
+    block_structures: int = 100,
+    block_views: int = 8,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Evaluate ``run_dir/checkpoint.pt`` on ``splits`` of ``data``; write the JSON report.
+
+    Args:
+        run_dir: a run written by :func:`xrdsim_training.trainer.train`.
+        data: the ``dataset.zarr`` store.
+        splits: split names (default: those of :data:`DEFAULT_SPLITS` the store has).
+        output: report path (default ``run_dir/eval.json``).
+        batch_size: patterns per forward pass.
+        max_patterns: score at most this many evenly spaced patterns per split (0 = all).
+        device: ``"auto"``, ``"cpu"``, ``"cuda[:n]"``.
+        block_split: split of the block matrix (default: ``invariance`` if scored, else the
+            first split).
+        block_structures: N structures of the block matrix.
+        block_views: M views per structure (at most the split's views).
+        seed: picks the block-matrix structures.
+
+    Raises:
+        TrainingError: no checkpoint, a store of another K, a missing split.
+    """
+    import zarr
+
+    run_dir = Path(run_dir)
+    payload = load_checkpoint(run_dir)
+    config = payload["config"]
+    dev = resolve_device(device)
+    model = XrdNet(config.model)
+    load_weights(model, payload, source=str(run_dir))
+    model.to(dev).eval()
+    available = [k for k in zarr.open_group(str(data), mode="r").group_keys()]
+    if splits is None:
+        splits = tuple(s for s in DEFAULT_SPLITS if s in available)
+        if not splits:
+            raise TrainingError(f"store {str(data)!r} has none of the test splits "
+                                f"{DEFAULT_SPLITS}; name one with --split (it has {available})")
+    report: dict[str, Any] = {"run": str(run_dir), "data": str(data), "method": config.method,
+                              "checkpoint_epoch": payload["epoch"], "splits": {}}
+    for split in splits:
+        reader = open_split(data, split)
+        if reader.n_extinction_groups != config.model.n_extinction_groups:
+            raise TrainingError(
+                f"store {str(data)!r} has {reader.n_extinction_groups} extinction groups but "
+                f"the run's EG head has {config.model.n_extinction_groups}; evaluate on a store "
+                "built with the same extinction table"
+            )
+        rows = reader.complete_rows()
+        if max_patterns and rows.size > max_patterns:
+            rows = rows[np.linspace(0, rows.size - 1, max_patterns).astype(np.int64)]
+        dataset = ZarrStreamDataset(data, split, batch_size=batch_size, shuffle=False,
+                                    drop_last=False, rows=rows)
+        pred = predict(model, DataLoader(dataset, batch_size=None), device=dev, amp=config.amp)
+        scores = classification_metrics(pred)
+        scores["cs_confusion"] = confusion_matrix(
+            pred.labels["crystal_system"], pred.cs_prob.argmax(1), len(CRYSTAL_SYSTEMS)
+        ).tolist()
+        report["splits"][split] = scores
+    report["confusion_figure"] = str(_confusion_figure(report, run_dir / "confusion_cs.png"))
+    block_split = block_split or ("invariance" if "invariance" in splits else splits[0])
+    report["block_similarity"] = block_similarity(
+        model, data=data, split=block_split, n_structures=block_structures, n_views=block_views,
+        device=dev, seed=seed, figure=run_dir / f"block_similarity_{block_split}.png",
+    )
+    output = Path(output) if output is not None else run_dir / "eval.json"
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    report["output"] = str(output)
+    return report
+
+
+def block_similarity(
+    model: torch.nn.Module, *, data: str | Path, split: str, n_structures: int, n_views: int,
+    device: torch.device, seed: int, figure: Path,
+) -> dict[str, Any]:
+    """Cosine-similarity block matrix of ``N`` structures × ``M`` views (das2025 Fig. 4)."""
+    reader = open_split(data, split)
+    rows = reader.complete_rows()
+    s_idx = reader.labels["structure_index"][rows]
+    structures, counts = np.unique(s_idx, return_counts=True)
+    m = min(n_views, int(counts.max()) if counts.size else 0)
+    eligible = structures[counts >= m]
+    if m < 2 or eligible.size < 2:
+        raise TrainingError(f"split {split!r} needs ≥ 2 structures with ≥ 2 views each for the "
+                            "block matrix; pick another --block-split")
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(eligible, size=min(n_structures, eligible.size), replace=False))
+    picked = np.concatenate([rows[s_idx == s][:m] for s in chosen])
+    dataset = ZarrStreamDataset(data, split, batch_size=256, shuffle=False, drop_last=False,
+                                rows=np.sort(picked))
+    pred = predict(model, DataLoader(dataset, batch_size=None), device=device, embeddings=True)
+    matrix, summary = cosine_block_matrix(pred.embeddings, pred.labels["structure_index"])
+    _matrix_figure(matrix, figure, title=f"cosine similarity of h — {split}, "
+                   f"{len(chosen)} structures × {m} views")
+    return {"split": split, "n_structures": int(len(chosen)), "n_views": int(m), **summary,
+            "figure": str(figure)}
+
+
+def _confusion_figure(report: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    splits = list(report["splits"])
+    fig, axes = plt.subplots(1, len(splits), figsize=(4.2 * len(splits), 4), squeeze=False)
+    short = [c[:4] for c in CRYSTAL_SYSTEMS]
+    for ax, split in zip(axes[0], splits, strict=True):
+        m = np.asarray(report["splits"][split]["cs_confusion"], dtype=float)
+        m = m / np.maximum(m.sum(1, keepdims=True), 1)
+        ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
+        ax.set_xticks(range(7), short, rotation=90)
+        ax.set_yticks(range(7), short)
+        ax.set_xlabel("predicted crystal system")
+        ax.set_ylabel("true crystal system")
+        ax.set_title(f"{split}: CS acc {report['splits'][split]['cs_accuracy']:.2f}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _matrix_figure(matrix: np.ndarray, path: Path, *, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.6))
+    image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
+    fig.colorbar(image, ax=ax, label="cosine similarity")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

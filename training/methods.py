@@ -1,0 +1,94 @@
+"""The four training methods as sequences of phases, and the loss of one step.
+
+=================  =======================================  ==============================
+method             phases                                   das2025
+=================  =======================================  ==============================
+supervised         train: store shards, weighted CE          CNNstatic (§4.3)
+supervised-aug     train: on-the-fly views, weighted CE      CNNaug (§4.4)
+barlow             pretrain: 2 views, Barlow Twins (RH);     DIFCON (§4.5)
+                   finetune: on-the-fly views, weighted CE
+simclr             pretrain: 2 views, NT-Xent (RH);          SimCLR variant (§4.5)
+                   finetune: on-the-fly views, weighted CE
+=================  =======================================  ==============================
+
+Fine-tuning trains the whole network (encoder and heads), "using the same
+training strategy as CNNaug" (das2025 §4.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from xrdsim_training.config import TrainConfig
+from xrdsim_training.inference import autocast
+from xrdsim_training.losses import barlow_twins_loss, nt_xent_loss, supervised_loss
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One stage of a method.
+
+    Attributes:
+        name: ``"train"``, ``"pretrain"`` or ``"finetune"`` (written to the metrics log).
+        source: ``"store"`` (precomputed Zarr shards) or ``"on_the_fly"`` (peak DB + simulator).
+        views: views per structure in a batch (2 for the contrastive objectives).
+        objective: ``"supervised"``, ``"barlow_twins"`` or ``"nt_xent"``.
+    """
+
+    name: str
+    source: str
+    views: int
+    objective: str
+
+
+_FINETUNE = Phase("finetune", "on_the_fly", 1, "supervised")
+#: method -> (pre-training phase or None, main phase)
+METHOD_PHASES: dict[str, tuple[Phase | None, Phase]] = {
+    "supervised": (None, Phase("train", "store", 1, "supervised")),
+    "supervised-aug": (None, Phase("train", "on_the_fly", 1, "supervised")),
+    "barlow": (Phase("pretrain", "on_the_fly", 2, "barlow_twins"), _FINETUNE),
+    "simclr": (Phase("pretrain", "on_the_fly", 2, "nt_xent"), _FINETUNE),
+}
+
+
+def phase_of(config: TrainConfig, epoch: int) -> Phase:
+    """The phase that 0-based ``epoch`` of a run belongs to."""
+    pretrain, main = METHOD_PHASES[config.method]
+    return pretrain if pretrain is not None and epoch < config.pretrain_epochs else main
+
+
+def sources_needed(config: TrainConfig) -> set[str]:
+    """Data sources the method's phases read (``"store"``, ``"on_the_fly"``)."""
+    return {p.source for p in METHOD_PHASES[config.method] if p is not None}
+
+
+def step_loss(
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    *,
+    phase: Phase,
+    config: TrainConfig,
+    device: torch.device,
+) -> dict[str, torch.Tensor]:
+    """Loss of one batch: ``{"loss": scalar with grad, parts...: detached scalars}``."""
+    x = batch["pattern"].to(device, non_blocking=True)
+    if phase.objective == "supervised":
+        with autocast(device, config.amp):
+            logits = model(x)
+        return supervised_loss(
+            logits,
+            crystal_system=batch["crystal_system"].to(device),
+            extinction_group=batch["extinction_group"].to(device),
+            space_group=batch["space_group"].to(device),
+            weights=config.loss_weights,
+        )
+    xb = batch["pattern_b"].to(device, non_blocking=True)
+    with autocast(device, config.amp):
+        z_a = model(x, project=True)
+        z_b = model(xb, project=True)
+    if phase.objective == "barlow_twins":
+        loss = barlow_twins_loss(z_a.float(), z_b.float(), lambda_offdiag=config.barlow_lambda)
+    else:
+        loss = nt_xent_loss(z_a.float(), z_b.float(), temperature=config.temperature)
+    return {"loss": loss}

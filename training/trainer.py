@@ -1,0 +1,233 @@
+"""The training loop: one call trains (or resumes) a run into ``RUN_DIR``.
+
+``RUN_DIR`` holds ``config.json`` (the resolved :class:`TrainConfig`),
+``checkpoint.pt`` (after every epoch, atomically), ``metrics.csv`` and
+``metrics.json`` (one row per epoch). A run killed at any point resumes from its
+last checkpoint with ``resume=True`` and continues the same curve: the data order
+and the simulated views are functions of ``(seed, epoch)``, and the weights,
+optimiser, scheduler and RNG states are restored.
+
+Mixed precision (bfloat16 autocast) is only active on CUDA; under ``torchrun`` each
+rank trains a DDP replica on its share of the shards / structures and rank 0
+writes the files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from xrdsim_training.checkpoint import (
+    CHECKPOINT_NAME,
+    check_architecture,
+    load_checkpoint,
+    restore_rng_states,
+    save_checkpoint,
+)
+from xrdsim_training.config import TrainConfig
+from xrdsim_training.data import sources
+from xrdsim_training.inference import predict
+from xrdsim_training.methods import METHOD_PHASES, phase_of, step_loss
+from xrdsim_training.metrics import MetricsLog, classification_metrics
+from xrdsim_training.models import XrdNet
+from xrdsim_training.runtime import Runtime, setup_runtime, teardown_runtime
+
+from xrdsim.errors import TrainingError
+from xrdsim.progress import progress_bar
+
+#: Settings that may change when a run is resumed (they do not change the curve).
+RESUME_MUTABLE = ("epochs", "workers", "device", "val_max_patterns")
+#: Validation metrics copied into the per-epoch log.
+VAL_KEYS = ("cs_accuracy", "eg_accuracy", "sg_accuracy")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished :func:`train` call leaves behind."""
+
+    run_dir: Path
+    epochs_completed: int
+    history: list[dict[str, Any]]
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.run_dir / CHECKPOINT_NAME
+
+
+def train(
+    config: TrainConfig,
+    *,
+    run_dir: str | Path,
+    data: str | Path | None = None,
+    peaks: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``config.method`` into ``run_dir`` (or continue it with ``resume=True``).
+
+    Args:
+        config: the run's settings; ``model.n_extinction_groups = 0`` takes K from the data.
+        run_dir: output folder (created).
+        data: ``dataset.zarr`` (supervised source, train structures, validation split).
+        peaks: ``peaks.h5`` for on-the-fly methods.
+        resume: continue from ``run_dir/checkpoint.pt``.
+        progress: show a progress bar per epoch on stderr.
+
+    Raises:
+        TrainingError: missing data source, a store without the split or labels, K of the
+            data ≠ K of the heads, a checkpoint of another architecture or settings, an
+            existing run without ``resume``, a non-finite loss.
+    """
+    sources.check_inputs(config, data=data, peaks=peaks)
+    run_dir = Path(run_dir)
+    config = _resolve_classes(config, data=data, peaks=peaks)
+    payload = _resume_payload(config, run_dir, resume)
+    runtime = setup_runtime(config.device)
+    try:
+        return _run(config, runtime, run_dir=run_dir, data=data, peaks=peaks,
+                    payload=payload, progress=progress)
+    finally:
+        teardown_runtime(runtime)
+
+
+def _resolve_classes(config: TrainConfig, *, data, peaks) -> TrainConfig:
+    k = sources.n_extinction_groups(data=data, peaks=peaks)
+    asked = config.model.n_extinction_groups
+    if asked not in (0, k):
+        raise TrainingError(
+            f"the EG head has {asked} classes but the data has {k} extinction groups; "
+            "leave n_extinction_groups at 0 to take K from the data"
+        )
+    return config.replace(model=config.model.__class__(**{**config.model.to_dict(),
+                                                          "n_extinction_groups": k}))
+
+
+def _resume_payload(config: TrainConfig, run_dir: Path, resume: bool) -> dict | None:
+    existing = run_dir / CHECKPOINT_NAME
+    if not resume:
+        if existing.exists():
+            raise TrainingError(f"{str(run_dir)!r} already holds a run; pass --resume to "
+                                "continue it or choose a new output directory")
+        return None
+    payload = load_checkpoint(existing)
+    saved: TrainConfig = payload["config"]
+    check_architecture(saved.model, config.model, source=str(existing))
+    a, b = saved.to_dict(), config.to_dict()
+    diff = sorted(k for k in a if k not in RESUME_MUTABLE and k != "model" and a[k] != b[k])
+    if diff:
+        listed = ", ".join(f"{k}: checkpoint {a[k]!r} vs asked {b[k]!r}" for k in diff)
+        raise TrainingError(f"cannot resume {str(run_dir)!r} with other settings ({listed}); "
+                            f"only {RESUME_MUTABLE} may change on resume")
+    if payload["epoch"] >= config.total_epochs:
+        raise TrainingError(f"{str(run_dir)!r} already completed {payload['epoch']} of "
+                            f"{config.total_epochs} epochs; raise --epochs to train further")
+    return payload
+
+
+def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
+         payload: dict | None, progress: bool) -> TrainResult:
+    device = runtime.device
+    if runtime.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    torch.manual_seed(config.seed)
+    model = XrdNet(config.model).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.total_epochs)
+    start, history = 0, []
+    if payload is not None:
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        scheduler.load_state_dict(payload["scheduler"])
+        restore_rng_states(payload["rng"])
+        start, history = int(payload["epoch"]), list(payload["history"])
+    net: torch.nn.Module = model
+    if runtime.distributed:
+        ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids,
+                                                        find_unused_parameters=True)
+    structures = (sources.train_structures(data, peaks)
+                  if "on_the_fly" in {p.source for p in METHOD_PHASES[config.method] if p}
+                  else None)
+    val = sources.validation_dataset(config, data)
+    log = MetricsLog(run_dir, history)
+    datasets: dict[str, Any] = {}
+    for epoch in range(start, config.total_epochs):
+        phase = phase_of(config, epoch)
+        if phase.name not in datasets:
+            datasets[phase.name] = sources.train_dataset(config, phase, data=data, peaks=peaks,
+                                                         structures=structures)
+        dataset = datasets[phase.name]
+        dataset.set_epoch(epoch)
+        row = _train_epoch(net, optimizer, dataset, phase=phase, config=config, epoch=epoch,
+                           runtime=runtime, progress=progress)
+        row["lr"] = scheduler.get_last_lr()[0]
+        scheduler.step()
+        if val is not None and runtime.is_main and phase.objective == "supervised":
+            scores = classification_metrics(predict(model, _loader(val, config, device),
+                                                    device=device, amp=config.amp))
+            row.update({f"val_{k}": scores[k] for k in VAL_KEYS})
+        if runtime.is_main:
+            log.append(row)
+            save_checkpoint(run_dir, model=model, optimizer=optimizer, scheduler=scheduler,
+                            epoch=epoch + 1, config=config, history=log.history)
+        if runtime.distributed:
+            torch.distributed.barrier()
+    return TrainResult(run_dir, config.total_epochs, log.history)
+
+
+def _loader(dataset, config: TrainConfig, device: torch.device) -> DataLoader:
+    return DataLoader(dataset, batch_size=None, num_workers=config.workers,
+                      pin_memory=device.type == "cuda",
+                      prefetch_factor=4 if config.workers else None)
+
+
+def _train_epoch(net, optimizer, dataset, *, phase, config: TrainConfig, epoch: int,
+                 runtime: Runtime, progress: bool) -> dict[str, Any]:
+    net.train()
+    device = runtime.device
+    sums: dict[str, float] = {}
+    steps = patterns = 0
+    t0 = time.perf_counter()
+    label = f"epoch {epoch + 1}/{config.total_epochs} {phase.name}"
+    total = dataset.batches_per_epoch()
+    with progress_bar(total, label, enabled=progress and runtime.is_main) as bar:
+        for batch in _loader(dataset, config, device):
+            parts = step_loss(net, batch, phase=phase, config=config, device=device)
+            loss = parts["loss"]
+            value = float(loss.detach())
+            if not torch.isfinite(loss.detach()):
+                raise TrainingError(
+                    f"the {phase.objective} loss became {value} at epoch {epoch + 1}, step "
+                    f"{steps + 1} ({config.method}, lr {config.lr}); the last good checkpoint "
+                    "(if any) is kept — lower --lr or check the data, then resume with --resume"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+            optimizer.step()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            steps += 1
+            patterns += int(batch["pattern"].shape[0])
+            bar.update(1)
+    if steps == 0:
+        raise TrainingError(
+            f"epoch {epoch + 1} ({phase.name}) had no full batch: the training data yields "
+            f"fewer than batch_size={config.batch_size} patterns per worker; lower --batch-size "
+            "or --workers"
+        )
+    seconds = time.perf_counter() - t0
+    row: dict[str, Any] = {"epoch": epoch + 1, "phase": phase.name, "steps": steps}
+    row["loss"] = sums.pop("loss") / steps
+    row.update({f"loss_{k}": v / steps for k, v in sums.items()})
+    row.update({"patterns": patterns * runtime.world, "seconds": round(seconds, 3),
+                "patterns_per_s": round(patterns * runtime.world / seconds, 1)})
+    return row
