@@ -159,27 +159,16 @@ def _fingerprint(settings: BuildSettings, configs: Mapping[str, Any],
             "inputs_sha256": [i["sha256"] for i in inputs]}
 
 
-def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(obj, Mapping):
-        out: dict[str, Any] = {}
-        for k, v in obj.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
-        return out
-    if isinstance(obj, list | tuple):
-        return {prefix.rstrip("."): [_flatten(v) if isinstance(v, Mapping) else v for v in obj]}
-    return {prefix.rstrip("."): obj}
-
-
 def check_resume(stored: Mapping[str, Any], asked: Mapping[str, Any], path: Path) -> None:
     """Refuse a resume whose settings differ from the store's, naming every difference.
 
     Raises:
         ResumeMismatchError: listing ``key: store has X, this build asks Y``.
     """
-    a, b = _flatten(dict(stored)), _flatten(dict(asked))
-    diffs = [f"  - {k}: store has {a.get(k, '<absent>')!r}, this build asks "
-             f"{b.get(k, '<absent>')!r}" for k in sorted(set(a) | set(b))
-             if a.get(k) != b.get(k)]
+    from xrdsim.manifest import settings_differences
+
+    diffs = [f"  - {k}: store has {old!r}, this build asks {new!r}"
+             for k, old, new in settings_differences(stored, asked)]
     if diffs:
         raise ResumeMismatchError(
             f"cannot resume {path}: {len(diffs)} setting(s) differ from the existing store:\n"
@@ -320,11 +309,15 @@ def build_dataset(
     """
     from xrdsim.config import check_disjoint
     from xrdsim.extinction import extinction_table
-    from xrdsim.manifest import describe_inputs, split_summary, write_manifest
+    from xrdsim.manifest import (
+        dataset_manifest,
+        describe_inputs,
+        split_summary,
+        write_manifest,
+    )
     from xrdsim.peakdb import PeakDatabase
     from xrdsim.peakjob import write_peak_database
     from xrdsim.profile import structure_key
-    from xrdsim.shards import array_checksums
 
     t0 = time.perf_counter()
     if resume and overwrite:
@@ -404,30 +397,27 @@ def build_dataset(
 
     keys = np.array([structure_key(s) for s in ids], dtype=np.int64)
     tasks, reused = _tasks(output, peaks_path, plans, configs, labels, keys)
-    for _, (split, shard) in run_tasks(run_shard, tasks, workers=workers, scheduler=scheduler,
-                                       label="simulating shards", progress=progress,
-                                       weights=[len(t.view) for t in tasks]):
-        record_complete(output, split, [shard])
+    if tasks:  # (a finished store resumed needs no cluster)
+        for _, (split, shard) in run_tasks(
+                run_shard, tasks, workers=workers, scheduler=scheduler,
+                label="simulating shards", progress=progress,
+                weights=[len(t.view) for t in tasks]):
+            record_complete(output, split, [shard])
     finalize_store(output, {})
 
     manifest_path = None
     if manifest_dir is not None:
-        manifest = {
-            "name": name or output.stem, "inputs": inputs,
-            "structures": {"n_structures": len(ids), "n_failed": len(db.errors),
-                           "failures": [{"source": s, "reason": r} for s, r in db.errors]},
-            "splits": {p.spec.name: split_summary(
+        manifest = dataset_manifest(
+            name=name or output.stem, inputs=inputs, store=output, failures=db.errors,
+            n_structures=len(ids), configs={k: c.to_dict() for k, c in configs.items()},
+            settings=settings.to_dict(), assignment_sha256=assignment_hash,
+            seeds={"seed": int(settings.seed), **{p.spec.name: p.seed for p in plans}},
+            splits={p.spec.name: split_summary(
                 n_structures=len(p.structures), n_patterns=p.layout.n_patterns,
                 views=p.spec.views, config=p.spec.config, structures=p.spec.structures,
                 crystal_system=labels["crystal_system"][p.structures],
                 extinction_group=labels["extinction_group"][p.structures],
-                extinction_symbols=symbols) for p in plans},
-            "configs": {k: c.to_dict() for k, c in configs.items()},
-            "seeds": {"seed": int(settings.seed), **{p.spec.name: p.seed for p in plans}},
-            "settings": settings.to_dict(), "split_assignment_sha256": assignment_hash,
-            "versions": {k: v for k, v in package_versions().items() if k != "platform"},
-            "store": {"path": output.name, "checksums": array_checksums(output)},
-        }
+                extinction_symbols=symbols) for p in plans})
         manifest_path = write_manifest(manifest, manifest_dir, name or output.stem)
     return BuildSummary(path=output, manifest_path=manifest_path, n_structures=len(ids),
                         n_failed=len(db.errors),

@@ -89,6 +89,51 @@ def split_summary(*, n_structures: int, n_patterns: int, views: int, config: str
     }
 
 
+def dataset_manifest(*, name: str, inputs: Sequence[Mapping[str, Any]], store: Path,
+                     failures: Sequence[tuple[str, str]], n_structures: int,
+                     splits: Mapping[str, Any], configs: Mapping[str, Any],
+                     settings: Mapping[str, Any], seeds: Mapping[str, int],
+                     assignment_sha256: str) -> dict[str, Any]:
+    """The manifest of a finished build (adds versions and the store's checksums).
+
+    ``store.checksums`` maps every array (``"train/patterns"``, ...) to the sha256 of
+    its stored bytes (:func:`xrdsim.shards.array_checksums`); ``store.bytes`` is the
+    store's size on disk.
+    """
+    from xrdsim.shards import array_checksums
+    from xrdsim.versions import package_versions
+
+    return {
+        "name": name, "inputs": list(inputs),
+        "structures": {"n_structures": int(n_structures), "n_failed": len(failures),
+                       "failures": [{"source": s, "reason": r} for s, r in failures]},
+        "splits": dict(splits), "configs": dict(configs), "settings": dict(settings),
+        "seeds": dict(seeds), "split_assignment_sha256": assignment_sha256,
+        "versions": {k: v for k, v in package_versions().items() if k != "platform"},
+        "store": {"path": store.name, "checksums": array_checksums(store),
+                  "bytes": sum(f.stat().st_size for f in store.rglob("*") if f.is_file())},
+    }
+
+
+def settings_differences(stored: Any, asked: Any) -> list[tuple[str, Any, Any]]:
+    """``(dotted key, stored value, asked value)`` of every leaf where two settings differ."""
+    a, b = _flatten(stored), _flatten(asked)
+    return [(k, a.get(k, "<absent>"), b.get(k, "<absent>")) for k in sorted(set(a) | set(b))
+            if a.get(k) != b.get(k)]
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    if isinstance(obj, list | tuple):
+        return {prefix.rstrip("."): [_flatten(v) if isinstance(v, Mapping) else v for v in obj]}
+    return {prefix.rstrip("."): obj}
+
+
+
 def write_manifest(manifest: Mapping[str, Any], directory: str | os.PathLike,
                    name: str) -> Path:
     """Write ``<directory>/<name>.json`` (atomically, sorted keys) and return its path.
