@@ -1,0 +1,168 @@
+"""Drawing the per-pattern parameters of a config, keyed per pattern.
+
+Each pattern's parameters are a pure function of ``(config, seed, structure_key,
+view)``: the pattern key (:func:`pattern_keys`) seeds counter-based streams
+(:mod:`xrdsim.kernels.rng`), never a batch position. The Caglioti group
+``profile.U, V, W, P`` is Latin-hypercube sampled in a batch-independent way: a fixed,
+scrambled LHS design of :data:`LHS_ROWS` rows is drawn once per seed with
+``scipy.stats.qmc.LatinHypercube``; each pattern takes the row its key selects and a
+uniform position inside that row's strata. Marginals are exactly uniform, and the
+joint (U, V, W, P) draws follow the design's stratification.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import qmc
+
+from xrdsim.config import OPS, SimulationConfig, param_slots
+from xrdsim.errors import ConfigError
+from xrdsim.kernels import rng
+from xrdsim.kernels.profile_ops import OP_ORDER, PARAM_SLOTS
+from xrdsim.wavelengths import KALPHA_DOUBLETS
+
+#: Rows of the fixed Latin-hypercube design of the Caglioti group (per seed).
+LHS_ROWS = 4096
+#: Parameters that form the Latin-hypercube group, in design-column order.
+LHS_GROUP = ("profile.U", "profile.V", "profile.W", "profile.P")
+#: Mixed into the seed of the LHS design so it is independent of other seeded draws.
+_LHS_SALT = 0x4C48535F
+
+_KIND_CODES = {
+    "fixed": rng.KIND_FIXED,
+    "uniform": rng.KIND_UNIFORM,
+    "plusminus": rng.KIND_PLUSMINUS,
+    "choice": rng.KIND_CHOICE,
+    "randint": rng.KIND_RANDINT,
+}
+
+if param_slots() != PARAM_SLOTS or tuple(op.name for op in OPS) != OP_ORDER:
+    raise ImportError("xrdsim.config.OPS and xrdsim.kernels.profile_ops slot order differ")
+
+
+@dataclass(frozen=True)
+class EncodedConfig:
+    """A config as the flat arrays the numba kernels take (see :func:`encode_config`)."""
+
+    kind: np.ndarray  # (P,) int64 distribution codes, KIND_OFF for disabled ops
+    lo: np.ndarray  # (P,) float64
+    hi: np.ndarray  # (P,) float64
+    choice_off: np.ndarray  # (P,) int64
+    choice_n: np.ndarray  # (P,) int64
+    choice_vals: np.ndarray  # (n_choices,) float64
+    lhs_col: np.ndarray  # (P,) int64, −1 outside the LHS group
+    on: np.ndarray  # (n_ops,) bool
+    mean_mode: bool
+    impurity: np.ndarray  # (4,) float64: intensity lo, hi, 2θ lo, hi
+    tail_cutoff: float
+    wavelength: float
+    kalpha: tuple[float, float]  # Kα1, Kα2 wavelengths (Å) when the doublet is on
+
+
+def encode_config(config: SimulationConfig) -> EncodedConfig:
+    """Flatten a config into kernel arrays (cheap; done once per batch)."""
+    n = len(PARAM_SLOTS)
+    kind = np.full(n, rng.KIND_OFF, dtype=np.int64)
+    lo = np.zeros(n)
+    hi = np.zeros(n)
+    choice_off = np.zeros(n, dtype=np.int64)
+    choice_n = np.zeros(n, dtype=np.int64)
+    lhs_col = np.full(n, -1, dtype=np.int64)
+    values: list[float] = []
+    use_lhs = config.op("profile").settings["latin_hypercube"]
+    for p, name in enumerate(PARAM_SLOTS):
+        op_name, par = name.split(".")
+        op = config.op(op_name)
+        if not op.enabled:
+            continue
+        dist = op.params[par]
+        kind[p] = _KIND_CODES[dist.kind]
+        if dist.kind == "choice":
+            choice_off[p], choice_n[p] = len(values), len(dist.values)
+            values.extend(dist.values)
+        else:
+            lo[p] = dist.values[0]
+            hi[p] = dist.values[-1]
+        if use_lhs and name in LHS_GROUP:
+            lhs_col[p] = LHS_GROUP.index(name)
+    imp = config.op("impurity")
+    intensity = imp.params.get("intensity")
+    iv = (intensity.values[0], intensity.values[-1]) if intensity is not None else (0.0, 0.0)
+    return EncodedConfig(
+        kind=kind,
+        lo=lo,
+        hi=hi,
+        choice_off=choice_off,
+        choice_n=choice_n,
+        choice_vals=np.asarray(values, dtype=np.float64),
+        lhs_col=lhs_col,
+        on=np.array([op.enabled for op in config.ops], dtype=np.bool_),
+        mean_mode=config.op("binning").settings["mode"] == "mean",
+        impurity=np.array([*iv, *imp.settings["two_theta_range"]], dtype=np.float64),
+        tail_cutoff=float(config.op("profile").settings["tail_cutoff"]),
+        wavelength=float(config.wavelength),
+        kalpha=KALPHA_DOUBLETS[config.op("doublet").settings["anode"]],
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def lhs_design(seed: int) -> np.ndarray:
+    """The (LHS_ROWS, 4) scrambled Latin-hypercube design in [0, 1)⁴ for ``seed``."""
+    sampler = qmc.LatinHypercube(d=len(LHS_GROUP), rng=np.random.default_rng([seed, _LHS_SALT]))
+    design = np.ascontiguousarray(sampler.random(LHS_ROWS), dtype=np.float64)
+    design.setflags(write=False)
+    return design
+
+
+def check_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+        raise ConfigError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+    return int(seed)
+
+
+def pattern_keys(seed: int, structure_keys: np.ndarray, views: np.ndarray) -> np.ndarray:
+    """(B,) uint64 pattern keys from a seed, (B,) structure keys and (B,) view indices."""
+    sk = np.ascontiguousarray(structure_keys, dtype=np.int64)
+    vw = np.ascontiguousarray(views, dtype=np.int64)
+    if sk.ndim != 1 or sk.shape != vw.shape:
+        raise ConfigError(
+            f"structure_keys and views must be 1-D of equal length, got {sk.shape} and {vw.shape}"
+        )
+    if (sk < 0).any() or (vw < 0).any():
+        raise ConfigError("structure keys and views must be non-negative integers")
+    return rng.pattern_keys(np.uint64(check_seed(seed)), sk, vw)
+
+
+def draw_matrix(
+    config: SimulationConfig, enc: EncodedConfig, seed: int, keys: np.ndarray
+) -> np.ndarray:
+    """(B, 24) float64 parameter matrix (NaN in the slots of disabled ops)."""
+    return rng.draw_parameters(
+        keys, enc.kind, enc.lo, enc.hi, enc.choice_off, enc.choice_n, enc.choice_vals,
+        enc.lhs_col, lhs_design(check_seed(seed)),
+    )  # fmt: skip
+
+
+def params_to_dict(config: SimulationConfig, matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Columns of the enabled ops as (B,) arrays: float32, int32 for integer parameters."""
+    out: dict[str, np.ndarray] = {}
+    for name in config.param_names():
+        col = matrix[:, PARAM_SLOTS.index(name)]
+        out[name] = col.astype(np.int32) if name == "impurity.count" else col.astype(np.float32)
+    return out
+
+
+def sample_parameters(
+    config: SimulationConfig, *, seed: int, structure_keys: np.ndarray, views: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Draw every per-pattern parameter of ``config`` (float64, keyed per pattern).
+
+    Returns:
+        dict dotted name → (B,) float64, one entry per :meth:`SimulationConfig.param_names`.
+    """
+    enc = encode_config(config)
+    matrix = draw_matrix(config, enc, seed, pattern_keys(seed, structure_keys, views))
+    return {name: matrix[:, PARAM_SLOTS.index(name)].copy() for name in config.param_names()}
