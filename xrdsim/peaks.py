@@ -55,8 +55,9 @@ class PeakList:
         intensity_raw: (n,) float64, unscaled ``Σ 2·|F|²·LP`` in electrons² (pymatgen's
             ``scaled=False`` values).
         d: (n,) float64, d-spacing in Å (``λ / (2 sin θ)``).
-        hkl: (n, 3) int32, a representative Miller index triple per line (the
-            lexicographically largest of the merged reflections).
+        hkl: (n, 3) int32, a representative Miller index triple per line: of the merged
+            reflections, the one with the fewest negative indices, then the
+            lexicographically largest (cubic {100} -> 100, hexagonal {110} -> 110).
         multiplicity: (n,) int32, number of reflections merged into the line (G and −G
             both counted).
         wavelength: λ in Å the list was computed for.

@@ -18,7 +18,8 @@ Two kernels, arrays in / arrays out, float64 / int64 / int32 only, no Python obj
   ``(h, k)`` part is formed once per reciprocal-lattice row.
 - :func:`merge_lines` sorts the reflections by 2θ and merges those in the same 2θ bin of
   width ``tolerance`` into one line (sum of intensities, multiplicity = number of
-  reflections counting ``±G``, representative hkl = the lexicographically largest).
+  reflections counting ``±G``, representative hkl = fewest negative indices, then the
+  lexicographically largest).
 """
 
 from __future__ import annotations
@@ -185,8 +186,16 @@ def bragg_reflections(
 
 
 @njit(cache=True)
-def _lex_greater(hkl: np.ndarray, i: int, j: int) -> bool:
-    """True if row i of ``hkl`` is lexicographically greater than row j."""
+def _preferred(hkl: np.ndarray, i: int, j: int) -> bool:
+    """True if row i of ``hkl`` is a better representative than row j.
+
+    Fewer negative indices first (hexagonal {110} -> 110, not 2-10), then the
+    lexicographically larger triple (cubic {100} -> 100).
+    """
+    neg_i = (hkl[i, 0] < 0) + (hkl[i, 1] < 0) + (hkl[i, 2] < 0)
+    neg_j = (hkl[j, 0] < 0) + (hkl[j, 1] < 0) + (hkl[j, 2] < 0)
+    if neg_i != neg_j:
+        return neg_i < neg_j
     for c in range(3):
         if hkl[i, c] != hkl[j, c]:
             return hkl[i, c] > hkl[j, c]
@@ -210,7 +219,7 @@ def merge_lines(
 
     Returns:
         two_theta (n,) float64 ascending (2θ of each line's lowest member), intensity (n,)
-        float64 (sums), hkl (n, 3) int32 (lexicographically largest member), multiplicity
+        float64 (sums), hkl (n, 3) int32 (see :func:`_preferred`), multiplicity
         (n,) int32 (2 × members: both G and −G are counted).
     """
     order = np.argsort(two_theta, kind="mergesort")
@@ -235,7 +244,7 @@ def merge_lines(
         else:
             i_out[n] += intensity[r]
             mult[n] += 2
-            if _lex_greater(hkl, r, best):
+            if _preferred(hkl, r, best):
                 best = r
         hkl_out[n, 0] = hkl[best, 0]
         hkl_out[n, 1] = hkl[best, 1]
