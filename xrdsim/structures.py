@@ -1,0 +1,519 @@
+"""Reading crystal structures: CIF files, folders of CIFs, CSV(.gz) files of CIF text.
+
+Two stages, so a batch can be spread over workers cheaply:
+
+1. :func:`iter_cif_sources` walks the inputs in a deterministic order and yields one
+   :class:`CifSource` (origin, id, CIF text) per structure — or a
+   :class:`~xrdsim.errors.StructureError` for an input that cannot be read at all.
+   It never raises for bad input.
+2. :func:`parse_cif` turns one source into a :class:`StructureRecord` with
+   pymatgen's ``CifParser`` and checks that the structure is physically usable; it
+   raises one ``StructureError(source, reason)`` otherwise.
+
+:func:`read_structures` chains both and yields records and errors in input order.
+
+Isotropic displacement: when the CIF gives ``_atom_site_B_iso_or_equiv`` (B, Å²) or
+``_atom_site_U_iso_or_equiv`` (U, Å²) every site gets the site property ``"b_iso"``
+in Å², with B = 8π²·U; the Debye–Waller factor is exp(−B·sin²θ/λ²).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+import io
+import math
+import re
+import sys
+import warnings
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import spglib
+from pymatgen.core import Structure
+from pymatgen.io.cif import CifParser
+
+from xrdsim.errors import StructureError
+
+#: Sites closer than this (Å) count as "at the same position" for the overlap check.
+#: Real bonds are ≥ ~0.7 Å (H–H 0.74 Å); 0.5 Å only catches duplicated or mistyped atoms.
+OVERLAP_DISTANCE = 0.5
+#: Occupancies of sites at one position may sum to 1 + this (rounding of refined values).
+OCCUPANCY_TOLERANCE = 0.05
+#: Largest plausible cell edge (Å): protein crystals reach ~1000 Å, but inorganic
+#: structures for powder simulation stay far below; 500 Å catches unit slips (nm / pm).
+MAX_CELL_EDGE = 500.0
+#: Smallest plausible cell edge (Å): a smaller lattice translation puts periodic
+#: images of one atom closer than any bond.
+MIN_CELL_EDGE = 0.5
+#: Largest plausible volume per atom (Å³): dense solids have ~5–50 Å³, open frameworks
+#: and molecular crystals < 200 Å³; > 1000 Å³ signals a wrong cell or missing atoms.
+MAX_VOLUME_PER_ATOM = 1000.0
+#: Largest plausible number of sites in the expanded cell (a runaway symmetry expansion
+#: of a mistyped CIF would otherwise exhaust memory in later stages).
+MAX_SITES = 20000
+
+#: File suffixes read as CIF / CSV when given directly or found in a folder.
+CIF_SUFFIXES = (".cif",)
+CSV_SUFFIXES = (".csv", ".csv.gz")
+#: Default id column of CSV inputs (used when present).
+DEFAULT_ID_COLUMN = "material_id"
+
+_EIGHT_PI2 = 8.0 * math.pi**2
+_CELL_KEYS = ("_cell_length_a", "_cell_length_b", "_cell_length_c",
+              "_cell_angle_alpha", "_cell_angle_beta", "_cell_angle_gamma")
+_SG_NUMBER_KEYS = ("_space_group_it_number", "_symmetry_int_tables_number")
+_SG_SYMBOL_KEYS = ("_space_group_name_h-m_alt", "_symmetry_space_group_name_h-m",
+                   "_space_group_name_h-m")
+_DATA_LINE = re.compile(r"^data_(\S*)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CifSource:
+    """One structure's CIF text and where it came from.
+
+    Attributes:
+        source: origin for humans and error tables: ``"dir/file.cif"`` or
+            ``"dir/file.csv.gz#<id>"``.
+        structure_id: unique, stable id: the CSV id column (``material_id``) if present,
+            else ``"<stem>#<row>"`` (row 0-based); for CIF files the file stem, plus
+            ``"#<data block>"`` when a file holds several blocks.
+        text: the CIF text.
+    """
+
+    source: str
+    structure_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class StructureRecord:
+    """A parsed, checked structure.
+
+    Attributes:
+        source: as :attr:`CifSource.source`.
+        structure_id: as :attr:`CifSource.structure_id`.
+        structure: the pymatgen structure (conventional cell as written, symmetry
+            expanded); site property ``"b_iso"`` (Å²) when the CIF gives B or U.
+        declared_space_group: the space-group number the CIF declares
+            (``_space_group_IT_number``, ``_symmetry_Int_Tables_number`` or a
+            Hermann–Mauguin symbol), or None.
+    """
+
+    source: str
+    structure_id: str
+    structure: Structure
+    declared_space_group: int | None
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _as_paths(inputs: str | PathLike | Iterable[str | PathLike]) -> list[Path]:
+    if isinstance(inputs, (str, PathLike)):
+        return [Path(inputs)]
+    return [Path(p) for p in inputs]
+
+
+def _suffix_kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(CIF_SUFFIXES):
+        return "cif"
+    return None
+
+
+def iter_cif_sources(
+    inputs: str | PathLike | Iterable[str | PathLike],
+    *,
+    cif_column: str | None = None,
+    id_column: str | None = None,
+) -> Iterator[CifSource | StructureError]:
+    """Yield the CIF texts of ``inputs`` in a deterministic order; never raises for bad input.
+
+    Args:
+        inputs: a path or paths: ``.cif`` files, ``.csv`` / ``.csv.gz`` files with a
+            CIF-text column, or folders (their ``*.cif``, ``*.csv``, ``*.csv.gz`` files,
+            sorted by name, not recursive).
+        cif_column: CSV column with the CIF text; default: the column named ``cif``
+            (case-insensitive).
+        id_column: CSV column with the structure ids; default ``material_id`` when
+            present, else ids are ``"<file stem>#<row>"``.
+
+    Yields:
+        :class:`CifSource` per structure, or a :class:`StructureError` (source, reason)
+        for a missing / unreadable path, an empty file, a folder without inputs, a
+        CSV without the CIF column, an empty CIF cell, or a truncated / corrupt file
+        (the rows read before the damage are still yielded).
+    """
+    for path in _as_paths(inputs):
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and _suffix_kind(p))
+            if not files:
+                yield StructureError(str(path), "folder holds no .cif, .csv or .csv.gz "
+                                     "files (sub-folders are not searched)")
+            for file in files:
+                yield from _file_sources(file, cif_column, id_column)
+        elif path.exists():
+            yield from _file_sources(path, cif_column, id_column)
+        else:
+            yield StructureError(str(path), "no such file or folder")
+
+
+def _file_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | StructureError]:
+    kind = _suffix_kind(path)
+    if kind == "csv":
+        yield from _csv_sources(path, cif_column, id_column)
+        return
+    if kind is None:
+        yield StructureError(str(path), "unsupported file type: expected a .cif, .csv or "
+                             ".csv.gz file, or a folder of them")
+        return
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        yield StructureError(str(path), f"cannot read file: {exc.strerror or exc}")
+        return
+    if not text.strip():
+        yield StructureError(str(path), "empty file")
+        return
+    blocks = split_data_blocks(text)
+    if len(blocks) <= 1:
+        yield CifSource(str(path), path.stem, text)
+        return
+    for name, block in blocks:
+        yield CifSource(f"{path}#{name}", f"{path.stem}#{name}", block)
+
+
+def split_data_blocks(text: str) -> list[tuple[str, str]]:
+    """Split CIF text into ``(block name, block text)`` at ``data_`` lines.
+
+    ``data_`` inside semicolon-delimited text fields is ignored. Text before the
+    first block (comments) is kept with the first block. Blocks with empty or
+    repeated names get their 0-based position as name.
+    """
+    lines = text.splitlines(keepends=True)
+    starts, in_field = [], False
+    for i, line in enumerate(lines):
+        if line.startswith(";"):
+            in_field = not in_field
+        elif not in_field and _DATA_LINE.match(line):
+            starts.append(i)
+    if not starts:
+        return []
+    bounds = [0, *starts[1:], len(lines)]
+    blocks, seen = [], set()
+    for k in range(len(starts)):
+        name = _DATA_LINE.match(lines[starts[k]]).group(1) or str(k)
+        if name in seen:
+            name = str(k)
+        seen.add(name)
+        blocks.append((name, "".join(lines[bounds[k]:bounds[k + 1]])))
+    return blocks
+
+
+def _csv_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | StructureError]:
+    gz = path.name.lower().endswith(".gz")
+    try:
+        raw = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115
+        handle = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+    except OSError as exc:
+        yield StructureError(str(path), f"cannot read file: {exc.strerror or exc}")
+        return
+    stem = path.name[: -len(".csv.gz")] if gz else path.stem
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    row_no = -1
+    with handle:
+        try:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                yield StructureError(str(path), "empty file (no CSV header)")
+                return
+            cif_idx, id_idx, problem = _csv_columns(header, cif_column, id_column)
+            if problem:
+                yield StructureError(str(path), problem)
+                return
+            seen: set[str] = set()
+            for row_no, row in enumerate(reader):
+                yield _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen)
+        except (OSError, EOFError, zlib.error, csv.Error) as exc:
+            yield StructureError(str(path), f"file is truncated or corrupt after {row_no + 1} "
+                                 f"data rows ({type(exc).__name__}: {exc})")
+
+
+def _csv_columns(header, cif_column, id_column) -> tuple[int, int | None, str | None]:
+    names = [h.strip() for h in header]
+    if cif_column is None:
+        matches = [i for i, h in enumerate(names) if h.lower() == "cif"]
+    else:
+        matches = [i for i, h in enumerate(names) if h == cif_column]
+    if not matches:
+        wanted = f"column {cif_column!r}" if cif_column else "a column named 'cif'"
+        return -1, None, (f"no CIF column: expected {wanted}, found columns {names[:20]}; "
+                          "pass cif_column= (CLI: --cif-column) to name it")
+    id_idx = None
+    if id_column is not None:
+        if id_column not in names:
+            return -1, None, (f"id column {id_column!r} not found, found columns "
+                              f"{names[:20]}")
+        id_idx = names.index(id_column)
+    elif DEFAULT_ID_COLUMN in names:
+        id_idx = names.index(DEFAULT_ID_COLUMN)
+    return matches[0], id_idx, None
+
+
+def _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen) -> CifSource | StructureError:
+    sid = row[id_idx].strip() if id_idx is not None and id_idx < len(row) else ""
+    if not sid or sid in seen:  # missing or repeated id: fall back to the row number
+        sid = f"{sid or stem}#{row_no}"
+    seen.add(sid)
+    source = f"{path}#{sid}"
+    text = row[cif_idx] if cif_idx < len(row) else ""
+    if not text.strip():
+        return StructureError(source, f"row {row_no}: empty CIF cell")
+    return CifSource(source, sid, text)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _number(value) -> float | None:
+    """CIF number → float (esd in parentheses dropped); None for '?', '.', text."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = value[0] if value else None
+        if value is None:
+            return None
+    text = re.sub(r"\(\d*\)$", "", str(value).strip())
+    try:
+        out = float(text)
+    except ValueError:
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _check_cell(block: dict) -> None:
+    """Raise ValueError with a precise reason when the cell is missing or unusable."""
+    missing = [k for k in _CELL_KEYS if k not in block]
+    if missing:
+        raise ValueError(f"missing cell: {', '.join(missing)} not given")
+    values = {}
+    for key in _CELL_KEYS:
+        values[key] = _number(block[key])
+        if values[key] is None:
+            raise ValueError(f"cell parameter {key} = {block[key]!r} is not a number")
+    a, b, c, al, be, ga = values.values()
+    if min(a, b, c) <= 0:
+        raise ValueError(f"zero or negative cell edge: a, b, c = {a}, {b}, {c} Å "
+                         "(volume would be zero or negative)")
+    if not all(0 < x < 180 for x in (al, be, ga)):
+        raise ValueError(f"cell angles must lie strictly between 0 and 180°, got "
+                         f"α, β, γ = {al}, {be}, {ga}")
+    ca, cb, cg = (math.cos(math.radians(x)) for x in (al, be, ga))
+    radicand = 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg
+    if radicand <= 1e-8:
+        raise ValueError(f"zero or negative volume: angles α, β, γ = {al}, {be}, {ga}° do "
+                         "not form a cell (volume² ≤ 0)")
+    if max(a, b, c) > MAX_CELL_EDGE:
+        raise ValueError(f"absurd cell: edge {max(a, b, c)} Å exceeds {MAX_CELL_EDGE} Å "
+                         "(wrong unit? CIF cell edges are in Å)")
+    if min(a, b, c) < MIN_CELL_EDGE:
+        raise ValueError(f"absurd cell: edge {min(a, b, c)} Å is below {MIN_CELL_EDGE} Å "
+                         "(wrong unit? CIF cell edges are in Å)")
+
+
+@functools.cache
+def _hm_numbers() -> dict[str, int]:
+    """Hermann–Mauguin symbols of every spglib setting (spaces/underscores removed) → number."""
+    out: dict[str, int] = {}
+    for hall in range(1, 531):
+        t = spglib.get_spacegroup_type(hall)
+        for sym in (t.international, t.international_short, t.international_full):
+            out.setdefault(_hm_key(sym), int(t.number))
+    return out
+
+
+def _hm_key(symbol: str) -> str:
+    return re.sub(r"[\s_]", "", symbol.split(":")[0]).lower()
+
+
+def declared_space_group(block: dict) -> int | None:
+    """Space-group number a CIF block declares (IT number, else H-M symbol), or None."""
+    for key in _SG_NUMBER_KEYS:
+        number = _number(block.get(key))
+        if number is not None and number == int(number) and 1 <= number <= 230:
+            return int(number)
+    for key in _SG_SYMBOL_KEYS:
+        if isinstance(block.get(key), str) and block[key].strip() not in ("?", "."):
+            number = _hm_numbers().get(_hm_key(block[key]))
+            if number is not None:
+                return number
+    return None
+
+
+def _b_iso_by_label(block: dict) -> dict[str, float] | None:
+    """Label → B (Å²) from ``_atom_site_B_iso_or_equiv`` or 8π²·``U_iso_or_equiv``."""
+    labels = block.get("_atom_site_label")
+    for key, factor in (("_atom_site_b_iso_or_equiv", 1.0),
+                        ("_atom_site_u_iso_or_equiv", _EIGHT_PI2)):
+        values = block.get(key)
+        if isinstance(labels, list) and isinstance(values, list) and len(values) == len(labels):
+            out = {}
+            for label, value in zip(labels, values, strict=True):
+                number = _number(value)
+                if number is not None:
+                    out.setdefault(str(label), number * factor)
+            if out:
+                return out
+    return None
+
+
+def _warning_text(caught) -> str:
+    messages = []
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if text not in messages:
+            messages.append(text)
+    return "; ".join(messages)[:500]
+
+
+def parse_cif(source: CifSource) -> StructureRecord:
+    """Parse and check one CIF text.
+
+    Args:
+        source: the CIF text and its origin (from :func:`iter_cif_sources`).
+
+    Returns:
+        The record; the structure is the cell as written, symmetry-expanded
+        (``primitive=False``), with site property ``"b_iso"`` (Å²) on every site when
+        the CIF gives B or U (sites whose label has no value get 0.0).
+
+    Raises:
+        StructureError: (source, reason) for text that is not a CIF or is truncated,
+            a missing / non-numeric cell, zero or negative volume, an absurd cell,
+            no atom sites, unknown element symbols, atoms on top of each other, or
+            too many sites. The reason names the offending values.
+    """
+    try:
+        return _parse(source)
+    except StructureError:
+        raise
+    except ValueError as exc:
+        raise StructureError(source.source, str(exc)) from None
+
+
+def _parse(source: CifSource) -> StructureRecord:
+    text = source.text
+    if not text.strip():
+        raise ValueError("empty CIF text")
+    if not split_data_blocks(text):
+        raise ValueError("not a CIF: no 'data_' block header (empty, truncated or not a CIF)")
+    if sum(line.startswith(";") for line in text.splitlines()) % 2:
+        raise ValueError("truncated CIF: a ';' text field is never closed")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            parser = CifParser.from_str(text, occupancy_tolerance=1.0 + OCCUPANCY_TOLERANCE)
+        except Exception as exc:  # pymatgen raises assorted types on broken loops
+            raise ValueError(f"cannot parse CIF (truncated or malformed loop?): "
+                             f"{type(exc).__name__}: {exc}") from None
+        blocks = [{k.lower(): v for k, v in b.items()} for b in parser.as_dict().values()]
+        block = next((b for b in blocks if "_atom_site_fract_x" in b
+                      or "_atom_site_cartn_x" in b), None)
+        if block is None:
+            raise ValueError("no atom sites: no _atom_site_fract_x/y/z loop "
+                             "(truncated before the atom list?)")
+        _check_cell(block)
+        try:
+            structures = parser.parse_structures(primitive=False, on_error="raise")
+        except Exception as exc:
+            raise ValueError(_pymatgen_reason(str(exc), _warning_text(caught))) from None
+    if not structures:
+        raise ValueError(f"pymatgen found no structure ({_warning_text(caught) or 'no reason'})")
+    structure = structures[0]
+    _check_species(structure)
+    _check_structure(structure)
+    b_iso = _b_iso_by_label(block)
+    if b_iso is not None:
+        structure.add_site_property("b_iso", [float(b_iso.get(s.label, 0.0)) for s in structure])
+    return StructureRecord(source.source, source.structure_id, structure,
+                           declared_space_group(block))
+
+
+def _pymatgen_reason(message: str, warned: str) -> str:
+    message = " ".join(message.split())
+    match = re.search(r"Occupancy ([\d.]+) exceeded tolerance", message)
+    if match:
+        return (f"atoms on top of each other: sites at one position have total occupancy "
+                f"{match.group(1)} (> 1 + {OCCUPANCY_TOLERANCE}); remove duplicated atoms")
+    return f"pymatgen could not build the structure: {message}" + (
+        f" (warnings: {warned})" if warned else "")
+
+
+def _check_species(structure: Structure) -> None:
+    for site in structure:
+        for sp in site.species:
+            if not hasattr(sp, "Z") or getattr(sp, "Z", 0) == 0 or "Dummy" in type(sp).__name__:
+                raise ValueError(f"unknown element symbol {str(sp)!r} at site {site.label!r}")
+
+
+def _check_structure(structure: Structure) -> None:
+    n = len(structure)
+    if n == 0:
+        raise ValueError("no atoms in the cell")
+    if n > MAX_SITES:
+        raise ValueError(f"absurd cell: {n} sites after symmetry expansion (> {MAX_SITES})")
+    volume = structure.volume
+    if not volume > 0:
+        raise ValueError(f"zero or negative volume: {volume} Å³")
+    per_atom = volume / structure.composition.num_atoms
+    if per_atom > MAX_VOLUME_PER_ATOM:
+        raise ValueError(f"absurd cell: {per_atom:.0f} Å³ per atom (> {MAX_VOLUME_PER_ATOM} "
+                         "Å³; atoms missing or cell in wrong units?)")
+    centers, points, _, distances = structure.get_neighbor_list(OVERLAP_DISTANCE)
+    occupancy = np.array([site.species.num_atoms for site in structure])
+    for i, j, d in zip(centers, points, distances, strict=True):
+        if i == j:
+            raise ValueError(f"absurd cell: a lattice translation of {d:.3f} Å "
+                             f"(< {OVERLAP_DISTANCE} Å)")
+        total = occupancy[i] + occupancy[j]
+        if i < j and total > 1.0 + OCCUPANCY_TOLERANCE:
+            raise ValueError(
+                f"atoms on top of each other: sites {structure[i].label!r} and "
+                f"{structure[j].label!r} are {d:.3f} Å apart (< {OVERLAP_DISTANCE} Å) with "
+                f"total occupancy {total:.3f} (> 1 + {OCCUPANCY_TOLERANCE}); remove the "
+                "duplicate or fix the coordinates")
+
+
+def read_structures(
+    inputs: str | PathLike | Iterable[str | PathLike],
+    *,
+    cif_column: str | None = None,
+    id_column: str | None = None,
+) -> Iterator[StructureRecord | StructureError]:
+    """Read every structure of ``inputs``; bad ones become error records, never exceptions.
+
+    Args:
+        inputs: as :func:`iter_cif_sources`.
+        cif_column: as :func:`iter_cif_sources`.
+        id_column: as :func:`iter_cif_sources`.
+
+    Yields:
+        :class:`StructureRecord` or :class:`StructureError`, in input order.
+    """
+    for item in iter_cif_sources(inputs, cif_column=cif_column, id_column=id_column):
+        if isinstance(item, StructureError):
+            yield item
+            continue
+        try:
+            yield parse_cif(item)
+        except StructureError as exc:
+            yield exc
