@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "peaks": ("xrdsim_cli.peaks:peaks", "Structures (CIF / CSV) -> labelled HDF5 peak database."),
     "peaks-info": ("xrdsim_cli.peaks:peaks_info", "Summarise an HDF5 peak database."),
     "prepare": ("xrdsim_cli.prepare:prepare", "Measured pattern files onto the model grid (Zarr)."),
+    "hand": ("xrdsim_cli.hand:hand", "HAND baseline: train / predict / evaluate (peak features)."),
 }
 
 

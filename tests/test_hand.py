@@ -179,3 +179,21 @@ def test_bad_settings_and_missing_model(tmp_path):
         HandSettings(prominence=0.0)
     with pytest.raises(TrainingError, match="holds no HAND model"):
         HandModel.load(tmp_path)
+
+
+def test_cli_hand_train_and_predict(peak_db, tmp_path, test_data):
+    from click.testing import CliRunner
+    from xrdsim_cli.main import cli
+
+    runner = CliRunner()
+    model = tmp_path / "cli_model"
+    result = runner.invoke(cli, ["hand", "train", str(peak_db), str(model), "--n-estimators",
+                                 "20", "--test-fraction", "0.1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_test"] == 24
+    files = [str(test_data / "patterns/feooh.xrdml"), str(tmp_path / "missing.xy")]
+    result = runner.invoke(cli, ["hand", "predict", str(model), *files, "--json"])
+    assert result.exit_code == 1  # one file missing
+    rows = json.loads(result.stdout)
+    assert rows[0]["n_peaks"] > 10 and "crystal_system" in rows[0]
+    assert "cannot read" in rows[1]["error"]
