@@ -25,14 +25,14 @@ def _pseudo_voigt(x, centre, fwhm, eta=0.5):
     return eta * lorentz + (1 - eta) * g
 
 
-def _synthetic(seed: int, noise: bool = True):
+def _synthetic(seed: int):
     rng = np.random.default_rng(seed)
     x = grid_centers()[1000:9000]  # 10–90°, 0.01° bins
     truth = 300 + 4 * (x - 50) + 0.05 * (x - 50) ** 2
-    peaks = sum(h * _pseudo_voigt(x, c, 0.15)
-                for c, h in zip(rng.uniform(12, 88, 25), rng.uniform(200, 3000, 25)))
+    centres, heights = rng.uniform(12, 88, 25), rng.uniform(200, 3000, 25)
+    peaks = sum(h * _pseudo_voigt(x, c, 0.15) for c, h in zip(centres, heights, strict=True))
     clean = truth + peaks
-    y = clean + rng.normal(0, np.sqrt(clean)) if noise else clean
+    y = clean + rng.normal(0, np.sqrt(clean))
     return x, y, truth
 
 
