@@ -312,8 +312,8 @@ def _check_cell(block: dict) -> None:
             raise ValueError(f"cell parameter {key} = {block[key]!r} is not a number")
     a, b, c, al, be, ga = values.values()
     if min(a, b, c) <= 0:
-        raise ValueError(f"zero or negative cell edge: a, b, c = {a}, {b}, {c} Å "
-                         "(volume would be zero or negative)")
+        raise ValueError(f"zero or negative volume: cell edges a, b, c = {a}, {b}, {c} Å "
+                         "(each must be > 0)")
     if not all(0 < x < 180 for x in (al, be, ga)):
         raise ValueError(f"cell angles must lie strictly between 0 and 180°, got "
                          f"α, β, γ = {al}, {be}, {ga}")
@@ -423,8 +423,9 @@ def _parse(source: CifSource) -> StructureRecord:
         try:
             parser = CifParser.from_str(text, occupancy_tolerance=1.0 + OCCUPANCY_TOLERANCE)
         except Exception as exc:  # pymatgen raises assorted types on broken loops
-            raise ValueError(f"cannot parse CIF (truncated or malformed loop?): "
-                             f"{type(exc).__name__}: {exc}") from None
+            raise ValueError(
+                "truncated or malformed CIF: the values of a loop_ do not fill its columns "
+                f"(pymatgen: {type(exc).__name__}: {exc})") from None
         blocks = [{k.lower(): v for k, v in b.items()} for b in parser.as_dict().values()]
         block = next((b for b in blocks if "_atom_site_fract_x" in b
                       or "_atom_site_cartn_x" in b), None)
@@ -462,7 +463,8 @@ def _check_species(structure: Structure) -> None:
     for site in structure:
         for sp in site.species:
             if not hasattr(sp, "Z") or getattr(sp, "Z", 0) == 0 or "Dummy" in type(sp).__name__:
-                raise ValueError(f"unknown element symbol {str(sp)!r} at site {site.label!r}")
+                symbol = getattr(sp, "symbol", str(sp))
+                raise ValueError(f"unknown element symbol {symbol!r} at site {site.label!r}")
 
 
 def _check_structure(structure: Structure) -> None:
