@@ -53,6 +53,9 @@ from xrdsim.versions import package_versions
 
 #: Package path under which the bundled default input is recorded in manifests.
 DEFAULT_SOURCE_NAME = "xrdsim/data/default_structures.csv.gz"
+#: Å; a peak database and a config agree on the wavelength when closer than this
+#: (the database stores it as float64, configs resolve presets to 4-5 decimals).
+WAVELENGTH_TOL = 1e-6
 #: Suffixes of a peak database given as the (single) source.
 PEAK_DB_SUFFIXES = (".h5", ".hdf5")
 
@@ -211,6 +214,17 @@ def run_shard(task: ShardTask) -> tuple[str, int]:
     return task.split, task.shard_index
 
 
+def _common_wavelength(configs: Mapping[str, Any]) -> float:
+    """The wavelength (Å) both configs expect the peak lists at; refuses a mismatch."""
+    values = {k: float(c.wavelength) for k, c in configs.items()}
+    if max(values.values()) - min(values.values()) > WAVELENGTH_TOL:
+        raise ConfigError(
+            f"the train and invariance configs expect peaks at different wavelengths "
+            f"({values}); every split renders the same peak lists, so give both configs "
+            "the same `wavelength`")
+    return values["train"]
+
+
 def _peak_db_input(sources: Sequence[Path]) -> Path | None:
     dbs = [s for s in sources if s.suffix.lower() in PEAK_DB_SUFFIXES]
     if not dbs:
@@ -328,6 +342,7 @@ def build_dataset(
     configs = {"train": _load_config(train_config),
                "invariance": _load_config(invariance_config)}
     check_disjoint(configs["train"], configs["invariance"])
+    wavelength = _common_wavelength(configs)
     output = Path(output)
     paths = [Path(s) for s in sources] or [default_source()]
     db_input = _peak_db_input(paths)
@@ -349,9 +364,15 @@ def build_dataset(
     else:
         peaks_path = sidecar
         if not (existing and sidecar.is_file()):
-            write_peak_database([str(p) for p in paths], sidecar, workers=workers,
-                                scheduler=scheduler, progress=progress, overwrite=True)
+            write_peak_database([str(p) for p in paths], sidecar, wavelength=wavelength,
+                                workers=workers, scheduler=scheduler, progress=progress,
+                                overwrite=True)
     db = PeakDatabase(peaks_path)
+    if abs(float(db.attrs["wavelength"]) - wavelength) > WAVELENGTH_TOL:
+        raise ConfigError(
+            f"peak database {peaks_path} was computed at {db.attrs['wavelength']} Å but the "
+            f"configs render peaks given at {wavelength} Å; recompute the peaks with "
+            f"`xrdsim peaks --wavelength {wavelength}` or set the configs' wavelength")
     if len(db) == 0:
         raise DatasetError(f"no usable structure in {[str(p) for p in paths]}: "
                            f"{len(db.errors)} input(s) failed, e.g. {db.errors[:3]}")
