@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "peaks-info": ("xrdsim_cli.peaks:peaks_info", "Summarise an HDF5 peak database."),
     "prepare": ("xrdsim_cli.prepare:prepare", "Measured pattern files onto the model grid (Zarr)."),
     "hand": ("xrdsim_cli.hand:hand", "HAND baseline: train / predict / evaluate (peak features)."),
+    "train": ("xrdsim_cli.train:train", "Train a CS/EG/SG classifier (CNNstatic, DIFCON, ...)."),
+    "evaluate": ("xrdsim_cli.evaluate:evaluate", "Score a trained run on a store's test splits."),
 }
 
 

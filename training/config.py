@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from xrdsim.errors import ConfigError
@@ -187,3 +188,39 @@ def _positive_int(cfg: TrainConfig, name: str, *, minimum: int) -> None:
     value = getattr(cfg, name)
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ConfigError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+
+
+def config_from_options(options: dict[str, Any], *, base: TrainConfig | None = None) -> TrainConfig:
+    """Apply flat options (CLI flags; ``None`` = not given) on top of ``base``.
+
+    Keys of :class:`ModelConfig` (``width``, ``depth``, ...) go to ``model``; the rest
+    to :class:`TrainConfig`. Unknown keys are refused.
+    """
+    base = base or TrainConfig()
+    model_keys = {f.name for f in dataclasses.fields(ModelConfig)}
+    train_keys = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(set(given) - model_keys - train_keys)
+    if unknown:
+        raise ConfigError(f"unknown training option(s) {unknown}")
+    model = ModelConfig.from_dict({**base.model.to_dict(),
+                                   **{k: v for k, v in given.items() if k in model_keys}})
+    data = {**base.to_dict(), **{k: v for k, v in given.items() if k in train_keys}}
+    data["model"] = model.to_dict()
+    return TrainConfig.from_dict(data)
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """A :class:`TrainConfig` from a JSON or YAML file (e.g. a run's ``config.json``)."""
+    import json
+
+    import yaml
+
+    text = Path(path).read_text()
+    try:
+        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not valid JSON/YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of training settings, got {type(data)}")
+    return TrainConfig.from_dict(data)

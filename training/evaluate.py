@@ -24,9 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-
-from xrdsim.crystal import CRYSTAL_SYSTEMS
-from xrdsim.errors import TrainingError
 from xrdsim_training.checkpoint import load_checkpoint, load_weights
 from xrdsim_training.data.store import open_split
 from xrdsim_training.data.zarr_stream import ZarrStreamDataset
@@ -34,6 +31,9 @@ from xrdsim_training.inference import predict
 from xrdsim_training.metrics import classification_metrics, confusion_matrix, cosine_block_matrix
 from xrdsim_training.models import XrdNet
 from xrdsim_training.runtime import resolve_device
+
+from xrdsim.crystal import CRYSTAL_SYSTEMS
+from xrdsim.errors import TrainingError
 
 #: Splits scored when none are named (those the store has).
 DEFAULT_SPLITS = ("equivariance", "invariance", "held_out_invariance")

@@ -15,6 +15,7 @@ writes the files.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +140,12 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
     model = XrdNet(config.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.total_epochs)
+    total = config.total_epochs
+    # closed-form cosine decay per epoch, lr_e = lr · ½(1 + cos(π e / E)); the lambda is not
+    # saved with the scheduler state, so a resumed run with more epochs re-targets E
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda e: 0.5 * (1.0 + math.cos(math.pi * min(e, total) / total))
+    )
     start, history = 0, []
     if payload is not None:
         model.load_state_dict(payload["model"])
@@ -231,3 +237,32 @@ def _train_epoch(net, optimizer, dataset, *, phase, config: TrainConfig, epoch: 
     row.update({"patterns": patterns * runtime.world, "seconds": round(seconds, 3),
                 "patterns_per_s": round(patterns * runtime.world / seconds, 1)})
     return row
+
+
+def train_from_options(
+    options: dict[str, Any],
+    *,
+    run_dir: str | Path,
+    data: str | Path | None,
+    peaks: str | Path | None,
+    config_file: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """The ``xrdsim train`` entry for the neural methods: flags → :class:`TrainConfig` → train.
+
+    On ``resume`` the run's own ``config.json`` is the base, so only the flags given
+    again (``--epochs``, ``--workers``, ``--device`` ...) change.
+    """
+    from xrdsim_training.config import config_from_options, load_train_config
+
+    saved = Path(run_dir) / "config.json"
+    if resume and saved.is_file():
+        base = load_train_config(saved)
+        base = base.replace(model=base.model.__class__(**{**base.model.to_dict(),
+                                                          "n_extinction_groups": 0}))
+    else:
+        base = load_train_config(config_file) if config_file is not None else None
+    config = config_from_options(options, base=base)
+    return train(config, run_dir=run_dir, data=data, peaks=peaks, resume=resume,
+                 progress=progress)

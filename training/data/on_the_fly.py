@@ -114,10 +114,13 @@ class OnTheFlyDataset(IterableDataset):
         return self.structures[np.concatenate(out)], cycle
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        return self.iterate(current_layout())
+
+    def iterate(self, layout: WorkerLayout) -> Iterator[dict[str, torch.Tensor]]:
+        """The batches of global worker ``layout`` this epoch (``__iter__`` uses the caller's)."""
         from xrdsim.profile import simulate_batch
 
-        layout = current_layout()
-        threads = 1 if layout.workers > 1 or torch.utils.data.get_worker_info() else None
+        threads = 1 if torch.utils.data.get_worker_info() is not None else None
         sim_seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
         for j in range(self._sequence_length(layout.world)):
             mine = (j % layout.world == layout.rank

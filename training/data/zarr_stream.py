@@ -132,7 +132,10 @@ class ZarrStreamDataset(IterableDataset):
         return min(counts)
 
     def __iter__(self) -> Iterator[Batch]:
-        layout = current_layout()
+        return self.iterate(current_layout())
+
+    def iterate(self, layout: WorkerLayout) -> Iterator[Batch]:
+        """The batches of global worker ``layout`` this epoch (``__iter__`` uses the caller's)."""
         cap = self._ddp_cap(layout)
         if self.rows is not None:
             stream = self._subset_batches(self.rows[layout.global_id :: layout.total])

@@ -1,0 +1,46 @@
+"""``xrdsim evaluate``: accuracies of a trained run on the test splits of a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from xrdsim_cli._common import echo_json, handles_library_errors
+
+
+@click.command("evaluate")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="dataset.zarr holding the splits to score.")
+@click.option("--split", "splits", multiple=True,
+              help="Split to score (repeatable) [equivariance, invariance, "
+                   "held_out_invariance — those present].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Report path [RUN_DIR/eval.json].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--max-patterns", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Score at most this many evenly spaced patterns per split (0 = all).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--block-split", default=None,
+              help="Split of the cosine-similarity block matrix [invariance].")
+@click.option("--block-structures", type=click.IntRange(min=2), default=100, show_default=True)
+@click.option("--block-views", type=click.IntRange(min=2), default=8, show_default=True)
+@handles_library_errors
+def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, block_split,
+             block_structures, block_views):
+    """Score RUN_DIR's checkpoint on the splits of DATA: CS / EG / SG accuracy and top-k,
+    SG-consistent-with-CS rate, a CS confusion-matrix figure and the cosine-similarity
+    block matrix of das2025 Fig. 4. Writes the JSON report and prints the accuracies.
+
+    Exit codes: 0 done; 2 usage error; 3 library error (no checkpoint, missing split, ...).
+    """
+    from xrdsim_training.evaluate import evaluate_run
+
+    report = evaluate_run(run_dir, data=data, splits=tuple(splits) or None, output=output,
+                          batch_size=batch_size, max_patterns=max_patterns, device=device,
+                          block_split=block_split, block_structures=block_structures,
+                          block_views=block_views)
+    keys = ("n_patterns", "cs_accuracy", "eg_accuracy", "sg_accuracy", "sg_consistent_with_cs")
+    echo_json({"output": report["output"],
+               "splits": {s: {k: v[k] for k in keys} for s, v in report["splits"].items()},
+               "block_similarity": report["block_similarity"]})

@@ -1,0 +1,87 @@
+"""``xrdsim train``: train a model on a dataset store or on views simulated on the fly.
+
+Adding a method is one entry in :data:`TRAIN_METHODS`: its name and the
+``"module:function"`` that runs it, called as
+``function(options, *, run_dir, data, peaks, config_file, resume, progress)`` where
+``options`` are the hyper-parameter flags (``None`` where not given).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import click
+from xrdsim_cli._common import echo_json, handles_library_errors
+
+_NEURAL = "xrdsim_training.trainer:train_from_options"
+#: method name -> runner ("module:function")
+TRAIN_METHODS: dict[str, str] = {
+    "supervised": _NEURAL,
+    "supervised-aug": _NEURAL,
+    "barlow": _NEURAL,
+    "simclr": _NEURAL,
+}
+
+
+def _runner(method: str):
+    module, attribute = TRAIN_METHODS[method].split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@click.command("train")
+@click.option("--method", required=True, type=click.Choice(sorted(TRAIN_METHODS)),
+              help="supervised (CNNstatic), supervised-aug (CNNaug), barlow (DIFCON), simclr.")
+@click.option("--data", type=click.Path(exists=True, path_type=Path),
+              help="dataset.zarr: training shards (supervised), train structures and "
+                   "validation split (all methods).")
+@click.option("--peaks", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="peaks.h5 for the on-the-fly methods (supervised-aug, barlow, simclr).")
+@click.option("--config", "sim_config", default=None,
+              help="Simulation preset or YAML for on-the-fly views [default: train].")
+@click.option("--train-config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON/YAML file of training settings; flags override it.")
+@click.option("-o", "--output", "run_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Run directory to write.")
+@click.option("--epochs", type=click.IntRange(min=0), help="(Fine-tuning) epochs [10].")
+@click.option("--pretrain-epochs", type=click.IntRange(min=0),
+              help="Representation epochs of barlow / simclr before fine-tuning.")
+@click.option("--batch-size", type=click.IntRange(min=2), help="Patterns per step [128].")
+@click.option("--lr", type=float, help="Peak AdamW learning rate [1e-3].")
+@click.option("--weight-decay", type=float, help="AdamW weight decay [1e-4].")
+@click.option("--width", type=click.IntRange(min=1), help="Channels of the first stage [32].")
+@click.option("--depth", type=click.IntRange(min=1), help="Residual stages [4].")
+@click.option("--embed-dim", type=click.IntRange(min=1), help="Representation size [256].")
+@click.option("--projector-dim", type=click.IntRange(min=1), help="RH output size [1024].")
+@click.option("--steps-per-epoch", type=click.IntRange(min=0),
+              help="On-the-fly methods: steps per epoch (0 = one pass over the structures).")
+@click.option("--shuffle-buffer", type=click.IntRange(min=1), help="Shuffle-buffer rows [4096].")
+@click.option("--val-max-patterns", type=click.IntRange(min=0),
+              help="Validation patterns scored per epoch (0 = none) [4096].")
+@click.option("--workers", type=click.IntRange(min=0), help="DataLoader workers [0].")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed of weights, data order, views.")
+@click.option("--device", help="auto, cpu, cuda, cuda:N [auto].")
+@click.option("--amp/--no-amp", default=None, help="bfloat16 autocast on CUDA [on].")
+@click.option("--resume", is_flag=True, help="Continue RUN_DIR from its last checkpoint.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@handles_library_errors
+def train(method, data, peaks, sim_config, train_config, run_dir, resume, quiet, **flags):
+    """Train METHOD into RUN_DIR: config.json, checkpoint.pt (every epoch), metrics.csv and
+    metrics.json (one row per epoch). Prints the last epoch's metrics as JSON.
+
+    \b
+    Examples:
+      xrdsim train --method supervised --data dataset.zarr -o runs/static
+      xrdsim train --method barlow --peaks peaks.h5 --data dataset.zarr --config train \\
+          --pretrain-epochs 20 --epochs 10 -o runs/difcon
+      xrdsim train --method barlow ... -o runs/difcon --resume      # after a crash
+
+    Exit codes: 0 trained; 2 usage error; 3 library error (missing split or labels, a
+    checkpoint of another architecture, a non-finite loss, ...).
+    """
+    options = {"method": method, "sim_config": sim_config, **flags}
+    result = _runner(method)(options, run_dir=run_dir, data=data, peaks=peaks,
+                             config_file=train_config, resume=resume, progress=not quiet)
+    last = result.history[-1] if result.history else {}
+    echo_json({"run_dir": str(result.run_dir), "epochs_completed": result.epochs_completed,
+               "last_epoch": last})
