@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from xrdsim.errors import ConfigError, StructureError
-from xrdsim.kernels.bragg import bragg_reflections, merge_lines
+from xrdsim.kernels.bragg import powder_lines
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 
 #: Reflections in the same 2θ bin of this width (key ``round(2θ / TWO_THETA_TOL)``) are one
@@ -165,92 +165,105 @@ def _check_range(two_theta_range: Any) -> tuple[float, float]:
 
 
 def _label(structure: Any) -> str:
+    """Name of a structure for error messages (built only on the error path)."""
     try:
         return f"structure {structure.composition.reduced_formula}"
     except Exception:  # an empty or broken structure has no formula
         return "structure"
 
 
+def _det3(m: list[list[float]]) -> float:
+    return (
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    )
+
+
 def structure_arrays(structure: Any, *, debye_waller: bool = True) -> dict[str, np.ndarray]:
     """Convert a pymatgen ``Structure`` to the kernel's arrays (one pass over the sites).
 
-    Every (site, species) pair with non-zero occupancy becomes one scattering entry;
-    entries are grouped by (element, B) so the form factor and Debye–Waller factor are
-    evaluated once per group and reflection.
+    Every (site, species) pair with non-zero occupancy becomes one scattering entry. Entries
+    share a group when they share element and B, so the form factor and Debye–Waller factor
+    are evaluated once per group and reflection.
 
     Returns:
-        dict with ``metric`` (3, 3), ``frac`` (N, 3), ``occupancy`` (N,), ``group_start``
-        (G+1,) int64, ``group_kind`` (G,) int64, ``group_b`` (G,), ``kind_z`` (K,),
-        ``kind_a`` / ``kind_b`` (K, 4); float64 unless stated, all C-contiguous.
+        dict with ``lattice`` (3, 3) Å (rows a, b, c), ``frac`` (N, 3), ``occupancy`` (N,),
+        ``entry_group`` (N,) int64, ``group_kind`` (G,) int64, ``group_b`` (G,) Å²,
+        ``kind_z`` (K,), ``kind_a`` / ``kind_b`` (K, 4); float64 unless stated,
+        C-contiguous.
 
     Raises:
-        StructureError: empty structure, non-positive volume, non-finite coordinates, an
-            element without form-factor coefficients, or a negative / non-finite B.
+        StructureError: empty structure, zero volume, non-finite coordinates, an element
+            without form-factor coefficients, or a negative / non-finite B.
     """
-    label = _label(structure)
-    n_sites = len(structure)
-    if n_sites == 0:
-        raise StructureError(label, "the structure has no sites; give at least one atom")
-    lattice = structure.lattice
-    matrix = np.asarray(lattice.matrix, dtype=np.float64)
-    volume = float(np.linalg.det(matrix))
-    if not (abs(volume) > 1e-6 and np.isfinite(matrix).all()):
+    sites = structure.sites
+    if not sites:
         raise StructureError(
-            label, f"the cell volume is {volume!r} Å^3; give 3 independent lattice vectors"
+            _label(structure), "the structure has no sites; give at least one atom"
         )
-    recip = np.linalg.inv(matrix).T  # rows b_i with a_i · b_j = δ_ij (no 2π)
-    metric = np.ascontiguousarray(recip @ recip.T)
-    frac_all = np.asarray(structure.frac_coords, dtype=np.float64)
-    if not np.isfinite(frac_all).all():
-        raise StructureError(label, "non-finite fractional coordinates")
+    lattice = np.array(structure.lattice.matrix, dtype=np.float64)
+    volume = _det3(lattice.tolist())
+    if not (abs(volume) > 1e-6 and math.isfinite(volume)):
+        raise StructureError(
+            _label(structure),
+            f"the cell volume is {volume!r} Å^3; give 3 independent lattice vectors",
+        )
     table = _scattering_table()
     kinds: dict[str, int] = {}
-    groups: dict[tuple[int, float], list[int]] = {}
-    entry_site: list[int] = []
-    entry_occ: list[float] = []
-    for i, site in enumerate(structure):
+    groups: dict[tuple[int, float], int] = {}
+    coeffs = []
+    coords = []
+    occupancy = []
+    entry_group = []
+    for i, site in enumerate(sites):
         b_iso = 0.0
-        if debye_waller:
+        if debye_waller and site.properties:
             value = site.properties.get(B_ISO_PROPERTY)
             if value is not None:
                 b_iso = float(value)
                 if not (b_iso >= 0.0 and math.isfinite(b_iso)):
                     raise StructureError(
-                        label,
+                        _label(structure),
                         f"site {i} has {B_ISO_PROPERTY}={value!r} Å^2; B must be finite and "
                         ">= 0 (or pass debye_waller=False)",
                     )
+        fc = site.frac_coords
         for species, occ in site.species.items():
-            if occ == 0:
+            if not occ:
                 continue
             symbol = species.symbol
             kind = kinds.get(symbol)
             if kind is None:
                 if symbol not in table:
                     raise StructureError(
-                        label,
+                        _label(structure),
                         f"no X-ray form-factor coefficients for species {symbol!r} at site {i}; "
                         "known: elements H to Cf",
                     )
-                kind = kinds[symbol] = len(kinds)
-            groups.setdefault((kind, b_iso), []).append(len(entry_site))
-            entry_site.append(i)
-            entry_occ.append(float(occ))
-    if not entry_site:
-        raise StructureError(label, "every site has zero occupancy; nothing scatters")
-    order = [e for members in groups.values() for e in members]
-    sizes = [len(members) for members in groups.values()]
-    coeffs = [table[symbol] for symbol in kinds]
+                kind = kinds[symbol] = len(coeffs)
+                coeffs.append(table[symbol])
+            group = groups.get((kind, b_iso))
+            if group is None:
+                group = groups[(kind, b_iso)] = len(groups)
+            coords.append(fc)
+            occupancy.append(occ)
+            entry_group.append(group)
+    if not coords:
+        raise StructureError(_label(structure), "every site has zero occupancy; nothing scatters")
+    frac = np.array(coords, dtype=np.float64)
+    if not np.isfinite(frac).all():
+        raise StructureError(_label(structure), "non-finite fractional coordinates")
     return {
-        "metric": metric,
-        "frac": np.ascontiguousarray(frac_all[np.asarray(entry_site, dtype=np.int64)[order]]),
-        "occupancy": np.asarray(entry_occ, dtype=np.float64)[order],
-        "group_start": np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
-        "group_kind": np.asarray([key[0] for key in groups], dtype=np.int64),
-        "group_b": np.asarray([key[1] for key in groups], dtype=np.float64),
-        "kind_z": np.asarray([c[0] for c in coeffs], dtype=np.float64),
-        "kind_a": np.ascontiguousarray([c[1] for c in coeffs], dtype=np.float64),
-        "kind_b": np.ascontiguousarray([c[2] for c in coeffs], dtype=np.float64),
+        "lattice": lattice,
+        "frac": frac,
+        "occupancy": np.array(occupancy, dtype=np.float64),
+        "entry_group": np.array(entry_group, dtype=np.int64),
+        "group_kind": np.array([key[0] for key in groups], dtype=np.int64),
+        "group_b": np.array([key[1] for key in groups], dtype=np.float64),
+        "kind_z": np.array([c[0] for c in coeffs], dtype=np.float64),
+        "kind_a": np.array([c[1] for c in coeffs], dtype=np.float64),
+        "kind_b": np.array([c[2] for c in coeffs], dtype=np.float64),
     }
 
 
@@ -290,40 +303,28 @@ def compute_peaks(
     lam = resolve_wavelength(wavelength)
     lo, hi = _check_range(two_theta_range)
     arrays = structure_arrays(structure, debye_waller=debye_waller)
-    g_min = 2.0 * math.sin(math.radians(lo / 2.0)) / lam
-    g_max = 2.0 * math.sin(math.radians(hi / 2.0)) / lam
-    hkl, g, raw = bragg_reflections(
-        arrays["metric"],
-        g_min,
-        g_max,
+    two_theta, intensity, raw, d, hkl, multiplicity = powder_lines(
+        arrays["lattice"],
+        2.0 * math.sin(math.radians(lo / 2.0)) / lam,  # |G| = 2 sinθ / λ
+        2.0 * math.sin(math.radians(hi / 2.0)) / lam,
         lam,
         arrays["frac"],
         arrays["occupancy"],
-        arrays["group_start"],
+        arrays["entry_group"],
         arrays["group_kind"],
         arrays["group_b"],
         arrays["kind_z"],
         arrays["kind_a"],
         arrays["kind_b"],
+        TWO_THETA_TOL,
+        SCALED_INTENSITY_TOL,
     )
-    two_theta = np.degrees(2.0 * np.arcsin(np.minimum(0.5 * lam * g, 1.0)))
-    tt, intensity_raw, hkl_m, mult = merge_lines(two_theta, raw, hkl, TWO_THETA_TOL)
-    if tt.shape[0] == 0 or not intensity_raw.max() > 0.0:
-        tt, intensity_raw, hkl_m, mult = tt[:0], intensity_raw[:0], hkl_m[:0], mult[:0]
-        scaled = intensity_raw
-    else:
-        scaled = intensity_raw * (100.0 / intensity_raw.max())
-        keep = scaled > SCALED_INTENSITY_TOL
-        tt, intensity_raw, hkl_m, mult, scaled = (
-            tt[keep], intensity_raw[keep], hkl_m[keep], mult[keep], scaled[keep]
-        )
-    d = lam / (2.0 * np.sin(np.radians(tt) / 2.0))
     return PeakList(
-        two_theta=tt,
-        intensity=scaled,
-        intensity_raw=intensity_raw,
+        two_theta=two_theta,
+        intensity=intensity,
+        intensity_raw=raw,
         d=d,
-        hkl=hkl_m,
-        multiplicity=mult,
+        hkl=hkl,
+        multiplicity=multiplicity,
         wavelength=lam,
     )

@@ -36,17 +36,16 @@ FORM_FACTOR_PREFACTOR = 41.78214
 
 
 @njit(cache=True)
-def _index_bounds(metric: np.ndarray, g_max: float) -> tuple[int, int, int]:
-    """Largest |h|, |k|, |l| a point with |G| ≤ g_max can have.
+def _reciprocal_metric(lattice: np.ndarray) -> np.ndarray:
+    """Reciprocal metric ``G* = (A·Aᵀ)⁻¹`` (Å⁻², no 2π) of the direct lattice rows A (Å)."""
+    return np.linalg.inv(lattice @ lattice.T)
 
-    ``h = G·a1`` so ``|h| ≤ |G|·|a1|``, and ``|a1|² = (G*⁻¹)₁₁`` with ``G*`` the reciprocal
-    metric tensor (rows of its inverse are the direct metric).
-    """
-    direct = np.linalg.inv(metric)
-    h = int(math.floor(g_max * math.sqrt(direct[0, 0]) + 1e-9))
-    k = int(math.floor(g_max * math.sqrt(direct[1, 1]) + 1e-9))
-    l_ = int(math.floor(g_max * math.sqrt(direct[2, 2]) + 1e-9))
-    return h, k, l_
+
+@njit(cache=True)
+def _index_bound(lattice: np.ndarray, axis: int, g_max: float) -> int:
+    """Largest |index| along ``axis`` of a point with |G| ≤ g_max: ``|h| = |G·a| ≤ g_max·|a|``."""
+    length = math.sqrt(lattice[axis, 0] ** 2 + lattice[axis, 1] ** 2 + lattice[axis, 2] ** 2)
+    return int(math.floor(g_max * length + 1e-9))
 
 
 @njit(cache=True)
@@ -59,7 +58,7 @@ def _l_range(metric, h, k, g_max2, l_bound):
     if disc < 0.0:
         return 1, 0, a, bc, c
     root = math.sqrt(disc)
-    lo = int(math.floor((-bc - root) / a)) - 1
+    lo = int(math.floor((-bc - root) / a)) - 1  # ±1: the g² test below is the exact one
     hi = int(math.ceil((-bc + root) / a)) + 1
     if h == 0 and k == 0 and lo < 1:
         lo = 1  # Friedel half-space: (0, 0, l > 0)
@@ -67,27 +66,29 @@ def _l_range(metric, h, k, g_max2, l_bound):
 
 
 @njit(cache=True)
-def _phase_table(coord: np.ndarray, bound: int) -> np.ndarray:
-    """``table[n + bound, j] = exp(2πi·n·coord_j)`` for n = −bound … bound, shape (2·bound+1, N)."""
+def _phase_tables(coord: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of ``2π·n·coord_j`` for n = −bound … bound, each (2·bound+1, N)."""
     n_atoms = coord.shape[0]
-    table = np.empty((2 * bound + 1, n_atoms), dtype=np.complex128)
+    re = np.empty((2 * bound + 1, n_atoms), dtype=np.float64)
+    im = np.empty((2 * bound + 1, n_atoms), dtype=np.float64)
     for j in range(n_atoms):
         x = coord[j] - math.floor(coord[j])
         for n in range(-bound, bound + 1):
             phi = 2.0 * math.pi * n * x
-            table[n + bound, j] = complex(math.cos(phi), math.sin(phi))
-    return table
+            re[n + bound, j] = math.cos(phi)
+            im[n + bound, j] = math.sin(phi)
+    return re, im
 
 
 @njit(cache=True)
 def bragg_reflections(
-    metric: np.ndarray,
+    lattice: np.ndarray,
     g_min: float,
     g_max: float,
     wavelength: float,
     frac: np.ndarray,
     occupancy: np.ndarray,
-    group_start: np.ndarray,
+    entry_group: np.ndarray,
     group_kind: np.ndarray,
     group_b: np.ndarray,
     kind_z: np.ndarray,
@@ -97,26 +98,28 @@ def bragg_reflections(
     """All reflections of one Friedel half-space with ``g_min ≤ |G| ≤ g_max`` and their intensity.
 
     Args:
-        metric: (3, 3) float64, reciprocal metric tensor ``G*ᵢⱼ = bᵢ·bⱼ`` (Å⁻², no 2π).
+        lattice: (3, 3) float64, direct lattice vectors as rows, Å.
         g_min, g_max: limits on |G| = 1/d in Å⁻¹ (``2·sin(θ)/λ`` of the 2θ range ends).
         wavelength: λ in Å.
         frac: (N, 3) float64 fractional coordinates of the scattering entries (one per
-            species on a site), sorted by group.
+            species on a site).
         occupancy: (N,) float64 site occupancy of each entry.
-        group_start: (n_groups + 1,) int64; entries of group g are
-            ``group_start[g] : group_start[g + 1]``. A group shares element and B.
+        entry_group: (N,) int64 group of each entry; a group shares element and B.
         group_kind: (n_groups,) int64 index into the kind (element) arrays.
         group_b: (n_groups,) float64 isotropic Debye–Waller B in Å².
         kind_z: (n_kinds,) float64 atomic number Z.
         kind_a, kind_b: (n_kinds, 4) float64 Gaussian coefficients a_i, b_i (b in Å²).
 
     Returns:
-        hkl (M, 3) int32, g (M,) float64 |G| in Å⁻¹, intensity (M,) float64 ``2·|F|²·LP``,
-        in enumeration order (h, then k, then l ascending).
+        hkl (M, 3) int32, two_theta (M,) float64 degrees, intensity (M,) float64
+        ``2·|F|²·LP``, in enumeration order (h, then k, then l ascending).
     """
+    metric = _reciprocal_metric(lattice)
     g_max2 = g_max * g_max
     g_min2 = g_min * g_min
-    hb, kb, lb = _index_bounds(metric, g_max)
+    hb = _index_bound(lattice, 0, g_max)
+    kb = _index_bound(lattice, 1, g_max)
+    lb = _index_bound(lattice, 2, g_max)
     # pass 1: count, so the outputs are allocated once
     count = 0
     for h in range(0, hb + 1):
@@ -127,19 +130,21 @@ def bragg_reflections(
                 if g2 <= g_max2 and g2 >= g_min2 and g2 > 0.0:
                     count += 1
     hkl = np.empty((count, 3), dtype=np.int32)
-    g_out = np.empty(count, dtype=np.float64)
+    two_theta = np.empty(count, dtype=np.float64)
     intensity = np.empty(count, dtype=np.float64)
     if count == 0:
-        return hkl, g_out, intensity
+        return hkl, two_theta, intensity
 
     n_atoms = frac.shape[0]
     n_groups = group_kind.shape[0]
     n_kinds = kind_z.shape[0]
-    tab_h = _phase_table(np.ascontiguousarray(frac[:, 0]), hb)
-    tab_k = _phase_table(np.ascontiguousarray(frac[:, 1]), kb)
-    tab_l = _phase_table(np.ascontiguousarray(frac[:, 2]), lb)
-    row = np.empty(n_atoms, dtype=np.complex128)
+    h_re, h_im = _phase_tables(np.ascontiguousarray(frac[:, 0]), hb)
+    k_re, k_im = _phase_tables(np.ascontiguousarray(frac[:, 1]), kb)
+    l_re, l_im = _phase_tables(np.ascontiguousarray(frac[:, 2]), lb)
+    row_re = np.empty(n_atoms, dtype=np.float64)
+    row_im = np.empty(n_atoms, dtype=np.float64)
     f_kind = np.empty(n_kinds, dtype=np.float64)
+    weight = np.empty(n_groups, dtype=np.float64)
     m = 0
     for h in range(0, hb + 1):
         for k in range(0 if h == 0 else -kb, kb + 1):
@@ -152,7 +157,12 @@ def bragg_reflections(
                 if not row_ready:
                     # o_j · exp(2πi (h x_j + k y_j)), shared by the whole l row
                     for j in range(n_atoms):
-                        row[j] = occupancy[j] * tab_h[h + hb, j] * tab_k[k + kb, j]
+                        xr = h_re[h + hb, j]
+                        xi = h_im[h + hb, j]
+                        yr = k_re[k + kb, j]
+                        yi = k_im[k + kb, j]
+                        row_re[j] = occupancy[j] * (xr * yr - xi * yi)
+                        row_im[j] = occupancy[j] * (xr * yi + xi * yr)
                     row_ready = True
                 s2 = 0.25 * g2  # s² = (|G|/2)² = (sinθ/λ)²
                 for t in range(n_kinds):
@@ -160,29 +170,30 @@ def bragg_reflections(
                     for i in range(4):
                         acc += kind_a[t, i] * math.exp(-kind_b[t, i] * s2)
                     f_kind[t] = kind_z[t] - FORM_FACTOR_PREFACTOR * s2 * acc
+                for grp in range(n_groups):
+                    w = f_kind[group_kind[grp]]
+                    if group_b[grp] != 0.0:
+                        w *= math.exp(-group_b[grp] * s2)  # Debye–Waller on f
+                    weight[grp] = w
                 f_re = 0.0
                 f_im = 0.0
-                for grp in range(n_groups):
-                    part = 0.0j
-                    for j in range(group_start[grp], group_start[grp + 1]):
-                        part += row[j] * tab_l[l_ + lb, j]
-                    weight = f_kind[group_kind[grp]]
-                    if group_b[grp] != 0.0:
-                        weight *= math.exp(-group_b[grp] * s2)  # Debye–Waller on f
-                    f_re += weight * part.real
-                    f_im += weight * part.imag
-                g = math.sqrt(g2)
-                sin_t = 0.5 * wavelength * g
-                sin2 = sin_t * sin_t
+                lr = l_ + lb
+                for j in range(n_atoms):
+                    w = weight[entry_group[j]]
+                    zr = l_re[lr, j]
+                    zi = l_im[lr, j]
+                    f_re += w * (row_re[j] * zr - row_im[j] * zi)
+                    f_im += w * (row_re[j] * zi + row_im[j] * zr)
+                sin2 = 0.25 * wavelength * wavelength * g2  # sin²θ = (λ|G|/2)²
                 cos_2t = 1.0 - 2.0 * sin2
                 lp = (1.0 + cos_2t * cos_2t) / (sin2 * math.sqrt(max(1.0 - sin2, 0.0)))
                 hkl[m, 0] = h
                 hkl[m, 1] = k
                 hkl[m, 2] = l_
-                g_out[m] = g
+                two_theta[m] = math.degrees(2.0 * math.asin(min(math.sqrt(sin2), 1.0)))
                 intensity[m] = 2.0 * (f_re * f_re + f_im * f_im) * lp  # Friedel pair ±G
                 m += 1
-    return hkl, g_out, intensity
+    return hkl, two_theta, intensity
 
 
 @njit(cache=True)
@@ -251,3 +262,74 @@ def merge_lines(
         hkl_out[n, 2] = hkl[best, 2]
     n += 1
     return tt_out[:n].copy(), i_out[:n].copy(), hkl_out[:n].copy(), mult[:n].copy()
+
+
+@njit(cache=True)
+def powder_lines(
+    lattice: np.ndarray,
+    g_min: float,
+    g_max: float,
+    wavelength: float,
+    frac: np.ndarray,
+    occupancy: np.ndarray,
+    entry_group: np.ndarray,
+    group_kind: np.ndarray,
+    group_b: np.ndarray,
+    kind_z: np.ndarray,
+    kind_a: np.ndarray,
+    kind_b: np.ndarray,
+    merge_tolerance: float,
+    intensity_tolerance: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`bragg_reflections` + :func:`merge_lines` + scaling in one call.
+
+    Arguments as :func:`bragg_reflections`, plus the merge bin width (degrees 2θ) and the
+    scaled-intensity floor (lines with ``100·I/I_max ≤ intensity_tolerance`` are dropped).
+
+    Returns:
+        two_theta (n,) float64 degrees ascending, intensity (n,) float64 scaled to max 100,
+        intensity_raw (n,) float64, d (n,) float64 Å (``λ / (2 sin θ)``), hkl (n, 3) int32,
+        multiplicity (n,) int32; all empty when no reflection falls in range.
+    """
+    hkl, two_theta, intensity = bragg_reflections(
+        lattice,
+        g_min,
+        g_max,
+        wavelength,
+        frac,
+        occupancy,
+        entry_group,
+        group_kind,
+        group_b,
+        kind_z,
+        kind_a,
+        kind_b,
+    )
+    tt, raw, hkl_m, mult = merge_lines(two_theta, intensity, hkl, merge_tolerance)
+    n = tt.shape[0]
+    top = 0.0
+    for i in range(n):
+        top = max(top, raw[i])
+    keep = 0
+    scaled = np.empty(n, dtype=np.float64)
+    d = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        value = raw[i] * (100.0 / top) if top > 0.0 else 0.0
+        if value > intensity_tolerance:
+            tt[keep] = tt[i]
+            raw[keep] = raw[i]
+            scaled[keep] = value
+            d[keep] = wavelength / (2.0 * math.sin(math.radians(0.5 * tt[i])))  # Bragg
+            hkl_m[keep, 0] = hkl_m[i, 0]
+            hkl_m[keep, 1] = hkl_m[i, 1]
+            hkl_m[keep, 2] = hkl_m[i, 2]
+            mult[keep] = mult[i]
+            keep += 1
+    return (
+        tt[:keep].copy(),
+        scaled[:keep].copy(),
+        raw[:keep].copy(),
+        d[:keep].copy(),
+        hkl_m[:keep].copy(),
+        mult[:keep].copy(),
+    )
