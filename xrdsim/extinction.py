@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -53,7 +54,7 @@ def default_hall_numbers() -> dict[int, int]:
     """Space-group number → spglib's default (smallest) Hall number of that type."""
     first: dict[int, int] = {}
     for hall in range(1, 531):
-        first.setdefault(int(spglib.get_spacegroup_type(hall).number), hall)
+        first.setdefault(int(spglib.get_spacegroup_type(hall, _throw=True).number), hall)
     return first
 
 
@@ -86,7 +87,9 @@ def absent_mask(
 
 def space_group_operations(hall_number: int) -> tuple[np.ndarray, np.ndarray]:
     """(rotations (n, 3, 3) int, translations (n, 3) float) of a Hall setting."""
-    ops = spglib.get_symmetry_from_database(hall_number)
+    with warnings.catch_warnings():  # spglib 2.x deprecation notice on every call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ops = spglib.get_symmetry_from_database(hall_number)
     return np.asarray(ops["rotations"], dtype=np.int64), np.asarray(ops["translations"])
 
 
@@ -297,6 +300,26 @@ def _direction_symbol(direction, conds, info, hkl, absent, centering) -> str:
     return glide or screw or placeholder
 
 
+def absence_partition(box: int = HKL_BOX) -> list[tuple[list[int], np.ndarray]]:
+    """Space groups grouped by (crystal system, absence set over the ±``box`` hkl box).
+
+    Returns:
+        ``[(space_groups ascending, absent mask over hkl_box(box))]`` ordered by crystal
+        system, then lowest space-group number.
+    """
+    hkl = hkl_box(box)
+    halls = default_hall_numbers()
+    groups: dict[tuple[int, bytes], list[int]] = {}
+    masks: dict[tuple[int, bytes], np.ndarray] = {}
+    for sg in range(1, 231):
+        mask = absent_mask(hkl, *space_group_operations(halls[sg]))
+        key = (crystal_system_index(sg), np.packbits(mask).tobytes())
+        groups.setdefault(key, []).append(sg)
+        masks[key] = mask
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0]))
+    return [(sgs, masks[key]) for key, sgs in ordered]
+
+
 def derive_extinction_table(box: int = HKL_BOX) -> dict[str, Any]:
     """Derive the extinction-group table from the symmetry operations (a few seconds).
 
@@ -312,33 +335,25 @@ def derive_extinction_table(box: int = HKL_BOX) -> dict[str, Any]:
     """
     hkl = hkl_box(box)
     halls = default_hall_numbers()
-    groups: dict[tuple[int, bytes], list[int]] = {}
-    masks: dict[tuple[int, bytes], np.ndarray] = {}
-    ops_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for sg in range(1, 231):
-        ops_of[sg] = space_group_operations(halls[sg])
-        mask = absent_mask(hkl, *ops_of[sg])
-        key = (crystal_system_index(sg), np.packbits(mask).tobytes())
-        groups.setdefault(key, []).append(sg)
-        masks[key] = mask
-    ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0]))
+    ordered = absence_partition(box)
     out = []
-    for index, (key, sgs) in enumerate(ordered):
+    for index, (sgs, mask) in enumerate(ordered):
         first = sgs[0]
+        ops = space_group_operations(halls[first])
         symbol, conditions = describe_group(
-            crystal_system=key[0],
-            centering=spglib.get_spacegroup_type(halls[first]).international_short[0],
+            crystal_system=crystal_system_index(first),
+            centering=spglib.get_spacegroup_type(halls[first], _throw=True).international_short[0],
             hkl=hkl,
-            absent=masks[key],
-            rotations=ops_of[first][0],
+            absent=mask,
+            rotations=ops[0],
             first_space_group=first,
         )
         out.append(
             {
                 "index": index,
                 "symbol": symbol,
-                "crystal_system": key[0],
-                "crystal_system_name": CRYSTAL_SYSTEMS[key[0]],
+                "crystal_system": crystal_system_index(first),
+                "crystal_system_name": CRYSTAL_SYSTEMS[crystal_system_index(first)],
                 "space_groups": sgs,
                 "conditions": conditions,
             }

@@ -335,7 +335,7 @@ def _hm_numbers() -> dict[str, int]:
     """Hermann–Mauguin symbols of every spglib setting (spaces/underscores removed) → number."""
     out: dict[str, int] = {}
     for hall in range(1, 531):
-        t = spglib.get_spacegroup_type(hall)
+        t = spglib.get_spacegroup_type(hall, _throw=True)
         for sym in (t.international, t.international_short, t.international_full):
             out.setdefault(_hm_key(sym), int(t.number))
     return out

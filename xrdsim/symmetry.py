@@ -126,13 +126,11 @@ def structure_labels(structure: Structure, *, symprec: float = DEFAULT_SYMPREC) 
     formula = structure.composition.reduced_formula
     if not symprec > 0:
         raise SymmetryError(formula, f"symprec must be > 0 Å, got {symprec!r}")
-    try:
-        data = spglib.get_symmetry_dataset(spglib_cell(structure), symprec=symprec)
-    except Exception as exc:  # spglib >= 2.5 raises SpglibError
-        raise SymmetryError(formula, f"spglib failed at symprec={symprec}: {exc}") from None
-    if data is None:
-        raise SymmetryError(formula, f"spglib found no symmetry at symprec={symprec}: "
-                            f"{spglib.get_error_message()}")
+    try:  # _throw: spglib raises SpglibError instead of warning and returning None
+        data = spglib.get_symmetry_dataset(spglib_cell(structure), symprec=symprec, _throw=True)
+    except Exception as exc:
+        raise SymmetryError(formula, f"spglib found no symmetry at symprec={symprec} Å: "
+                            f"{exc} (atoms closer than symprec? try a smaller symprec)") from None
     number = int(data.number)
     table = extinction_table()
     group = table.of_space_group(number)
