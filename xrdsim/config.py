@@ -114,7 +114,8 @@ class Distribution:
                 if kind == "randint" and not all(float(x).is_integer() for x in vals):
                     raise ConfigError(f"{name}: randint bounds must be integers, got {list(vals)}")
                 dist = cls(kind, vals)
-        if integer and not all(float(a).is_integer() for iv in dist.intervals() for a in iv):
+        continuous = dist.kind in ("uniform", "plusminus")
+        if integer and (continuous or not all(float(x).is_integer() for x in dist.values)):
             raise ConfigError(
                 f"{name}: is an integer parameter, got {dist.to_value()!r}; "
                 "use an integer, {randint: [lo, hi]} or a choice of integers"

@@ -125,7 +125,8 @@ def _check_peaks(tt: np.ndarray, inten: np.ndarray, offsets: np.ndarray) -> None
             i = int(np.argmax(bad))
             b = int(np.searchsorted(offsets, i, side="right") - 1)
             raise PeakInputError(
-                f"pattern {b}, peak {i - offsets[b]}: {what} = {arr[i]!r}; {what} must be finite"
+                f"pattern {b}, peak {i - offsets[b]}: {what} = {float(arr[i])!r}; "
+                f"{what} must be finite"
                 + (" and >= 0" if what == "intensity" else "")
                 + " (drop or repair the peak list)"
             )

@@ -101,22 +101,34 @@ def _shape_table(tables, eta, rho, nk):
     return tab
 
 
+@nb.njit(cache=True)
+def _cubic_table(tab, nk):
+    """Per-interval cubic coefficients of the Hermite interpolant of C.
+
+    On [n, n+1] (table units), C(n + f) = a0 + f·(a1 + f·(a2 + f·a3)) with a0 = C_n,
+    a1 = du·F_n, a2 = 3(C_{n+1} − C_n) − 2du·F_n − du·F_{n+1},
+    a3 = 2(C_n − C_{n+1}) + du·F_n + du·F_{n+1}.
+    """
+    coef = np.empty(8 * nk, dtype=np.float64)
+    for n in range(2 * nk):
+        c0 = tab[n, 0]
+        d0 = tab[n, 1]
+        c1 = tab[n + 1, 0]
+        d1 = tab[n + 1, 1]
+        coef[4 * n] = c0
+        coef[4 * n + 1] = d0
+        coef[4 * n + 2] = 3.0 * (c1 - c0) - 2.0 * d0 - d1
+        coef[4 * n + 3] = 2.0 * (c0 - c1) + d0 + d1
+    return coef
+
+
 @nb.njit(cache=True, inline="always")
-def _cdf(tab, nk, u):
-    """Cubic Hermite interpolation of C at u ∈ [−nk·du, nk·du]."""
-    t = u / TABLE_DU + nk
+def _cdf(coef, t):
+    """C at table coordinate t = u/du + nk (0 ≤ t ≤ 2nk − 1 + 1), Horner form."""
     n = int(t)
-    if n >= 2 * nk:
-        n = 2 * nk - 1
     f = t - n
-    f2 = f * f
-    f3 = f2 * f
-    return (
-        (2.0 * f3 - 3.0 * f2 + 1.0) * tab[n, 0]
-        + (f3 - 2.0 * f2 + f) * tab[n, 1]
-        + (3.0 * f2 - 2.0 * f3) * tab[n + 1, 0]
-        + (f3 - f2) * tab[n + 1, 1]
-    )
+    b = 4 * n
+    return coef[b] + f * (coef[b + 1] + f * (coef[b + 2] + f * coef[b + 3]))
 
 
 @nb.njit(cache=True)
@@ -160,12 +172,20 @@ def _bin_peaks(tt1, tt2, inten, lo, hi, prm, on, key, mean_mode, sticks):
 
 @nb.njit(cache=True)
 def _profile(sticks, prm, on, tables, cutoff, wavelength, y):
-    """y_j += s_i·[C((j−i+½)h/Γ_i) − C((j−i−½)h/Γ_i)] over the window |u| ≤ k(η)."""
+    """y_j += s_i·[C((j−i+½)h/Γ_i) − C((j−i−½)h/Γ_i)] over the window |u| ≤ k(η).
+
+    Bins j = i−m…i+m with m = ⌈k/step − ½⌉, step = h/Γ_i: only the outermost two edges
+    can pass ±k and are clipped there; interior edges advance by one step each.
+    """
     eta = prm[11]
     rho = prm[12]
     k = half_window(eta, cutoff)
     nk = int(math.ceil(k / TABLE_DU)) + 1
-    tab = _shape_table(tables, eta, rho, nk)
+    coef = _cubic_table(_shape_table(tables, eta, rho, nk), nk)
+    inv_du = 1.0 / TABLE_DU
+    t_lo = nk - k * inv_du
+    t_hi = nk + k * inv_du
+    t_max = 2.0 * nk - 1.0
     for i in range(N_BINS):
         s = sticks[i]
         if s == 0.0:
@@ -179,16 +199,19 @@ def _profile(sticks, prm, on, tables, cutoff, wavelength, y):
             extra = _RAD2DEG * (SCHERRER_K * wavelength / (prm[13] * 10.0 * c) + 4.0 * prm[14] * t)
             f2 += extra * extra
         step = BIN_WIDTH / math.sqrt(f2)
-        m = int(math.ceil(k / step - 0.5))
-        if m > N_BINS:
-            m = N_BINS
+        m = min(int(math.ceil(k / step - 0.5)), N_BINS)
         jlo = max(0, i - m)
         jhi = min(N_BINS - 1, i + m)
-        prev = _cdf(tab, nk, max(-k, (jlo - i - 0.5) * step))
-        for j in range(jlo, jhi + 1):
-            cur = _cdf(tab, nk, min(k, max(-k, (j - i + 0.5) * step)))
+        dt = step * inv_du
+        prev = _cdf(coef, min(max((jlo - i - 0.5) * dt + nk, t_lo), t_max))
+        tt = (jlo - i + 0.5) * dt + nk
+        for j in range(jlo, jhi):
+            cur = _cdf(coef, tt)
             y[j] += s * (cur - prev)
             prev = cur
+            tt += dt
+        cur = _cdf(coef, min(tt, t_hi, t_max))
+        y[jhi] += s * (cur - prev)
 
 
 @nb.njit(cache=True, inline="always")
@@ -253,19 +276,18 @@ def render_one(tt1, tt2, inten, lo, hi, prm, on, key, mean_mode, impurity, cutof
     if on[BGNOISE]:  # knots z_k ~ U(−n, n) every D = max(d, 1) bins, linear in between
         kb = stream_key(key, STREAM_BACKGROUND)
         amp = prm[20]
-        spacing = max(prm[21], 1.0)
-        k0 = -1
-        z0 = 0.0
-        z1 = 0.0
+        inv_sp = 1.0 / max(prm[21], 1.0)
+        kk = 0
+        z0 = amp * (2.0 * uniform(kb, 0) - 1.0)
+        z1 = amp * (2.0 * uniform(kb, 1) - 1.0)
         for j in range(N_BINS):
-            p = j / spacing
-            kk = int(p)
-            if kk != k0:
-                z0 = amp * (2.0 * uniform(kb, kk) - 1.0)
+            p = j * inv_sp
+            while p >= kk + 1:
+                kk += 1
+                z0 = z1
                 z1 = amp * (2.0 * uniform(kb, kk + 1) - 1.0)
-                k0 = kk
             f = p - kk
-            y[j] += z0 * (1.0 - f) + z1 * f
+            y[j] += z0 + (z1 - z0) * f
     if on[RENORM]:
         _scale_to_max(y)
     for j in range(N_BINS):

@@ -48,6 +48,7 @@ _INV_2_53 = 1.0 / 9007199254740992.0
 @nb.njit(cache=True, inline="always")
 def mix64(z):
     """splitmix64 finaliser: z ^= z>>30; z *= M1; z ^= z>>27; z *= M2; z ^= z>>31 (uint64)."""
+    z = np.uint64(z)
     z = (z ^ (z >> _SH30)) * MIX1
     z = (z ^ (z >> _SH27)) * MIX2
     return z ^ (z >> _SH31)
@@ -64,13 +65,13 @@ def pattern_key(seed, structure_key, view):
 @nb.njit(cache=True, inline="always")
 def stream_key(key, stream):
     """Key of one op's stream inside a pattern: mix(key ^ (stream·γ))."""
-    return mix64(key ^ (np.uint64(stream) * GOLDEN))
+    return mix64(np.uint64(key) ^ (np.uint64(stream) * GOLDEN))
 
 
 @nb.njit(cache=True, inline="always")
 def uniform(skey, counter):
     """Double in [0, 1): top 53 bits of mix(skey + (counter+1)·γ) times 2⁻⁵³."""
-    z = mix64(skey + (np.uint64(counter) + _ONE) * GOLDEN)
+    z = mix64(np.uint64(skey) + (np.uint64(counter) + _ONE) * GOLDEN)
     return np.float64(z >> _SH11) * _INV_2_53
 
 
