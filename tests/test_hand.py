@@ -8,6 +8,7 @@ from itertools import product
 import numpy as np
 import pytest
 from xrdsim_training.hand import (
+    CU_KALPHA2_RATIO,
     HandModel,
     HandSettings,
     evaluate_hand,
@@ -116,6 +117,18 @@ def test_peak_finder_recovers_positions():
     assert find_pattern_peaks(np.zeros(12000)).size == 0
 
 
+def test_peak_finder_drops_resolved_kalpha2():
+    lines = np.array([30.0, 55.0, 80.0])
+    ratio = CU_KALPHA2_RATIO
+    k2 = 2 * np.degrees(np.arcsin(ratio * np.sin(np.radians(lines / 2))))
+    assert np.all(k2 - lines > 0.07)  # resolved at these angles with 0.05° wide peaks
+    pattern = _grid_pattern(np.concatenate([lines, k2]), np.array([1, 0.8, 0.6, 0.5, 0.4, 0.3]),
+                            fwhm=0.05)
+    np.testing.assert_allclose(find_pattern_peaks(pattern, kalpha2_ratio=ratio), lines,
+                               atol=0.003)
+    assert find_pattern_peaks(pattern).size == 6
+
+
 def test_train_predict_save_load(peak_db, tmp_path):
     summary = train_hand(peak_db, tmp_path / "hand", seed=1, n_estimators=60,
                          test_fraction=0.2)
@@ -195,5 +208,5 @@ def test_cli_hand_train_and_predict(peak_db, tmp_path, test_data):
     result = runner.invoke(cli, ["hand", "predict", str(model), *files, "--json"])
     assert result.exit_code == 1  # one file missing
     rows = json.loads(result.stdout)
-    assert rows[0]["n_peaks"] > 10 and "crystal_system" in rows[0]
+    assert rows[0]["n_peaks"] >= 5 and "crystal_system" in rows[0]
     assert "cannot read" in rows[1]["error"]

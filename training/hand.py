@@ -25,13 +25,20 @@ import numpy as np
 
 from xrdsim.errors import ConfigError, PatternReadError, TrainingError
 from xrdsim.grid import BIN_WIDTH, convert_two_theta, grid_centers
-from xrdsim.wavelengths import DEFAULT_WAVELENGTH
+from xrdsim.wavelengths import DEFAULT_WAVELENGTH, KALPHA_DOUBLETS
 
 #: Tasks, in the order of the model's classifiers; names match the peak-DB label columns.
 TASKS = ("crystal_system", "extinction_group", "space_group")
 MODEL_FILE = "hand_model.joblib"
 SETTINGS_FILE = "hand.json"
 FORMAT = "xrdsim-hand/1"
+#: sin θ(Kα2) / sin θ(Kα1) = λ(Kα2) / λ(Kα1) of a Cu tube; unchanged by 2θ conversion.
+CU_KALPHA2_RATIO = KALPHA_DOUBLETS["Cu"][1] / KALPHA_DOUBLETS["Cu"][0]
+#: A found peak within this many degrees of the Kα2 position of a stronger peak is its
+#: Kα2 component (about 3 grid bins; the doublet splitting itself is 0.1–0.3° in 30–90°).
+DOUBLET_TOL_DEG = 0.03
+#: ... and only when it is at most this fraction of that peak's height (Kα2/Kα1 ≈ 0.5).
+DOUBLET_MAX_HEIGHT = 0.75
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +52,9 @@ class HandSettings:
         merge_deg: database lines closer than this (degrees) are counted as one peak.
         prominence: peak-finder prominence as a fraction of the pattern's maximum.
         min_distance_deg: peak-finder minimum distance between peaks, degrees 2θ.
+        kalpha2_ratio: λ(Kα2)/λ(Kα1) of the tube the patterns were measured with (Cu by
+            default); resolved Kα2 components are then dropped by the peak finder.
+            None for monochromatic (Kα1-only) or synchrotron data.
         wavelength: λ (Å) of the features; database lines are converted to it.
         n_estimators: trees per ExtraTrees classifier.
         seed: random_state of the classifiers and of the train/test split.
@@ -56,6 +66,7 @@ class HandSettings:
     merge_deg: float = 0.05
     prominence: float = 0.02
     min_distance_deg: float = 0.05
+    kalpha2_ratio: float | None = CU_KALPHA2_RATIO
     wavelength: float = DEFAULT_WAVELENGTH
     n_estimators: int = 300
     seed: int = 0
@@ -66,6 +77,7 @@ class HandSettings:
             "min_intensity": 0 <= self.min_intensity < 100, "merge_deg": self.merge_deg >= 0,
             "prominence": 0 < self.prominence < 1, "min_distance_deg": self.min_distance_deg >= 0,
             "wavelength": self.wavelength > 0, "n_estimators": self.n_estimators >= 1,
+            "kalpha2_ratio": self.kalpha2_ratio is None or 1 < self.kalpha2_ratio < 1.1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -122,15 +134,20 @@ def visible_lines(two_theta: np.ndarray, intensity: np.ndarray, *, min_intensity
 
 
 def find_pattern_peaks(pattern: np.ndarray, *, prominence: float = 0.02,
-                       min_distance_deg: float = 0.05) -> np.ndarray:
+                       min_distance_deg: float = 0.05,
+                       kalpha2_ratio: float | None = None) -> np.ndarray:
     """Peak positions (degrees 2θ) of a pattern on the model grid.
 
     ``scipy.signal.find_peaks`` with ``prominence = prominence · max(pattern)`` and a
     minimum distance of ``min_distance_deg`` between peaks; each maximum is refined by a
-    parabola through its bin and the two neighbours.
+    parabola through its bin and the two neighbours. With ``kalpha2_ratio`` set, a peak
+    lying within :data:`DOUBLET_TOL_DEG` of ``2·asin(ratio·sin θ)`` of a peak at least
+    1/:data:`DOUBLET_MAX_HEIGHT` times higher is taken for its Kα2 component and dropped.
 
     Args:
         pattern: (12000,) intensities on the grid (a PreparedPattern's ``pattern``).
+        kalpha2_ratio: λ(Kα2)/λ(Kα1) of the tube, e.g. :data:`CU_KALPHA2_RATIO`; None keeps
+            every peak.
 
     Returns:
         (m,) float64 ascending degrees 2θ.
@@ -149,7 +166,15 @@ def find_pattern_peaks(pattern: np.ndarray, *, prominence: float = 0.02,
     # vertex of the parabola through (−1, left), (0, mid), (1, right)
     shift = np.where(curvature < 0, 0.5 * (left - right) / np.where(curvature < 0, curvature,
                                                                      -1.0), 0.0)
-    return grid_centers()[idx] + np.clip(shift, -0.5, 0.5) * BIN_WIDTH
+    x = grid_centers()[idx] + np.clip(shift, -0.5, 0.5) * BIN_WIDTH
+    if kalpha2_ratio is None or x.size < 2:
+        return x
+    # 2θ of the Kα2 component of each peak: sin θ2 = (λ2/λ1)·sin θ1
+    s2 = kalpha2_ratio * np.sin(np.radians(x / 2))
+    x2 = np.where(s2 < 1, 2 * np.degrees(np.arcsin(np.minimum(s2, 1.0))), np.inf)
+    near = np.abs(x[None, :] - x2[:, None]) <= DOUBLET_TOL_DEG  # near[i, j]: j at Kα2 of i
+    weaker = mid[None, :] <= DOUBLET_MAX_HEIGHT * mid[:, None]
+    return x[~np.any(near & weaker, axis=0)]
 
 
 class HandModel:
@@ -186,7 +211,8 @@ class HandModel:
         """(N, 12000) grid patterns at the model's λ -> (N, F) features via the peak finder."""
         s = self.settings
         rows = [hand_features(find_pattern_peaks(p, prominence=s.prominence,
-                                                 min_distance_deg=s.min_distance_deg),
+                                                 min_distance_deg=s.min_distance_deg,
+                                                 kalpha2_ratio=s.kalpha2_ratio),
                               n_positions=s.n_positions, count_max_deg=s.count_max_deg)
                 for p in np.atleast_2d(patterns)]
         return np.asarray(rows)
@@ -377,7 +403,8 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
             out.append({"source": exc.source, "error": exc.reason})
             continue
         peaks = find_pattern_peaks(grid, prominence=s.prominence,
-                                   min_distance_deg=s.min_distance_deg)
+                                   min_distance_deg=s.min_distance_deg,
+                                   kalpha2_ratio=s.kalpha2_ratio)
         feats = hand_features(peaks, n_positions=s.n_positions, count_max_deg=s.count_max_deg)
         row: dict[str, Any] = {"source": source, "n_peaks": int(peaks.size),
                                "peaks": np.round(peaks, 4).tolist()}
