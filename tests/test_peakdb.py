@@ -2,7 +2,7 @@
 
 The expected values are the arrays handed to the writer (a NumPy reference of the
 ragged layout), never the reader's own output. End-to-end runs on real structures
-are in test_peakjob.py-style tests at the bottom of this file.
+(:func:`xrdsim.write_peak_database`) are at the bottom of this file.
 """
 
 from __future__ import annotations
@@ -251,3 +251,175 @@ def test_reason_counts_group_by_kind():
                "cell volume is 0 Å^3", "unknown element \"Zz\""]
     assert reason_counts(reasons) == {"unknown element '…'": 3, "cell volume is … Å^…": 2}
     assert list(reason_counts(reasons, top=1)) == ["unknown element '…'"]
+
+
+# ---- write_peak_database on real structures ---------------------------------------------
+
+BAD_FILES = (
+    "absurd_edge.cif", "absurd_volume.cif", "blank.cif", "degenerate_angles.cif",
+    "duplicate_atoms.cif", "empty.cif", "empty.csv", "folder_without_cifs", "missing_cell.cif",
+    "negative_edge.cif", "no_atoms.cif", "no_cif_column.csv", "not_a_cif.cif",
+    "overlapping_atoms.cif", "truncated.cif", "truncated_text_field.cif", "unknown_element.cif",
+    "unsupported_suffix.xyz", "zero_volume.cif",
+)
+
+
+def _mp20_rows(tmp_path, n: int, name: str = "mp20.csv"):
+    """The first ``n`` rows of the bundled MP-20 sample as a CSV, and their rows."""
+    import csv
+    import gzip
+
+    from xrdsim_cli.peaks import default_input
+
+    with gzip.open(default_input(), "rt", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = [row for _, row in zip(range(n), reader, strict=False)]
+    path = tmp_path / name
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path, rows
+
+
+def test_database_holds_exactly_what_compute_peaks_gives(tmp_path):
+    from xrdsim import write_peak_database
+    from xrdsim.peaks import compute_peaks
+    from xrdsim.structures import read_structures
+    from xrdsim.symmetry import structure_labels
+
+    csv_path, rows = _mp20_rows(tmp_path, 30)
+    out = tmp_path / "peaks.h5"
+    summary = write_peak_database([csv_path], out, wavelength="CuKa",
+                                  two_theta_range=(5.0, 100.0), progress=False, chunk_size=7)
+    assert (summary.n_structures, summary.n_failed, summary.n_inputs) == (30, 0, 30)
+    with PeakDatabase(out) as db:
+        assert db.attrs["wavelength"] == 1.54184 and db.attrs["two_theta_range"] == (5.0, 100.0)
+        assert db.ids.tolist() == [row["material_id"] for row in rows]
+        # MP-20's own spglib labels at symprec 0.1: an independent check of the table
+        assert db.labels["space_group"].tolist() == [
+            int(row["spacegroup_number_symprec0.1"]) for row in rows]
+        records = list(read_structures([csv_path]))
+        for i, record in enumerate(records):
+            expected = compute_peaks(record.structure, wavelength=1.54184,
+                                     two_theta_range=(5.0, 100.0))
+            got, labels = db.record(record.structure_id)
+            for name in peakdb.PEAK_FIELDS:
+                np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+            want = structure_labels(record.structure, symprec=0.1)
+            assert (labels["space_group"], labels["crystal_system"], labels["extinction_group"],
+                    labels["bravais_lattice"], labels["formula"]) == (
+                want.space_group, want.crystal_system, want.extinction_group,
+                want.bravais_lattice, want.formula)
+            assert (labels["a"], labels["gamma"]) == (want.lattice[0], want.lattice[5])
+            assert labels["n_peaks"] == len(expected.two_theta) and labels["source"] == (
+                f"{csv_path}#{rows[i]['material_id']}")
+
+
+def _all_arrays(path) -> dict[str, np.ndarray]:
+    out = {}
+
+    def collect(name, obj):  # returns None, or visititems would stop early
+        if isinstance(obj, h5py.Dataset):
+            out[name] = obj[()]
+
+    with h5py.File(path, "r") as f:
+        f.visititems(collect)
+    return out
+
+
+def test_workers_do_not_change_the_file(tmp_path, test_data):
+    from xrdsim import write_peak_database
+
+    csv_path, _ = _mp20_rows(tmp_path, 20)
+    inputs = [test_data / "bad" / "unknown_element.cif", csv_path, tmp_path / "missing.cif",
+              test_data / "cifs" / "NiO_225_sym.cif"]
+    one = write_peak_database(inputs, tmp_path / "w1.h5", workers=1, progress=False,
+                              chunk_size=3)
+    two = write_peak_database(inputs, tmp_path / "w2.h5", workers=2, progress=False,
+                              chunk_size=3)
+    assert one.n_structures == two.n_structures == 21 and one.n_failed == two.n_failed == 2
+    a, b = _all_arrays(tmp_path / "w1.h5"), _all_arrays(tmp_path / "w2.h5")
+    n_datasets = len(peakdb.PEAK_FIELDS) + 1 + len(peakdb.STRUCTURE_COLUMNS) + 2
+    assert sorted(a) == sorted(b) and len(a) == n_datasets
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_bad_inputs_one_error_each_and_nothing_good_lost(tmp_path, test_data):
+    from xrdsim import write_peak_database
+
+    bad = test_data / "bad"
+    good = sorted((test_data / "cifs").glob("*.cif"))
+    inputs = [bad / name for name in BAD_FILES] + [tmp_path / "nope.cif"] + good
+    summary = write_peak_database(inputs, tmp_path / "mixed.h5", progress=False, chunk_size=4)
+    write_peak_database(good, tmp_path / "clean.h5", progress=False)
+    assert summary.n_failed == len(BAD_FILES) + 1 and summary.n_structures == len(good)
+    with PeakDatabase(tmp_path / "mixed.h5") as db, PeakDatabase(tmp_path / "clean.h5") as ref:
+        assert [source for source, _ in db.errors] == [str(p) for p in inputs[:-len(good)]]
+        assert all(reason for _, reason in db.errors)
+        assert db.ids.tolist() == ref.ids.tolist() == [p.stem for p in good]
+        for i in range(len(good)):
+            np.testing.assert_array_equal(db.peaks(i).intensity, ref.peaks(i).intensity)
+    # empty.cif and blank.cif fail the same way; the summary keeps the 10 commonest kinds
+    assert summary.failure_reasons["empty file"] == 2 and len(summary.failure_reasons) == 10
+
+
+def test_csv_with_bad_rows_keeps_the_good_rows(tmp_path, test_data):
+    from xrdsim import write_peak_database
+
+    source = test_data / "bad" / "mixed_batch.csv"
+    summary = write_peak_database([source], tmp_path / "p.h5", progress=False)
+    with PeakDatabase(tmp_path / "p.h5") as db:
+        assert db.ids.tolist() == ["mp-10009", "mp-1220884"]
+        assert [s for s, _ in db.errors] == [f"{source}#mp-1218989", f"{source}#mp-1225695"]
+    assert (summary.n_structures, summary.n_failed) == (2, 2)
+
+
+def test_structure_without_peaks_in_range_is_an_error(tmp_path, test_data):
+    from xrdsim import write_peak_database
+
+    nio = test_data / "cifs" / "NiO_225_sym.cif"  # first NiO line (111) lies near 37° 2θ
+    summary = write_peak_database([nio], tmp_path / "p.h5", two_theta_range=(0.0, 10.0),
+                                  progress=False)
+    assert (summary.n_structures, summary.n_failed) == (0, 1)
+    with PeakDatabase(tmp_path / "p.h5") as db:
+        assert len(db) == 0 and db.ragged([]).offsets.tolist() == [0]
+        assert "no Bragg peaks between 0.0° and 10.0°" in db.errors[0][1]
+
+
+def test_unexpected_exception_in_one_structure_is_recorded(tmp_path, test_data, monkeypatch):
+    import xrdsim.peaks
+    from xrdsim import write_peak_database
+
+    real = xrdsim.peaks.compute_peaks
+
+    def flaky(structure, **kwargs):
+        if structure.composition.reduced_formula == "NiO":
+            raise ValueError("kernel exploded")
+        return real(structure, **kwargs)
+
+    monkeypatch.setattr(xrdsim.peaks, "compute_peaks", flaky)
+    good = sorted((test_data / "cifs").glob("*.cif"))
+    summary = write_peak_database(good, tmp_path / "p.h5", progress=False)
+    assert summary.n_structures == len(good) - 1
+    assert summary.failure_reasons == {"ValueError: kernel exploded": 1}
+
+
+def test_settings_are_checked_before_any_work(tmp_path):
+    from xrdsim import write_peak_database
+    from xrdsim.errors import ConfigError
+
+    out = tmp_path / "p.h5"
+    with pytest.raises(ConfigError, match="0 <= min < max <= 180"):
+        write_peak_database(["x.cif"], out, two_theta_range=(50, 10))
+    with pytest.raises(ConfigError, match="symprec"):
+        write_peak_database(["x.cif"], out, symprec=0.0)
+    with pytest.raises(ConfigError, match="unknown wavelength"):
+        write_peak_database(["x.cif"], out, wavelength="CuKz")
+    with pytest.raises(ConfigError, match="no inputs"):
+        write_peak_database([], out)
+    out.touch()
+    with pytest.raises(DatabaseError, match="already exists"):
+        write_peak_database(["x.cif"], out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.h5"]

@@ -359,8 +359,8 @@ def _process_one(entry: Any, chunk: _Chunk) -> tuple:
             labels = structure_labels(record.structure, symprec=chunk.symprec)
             peaks = compute_peaks(record.structure, wavelength=chunk.wavelength,
                                   two_theta_range=chunk.two_theta_range)
-    except StructureError as exc:
-        return ("error", exc.source or entry.source, exc.reason)
+    except StructureError as exc:  # the record names the input, not compute_peaks' label
+        return ("error", entry.source, exc.reason)
     except Exception as exc:  # noqa: BLE001 - one bad structure must not stop the batch
         return ("error", entry.source, f"{type(exc).__name__}: {exc}")
     if len(peaks.two_theta) == 0:
