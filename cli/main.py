@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hand": ("xrdsim_cli.hand:hand", "HAND baseline: train / predict / evaluate (peak features)."),
     "train": ("xrdsim_cli.train:train", "Train a CS/EG/SG classifier (CNNstatic, DIFCON, ...)."),
     "evaluate": ("xrdsim_cli.evaluate:evaluate", "Score a trained run on a store's test splits."),
+    "simulate": ("xrdsim_cli.simulate:simulate", "One structure -> patterns (npy/csv/png)."),
 }
 
 
