@@ -445,3 +445,38 @@ def test_structure_key_is_stable():
     assert structure_key("mp-149") == structure_key("mp-149") != structure_key("mp-150")
     assert structure_key("mp-149") == 693101150181582423
     assert 0 <= structure_key("") < 2**63
+
+
+def test_simulate_cli_writes_npy_csv_png(tmp_path, shared_data):
+    from click.testing import CliRunner
+    from xrdsim_cli.main import cli
+
+    from xrdsim.peaks import compute_peaks
+    from xrdsim.structures import read_structures
+
+    cif = shared_data / "cifs" / "dara_tutorial" / "NiO_225_sym.cif"
+    runner = CliRunner()
+    out = tmp_path / "p.npy"
+    args = ["simulate", "--cif", str(cif), "--config", "train", "--config", "invariance"]
+    res = runner.invoke(cli, [*args, "--views", "2", "--seed", "4", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    patterns = np.load(out)
+    assert patterns.shape == (4, N_BINS) and patterns.dtype == np.float32
+    record = next(iter(read_structures(cif)))
+    expected, _ = simulate(
+        compute_peaks(record.structure),
+        "invariance",
+        seed=4,
+        structure_key=structure_key(record.structure_id),
+        view=1,
+    )
+    np.testing.assert_array_equal(patterns[3], expected)
+    res = runner.invoke(cli, [*args[:5], "-o", str(tmp_path / "p.csv")])
+    table = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)
+    assert res.exit_code == 0 and table.shape == (N_BINS, 2)
+    res = runner.invoke(cli, [*args[:5], "-o", str(tmp_path / "p.png")])
+    assert res.exit_code == 0 and (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    res = runner.invoke(cli, [*args[:3], "--config", "trian", "-o", str(out)])
+    assert res.exit_code == 3 and "did you mean 'train'" in res.output
+    res = runner.invoke(cli, ["simulate", "--config", "train", "-o", str(out)])
+    assert res.exit_code == 2 and "exactly one of --cif" in res.output
