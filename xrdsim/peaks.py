@@ -45,6 +45,17 @@ DEFAULT_TWO_THETA_RANGE = (0.0, 120.0)
 B_ISO_PROPERTY = "b_iso"
 
 
+#: (field, dtype, ndim) of the arrays of a PeakList.
+_PEAKLIST_FIELDS = (
+    ("two_theta", np.float64, 1),
+    ("intensity", np.float64, 1),
+    ("intensity_raw", np.float64, 1),
+    ("d", np.float64, 1),
+    ("hkl", np.int32, 2),
+    ("multiplicity", np.int32, 1),
+)
+
+
 @dataclass(frozen=True)
 class PeakList:
     """The powder line list of one structure, ascending in 2θ.
@@ -72,21 +83,15 @@ class PeakList:
     wavelength: float
 
     def __post_init__(self) -> None:
-        spec = {
-            "two_theta": np.float64,
-            "intensity": np.float64,
-            "intensity_raw": np.float64,
-            "d": np.float64,
-            "hkl": np.int32,
-            "multiplicity": np.int32,
-        }
         n = None
-        for name, dtype in spec.items():
-            arr = np.ascontiguousarray(getattr(self, name), dtype=dtype)
-            want_ndim = 2 if name == "hkl" else 1
-            if arr.ndim != want_ndim or (name == "hkl" and arr.shape[1] != 3):
+        for name, dtype, ndim in _PEAKLIST_FIELDS:
+            given = getattr(self, name)
+            arr = given
+            if not (type(arr) is np.ndarray and arr.dtype == dtype and arr.flags.c_contiguous):
+                arr = np.ascontiguousarray(arr, dtype=dtype)
+            if arr.ndim != ndim or (ndim == 2 and arr.shape[1] != 3):
                 raise ConfigError(
-                    f"PeakList.{name} must have shape {'(n, 3)' if name == 'hkl' else '(n,)'}, "
+                    f"PeakList.{name} must have shape {'(n, 3)' if ndim == 2 else '(n,)'}, "
                     f"got {arr.shape}"
                 )
             if n is None:
@@ -95,15 +100,17 @@ class PeakList:
                 raise ConfigError(
                     f"PeakList arrays must all have n={n} rows, {name} has {arr.shape[0]}"
                 )
-            if arr is getattr(self, name):
-                arr = arr.copy()  # never freeze the caller's array
-            arr.flags.writeable = False
+            if arr.flags.writeable:
+                if arr is given:
+                    arr = arr.copy()  # never freeze the caller's array
+                arr.flags.writeable = False
             object.__setattr__(self, name, arr)
         wl = float(self.wavelength)
         if not (wl > 0.0 and math.isfinite(wl)):
             raise ConfigError(f"PeakList.wavelength must be a positive number of Å, got {wl!r}")
         object.__setattr__(self, "wavelength", wl)
-        if n and np.any(np.diff(self.two_theta) < 0):
+        tt = self.two_theta
+        if n and n > 1 and (tt[1:] < tt[:-1]).any():
             raise ConfigError("PeakList.two_theta must be ascending; sort the lines first")
 
     def __len__(self) -> int:
@@ -319,6 +326,8 @@ def compute_peaks(
         TWO_THETA_TOL,
         SCALED_INTENSITY_TOL,
     )
+    for arr in (two_theta, intensity, raw, d, hkl, multiplicity):
+        arr.flags.writeable = False  # fresh arrays: PeakList keeps them without a copy
     return PeakList(
         two_theta=two_theta,
         intensity=intensity,

@@ -67,16 +67,29 @@ def _l_range(metric, h, k, g_max2, l_bound):
 
 @njit(cache=True)
 def _phase_tables(coord: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
-    """cos and sin of ``2π·n·coord_j`` for n = −bound … bound, each (2·bound+1, N)."""
+    """cos and sin of ``2π·n·coord_j`` for n = −bound … bound, each (2·bound+1, N).
+
+    ``exp(2πi·n·x) = exp(2πi·(n−1)·x) · exp(2πi·x)`` (one sincos per atom; the relative
+    error grows as n·1e-16), and ``exp(−2πi·n·x)`` is the conjugate.
+    """
     n_atoms = coord.shape[0]
     re = np.empty((2 * bound + 1, n_atoms), dtype=np.float64)
     im = np.empty((2 * bound + 1, n_atoms), dtype=np.float64)
     for j in range(n_atoms):
-        x = coord[j] - math.floor(coord[j])
-        for n in range(-bound, bound + 1):
-            phi = 2.0 * math.pi * n * x
-            re[n + bound, j] = math.cos(phi)
-            im[n + bound, j] = math.sin(phi)
+        phi = 2.0 * math.pi * (coord[j] - math.floor(coord[j]))
+        step_re = math.cos(phi)
+        step_im = math.sin(phi)
+        cur_re = 1.0
+        cur_im = 0.0
+        for n in range(0, bound + 1):
+            re[bound + n, j] = cur_re
+            im[bound + n, j] = cur_im
+            re[bound - n, j] = cur_re
+            im[bound - n, j] = -cur_im
+            cur_re, cur_im = (
+                cur_re * step_re - cur_im * step_im,
+                cur_re * step_im + cur_im * step_re,
+            )
     return re, im
 
 
@@ -143,17 +156,38 @@ def bragg_reflections(
     l_re, l_im = _phase_tables(np.ascontiguousarray(frac[:, 2]), lb)
     row_re = np.empty(n_atoms, dtype=np.float64)
     row_im = np.empty(n_atoms, dtype=np.float64)
-    f_kind = np.empty(n_kinds, dtype=np.float64)
     weight = np.empty(n_groups, dtype=np.float64)
+    # Gaussian exponents β: the 4 b_i of every kind, then the B of every group
+    n_exp = 4 * n_kinds + n_groups
+    beta = np.empty(n_exp, dtype=np.float64)
+    for t in range(n_kinds):
+        for i in range(4):
+            beta[4 * t + i] = kind_b[t, i]
+    for grp in range(n_groups):
+        beta[4 * n_kinds + grp] = group_b[grp]
+    # exp(−β s²) along an l row by recurrence: s²(l) is quadratic in l, so
+    # E(l+1) = E(l)·R(l), R(l+1) = R(l)·Q with R(l) = exp(−β(2Bc + A(2l+1))/4),
+    # Q = exp(−β·A/2): two products instead of an exp. Used when every exponent met is
+    # far from under/overflow (β·(g_max + √A)²/4 < 500), else exp is called directly.
+    e_val = np.empty(n_exp, dtype=np.float64)
+    e_ratio = np.empty(n_exp, dtype=np.float64)
+    e_step = np.empty(n_exp, dtype=np.float64)
+    beta_max = 0.0
+    for q in range(n_exp):
+        beta_max = max(beta_max, beta[q])
+        e_step[q] = math.exp(-0.5 * beta[q] * metric[2, 2])
+    use_recurrence = beta_max * (g_max + math.sqrt(metric[2, 2])) ** 2 / 4.0 < 500.0
     m = 0
     for h in range(0, hb + 1):
         for k in range(0 if h == 0 else -kb, kb + 1):
             lo, hi, a, bc, c = _l_range(metric, h, k, g_max2, lb)
             row_ready = False
+            last_l = lo
             for l_ in range(lo, hi + 1):
                 g2 = c + 2.0 * bc * l_ + a * l_ * l_
                 if not (g2 <= g_max2 and g2 >= g_min2 and g2 > 0.0):
                     continue
+                s2 = 0.25 * g2  # s² = (|G|/2)² = (sinθ/λ)²
                 if not row_ready:
                     # o_j · exp(2πi (h x_j + k y_j)), shared by the whole l row
                     for j in range(n_atoms):
@@ -164,17 +198,28 @@ def bragg_reflections(
                         row_re[j] = occupancy[j] * (xr * yr - xi * yi)
                         row_im[j] = occupancy[j] * (xr * yi + xi * yr)
                     row_ready = True
-                s2 = 0.25 * g2  # s² = (|G|/2)² = (sinθ/λ)²
-                for t in range(n_kinds):
+                    if use_recurrence:
+                        last_l = l_
+                        for q in range(n_exp):
+                            e_val[q] = math.exp(-beta[q] * s2)
+                            e_ratio[q] = math.exp(-0.25 * beta[q] * (2.0 * bc + a * (2 * l_ + 1)))
+                if use_recurrence:
+                    while last_l < l_:
+                        for q in range(n_exp):
+                            e_val[q] *= e_ratio[q]
+                            e_ratio[q] *= e_step[q]
+                        last_l += 1
+                else:
+                    for q in range(n_exp):
+                        e_val[q] = math.exp(-beta[q] * s2)
+                # f(s) = Z − 41.78214·s²·Σ a_i exp(−b_i s²);  weight = f·exp(−B s²)
+                for grp in range(n_groups):
+                    t = group_kind[grp]
                     acc = 0.0
                     for i in range(4):
-                        acc += kind_a[t, i] * math.exp(-kind_b[t, i] * s2)
-                    f_kind[t] = kind_z[t] - FORM_FACTOR_PREFACTOR * s2 * acc
-                for grp in range(n_groups):
-                    w = f_kind[group_kind[grp]]
-                    if group_b[grp] != 0.0:
-                        w *= math.exp(-group_b[grp] * s2)  # Debye–Waller on f
-                    weight[grp] = w
+                        acc += kind_a[t, i] * e_val[4 * t + i]
+                    f = kind_z[t] - FORM_FACTOR_PREFACTOR * s2 * acc
+                    weight[grp] = f * e_val[4 * n_kinds + grp]
                 f_re = 0.0
                 f_im = 0.0
                 lr = l_ + lb
@@ -214,6 +259,45 @@ def _preferred(hkl: np.ndarray, i: int, j: int) -> bool:
 
 
 @njit(cache=True)
+def _sort_order(values: np.ndarray) -> np.ndarray:
+    """Stable ascending argsort of non-negative values in O(n) expected time.
+
+    Bucket sort: bucket ``⌊n·(v/v_max)³⌋`` (reflections are spread evenly in |G|³, and
+    2θ is monotone in |G|), then insertion sort inside each bucket. The result equals
+    ``np.argsort(values, kind="stable")``.
+    """
+    n = values.shape[0]
+    order = np.empty(n, dtype=np.int64)
+    if n == 0:
+        return order
+    top = 0.0
+    for i in range(n):
+        top = max(top, values[i])
+    bucket = np.empty(n, dtype=np.int64)
+    start = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        u = values[i] / top if top > 0.0 else 0.0
+        b = min(int(n * u * u * u), n - 1)
+        bucket[i] = b
+        start[b + 1] += 1
+    for b in range(n):
+        start[b + 1] += start[b]
+    fill = start[:n].copy()
+    for i in range(n):  # in index order, so each bucket starts stable
+        order[fill[bucket[i]]] = i
+        fill[bucket[i]] += 1
+    for b in range(n):
+        for p in range(start[b] + 1, start[b + 1]):
+            item = order[p]
+            q = p - 1
+            while q >= start[b] and values[order[q]] > values[item]:
+                order[q + 1] = order[q]
+                q -= 1
+            order[q + 1] = item
+    return order
+
+
+@njit(cache=True)
 def merge_lines(
     two_theta: np.ndarray, intensity: np.ndarray, hkl: np.ndarray, tolerance: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -233,7 +317,7 @@ def merge_lines(
         float64 (sums), hkl (n, 3) int32 (see :func:`_preferred`), multiplicity
         (n,) int32 (2 × members: both G and −G are counted).
     """
-    order = np.argsort(two_theta, kind="mergesort")
+    order = _sort_order(two_theta)
     keys = np.rint(two_theta / tolerance)
     n_in = two_theta.shape[0]
     tt_out = np.empty(n_in, dtype=np.float64)

@@ -1,0 +1,288 @@
+"""Bragg peak lists: xrdsim.compute_peaks vs pymatgen XRDCalculator.get_pattern, one core.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/bench_peaks.py [--structures 300] [--seed 20251122]
+
+What is measured, per structure of a deterministic MP-20 sample (mp20_test.csv.gz rows
+sorted by material_id, ``random.Random(seed).sample``), λ = 1.5418 Å, 2θ 0–120°:
+
+- ``parse``: ``Structure.from_str(cif)`` (shared by both; no symmetry is needed for peaks).
+- ``xrdsim``: ``compute_peaks(structure)``, and ``pymatgen``: ``get_pattern(structure,
+  two_theta_range=(0, 120))``, each timed once on the freshly parsed structure,
+  interleaved (which goes first alternates) so machine load hits both alike.
+- breakdown of our time in a second pass: structure → arrays (``structure_arrays``),
+  reciprocal-lattice enumeration + |F|² (``bragg_reflections``), sort + merge
+  (``merge_lines``), ``PeakList`` construction; and the fused ``powder_lines`` kernel
+  (enumeration + |F|² + merge + scaling in one call, what ``compute_peaks`` runs).
+- the lines: every line above 1 % of the strongest must have a partner within 0.001° 2θ
+  and 0.5 on the 0–100 scale in the other list (the test criterion); mismatches counted.
+- first-call cost in fresh processes: numba compile with an empty cache directory, and
+  loading from the on-disk cache (what every later process pays).
+
+Thread pools are pinned to one thread before numpy / numba are imported.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in (
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import gzip  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import random  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "peaks.json"
+DEFAULT_CSV = REPO.parent / "shared" / "data" / "structures" / "mp20_test.csv.gz"
+LAMBDA = 1.5418
+RANGE = (0.0, 120.0)
+
+FIRST_CALL = """
+import time, warnings
+t0 = time.perf_counter()
+from pymatgen.core import Lattice, Structure
+from xrdsim.peaks import compute_peaks
+s = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+t1 = time.perf_counter()
+compute_peaks(s)
+t2 = time.perf_counter()
+compute_peaks(s)
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
+"""
+
+
+def _machine() -> dict:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {
+        "cpu_model": cpu,
+        "logical_cores": os.cpu_count(),
+        "cores_used": 1,
+        "loadavg_1min_at_start": float(Path("/proc/loadavg").read_text().split()[0]),
+    }
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("numpy", "numba", "pymatgen", "xrdsim"):
+        out[name] = metadata.version(name)
+    return out
+
+
+def _sample(path: Path, n: int, seed: int) -> list[tuple[str, str]]:
+    csv.field_size_limit(2**31 - 1)
+    with gzip.open(path, "rt", newline="") as fh:
+        rows = sorted(csv.DictReader(fh), key=lambda r: r["material_id"])
+    return [(r["material_id"], r["cif"]) for r in random.Random(seed).sample(rows, n)]
+
+
+def _unmatched(x_a, y_a, x_b, y_b) -> int:
+    bad = 0
+    for t, i in zip(x_a, y_a, strict=True):
+        if i > 1.0 and not ((np.abs(x_b - t) <= 1e-3) & (np.abs(y_b - i) <= 0.5)).any():
+            bad += 1
+    return bad
+
+
+def _first_call(cache_dir: str | None) -> dict:
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout.split()
+    imports, first, second = (float(v) for v in out)
+    return {"import_s": imports, "first_call_s": first, "second_call_s": second}
+
+
+def _stats(values: list[float]) -> dict:
+    arr = np.asarray(values)
+    return {
+        "median_ms": float(np.median(arr) * 1e3),
+        "mean_ms": float(arr.mean() * 1e3),
+        "total_s": float(arr.sum()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--structures", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=20251122)
+    parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as empty_cache:
+        compile_cost = _first_call(empty_cache)
+    cached_cost = _first_call(None)
+
+    warnings.filterwarnings("ignore")  # pymatgen notes rounded CIF coordinates
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+    from pymatgen.core import Structure
+
+    from xrdsim.kernels.bragg import bragg_reflections, merge_lines, powder_lines
+    from xrdsim.peaks import (
+        SCALED_INTENSITY_TOL,
+        TWO_THETA_TOL,
+        PeakList,
+        compute_peaks,
+        structure_arrays,
+    )
+
+    sample = _sample(args.csv, args.structures, args.seed)
+    calc = XRDCalculator(wavelength=LAMBDA)
+    warm = Structure.from_str(sample[0][1], fmt="cif")
+    compute_peaks(warm)
+    calc.get_pattern(warm, two_theta_range=RANGE)
+
+    t_parse, t_ours, t_pmg, mismatched, n_lines, n_atoms, structures = [], [], [], [], [], [], []
+    for k, (sid, cif) in enumerate(sample):
+        t0 = time.perf_counter()
+        structure = Structure.from_str(cif, fmt="cif")
+        t_parse.append(time.perf_counter() - t0)
+        for who in (0, 1) if k % 2 == 0 else (1, 0):
+            t0 = time.perf_counter()
+            if who == 0:
+                ours = compute_peaks(structure, wavelength=LAMBDA, two_theta_range=RANGE)
+                t_ours.append(time.perf_counter() - t0)
+            else:
+                ref = calc.get_pattern(structure, scaled=True, two_theta_range=RANGE)
+                t_pmg.append(time.perf_counter() - t0)
+        x, y = np.asarray(ref.x), np.asarray(ref.y)
+        bad = _unmatched(x, y, ours.two_theta, ours.intensity) + _unmatched(
+            ours.two_theta, ours.intensity, x, y
+        )
+        if bad:
+            mismatched.append(sid)
+        n_lines.append(len(ours))
+        n_atoms.append(len(structure))
+        structures.append(structure)
+
+    # breakdown of our time, second pass over the same structures
+    g_max = 2.0 * math.sin(math.radians(RANGE[1] / 2.0)) / LAMBDA
+    parts = {"convert": [], "reflections": [], "merge": [], "peaklist": []}
+    fused = []
+    n_reflections = []
+    for structure in structures:
+        t0 = time.perf_counter()
+        a = structure_arrays(structure)
+        t1 = time.perf_counter()
+        kernel_args = (
+            a["lattice"],
+            0.0,
+            g_max,
+            LAMBDA,
+            a["frac"],
+            a["occupancy"],
+            a["entry_group"],
+            a["group_kind"],
+            a["group_b"],
+            a["kind_z"],
+            a["kind_a"],
+            a["kind_b"],
+        )
+        hkl, tt, inten = bragg_reflections(*kernel_args)
+        t2 = time.perf_counter()
+        merge_lines(tt, inten, hkl, TWO_THETA_TOL)
+        t3 = time.perf_counter()
+        out = powder_lines(*kernel_args, TWO_THETA_TOL, SCALED_INTENSITY_TOL)
+        t4 = time.perf_counter()
+        PeakList(*out, wavelength=LAMBDA)
+        t5 = time.perf_counter()
+        parts["convert"].append(t1 - t0)
+        parts["reflections"].append(t2 - t1)
+        parts["merge"].append(t3 - t2)
+        fused.append(t4 - t3)
+        parts["peaklist"].append(t5 - t4)
+        n_reflections.append(len(tt))
+
+    ours_s, pmg_s = np.asarray(t_ours), np.asarray(t_pmg)
+    total_parts = sum(float(np.sum(v)) for v in parts.values())
+    result = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": _machine()
+        | {"loadavg_1min_at_end": float(Path("/proc/loadavg").read_text().split()[0])},
+        "versions": _versions(),
+        "settings": {
+            "structures": len(sample),
+            "seed": args.seed,
+            "source": str(args.csv.name),
+            "wavelength": LAMBDA,
+            "two_theta_range": list(RANGE),
+            "threads": 1,
+        },
+        "sample": {
+            "atoms_per_cell_mean": float(np.mean(n_atoms)),
+            "atoms_per_cell_max": int(np.max(n_atoms)),
+            "reflections_half_sphere_mean": float(np.mean(n_reflections)),
+            "lines_mean": float(np.mean(n_lines)),
+        },
+        "same_lines": {
+            "structures_compared": len(sample),
+            "structures_mismatched": len(mismatched),
+            "mismatched_ids": mismatched,
+        },
+        "per_structure": {
+            "cif_parse_shared": _stats(t_parse),
+            "xrdsim_compute_peaks": _stats(t_ours),
+            "pymatgen_get_pattern": _stats(t_pmg),
+        },
+        "speedup": {
+            "ratio_of_medians": float(np.median(pmg_s) / np.median(ours_s)),
+            "ratio_of_totals": float(pmg_s.sum() / ours_s.sum()),
+            "median_of_per_structure_ratios": float(np.median(pmg_s / ours_s)),
+            "including_cif_parse_ratio_of_totals": float(
+                (pmg_s.sum() + sum(t_parse)) / (ours_s.sum() + sum(t_parse))
+            ),
+        },
+        "xrdsim_breakdown": {
+            name: _stats(v) | {"share": float(np.sum(v)) / total_parts} for name, v in parts.items()
+        }
+        | {
+            "powder_lines_fused_kernel": _stats(fused),
+            "symmetry": "not needed: every reciprocal point is enumerated in P1",
+        },
+        "first_call": {
+            "compile_empty_numba_cache": compile_cost,
+            "load_from_numba_cache": cached_cost,
+        },
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("per_structure", "speedup", "same_lines")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
