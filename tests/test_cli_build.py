@@ -17,7 +17,7 @@ from xrdsim.shards import array_checksums
 from xrdsim_cli.main import cli
 
 ARGS = ["--views-train", "2", "--views-test", "1", "--test-fraction", "0.2", "--seed", "11",
-        "--shard-size", "4", "--chunk-size", "2", "--workers", "1", "--quiet"]
+        "--shard-size", "8", "--chunk-size", "4", "--workers", "1", "--quiet"]
 #: Seconds the subprocess build may take to finish its first shard (numba cache cold).
 FIRST_SHARD_TIMEOUT = 120
 

@@ -16,9 +16,9 @@ from xrdsim.dataset import build_dataset, default_source
 from xrdsim.errors import ConfigError, ConfigOverlapError, DatasetError, ResumeMismatchError
 from xrdsim.shards import array_checksums, open_split
 
-#: Small but with several shards per split (shard 8 rows, chunk 4 rows).
-SMALL = dict(views_train=2, views_test=1, test_fraction=0.2, seed=5, shard_size=8,
-             chunk_size=4, progress=False, manifest_dir=None)
+#: Small but with several shards per split (shard 16 rows, chunk 8 rows).
+SMALL = dict(views_train=2, views_test=1, test_fraction=0.2, seed=5, shard_size=16,
+             chunk_size=8, progress=False, manifest_dir=None)
 N_STRUCTURES = 36
 
 
@@ -67,8 +67,8 @@ def test_store_layout_splits_and_rows(peak_db, tmp_path):
     assert sets["equivariance"] == sets["held_out_invariance"] == held_s
     assert summary.n_patterns["train"] == 2 * len(train_s)
     assert summary.n_patterns["equivariance"] == len(held_s)
-    assert root["train"]["patterns"].shards == (8, 12000)
-    assert root["train"]["patterns"].chunks == (4, 12000)
+    assert root["train"]["patterns"].shards == (16, 12000)
+    assert root["train"]["patterns"].chunks == (8, 12000)
 
     train = root["train"]
     s_index = train["structure_index"][:]

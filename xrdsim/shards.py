@@ -17,6 +17,7 @@ values (NaN patterns, −1 labels).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import shutil
@@ -27,7 +28,9 @@ from typing import Any
 
 import numpy as np
 import zarr
+import zarr.api.asynchronous as zasync
 from zarr.codecs import BloscCodec
+from zarr.core.sync import sync
 
 from xrdsim.errors import ConfigError, DatasetError
 from xrdsim.grid import N_BINS
@@ -136,17 +139,39 @@ class StoreEncoding:
         return cls(**dict(data))
 
 
-def _create(group: zarr.Group, name: str, *, n: int, width: int | None, dtype: str,
-            layout: ShardLayout, encoding: StoreEncoding, fill: Any) -> None:
+def _array_kwargs(*, n: int, width: int | None, dtype: str, layout: ShardLayout,
+                  encoding: StoreEncoding, fill: Any) -> dict[str, Any]:
     shape = (n,) if width is None else (n, width)
     chunks = (layout.chunk_size,) if width is None else (layout.chunk_size, width)
     shards = (layout.shard_size,) if width is None else (layout.shard_size, width)
     dims = ("pattern",) if width is None else ("pattern", "two_theta")
-    group.create_array(
-        name, shape=shape, chunks=chunks, shards=shards, dtype=dtype,
-        compressors=encoding.compressors(), fill_value=fill, dimension_names=dims,
-        config={"write_empty_chunks": True},
-    )
+    # write_empty_chunks: every shard file exists once written (resume / checksums rely
+    # on it), and zarr skips its costly all-equal-to-fill scan of every chunk.
+    return dict(shape=shape, chunks=chunks, shards=shards, dtype=dtype,
+                compressors=encoding.compressors(), fill_value=fill, dimension_names=dims,
+                config={"write_empty_chunks": True})
+
+
+async def _gather(coroutines: Iterable[Any]) -> list[Any]:
+    """Run coroutines concurrently on zarr's event loop (call through ``sync``)."""
+    return await asyncio.gather(*coroutines)
+
+
+async def _create_split(root: Any, name: str, layout: ShardLayout, attrs: Mapping[str, Any],
+                        param_names: Iterable[str], encoding: StoreEncoding) -> None:
+    group = await root.create_group(name, attributes=dict(attrs))
+    params = await group.create_group("params")
+    n = layout.n_patterns
+    jobs = [group.create_array("patterns", **_array_kwargs(
+        n=n, width=N_BINS, dtype=encoding.dtype, layout=layout, encoding=encoding,
+        fill=np.nan))]
+    jobs += [group.create_array(label, **_array_kwargs(
+        n=n, width=None, dtype=dtype, layout=layout, encoding=encoding, fill=-1))
+        for label, dtype in LABEL_DTYPES.items()]
+    jobs += [params.create_array(pname, **_array_kwargs(
+        n=n, width=None, dtype="float32", layout=layout, encoding=encoding, fill=np.nan))
+        for pname in param_names]
+    await asyncio.gather(*jobs)  # one event-loop round trip instead of one per array
 
 
 def create_store(
@@ -185,22 +210,13 @@ def create_store(
                                      dtype=dtype, dimension_names=("structure",))
             if len(column):
                 arr[:] = column
-        for name, (layout, group_attrs) in splits.items():
-            group = root.create_group(name)
-            group.attrs.update({**group_attrs, "n_patterns": layout.n_patterns,
-                                "shard_size": layout.shard_size,
-                                "chunk_size": layout.chunk_size,
-                                "n_shards": layout.n_shards, "complete_shards": []})
-            n = layout.n_patterns
-            _create(group, "patterns", n=n, width=N_BINS, dtype=encoding.dtype, layout=layout,
-                    encoding=encoding, fill=np.nan)
-            for label, dtype in LABEL_DTYPES.items():
-                _create(group, label, n=n, width=None, dtype=dtype, layout=layout,
-                        encoding=encoding, fill=-1)
-            params = group.create_group("params")
-            for pname in param_names[name]:
-                _create(params, pname, n=n, width=None, dtype="float32", layout=layout,
-                        encoding=encoding, fill=np.nan)
+        jobs = [_create_split(root._async_group, name, layout,
+                              {**group_attrs, "n_patterns": layout.n_patterns,
+                               "shard_size": layout.shard_size, "chunk_size": layout.chunk_size,
+                               "n_shards": layout.n_shards, "complete_shards": []},
+                              param_names[name], encoding)
+                for name, (layout, group_attrs) in splits.items()]
+        sync(_gather(jobs))
     except OSError as exc:
         raise DatasetError(_os_message(exc, path)) from exc
     return root
@@ -212,9 +228,36 @@ def layout_of(group: zarr.Group) -> ShardLayout:
     return ShardLayout(int(a["n_patterns"]), int(a["shard_size"]), int(a["chunk_size"]))
 
 
+#: Open arrays of a split, per process: ``(store, split, identity of the split's
+#: patterns metadata) -> (layout, {name: AsyncArray})``. Array metadata never changes
+#: after creation; a store deleted and re-created has a new identity.
+_OPEN_SPLITS: dict[tuple, tuple[ShardLayout, dict[str, Any]]] = {}
+
+
+async def _open_split_arrays(path: str, split: str) -> tuple[ShardLayout, dict[str, Any]]:
+    group = await zasync.open_group(store=path, path=split, mode="r+")
+    layout = layout_of(group)
+    params = await group.getitem("params")
+    names = ["patterns", *LABEL_DTYPES]
+    names += [f"params/{k}" async for k in params.array_keys()]
+    arrays = await asyncio.gather(*(group.getitem(n) for n in names))
+    return layout, dict(zip(names, arrays, strict=True))
+
+
+def _split_arrays(path: str, split: str) -> tuple[ShardLayout, dict[str, Any]]:
+    meta = os.stat(os.path.join(path, split, "patterns", "zarr.json"))
+    key = (os.path.abspath(path), split, meta.st_ino, meta.st_mtime_ns)
+    if key not in _OPEN_SPLITS:
+        _OPEN_SPLITS[key] = sync(_open_split_arrays(path, split))
+    return _OPEN_SPLITS[key]
+
+
 def write_shard(path: str | os.PathLike, split: str, shard_index: int,
                 arrays: Mapping[str, np.ndarray]) -> None:
     """Write every row of shard ``shard_index`` of every array of ``split``.
+
+    All arrays are written concurrently in one event-loop call; each array's shard is
+    encoded whole and lands as one file (renamed into place by zarr's LocalStore).
 
     Args:
         path: the store.
@@ -229,21 +272,20 @@ def write_shard(path: str | os.PathLike, split: str, shard_index: int,
             permission) — the shard stays unrecorded, so ``resume`` redoes it.
     """
     try:
-        group = zarr.open_group(str(path), path=split, mode="r+")
-        start, stop = layout_of(group).rows(shard_index)
-        expected = {"patterns", *LABEL_DTYPES} | {
-            f"params/{k}" for k in group["params"].array_keys()}
-        if set(arrays) != expected:
+        layout, targets = _split_arrays(str(path), split)
+        start, stop = layout.rows(shard_index)
+        if set(arrays) != set(targets):
             raise DatasetError(
                 f"shard {shard_index} of {split!r}: arrays {sorted(arrays)} do not match the "
-                f"store's {sorted(expected)}")
-        for name in sorted(arrays):
+                f"store's {sorted(targets)}")
+        values = {}
+        for name, target in targets.items():
             value = np.asarray(arrays[name])
             if value.shape[0] != stop - start:
                 raise DatasetError(f"shard {shard_index} of {split!r}: {name} has "
                                    f"{value.shape[0]} rows, the shard has {stop - start}")
-            target = group[name]
-            target[start:stop] = value.astype(target.dtype, copy=False)
+            values[name] = np.ascontiguousarray(value.astype(target.dtype, copy=False))
+        sync(_gather([targets[n].setitem(slice(start, stop), values[n]) for n in targets]))
     except OSError as exc:
         raise DatasetError(_os_message(exc, Path(path))) from exc
 
