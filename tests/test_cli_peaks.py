@@ -1,0 +1,158 @@
+"""``xrdsim peaks`` / ``xrdsim peaks-info``: exit codes, summaries, default input, interrupts."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import pytest
+from click.testing import CliRunner
+from xrdsim_cli import peaks as peaks_cli
+from xrdsim_cli.main import cli
+
+from xrdsim.crystal import crystal_system_index
+from xrdsim.peakdb import PeakDatabase
+
+#: Seconds a subprocess run may take to create its temporary output (imports, listing).
+START_TIMEOUT = 120
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def good_db(tmp_path_factory, test_data):
+    out = tmp_path_factory.mktemp("cli") / "peaks.h5"
+    result = _run("peaks", str(test_data / "cifs"), "-o", str(out), "--workers", "1",
+                  "--wavelength", "CuKa1", "--two-theta-max", "90")
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_peaks_writes_and_summarises(good_db, test_data):
+    out, result = good_db
+    assert f"wrote {out}: 4 structure(s), 0 failed" in result.stdout
+    with PeakDatabase(out) as db:
+        assert db.attrs["wavelength"] == 1.54056 and db.attrs["two_theta_range"] == (0.0, 90.0)
+        assert sorted(db.ids) == sorted(p.stem for p in (test_data / "cifs").glob("*.cif"))
+        assert db.peaks(0).two_theta.max() <= 90.0
+
+
+def test_peaks_info_text_and_json(good_db):
+    out, _ = good_db
+    text = _run("peaks-info", str(out))
+    assert text.exit_code == 0
+    assert "structures: 4   failed inputs: 0" in text.stdout
+    assert "wavelength 1.54056 Å, 2θ 0.0–90.0°" in text.stdout
+    info = json.loads(_run("peaks-info", str(out), "--json").stdout)
+    # the autoxrd / dara file names end with the space group of the (symmetrized) CIF
+    named = {"Li7La3Zr2O12_230": 230, "LiOH-H2O_12": 12, "NiO_225_sym": 225}
+    with PeakDatabase(out) as db:
+        labels = db.labels
+        found = {sid: int(sg) for sid, sg in zip(labels["structure_id"], labels["space_group"],
+                                                  strict=True)}
+        n_peaks = labels["n_peaks"]
+    assert {sid: found[sid] for sid in named} == named
+    systems = [crystal_system_index(sg) for sg in found.values()]
+    assert info["crystal_systems"]["cubic"] == systems.count(6) == 2
+    assert info["n_structures"] == 4 and info["n_errors"] == 0
+    assert info["peaks_per_structure"]["max"] == int(n_peaks.max())
+    assert info["versions"]["h5py"] == h5py.__version__
+
+
+def test_bad_inputs_exit_1_and_keep_the_good(tmp_path, test_data):
+    out = tmp_path / "p.h5"
+    bad = test_data / "bad"
+    result = _run("peaks", str(bad / "unknown_element.cif"), str(bad / "zero_volume.cif"),
+                  str(test_data / "cifs" / "NiO_225_sym.cif"), str(tmp_path / "absent.cif"),
+                  "-o", str(out), "--workers", "1")
+    assert result.exit_code == 1
+    assert "1 structure(s), 3 failed" in result.stdout
+    assert "most common failure reasons:" in result.stdout
+    listing = _run("peaks-info", str(out), "--errors")
+    assert f"failed: {bad / 'unknown_element.cif'}: unknown element symbol 'Xx'" in listing.stdout
+    assert f"failed: {tmp_path / 'absent.cif'}: no such file or folder" in listing.stdout
+    with PeakDatabase(out) as db:
+        assert db.ids.tolist() == ["NiO_225_sym"]
+    quiet = _run("peaks", str(tmp_path / "absent.cif"), "-o", str(tmp_path / "q.h5"), "-q",
+                 "--workers", "1")
+    assert quiet.exit_code == 1 and quiet.stdout == ""
+    assert "1 input(s) failed" in quiet.stderr
+
+
+def test_json_summary(tmp_path, test_data):
+    result = _run("peaks", str(test_data / "cifs" / "NiO_225_sym.cif"), "-o",
+                  str(tmp_path / "p.h5"), "--workers", "1", "--json")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 0
+    assert (summary["n_structures"], summary["n_failed"], summary["n_inputs"]) == (1, 0, 1)
+
+
+def test_usage_and_library_errors(tmp_path, test_data):
+    nio = str(test_data / "cifs" / "NiO_225_sym.cif")
+    existing = tmp_path / "p.h5"
+    existing.write_bytes(b"keep me")
+    refused = _run("peaks", nio, "-o", str(existing), "--workers", "1")
+    assert refused.exit_code == 3 and "already exists" in refused.stderr
+    assert existing.read_bytes() == b"keep me"
+    assert _run("peaks", nio, "-o", str(existing), "--workers", "1", "--overwrite",
+                "-q").exit_code == 0
+    assert _run("peaks", nio, "-o", str(tmp_path / "x.h5"), "--wavelength", "CuKz",
+                "--workers", "1").exit_code == 3
+    assert _run("peaks", nio, "-o", str(tmp_path / "x.h5"), "--two-theta-min", "50",
+                "--two-theta-max", "10", "--workers", "1").exit_code == 3
+    assert _run("peaks", nio, "-o", str(tmp_path / "x.h5"), "--workers", "0").exit_code == 2
+    assert _run("peaks", nio).exit_code == 2  # -o is required
+    missing = _run("peaks-info", str(tmp_path / "none.h5"))
+    assert missing.exit_code == 3 and "does not exist" in missing.stderr
+    assert _run("peaks-info", nio).exit_code == 3  # a CIF is not HDF5
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_help_lists_commands_default_input_and_exit_codes():
+    top = _run("--help").stdout
+    assert "peaks " in top and "peaks-info" in top
+    text = _run("peaks", "--help").stdout
+    assert "xrdsim/data/default_structures.csv.gz" in text and "Exit codes" in text
+
+
+def test_no_input_uses_the_bundled_data(tmp_path, test_data, monkeypatch):
+    small = test_data / "cifs" / "NiO_225_sym.cif"  # stands in for the 504-row default
+    monkeypatch.setattr(peaks_cli, "default_input", lambda: small)
+    result = _run("peaks", "-o", str(tmp_path / "p.h5"), "--workers", "1")
+    assert result.exit_code == 0
+    assert "no INPUT given: using the bundled" in result.stderr
+    with PeakDatabase(tmp_path / "p.h5") as db:
+        assert db.attrs["inputs"] == [str(small)]
+
+
+def test_bundled_default_input_is_the_documented_sample():
+    with gzip.open(peaks_cli.default_input(), "rt", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    systems = [crystal_system_index(int(r["spacegroup_number_symprec0.1"])) for r in rows]
+    assert len(rows) == 504 and all(systems.count(k) == 72 for k in range(7))
+
+
+def test_interrupt_leaves_no_output(tmp_path):
+    """Ctrl-C during a run: no file at the output path, no temporary file left."""
+    out = tmp_path / "p.h5"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from xrdsim_cli.main import cli; cli()", "peaks", "-o",
+         str(out), "--workers", "1", "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + START_TIMEOUT
+    while not list(tmp_path.glob(".p.h5.partial-*")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "the run never started writing"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert list(tmp_path.iterdir()) == []
