@@ -16,7 +16,12 @@ from xrdsim.crystal import CRYSTAL_SYSTEMS
 from xrdsim.errors import SymmetryError
 from xrdsim.extinction import extinction_table
 from xrdsim.structures import iter_cif_sources, parse_cif, read_structures
-from xrdsim.symmetry import StructureLabels, spglib_cell, structure_labels
+from xrdsim.symmetry import (
+    StructureLabels,
+    space_group_from_symbol,
+    spglib_cell,
+    structure_labels,
+)
 
 #: Every n-th row of mp20_test.csv.gz is checked (9,046 rows → 302 structures).
 MP20_STRIDE = 30
@@ -113,3 +118,12 @@ def test_round_trip_and_errors(mp20_sample):
     assert StructureLabels.from_dict(labels.to_dict()) == labels
     with pytest.raises(SymmetryError, match="symprec must be > 0"):
         structure_labels(mp20_sample[0][0].structure, symprec=0)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "number"),
+    [("P 21/c", 14), ("P 1 21/n 1", 14), ("P b n m", 62), ("R -3 m :H", 166), ("Fm-3m", 225),
+     ("C 2/m", 12), ("I a -3 d", 230), ("P 63/m m c", 194), ("P 1", 1), ("Q 42", None)],
+)
+def test_space_group_from_symbol(symbol: str, number: int | None):
+    assert space_group_from_symbol(symbol) == number

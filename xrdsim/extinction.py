@@ -78,10 +78,14 @@ def absent_mask(
         (N,) bool: True where some op has h·R = h and h·t ∉ ℤ.
     """
     out = np.zeros(len(hkl), dtype=bool)
+    invariant_of: dict[bytes, np.ndarray] = {}  # ops sharing a rotation (centring)
     for rot, trans in zip(rotations, translations, strict=True):
-        invariant = np.all(hkl @ rot == hkl, axis=1)  # h·R = h (row vector)
-        phase = hkl @ trans  # h·t
-        out |= invariant & (np.abs(phase - np.round(phase)) > PHASE_TOL)
+        key = rot.tobytes()
+        if key not in invariant_of:
+            invariant_of[key] = np.flatnonzero(np.all(hkl @ rot == hkl, axis=1))  # h·R = h
+        idx = invariant_of[key]
+        phase = hkl[idx] @ trans  # h·t
+        out[idx] |= np.abs(phase - np.round(phase)) > PHASE_TOL
     return out
 
 
@@ -157,18 +161,26 @@ _PERIOD = 12  # all conditions are congruences modulo a divisor of 12 (see HKL_B
 
 
 @functools.cache
-def _class_basis(name: str) -> tuple[np.ndarray, np.ndarray]:
+def _class_basis(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(basis (d, 3), its pseudo-inverse, normals (3 − d, 3) with h ∈ class ⇔ h·normals = 0)."""
     basis = np.array(_C[name], dtype=np.int64)
-    return basis, np.linalg.pinv(basis.astype(float))
+    normals = np.linalg.svd(basis.astype(float))[2][len(basis):]
+    return basis, np.linalg.pinv(basis.astype(float)), normals
 
 
 def _in_class(hkl: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(params (N, d) int64, member (N,) bool) of points ``hkl`` in class ``name``."""
-    basis, inverse = _class_basis(name)
-    u = np.rint(hkl @ inverse).astype(np.int64)
-    return u, np.all(u @ basis == hkl, axis=1)
+    """(params (N, d) int64, member (N,) bool) of points ``hkl`` in class ``name``.
+
+    Class bases are primitive, so every integer point of their span is a member.
+    """
+    basis, inverse, normals = _class_basis(name)
+    member = np.all(np.abs(hkl @ normals.T) < 1e-9, axis=1)
+    u = np.zeros((len(hkl), len(basis)), dtype=np.int64)
+    u[member] = np.rint(hkl[member] @ inverse).astype(np.int64)
+    return u, member
 
 
+@functools.cache
 def _candidates(d: int) -> list[tuple[np.ndarray, int]]:
     """Congruences a·u ≡ 0 (mod m), coefficients in −2…2, simplest first.
 
@@ -197,9 +209,13 @@ def _format(a: np.ndarray, m: int, params: str) -> str:
 def _predicted(hkl: np.ndarray, conds: dict[str, list], rotations: np.ndarray) -> np.ndarray:
     """Absences implied by ``conds`` on ``hkl`` and its images under ``rotations``."""
     out = np.zeros(len(hkl), dtype=bool)
+    for a, m in conds.get("hkl", ()):  # centring: the present set is invariant under R
+        out |= hkl @ a % m != 0
     for rot in rotations:
         img = hkl @ rot
         for name, cl in conds.items():
+            if name == "hkl":
+                continue
             u, member = _in_class(img, name)
             for a, m in cl:
                 out |= member & (u @ a % m != 0)
@@ -246,8 +262,9 @@ def describe_group(
     for name, (u, gen) in _generic_points(crystal_system, len(hkl)).items():
         implied = gen.copy()
         implied[gen] = ~_predicted(hkl[gen], conds, rotations)
-        res, idx = np.unique(u[gen] % _PERIOD, axis=0, return_index=True)
-        present_res = res[~absent[gen][idx]]
+        present_res = u[gen & ~absent] % _PERIOD
+        present_res = present_res[np.unique(present_res @ _PERIOD ** np.arange(u.shape[1]),
+                                            return_index=True)[1]]
         found: list = []
         cands = [c for c in _candidates(u.shape[1])
                  if not np.any(present_res @ c[0] % c[1])]  # never removes a present hkl

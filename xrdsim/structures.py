@@ -20,7 +20,6 @@ in Å², with B = 8π²·U; the Debye–Waller factor is exp(−B·sin²θ/λ²)
 from __future__ import annotations
 
 import csv
-import functools
 import gzip
 import io
 import math
@@ -34,11 +33,11 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
-import spglib
 from pymatgen.core import Structure
 from pymatgen.io.cif import CifParser
 
 from xrdsim.errors import StructureError
+from xrdsim.symmetry import space_group_from_symbol
 
 #: Sites closer than this (Å) count as "at the same position" for the overlap check.
 #: Real bonds are ≥ ~0.7 Å (H–H 0.74 Å); 0.5 Å only catches duplicated or mistyped atoms.
@@ -330,21 +329,6 @@ def _check_cell(block: dict) -> None:
                          "(wrong unit? CIF cell edges are in Å)")
 
 
-@functools.cache
-def _hm_numbers() -> dict[str, int]:
-    """Hermann–Mauguin symbols of every spglib setting (spaces/underscores removed) → number."""
-    out: dict[str, int] = {}
-    for hall in range(1, 531):
-        t = spglib.get_spacegroup_type(hall, _throw=True)
-        for sym in (t.international, t.international_short, t.international_full):
-            out.setdefault(_hm_key(sym), int(t.number))
-    return out
-
-
-def _hm_key(symbol: str) -> str:
-    return re.sub(r"[\s_]", "", symbol.split(":")[0]).lower()
-
-
 def declared_space_group(block: dict) -> int | None:
     """Space-group number a CIF block declares (IT number, else H-M symbol), or None."""
     for key in _SG_NUMBER_KEYS:
@@ -353,7 +337,7 @@ def declared_space_group(block: dict) -> int | None:
             return int(number)
     for key in _SG_SYMBOL_KEYS:
         if isinstance(block.get(key), str) and block[key].strip() not in ("?", "."):
-            number = _hm_numbers().get(_hm_key(block[key]))
+            number = space_group_from_symbol(block[key])
             if number is not None:
                 return number
     return None

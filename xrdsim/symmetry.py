@@ -11,6 +11,8 @@ of MP-20 (see docs/structures.md for the measured agreement).
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -157,3 +159,26 @@ def _lattice_parameters(matrix: np.ndarray) -> tuple[float, float, float, float,
         cos = np.dot(matrix[i], matrix[j]) / (lengths[i] * lengths[j])
         angles.append(float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))))
     return (float(lengths[0]), float(lengths[1]), float(lengths[2]), *angles)
+
+
+def space_group_from_symbol(symbol: str) -> int | None:
+    """Space-group number of a Hermann–Mauguin symbol in any setting spglib knows, or None.
+
+    Spaces, underscores, case and an origin / axes suffix (``":2"``, ``":H"``) are
+    ignored: ``"P 21/c"``, ``"P 1 21/n 1"``, ``"P b n m"``, ``"R -3 m :H"`` all resolve.
+    """
+    return _symbol_numbers().get(_symbol_key(symbol))
+
+
+@functools.cache
+def _symbol_numbers() -> dict[str, int]:
+    out: dict[str, int] = {}
+    for hall in range(1, 531):
+        t = spglib.get_spacegroup_type(hall, _throw=True)
+        for symbol in (t.international, t.international_short, t.international_full):
+            out.setdefault(_symbol_key(symbol), int(t.number))
+    return out
+
+
+def _symbol_key(symbol: str) -> str:
+    return re.sub(r"[\s_]", "", str(symbol).split(":")[0]).lower()
