@@ -147,3 +147,40 @@ def test_cli_prepare_exit_codes(test_data, shared_data, tmp_path):
                                  "-o", str(tmp_path / "b.zarr")])
     assert result.exit_code == 1
     assert "missing.xy" in result.stderr and "prepared 1 of 3" in result.stdout
+
+
+def _clean_config(wavelength: float):
+    """The simulator's profile op only (fixed widths, no noise / doublet / cropping)."""
+    from xrdsim.config import load_config
+
+    return load_config({
+        "name": "clean", "wavelength": wavelength,
+        "ops": {"binning": {"mode": "sum"},
+                "profile": {"U": 0.002, "V": -0.0005, "W": 0.003, "P": 0.0, "eta": 0.5,
+                            "rho": 0.0, "latin_hypercube": False, "tail_cutoff": 0.005},
+                "renormalize": {}},
+    })
+
+
+def test_simulated_mo_pattern_lands_where_the_simulator_puts_cu_peaks(shared_data, tmp_path):
+    """xrdsim.profile.simulate at Mo Kα1, written as .xy, read back and prepared onto the Cu
+    grid, has its peaks in the bins where simulate puts the Cu peaks of the same structure."""
+    from xrdsim.peaks import compute_peaks
+    from xrdsim.profile import simulate
+    from xrdsim.structures import read_structures
+
+    cif = shared_data / "cifs/autoxrd_examples/Mn2O3_206.cif"
+    structure = next(iter(read_structures([cif]))).structure
+    mo, _ = simulate(compute_peaks(structure, wavelength=MO), _clean_config(MO), seed=0)
+    cu, _ = simulate(compute_peaks(structure, wavelength=CU), _clean_config(CU), seed=0)
+    x = grid_centers()
+    keep = (x > 4) & (x < 52)  # a Mo scan 4–52° covers Cu 8.7–~120°
+    np.savetxt(tmp_path / "mo.xy", np.column_stack([x[keep], mo[keep]]), fmt="%.6f")
+    prepared = prepare_pattern(read_pattern(tmp_path / "mo.xy", wavelength="MoKa1"),
+                               to_wavelength=CU, background=None)
+    # heights differ (a Mo peak is stretched ~2× in Cu 2θ), positions must not
+    want, _ = find_peaks(cu, prominence=0.05)
+    want = want[prepared.measured[want]]
+    got, _ = find_peaks(prepared.pattern, prominence=0.01)
+    assert want.size >= 8
+    assert np.max(np.min(np.abs(got[None, :] - want[:, None]), axis=1)) <= 1
