@@ -392,6 +392,9 @@ def parse_cif(source: CifSource) -> StructureRecord:
         raise
     except ValueError as exc:
         raise StructureError(source.source, str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - whatever the text, the batch must go on
+        raise StructureError(source.source, f"unexpected {type(exc).__name__} while "
+                             f"reading the CIF: {exc}") from None
 
 
 def _parse(source: CifSource) -> StructureRecord:
