@@ -26,7 +26,7 @@ from scipy import integrate, special
 
 from xrdsim.config import OPS, SimulationConfig, load_config
 from xrdsim.errors import ConfigError, PeakInputError
-from xrdsim.grid import N_BINS, convert_two_theta
+from xrdsim.grid import N_BINS, convert_two_theta, grid_centers
 from xrdsim.kernels.profile_ops import PARAM_SLOTS, TABLE_DU, TABLE_NODES, render_batch
 from xrdsim.sampling import draw_matrix, encode_config, params_to_dict, pattern_keys
 
@@ -77,6 +77,15 @@ def shape_tables() -> np.ndarray:
     tables = np.ascontiguousarray(tables)
     tables.setflags(write=False)
     return tables
+
+
+@functools.lru_cache(maxsize=1)
+def grid_trig() -> np.ndarray:
+    """(2, 12000) float64: tan θ_j and cos θ_j at the bin centres (θ = 2θ/2)."""
+    theta = np.deg2rad(grid_centers() / 2.0)
+    trig = np.ascontiguousarray(np.stack([np.tan(theta), np.cos(theta)]))
+    trig.setflags(write=False)
+    return trig
 
 
 @functools.lru_cache(maxsize=1)
@@ -165,25 +174,13 @@ def _run(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_ke
     else:
         tt1 = tt2 = tt
     out = np.empty((n_pat, N_BINS), dtype=np.float32)
-    _with_threads(
-        threads,
-        lambda: render_batch(
-            tt1,
-            tt2,
-            inten,
-            offs,
-            matrix,
-            keys,
-            enc.on,
-            enc.mean_mode,
-            enc.impurity,
-            enc.tail_cutoff,
-            enc.wavelength / 1.0,
-            shape_tables(),
-            normal_quantiles(),
-            out,
-        ),  # fmt: skip
-    )
+    tables, trig, normal_q = shape_tables(), grid_trig(), normal_quantiles()
+
+    def run() -> None:
+        render_batch(tt1, tt2, inten, offs, matrix, keys, enc.on, enc.mean_mode, enc.impurity,
+                     enc.tail_cutoff, enc.wavelength, tables, trig, normal_q, out)  # fmt: skip
+
+    _with_threads(threads, run)
     return SimulationResult(patterns=out, params=params_to_dict(cfg, matrix))
 
 

@@ -59,7 +59,6 @@ TABLE_NODES = int(round(TABLE_UMAX / TABLE_DU)) + 1
 #: Scherrer constant K for spherical crystallites.
 SCHERRER_K = 0.9
 _RAD2DEG = 180.0 / math.pi
-_DEG2RAD = math.pi / 180.0
 _FOUR_LN2 = 4.0 * math.log(2.0)
 
 
@@ -171,7 +170,7 @@ def _bin_peaks(tt1, tt2, inten, lo, hi, prm, on, key, mean_mode, sticks):
 
 
 @nb.njit(cache=True)
-def _profile(sticks, prm, on, tables, cutoff, wavelength, y):
+def _profile(sticks, prm, on, tables, trig, cutoff, wavelength, y):
     """y_j += s_i·[C((j−i+½)h/Γ_i) − C((j−i−½)h/Γ_i)] over the window |u| ≤ k(η).
 
     Bins j = i−m…i+m with m = ⌈k/step − ½⌉, step = h/Γ_i: only the outermost two edges
@@ -190,9 +189,8 @@ def _profile(sticks, prm, on, tables, cutoff, wavelength, y):
         s = sticks[i]
         if s == 0.0:
             continue
-        theta = (i + 0.5) * BIN_WIDTH * 0.5 * _DEG2RAD
-        t = math.tan(theta)
-        c = math.cos(theta)
+        t = trig[0, i]  # tan θ_i
+        c = trig[1, i]  # cos θ_i
         # Caglioti: FWHM² = U tan²θ + V tanθ + W + P/cos²θ  (deg²)
         f2 = prm[7] * t * t + prm[8] * t + prm[9] + prm[10] / (c * c)
         if on[BROADEN]:  # Scherrer Kλ/(D cosθ) + strain 4ε tanθ, in quadrature with Caglioti
@@ -242,7 +240,7 @@ def _scale_to_max(y):
 
 @nb.njit(cache=True)
 def render_one(tt1, tt2, inten, lo, hi, prm, on, key, mean_mode, impurity, cutoff,
-               wavelength, tables, normal_q, out):  # fmt: skip
+               wavelength, tables, trig, normal_q, out):  # fmt: skip
     """All ops for one pattern; writes float32 into ``out`` (N_BINS,)."""
     sticks = np.zeros(N_BINS, dtype=np.float64)
     _bin_peaks(tt1, tt2, inten, lo, hi, prm, on, key, mean_mode, sticks)
@@ -257,7 +255,7 @@ def render_one(tt1, tt2, inten, lo, hi, prm, on, key, mean_mode, impurity, cutof
                 sticks[j] += a * base
     if on[PROFILE]:
         y = np.zeros(N_BINS, dtype=np.float64)
-        _profile(sticks, prm, on, tables, cutoff, wavelength, y)
+        _profile(sticks, prm, on, tables, trig, cutoff, wavelength, y)
     else:
         y = sticks
     _scale_to_max(y)
@@ -300,7 +298,7 @@ def render_one(tt1, tt2, inten, lo, hi, prm, on, key, mean_mode, impurity, cutof
 
 @nb.njit(cache=True, parallel=True)
 def render_batch(tt1, tt2, inten, offsets, params, keys, on, mean_mode, impurity, cutoff,
-                 wavelength, tables, normal_q, out):  # fmt: skip
+                 wavelength, tables, trig, normal_q, out):  # fmt: skip
     """Render B patterns into ``out`` (B, N_BINS) float32, in parallel over patterns.
 
     Args:
@@ -310,8 +308,10 @@ def render_batch(tt1, tt2, inten, offsets, params, keys, on, mean_mode, impurity
         params: (B, 24) float64 in :data:`PARAM_SLOTS` order; keys: (B,) uint64.
         on: (14,) bool flags in :data:`OP_ORDER`; impurity: (4,) float64
             (intensity lo, hi, 2θ lo, hi); cutoff: profile tail cutoff; wavelength: Å.
-        tables: (8, TABLE_NODES) shape tables; normal_q: normal quantile nodes.
+        tables: (8, TABLE_NODES) shape tables; trig: (2, N_BINS) tan θ_j and cos θ_j of
+            the bin centres; normal_q: normal quantile nodes.
     """
     for b in nb.prange(keys.shape[0]):
         render_one(tt1, tt2, inten, offsets[b], offsets[b + 1], params[b], on, keys[b],
-                   mean_mode, impurity, cutoff, wavelength, tables, normal_q, out[b])  # fmt: skip
+                   mean_mode, impurity, cutoff, wavelength, tables, trig, normal_q,
+                   out[b])  # fmt: skip
