@@ -70,6 +70,15 @@ def test_missing_path_and_symlink_loop(tmp_path: Path):
     assert out[0].source == str(tmp_path / "nowhere.cif")
 
 
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
+def test_file_that_cannot_be_read(tmp_path: Path):
+    # /proc/self/mem exists but reading it from offset 0 fails with EIO, even as root
+    path = tmp_path / "unreadable.cif"
+    os.symlink("/proc/self/mem", path)
+    (err,) = list(read_structures(path))
+    assert err.source == str(path) and err.reason.startswith("cannot read file:")
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
 def test_unreadable_file(tmp_path: Path, test_data: Path):
     path = tmp_path / "locked.cif"
