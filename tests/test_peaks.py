@@ -119,9 +119,53 @@ def test_debye_waller_b_iso_matches_pymatgen_element_factors():
     no_b = compute_peaks(_rock_salt(), wavelength=CU)
     np.testing.assert_allclose(plain.intensity_raw, no_b.intensity_raw, rtol=1e-12)
     # exp(-2 B s^2) on |F|^2 damps the high-angle lines relative to the low-angle ones
-    assert ours.intensity_raw[-1] / ours.intensity_raw[0] < plain.intensity_raw[-1] / (
-        plain.intensity_raw[0]
+    assert (
+        ours.intensity_raw[-1] / ours.intensity_raw[0]
+        < plain.intensity_raw[-1] / (plain.intensity_raw[0])
     )
+
+
+def _b_iso_as_isotropic_ucif(structure: Structure) -> Structure:
+    """Per-site B as pymatgen's U_cif site properties: U_ij = U·cos(angle*_ij), U = B/8π².
+
+    Then 2π²·hᵀU*h = 2π²·U·|G|² = B·s², so pymatgen's anisotropic Debye–Waller path
+    computes the same exp(−B s²) per site: an independent check of our per-site B.
+    """
+    s = structure.copy()
+    u = np.asarray(s.site_properties["b_iso"]) / (8 * math.pi**2)
+    cos_a, cos_b, cos_g = np.cos(np.radians(s.lattice.reciprocal_lattice_crystallographic.angles))
+    for name, factor in (
+        ("U11", 1),
+        ("U22", 1),
+        ("U33", 1),
+        ("U23", cos_a),
+        ("U13", cos_b),
+        ("U12", cos_g),
+    ):
+        s.add_site_property(f"{name}_cif", list(u * factor))
+    s.remove_site_property("b_iso")
+    return s
+
+
+def test_cif_b_and_u_per_site_match_pymatgen_anisotropic_path(shared_data):
+    from xrdsim.structures import read_structures
+
+    folders = sorted(p for p in (shared_data / "cifs").iterdir() if p.is_dir())
+    compared = 0
+    for record in read_structures(folders):
+        if isinstance(record, StructureError):
+            continue
+        structure = record.structure
+        if "b_iso" not in structure.site_properties:
+            continue
+        ours = compute_peaks(structure, wavelength=CU)
+        ref = XRDCalculator(wavelength=CU).get_pattern(
+            _b_iso_as_isotropic_ucif(structure), two_theta_range=(0, 120)
+        )
+        np.testing.assert_allclose(ours.two_theta, ref.x, atol=1e-9, err_msg=record.source)
+        np.testing.assert_allclose(ours.intensity, ref.y, atol=1e-9, err_msg=record.source)
+        compared += 1
+    assert compared >= 5  # the shared CIFs with B or U (PeakPo, AutoXRD)
 
 
 def test_disordered_site_matches_pymatgen():
@@ -166,8 +210,9 @@ def _check_lines(peaks: PeakList, expected: list[tuple[tuple[int, int, int], flo
     assert list(peaks.multiplicity[:n]) == [e[2] for e in expected]
     raw = np.array([e[3] for e in expected])
     np.testing.assert_allclose(peaks.intensity_raw[:n], raw, rtol=1e-9)
-    np.testing.assert_allclose(peaks.d[:n], [CU / (2 * math.sin(math.radians(e[1] / 2)))
-                                             for e in expected], rtol=1e-12)
+    np.testing.assert_allclose(
+        peaks.d[:n], [CU / (2 * math.sin(math.radians(e[1] / 2))) for e in expected], rtol=1e-12
+    )
 
 
 def _rock_salt() -> Structure:
@@ -179,8 +224,14 @@ def _rock_salt() -> Structure:
 def test_nacl_lines_by_hand():
     a = 5.64
     expected = []
-    for hkl, mult in (((1, 1, 1), 8), ((2, 0, 0), 6), ((2, 2, 0), 12), ((3, 1, 1), 24),
-                      ((2, 2, 2), 8), ((4, 0, 0), 6)):
+    for hkl, mult in (
+        ((1, 1, 1), 8),
+        ((2, 0, 0), 6),
+        ((2, 2, 0), 12),
+        ((3, 1, 1), 24),
+        ((2, 2, 2), 8),
+        ((4, 0, 0), 6),
+    ):
         tt = _bragg(a / math.sqrt(sum(i * i for i in hkl)))
         sign = 1 if hkl[0] % 2 == 0 else -1  # all even: 4(f_Na + f_Cl); all odd: 4(f_Cl − f_Na)
         f = 4 * (_f("Cl", tt) + sign * _f("Na", tt))
@@ -198,8 +249,14 @@ def test_silicon_lines_by_hand_and_absences():
     assert len(si) == 8
     expected = []
     # F = 8f for h+k+l = 4n, |F|² = 32 f² for h,k,l odd, 0 for h+k+l = 4n+2 (200, 222)
-    for hkl, mult, f2 in (((1, 1, 1), 8, 32), ((2, 2, 0), 12, 64), ((3, 1, 1), 24, 32),
-                          ((4, 0, 0), 6, 64), ((3, 3, 1), 24, 32), ((4, 2, 2), 24, 64)):
+    for hkl, mult, f2 in (
+        ((1, 1, 1), 8, 32),
+        ((2, 2, 0), 12, 64),
+        ((3, 1, 1), 24, 32),
+        ((4, 0, 0), 6, 64),
+        ((3, 3, 1), 24, 32),
+        ((4, 2, 2), 24, 64),
+    ):
         tt = _bragg(a / math.sqrt(sum(i * i for i in hkl)))
         expected.append((hkl, tt, mult, mult * f2 * _f("Si", tt) ** 2 * _lp(tt)))
     peaks = compute_peaks(si)
@@ -214,8 +271,14 @@ def test_cscl_lines_by_hand():
     a = 4.123
     cscl = Structure(Lattice.cubic(a), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     expected = []
-    for hkl, mult in (((1, 0, 0), 6), ((1, 1, 0), 12), ((1, 1, 1), 8), ((2, 0, 0), 6),
-                      ((2, 1, 0), 24), ((2, 1, 1), 24)):
+    for hkl, mult in (
+        ((1, 0, 0), 6),
+        ((1, 1, 0), 12),
+        ((1, 1, 1), 8),
+        ((2, 0, 0), 6),
+        ((2, 1, 0), 24),
+        ((2, 1, 1), 24),
+    ):
         tt = _bragg(a / math.sqrt(sum(i * i for i in hkl)))
         sign = 1 if sum(hkl) % 2 == 0 else -1  # F = f_Cs ± f_Cl
         f = _f("Cs", tt) + sign * _f("Cl", tt)
@@ -227,10 +290,18 @@ def test_cscl_lines_by_hand():
 
 def test_magnesium_hexagonal_lines_by_hand():
     a, c = 3.2094, 5.2108
-    mg = Structure.from_spacegroup("P6_3/mmc", Lattice.hexagonal(a, c), ["Mg"], [[1/3, 2/3, 0.25]])
+    mg = Structure.from_spacegroup(
+        "P6_3/mmc", Lattice.hexagonal(a, c), ["Mg"], [[1 / 3, 2 / 3, 0.25]]
+    )
     expected = []
-    for hkl, mult in (((1, 0, 0), 6), ((0, 0, 2), 2), ((1, 0, 1), 12), ((1, 0, 2), 12),
-                      ((1, 1, 0), 6), ((1, 0, 3), 12)):
+    for hkl, mult in (
+        ((1, 0, 0), 6),
+        ((0, 0, 2), 2),
+        ((1, 0, 1), 12),
+        ((1, 0, 2), 12),
+        ((1, 1, 0), 6),
+        ((1, 0, 3), 12),
+    ):
         h, k, l_ = hkl
         d = 1 / math.sqrt(4 / 3 * (h * h + h * k + k * k) / a**2 + l_ * l_ / c**2)
         tt = _bragg(d)
@@ -324,8 +395,9 @@ def test_peaklist_round_trip_and_read_only():
     with pytest.raises(ValueError):
         peaks.intensity[0] = 1.0
     with pytest.raises(ConfigError, match="rows"):
-        PeakList(np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2), np.zeros((3, 3)),
-                 np.zeros(2), 1.5)
+        PeakList(
+            np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2), np.zeros((3, 3)), np.zeros(2), 1.5
+        )
 
 
 # ------------------------------------------------------------------------------ refusals
