@@ -86,9 +86,20 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  {'':<20} extinction groups: {len(s['extinction_group_counts'])} "
                      f"present; {len(s['params'])} sampled parameters")
     for name, cfg in summary["configs"].items():
-        keys = ", ".join(sorted(cfg)) if isinstance(cfg, dict) else str(cfg)
-        lines.append(f"  config {name!r}: {keys}")
+        lines.append(f"  config {name!r} ({cfg.get('name', '')}, {cfg.get('wavelength')} Å):")
+        for op, params in cfg.get("ops", {}).items():
+            text = ", ".join(f"{k}={_short(v)}" for k, v in params.items()) if isinstance(
+                params, dict) else _short(params)
+            lines.append(f"    {op}: {text}")
     return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    """``{"uniform": [0, 1]}`` -> ``uniform[0, 1]``; plain values unchanged."""
+    if isinstance(value, dict) and len(value) == 1:
+        (kind, arg), = value.items()
+        return f"{kind}{arg}"
+    return str(value)
 
 
 def plot_examples(path: str | os.PathLike, png: str | os.PathLike, *,
