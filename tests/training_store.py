@@ -64,3 +64,15 @@ def copy_store(store: Path, destination: Path) -> Path:
     target = destination / store.name
     shutil.copytree(store, target)
     return target
+
+
+@pytest.fixture(autouse=False)
+def one_torch_thread():
+    """Run torch single-threaded: on a shared, oversubscribed CI machine two intra-op
+    threads spin against each other and a step costs ~10× the CPU time."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -63,11 +63,12 @@ def train_structures(data: str | Path | None, peaks: str | Path) -> np.ndarray |
     if "structures" not in root:
         raise TrainingError(f"store {str(data)!r} has no 'structures' table; rebuild it")
     table = root["structures"]
-    ids = np.asarray(table["structure_id"][:]).astype(str)
+    ids = [str(s) for s in np.asarray(table["structure_id"][:]).tolist()]
     split = np.asarray(table["split"][:])
     db = PeakDatabase(peaks)
     try:
-        return np.array([db.index(s) for s in ids[split == 0]], dtype=np.int64)
+        return np.array([db.index(s) for s, part in zip(ids, split, strict=True) if part == 0],
+                        dtype=np.int64)
     except DatabaseError as exc:
         raise TrainingError(
             f"store {str(data)!r} was not built from {str(peaks)!r}: {exc}"

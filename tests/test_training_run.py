@@ -1,0 +1,160 @@
+"""End-to-end training on a small real store: learning, resume, refusals, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import training_store
+import zarr
+from click.testing import CliRunner
+from training_store import copy_store
+from xrdsim_cli.main import cli
+from xrdsim_training import trainer
+from xrdsim_training.config import ModelConfig, TrainConfig
+from xrdsim_training.evaluate import evaluate_run
+
+from xrdsim.errors import ConfigError, TrainingError
+
+built_store = training_store.built_store  # the session's small real store (fixture)
+one_torch_thread = training_store.one_torch_thread
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SMALL = ModelConfig(width=8, depth=3, embed_dim=64, projector_dim=64, pool_length=8)
+TINY = ModelConfig(width=4, depth=2, embed_dim=16, projector_dim=32, pool_length=4)
+#: Losses of a resumed run equal the uninterrupted run's up to float32 summation order.
+RESUME_RTOL = 1e-5
+
+
+def _config(**kw) -> TrainConfig:
+    base = dict(method="supervised", epochs=3, batch_size=16, lr=2e-3, shuffle_buffer=48,
+                model=TINY, val_max_patterns=16)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_supervised_run_learns_its_training_structures(built_store, tmp_path):
+    config = _config(epochs=12, model=SMALL)
+    result = trainer.train(config, run_dir=tmp_path / "run", data=built_store, progress=False)
+    assert [row["epoch"] for row in result.history] == list(range(1, 13))
+    assert result.history[-1]["loss"] < 0.5 * result.history[0]["loss"]
+    for name in ("checkpoint.pt", "config.json", "metrics.csv", "metrics.json"):
+        assert (tmp_path / "run" / name).is_file()
+    report = evaluate_run(tmp_path / "run", data=built_store, splits=("train",),
+                          block_split="train", block_structures=10, block_views=4)
+    scores = report["splits"]["train"]
+    labels = zarr.open_group(str(built_store), mode="r")["train"]["crystal_system"][:]
+    majority = np.bincount(labels).max() / labels.size  # ≈ 0.14 for this balanced store
+    assert scores["cs_accuracy"] > max(0.6, 3 * majority)
+    assert scores["sg_accuracy"] > 0.4
+    assert scores["cs_top3"] >= scores["cs_accuracy"]
+    assert 0.0 <= scores["sg_consistent_with_cs"] <= 1.0
+    assert np.sum(scores["cs_confusion"]) == scores["n_patterns"] == labels.size
+    block = report["block_similarity"]
+    assert (block["n_structures"], block["n_views"]) == (10, 4)
+    assert block["mean_within"] > block["mean_between"]
+    saved = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert saved["splits"]["train"]["cs_accuracy"] == scores["cs_accuracy"]
+
+
+def test_resumed_run_continues_the_same_curve(built_store, tmp_path, monkeypatch):
+    config = _config(epochs=4)
+    straight = trainer.train(config, run_dir=tmp_path / "a", data=built_store, progress=False)
+
+    real_save = trainer.save_checkpoint
+
+    def crash_after_epoch_2(run_dir, **kw):
+        real_save(run_dir, **kw)
+        if kw["epoch"] == 2:
+            raise KeyboardInterrupt("simulated kill after epoch 2")
+
+    monkeypatch.setattr(trainer, "save_checkpoint", crash_after_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(config, run_dir=tmp_path / "b", data=built_store, progress=False)
+    monkeypatch.setattr(trainer, "save_checkpoint", real_save)
+    resumed = trainer.train(config, run_dir=tmp_path / "b", data=built_store, resume=True,
+                            progress=False)
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
+    for a, b in zip(straight.history, resumed.history, strict=True):
+        for key in ("loss", "loss_cs", "loss_eg", "loss_sg", "lr", "val_cs_accuracy"):
+            assert b[key] == pytest.approx(a[key], rel=RESUME_RTOL), (a["epoch"], key)
+
+
+def test_runs_refuse_mismatched_checkpoints_and_settings(built_store, tmp_path):
+    run = tmp_path / "run"
+    trainer.train(_config(epochs=1), run_dir=run, data=built_store, progress=False)
+    with pytest.raises(TrainingError, match="already holds a run"):
+        trainer.train(_config(epochs=2), run_dir=run, data=built_store, progress=False)
+    wider = ModelConfig(**{**TINY.to_dict(), "width": 6})
+    with pytest.raises(TrainingError, match="another architecture.*width"):
+        trainer.train(_config(epochs=2, model=wider), run_dir=run, data=built_store,
+                      resume=True, progress=False)
+    with pytest.raises(TrainingError, match="other settings.*lr"):
+        trainer.train(_config(epochs=2, lr=1e-2), run_dir=run, data=built_store, resume=True,
+                      progress=False)
+    with pytest.raises(TrainingError, match="already completed 1 of 1"):
+        trainer.train(_config(epochs=1), run_dir=run, data=built_store, resume=True,
+                      progress=False)
+    with pytest.raises(TrainingError, match="no checkpoint"):
+        trainer.train(_config(), run_dir=tmp_path / "new", data=built_store, resume=True,
+                      progress=False)
+
+
+def test_label_count_mismatch_and_missing_sources_are_refused(built_store, tmp_path):
+    k = zarr.open_group(str(built_store), mode="r").attrs["n_extinction_groups"]
+    wrong = ModelConfig(**{**TINY.to_dict(), "n_extinction_groups": k - 1})
+    with pytest.raises(TrainingError, match=f"EG head has {k - 1} classes.*{k} extinction"):
+        trainer.train(_config(model=wrong), run_dir=tmp_path / "r", data=built_store,
+                      progress=False)
+    with pytest.raises(TrainingError, match="--peaks"):
+        trainer.train(_config(method="supervised-aug"), run_dir=tmp_path / "r", data=built_store,
+                      progress=False)
+    with pytest.raises(ConfigError, match="pretrain_epochs must be ≥ 1"):
+        _config(method="barlow")
+
+
+def test_nan_loss_stops_the_run_with_a_clear_error(built_store, tmp_path):
+    store = copy_store(built_store, tmp_path)
+    patterns = zarr.open_group(str(store), mode="r+")["train"]["patterns"]
+    block = patterns[:]
+    block[:] = np.nan
+    patterns[:] = block
+    with pytest.raises(TrainingError, match="loss became nan at epoch 1, step 1"):
+        trainer.train(_config(), run_dir=tmp_path / "run", data=store, progress=False)
+
+
+def test_barlow_pretrains_on_two_views_then_fine_tunes(built_store, tmp_path):
+    config = _config(method="barlow", pretrain_epochs=1, epochs=1, steps_per_epoch=2,
+                     batch_size=8, val_max_patterns=0)
+    result = trainer.train(config, run_dir=tmp_path / "run", data=built_store,
+                           peaks=str(built_store) + ".peaks.h5", progress=False)
+    phases = [(r["phase"], r["steps"]) for r in result.history]
+    assert phases == [("pretrain", 2), ("finetune", 2)]
+    assert np.isfinite(result.history[0]["loss"]) and "loss_cs" not in result.history[0]
+    assert "loss_cs" in result.history[1]
+
+
+def test_cli_train_resume_and_evaluate(built_store, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "--method", "supervised", "--data", str(built_store), "-o", str(run),
+            "--epochs", "1", "--batch-size", "16", "--width", "4", "--depth", "2",
+            "--embed-dim", "16", "--projector-dim", "32", "-q"]
+    runner = CliRunner()
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["epochs_completed"] == 1
+    again = runner.invoke(cli, args[:7] + ["--epochs", "2", "--resume", "-q"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["last_epoch"]["epoch"] == 2
+    refused = runner.invoke(cli, args[:7] + ["--width", "8", "--epochs", "3", "--resume"])
+    assert refused.exit_code == 3 and "another architecture" in refused.output
+    out = tmp_path / "eval.json"
+    scored = runner.invoke(cli, ["evaluate", str(run), "--data", str(built_store), "-o", str(out),
+                                 "--block-structures", "4", "--block-views", "2"])
+    assert scored.exit_code == 0, scored.output
+    report = json.loads(out.read_text())
+    assert set(report["splits"]) == {"equivariance", "invariance", "held_out_invariance"}
+    assert report["block_similarity"]["split"] == "invariance"
+    missing = runner.invoke(cli, ["evaluate", str(run), "--data", str(built_store),
+                                  "--split", "nope"])
+    assert missing.exit_code == 3 and "no split 'nope'" in missing.output
