@@ -431,7 +431,7 @@ def build_dataset(
         manifest = dataset_manifest(
             name=name or output.stem, inputs=inputs, store=output, failures=db.errors,
             n_structures=len(ids), configs={k: c.to_dict() for k, c in configs.items()},
-            settings=settings.to_dict(), assignment_sha256=assignment_hash,
+            settings=settings.to_dict(), assignment_sha256=assignment_hash, progress=progress,
             seeds={"seed": int(settings.seed), **{p.spec.name: p.seed for p in plans}},
             splits={p.spec.name: split_summary(
                 n_structures=len(p.structures), n_patterns=p.layout.n_patterns,
