@@ -78,6 +78,10 @@ GZIP_LEVEL = 4
 #: Chunk cache per open dataset of the reader, so batched random reads of nearby
 #: structures do not decompress the same chunk twice.
 READ_CACHE_BYTES = 64 * 1024 * 1024
+#: ``PeakDatabase(preload=None)`` keeps two_theta and intensity in memory up to this
+#: size (256 MiB = 16.8 million peaks, ~100,000 MP-20-like structures): a random batch
+#: from memory is a NumPy gather, ~5–10× faster than slices of the HDF5 file.
+PRELOAD_AUTO_BYTES = 256 * 1024 * 1024
 #: Wanted row ranges closer than this many rows are read with one slice: copying a
 #: few thousand unneeded rows (16 KiB) costs less than another h5py call (~10–40 µs).
 MERGE_GAP_ROWS = 2048
@@ -121,17 +125,19 @@ class PeakDatabase:
 
     Args:
         path: an ``.h5`` file written by :func:`xrdsim.write_peak_database`.
-        preload: read ``two_theta`` and ``intensity`` of all structures into memory
-            (16 bytes per peak) so :meth:`ragged` never touches the disk.
+        preload: keep ``two_theta`` and ``intensity`` of all structures in memory
+            (16 bytes per peak, read on the first :meth:`ragged` call) so batches are a
+            NumPy gather. ``None`` (default): preload when they take at most
+            :data:`PRELOAD_AUTO_BYTES`.
 
     Raises:
         DatabaseError: missing file, not HDF5, not a peak database, a newer format
             version, an interrupted write, or inconsistent offsets.
     """
 
-    def __init__(self, path: str | os.PathLike, *, preload: bool = False):
+    def __init__(self, path: str | os.PathLike, *, preload: bool | None = None):
         self.path = Path(path)
-        self._preload = bool(preload)
+        self._preload = preload
         self._file: h5py.File | None = None
         self._pid = -1
         f = self._h5()
@@ -139,8 +145,9 @@ class PeakDatabase:
         self._check_offsets(f)
         self._labels: dict[str, np.ndarray] | None = None
         self._index: dict[str, int] | None = None
-        self._memory = ({k: f["peaks"][k][()] for k in ("two_theta", "intensity")}
-                        if self._preload else None)
+        self._memory: dict[str, np.ndarray] | None = None
+        if self._preload is None:
+            self._preload = 16 * int(self._offsets[-1]) <= PRELOAD_AUTO_BYTES
 
     # ---- file handling -------------------------------------------------------------
     def _h5(self) -> h5py.File:
@@ -185,6 +192,8 @@ class PeakDatabase:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_file"], state["_pid"], state["_dsets"] = None, -1, {}
+        # the receiver re-reads peaks and labels when it needs them: a pickle stays small
+        state["_memory"] = state["_labels"] = state["_index"] = None
         return state
 
     def __len__(self) -> int:
@@ -292,16 +301,25 @@ class PeakDatabase:
         lengths = ends - starts
         out_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         pos = _gather_positions(starts, lengths)
-        if self._memory is not None and set(fields) <= set(self._memory):
-            return {k: self._memory[k][pos] for k in fields}, out_offsets
         self._h5()
+        try:
+            return self._gather(pos, lengths, starts, ends, fields), out_offsets
+        except OSError as exc:
+            raise DatabaseError(f"{self.path}: reading /peaks failed (corrupt file?): "
+                                f"{exc}") from None
+
+    def _gather(self, pos, lengths, starts, ends, fields) -> dict[str, np.ndarray]:
+        """Rows ``pos`` of each field, from memory or from merged contiguous slices."""
+        if self._preload and set(fields) <= {"two_theta", "intensity"}:
+            if self._memory is None:
+                self._memory = {k: self._dsets[k][()] for k in ("two_theta", "intensity")}
+            return {k: self._memory[k][pos] for k in fields}
         # merge the wanted [start, end) ranges into blocks read with one slice each
         keep = lengths > 0
         order = np.argsort(starts[keep], kind="stable")
         s, e = starts[keep][order], ends[keep][order]
         if s.size == 0:
-            return {k: np.empty((0, *PEAK_FIELDS[k][1]), PEAK_FIELDS[k][0])
-                    for k in fields}, out_offsets
+            return {k: np.empty((0, *PEAK_FIELDS[k][1]), PEAK_FIELDS[k][0]) for k in fields}
         reach = np.maximum.accumulate(e)
         new_block = np.concatenate([[True], s[1:] > reach[:-1] + MERGE_GAP_ROWS])
         b_start = s[new_block]
@@ -310,15 +328,11 @@ class PeakDatabase:
         block = np.searchsorted(b_start, pos, side="right") - 1
         local = pos - b_start[block] + b_buf[block]
         out = {}
-        try:
-            for k in fields:
-                dset = self._dsets[k]
-                buf = np.concatenate([dset[a:b] for a, b in zip(b_start, b_end, strict=True)])
-                out[k] = buf[local]
-        except OSError as exc:
-            raise DatabaseError(f"{self.path}: reading /peaks/{k} failed (corrupt file?): "
-                                f"{exc}") from None
-        return out, out_offsets
+        for k in fields:
+            dset = self._dsets[k]
+            buf = np.concatenate([dset[a:b] for a, b in zip(b_start, b_end, strict=True)])
+            out[k] = buf[local]
+        return out
 
     def summary(self, *, top_errors: int = 10) -> dict[str, Any]:
         """Counts, per-crystal-system counts, peaks-per-structure statistics, settings,

@@ -262,7 +262,8 @@ def write_peak_database(
         wavelength: Å, or a preset name (``"CuKa"``, ``"MoKa1"``, ...).
         two_theta_range: (min, max) degrees 2θ, 0 <= min < max <= 180.
         symprec: spglib distance tolerance in Å (0.1 reproduces the MP-20 labels).
-        workers: processes (1: in-process, no dask; None: all cores).
+        workers: processes (1: in-process, no dask; None: all cores); never more than
+            the number of chunks, so a run of one chunk stays in-process.
         scheduler: address of a running dask.distributed scheduler (overrides workers).
         progress: show a progress bar on stderr.
         overwrite: replace an existing ``output``.
@@ -275,7 +276,7 @@ def write_peak_database(
         ConfigError: invalid settings. DatabaseError: ``output`` exists (without
             ``overwrite``) or its folder is missing. Per-structure problems never raise.
     """
-    from xrdsim.parallel import run_tasks
+    from xrdsim.parallel import default_workers, run_tasks
     from xrdsim.structures import iter_cif_sources
     from xrdsim.wavelengths import resolve_wavelength
 
@@ -290,6 +291,9 @@ def write_peak_database(
     entries = list(iter_cif_sources(paths))
     chunks = [_Chunk(tuple(entries[i:i + chunk_size]), lam, (lo, hi), float(symprec))
               for i in range(0, len(entries), chunk_size)]
+    if scheduler is None:  # no cluster worth starting for fewer chunks than workers
+        workers = max(1, min(default_workers() if workers is None else int(workers),
+                             len(chunks)))
     done: dict[int, list] = {}
     next_chunk = 0
     with PeakDatabaseWriter(output, wavelength=lam, two_theta_range=(lo, hi),
@@ -342,6 +346,9 @@ def _write_result(writer: PeakDatabaseWriter, result: tuple) -> None:
 def _process_chunk(chunk: _Chunk) -> list[tuple]:
     """Worker side: one result tuple per entry, ``("ok", id, source, peaks, labels)``
     or ``("error", source, reason)``."""
+    # spglib's C library prints internal retry notes ("spglib: ssm_get_exact_positions
+    # failed.") on stderr, garbling the progress bar; they do not mean a wrong result
+    os.environ.setdefault("SPGLIB_WARNING", "OFF")
     return [_process_one(entry, chunk) for entry in chunk.entries]
 
 
