@@ -124,6 +124,8 @@ def main() -> None:
             row[f"numba_{threads}_threads_patterns_per_s"] = round(rate, 1)
             if threads == 1:
                 row["numba_cpu_us_per_pattern"] = round(cpu_us, 1)
+                # what 2 otherwise idle cores would give at this CPU cost (projection)
+                row["projected_2_idle_cores_patterns_per_s"] = round(2e6 / cpu_us, 1)
         ref = time_reference(cfg, tt, inten, offsets, args.reference_patterns)
         row["numpy_reference_patterns_per_s"] = round(ref, 2)
         row["speedup_2_threads_vs_reference"] = round(
