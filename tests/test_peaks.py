@@ -381,6 +381,23 @@ def test_wavelength_presets_and_range_subset():
     assert np.all(part.intensity > SCALED_INTENSITY_TOL)
 
 
+def test_wider_merge_tolerance_joins_pseudo_equivalent_lines(shared_data):
+    # MP-20 cells are symmetric only to ~7 digits: equivalent reflections spread over
+    # up to ~1e-4°, so pymatgen's 1e-5° bins split some families; 1e-3° bins join them
+    joined = 0
+    for _, structure in _mp20_sample(shared_data, 20, SEED + 3):
+        fine = compute_peaks(structure)
+        coarse = compute_peaks(structure, merge_tolerance=1e-3)
+        assert len(coarse) <= len(fine)
+        joined += len(fine) - len(coarse)
+        # merging moves no intensity (up to the dropped sub-1e-5 lines) and no line far
+        assert coarse.intensity_raw.sum() == pytest.approx(fine.intensity_raw.sum(), rel=1e-3)
+        strong = coarse.two_theta[coarse.intensity > MATCH_MIN_INTENSITY]
+        gap = np.abs(strong[:, None] - fine.two_theta[None, :]).min(axis=1)
+        assert gap.max() <= 1e-3
+    assert joined > 0
+
+
 def test_empty_range_gives_empty_list():
     peaks = compute_peaks(_rock_salt(), two_theta_range=(0.0, 5.0))
     assert len(peaks) == 0 and peaks.hkl.shape == (0, 3)
@@ -413,6 +430,8 @@ def test_peaklist_round_trip_and_read_only():
         ({"wavelength": 0.0}, "positive"),
         ({"wavelength": -1.5}, "positive"),
         ({"wavelength": "CuKz"}, "unknown wavelength"),
+        ({"merge_tolerance": 0.0}, "merge_tolerance"),
+        ({"merge_tolerance": 0.05}, "merge_tolerance"),
     ],
 )
 def test_bad_settings_are_refused(kwargs, match):

@@ -32,6 +32,10 @@ from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 #: ~1e-4°, and those may land in neighbouring bins; docs/peaks.md has the numbers.
 TWO_THETA_TOL = 1e-5
 
+#: Widest merge bin :func:`compute_peaks` accepts (degrees): a tenth of the model's 0.01°
+#: grid step would still keep resolvable lines apart; wider bins would merge them.
+MAX_MERGE_TOLERANCE = 1e-3
+
 #: Lines at or below this intensity on the 0–100 scale are dropped. pymatgen's
 #: ``SCALED_INTENSITY_TOL``: systematic absences do not cancel exactly in floating point
 #: (and only to ~1e-6 for relaxed P1 cells with coordinates rounded in the CIF), so without
@@ -280,14 +284,15 @@ def compute_peaks(
     wavelength: float | str = DEFAULT_WAVELENGTH,
     two_theta_range: tuple[float, float] = DEFAULT_TWO_THETA_RANGE,
     debye_waller: bool = True,
+    merge_tolerance: float = TWO_THETA_TOL,
 ) -> PeakList:
     """Kinematic X-ray powder lines of a structure.
 
     ``I = Σ_lines 2·|F(G)|²·(1 + cos²2θ)/(sin²θ·cosθ)`` over the reciprocal-lattice points
     with 2θ in range, ``F = Σ_j o_j·f_j(s)·exp(−B_j s²)·exp(2πi G·r_j)``, form factors
-    ``f(s) = Z − 41.78214·s²·Σ aᵢ exp(−bᵢ s²)`` (s = sinθ/λ), reflections within
-    the same :data:`TWO_THETA_TOL` bin merged, lines at or below :data:`SCALED_INTENSITY_TOL` (0–100
-    scale) dropped. Matches pymatgen's ``XRDCalculator(wavelength).get_pattern(structure,
+    ``f(s) = Z − 41.78214·s²·Σ aᵢ exp(−bᵢ s²)`` (s = sinθ/λ), reflections in the same
+    2θ bin (``merge_tolerance``) merged, lines at or below :data:`SCALED_INTENSITY_TOL`
+    (0–100 scale) dropped. Matches pymatgen's ``XRDCalculator(wavelength).get_pattern(structure,
     two_theta_range=...)`` (see ``docs/peaks.md`` for the conventions).
 
     Args:
@@ -298,6 +303,10 @@ def compute_peaks(
             (:func:`xrdsim.wavelengths.resolve_wavelength`). Default 1.5418 Å.
         two_theta_range: (min, max) degrees 2θ, ``0 <= min < max <= 180``, both inclusive.
         debye_waller: apply ``exp(−B s²)`` to each site's form factor from ``"b_iso"``.
+        merge_tolerance: 2θ bin width in degrees for merging reflections into lines,
+            ``0 < w <= MAX_MERGE_TOLERANCE``; default pymatgen's 1e-5°. A wider bin (e.g.
+            1e-3°) merges the pseudo-equivalent reflections of slightly distorted cells
+            (see ``docs/peaks.md``).
 
     Returns:
         :class:`PeakList` ascending in 2θ (empty when no reflection falls in range).
@@ -309,6 +318,12 @@ def compute_peaks(
     """
     lam = resolve_wavelength(wavelength)
     lo, hi = _check_range(two_theta_range)
+    tol = float(merge_tolerance)
+    if not (0.0 < tol <= MAX_MERGE_TOLERANCE):
+        raise ConfigError(
+            f"merge_tolerance must be in (0, {MAX_MERGE_TOLERANCE}] degrees 2θ, got "
+            f"{merge_tolerance!r}; the default {TWO_THETA_TOL} matches pymatgen"
+        )
     arrays = structure_arrays(structure, debye_waller=debye_waller)
     two_theta, intensity, raw, d, hkl, multiplicity = powder_lines(
         arrays["lattice"],
@@ -323,7 +338,7 @@ def compute_peaks(
         arrays["kind_z"],
         arrays["kind_a"],
         arrays["kind_b"],
-        TWO_THETA_TOL,
+        tol,
         SCALED_INTENSITY_TOL,
     )
     for arr in (two_theta, intensity, raw, d, hkl, multiplicity):
