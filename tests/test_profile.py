@@ -380,6 +380,18 @@ def test_bad_call_arguments():
             structure_keys=0,
             views=0,
         )
+    params = {f"profile.{k}": v for k, v in PROFILE.items()} | {"profile.W": -0.01}
+    with pytest.raises(ConfigError, match=r"pattern 0: FWHM² .* ≤ 0"):
+        render(
+            tt,
+            inten,
+            offsets,
+            _config(OP_CASES["profile"]),
+            params,
+            seed=0,
+            structure_keys=0,
+            views=0,
+        )
     params = {f"profile.{k}": v for k, v in PROFILE.items()} | {"profile.eta": 1.5}
     with pytest.raises(ConfigError, match=r"profile.eta.*\[0.0, 1.0\]"):
         render(

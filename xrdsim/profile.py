@@ -262,6 +262,17 @@ def render(
                     f"params[{name!r}] ({spec.meaning}) must lie in [{spec.lo}, {spec.hi}]"
                 )
             m[:, PARAM_SLOTS.index(name)] = col
+        if cfg.enabled("profile"):  # FWHM² > 0 on every bin, as config validation demands
+            tan, cos = grid_trig()
+            u, v, w, q = (m[:, PARAM_SLOTS.index(f"profile.{k}")][:, None] for k in "UVWP")
+            bad = ((u * tan * tan + v * tan + w + q / (cos * cos)) <= 0.0).any(axis=1)
+            if bad.any():
+                b = int(np.argmax(bad))
+                uvwp = [float(x[b, 0]) for x in (u, v, w, q)]
+                raise ConfigError(
+                    f"params for pattern {b}: FWHM² = U·tan²θ + V·tanθ + W + P/cos²θ ≤ 0 "
+                    f"somewhere on 0–120° with (U, V, W, P) = {uvwp}"
+                )
         return m
 
     return _run(
