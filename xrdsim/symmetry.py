@@ -5,8 +5,9 @@ with one type per distinct site composition (species and occupancies rounded to
 :data:`OCCUPANCY_DECIMALS`), so two sites are symmetry-equivalent only when their
 whole composition agrees. Site properties (``b_iso``, magnetic moments) are ignored.
 
-The default ``symprec=0.1`` Å reproduces the ``spacegroup_number_symprec0.1`` labels
-of MP-20 (see docs/structures.md for the measured agreement).
+The defaults ``symprec=0.1`` Å and ``angle_tolerance=5``° (pymatgen's) reproduce the
+``spacegroup_number_symprec0.1`` labels of MP-20 (measured agreement in
+docs/structures.md).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from xrdsim.extinction import extinction_table
 OCCUPANCY_DECIMALS = 4
 #: Default symmetry tolerance (Å), that of MP-20's labels.
 DEFAULT_SYMPREC = 0.1
+#: Default angle tolerance (degrees): pymatgen's ``SpacegroupAnalyzer`` default, with
+#: which Materials Project labels were made. spglib's own default (−1: derived from
+#: symprec) misses 16 of MP-20's 9,046 test labels, 5° misses 3 (docs/structures.md).
+DEFAULT_ANGLE_TOLERANCE = 5.0
 
 #: Point group (spglib / Hermann–Mauguin) → Laue class.
 LAUE_CLASS: dict[str, str] = {
@@ -114,12 +119,19 @@ def bravais_lattice(space_group: int, symbol: str) -> str:
     return _SYSTEM_LETTER[system] + centring
 
 
-def structure_labels(structure: Structure, *, symprec: float = DEFAULT_SYMPREC) -> StructureLabels:
+def structure_labels(
+    structure: Structure,
+    *,
+    symprec: float = DEFAULT_SYMPREC,
+    angle_tolerance: float = DEFAULT_ANGLE_TOLERANCE,
+) -> StructureLabels:
     """Symmetry labels of ``structure`` by spglib at ``symprec``.
 
     Args:
         structure: a pymatgen structure (ordered or disordered).
         symprec: distance tolerance in Å (spglib's ``symprec``), > 0.
+        angle_tolerance: lattice-angle tolerance in degrees (spglib's
+            ``angle_tolerance``; −1 lets spglib derive it from ``symprec``).
 
     Raises:
         SymmetryError: (formula, reason) when ``symprec`` is not positive or spglib
@@ -129,7 +141,8 @@ def structure_labels(structure: Structure, *, symprec: float = DEFAULT_SYMPREC) 
     if not symprec > 0:
         raise SymmetryError(formula, f"symprec must be > 0 Å, got {symprec!r}")
     try:  # _throw: spglib raises SpglibError instead of warning and returning None
-        data = spglib.get_symmetry_dataset(spglib_cell(structure), symprec=symprec, _throw=True)
+        data = spglib.get_symmetry_dataset(spglib_cell(structure), symprec=symprec,
+                                           angle_tolerance=angle_tolerance, _throw=True)
     except Exception as exc:
         raise SymmetryError(formula, f"spglib found no symmetry at symprec={symprec} Å: "
                             f"{exc} (atoms closer than symprec? try a smaller symprec)") from None
