@@ -64,16 +64,16 @@ RANGE = (0.0, 120.0)
 
 FIRST_CALL = """
 import time, warnings
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 from pymatgen.core import Lattice, Structure
 from xrdsim.peaks import compute_peaks
 s = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 compute_peaks(s)
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 compute_peaks(s)
 t3 = time.perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2)
+print(t1 - t0, t2 - t1, t3 - t2, c1 - c0, c2 - c1)
 """
 
 
@@ -127,8 +127,9 @@ def _first_call(cache_dir: str | None) -> dict:
         check=True,
         cwd=REPO,
     ).stdout.split()
-    imports, first, second = (float(v) for v in out)
-    return {"import_s": imports, "first_call_s": first, "second_call_s": second}
+    imports, first, second, imports_cpu, first_cpu = (float(v) for v in out)
+    return {"import_s": imports, "first_call_s": first, "second_call_s": second,
+            "import_cpu_s": imports_cpu, "first_call_cpu_s": first_cpu}  # fmt: skip
 
 
 def _stats(values: list[float]) -> dict:
@@ -147,6 +148,7 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
+    machine = _machine()
 
     with tempfile.TemporaryDirectory() as empty_cache:
         compile_cost = _first_call(empty_cache)
@@ -233,7 +235,7 @@ def main() -> None:
     total_parts = sum(float(np.sum(v)) for v in parts.values())
     result = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": _machine()
+        "machine": machine
         | {"loadavg_1min_at_end": float(Path("/proc/loadavg").read_text().split()[0])},
         "versions": _versions(),
         "settings": {
