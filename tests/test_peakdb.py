@@ -350,6 +350,25 @@ def test_workers_do_not_change_the_file(tmp_path, test_data):
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
+def test_scheduler_address_gives_the_same_file(tmp_path, test_data):
+    from distributed import LocalCluster
+
+    from xrdsim import write_peak_database
+
+    inputs = sorted((test_data / "cifs").glob("*.cif")) + [tmp_path / "missing.cif"]
+    write_peak_database(inputs, tmp_path / "local.h5", workers=1, progress=False)
+    # an in-process cluster (threads) is enough to exercise the --scheduler code path
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        summary = write_peak_database(inputs, tmp_path / "remote.h5", progress=False,
+                                      scheduler=cluster.scheduler_address, chunk_size=2)
+    assert (summary.n_structures, summary.n_failed) == (4, 1)
+    a, b = _all_arrays(tmp_path / "local.h5"), _all_arrays(tmp_path / "remote.h5")
+    assert sorted(a) == sorted(b)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
 def test_bad_inputs_one_error_each_and_nothing_good_lost(tmp_path, test_data):
     from xrdsim import write_peak_database
 
