@@ -9,15 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import spglib
 from pymatgen.core import Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from xrdsim.crystal import CRYSTAL_SYSTEMS
 from xrdsim.errors import SymmetryError
-from xrdsim.extinction import extinction_table
+from xrdsim.extinction import default_hall_numbers, extinction_table
 from xrdsim.structures import iter_cif_sources, parse_cif, read_structures
 from xrdsim.symmetry import (
+    LAUE_CLASS,
     StructureLabels,
+    bravais_lattice,
     space_group_from_symbol,
     spglib_cell,
     structure_labels,
@@ -127,3 +130,18 @@ def test_round_trip_and_errors(mp20_sample):
 )
 def test_space_group_from_symbol(symbol: str, number: int | None):
     assert space_group_from_symbol(symbol) == number
+
+
+def test_bravais_lattice_and_laue_class_of_every_space_group():
+    # textbook counts of space-group types per Bravais lattice
+    expected = {"aP": 2, "mP": 8, "mC": 5, "oP": 30, "oS": 15, "oI": 9, "oF": 5, "tP": 49,
+                "tI": 19, "hR": 7, "hP": 45, "cP": 15, "cI": 10, "cF": 11}
+    counts: dict[str, int] = {}
+    laue = set()
+    for sg, hall in default_hall_numbers().items():
+        t = spglib.get_spacegroup_type(hall, _throw=True)
+        counts[bravais_lattice(sg, t.international_short)] = counts.get(
+            bravais_lattice(sg, t.international_short), 0) + 1
+        laue.add(LAUE_CLASS[t.pointgroup_international])
+    assert counts == expected
+    assert len(laue) == 11
