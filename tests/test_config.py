@@ -128,6 +128,15 @@ def test_unknown_and_missing_names():
         load_config("trian")
 
 
+def test_cross_op_checks():
+    with pytest.raises(ConfigError, match="does not match the peak lists' wavelength 0.7107"):
+        SimulationConfig.from_dict({"wavelength": "MoKa", "ops": {"doublet": {"ratio": 0.5}}})
+    mo = {"wavelength": "MoKa", "ops": {"doublet": {"ratio": 0.5, "anode": "Mo"}}}
+    assert SimulationConfig.from_dict(mo).op("doublet").settings["anode"] == "Mo"
+    with pytest.raises(ConfigError, match="enable 'profile' too"):
+        SimulationConfig.from_dict({"ops": {"sample_broadening": {"size": 50, "strain": 0.001}}})
+
+
 def test_disabled_op_and_param_names():
     data = _with(_train(), "profile", enabled=False)
     cfg = SimulationConfig.from_dict(data)

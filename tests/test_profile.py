@@ -35,7 +35,7 @@ OP_CASES = {
     "position_noise": {"position_noise": {"amplitude": {"uniform": [0.0, 0.05]}}},
     "peak_crop": {"peak_crop": {"low": {"uniform": [0, 40]}, "high": {"uniform": [60, 120]}}},
     "intensity_noise": {"intensity_noise": {"amplitude": {"uniform": [0.0, 0.5]}}},
-    "doublet": {"doublet": {"ratio": {"uniform": [0.3, 0.6]}, "anode": "Mo"}},
+    "doublet": {"doublet": {"ratio": {"uniform": [0.3, 0.6]}, "anode": "Mo"}, "wavelength": "MoKa"},
     "binning_mean": {"binning": {"mode": "mean"}, "zero_shift": {"delta": 0.004}},
     "impurity": {"impurity": {"count": {"randint": [0, 6]}, "intensity": {"uniform": [0.01, 0.5]}}},
     "profile": {"profile": {k: {"uniform": [v, v + 0.004]} for k, v in PROFILE.items()}},
@@ -62,7 +62,8 @@ def _peaks(n_patterns: int, n_peaks: int, seed: int = 0):
 
 
 def _config(ops: dict) -> SimulationConfig:
-    return SimulationConfig.from_dict({"ops": copy.deepcopy(ops)})
+    ops = copy.deepcopy(ops)
+    return SimulationConfig.from_dict({"wavelength": ops.pop("wavelength", 1.5418), "ops": ops})
 
 
 def _assert_matches_reference(cfg, tt, inten, offsets, *, seed, skeys, views):

@@ -364,12 +364,17 @@ class SimulationConfig:
                     f"unknown op {name!r}; allowed: {', '.join(_OP_BY_NAME)}"
                     + _closest(name, _OP_BY_NAME)
                 )
-        ops = tuple(_parse_op(spec, raw_ops.get(spec.name)) for spec in OPS)
-        return cls(
-            ops=ops,
-            wavelength=resolve_wavelength(data.get("wavelength", DEFAULT_WAVELENGTH)),
-            name=str(data.get("name", "")),
-        )
+        ops = {spec.name: _parse_op(spec, raw_ops.get(spec.name)) for spec in OPS}
+        wavelength = resolve_wavelength(data.get("wavelength", DEFAULT_WAVELENGTH))
+        if ops["sample_broadening"].enabled and not ops["profile"].enabled:
+            raise ConfigError("sample_broadening widens the profile: enable 'profile' too")
+        anode = ops["doublet"].settings["anode"]
+        if ops["doublet"].enabled and abs(KALPHA_DOUBLETS[anode][0] / wavelength - 1) > 0.01:
+            raise ConfigError(
+                f"doublet.anode {anode!r} (Kα1 = {KALPHA_DOUBLETS[anode][0]} Å) does not match "
+                f"the peak lists' wavelength {wavelength} Å; set the anode of that wavelength"
+            )
+        return cls(ops=tuple(ops.values()), wavelength=wavelength, name=str(data.get("name", "")))
 
 
 def _parse_op(spec: OpSpec, raw: Any) -> OpConfig:
