@@ -141,10 +141,13 @@ class StoreEncoding:
 
 def _array_kwargs(*, n: int, width: int | None, dtype: str, layout: ShardLayout,
                   encoding: StoreEncoding, fill: Any) -> dict[str, Any]:
-    shape = (n,) if width is None else (n, width)
-    chunks = (layout.chunk_size,) if width is None else (layout.chunk_size, width)
-    shards = (layout.shard_size,) if width is None else (layout.shard_size, width)
-    dims = ("pattern",) if width is None else ("pattern", "two_theta")
+    if width is None:
+        # Per-pattern scalars: one plain chunk per shard (a few KiB), no inner chunks —
+        # same files per work unit, without ~4 tiny encodes per array per shard.
+        shape, chunks, shards, dims = (n,), (layout.shard_size,), None, ("pattern",)
+    else:
+        shape, chunks = (n, width), (layout.chunk_size, width)
+        shards, dims = (layout.shard_size, width), ("pattern", "two_theta")
     # write_empty_chunks: every shard file exists once written (resume / checksums rely
     # on it), and zarr skips its costly all-equal-to-fill scan of every chunk.
     return dict(shape=shape, chunks=chunks, shards=shards, dtype=dtype,
