@@ -192,6 +192,9 @@ def test_refuses_existing_output_and_missing_folder(tmp_path):
     with pytest.raises(DatabaseError, match="does not exist"):
         PeakDatabaseWriter(tmp_path / "nope" / "peaks.h5", wavelength=1.5,
                            two_theta_range=(0, 90), symprec=0.1)
+    with pytest.raises(DatabaseError, match="is a folder"):
+        PeakDatabaseWriter(tmp_path, wavelength=1.5, two_theta_range=(0, 90), symprec=0.1,
+                           overwrite=True)
 
 
 def _small_db(path):

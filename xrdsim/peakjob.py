@@ -5,6 +5,8 @@ cuts them into chunks of :data:`CHUNK_SIZE` structures, runs every chunk through
 :func:`xrdsim.parallel.run_tasks` (in-process, a local dask cluster, or a scheduler
 address) and writes the results with :class:`PeakDatabaseWriter` in input order,
 whatever order the chunks finish in — so the arrays do not depend on ``workers``.
+The client holds the listed CIF texts in memory (a few KB per structure) and ships
+them to the workers, so workers need no access to the input files.
 
 Every input that yields no structure becomes one ``(source, reason)`` error record
 and the rest of the batch goes on: unreadable paths and CSVs without a CIF column
@@ -106,7 +108,10 @@ class PeakDatabaseWriter:
         self.path = Path(path)
         check_output_path(self.path, overwrite=overwrite)
         self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
-        self._file = h5py.File(self._tmp, "w")
+        try:
+            self._file = h5py.File(self._tmp, "w")
+        except OSError as exc:
+            raise DatabaseError(f"cannot create {self._tmp} (for {self.path}): {exc}") from None
         f = self._file
         f.attrs.update({
             "format": layout.FORMAT_NAME, "format_version": layout.FORMAT_VERSION,
@@ -193,6 +198,8 @@ class PeakDatabaseWriter:
 
 def check_output_path(path: Path, *, overwrite: bool) -> None:
     """Refuse an existing output without ``overwrite`` and a missing parent folder."""
+    if path.is_dir():
+        raise DatabaseError(f"{path} is a folder; give a file name such as {path / 'peaks.h5'}")
     if path.exists() and not overwrite:
         raise DatabaseError(f"{path} already exists; pass overwrite=True (--overwrite) "
                             "to replace it or choose another output path")
