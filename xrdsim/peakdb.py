@@ -116,6 +116,7 @@ def _gather_positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     out_starts = np.cumsum(lengths) - lengths
     return np.arange(total, dtype=np.int64) + np.repeat(starts - out_starts, lengths)
 
+
 class PeakDatabase:
     """Reader of a peak database, by index, by structure id, or in ragged batches.
 
@@ -277,9 +278,12 @@ class PeakDatabase:
     def ragged(self, indices: Sequence[int] | np.ndarray) -> PeakBatch:
         """Peaks of an arbitrary list of structures (any order, repeats allowed).
 
-        Reads each run of nearby structures with one contiguous slice (runs closer than
-        one chunk are merged), then gathers with NumPy: a random batch of B structures
-        costs a few h5py calls per chunk touched, not B.
+        Preloaded (see ``preload``): one NumPy gather. Otherwise the wanted row ranges
+        closer than :data:`MERGE_GAP_ROWS` are merged and each merged range is read with
+        one contiguous slice per field, then gathered with NumPy.
+
+        Raises:
+            DatabaseError: an index outside ``[0, len(db))``, or an unreadable file.
         """
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         n = len(self)
