@@ -150,3 +150,20 @@ def test_on_the_fly_patterns_do_not_depend_on_the_worker_layout(built_store):
     assert len(split) == len(alone) == 4
     for b in split:
         torch.testing.assert_close(b["pattern"], alone[tuple(b["structure_index"].tolist())])
+
+
+def test_simulator_workers_start_after_the_parent_ran_numba(built_store):
+    """Workers come from a forkserver: a plain fork after a parallel numba kernel aborts."""
+    from xrdsim_training.data.loader import make_loader
+
+    from xrdsim.profile import simulate_batch
+
+    simulate_batch(np.array([30.0]), np.array([100.0]), np.array([0, 1]), "train", seed=0,
+                   structure_keys=1, views=0)  # the parent now holds an OpenMP runtime
+    ds = _otf(built_store, batch_size=4, views=1, steps_per_epoch=4, seed=2)
+    expected = {tuple(b["structure_index"].tolist()): b["pattern"]
+                for b in ds.iterate(WorkerLayout())}
+    got = list(make_loader(ds, workers=2, device=torch.device("cpu")))
+    assert len(got) == 4
+    for b in got:
+        torch.testing.assert_close(b["pattern"], expected[tuple(b["structure_index"].tolist())])

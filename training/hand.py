@@ -39,6 +39,9 @@ CU_KALPHA2_RATIO = KALPHA_DOUBLETS["Cu"][1] / KALPHA_DOUBLETS["Cu"][0]
 DOUBLET_TOL_DEG = 0.03
 #: ... and only when it is at most this fraction of that peak's height (Kα2/Kα1 ≈ 0.5).
 DOUBLET_MAX_HEIGHT = 0.75
+#: Running-median window (bins, 0.21°) of the noise estimate: wider than a lab peak's
+#: top, so the residual is mostly counting noise.
+NOISE_WINDOW = 21
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,11 +55,17 @@ class HandSettings:
         merge_deg: database lines closer than this (degrees) are counted as one peak.
         prominence: peak-finder prominence as a fraction of the pattern's maximum.
         min_distance_deg: peak-finder minimum distance between peaks, degrees 2θ.
+        smooth_deg: Savitzky–Golay (order 2) window in degrees applied before peak finding.
+        noise_sigmas: peaks must also be this many noise σ prominent (σ from the MAD of
+            the residual of a 0.21° running median).
         kalpha2_ratio: λ(Kα2)/λ(Kα1) of the tube the patterns were measured with (Cu by
             default); resolved Kα2 components are then dropped by the peak finder.
             None for monochromatic (Kα1-only) or synchrotron data.
         wavelength: λ (Å) of the features; database lines are converted to it.
         n_estimators: trees per ExtraTrees classifier.
+        min_samples_leaf: smallest leaf; 2 halves the model size against 1 at the same
+            accuracy (MP-20, see docs/measured_patterns.md). Memory grows as
+            8 bytes × trees × nodes × classes (the SG classifier dominates).
         seed: random_state of the classifiers and of the train/test split.
     """
 
@@ -66,9 +75,12 @@ class HandSettings:
     merge_deg: float = 0.05
     prominence: float = 0.02
     min_distance_deg: float = 0.05
+    smooth_deg: float = 0.15
+    noise_sigmas: float = 5.0
     kalpha2_ratio: float | None = CU_KALPHA2_RATIO
     wavelength: float = DEFAULT_WAVELENGTH
-    n_estimators: int = 300
+    n_estimators: int = 100
+    min_samples_leaf: int = 2
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -76,7 +88,9 @@ class HandSettings:
             "n_positions": self.n_positions >= 1, "count_max_deg": self.count_max_deg > 0,
             "min_intensity": 0 <= self.min_intensity < 100, "merge_deg": self.merge_deg >= 0,
             "prominence": 0 < self.prominence < 1, "min_distance_deg": self.min_distance_deg >= 0,
+            "smooth_deg": self.smooth_deg >= 0, "noise_sigmas": self.noise_sigmas >= 0,
             "wavelength": self.wavelength > 0, "n_estimators": self.n_estimators >= 1,
+            "min_samples_leaf": self.min_samples_leaf >= 1,
             "kalpha2_ratio": self.kalpha2_ratio is None or 1 < self.kalpha2_ratio < 1.1,
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -134,12 +148,16 @@ def visible_lines(two_theta: np.ndarray, intensity: np.ndarray, *, min_intensity
 
 
 def find_pattern_peaks(pattern: np.ndarray, *, prominence: float = 0.02,
-                       min_distance_deg: float = 0.05,
+                       min_distance_deg: float = 0.05, smooth_deg: float = 0.0,
+                       noise_sigmas: float = 0.0,
                        kalpha2_ratio: float | None = None) -> np.ndarray:
     """Peak positions (degrees 2θ) of a pattern on the model grid.
 
-    ``scipy.signal.find_peaks`` with ``prominence = prominence · max(pattern)`` and a
-    minimum distance of ``min_distance_deg`` between peaks; each maximum is refined by a
+    The pattern is optionally smoothed (Savitzky–Golay, order 2, ``smooth_deg`` wide),
+    then ``scipy.signal.find_peaks`` runs with a prominence of
+    ``max(prominence · max(pattern), noise_sigmas · σ)`` — σ is the counting noise,
+    1.4826 · median |y − running median(y)| over the non-zero bins — and a minimum
+    distance of ``min_distance_deg`` between peaks; each maximum is refined by a
     parabola through its bin and the two neighbours. With ``kalpha2_ratio`` set, a peak
     lying within :data:`DOUBLET_TOL_DEG` of ``2·asin(ratio·sin θ)`` of a peak at least
     1/:data:`DOUBLET_MAX_HEIGHT` times higher is taken for its Kα2 component and dropped.
@@ -152,13 +170,22 @@ def find_pattern_peaks(pattern: np.ndarray, *, prominence: float = 0.02,
     Returns:
         (m,) float64 ascending degrees 2θ.
     """
-    from scipy.signal import find_peaks
+    from scipy.ndimage import median_filter
+    from scipy.signal import find_peaks, savgol_filter
 
     y = np.asarray(pattern, dtype=np.float64)
+    window = 2 * (round(smooth_deg / BIN_WIDTH) // 2) + 1
+    if window >= 5 and y.size > window:
+        y = savgol_filter(y, window, 2)
     top = float(y.max()) if y.size else 0.0
     if not top > 0:
         return np.zeros(0)
-    idx, _ = find_peaks(y, prominence=prominence * top,
+    threshold = prominence * top
+    inside = y[y != 0]
+    if noise_sigmas > 0 and inside.size > NOISE_WINDOW:
+        residual = inside - median_filter(inside, NOISE_WINDOW, mode="nearest")
+        threshold = max(threshold, noise_sigmas * 1.4826 * float(np.median(np.abs(residual))))
+    idx, _ = find_peaks(y, prominence=threshold,
                         distance=max(1, round(min_distance_deg / BIN_WIDTH)))
     idx = idx[(idx > 0) & (idx < y.size - 1)]
     left, mid, right = y[idx - 1], y[idx], y[idx + 1]
@@ -191,6 +218,7 @@ class HandModel:
 
         for task in TASKS:
             clf = ExtraTreesClassifier(n_estimators=self.settings.n_estimators,
+                                       min_samples_leaf=self.settings.min_samples_leaf,
                                        random_state=self.settings.seed, n_jobs=self.n_jobs)
             self.classifiers[task] = clf.fit(features, np.asarray(labels[task], dtype=np.int64))
         return self
@@ -212,6 +240,8 @@ class HandModel:
         s = self.settings
         rows = [hand_features(find_pattern_peaks(p, prominence=s.prominence,
                                                  min_distance_deg=s.min_distance_deg,
+                                                 smooth_deg=s.smooth_deg,
+                                                 noise_sigmas=s.noise_sigmas,
                                                  kalpha2_ratio=s.kalpha2_ratio),
                               n_positions=s.n_positions, count_max_deg=s.count_max_deg)
                 for p in np.atleast_2d(patterns)]
@@ -296,7 +326,7 @@ def accuracy_report(true: dict[str, np.ndarray], pred: dict[str, np.ndarray]) ->
 
 
 def train_hand(peak_db_path: str | Path, out_dir: str | Path, *, seed: int = 0,
-               test_fraction: float = 0.1, n_estimators: int = 300, n_jobs: int = 1,
+               test_fraction: float = 0.1, n_estimators: int = 100, n_jobs: int = 1,
                settings: HandSettings | None = None) -> dict[str, Any]:
     """Train HAND on a peak database and save it (the ``--method hand`` entry point).
 
@@ -404,6 +434,7 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
             continue
         peaks = find_pattern_peaks(grid, prominence=s.prominence,
                                    min_distance_deg=s.min_distance_deg,
+                                   smooth_deg=s.smooth_deg, noise_sigmas=s.noise_sigmas,
                                    kalpha2_ratio=s.kalpha2_ratio)
         feats = hand_features(peaks, n_positions=s.n_positions, count_max_deg=s.count_max_deg)
         row: dict[str, Any] = {"source": source, "n_peaks": int(peaks.size),

@@ -32,6 +32,7 @@ from xrdsim_training.checkpoint import (
 )
 from xrdsim_training.config import TrainConfig
 from xrdsim_training.data import sources
+from xrdsim_training.data.loader import make_loader
 from xrdsim_training.inference import predict
 from xrdsim_training.methods import METHOD_PHASES, phase_of, step_loss
 from xrdsim_training.metrics import MetricsLog, classification_metrics
@@ -189,9 +190,7 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
 
 
 def _loader(dataset, config: TrainConfig, device: torch.device) -> DataLoader:
-    return DataLoader(dataset, batch_size=None, num_workers=config.workers,
-                      pin_memory=device.type == "cuda",
-                      prefetch_factor=4 if config.workers else None)
+    return make_loader(dataset, workers=config.workers, device=device)
 
 
 def _train_epoch(net, optimizer, dataset, *, phase, config: TrainConfig, epoch: int,
