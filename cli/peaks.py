@@ -32,7 +32,8 @@ def default_input() -> Path:
               help="spglib symmetry tolerance in Å (0.1 reproduces the MP-20 labels).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes of the local dask cluster; 1 runs in-process "
-                   "(no dask). Default: all available cores, at most one per chunk.")
+                   "(no dask). Default: all available cores, at most one per chunk, "
+                   "and in-process for fewer than 1024 inputs.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Use a running dask.distributed scheduler (tcp://host:8786) "
                    "instead of a local cluster.")

@@ -40,6 +40,10 @@ from xrdsim.versions import package_versions
 #: Structures per parallel task: large enough that scheduling overhead (~ms per task
 #: on dask) is small next to the work (~ms per structure), small enough to balance.
 CHUNK_SIZE = 64
+#: ``workers=None`` runs in-process below this many inputs: a local dask cluster costs
+#: ~5–20 s to start and close (measured, docs/peak_database.md) while in-process work
+#: runs at ~8–17 ms per MP-20 structure, so smaller inputs finish sooner without one.
+AUTO_PARALLEL_MIN = 1024
 #: Failure kinds listed in a summary.
 TOP_REASONS = 10
 
@@ -269,8 +273,8 @@ def write_peak_database(
         wavelength: Å, or a preset name (``"CuKa"``, ``"MoKa1"``, ...).
         two_theta_range: (min, max) degrees 2θ, 0 <= min < max <= 180.
         symprec: spglib distance tolerance in Å (0.1 reproduces the MP-20 labels).
-        workers: processes (1: in-process, no dask; None: all cores); never more than
-            the number of chunks, so a run of one chunk stays in-process.
+        workers: processes (1: in-process, no dask); never more than the number of
+            chunks. None: all cores, but in-process below :data:`AUTO_PARALLEL_MIN` inputs.
         scheduler: address of a running dask.distributed scheduler (overrides workers).
         progress: show a progress bar on stderr.
         overwrite: replace an existing ``output``.
@@ -298,9 +302,10 @@ def write_peak_database(
     entries = list(iter_cif_sources(paths))
     chunks = [_Chunk(tuple(entries[i:i + chunk_size]), lam, (lo, hi), float(symprec))
               for i in range(0, len(entries), chunk_size)]
-    if scheduler is None:  # no cluster worth starting for fewer chunks than workers
-        workers = max(1, min(default_workers() if workers is None else int(workers),
-                             len(chunks)))
+    if scheduler is None:
+        if workers is None:  # automatic: a cluster start costs more than small inputs
+            workers = 1 if len(entries) < AUTO_PARALLEL_MIN else default_workers()
+        workers = max(1, min(int(workers), len(chunks)))  # never more than the chunks
     done: dict[int, list] = {}
     next_chunk = 0
     with PeakDatabaseWriter(output, wavelength=lam, two_theta_range=(lo, hi),
