@@ -20,7 +20,7 @@ def hand() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--test-fraction", type=float, default=0.1, show_default=True,
               help="Structures held out for the reported test accuracy.")
-@click.option("--n-estimators", type=int, default=300, show_default=True)
+@click.option("--n-estimators", type=int, default=100, show_default=True)
 @click.option("--jobs", type=int, default=1, show_default=True, help="scikit-learn threads.")
 @handles_library_errors
 def train(peak_db, out_dir, seed, test_fraction, n_estimators, jobs):

@@ -117,6 +117,17 @@ def test_peak_finder_recovers_positions():
     assert find_pattern_peaks(np.zeros(12000)).size == 0
 
 
+def test_peak_finder_noise_threshold_ignores_counting_noise():
+    lines = np.array([20.0, 33.3, 47.9, 61.2])
+    rng = np.random.default_rng(5)
+    clean = _grid_pattern(lines, np.array([1.0, 0.6, 0.4, 0.2]))
+    noisy = clean + rng.normal(0, 0.008, clean.size)  # noise spikes reach ~0.03 of the max
+    s = HandSettings()
+    assert find_pattern_peaks(noisy).size > 50  # 2 % of max alone: noise peaks pass
+    found = find_pattern_peaks(noisy, smooth_deg=s.smooth_deg, noise_sigmas=s.noise_sigmas)
+    np.testing.assert_allclose(found, lines, atol=0.01)
+
+
 def test_peak_finder_drops_resolved_kalpha2():
     lines = np.array([30.0, 55.0, 80.0])
     ratio = CU_KALPHA2_RATIO

@@ -57,7 +57,9 @@ class HandSettings:
         min_distance_deg: peak-finder minimum distance between peaks, degrees 2θ.
         smooth_deg: Savitzky–Golay (order 2) window in degrees applied before peak finding.
         noise_sigmas: peaks must also be this many noise σ prominent (σ from the MAD of
-            the residual of a 0.21° running median).
+            the residual of a 0.21° running median). Prominence is peak-to-trough, so
+            noise bumps reach 6–9 σ over 12,000 bins; 10 leaves none on synthetic
+            Gaussian noise (tests/test_hand.py).
         kalpha2_ratio: λ(Kα2)/λ(Kα1) of the tube the patterns were measured with (Cu by
             default); resolved Kα2 components are then dropped by the peak finder.
             None for monochromatic (Kα1-only) or synchrotron data.
@@ -75,8 +77,8 @@ class HandSettings:
     merge_deg: float = 0.05
     prominence: float = 0.02
     min_distance_deg: float = 0.05
-    smooth_deg: float = 0.15
-    noise_sigmas: float = 5.0
+    smooth_deg: float = 0.1
+    noise_sigmas: float = 10.0
     kalpha2_ratio: float | None = CU_KALPHA2_RATIO
     wavelength: float = DEFAULT_WAVELENGTH
     n_estimators: int = 100
