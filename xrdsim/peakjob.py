@@ -112,11 +112,23 @@ class PeakDatabaseWriter:
         self.path = Path(path)
         check_output_path(self.path, overwrite=overwrite)
         self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        self._file: h5py.File | None = None
+        try:  # an interrupt while the file is being laid out must not leave it behind
+            self._create(inputs=inputs, wavelength=wavelength, two_theta_range=two_theta_range,
+                         symprec=symprec, debye_waller=debye_waller)
+        except BaseException:
+            self.abort()
+            raise
+        self._ids: dict[str, str] = {}
+        self.n_structures = self.n_errors = self.n_peaks = 0
+        self.error_reasons: list[str] = []
+
+    def _create(self, *, inputs, wavelength, two_theta_range, symprec, debye_waller) -> None:
+        """Create the temporary file: root attributes and empty, growable datasets."""
         try:
-            self._file = h5py.File(self._tmp, "w")
+            f = self._file = h5py.File(self._tmp, "w")
         except OSError as exc:
             raise DatabaseError(f"cannot create {self._tmp} (for {self.path}): {exc}") from None
-        f = self._file
         f.attrs.update({
             "format": layout.FORMAT_NAME, "format_version": layout.FORMAT_VERSION,
             "xrdsim_version": __version__,
@@ -133,9 +145,6 @@ class PeakDatabaseWriter:
         self._table = _Appender(f.create_group("structures"), table, layout.TABLE_CHUNK)
         strings = {"source": (layout.STR_DTYPE, ()), "reason": (layout.STR_DTYPE, ())}
         self._errors = _Appender(f.create_group("errors"), strings, layout.TABLE_CHUNK)
-        self._ids: dict[str, str] = {}
-        self.n_structures = self.n_errors = self.n_peaks = 0
-        self.error_reasons: list[str] = []
 
     def add_structure(self, *, structure_id: str, source: str, peaks: Any,
                       labels: Mapping[str, Any]) -> bool:
@@ -186,7 +195,8 @@ class PeakDatabaseWriter:
     def abort(self) -> None:
         """Close and delete the temporary file; ``path`` is left as it was."""
         try:
-            self._file.close()
+            if self._file is not None:
+                self._file.close()
         finally:
             self._tmp.unlink(missing_ok=True)
 
