@@ -345,7 +345,8 @@ class PeakDatabase:
 
         attrs = self.attrs
         n_peaks = np.diff(self._offsets)
-        systems = np.bincount(self.labels["crystal_system"].astype(np.int64), minlength=7)
+        column = self._h5()["structures/crystal_system"][()]  # not the whole table
+        systems = np.bincount(column.astype(np.int64), minlength=7)
         errors = self.errors
         stats = ({"min": int(n_peaks.min()), "median": float(np.median(n_peaks)),
                   "mean": float(n_peaks.mean()), "max": int(n_peaks.max())}
