@@ -47,7 +47,9 @@ def dask_client(*, workers: int, scheduler: str | None) -> Iterator[Any]:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # the scheduler always serves HTTP; ":0" takes a free port instead of
+            # fighting over 8787 with any other cluster on the machine
+            dashboard_address=":0",
             silence_logs=40,
         ) as cluster,
         Client(cluster) as client,
