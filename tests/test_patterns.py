@@ -108,6 +108,15 @@ def test_pdcif_range_tags(test_data):
     assert p.wavelength == 0.7093
 
 
+def test_pdcif_proc_range_tags(test_data, tmp_path):
+    text = (test_data / "patterns/handmade_pdcif_range.cif").read_text()
+    path = tmp_path / "proc.cif"
+    path.write_text(text.replace("_pd_meas_2theta_range_", "_pd_proc_2theta_range_"))
+    p = read_pattern(path)
+    assert p.metadata["x_tag"] == "_pd_proc_2theta_range_min/max/inc"
+    assert p.two_theta[-1] == pytest.approx(31.0)
+
+
 def test_wavelength_required_when_file_has_none(shared_data):
     with pytest.raises(PatternReadError, match="--wavelength CuKa1") as info:
         read_pattern(shared_data / "patterns/autoxrd_examples/MnO.xy")

@@ -493,17 +493,18 @@ def _read_pdcif(text: str, src: str, fmt: str) -> tuple:
             if xtag is not None:
                 x = np.array([_cif_number(v)[0] for v in data[xtag]])
             else:
-                lo, hi, inc = (_cif_number(str(data[f"_pd_meas_2theta_range_{k}"]))[0]
+                kind = "proc" if "_pd_proc_2theta_range_min" in data else "meas"
+                lo, hi, inc = (_cif_number(str(data[f"_pd_{kind}_2theta_range_{k}"]))[0]
                                for k in ("min", "max", "inc"))
                 x = lo + inc * np.arange(ys.shape[0])
-                xtag = "_pd_meas_2theta_range_min/max/inc"
+                xtag = f"_pd_{kind}_2theta_range_min/max/inc"
                 if abs(x[-1] - hi) > STEP_REL_TOL * max(abs(hi), 1.0):
                     raise PatternReadError(src, f"2θ range {lo:g}..{hi:g} step {inc:g} does "
                                            f"not match the {ys.shape[0]} intensities")
         except (ValueError, KeyError) as exc:
             raise PatternReadError(
                 src, f"block {name!r}: unreadable number or missing 2θ ({exc}); need one of "
-                f"{_CIF_X} or _pd_meas_2theta_range_min/max/inc",
+                f"{_CIF_X} or _pd_meas_ / _pd_proc_2theta_range_min/max/inc",
             ) from None
         sigma = ys[:, 1] if np.all(np.isfinite(ys[:, 1])) else None
         meta = {"block": name, "x_tag": xtag, "y_tag": ytag}
