@@ -11,7 +11,9 @@ in batches of ``--batch`` patterns (the dataset builder's shard size), best of
 ``--repeats``. Wall-clock rates with ``threads=1`` and ``threads=2``; CPU time per
 pattern with ``threads=1`` as a figure less sensitive to other load on a shared
 machine. The NumPy reference (tests/reference_profile.py) runs the same formulas
-on ``--reference-patterns`` patterns. A peer renderer (braggcalculator) is timed when
+on ``--reference-patterns`` patterns. The train preset is also timed on the real peak
+lists of ``--real-structures`` bundled MP-20 structures (xrdsim.peaks, cycled to
+``--patterns``). A peer renderer (braggcalculator) is timed when
 importable, otherwise the reason is recorded. Results: benchmarks/results/profile.json.
 """
 
@@ -43,6 +45,28 @@ def peak_lists(n_patterns: int, n_peaks: int, seed: int = 0):
     inten = g.exponential(1.0, (n_patterns, n_peaks))
     inten = 100.0 * inten / inten.max(axis=1, keepdims=True)
     return tt.ravel(), inten.ravel(), np.arange(n_patterns + 1, dtype=np.int64) * n_peaks
+
+
+def real_peak_lists(n_structures: int, n_patterns: int):
+    """Peak lists of the first bundled MP-20 structures (xrdsim.peaks), cycled to n_patterns."""
+    from importlib import resources
+
+    from xrdsim.peaks import compute_peaks
+    from xrdsim.structures import read_structures
+
+    source = str(resources.files("xrdsim.data").joinpath("default_structures.csv.gz"))
+    lists = []
+    for record in read_structures(source):
+        if hasattr(record, "structure"):
+            peaks = compute_peaks(record.structure)
+            lists.append((peaks.two_theta, peaks.intensity))
+        if len(lists) >= n_structures:
+            break
+    chosen = [lists[i % len(lists)] for i in range(n_patterns)]
+    sizes = np.array([len(t) for t, _ in chosen])
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    tt = np.concatenate([t for t, _ in chosen])
+    return tt, np.concatenate([i for _, i in chosen]), offsets, float(sizes.mean())
 
 
 def cpu_model() -> str:
@@ -100,6 +124,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--reference-patterns", type=int, default=10)
     ap.add_argument("--presets", default="train,invariance,das2025")
+    ap.add_argument(
+        "--real-structures",
+        type=int,
+        default=200,
+        help="also time the train preset on this many bundled MP-20 structures",
+    )
     args = ap.parse_args()
 
     tt, inten, offsets = peak_lists(args.patterns, args.peaks)
@@ -133,6 +163,19 @@ def main() -> None:
         )
         rows[name] = row
         print(name, json.dumps(row))
+    if args.real_structures:
+        rtt, rint, roff, mean_lines = real_peak_lists(args.real_structures, args.patterns)
+        cfg = load_config("train")
+        row = {"mean_lines_per_pattern": round(mean_lines, 1)}
+        for threads in (1, 2):
+            rate, cpu_us = time_numba(cfg, rtt, rint, roff, threads=threads,
+                                      batch=args.batch, repeats=args.repeats)  # fmt: skip
+            row[f"numba_{threads}_threads_patterns_per_s"] = round(rate, 1)
+            if threads == 1:
+                row["numba_cpu_us_per_pattern"] = round(cpu_us, 1)
+                row["projected_2_idle_cores_patterns_per_s"] = round(2e6 / cpu_us, 1)
+        rows["train_on_mp20_peaks"] = row
+        print("train_on_mp20_peaks", json.dumps(row))
     result = {
         "command": "python benchmarks/bench_profile.py " + " ".join(sys.argv[1:]),
         "workload": {
