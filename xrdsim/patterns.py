@@ -228,7 +228,8 @@ def _clean_axis(
     if np.any(y < 0):
         warnings.warn(
             f"{src}: {int((y < 0).sum())} negative intensities (min {y.min():g}) kept as "
-            "they are; they pass through preparation unchanged", UserWarning, stacklevel=4,
+            "they are (not clipped; --clip-negative clips after background subtraction)",
+            UserWarning, stacklevel=4,
         )
     return x, y, s
 
