@@ -161,6 +161,8 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
         ("trunc.chi", "t\n2-theta\n\n5\n1 1\n2 2\n3 3\n", "declares 5 points but 3"),
         ("broken.xrdml", "<xrdMeasurements><scan>", "not well-formed XML"),
         ("struct.cif", "data_x\n_cell_length_a 4.0\n", "no powder intensity loop"),
+        ("garbage.xrdml", "<a><scan><dataPoints><counts>1 2 x</counts></dataPoints></scan></a>",
+         "cannot parse the file as 'xrdml'"),
         ("a.raw", "10 1\n", "unknown file suffix '.raw'"),
     ],
 )

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from scipy.signal import find_peaks
 from xrdsim_cli.main import cli
 
-from xrdsim.errors import DatasetError, PatternReadError
+from xrdsim.errors import ConfigError, DatasetError, PatternReadError
 from xrdsim.grid import N_BINS, bin_index, grid_centers
 from xrdsim.patterns import MeasuredPattern, read_pattern
 from xrdsim.prepare import STORE_FORMAT, PreparedPattern, prepare_files, prepare_pattern
@@ -98,6 +98,14 @@ def test_off_grid_after_conversion_is_refused():
     m = MeasuredPattern(x, np.ones_like(x), None, MO, "synthetic.xy", "xy")
     with pytest.raises(PatternReadError, match="leaves 0 of the grid's.*--wavelength"):
         prepare_pattern(m, to_wavelength=CU)
+
+
+def test_bad_settings_are_refused_before_any_file(tmp_path):
+    with pytest.raises(ConfigError, match="degree <= 20"):
+        prepare_files([], tmp_path / "x.zarr", background="poly", degree=40)
+    with pytest.raises(ConfigError, match="background must be one of"):
+        prepare_files([], tmp_path / "x.zarr", background="ball")
+    assert not (tmp_path / "x.zarr").exists()
 
 
 def test_unknown_wavelength_is_refused():

@@ -154,7 +154,11 @@ def read_pattern(
     reader = {"xy": _read_columns, "xye": _read_columns, "fullprof": _read_columns,
               "asc": _read_columns,
               "xrdml": _read_xrdml, "chi": _read_chi, "cif": _read_pdcif}[fmt]
-    x, y, s, file_wl, meta = reader(text, src, fmt)
+    try:
+        x, y, s, file_wl, meta = reader(text, src, fmt)
+    except (ValueError, IndexError, KeyError, TypeError) as exc:  # malformed numbers / fields
+        raise PatternReadError(src, f"cannot parse the file as {fmt!r} ({type(exc).__name__}: "
+                               f"{exc}); check the format or pass fmt=") from None
     if fmt == "xy" and meta.get("layout") == "start-step-end":
         fmt = "fullprof"
     x, y, s = _clean_axis(x, y, s, src)

@@ -33,7 +33,7 @@ from xrdsim.background import (
     SNIP_WIDTH_DEG,
     estimate_background,
 )
-from xrdsim.errors import ConfigError, DatasetError, PatternReadError
+from xrdsim.errors import ConfigError, DatasetError, PatternReadError, XrdsimError
 from xrdsim.grid import BIN_WIDTH, N_BINS, TWO_THETA_MIN, convert_two_theta, grid_centers
 from xrdsim.patterns import MeasuredPattern, read_pattern
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
@@ -119,12 +119,11 @@ def prepare_pattern(
         PatternReadError: unknown wavelength, or a 2θ range that leaves fewer than
             :data:`MIN_MEASURED_BINS` grid bins after conversion.
     """
+    _check_settings(background, width_deg, degree, smooth_deg)
     src = pattern.source
     if pattern.wavelength is None:
         raise PatternReadError(src, "the pattern's wavelength is unknown; read it with "
                                "read_pattern(path, wavelength='CuKa1') or --wavelength")
-    if background is not None and background not in METHODS:
-        raise ConfigError(f"background must be one of {METHODS} or None, got {background!r}")
     try:
         target = resolve_wavelength(to_wavelength)
     except ConfigError as exc:
@@ -190,6 +189,16 @@ def prepare_pattern(
     return PreparedPattern(out, full_bg, measured, src, target, meta)
 
 
+def _check_settings(background: str | None, width_deg: float, degree: int,
+                    smooth_deg: float) -> None:
+    """Refuse bad preparation settings before any file is touched."""
+    if background is not None and background not in METHODS:
+        raise ConfigError(f"background must be one of {METHODS} or None, got {background!r}")
+    if not (width_deg > 0 and smooth_deg >= 0 and 0 <= int(degree) <= 20):
+        raise ConfigError(f"need width_deg > 0, smooth_deg >= 0 (degrees) and 0 <= degree <= 20; "
+                          f"got {width_deg!r}, {smooth_deg!r}, {degree!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class PrepareSummary:
     """What :func:`prepare_files` did: output path, good sources, errors and warnings."""
@@ -251,8 +260,7 @@ def prepare_files(
     settings = {"wavelength": wavelength, "to_wavelength": resolve_wavelength(to_wavelength),
                 "background": background, "width_deg": width_deg, "degree": degree,
                 "smooth_deg": smooth_deg, "clip_negative": clip_negative, "normalise": normalise}
-    if background is not None and background not in METHODS:
-        raise ConfigError(f"background must be one of {METHODS} or None, got {background!r}")
+    _check_settings(background, width_deg, degree, smooth_deg)
     good: list[tuple[MeasuredPattern, PreparedPattern]] = []
     errors: list[tuple[str, str]] = []
     notes: list[tuple[str, str]] = []
@@ -268,6 +276,8 @@ def prepare_files(
                 good.append((measured, prepared))
             except PatternReadError as exc:
                 errors.append((exc.source, exc.reason))
+            except XrdsimError as exc:  # e.g. too few points for the polynomial degree
+                errors.append((str(path), str(exc)))
         notes.extend((str(path), str(w.message)) for w in caught)
     root = zarr.open_group(str(output), mode="w", zarr_format=3)
     root.attrs.update({"format": STORE_FORMAT, "versions": package_versions()})
