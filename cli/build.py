@@ -23,7 +23,8 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
               help="Fraction of structures held out (whole formula+space-group groups).")
 @click.option("--seed", default=0, show_default=True, help="Build seed.")
 @click.option("--workers", default=None, type=int,
-              help="Processes (default: all cores; 1 runs in-process).")
+              help="Processes (default: auto = in-process for small builds, else all "
+                   "cores; 1 runs in-process). Never changes the bytes.")
 @click.option("--scheduler", default=None, help="dask.distributed scheduler address.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted build of --output.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output.")

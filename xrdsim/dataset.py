@@ -56,6 +56,12 @@ DEFAULT_SOURCE_NAME = "xrdsim/data/default_structures.csv.gz"
 #: Å; a peak database and a config agree on the wavelength when closer than this
 #: (the database stores it as float64, configs resolve presets to 4-5 decimals).
 WAVELENGTH_TOL = 1e-6
+#: ``workers=None`` (auto) runs in-process below these sizes: starting a local cluster
+#: (process start, imports, numba cache load: ~10-20 s on 2 busy cores, measured) costs
+#: more than it saves on ~7 s of single-core simulation (~3,000 patterns/CPU-s) or on
+#: ~5 MB of CIF text (~100 structures/CPU-s for MP-20-sized cells).
+AUTO_CLUSTER_MIN_PATTERNS = 20_000
+AUTO_CLUSTER_MIN_INPUT_BYTES = 5_000_000
 #: Suffixes of a peak database given as the (single) source.
 PEAK_DB_SUFFIXES = (".h5", ".hdf5")
 
@@ -214,6 +220,15 @@ def run_shard(task: ShardTask) -> tuple[str, int]:
     return task.split, task.shard_index
 
 
+def _auto_workers(workers: int | None, size: int, threshold: int) -> int:
+    """``workers``, or for None: 1 below ``threshold`` work, else all cores."""
+    from xrdsim.parallel import default_workers
+
+    if workers is not None:
+        return workers
+    return 1 if size < threshold else default_workers()
+
+
 def _common_wavelength(configs: Mapping[str, Any]) -> float:
     """The wavelength (Å) both configs expect the peak lists at; refuses a mismatch."""
     values = {k: float(c.wavelength) for k, c in configs.items()}
@@ -285,7 +300,7 @@ def build_dataset(
     shard_size: int = 1024,
     chunk_size: int = 256,
     dtype: str = "float16",
-    workers: int | None = 1,
+    workers: int | None = None,
     scheduler: str | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -307,7 +322,8 @@ def build_dataset(
         seed: build seed; the same seed and inputs give the same bytes.
         shard_size / chunk_size: patterns per shard (work unit) / per chunk.
         dtype: pattern dtype, ``"float16"`` (default, see docs/datasets.md) or ``"float32"``.
-        workers: processes (1: in-process; None: all cores); never changes the bytes.
+        workers: processes (1: in-process; None: auto — in-process for small jobs, see
+            :data:`AUTO_CLUSTER_MIN_PATTERNS`, else all cores); never changes the bytes.
         scheduler: address of a dask.distributed scheduler (workers must see ``output``).
         resume: continue an interrupted build (settings must match; a missing store
             is simply built).
@@ -365,7 +381,9 @@ def build_dataset(
         peaks_path = sidecar
         if not (existing and sidecar.is_file()):
             write_peak_database([str(p) for p in paths], sidecar, wavelength=wavelength,
-                                workers=workers, scheduler=scheduler, progress=progress,
+                                workers=_auto_workers(workers, sum(
+                                    i["bytes"] for i in inputs), AUTO_CLUSTER_MIN_INPUT_BYTES),
+                                scheduler=scheduler, progress=progress,
                                 overwrite=True)
     db = PeakDatabase(peaks_path)
     if abs(float(db.attrs["wavelength"]) - wavelength) > WAVELENGTH_TOL:
@@ -420,7 +438,9 @@ def build_dataset(
     tasks, reused = _tasks(output, peaks_path, plans, configs, labels, keys)
     if tasks:  # (a finished store resumed needs no cluster)
         for _, (split, shard) in run_tasks(
-                run_shard, tasks, workers=workers, scheduler=scheduler,
+                run_shard, tasks, scheduler=scheduler,
+                workers=_auto_workers(workers, sum(len(t.view) for t in tasks),
+                                      AUTO_CLUSTER_MIN_PATTERNS),
                 label="simulating shards", progress=progress,
                 weights=[len(t.view) for t in tasks]):
             record_complete(output, split, [shard])
