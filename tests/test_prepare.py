@@ -14,7 +14,13 @@ from xrdsim_cli.main import cli
 from xrdsim.errors import ConfigError, DatasetError, PatternReadError
 from xrdsim.grid import N_BINS, bin_index, grid_centers
 from xrdsim.patterns import MeasuredPattern, read_pattern
-from xrdsim.prepare import STORE_FORMAT, PreparedPattern, prepare_files, prepare_pattern
+from xrdsim.prepare import (
+    STORE_FORMAT,
+    PreparedPattern,
+    load_prepared,
+    prepare_files,
+    prepare_pattern,
+)
 from xrdsim.wavelengths import WAVELENGTHS
 
 MO = WAVELENGTHS["MoKa1"]
@@ -136,6 +142,11 @@ def test_prepare_files_records_errors_and_keeps_going(test_data, shared_data, tm
     assert measured["wavelengths"][0] == pytest.approx(1.541874)
     assert len(measured.attrs["errors"]) == 3 and measured.attrs["settings"]["background"] == "snip"
     assert len(list((tmp_path / "plots").glob("*.png"))) == 1
+    patterns, sources, attrs = load_prepared(out)
+    np.testing.assert_array_equal(patterns[0], expected.pattern)
+    assert sources == [str(files[0])] and attrs["errors"] == measured.attrs["errors"]
+    with pytest.raises(DatasetError, match="not a prepared-pattern store"):
+        load_prepared(tmp_path / "nothing.zarr")
     with pytest.raises(DatasetError, match="overwrite"):
         prepare_files(files, out)
 

@@ -306,6 +306,30 @@ def prepare_files(
                           tuple(notes))
 
 
+def load_prepared(path: str | Path) -> tuple[np.ndarray, list[str], dict[str, Any]]:
+    """Read a store written by :func:`prepare_files`.
+
+    Returns:
+        ``(patterns (N, 12000) float32, sources [N str], attrs of the "measured" group)``.
+
+    Raises:
+        DatasetError: not a store of format :data:`STORE_FORMAT`.
+    """
+    import zarr
+
+    try:
+        root = zarr.open_group(str(path), mode="r")
+        fmt = root.attrs.get("format")
+        group = root["measured"]
+    except Exception as exc:  # zarr raises several kinds for missing / foreign stores
+        raise DatasetError(f"{path}: not a prepared-pattern store ({exc}); write one with "
+                           "`xrdsim prepare FILES -o STORE`") from None
+    if fmt != STORE_FORMAT:
+        raise DatasetError(f"{path}: format {fmt!r}, expected {STORE_FORMAT!r}")
+    sources = [str(s) for s in group["sources"][:]]
+    return np.asarray(group["patterns"][:], dtype=np.float32), sources, dict(group.attrs)
+
+
 def plot_prepared(measured: MeasuredPattern, prepared: PreparedPattern, path: str | Path) -> None:
     """Write a PNG: the file as read (top) and the prepared grid pattern (bottom)."""
     import matplotlib
