@@ -398,6 +398,22 @@ def test_wider_merge_tolerance_joins_pseudo_equivalent_lines(shared_data):
     assert joined > 0
 
 
+@pytest.mark.parametrize("wavelength, two_theta_range", [(0.7093, (20, 179.9)), (0.3, (60, 70))])
+def test_short_wavelengths_match_pymatgen(wavelength, two_theta_range):
+    # Rb has the widest Gaussian (b = 141 Å^2): at 0.3 Å and 60-70° the kernel leaves the
+    # exp recurrence (exponents could under/overflow) and calls exp directly; at 0.7093 Å
+    # up to 179.9° (LP near its pole) it keeps the recurrence. Both must match pymatgen.
+    rbcl = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(5.64), ["Rb", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+    )
+    ours = compute_peaks(rbcl, wavelength=wavelength, two_theta_range=two_theta_range)
+    ref = XRDCalculator(wavelength=wavelength).get_pattern(
+        rbcl, scaled=False, two_theta_range=two_theta_range
+    )
+    np.testing.assert_allclose(ours.two_theta, ref.x, atol=1e-9)
+    np.testing.assert_allclose(ours.intensity_raw, ref.y, rtol=1e-9)
+
+
 def test_empty_range_gives_empty_list():
     peaks = compute_peaks(_rock_salt(), two_theta_range=(0.0, 5.0))
     assert len(peaks) == 0 and peaks.hkl.shape == (0, 3)

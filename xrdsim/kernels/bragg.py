@@ -1,11 +1,10 @@
 """numba kernels of the kinematic X-ray powder line list (``xrdsim.peaks`` drives them).
 
-Two kernels, arrays in / arrays out, float64 / int64 / int32 only, no Python objects:
+Arrays in / arrays out, float64 / int64 / int32 only, no Python objects:
 
-- :func:`bragg_reflections` enumerates the reciprocal-lattice points ``G = h·b1 + k·b2 + l·b3``
-  of one Friedel half-space (``h > 0``, or ``h = 0, k > 0``, or ``h = k = 0, l > 0``) with
-  ``g_min ≤ |G| ≤ g_max`` and computes, for each, the unscaled powder intensity of the pair
-  ``±G``::
+- :func:`bragg_reflections`: the reciprocal-lattice points ``G = h·a* + k·b* + l·c*`` of one
+  Friedel half-space (``h > 0``, or ``h = 0, k > 0``, or ``h = k = 0, l > 0``) with
+  ``g_min ≤ |G| ≤ g_max``, and the unscaled powder intensity of each pair ``±G``::
 
       I(G) = 2 · |F(G)|² · LP(θ)
       F(G) = Σ_j  o_j · f_j(s) · exp(−B_j s²) · exp(2πi (h x_j + k y_j + l z_j))
@@ -13,13 +12,9 @@ Two kernels, arrays in / arrays out, float64 / int64 / int32 only, no Python obj
       LP(θ) = (1 + cos²2θ) / (sin²θ · cosθ),                        sinθ = λ|G|/2
 
   The factor 2 is Friedel's law (real form factors: ``I(−G) = I(G)``), as in pymatgen.
-  Phases are products of per-atom tables ``exp(2πi h x)``, ``exp(2πi k y)``, ``exp(2πi l z)``
-  (one complex product per atom and reflection instead of a cos and a sin), and the
-  ``(h, k)`` part is formed once per reciprocal-lattice row.
-- :func:`merge_lines` sorts the reflections by 2θ and merges those in the same 2θ bin of
-  width ``tolerance`` into one line (sum of intensities, multiplicity = number of
-  reflections counting ``±G``, representative hkl = fewest negative indices, then the
-  lexicographically largest).
+- :func:`merge_lines`: sort by 2θ (O(n) bucket sort) and merge reflections in the same 2θ
+  bin into lines (sum of intensities, multiplicity = reflections counting ``±G``).
+- :func:`powder_lines`: both plus scaling to 100 and the intensity floor, in one call.
 """
 
 from __future__ import annotations
@@ -376,19 +371,9 @@ def powder_lines(
         multiplicity (n,) int32; all empty when no reflection falls in range.
     """
     hkl, two_theta, intensity = bragg_reflections(
-        lattice,
-        g_min,
-        g_max,
-        wavelength,
-        frac,
-        occupancy,
-        entry_group,
-        group_kind,
-        group_b,
-        kind_z,
-        kind_a,
-        kind_b,
-    )
+        lattice, g_min, g_max, wavelength, frac, occupancy, entry_group, group_kind, group_b,
+        kind_z, kind_a, kind_b,
+    )  # fmt: skip
     tt, raw, hkl_m, mult = merge_lines(two_theta, intensity, hkl, merge_tolerance)
     n = tt.shape[0]
     top = 0.0
@@ -410,10 +395,6 @@ def powder_lines(
             mult[keep] = mult[i]
             keep += 1
     return (
-        tt[:keep].copy(),
-        scaled[:keep].copy(),
-        raw[:keep].copy(),
-        d[:keep].copy(),
-        hkl_m[:keep].copy(),
-        mult[:keep].copy(),
-    )
+        tt[:keep].copy(), scaled[:keep].copy(), raw[:keep].copy(), d[:keep].copy(),
+        hkl_m[:keep].copy(), mult[:keep].copy(),
+    )  # fmt: skip
