@@ -101,7 +101,7 @@ def evaluate_run(
         if max_patterns and rows.size > max_patterns:
             rows = rows[np.linspace(0, rows.size - 1, max_patterns).astype(np.int64)]
         dataset = ZarrStreamDataset(data, split, batch_size=batch_size, shuffle=False,
-                                    drop_last=False, rows=rows)
+                                    drop_last=False, rows=rows, dtype="native")
         pred = predict(model, DataLoader(dataset, batch_size=None), device=dev, amp=config.amp)
         scores = classification_metrics(pred)
         scores["cs_confusion"] = confusion_matrix(
@@ -138,7 +138,7 @@ def block_similarity(
     chosen = np.sort(rng.choice(eligible, size=min(n_structures, eligible.size), replace=False))
     picked = np.concatenate([rows[s_idx == s][:m] for s in chosen])
     dataset = ZarrStreamDataset(data, split, batch_size=256, shuffle=False, drop_last=False,
-                                rows=np.sort(picked))
+                                rows=np.sort(picked), dtype="native")
     pred = predict(model, DataLoader(dataset, batch_size=None), device=device, embeddings=True)
     matrix, summary = cosine_block_matrix(pred.embeddings, pred.labels["structure_index"])
     _matrix_figure(matrix, figure, title=f"cosine similarity of h — {split}, "

@@ -59,7 +59,7 @@ def predict(
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("cs", "eg", "sg", "routed", "h", *keys)}
     try:
         for batch in batches:
-            x = batch["pattern"].to(device, non_blocking=True)
+            x = batch["pattern"].to(device, non_blocking=True).float()
             with autocast(device, amp):
                 out = model(x)
             parts["cs"].append(torch.softmax(out["cs"].float(), 1).cpu().numpy())

@@ -12,7 +12,9 @@ simclr             pretrain: 2 views, NT-Xent (RH);          SimCLR variant (§4
 =================  =======================================  ==============================
 
 Fine-tuning trains the whole network (encoder and heads), "using the same
-training strategy as CNNaug" (das2025 §4.5).
+training strategy as CNNaug" (das2025 §4.5). The two views of a contrastive step go
+through the network as one batch of 2B patterns (one forward per backward, as DDP
+requires), so batch-norm statistics are shared by both views.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def step_loss(
     device: torch.device,
 ) -> dict[str, torch.Tensor]:
     """Loss of one batch: ``{"loss": scalar with grad, parts...: detached scalars}``."""
-    x = batch["pattern"].to(device, non_blocking=True)
+    x = batch["pattern"].to(device, non_blocking=True).float()
     if phase.objective == "supervised":
         with autocast(device, config.amp):
             logits = model(x)
@@ -83,10 +85,10 @@ def step_loss(
             space_group=batch["space_group"].to(device),
             weights=config.loss_weights,
         )
-    xb = batch["pattern_b"].to(device, non_blocking=True)
+    xb = batch["pattern_b"].to(device, non_blocking=True).float()
     with autocast(device, config.amp):
-        z_a = model(x, project=True)
-        z_b = model(xb, project=True)
+        # one forward over both views: DDP allows one forward per backward
+        z_a, z_b = model(torch.cat([x, xb]), project=True).chunk(2)
     if phase.objective == "barlow_twins":
         loss = barlow_twins_loss(z_a.float(), z_b.float(), lambda_offdiag=config.barlow_lambda)
     else:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 from xrdsim_training.checkpoint import (
     CHECKPOINT_NAME,
     check_architecture,
@@ -189,7 +188,7 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
     return TrainResult(run_dir, config.total_epochs, log.history)
 
 
-def _loader(dataset, config: TrainConfig, device: torch.device) -> DataLoader:
+def _loader(dataset, config: TrainConfig, device: torch.device):
     return make_loader(dataset, workers=config.workers, device=device)
 
 

@@ -82,7 +82,8 @@ def train_dataset(
     """The IterableDataset of one phase."""
     if phase.source == "store":
         return ZarrStreamDataset(data, "train", batch_size=config.batch_size, shuffle=True,
-                                 buffer_size=config.shuffle_buffer, seed=config.seed)
+                                 buffer_size=config.shuffle_buffer, seed=config.seed,
+                                 dtype="native")
     from xrdsim_training.data.on_the_fly import OnTheFlyDataset
 
     return OnTheFlyDataset(peaks, sim_config=config.sim_config, batch_size=config.batch_size,
@@ -105,4 +106,4 @@ def validation_dataset(config: TrainConfig, data: str | Path | None) -> ZarrStre
     if rows.size > config.val_max_patterns:
         rows = rows[np.linspace(0, rows.size - 1, config.val_max_patterns).astype(np.int64)]
     return ZarrStreamDataset(data, VALIDATION_SPLIT, batch_size=config.batch_size, shuffle=False,
-                             drop_last=False, rows=rows)
+                             drop_last=False, rows=rows, dtype="native")

@@ -12,6 +12,10 @@ Each item is already a batch (use ``DataLoader(ds, batch_size=None)``)::
     {"pattern": (B, 12000) float32, "crystal_system": (B,) int64, "extinction_group": (B,) int64,
      "space_group": (B,) int64 (1–230), "structure_index": (B,) int64, "view": (B,) int64}
 
+With ``dtype="native"`` the patterns keep the store's dtype (float16 for the default
+store): half the bytes through the DataLoader's shared memory, converted by the consumer
+(``x.to(device).float()``, free on a GPU). The trainer and the evaluation read it that way.
+
 Under DDP every rank must take the same number of steps, so with ``world > 1``
 each worker stops after the smallest full-batch count of any global worker.
 """
@@ -42,6 +46,7 @@ class ZarrStreamDataset(IterableDataset):
         drop_last: drop a final short batch of each worker.
         seed: base seed; the epoch and worker are mixed in (:meth:`set_epoch`).
         rows: optional subset of row indices (store order) to read, evaluation only.
+        dtype: ``"float32"`` (default) or ``"native"`` (the store's float16/float32).
     """
 
     def __init__(
@@ -55,6 +60,7 @@ class ZarrStreamDataset(IterableDataset):
         drop_last: bool = True,
         seed: int = 0,
         rows: np.ndarray | None = None,
+        dtype: str = "float32",
     ):
         super().__init__()
         self.reader: SplitReader = open_split(path, split)
@@ -66,6 +72,9 @@ class ZarrStreamDataset(IterableDataset):
         self.seed = int(seed)
         self.epoch = 0
         self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+        if dtype not in ("float32", "native"):
+            raise ValueError(f"dtype must be 'float32' or 'native', got {dtype!r}")
+        self.out_dtype = np.float32 if dtype == "float32" else self.reader.patterns.dtype
         if self.rows is not None and self.shuffle:
             raise ValueError("a row subset is read in order; pass shuffle=False with rows")
 
@@ -172,13 +181,13 @@ class ZarrStreamDataset(IterableDataset):
     def _ordered_batches(self, shards: list[int]) -> Iterator[Batch]:
         for x, lab in self._blocks(shards):
             if len(x) == self.batch_size or not self.drop_last:
-                yield _to_batch(x, lab)
+                yield _to_batch(x, lab, self.out_dtype)
 
     def _subset_batches(self, rows: np.ndarray) -> Iterator[Batch]:
         for start in range(0, len(rows), self.batch_size):
             idx = rows[start : start + self.batch_size]
             x = self.reader.patterns.oindex[idx, :]
-            yield _to_batch(x, {k: v[idx] for k, v in self.reader.labels.items()})
+            yield _to_batch(x, {k: v[idx] for k, v in self.reader.labels.items()}, self.out_dtype)
 
     def _shuffled_batches(self, layout: WorkerLayout) -> Iterator[Batch]:
         rng = np.random.default_rng([self.seed, self.epoch, layout.global_id])
@@ -197,7 +206,7 @@ class ZarrStreamDataset(IterableDataset):
                 continue
             # buffer full: emit k random rows and put the incoming block in their slots
             slots = np.sort(rng.choice(fill, size=k, replace=False))
-            out = _to_batch(buf[slots], {n: buf_lab[n][slots] for n in LABELS})
+            out = _to_batch(buf[slots], {n: buf_lab[n][slots] for n in LABELS}, self.out_dtype)
             buf[slots] = x
             for name in LABELS:
                 buf_lab[name][slots] = lab[name]
@@ -207,12 +216,12 @@ class ZarrStreamDataset(IterableDataset):
         for start in range(0, fill, self.batch_size):
             idx = np.sort(order[start : start + self.batch_size])
             if len(idx) == self.batch_size or not self.drop_last:
-                yield _to_batch(buf[idx], {n: buf_lab[n][idx] for n in LABELS})
+                yield _to_batch(buf[idx], {n: buf_lab[n][idx] for n in LABELS}, self.out_dtype)
 
 
-def _to_batch(x: np.ndarray, labels: dict[str, np.ndarray]) -> Batch:
-    """float16/float32 rows → float32 tensor; labels → int64 tensors."""
-    out = {"pattern": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))}
+def _to_batch(x: np.ndarray, labels: dict[str, np.ndarray], dtype: np.dtype) -> Batch:
+    """Rows → a ``dtype`` tensor; labels → int64 tensors."""
+    out = {"pattern": torch.from_numpy(np.ascontiguousarray(x, dtype=dtype))}
     for name in LABELS:
         out[name] = torch.from_numpy(np.ascontiguousarray(labels[name], dtype=np.int64))
     return out
