@@ -116,7 +116,17 @@ def _noise_rms(patterns: np.ndarray) -> float:
 
 
 def _write_cpu(store: Path, patterns: dict) -> tuple[float, int]:
-    """CPU seconds of ``write_shard`` alone for every shard (rewriting identical bytes)."""
+    """CPU seconds of ``write_shard`` alone over the *full* shards (rewriting identical
+    bytes; best of 3): the per-pattern write cost of a large build, where short last
+    shards are a negligible fraction."""
+    best = (float("inf"), 0)
+    for _ in range(3):
+        cpu, n = _write_cpu_once(store, patterns)
+        best = min(best, (cpu, n))
+    return best
+
+
+def _write_cpu_once(store: Path, patterns: dict) -> tuple[float, int]:
     from xrdsim.shards import LABEL_DTYPES, write_shard
 
     root = zarr.open_group(str(store), mode="r")
@@ -124,8 +134,8 @@ def _write_cpu(store: Path, patterns: dict) -> tuple[float, int]:
     for name in root.attrs["splits"]:
         g = root[name]
         size = int(g.attrs["shard_size"])
-        for a in range(0, g["patterns"].shape[0], size):
-            b = min(a + size, g["patterns"].shape[0])
+        for a in range(0, g["patterns"].shape[0] - size + 1, size):
+            b = a + size
             arrays = {"patterns": patterns[name][a:b],
                       **{k: g[k][a:b] for k in LABEL_DTYPES},
                       **{f"params/{k}": g["params"][k][a:b] for k in g["params"].array_keys()}}
@@ -218,7 +228,7 @@ def main() -> None:
             raw[threads] = {"seconds": sec, "patterns": n, "patterns_per_s": n / sec,
                             "cpu_seconds": time.process_time() - cpu0}
             patterns = pats
-        write_cpu, _ = _write_cpu(store, patterns)
+        write_cpu, write_n = _write_cpu(store, patterns)
         root = zarr.open_group(str(store), mode="r")
         shard = int(root["train"].attrs["shard_size"])
         chunk = int(root["train"].attrs["chunk_size"])
@@ -251,11 +261,13 @@ def main() -> None:
                 # robust to other load on the machine: CPU seconds, both in-process
                 "cpu_raw_1_thread_over_cpu_build_1_worker":
                     raw[1]["cpu_seconds"] / builds[1]["cpu_seconds"],
-                # per-shard cost only (what remains at scale, fixed costs amortised):
+                # per-pattern cost only (what remains at scale, fixed costs amortised):
                 # simulate / (simulate + float16 cast, encode and write of every array)
-                "cpu_per_shard_asymptotic":
-                    raw[1]["cpu_seconds"] / (raw[1]["cpu_seconds"] + write_cpu)},
-            "write_shard_cpu_seconds": write_cpu,
+                "cpu_per_pattern_asymptotic":
+                    (raw[1]["cpu_seconds"] / n_patterns) / (
+                        raw[1]["cpu_seconds"] / n_patterns + write_cpu / write_n)},
+            "write_full_shards": {"patterns": write_n, "cpu_seconds": write_cpu,
+                                  "patterns_per_cpu_s": write_n / write_cpu},
             "bytes_per_pattern_on_disk": bpp,
             "store_bytes": _store_bytes(store),
             "dtype_study_train_split": study,
