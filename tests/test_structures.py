@@ -217,3 +217,17 @@ def test_multi_block_cif(tmp_path: Path, test_data: Path):
 
 def _source(path: Path) -> CifSource:
     return CifSource(str(path), path.stem, path.read_text())
+
+
+def test_error_records_and_sources_pickle(test_data: Path):
+    """Sources and errors travel to dask process workers: they must survive pickling."""
+    import pickle
+
+    items = list(iter_cif_sources([test_data / "bad" / "empty.cif",
+                                   test_data / "cifs" / "NiO_225_sym.cif"]))
+    back = pickle.loads(pickle.dumps(items))
+    assert isinstance(back[0], StructureError)
+    assert (back[0].source, back[0].reason) == (items[0].source, items[0].reason)
+    assert back[1] == items[1]
+    record = parse_cif(items[1])
+    assert pickle.loads(pickle.dumps(record)).structure == record.structure

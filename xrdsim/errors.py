@@ -86,3 +86,13 @@ class PatternReadError(XrdsimError):
 
 class TrainingError(XrdsimError):
     """A training run, checkpoint or evaluation cannot proceed as asked."""
+
+
+def _reduce_source_reason(self: StructureError | PatternReadError):
+    """Pickle as ``(source, reason)``: the default would call ``cls(message)`` on unpickling
+    and fail, and these errors travel to and from dask process workers."""
+    return (type(self), (self.source, self.reason))
+
+
+StructureError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
+PatternReadError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
