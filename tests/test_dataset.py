@@ -211,3 +211,20 @@ def test_manifest_contents(peak_db, tmp_path):
     assert manifest["split_assignment_sha256"] == root.attrs["split_assignment_sha256"]
     assert set(manifest["configs"]) == {"train", "invariance"}
     assert manifest["versions"]["zarr"] == zarr.__version__
+
+
+def test_settings_round_trip_and_auto_workers():
+    from xrdsim.dataset import AUTO_CLUSTER_MIN_PATTERNS, BuildSettings, _auto_workers
+    from xrdsim.parallel import default_workers
+    from xrdsim.shards import StoreEncoding
+
+    s = BuildSettings(views_train=3, seed=9, encoding=StoreEncoding(dtype="float32"))
+    assert BuildSettings.from_dict(s.to_dict()) == s
+    with pytest.raises(ConfigError, match="seed"):
+        BuildSettings(seed=-1)
+    with pytest.raises(ConfigError, match="views"):
+        BuildSettings(views_test=0)
+    assert _auto_workers(None, AUTO_CLUSTER_MIN_PATTERNS - 1, AUTO_CLUSTER_MIN_PATTERNS) == 1
+    assert _auto_workers(None, AUTO_CLUSTER_MIN_PATTERNS, AUTO_CLUSTER_MIN_PATTERNS) == (
+        default_workers())
+    assert _auto_workers(3, 0, AUTO_CLUSTER_MIN_PATTERNS) == 3
