@@ -9,6 +9,7 @@ Adding a method is one entry in :data:`TRAIN_METHODS`: its name and the
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import click
@@ -82,6 +83,8 @@ def train(method, data, peaks, sim_config, train_config, run_dir, resume, quiet,
     options = {"method": method, "sim_config": sim_config, **flags}
     result = _runner(method)(options, run_dir=run_dir, data=data, peaks=peaks,
                              config_file=train_config, resume=resume, progress=not quiet)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return  # under torchrun only rank 0 reports
     last = result.history[-1] if result.history else {}
     echo_json({"run_dir": str(result.run_dir), "epochs_completed": result.epochs_completed,
                "last_epoch": last})
