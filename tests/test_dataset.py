@@ -228,3 +228,31 @@ def test_settings_round_trip_and_auto_workers():
     assert _auto_workers(None, AUTO_CLUSTER_MIN_PATTERNS, AUTO_CLUSTER_MIN_PATTERNS) == (
         default_workers())
     assert _auto_workers(3, 0, AUTO_CLUSTER_MIN_PATTERNS) == 3
+
+
+def test_overwrite_with_other_sources_never_reads_stale_peaks(shared_data, tmp_path):
+    from xrdsim.config import load_config
+    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.profile import simulate_batch, structure_key
+
+    out = tmp_path / "d.zarr"
+    stored = {}
+    for name in ("LiF_225.cif", "Li2O_225.cif"):
+        folder = tmp_path / name.split(".")[0]
+        folder.mkdir()
+        (folder / name).write_bytes((shared_data / "cifs" / "autoxrd_examples" / name)
+                                    .read_bytes())
+        build_dataset([folder], out, overwrite=True, workers=1,
+                      **(SMALL | {"test_fraction": 0.0}))
+        root = zarr.open_group(str(out), mode="r")
+        stored[name] = root["train"]["patterns"][:]
+        assert [str(s) for s in root["structures"]["structure_id"][:]] == [name[:-4]]
+        db = PeakDatabase(out.with_name(out.name + ".peaks.h5"))
+        assert [str(s) for s in db.ids] == [name[:-4]]
+        # rows are the simulation of *this* build's peaks (not a cached older database)
+        batch = db.ragged([0, 0])
+        ref = simulate_batch(batch.two_theta, batch.intensity, batch.offsets,
+                             load_config("train"), seed=root["train"].attrs["seed"],
+                             structure_keys=np.full(2, structure_key(name[:-4])),
+                             views=np.arange(2))
+        np.testing.assert_array_equal(stored[name], ref.patterns.astype(np.float16))

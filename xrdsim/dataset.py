@@ -185,15 +185,21 @@ def check_resume(stored: Mapping[str, Any], asked: Mapping[str, Any], path: Path
             + "\nRerun with the store's settings, or pass --overwrite to start over.")
 
 
-_OPEN_DBS: dict[str, Any] = {}
+#: Peak databases open in this process, keyed by path *and* file identity: a file
+#: replaced at the same path (``overwrite``) must not be read through a stale handle.
+_OPEN_DBS: dict[tuple, Any] = {}
 
 
 def _peak_db(path: str) -> Any:
     from xrdsim.peakdb import PeakDatabase
 
-    if path not in _OPEN_DBS:
-        _OPEN_DBS[path] = PeakDatabase(path)
-    return _OPEN_DBS[path]
+    st = os.stat(path)
+    key = (path, st.st_ino, st.st_mtime_ns, st.st_size)
+    if key not in _OPEN_DBS:
+        for old in [k for k in _OPEN_DBS if k[0] == path]:
+            _OPEN_DBS.pop(old).close()
+        _OPEN_DBS[key] = PeakDatabase(path)
+    return _OPEN_DBS[key]
 
 
 def simulate_rows(task: ShardTask) -> dict[str, np.ndarray]:
