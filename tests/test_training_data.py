@@ -167,3 +167,28 @@ def test_simulator_workers_start_after_the_parent_ran_numba(built_store):
     assert len(got) == 4
     for b in got:
         torch.testing.assert_close(b["pattern"], expected[tuple(b["structure_index"].tolist())])
+
+
+def test_native_dtype_keeps_the_store_bytes(built_store):
+    g = zarr.open_group(str(built_store), mode="r")["train"]
+    ds = ZarrStreamDataset(built_store, "train", batch_size=20, shuffle=False, drop_last=False,
+                           dtype="native")
+    got = torch.cat([b["pattern"] for b in ds])
+    assert got.dtype == torch.float16 and g["patterns"].dtype == np.float16
+    np.testing.assert_array_equal(got.numpy(), g["patterns"][:])
+
+
+def test_prefetch_thread_passes_batches_and_errors_through():
+    from xrdsim_training.data.loader import ThreadPrefetcher
+
+    assert list(ThreadPrefetcher(range(10), depth=2)) == list(range(10))
+
+    def failing():
+        yield 1
+        raise TrainingError("reader broke")
+
+    with pytest.raises(TrainingError, match="reader broke"):
+        list(ThreadPrefetcher(failing()))
+    for item in ThreadPrefetcher(range(1000), depth=1):  # an early stop must not hang
+        if item == 3:
+            break
