@@ -123,9 +123,11 @@ def test_disk_full_is_a_clear_error(tmp_path, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr("zarr.storage._local._put", full)
-    with pytest.raises(DatasetError, match="No space left on device.*--resume"):
-        write_shard(path, "train", 0, _shard_arrays(layout, 0))
+    monkeypatch.setattr("zarr.storage._local._put", full)  # zarr's writes (short shards)
+    monkeypatch.setattr("xrdsim.shards._put_atomic", full)  # xrdsim's own (full shards)
+    for i in (0, 2):  # a full shard and the short last one
+        with pytest.raises(DatasetError, match="No space left on device.*--resume"):
+            write_shard(path, "train", i, _shard_arrays(layout, i))
 
 
 def test_checksums_discard_and_partials(tmp_path):
@@ -165,14 +167,17 @@ def test_fast_shard_encoder_matches_zarr_byte_for_byte(tmp_path, encoding):
         create_store(path, attrs={}, structures={"structure_id": np.array(["a"])},
                      splits={"train": (layout, {})}, param_names={"train": PARAMS},
                      encoding=encoding)
-    plain = zarr.open_array(str(ref), path="train/patterns", mode="r+")
+    plain = zarr.open_group(str(ref), path="train", mode="r+")
     for i in range(layout.n_shards):
         arrays = _shard_arrays(layout, i, seed=3)
         write_shard(ours, "train", i, arrays)  # full shards: xrdsim's own encoder
         a, b = layout.rows(i)
-        plain[a:b] = arrays["patterns"].astype(plain.dtype)  # zarr's pipeline
-    for i in range(layout.n_shards):
-        key = ("train", "patterns", "c", str(i), "0")
-        assert ours.joinpath(*key).read_bytes() == ref.joinpath(*key).read_bytes()
-    back = zarr.open_array(str(ours), path="train/patterns", mode="r")[:]
-    np.testing.assert_array_equal(back, plain[:])
+        for name, value in arrays.items():  # reference: zarr's own pipeline
+            plain[name][a:b] = value.astype(plain[name].dtype)
+    files = sorted(p.relative_to(ref) for p in (ref / "train").rglob("c/**/*") if p.is_file())
+    assert len(files) == layout.n_shards * (1 + len(LABEL_DTYPES) + len(PARAMS))
+    for f in files:
+        assert (ours / f).read_bytes() == (ref / f).read_bytes(), f
+    mine = zarr.open_group(str(ours), path="train", mode="r")
+    for name in ("patterns", "view", "params/profile.U"):
+        np.testing.assert_array_equal(mine[name][:], plain[name][:])

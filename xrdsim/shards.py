@@ -231,31 +231,51 @@ def layout_of(group: zarr.Group) -> ShardLayout:
     return ShardLayout(int(a["n_patterns"]), int(a["shard_size"]), int(a["chunk_size"]))
 
 
-def _fast_shard_codec(array: Any) -> Any:
-    """numcodecs Blosc of a sharded 2-D array whose shards :func:`encode_full_shard` can
-    write, or None (any other codec chain goes through zarr's pipeline)."""
-    from numcodecs import Blosc
-    from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
+def _blosc_of(codecs: Any) -> Any:
+    """numcodecs Blosc equal to a ``[bytes(little), blosc]`` codec chain, else None."""
+    import sys
 
-    meta = array.metadata
-    codecs = getattr(meta, "codecs", ())
-    if len(codecs) != 1 or not isinstance(codecs[0], ShardingCodec) or len(meta.shape) != 2:
+    from numcodecs import Blosc
+    from zarr.codecs import BytesCodec
+
+    codecs = tuple(codecs)
+    if not (sys.byteorder == "little" and len(codecs) == 2
+            and isinstance(codecs[0], BytesCodec)  # endian None: 1-byte types, no order
+            and (codecs[0].endian is None or codecs[0].endian.value == "little")
+            and isinstance(codecs[1], BloscCodec)):
         return None
-    shard = codecs[0]
-    inner, index = tuple(shard.codecs), tuple(shard.index_codecs)
-    ok = (shard.index_location.value == "end" and getattr(meta.chunk_key_encoding,
-                                                           "separator", None) == "/"
-          and len(inner) == 2 and isinstance(inner[0], BytesCodec)
-          and inner[0].endian is not None and inner[0].endian.value == "little"
-          and isinstance(inner[1], BloscCodec) and len(index) == 2
-          and isinstance(index[0], BytesCodec) and isinstance(index[1], Crc32cCodec)
-          and shard.chunk_shape[1] == meta.shape[1])
-    if not ok:
-        return None
-    b = inner[1]
+    b = codecs[1]
     shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[b.shuffle.value]
     return Blosc.from_config({"cname": b.cname.value, "clevel": b.clevel, "shuffle": shuffle,
                               "blocksize": b.blocksize, "typesize": b.typesize})
+
+
+def _direct_writer(array: Any) -> tuple[str, Any, int, int] | None:
+    """How xrdsim can encode a full shard of ``array`` itself, or None (zarr does it).
+
+    ``("shard", blosc, chunk_rows, shard_rows)`` for a 2-D sharded array (index at the
+    end, CRC32C index), ``("chunk", blosc, rows, rows)`` for a 1-D array in plain chunks.
+    """
+    from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
+
+    meta = array.metadata
+    codecs = tuple(getattr(meta, "codecs", ()))
+    if getattr(meta.chunk_key_encoding, "separator", None) != "/":
+        return None
+    if len(meta.shape) == 1:
+        blosc = _blosc_of(codecs)
+        rows = int(meta.chunk_grid.chunk_shape[0])
+        return None if blosc is None else ("chunk", blosc, rows, rows)
+    if len(codecs) != 1 or not isinstance(codecs[0], ShardingCodec) or len(meta.shape) != 2:
+        return None
+    shard = codecs[0]
+    index = tuple(shard.index_codecs)
+    blosc = _blosc_of(shard.codecs)
+    ok = (blosc is not None and shard.index_location.value == "end" and len(index) == 2
+          and isinstance(index[0], BytesCodec) and isinstance(index[1], Crc32cCodec)
+          and shard.chunk_shape[1] == meta.shape[1])
+    shard_rows = int(meta.chunk_grid.chunk_shape[0])
+    return ("shard", blosc, int(shard.chunk_shape[0]), shard_rows) if ok else None
 
 
 def encode_full_shard(values: np.ndarray, chunk_rows: int, blosc: Any) -> bytes:
@@ -307,9 +327,7 @@ async def _open_split_arrays(path: str, split: str) -> tuple[ShardLayout, dict[s
     names = ["patterns", *LABEL_DTYPES]
     names += [f"params/{k}" async for k in params.array_keys()]
     arrays = await asyncio.gather(*(group.getitem(n) for n in names))
-    out = dict(zip(names, arrays, strict=True))
-    out["patterns"] = (out["patterns"], _fast_shard_codec(out["patterns"]))
-    return layout, out
+    return layout, {n: (a, _direct_writer(a)) for n, a in zip(names, arrays, strict=True)}
 
 
 def _split_arrays(path: str, split: str) -> tuple[ShardLayout, dict[str, Any]]:
@@ -324,8 +342,11 @@ def write_shard(path: str | os.PathLike, split: str, shard_index: int,
                 arrays: Mapping[str, np.ndarray]) -> None:
     """Write every row of shard ``shard_index`` of every array of ``split``.
 
-    All arrays are written concurrently in one event-loop call; each array's shard is
-    encoded whole and lands as one file (renamed into place by zarr's LocalStore).
+    Each array's shard is encoded whole and lands as one file, written to a temporary
+    and renamed into place. A full shard of the store's own codec chains is encoded
+    by xrdsim (:func:`encode_full_shard`, byte-identical to zarr, tested); anything
+    else (a short last shard, other codecs) goes through zarr, all arrays in one
+    event-loop call.
 
     Args:
         path: the store.
@@ -346,21 +367,26 @@ def write_shard(path: str | os.PathLike, split: str, shard_index: int,
             raise DatasetError(
                 f"shard {shard_index} of {split!r}: arrays {sorted(arrays)} do not match the "
                 f"store's {sorted(targets)}")
-        targets = dict(targets)
-        patterns, blosc = targets.pop("patterns")
         values = {}
-        for name, target in [*targets.items(), ("patterns", patterns)]:
+        for name, (target, _) in targets.items():
             value = np.asarray(arrays[name])
             if value.shape[0] != stop - start:
                 raise DatasetError(f"shard {shard_index} of {split!r}: {name} has "
                                    f"{value.shape[0]} rows, the shard has {stop - start}")
             values[name] = np.ascontiguousarray(value.astype(target.dtype, copy=False))
-        if blosc is not None and stop - start == layout.shard_size:
-            data = encode_full_shard(values.pop("patterns"), layout.chunk_size, blosc)
-            _put_atomic(Path(path, split, "patterns", "c", str(shard_index), "0"), data)
-        else:
-            targets["patterns"] = patterns
-        sync(_gather([targets[n].setitem(slice(start, stop), values[n]) for n in targets]))
+        via_zarr = []
+        for name, (target, direct) in targets.items():
+            if (direct is None or stop - start != layout.shard_size
+                    or direct[3] != layout.shard_size):
+                via_zarr.append(target.setitem(slice(start, stop), values[name]))
+            elif direct[0] == "shard":
+                _put_atomic(Path(path, split, *name.split("/"), "c", str(shard_index), "0"),
+                            encode_full_shard(values[name], direct[2], direct[1]))
+            else:  # one plain chunk = the shard's rows: bytes(little) -> blosc
+                _put_atomic(Path(path, split, *name.split("/"), "c", str(shard_index)),
+                            direct[1].encode(values[name]))
+        if via_zarr:
+            sync(_gather(via_zarr))
     except OSError as exc:
         raise DatasetError(_os_message(exc, Path(path))) from exc
 
