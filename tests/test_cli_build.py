@@ -82,7 +82,7 @@ def test_killed_build_resumes_byte_identical(peak_db, tmp_path):
 
 
 def test_inspect_agrees_with_plain_zarr(peak_db, tmp_path):
-    path = tmp_path / "d.zarr"
+    path = tmp_path / "not-yet-created" / "d.zarr"  # build creates the store's parent folder
     runner = CliRunner()
     assert runner.invoke(cli, ["build", str(peak_db), "-o", str(path), "--manifest-dir",
                                str(tmp_path), *ARGS]).exit_code == 0

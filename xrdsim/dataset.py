@@ -366,6 +366,7 @@ def build_dataset(
     check_disjoint(configs["train"], configs["invariance"])
     wavelength = _common_wavelength(configs)
     output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)  # "-o out/dataset.zarr" on a fresh checkout
     paths = [Path(s) for s in sources] or [default_source()]
     db_input = _peak_db_input(paths)
     inputs = describe_inputs(paths, labels={str(default_source()): DEFAULT_SOURCE_NAME})
