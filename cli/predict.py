@@ -1,0 +1,98 @@
+"""``xrdsim predict``: crystal system / extinction group / space group of measured files
+with a neural run of ``xrdsim train`` (optionally scored against a labels CSV)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
+
+
+@click.command("predict")
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--wavelength", default=None,
+              help="λ of files that state none: Å or a name (CuKa, MoKa1, ...).")
+@click.option("--to-wavelength", default="1.5418", show_default=True,
+              help="λ of the model grid (the wavelength the run was trained at).")
+@click.option("--background", type=click.Choice(["snip", "poly", "none"]), default="snip",
+              show_default=True, help="Background estimate to subtract (as xrdsim prepare).")
+@click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Candidates listed per task.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
+              help="Also write every record (and the accuracy summary) to this JSON file; "
+                   "'-' prints the JSON instead of the table.")
+@click.option("--labels", "labels_csv", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="CSV with columns file,space_group (file matched by "
+                                 "basename): report accuracies per task and crystal system.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:n].")
+@handles_library_errors
+def predict(run, files, wavelength, to_wavelength, background, top_k, json_out, labels_csv,
+            device):
+    """Predict the crystal system, extinction group and space group of measured FILES
+    (files or folders of .xy .xye .dat .txt .xrdml .chi .ASC .cif) with the trained RUN.
+
+    The space group is the one chosen by the SG head of the predicted crystal system; the
+    listed SG candidates rank the joint probability p(cs)·p(sg|cs). Exit code 1 when some
+    files failed (each gets an error line and the others are still predicted).
+    """
+    from xrdsim_training.predict import accuracy_summary, predict_files
+
+    records = predict_files(run, list(files), wavelength=wavelength,
+                            to_wavelength=to_wavelength,
+                            background=None if background == "none" else background,
+                            top_k=top_k, labels=labels_csv, device=device)
+    summary = accuracy_summary(records) if labels_csv else None
+    report = {"run": str(run), "labels": labels_csv, "files": records, "summary": summary,
+              "n_failed": sum("error" in r for r in records),
+              "settings": {"wavelength": wavelength, "to_wavelength": to_wavelength,
+                           "background": background, "top_k": top_k}}
+    if json_out == "-":
+        echo_json(report)
+    else:
+        for record in records:
+            _echo_record(record)
+        if summary is not None:
+            _echo_summary(summary)
+        if json_out is not None:
+            Path(json_out).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    if report["n_failed"]:
+        click.echo(f"{report['n_failed']} of {len(records)} file(s) failed", err=True)
+        sys.exit(EXIT_PARTIAL)
+
+
+def _echo_record(r: dict) -> None:
+    for message in r.get("warnings", []):
+        click.echo(f"warning: {r['source']}: {message}", err=True)
+    if "error" in r:
+        click.echo(f"error: {r['source']}: {r['error']}", err=True)
+        return
+    cs, eg, sg = r["crystal_system"], r["extinction_group"], r["space_group"]
+    listed = {
+        "cs": ", ".join(f"{c['name']} {c['probability']:.3f}" for c in cs["top_k"]),
+        "eg": ", ".join(f"{c['symbol']} {c['probability']:.3f}" for c in eg["top_k"]),
+        "sg": ", ".join(f"{c['label']} {c['symbol']} {c['probability']:.3f}"
+                        for c in sg["top_k"]),
+    }
+    click.echo(f"{r['source']}\n"
+               f"  crystal system:   {cs['name']:<12} [{listed['cs']}]\n"
+               f"  extinction group: {eg['symbol']:<12} [{listed['eg']}]\n"
+               f"  space group:      {sg['prediction']} {sg['symbol']:<8} [{listed['sg']}]")
+    if r.get("true"):
+        t = r["true"]
+        click.echo(f"  labelled:         space group {t['space_group']}, crystal system "
+                   f"{t['crystal_system']}, extinction group {t['extinction_group']}")
+
+
+def _echo_summary(s: dict) -> None:
+    acc = s["accuracy"]
+    fmt = {k: "n/a" if v is None else f"{v:.3f}" for k, v in acc.items()}
+    click.echo(f"\naccuracy on {s['n']} labelled file(s) ({s['n_failed']} failed, "
+               f"{s['n_unlabelled']} unlabelled): CS {fmt['crystal_system']}  "
+               f"EG {fmt['extinction_group']}  SG {fmt['space_group']}")
+    for name, row in s["per_crystal_system"].items():
+        click.echo(f"  {name:<13} n={row['n']:<4} CS {row['crystal_system']:.3f}  "
+                   f"EG {row['extinction_group']:.3f}  SG {row['space_group']:.3f}")

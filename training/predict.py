@@ -1,0 +1,253 @@
+"""Predict crystal system, extinction group and space group of measured pattern files
+with a neural run written by ``xrdsim train`` (and score them against a labels CSV).
+
+Each file goes through the same steps as ``xrdsim prepare``
+(:func:`xrdsim.patterns.read_pattern` → :func:`xrdsim.prepare.prepare_pattern`: λ
+conversion to the training wavelength, resampling onto the 12,000-bin grid, background
+subtraction, max = 1), then through the network of ``RUN_DIR/checkpoint.pt``
+(:func:`xrdsim_training.inference.predict`). A file that cannot be read or prepared gives
+an error record and the batch goes on.
+
+Per file (:func:`predict_files`), in input order::
+
+    {"source": path, "file": basename, "wavelength": Å, "wavelength_source": ...,
+     "warnings": [...],
+     "crystal_system":   {"prediction": 0–6, "name", "probability", "top_k": [...]},
+     "extinction_group": {"prediction": 0–K−1, "symbol", "probability", "top_k": [...]},
+     "space_group":      {"prediction": 1–230 (routed), "symbol", "probability",
+                          "top_k": [...] (joint p(cs)·p(sg|cs))},
+     "true": {"crystal_system", "extinction_group", "space_group"} or None}
+
+or ``{"source", "file", "error", "true"}`` for a file that failed. ``top_k`` entries are
+``{"label", "name"|"symbol", "probability"}``, most probable first.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from xrdsim_training.checkpoint import CHECKPOINT_NAME, load_checkpoint, load_weights
+from xrdsim_training.hand import SETTINGS_FILE as HAND_SETTINGS_FILE
+from xrdsim_training.hand import TASKS, _read_labels, accuracy_report
+from xrdsim_training.inference import predict
+from xrdsim_training.models import XrdNet
+from xrdsim_training.runtime import resolve_device
+
+from xrdsim.crystal import CRYSTAL_SYSTEMS, crystal_system_index
+from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimError
+from xrdsim.extinction import default_hall_numbers, extinction_table
+from xrdsim.patterns import SUFFIX_FORMATS, read_pattern
+from xrdsim.prepare import prepare_pattern
+from xrdsim.wavelengths import DEFAULT_WAVELENGTH
+
+#: Files prepared and sent through the network together (bounds memory: 48 kB a file).
+BATCH_SIZE = 64
+
+
+@functools.cache
+def space_group_symbol(space_group: int) -> str:
+    """Short Hermann–Mauguin symbol (spglib, standard setting) of a space group 1–230."""
+    import spglib
+
+    return str(spglib.get_spacegroup_type(default_hall_numbers()[int(space_group)],
+                                          _throw=True).international_short)
+
+
+def expand_paths(paths: Iterable[str | Path], *, exclude: Iterable[str | Path] = ()
+                 ) -> list[Path]:
+    """Files as given; a folder becomes its pattern files (suffixes of
+    :data:`xrdsim.patterns.SUFFIX_FORMATS`, not recursive, sorted by name, hidden files and
+    ``exclude`` — e.g. the labels CSV — skipped). Missing paths stay, to fail per file."""
+    skip = {Path(p).resolve() for p in exclude}
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out.extend(p for p in sorted(path.iterdir())
+                       if p.is_file() and p.suffix.lower() in SUFFIX_FORMATS
+                       and not p.name.startswith(".") and p.resolve() not in skip)
+        else:
+            out.append(path)
+    return out
+
+
+def read_labels(path: str | Path) -> dict[str, int]:
+    """``{basename: space group}`` from a CSV with columns ``file`` and ``space_group``.
+
+    Raises:
+        ConfigError: missing columns, a bad space group, or one basename listed twice.
+    """
+    labels: dict[str, int] = {}
+    for name, sg in _read_labels(path):
+        base = Path(name).name
+        if base in labels and labels[base] != sg:
+            raise ConfigError(f"{path}: file {base!r} is listed twice with space groups "
+                              f"{labels[base]} and {sg}; files are matched by basename, so "
+                              "keep one row per basename")
+        labels[base] = sg
+    return labels
+
+
+def load_run(run_dir: str | Path, *, device: str = "auto") -> tuple[XrdNet, dict[str, Any]]:
+    """The network of ``run_dir/checkpoint.pt`` in eval mode on ``device``, and the payload.
+
+    Raises:
+        TrainingError: no checkpoint (a HAND run is named as such), another architecture,
+            or an EG head whose size differs from the shipped extinction table.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / HAND_SETTINGS_FILE).is_file() and not (run_dir / CHECKPOINT_NAME).is_file():
+        raise TrainingError(f"{run_dir} is a HAND run, not a neural one; use "
+                            "`xrdsim hand predict` for it")
+    payload = load_checkpoint(run_dir)
+    config = payload["config"]
+    k = extinction_table().n_classes
+    if config.model.n_extinction_groups != k:
+        raise TrainingError(f"run {str(run_dir)!r} has {config.model.n_extinction_groups} "
+                            f"extinction groups but the shipped table has {k}; predict with "
+                            "the xrdsim version that trained the run")
+    model = XrdNet(config.model)
+    load_weights(model, payload, source=str(run_dir))
+    return model.to(resolve_device(device)).eval(), payload
+
+
+def predict_files(
+    run_dir: str | Path,
+    paths: Iterable[str | Path],
+    *,
+    wavelength: float | str | None = None,
+    to_wavelength: float | str = DEFAULT_WAVELENGTH,
+    background: str | None = "snip",
+    top_k: int = 3,
+    labels: str | Path | dict[str, int] | None = None,
+    device: str = "auto",
+) -> list[dict[str, Any]]:
+    """Predict CS / EG / SG of measured pattern files with a trained run.
+
+    Args:
+        run_dir: a run directory of ``xrdsim train`` (``checkpoint.pt``).
+        paths: pattern files and folders (expanded with :func:`expand_paths`).
+        wavelength: λ of files that state none, Å or a preset name (``"CuKa"``).
+        to_wavelength: λ of the model grid, the wavelength the run was trained at.
+        background: ``"snip"``, ``"poly"`` or None, as ``xrdsim prepare``.
+        top_k: candidates listed per task (1 ≤ top_k).
+        labels: a labels CSV (see :func:`read_labels`) or ``{basename: space group}``;
+            fills each record's ``true``.
+        device: ``"auto"``, ``"cpu"``, ``"cuda[:n]"``.
+
+    Returns:
+        one record per file, in order (module docstring).
+
+    Raises:
+        ConfigError: ``top_k`` < 1, no files, a bad labels CSV.
+        TrainingError: see :func:`load_run`.
+    """
+    if not isinstance(top_k, int) or top_k < 1:
+        raise ConfigError(f"top_k must be an integer ≥ 1, got {top_k!r}")
+    exclude = [labels] if isinstance(labels, (str, Path)) else []
+    files = expand_paths(paths, exclude=exclude)
+    if not files:
+        raise ConfigError(f"no pattern files in {[str(p) for p in paths]}; give files or "
+                          f"folders holding {', '.join(sorted(SUFFIX_FORMATS))} files")
+    if isinstance(labels, (str, Path)):
+        labels = read_labels(labels)
+    model, payload = load_run(run_dir, device=device)
+    amp = payload["config"].amp
+    records: list[dict[str, Any]] = []
+    for start in range(0, len(files), BATCH_SIZE):
+        chunk = [_prepare(p, wavelength=wavelength, to_wavelength=to_wavelength,
+                          background=background, labels=labels)
+                 for p in files[start:start + BATCH_SIZE]]
+        good = [(rec, grid) for rec, grid in chunk if grid is not None]
+        if good:
+            batch = _batch([grid for _, grid in good], [rec["true"] for rec, _ in good])
+            pred = predict(model, [batch], device=next(model.parameters()).device, amp=amp)
+            for i, (rec, _) in enumerate(good):
+                rec.update(_ranked(pred.cs_prob[i], pred.eg_prob[i], pred.sg_prob[i],
+                                   int(pred.sg_routed[i]), top_k))
+        records.extend(rec for rec, _ in chunk)
+    return records
+
+
+def accuracy_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accuracies of the predicted, labelled records (SG: the routed prediction).
+
+    Returns:
+        :func:`xrdsim_training.hand.accuracy_report` (``n``, ``accuracy`` per task,
+        ``per_crystal_system`` by true CS, ``sg_consistent_with_cs``) plus ``n_failed``
+        (labelled files that could not be predicted) and ``n_unlabelled``.
+    """
+    scored = [r for r in records if r.get("true") is not None and "error" not in r]
+    true = {t: np.array([r["true"][t] for r in scored], dtype=np.int64) for t in TASKS}
+    pred = {t: np.array([r[t]["prediction"] for r in scored], dtype=np.int64) for t in TASKS}
+    report = accuracy_report(true, pred)
+    report["n_failed"] = sum(1 for r in records if r.get("true") is not None and "error" in r)
+    report["n_unlabelled"] = sum(1 for r in records if r.get("true") is None)
+    return report
+
+
+def _prepare(path: Path, *, wavelength: Any, to_wavelength: Any, background: str | None,
+             labels: dict[str, int] | None) -> tuple[dict[str, Any], np.ndarray | None]:
+    """(record, (12000,) float32 grid pattern or None when the file failed)."""
+    record: dict[str, Any] = {"source": str(path), "file": path.name, "true": None}
+    if labels is not None and path.name in labels:
+        sg = labels[path.name]
+        record["true"] = {"crystal_system": int(crystal_system_index(sg)),
+                          "extinction_group": extinction_table().of_space_group(sg),
+                          "space_group": sg}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            measured = read_pattern(path, wavelength=wavelength)
+            prepared = prepare_pattern(measured, to_wavelength=to_wavelength,
+                                       background=background)
+        except PatternReadError as exc:
+            record["error"] = exc.reason
+        except XrdsimError as exc:  # e.g. too few points for the polynomial degree
+            record["error"] = str(exc)
+    record["warnings"] = [str(w.message) for w in caught]
+    if "error" in record:
+        return record, None
+    record["wavelength"] = measured.wavelength
+    record["wavelength_source"] = measured.metadata.get("wavelength_source")
+    return record, prepared.pattern
+
+
+def _batch(grids: list[np.ndarray], truths: list[dict[str, int] | None]
+           ) -> dict[str, torch.Tensor]:
+    """A batch for :func:`~xrdsim_training.inference.predict`; unknown labels are −1."""
+    n = len(grids)
+    out = {"pattern": torch.from_numpy(np.stack(grids).astype(np.float32))}
+    for task in TASKS:
+        out[task] = torch.tensor([t[task] if t else -1 for t in truths], dtype=torch.int64)
+    out["structure_index"] = torch.arange(n, dtype=torch.int64)
+    out["view"] = torch.zeros(n, dtype=torch.int64)
+    return out
+
+
+def _ranked(cs: np.ndarray, eg: np.ndarray, sg: np.ndarray, routed: int, k: int
+            ) -> dict[str, Any]:
+    """The three task records of one file from its probabilities."""
+    symbols = extinction_table().symbols
+
+    def top(prob: np.ndarray, offset: int, key: str, name: Any) -> list[dict[str, Any]]:
+        order = np.argsort(-prob, kind="stable")[:k]
+        return [{"label": int(i) + offset, key: name(int(i) + offset),
+                 "probability": float(prob[i])} for i in order]
+
+    cs_top = top(cs, 0, "name", lambda i: CRYSTAL_SYSTEMS[i])
+    eg_top = top(eg, 0, "symbol", lambda i: symbols[i])
+    return {
+        "crystal_system": {"prediction": cs_top[0]["label"], "name": cs_top[0]["name"],
+                           "probability": cs_top[0]["probability"], "top_k": cs_top},
+        "extinction_group": {"prediction": eg_top[0]["label"], "symbol": eg_top[0]["symbol"],
+                             "probability": eg_top[0]["probability"], "top_k": eg_top},
+        "space_group": {"prediction": routed, "symbol": space_group_symbol(routed),
+                        "probability": float(sg[routed - 1]),
+                        "top_k": top(sg, 1, "symbol", space_group_symbol)},
+    }
