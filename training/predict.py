@@ -149,6 +149,7 @@ def predict_files(
     """
     if not isinstance(top_k, int) or top_k < 1:
         raise ConfigError(f"top_k must be an integer ≥ 1, got {top_k!r}")
+    paths = list(paths)
     exclude = [labels] if isinstance(labels, (str, Path)) else []
     files = expand_paths(paths, exclude=exclude)
     if not files:
