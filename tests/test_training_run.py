@@ -53,6 +53,8 @@ def test_supervised_run_learns_its_training_structures(built_store, tmp_path):
     block = report["block_similarity"]
     assert (block["n_structures"], block["n_views"]) == (10, 4)
     assert block["mean_within"] > block["mean_between"]
+    assert -1 <= block["silhouette_crystal_system"] <= 1
+    assert block["silhouette_structure"] > 0  # views of one structure cluster together
     saved = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert saved["splits"]["train"]["cs_accuracy"] == scores["cs_accuracy"]
 
@@ -158,3 +160,32 @@ def test_cli_train_resume_and_evaluate(built_store, tmp_path):
     missing = runner.invoke(cli, ["evaluate", str(run), "--data", str(built_store),
                                   "--split", "nope"])
     assert missing.exit_code == 3 and "no split 'nope'" in missing.output
+
+
+def test_metrics_on_hand_made_predictions():
+    from xrdsim_training.inference import Predictions
+    from xrdsim_training.metrics import classification_metrics, cosine_block_matrix
+
+    cs_prob = np.array([[0.1, 0.6, 0.3, 0, 0, 0, 0], [0.5, 0.2, 0.3, 0, 0, 0, 0]])
+    sg_prob = np.zeros((2, 230))
+    sg_prob[0, [3, 20, 1]] = [0.5, 0.3, 0.2]  # SG 4 (monoclinic) first
+    sg_prob[1, [15, 0, 2]] = [0.5, 0.3, 0.2]  # SG 16 (orthorhombic) first, CS head says triclinic
+    pred = Predictions(
+        cs_prob=cs_prob, eg_prob=np.array([[0.7, 0.3], [0.4, 0.6]]), sg_prob=sg_prob,
+        sg_routed=np.array([4, 1]),
+        labels={"crystal_system": np.array([1, 1]), "extinction_group": np.array([0, 0]),
+                "space_group": np.array([4, 3]), "structure_index": np.array([0, 1]),
+                "view": np.array([0, 0])},
+    )
+    m = classification_metrics(pred)
+    assert m["cs_accuracy"] == 0.5 and m["cs_top3"] == 1.0
+    assert m["eg_accuracy"] == 0.5
+    assert m["sg_accuracy"] == 0.5 and m["sg_accuracy_joint"] == 0.5
+    assert m["sg_top3"] == 1.0  # SG 3 is third for the second pattern
+    assert m["sg_consistent_with_cs"] == 0.5
+    emb = np.array([[1.0, 0], [1, 0.1], [0, 1], [0.1, 1]])
+    s, summary = cosine_block_matrix(emb, np.array([1, 0, 1, 0]))
+    within = np.mean([emb[0] @ emb[2] / np.linalg.norm(emb[0]) / np.linalg.norm(emb[2]),
+                      emb[1] @ emb[3] / np.linalg.norm(emb[1]) / np.linalg.norm(emb[3])])
+    assert summary["mean_within"] == pytest.approx(within)
+    assert s.shape == (4, 4) and np.allclose(np.diag(s), 1)

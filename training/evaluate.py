@@ -8,7 +8,8 @@
                        "cs_confusion": 7×7 counts}},
      "confusion_figure": "<RUN_DIR>/confusion_cs.png",
      "block_similarity": {"split", "n_structures", "n_views", "mean_within", "mean_between",
-                          "contrast", "figure"}}
+                          "contrast", "silhouette_structure", "silhouette_crystal_system",
+                          "figure"}}
 
 The block matrix holds the cosine similarities of the representation ``h`` of ``N``
 structures × ``M`` views, ordered by structure: a model invariant to the
@@ -141,10 +142,31 @@ def block_similarity(
                                 rows=np.sort(picked), dtype="native")
     pred = predict(model, DataLoader(dataset, batch_size=None), device=device, embeddings=True)
     matrix, summary = cosine_block_matrix(pred.embeddings, pred.labels["structure_index"])
+    summary.update(silhouettes(pred.embeddings, pred.labels))
     _matrix_figure(matrix, figure, title=f"cosine similarity of h — {split}, "
                    f"{len(chosen)} structures × {m} views")
     return {"split": split, "n_structures": int(len(chosen)), "n_views": int(m), **summary,
             "figure": str(figure)}
+
+
+def silhouettes(embeddings: np.ndarray, labels: dict[str, np.ndarray]) -> dict[str, float]:
+    """Cosine silhouette scores of ``h`` grouped by structure and by crystal system.
+
+    ``silhouette_structure`` near 1: the views of a structure cluster apart from other
+    structures (invariance to the simulated effects); ``silhouette_crystal_system``: the
+    crystal systems separate. NaN where a grouping has a single class.
+    """
+    from sklearn.metrics import silhouette_score
+
+    out = {}
+    for name, key in (("silhouette_structure", "structure_index"),
+                      ("silhouette_crystal_system", "crystal_system")):
+        groups = labels[key]
+        n = np.unique(groups).size
+        ok = 1 < n < len(groups)
+        out[name] = float(silhouette_score(embeddings, groups, metric="cosine")) if ok \
+            else float("nan")
+    return out
 
 
 def _confusion_figure(report: dict[str, Any], path: Path) -> Path:
