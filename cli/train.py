@@ -22,6 +22,7 @@ TRAIN_METHODS: dict[str, str] = {
     "supervised-aug": _NEURAL,
     "barlow": _NEURAL,
     "simclr": _NEURAL,
+    "hand": "xrdsim_training.hand:train_hand_from_options",
 }
 
 
@@ -32,7 +33,8 @@ def _runner(method: str):
 
 @click.command("train")
 @click.option("--method", required=True, type=click.Choice(sorted(TRAIN_METHODS)),
-              help="supervised (CNNstatic), supervised-aug (CNNaug), barlow (DIFCON), simclr.")
+              help="supervised (CNNstatic), supervised-aug (CNNaug), barlow (DIFCON), simclr, "
+                   "hand (HAND baseline: ExtraTrees on peak features, needs --peaks).")
 @click.option("--data", type=click.Path(exists=True, path_type=Path),
               help="dataset.zarr: training shards (supervised), train structures and "
                    "validation split (all methods).")
@@ -85,6 +87,9 @@ def train(method, data, peaks, sim_config, train_config, run_dir, resume, quiet,
                              config_file=train_config, resume=resume, progress=not quiet)
     if int(os.environ.get("RANK", "0")) != 0:
         return  # under torchrun only rank 0 reports
+    if isinstance(result, dict):  # non-neural methods (hand) report a summary dict
+        echo_json(result)
+        return
     last = result.history[-1] if result.history else {}
     echo_json({"run_dir": str(result.run_dir), "epochs_completed": result.epochs_completed,
                "last_epoch": last})

@@ -221,3 +221,24 @@ def test_cli_hand_train_and_predict(peak_db, tmp_path, test_data):
     rows = json.loads(result.stdout)
     assert rows[0]["n_peaks"] >= 5 and "crystal_system" in rows[0]
     assert "cannot read" in rows[1]["error"]
+
+
+def test_train_cli_routes_method_hand(peak_db, tmp_path):
+    """``xrdsim train --method hand`` runs train_hand; neural flags are refused, not ignored."""
+    from click.testing import CliRunner
+    from xrdsim_cli.main import cli
+
+    runner = CliRunner()
+    run = tmp_path / "hand_run"
+    result = runner.invoke(cli, ["train", "--method", "hand", "--peaks", str(peak_db),
+                                 "-o", str(run), "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    # same split and seed as the library call: 240 structures, 10 % held out
+    assert summary["n_train"] + summary["n_test"] == 240 and summary["n_test"] == 24
+    assert (run / "hand_metrics.json").is_file()
+    refused = runner.invoke(cli, ["train", "--method", "hand", "--peaks", str(peak_db),
+                                  "-o", str(tmp_path / "r2"), "--epochs", "3"])
+    assert refused.exit_code == 3 and "--epochs" in refused.stderr
+    missing = runner.invoke(cli, ["train", "--method", "hand", "-o", str(tmp_path / "r3")])
+    assert missing.exit_code == 3 and "--peaks" in missing.stderr

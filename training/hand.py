@@ -374,6 +374,34 @@ def train_hand(peak_db_path: str | Path, out_dir: str | Path, *, seed: int = 0,
     return summary
 
 
+def train_hand_from_options(options: dict[str, Any], *, run_dir: str | Path,
+                            data: str | Path | None, peaks: str | Path | None,
+                            config_file: str | Path | None = None, resume: bool = False,
+                            progress: bool = True) -> dict[str, Any]:
+    """``xrdsim train --method hand``: HAND from the peak database given as ``--peaks``.
+
+    Only ``--seed`` applies; the neural-network flags, ``--data``, ``--train-config`` and
+    ``--resume`` are refused rather than silently ignored (``progress`` is unused: the
+    fit has no epochs to report).
+    """
+    ignored = sorted(k for k, v in options.items()
+                     if v is not None and k not in ("method", "seed"))
+    if data is not None:
+        ignored.append("data")
+    if config_file is not None:
+        ignored.append("train_config")
+    if resume:
+        ignored.append("resume")
+    if ignored:
+        flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
+        raise ConfigError(f"--method hand does not take {flags}: it trains ExtraTrees from "
+                          "--peaks peaks.h5 (see `xrdsim hand train --help` for its options)")
+    if peaks is None:
+        raise ConfigError("--method hand trains from a peak database: pass --peaks peaks.h5 "
+                          "(from `xrdsim peaks`, or the <store>.peaks.h5 beside a dataset)")
+    seed = options.get("seed")
+    return train_hand(peaks, run_dir, seed=0 if seed is None else int(seed))
+
 def _as_grid(item: Any, settings: HandSettings, *, wavelength: Any, background: str | None
              ) -> tuple[str, np.ndarray]:
     """(source, (12000,) grid pattern at the model's λ) of a path, pattern object or array."""
