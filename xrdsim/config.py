@@ -29,98 +29,18 @@ import numpy as np
 import tomllib
 import yaml
 
+from xrdsim.distributions import KINDS as KINDS
+from xrdsim.distributions import Distribution, _number
 from xrdsim.errors import ConfigError, ConfigOverlapError
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, KALPHA_DOUBLETS, resolve_wavelength
 
-KINDS = ("fixed", "uniform", "plusminus", "choice", "randint")
 PRESETS = ("das2025", "train", "invariance")
 _INF = math.inf
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name}: expected a finite number, got {value!r}")
-    return float(value)
 
 
 def _closest(word: str, choices: Any) -> str:
     near = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {near[0]!r}?)" if near else ""
-
-
-@dataclass(frozen=True)
-class Distribution:
-    """Distribution of one parameter. ``values`` holds (v,), (lo, hi) or the choices."""
-
-    kind: str
-    values: tuple[float, ...]
-
-    @property
-    def randomised(self) -> bool:
-        return self.kind != "fixed"
-
-    def intervals(self) -> list[tuple[float, float]]:
-        """Support as closed intervals (points are (v, v))."""
-        v = self.values
-        if self.kind in ("fixed", "choice"):
-            return [(x, x) for x in v]
-        if self.kind == "plusminus":
-            return [(-v[1], -v[0]), (v[0], v[1])]
-        if self.kind == "randint":
-            return [(float(i), float(i)) for i in range(int(v[0]), int(v[1]) + 1)]
-        return [(v[0], v[1])]
-
-    def bounds(self) -> tuple[float, float]:
-        iv = self.intervals()
-        return min(a for a, _ in iv), max(b for _, b in iv)
-
-    def to_value(self) -> Any:
-        if self.kind == "fixed":
-            return self.values[0]
-        if self.kind == "randint":
-            return {"randint": [int(x) for x in self.values]}
-        return {self.kind: list(self.values)}
-
-    @classmethod
-    def parse(cls, name: str, raw: Any, *, integer: bool = False) -> Distribution:
-        """Read a file value (see module docstring). Raises ConfigError naming ``name``."""
-        if isinstance(raw, Distribution):
-            return raw
-        if not isinstance(raw, dict):
-            dist = cls("fixed", (_number(name, raw),))
-        else:
-            if len(raw) != 1 or next(iter(raw)) not in KINDS:
-                raise ConfigError(
-                    f"{name}: got {raw!r}; write a number or one of "
-                    + ", ".join(f"{{{k}: ...}}" for k in KINDS)
-                )
-            kind, arg = next(iter(raw.items()))
-            if kind == "fixed":
-                dist = cls("fixed", (_number(name, arg),))
-            else:
-                if not isinstance(arg, (list, tuple)) or not arg:
-                    raise ConfigError(f"{name}: {kind} needs a list, got {arg!r}")
-                vals = tuple(_number(name, x) for x in arg)
-                if kind == "choice":
-                    if len(set(vals)) != len(vals):
-                        raise ConfigError(f"{name}: choice values must be distinct, got {vals}")
-                elif len(vals) != 2 or not vals[0] < vals[1]:
-                    raise ConfigError(
-                        f"{name}: {kind} needs [lo, hi] with lo < hi, got {list(vals)}"
-                        " (use a plain number for a fixed value)"
-                    )
-                if kind == "plusminus" and vals[0] < 0:
-                    raise ConfigError(f"{name}: plusminus needs 0 <= lo < hi, got {list(vals)}")
-                if kind == "randint" and not all(float(x).is_integer() for x in vals):
-                    raise ConfigError(f"{name}: randint bounds must be integers, got {list(vals)}")
-                dist = cls(kind, vals)
-        continuous = dist.kind in ("uniform", "plusminus")
-        if integer and (continuous or not all(float(x).is_integer() for x in dist.values)):
-            raise ConfigError(
-                f"{name}: is an integer parameter, got {dist.to_value()!r}; "
-                "use an integer, {randint: [lo, hi]} or a choice of integers"
-            )
-        return dist
 
 
 @dataclass(frozen=True)
