@@ -1,0 +1,179 @@
+"""Structured-format readers of measured patterns: PANalytical XRDML and powder CIF.
+
+Each reader takes the file text and returns ``(two_theta, intensity, sigma or None,
+file wavelength Å or None, metadata)`` for :func:`xrdsim.patterns.read_pattern`, which
+cleans the axis and builds the :class:`~xrdsim.patterns.MeasuredPattern`.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import numpy as np
+
+from xrdsim.errors import PatternReadError
+from xrdsim.pattern_columns import STEP_REL_TOL
+
+
+def _strip_ns(root: ET.Element) -> None:
+    for el in root.iter():
+        if isinstance(el.tag, str) and "}" in el.tag:
+            el.tag = el.tag.split("}", 1)[1]
+
+
+def _float_text(el: ET.Element | None) -> float | None:
+    return None if el is None or el.text is None else float(el.text)
+
+
+def _read_xrdml(text: str, src: str, fmt: str) -> tuple:
+    """PANalytical XRDML (schema 1.x / 2.x): the first scan's 2θ axis and counts."""
+    try:
+        root = ET.fromstring(text.encode("utf-8"))
+    except ET.ParseError as exc:
+        raise PatternReadError(src, f"not well-formed XML ({exc}); is the file complete?") \
+            from None
+    _strip_ns(root)
+    scans = root.findall(".//scan")
+    if not scans:
+        raise PatternReadError(src, "no <scan> element; not a PANalytical XRDML measurement")
+    meta: dict[str, Any] = {"n_scans": len(scans)}
+    if len(scans) > 1:
+        warnings.warn(f"{src}: {len(scans)} scans in the file; only the first is read",
+                      UserWarning, stacklevel=4)
+    points = scans[0].find("dataPoints")
+    if points is None:
+        raise PatternReadError(src, "the scan has no <dataPoints>")
+    values_el = points.find("intensities")
+    if values_el is None:
+        values_el = points.find("counts")
+    if values_el is None or not (values_el.text or "").strip():
+        raise PatternReadError(src, "the scan has no <intensities> or <counts> values")
+    y = np.array(values_el.text.split(), dtype=np.float64)
+    meta["intensity_element"] = values_el.tag
+    meta["intensity_unit"] = values_el.get("unit")
+    atten = points.find("beamAttenuationFactors")
+    if atten is not None and (atten.text or "").strip():
+        factors = np.array(atten.text.split(), dtype=np.float64)
+        if factors.size == y.size:  # XRDML: true intensity = counts · attenuation factor
+            y = y * factors
+            meta["beam_attenuation_applied"] = True
+    axis = next((p for p in points.findall("positions") if p.get("axis") == "2Theta"), None)
+    if axis is None:
+        raise PatternReadError(src, "no <positions axis=\"2Theta\">; only 2θ scans are read")
+    listed = axis.find("listPositions")
+    if listed is not None and (listed.text or "").strip():
+        x = np.array(listed.text.split(), dtype=np.float64)
+        meta["positions"] = "list"
+    else:
+        start, end = _float_text(axis.find("startPosition")), _float_text(axis.find("endPosition"))
+        if start is None or end is None:
+            raise PatternReadError(src, "2θ axis has neither start/end nor listPositions")
+        x = np.linspace(start, end, y.size)
+        meta["positions"] = "start-end"
+    if x.size != y.size:
+        raise PatternReadError(src, f"{x.size} 2θ positions but {y.size} intensities")
+    time_el = points.find("commonCountingTime")
+    if time_el is not None:
+        meta["counting_time_s"] = _float_text(time_el)
+    wl = _xrdml_wavelength(root, meta)
+    return x, y, None, wl, meta
+
+
+def _xrdml_wavelength(root: ET.Element, meta: dict[str, Any]) -> float | None:
+    """Effective λ: Kα1 alone, or the ratio-weighted mean (λ1 + r·λ2)/(1 + r) of the doublet."""
+    used = root.find(".//usedWavelength")
+    if used is None:
+        return None
+    k1, k2 = _float_text(used.find("kAlpha1")), _float_text(used.find("kAlpha2"))
+    ratio, kb = _float_text(used.find("ratioKAlpha2KAlpha1")), _float_text(used.find("kBeta"))
+    meta.update(kalpha1=k1, kalpha2=k2, ratio_kalpha2_kalpha1=ratio, kbeta=kb,
+                intended=used.get("intended"))
+    if k1 is None:
+        return None
+    if k2 is not None and ratio:
+        meta["wavelength_rule"] = "(kAlpha1 + ratio*kAlpha2) / (1 + ratio)"
+        return (k1 + ratio * k2) / (1.0 + ratio)
+    meta["wavelength_rule"] = "kAlpha1"
+    return k1
+
+
+_SU = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?\d+)?)(?:\((\d+)\))?$")
+
+
+def _cif_number(token: str) -> tuple[float, float]:
+    """'1234.5(12)' -> (1234.5, 1.2); a plain number has σ NaN."""
+    match = _SU.match(token.strip())
+    if not match:
+        raise ValueError(token)
+    value_text, su = match.groups()
+    value = float(value_text)
+    if su is None:
+        return value, float("nan")
+    decimals = len(value_text.split(".")[1].split("e")[0].split("E")[0]) \
+        if "." in value_text else 0
+    return value, int(su) * 10.0 ** (-decimals)
+
+
+def _cif_wavelength(data: dict[str, Any], meta: dict[str, Any]) -> float | None:
+    """λ of a pdCIF block; a wavelength loop with weights gives the weighted mean."""
+    text = data.get("_diffrn_radiation_wavelength")
+    if text is None:
+        return None
+    texts = text if isinstance(text, list) else [text]
+    if any(t in ("?", ".") for t in texts):
+        return None
+    values = np.array([_cif_number(t)[0] for t in texts])
+    weights = data.get("_diffrn_radiation_wavelength_wt")
+    w = np.array([_cif_number(t)[0] for t in weights]) if isinstance(weights, list) \
+        else np.ones_like(values)
+    meta["wavelengths"] = values.tolist()
+    if values.size > 1:
+        meta["wavelength_rule"] = "weighted mean of _diffrn_radiation_wavelength (_wt)"
+    return float(np.sum(values * w) / np.sum(w))
+
+
+_CIF_X = ("_pd_proc_2theta_corrected", "_pd_meas_2theta_scan", "_pd_meas_angle_2theta")
+_CIF_Y = ("_pd_meas_counts_total", "_pd_meas_intensity_total", "_pd_proc_intensity_total")
+
+
+def _read_pdcif(text: str, src: str, fmt: str) -> tuple:
+    """Powder CIF: the first data block with a ``_pd_meas_*`` / ``_pd_proc_*`` intensity loop."""
+    from pymatgen.io.cif import CifFile
+
+    try:
+        blocks = CifFile.from_str(text).data
+    except Exception as exc:  # pymatgen raises assorted errors on broken CIF syntax
+        raise PatternReadError(src, f"CIF syntax error ({exc})") from None
+    for name, block in blocks.items():
+        data = {k.lower(): v for k, v in block.data.items()}
+        ytag = next((t for t in _CIF_Y if isinstance(data.get(t), list)), None)
+        if ytag is None:
+            continue
+        try:
+            ys = np.array([_cif_number(v) for v in data[ytag]])
+            xtag = next((t for t in _CIF_X if isinstance(data.get(t), list)), None)
+            if xtag is not None:
+                x = np.array([_cif_number(v)[0] for v in data[xtag]])
+            else:
+                kind = "proc" if "_pd_proc_2theta_range_min" in data else "meas"
+                lo, hi, inc = (_cif_number(str(data[f"_pd_{kind}_2theta_range_{k}"]))[0]
+                               for k in ("min", "max", "inc"))
+                x = lo + inc * np.arange(ys.shape[0])
+                xtag = f"_pd_{kind}_2theta_range_min/max/inc"
+                if abs(x[-1] - hi) > STEP_REL_TOL * max(abs(hi), 1.0):
+                    raise PatternReadError(src, f"2θ range {lo:g}..{hi:g} step {inc:g} does "
+                                           f"not match the {ys.shape[0]} intensities")
+        except (ValueError, KeyError) as exc:
+            raise PatternReadError(
+                src, f"block {name!r}: unreadable number or missing 2θ ({exc}); need one of "
+                f"{_CIF_X} or _pd_meas_ / _pd_proc_2theta_range_min/max/inc",
+            ) from None
+        sigma = ys[:, 1] if np.all(np.isfinite(ys[:, 1])) else None
+        meta = {"block": name, "x_tag": xtag, "y_tag": ytag}
+        wl = _cif_wavelength(data, meta)
+        return x, ys[:, 0], sigma, wl, meta
+    raise PatternReadError(src, f"no powder intensity loop ({', '.join(_CIF_Y)}) in any "
+                           "data block; is this a structure CIF rather than a pdCIF?")
