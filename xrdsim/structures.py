@@ -19,23 +19,21 @@ in Å², with B = 8π²·U; the Debye–Waller factor is exp(−B·sin²θ/λ²)
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import math
 import re
-import sys
 import warnings
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from os import PathLike
-from pathlib import Path
 
 import numpy as np
 from pymatgen.core import Structure
 from pymatgen.io.cif import CifParser
 
+from xrdsim.cif_sources import CIF_SUFFIXES as CIF_SUFFIXES
+from xrdsim.cif_sources import CSV_SUFFIXES as CSV_SUFFIXES
+from xrdsim.cif_sources import DEFAULT_ID_COLUMN as DEFAULT_ID_COLUMN
+from xrdsim.cif_sources import CifSource, iter_cif_sources, split_data_blocks
 from xrdsim.errors import StructureError
 from xrdsim.symmetry import space_group_from_symbol
 
@@ -57,37 +55,12 @@ MAX_VOLUME_PER_ATOM = 1000.0
 #: of a mistyped CIF would otherwise exhaust memory in later stages).
 MAX_SITES = 20000
 
-#: File suffixes read as CIF / CSV when given directly or found in a folder.
-CIF_SUFFIXES = (".cif",)
-CSV_SUFFIXES = (".csv", ".csv.gz")
-#: Default id column of CSV inputs (used when present).
-DEFAULT_ID_COLUMN = "material_id"
-
 _EIGHT_PI2 = 8.0 * math.pi**2
 _CELL_KEYS = ("_cell_length_a", "_cell_length_b", "_cell_length_c",
               "_cell_angle_alpha", "_cell_angle_beta", "_cell_angle_gamma")
 _SG_NUMBER_KEYS = ("_space_group_it_number", "_symmetry_int_tables_number")
 _SG_SYMBOL_KEYS = ("_space_group_name_h-m_alt", "_symmetry_space_group_name_h-m",
                    "_space_group_name_h-m")
-_DATA_LINE = re.compile(r"^data_(\S*)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class CifSource:
-    """One structure's CIF text and where it came from.
-
-    Attributes:
-        source: origin for humans and error tables: ``"dir/file.cif"`` or
-            ``"dir/file.csv.gz#<id>"``.
-        structure_id: unique, stable id: the CSV id column (``material_id``) if present,
-            else ``"<stem>#<row>"`` (row 0-based); for CIF files the file stem, plus
-            ``"#<data block>"`` when a file holds several blocks.
-        text: the CIF text.
-    """
-
-    source: str
-    structure_id: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -108,176 +81,6 @@ class StructureRecord:
     structure_id: str
     structure: Structure
     declared_space_group: int | None
-
-
-# --------------------------------------------------------------------------- sources
-
-
-def _as_paths(inputs: str | PathLike | Iterable[str | PathLike]) -> list[Path]:
-    if isinstance(inputs, (str, PathLike)):
-        return [Path(inputs)]
-    return [Path(p) for p in inputs]
-
-
-def _suffix_kind(path: Path) -> str | None:
-    name = path.name.lower()
-    if name.endswith(CSV_SUFFIXES):
-        return "csv"
-    if name.endswith(CIF_SUFFIXES):
-        return "cif"
-    return None
-
-
-def iter_cif_sources(
-    inputs: str | PathLike | Iterable[str | PathLike],
-    *,
-    cif_column: str | None = None,
-    id_column: str | None = None,
-) -> Iterator[CifSource | StructureError]:
-    """Yield the CIF texts of ``inputs`` in a deterministic order; never raises for bad input.
-
-    Args:
-        inputs: a path or paths: ``.cif`` files, ``.csv`` / ``.csv.gz`` files with a
-            CIF-text column, or folders (their ``*.cif``, ``*.csv``, ``*.csv.gz`` files,
-            sorted by name, not recursive).
-        cif_column: CSV column with the CIF text; default: the column named ``cif``
-            (case-insensitive).
-        id_column: CSV column with the structure ids; default ``material_id`` when
-            present, else ids are ``"<file stem>#<row>"``.
-
-    Yields:
-        :class:`CifSource` per structure, or a :class:`StructureError` (source, reason)
-        for a missing / unreadable path, an empty file, a folder without inputs, a
-        CSV without the CIF column, an empty CIF cell, or a truncated / corrupt file
-        (the rows read before the damage are still yielded).
-    """
-    for path in _as_paths(inputs):
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.is_file() and _suffix_kind(p))
-            if not files:
-                yield StructureError(str(path), "folder holds no .cif, .csv or .csv.gz "
-                                     "files (sub-folders are not searched)")
-            for file in files:
-                yield from _file_sources(file, cif_column, id_column)
-        elif path.exists():
-            yield from _file_sources(path, cif_column, id_column)
-        else:
-            yield StructureError(str(path), "no such file or folder")
-
-
-def _file_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | StructureError]:
-    kind = _suffix_kind(path)
-    if kind == "csv":
-        yield from _csv_sources(path, cif_column, id_column)
-        return
-    if kind is None:
-        yield StructureError(str(path), "unsupported file type: expected a .cif, .csv or "
-                             ".csv.gz file, or a folder of them")
-        return
-    try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-    except OSError as exc:
-        yield StructureError(str(path), f"cannot read file: {exc.strerror or exc}")
-        return
-    if not text.strip():
-        yield StructureError(str(path), "empty file")
-        return
-    blocks = split_data_blocks(text)
-    if len(blocks) <= 1:
-        yield CifSource(str(path), path.stem, text)
-        return
-    for name, block in blocks:
-        yield CifSource(f"{path}#{name}", f"{path.stem}#{name}", block)
-
-
-def split_data_blocks(text: str) -> list[tuple[str, str]]:
-    """Split CIF text into ``(block name, block text)`` at ``data_`` lines.
-
-    ``data_`` inside semicolon-delimited text fields is ignored. Text before the
-    first block (comments) is kept with the first block. Blocks with empty or
-    repeated names get their 0-based position as name.
-    """
-    lines = text.splitlines(keepends=True)
-    starts, in_field = [], False
-    for i, line in enumerate(lines):
-        if line.startswith(";"):
-            in_field = not in_field
-        elif not in_field and _DATA_LINE.match(line):
-            starts.append(i)
-    if not starts:
-        return []
-    bounds = [0, *starts[1:], len(lines)]
-    blocks, seen = [], set()
-    for k in range(len(starts)):
-        name = _DATA_LINE.match(lines[starts[k]]).group(1) or str(k)
-        if name in seen:
-            name = str(k)
-        seen.add(name)
-        blocks.append((name, "".join(lines[bounds[k]:bounds[k + 1]])))
-    return blocks
-
-
-def _csv_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | StructureError]:
-    gz = path.name.lower().endswith(".gz")
-    try:
-        raw = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115
-        handle = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
-    except OSError as exc:
-        yield StructureError(str(path), f"cannot read file: {exc.strerror or exc}")
-        return
-    stem = path.name[: -len(".csv.gz")] if gz else path.stem
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    row_no = -1
-    with handle:
-        try:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                yield StructureError(str(path), "empty file (no CSV header)")
-                return
-            cif_idx, id_idx, problem = _csv_columns(header, cif_column, id_column)
-            if problem:
-                yield StructureError(str(path), problem)
-                return
-            seen: set[str] = set()
-            for row_no, row in enumerate(reader):
-                yield _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen)
-        except (OSError, EOFError, zlib.error, csv.Error) as exc:
-            yield StructureError(str(path), f"file is truncated or corrupt after {row_no + 1} "
-                                 f"data rows ({type(exc).__name__}: {exc})")
-
-
-def _csv_columns(header, cif_column, id_column) -> tuple[int, int | None, str | None]:
-    names = [h.strip() for h in header]
-    if cif_column is None:
-        matches = [i for i, h in enumerate(names) if h.lower() == "cif"]
-    else:
-        matches = [i for i, h in enumerate(names) if h == cif_column]
-    if not matches:
-        wanted = f"column {cif_column!r}" if cif_column else "a column named 'cif'"
-        return -1, None, (f"no CIF column: expected {wanted}, found columns {names[:20]}; "
-                          "pass cif_column= (CLI: --cif-column) to name it")
-    id_idx = None
-    if id_column is not None:
-        if id_column not in names:
-            return -1, None, (f"id column {id_column!r} not found, found columns "
-                              f"{names[:20]}")
-        id_idx = names.index(id_column)
-    elif DEFAULT_ID_COLUMN in names:
-        id_idx = names.index(DEFAULT_ID_COLUMN)
-    return matches[0], id_idx, None
-
-
-def _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen) -> CifSource | StructureError:
-    sid = row[id_idx].strip() if id_idx is not None and id_idx < len(row) else ""
-    if not sid or sid in seen:  # missing or repeated id: fall back to the row number
-        sid = f"{sid or stem}#{row_no}"
-    seen.add(sid)
-    source = f"{path}#{sid}"
-    text = row[cif_idx] if cif_idx < len(row) else ""
-    if not text.strip():
-        return StructureError(source, f"row {row_no}: empty CIF cell")
-    return CifSource(source, sid, text)
 
 
 # --------------------------------------------------------------------------- parsing
