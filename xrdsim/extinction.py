@@ -128,8 +128,8 @@ CLASSES: dict[int, tuple[str, ...]] = {
     5: _HEX,
     6: ("hkl", "hk0", "hhl", "h00", "hh0"),
 }
-#: Symmetry directions of the symbol: (zone class, row class, axis order, placeholder)
-#: or a fixed text. The placeholder stands where a direction has no condition; for
+#: Symmetry directions of the symbol: (zone class, row class, axis order, blank)
+#: or a fixed text. The blank character stands where a direction has no condition; for
 #: the principal axis of tetragonal / trigonal / hexagonal groups it is the axis order
 #: (also prefixed to a lone glide: "4/n"), and cubic symbols carry the 3 of [111], so
 #: every symbol names its crystal system and all symbols are distinct.
@@ -294,7 +294,7 @@ def describe_group(
 
 
 def _direction_symbol(direction, conds, info, hkl, absent, centering) -> str:
-    zone, row, order, placeholder = direction
+    zone, row, order, blank = direction
     glide = screw = ""
     if zone in conds:
         gen, implied, _ = info[zone]
@@ -312,9 +312,9 @@ def _direction_symbol(direction, conds, info, hkl, absent, centering) -> str:
         period = int(u[gen & ~absent & (u[:, 0] > 0), 0].min())
         screw = f"{order}{order // period}" if order % period == 0 else (
             "(" + ",".join(_format(a, m, _PARAMS[row]) for a, m in conds[row]) + ")")
-    if glide and (screw or placeholder != "-"):
-        return f"{screw or placeholder}/{glide}"
-    return glide or screw or placeholder
+    if glide and (screw or blank != "-"):
+        return f"{screw or blank}/{glide}"
+    return glide or screw or blank
 
 
 def absence_partition(box: int = HKL_BOX) -> list[tuple[list[int], np.ndarray]]:
