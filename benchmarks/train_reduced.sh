@@ -32,8 +32,14 @@ OMP_NUM_THREADS=1 nohup nice -n 10 "$XRDSIM" train --method barlow "${COMMON[@]}
 BAR=$!
 wait "$SUP" "$BAR"
 
+# 2b. supervised-aug (CNNaug) at the same compute: 24 passes x 1 fresh view, run alone
+#     afterwards with 2 threads.
+OMP_NUM_THREADS=2 nice -n 10 "$XRDSIM" train --method supervised-aug "${COMMON[@]}" \
+    --peaks "$OUT/mp20.zarr.peaks.h5" --config train --epochs 24 \
+    -o "$OUT/supervised_aug_e24" > "$OUT/train_aug.log" 2>&1
+
 # 3. evaluation on every test split, with the das2025 Fig. 4 block-similarity matrix.
-for run in supervised_e4 barlow_p4e16; do
+for run in supervised_e4 barlow_p4e16 supervised_aug_e24; do
     OMP_NUM_THREADS=1 nice -n 10 "$XRDSIM" evaluate "$OUT/$run" --data "$OUT/mp20.zarr" \
         --split equivariance --split invariance --split held_out_invariance \
         --block-split invariance --block-structures 100 --block-views 8 \
