@@ -42,7 +42,7 @@ OMP_NUM_THREADS=2 nice -n 10 "$XRDSIM" train --method supervised-aug "${COMMON[@
 for run in supervised_e4 barlow_p4e16 supervised_aug_e24; do
     OMP_NUM_THREADS=1 nice -n 10 "$XRDSIM" evaluate "$OUT/$run" --data "$OUT/mp20.zarr" \
         --split equivariance --split invariance --split held_out_invariance \
-        --block-split invariance --block-structures 100 --block-views 8 \
+        --block-split invariance --block-structures 100 \
         > "$OUT/eval_$run.log" 2>&1 &
 done
 wait

@@ -24,7 +24,8 @@ from xrdsim_cli._common import echo_json, handles_library_errors
 @click.option("--block-split", default=None,
               help="Split of the cosine-similarity block matrix [invariance].")
 @click.option("--block-structures", type=click.IntRange(min=2), default=100, show_default=True)
-@click.option("--block-views", type=click.IntRange(min=2), default=8, show_default=True)
+@click.option("--block-views", type=click.IntRange(min=2), default=None,
+              help="Views per structure in the block matrix [all the split has; refused if more].")
 @handles_library_errors
 def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, block_split,
              block_structures, block_views):

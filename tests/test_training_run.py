@@ -160,6 +160,17 @@ def test_cli_train_resume_and_evaluate(built_store, tmp_path):
     missing = runner.invoke(cli, ["evaluate", str(run), "--data", str(built_store),
                                   "--split", "nope"])
     assert missing.exit_code == 3 and "no split 'nope'" in missing.output
+    # more block views than the split holds: refused (not silently clamped) ...
+    views = int(np.bincount(zarr.open_group(str(built_store), mode="r")["invariance"]
+                            ["structure_index"][:]).max())
+    too_many = runner.invoke(cli, ["evaluate", str(run), "--data", str(built_store),
+                                   "--block-views", str(views + 1)])
+    assert too_many.exit_code == 3 and f"at most {views} views" in too_many.output
+    # ... and by default the block matrix takes every view the split has
+    default = runner.invoke(cli, ["evaluate", str(run), "--data", str(built_store), "-o",
+                                  str(out), "--block-structures", "4"])
+    assert default.exit_code == 0, default.output
+    assert json.loads(out.read_text())["block_similarity"]["n_views"] == views
 
 
 def test_metrics_on_hand_made_predictions():

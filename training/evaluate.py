@@ -51,7 +51,7 @@ def evaluate_run(
     device: str = "auto",
     block_split: str | None = None,
     block_structures: int = 100,
-    block_views: int = 8,
+    block_views: int | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Evaluate ``run_dir/checkpoint.pt`` on ``splits`` of ``data``; write the JSON report.
@@ -67,7 +67,8 @@ def evaluate_run(
         block_split: split of the block matrix (default: ``invariance`` if scored, else the
             first split).
         block_structures: N structures of the block matrix.
-        block_views: M views per structure (at most the split's views).
+        block_views: M views per structure; None = every view the split has (das2025
+            Fig. 4 uses 8). More than the split has is refused, never clamped.
         seed: picks the block-matrix structures.
 
     Raises:
@@ -122,15 +123,20 @@ def evaluate_run(
 
 
 def block_similarity(
-    model: torch.nn.Module, *, data: str | Path, split: str, n_structures: int, n_views: int,
-    device: torch.device, seed: int, figure: Path,
+    model: torch.nn.Module, *, data: str | Path, split: str, n_structures: int,
+    n_views: int | None, device: torch.device, seed: int, figure: Path,
 ) -> dict[str, Any]:
     """Cosine-similarity block matrix of ``N`` structures × ``M`` views (das2025 Fig. 4)."""
     reader = open_split(data, split)
     rows = reader.complete_rows()
     s_idx = reader.labels["structure_index"][rows]
     structures, counts = np.unique(s_idx, return_counts=True)
-    m = min(n_views, int(counts.max()) if counts.size else 0)
+    available = int(counts.max()) if counts.size else 0
+    if n_views is not None and n_views > available:
+        raise TrainingError(f"--block-views {n_views}: split {split!r} has at most {available} "
+                            "views per structure; ask for fewer, or build the dataset with more "
+                            "test views (xrdsim build --views-test N)")
+    m = available if n_views is None else n_views
     eligible = structures[counts >= m]
     if m < 2 or eligible.size < 2:
         raise TrainingError(f"split {split!r} needs ≥ 2 structures with ≥ 2 views each for the "
