@@ -11,6 +11,7 @@ resumed with ``resume=True`` ends byte-identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -388,10 +389,12 @@ def build_dataset(
     keys = np.array([structure_key(s) for s in ids], dtype=np.int64)
     tasks, reused = _tasks(output, peaks_path, plans, configs, labels, keys)
     if tasks:  # (a finished store resumed needs no cluster)
+        n_workers = _auto_workers(workers, sum(len(t.view) for t in tasks),
+                                  AUTO_CLUSTER_MIN_PATTERNS)
+        if scheduler is None and n_workers == 1:  # in-process: the simulator takes every core
+            tasks = [dataclasses.replace(t, threads=None) for t in tasks]
         for _, (split, shard) in run_tasks(
-                run_shard, tasks, scheduler=scheduler,
-                workers=_auto_workers(workers, sum(len(t.view) for t in tasks),
-                                      AUTO_CLUSTER_MIN_PATTERNS),
+                run_shard, tasks, scheduler=scheduler, workers=n_workers,
                 label="simulating shards", progress=progress,
                 weights=[len(t.view) for t in tasks]):
             record_complete(output, split, [shard])

@@ -29,6 +29,9 @@ class ShardTask:
     view: np.ndarray  # (n,) int16
     labels: dict  # space_group / crystal_system / extinction_group (n,)
     structure_keys: np.ndarray  # (n,) int64
+    #: numba threads of the simulator: 1 on cluster workers (one process per core), None
+    #: (every core) when the build runs in-process; the bytes are the same either way
+    threads: int | None = 1
 
 
 #: Peak databases open in this process, keyed by path *and* file identity: a file
@@ -57,7 +60,7 @@ def simulate_rows(task: ShardTask) -> dict[str, np.ndarray]:
     result = simulate_batch(batch.two_theta, batch.intensity, batch.offsets,
                             SimulationConfig.from_dict(task.config),
                             seed=task.seed, structure_keys=task.structure_keys,
-                            views=task.view.astype(np.int64), threads=1)
+                            views=task.view.astype(np.int64), threads=task.threads)
     arrays = {"patterns": result.patterns, "structure_index": task.structure_index,
               "view": task.view, **task.labels}
     arrays.update({f"params/{k}": np.asarray(v) for k, v in result.params.items()})
