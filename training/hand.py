@@ -15,7 +15,6 @@ counted once (a measured profile does not resolve them).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 from pathlib import Path
@@ -30,11 +29,10 @@ from xrdsim_training.hand_features import (
     hand_features,
 )
 from xrdsim_training.hand_features import visible_lines as visible_lines
+from xrdsim_training.measured_labels import TASKS, accuracy_report, read_labels_csv
 
 from xrdsim.errors import ConfigError, PatternReadError, TrainingError
 
-#: Tasks, in the order of the model's classifiers; names match the peak-DB label columns.
-TASKS = ("crystal_system", "extinction_group", "space_group")
 MODEL_FILE = "hand_model.joblib"
 SETTINGS_FILE = "hand.json"
 FORMAT = "xrdsim-hand/1"
@@ -115,27 +113,6 @@ class HandModel:
         model = cls(HandSettings.from_dict(meta["settings"]), n_jobs=n_jobs)
         model.classifiers = joblib.load(model_path)
         return model
-
-
-def accuracy_report(true: dict[str, np.ndarray], pred: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Accuracy per task, overall and per true crystal system, plus the rate at which the
-    predicted SG lies in the predicted crystal system."""
-    from xrdsim.crystal import CRYSTAL_SYSTEMS, crystal_system_index
-
-    cs = np.asarray(true["crystal_system"])
-    report: dict[str, Any] = {"n": int(cs.size), "accuracy": {}, "per_crystal_system": {}}
-    for task in TASKS:
-        report["accuracy"][task] = float(np.mean(pred[task] == true[task])) if cs.size else None
-    for i, name in enumerate(CRYSTAL_SYSTEMS):
-        mask = cs == i
-        if mask.any():
-            report["per_crystal_system"][name] = {
-                "n": int(mask.sum()),
-                **{t: float(np.mean(pred[t][mask] == true[t][mask])) for t in TASKS}}
-    if cs.size:
-        consistent = crystal_system_index(pred["space_group"]) == pred["crystal_system"]
-        report["sg_consistent_with_cs"] = float(np.mean(consistent))
-    return report
 
 
 def train_hand(peak_db_path: str | Path, out_dir: str | Path, *, seed: int = 0,
@@ -303,7 +280,7 @@ def evaluate_hand(model_dir: str | Path, patterns_dir: str | Path, labels_csv: s
     from xrdsim.crystal import crystal_system_index
     from xrdsim.extinction import extinction_table
 
-    rows = _read_labels(labels_csv)
+    rows = read_labels_csv(labels_csv)
     table = extinction_table()
     results = predict_hand(model_dir, [Path(patterns_dir) / f for f, _ in rows],
                            wavelength=wavelength, background=background, top_k=1)
@@ -324,22 +301,3 @@ def evaluate_hand(model_dir: str | Path, patterns_dir: str | Path, labels_csv: s
     report = accuracy_report({t: np.asarray(v, dtype=np.int64) for t, v in true.items()},
                              {t: np.asarray(v, dtype=np.int64) for t, v in pred.items()})
     return {**report, "files": files, "errors": errors}
-
-
-def _read_labels(path: str | Path) -> list[tuple[str, int]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or not {"file", "space_group"} <= set(reader.fieldnames):
-            raise ConfigError(f"{path}: need CSV columns 'file' and 'space_group', got "
-                              f"{reader.fieldnames}")
-        rows = []
-        for i, rec in enumerate(reader, start=2):
-            try:
-                sg = int(rec["space_group"])
-            except (TypeError, ValueError):
-                raise ConfigError(f"{path}, line {i}: space_group {rec['space_group']!r} is "
-                                  "not an integer 1–230") from None
-            if not 1 <= sg <= 230:
-                raise ConfigError(f"{path}, line {i}: space_group {sg} outside 1–230")
-            rows.append((rec["file"], sg))
-    return rows

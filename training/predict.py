@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from xrdsim_training.checkpoint import CHECKPOINT_NAME, load_checkpoint, load_weights
 from xrdsim_training.hand import SETTINGS_FILE as HAND_SETTINGS_FILE
-from xrdsim_training.hand import TASKS, _read_labels, accuracy_report
 from xrdsim_training.inference import predict
+from xrdsim_training.measured_labels import TASKS, accuracy_report, read_labels
 from xrdsim_training.models import XrdNet
 from xrdsim_training.runtime import resolve_device
 
@@ -74,23 +74,6 @@ def expand_paths(paths: Iterable[str | Path], *, exclude: Iterable[str | Path] =
         else:
             out.append(path)
     return out
-
-
-def read_labels(path: str | Path) -> dict[str, int]:
-    """``{basename: space group}`` from a CSV with columns ``file`` and ``space_group``.
-
-    Raises:
-        ConfigError: missing columns, a bad space group, or one basename listed twice.
-    """
-    labels: dict[str, int] = {}
-    for name, sg in _read_labels(path):
-        base = Path(name).name
-        if base in labels and labels[base] != sg:
-            raise ConfigError(f"{path}: file {base!r} is listed twice with space groups "
-                              f"{labels[base]} and {sg}; files are matched by basename, so "
-                              "keep one row per basename")
-        labels[base] = sg
-    return labels
 
 
 def load_run(run_dir: str | Path, *, device: str = "auto") -> tuple[XrdNet, dict[str, Any]]:
