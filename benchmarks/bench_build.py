@@ -27,7 +27,6 @@ import csv
 import gzip
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -39,7 +38,7 @@ import zarr
 
 from xrdsim.dataset import build_dataset, default_source
 from xrdsim.shards import StoreEncoding
-from xrdsim.versions import package_versions
+from xrdsim.versions import machine_description, package_versions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "build.json"
 #: Paper-scale build (das2025 §4.2): train structures × (6 train + 2 invariance views),
@@ -47,21 +46,6 @@ RESULTS = Path(__file__).resolve().parent / "results" / "build.json"
 PAPER = {"train_structures": 180_000, "held_out_structures": 20_000,
          "views_train_structures": 6 + 2, "views_held_out_structures": 2 + 2}
 NODE_CORES = 16
-
-
-def _machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text()
-                   .splitlines() if line.startswith("MemTotal")) / 2**20
-    except (OSError, StopIteration):
-        mem = float("nan")
-    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "memory_gib": round(mem, 1),
-            "platform": platform.platform()}
 
 
 def _subset_csv(n: int, folder: Path) -> Path:
@@ -250,7 +234,7 @@ def main() -> None:
         t_proj_build = n_paper / (per_core_build * NODE_CORES)
         result = {
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "machine": _machine(), "versions": package_versions(),
+            "machine": machine_description(), "versions": package_versions(),
             "structures": args.structures, "workers": args.workers,
             "peaks": {"workers": 1, "seconds": t_peaks, "cpu_seconds": cpu_peaks,
                       "structures_per_s": args.structures / t_peaks,

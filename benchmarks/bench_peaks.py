@@ -56,6 +56,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from xrdsim.versions import machine_description, package_versions  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "peaks.json"
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "structures" / "mp20_test.csv.gz"
@@ -75,29 +77,6 @@ compute_peaks(s)
 t3 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2, c1 - c0, c2 - c1)
 """
-
-
-def _machine() -> dict:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {
-        "cpu_model": cpu,
-        "logical_cores": os.cpu_count(),
-        "cores_used": 1,
-        "loadavg_1min_at_start": float(Path("/proc/loadavg").read_text().split()[0]),
-    }
-
-
-def _versions() -> dict:
-    from importlib import metadata
-
-    out = {"python": sys.version.split()[0]}
-    for name in ("numpy", "numba", "pymatgen", "xrdsim"):
-        out[name] = metadata.version(name)
-    return out
 
 
 def _sample(path: Path, n: int, seed: int) -> list[tuple[str, str]]:
@@ -148,7 +127,7 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
-    machine = _machine()
+    machine = machine_description() | {"threads": 1}
 
     with tempfile.TemporaryDirectory() as empty_cache:
         compile_cost = _first_call(empty_cache)
@@ -235,9 +214,8 @@ def main() -> None:
     total_parts = sum(float(np.sum(v)) for v in parts.values())
     result = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": machine
-        | {"loadavg_1min_at_end": float(Path("/proc/loadavg").read_text().split()[0])},
-        "versions": _versions(),
+        "machine": machine | {"load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "versions": package_versions(),
         "settings": {
             "structures": len(sample),
             "seed": args.seed,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ import numpy as np
 from xrdsim.config import load_config
 from xrdsim.profile import simulate_batch
 from xrdsim.sampling import pattern_keys, sample_parameters
-from xrdsim.versions import package_versions
+from xrdsim.versions import machine_description, package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "profile.json"
@@ -67,16 +66,6 @@ def real_peak_lists(n_structures: int, n_patterns: int):
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     tt = np.concatenate([t for t, _ in chosen])
     return tt, np.concatenate([i for _, i in chosen]), offsets, float(sizes.mean())
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def time_numba(config, tt, inten, offsets, *, threads, batch, repeats):
@@ -187,15 +176,8 @@ def main() -> None:
             "timing": "best of repeats",
             "peaks": "synthetic: 2θ ~ U(5, 115)°, intensity ~ Exp(1) scaled to max 100",
         },  # fmt: skip
-        "machine": {
-            "cpu": cpu_model(),
-            "logical_cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
-            "note": "shared machine: other jobs ran during the measurement (see load averages)",
-        },  # fmt: skip
+        "machine": machine_description() | {
+            "load_average_before": [round(x, 2) for x in load_before]},
         "versions": package_versions(),
         "results": rows,
         "peers": peer(),

@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import tempfile
 import time
@@ -44,21 +42,10 @@ from xrdsim_training.data.loader import make_loader
 from xrdsim_training.data.on_the_fly import OnTheFlyDataset
 from xrdsim_training.data.zarr_stream import ZarrStreamDataset
 
-from xrdsim.versions import package_versions
+from xrdsim.versions import machine_description, package_versions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "streaming.json"
 TARGET_STORE = 20_000  # patterns/s on 2 cores (SPEC §6)
-
-
-def machine() -> dict:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {"cpu": cpu, "cores_visible": os.cpu_count(),
-            "cores_usable": len(os.sched_getaffinity(0)), "platform": platform.platform(),
-            "load_average_1_5_15": list(os.getloadavg())}
 
 
 def timed_epochs(dataset, *, workers: int, epochs: int) -> dict:
@@ -162,7 +149,7 @@ def main() -> None:
             "results": results,
             "target_store_patterns_per_s": TARGET_STORE,
             "store_target_met": best >= TARGET_STORE,
-            "machine": machine(), "torch_threads": torch.get_num_threads(),
+            "machine": machine_description(), "torch_threads": torch.get_num_threads(),
             "versions": package_versions(),
         }
         args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -29,3 +29,33 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+def machine_description() -> dict[str, object]:
+    """The machine a measurement ran on: CPU model, cores, memory, platform, load.
+
+    Written by every script in ``benchmarks/`` next to :func:`package_versions`, so a
+    number can be compared only with numbers from the same kind of machine and load.
+    """
+    import os
+    from pathlib import Path
+
+    cpu, memory_gib = platform.processor() or "unknown", None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory_gib = round(int(line.split()[1]) / 2**20, 1)
+                break
+    except OSError:  # not Linux: keep what platform knows
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        usable = os.cpu_count()
+    return {"cpu": cpu, "cores_visible": os.cpu_count(), "cores_usable": usable,
+            "memory_gib": memory_gib, "platform": platform.platform(),
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}
