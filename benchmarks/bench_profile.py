@@ -51,7 +51,7 @@ def real_peak_lists(n_structures: int, n_patterns: int):
     from importlib import resources
 
     from xrdsim.peaks import compute_peaks
-    from xrdsim.structures import read_structures
+    from xrdsim.structures.reader import read_structures
 
     source = str(resources.files("xrdsim.data").joinpath("default_structures.csv.gz"))
     lists = []

@@ -23,7 +23,7 @@ def _load_peaks(cif: Path | None, peaks_db: Path | None, structure_id: str | Non
         with PeakDatabase(peaks_db) as db:
             return db.peaks(structure_id), structure_id
     from xrdsim.peaks import compute_peaks
-    from xrdsim.structures import read_structures
+    from xrdsim.structures.reader import read_structures
 
     for record in read_structures(cif):
         if isinstance(record, XrdsimError):

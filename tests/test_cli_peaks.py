@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from xrdsim_cli import peaks as peaks_cli
 from xrdsim_cli.main import cli
 
-from xrdsim.crystal import crystal_system_index
 from xrdsim.peakdb import PeakDatabase
+from xrdsim.structures.crystal_systems import crystal_system_index
 
 #: Seconds a subprocess run may take to create its temporary output (imports, listing).
 START_TIMEOUT = 120

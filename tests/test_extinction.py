@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import spglib
 
-from xrdsim.crystal import crystal_system_index
-from xrdsim.extinction import (
+from xrdsim.structures.crystal_systems import crystal_system_index
+from xrdsim.structures.extinction import (
     absent_mask,
     default_hall_numbers,
     derive_extinction_table,

@@ -2,9 +2,13 @@ import numpy as np
 import pytest
 from pymatgen.analysis.diffraction.xrd import WAVELENGTHS as PMG_WAVELENGTHS
 
-from xrdsim.crystal import CRYSTAL_SYSTEMS, crystal_system_index, crystal_system_name
 from xrdsim.errors import ConfigError
 from xrdsim.grid import N_BINS, bin_index, convert_two_theta, d_spacing, grid_centers
+from xrdsim.structures.crystal_systems import (
+    CRYSTAL_SYSTEMS,
+    crystal_system_index,
+    crystal_system_name,
+)
 from xrdsim.wavelengths import WAVELENGTHS, resolve_wavelength
 
 

@@ -19,11 +19,11 @@ from xrdsim_training.hand import (
     visible_lines,
 )
 
-from xrdsim.crystal import crystal_system_index
 from xrdsim.errors import ConfigError, TrainingError
-from xrdsim.extinction import extinction_table
 from xrdsim.grid import grid_centers
 from xrdsim.peakjob import PeakDatabaseWriter
+from xrdsim.structures.crystal_systems import crystal_system_index
+from xrdsim.structures.extinction import extinction_table
 
 CU = 1.5418
 HKL = np.array([h for h in product(range(0, 7), range(-6, 7), range(-6, 7))

@@ -14,7 +14,7 @@ from xrdsim_training.losses import (
     supervised_loss,
 )
 
-from xrdsim.crystal import SPACE_GROUP_RANGES
+from xrdsim.structures.crystal_systems import SPACE_GROUP_RANGES
 
 #: float32 torch vs float64 loops over ≤ 64-dim sums.
 RTOL = 1e-4

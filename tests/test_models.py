@@ -18,7 +18,7 @@ from xrdsim_training.models.heads import SG_CRYSTAL_SYSTEM
 from xrdsim.errors import TrainingError
 
 #: Crystal system of space groups at both ends of each range (International Tables Vol. A),
-#: written out independently of xrdsim.crystal.
+#: written out independently of xrdsim.structures.crystal_systems.
 PINNED_SG_CS = {1: 0, 2: 0, 3: 1, 15: 1, 16: 2, 74: 2, 75: 3, 142: 3, 143: 4, 167: 4,
                 168: 5, 194: 5, 195: 6, 230: 6}
 RANGES = [(1, 2), (3, 15), (16, 74), (75, 142), (143, 167), (168, 194), (195, 230)]

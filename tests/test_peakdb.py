@@ -292,8 +292,8 @@ def _mp20_rows(tmp_path, n: int, name: str = "mp20.csv"):
 def test_database_holds_exactly_what_compute_peaks_gives(tmp_path):
     from xrdsim import write_peak_database
     from xrdsim.peaks import compute_peaks
-    from xrdsim.structures import read_structures
-    from xrdsim.symmetry import structure_labels
+    from xrdsim.structures.reader import read_structures
+    from xrdsim.structures.symmetry import structure_labels
 
     csv_path, rows = _mp20_rows(tmp_path, 30)
     out = tmp_path / "peaks.h5"

@@ -148,7 +148,7 @@ def _b_iso_as_isotropic_ucif(structure: Structure) -> Structure:
 
 
 def test_cif_b_and_u_per_site_match_pymatgen_anisotropic_path(shared_data):
-    from xrdsim.structures import read_structures
+    from xrdsim.structures.reader import read_structures
 
     folders = sorted(p for p in (shared_data / "cifs").iterdir() if p.is_dir())
     compared = 0

@@ -186,7 +186,7 @@ def test_simulated_mo_pattern_lands_where_the_simulator_puts_cu_peaks(shared_dat
     grid, has its peaks in the bins where simulate puts the Cu peaks of the same structure."""
     from xrdsim.peaks import compute_peaks
     from xrdsim.profile import simulate
-    from xrdsim.structures import read_structures
+    from xrdsim.structures.reader import read_structures
 
     cif = shared_data / "cifs/autoxrd_examples/Mn2O3_206.cif"
     structure = next(iter(read_structures([cif]))).structure

@@ -9,7 +9,6 @@ import io
 import numpy as np
 import pytest
 
-from xrdsim.crystal import crystal_system_index
 from xrdsim.errors import ConfigError
 from xrdsim.splits import (
     HELD_OUT,
@@ -22,6 +21,7 @@ from xrdsim.splits import (
     split_seed,
     split_structures,
 )
+from xrdsim.structures.crystal_systems import crystal_system_index
 
 
 def _default_table():

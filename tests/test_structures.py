@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from xrdsim.errors import StructureError
-from xrdsim.structures import (
+from xrdsim.structures.reader import (
     CifSource,
     StructureRecord,
     iter_cif_sources,

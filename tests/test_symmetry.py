@@ -13,11 +13,11 @@ import spglib
 from pymatgen.core import Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-from xrdsim.crystal import CRYSTAL_SYSTEMS
 from xrdsim.errors import SymmetryError
-from xrdsim.extinction import default_hall_numbers, extinction_table
-from xrdsim.structures import iter_cif_sources, parse_cif, read_structures
-from xrdsim.symmetry import (
+from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
+from xrdsim.structures.extinction import default_hall_numbers, extinction_table
+from xrdsim.structures.reader import iter_cif_sources, parse_cif, read_structures
+from xrdsim.structures.symmetry import (
     LAUE_CLASS,
     StructureLabels,
     bravais_lattice,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from xrdsim.crystal import crystal_system_index
+from xrdsim.structures.crystal_systems import crystal_system_index
 
 PER_SYSTEM = 4
 VIEWS_TRAIN = 8

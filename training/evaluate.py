@@ -33,8 +33,8 @@ from xrdsim_training.metrics import classification_metrics, confusion_matrix, co
 from xrdsim_training.models import XrdNet
 from xrdsim_training.runtime import resolve_device
 
-from xrdsim.crystal import CRYSTAL_SYSTEMS
 from xrdsim.errors import TrainingError
+from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
 #: Splits scored when none are named (those the store has).
 DEFAULT_SPLITS = ("equivariance", "invariance", "held_out_invariance")

@@ -237,7 +237,7 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
         task ``{"prediction": label, "top_k": [[label, probability], ...]}`` (crystal
         system also by name); or ``source`` and ``error`` when the input failed.
     """
-    from xrdsim.crystal import CRYSTAL_SYSTEMS
+    from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
     model = HandModel.load(model_dir)
     s = model.settings
@@ -277,8 +277,8 @@ def evaluate_hand(model_dir: str | Path, patterns_dir: str | Path, labels_csv: s
         :func:`accuracy_report` of the files that could be read, plus ``files`` (one row
         per file: true and predicted labels) and ``errors`` ([file, reason]).
     """
-    from xrdsim.crystal import crystal_system_index
-    from xrdsim.extinction import extinction_table
+    from xrdsim.structures.crystal_systems import crystal_system_index
+    from xrdsim.structures.extinction import extinction_table
 
     rows = read_labels_csv(labels_csv)
     table = extinction_table()

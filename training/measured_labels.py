@@ -63,7 +63,7 @@ def read_labels(path: str | Path) -> dict[str, int]:
 def accuracy_report(true: dict[str, np.ndarray], pred: dict[str, np.ndarray]) -> dict[str, Any]:
     """Accuracy per task, overall and per true crystal system, plus the rate at which the
     predicted SG lies in the predicted crystal system."""
-    from xrdsim.crystal import CRYSTAL_SYSTEMS, crystal_system_index
+    from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_index
 
     cs = np.asarray(true["crystal_system"])
     report: dict[str, Any] = {"n": int(cs.size), "accuracy": {}, "per_crystal_system": {}}

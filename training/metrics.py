@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from xrdsim_training.inference import Predictions
 
-from xrdsim.crystal import SG_TO_CRYSTAL_SYSTEM
+from xrdsim.structures.crystal_systems import SG_TO_CRYSTAL_SYSTEM
 
 #: k of the top-k accuracies reported for every task.
 TOP_K: tuple[int, ...] = (1, 3, 5)

@@ -39,11 +39,11 @@ from xrdsim_training.measured_labels import TASKS, accuracy_report, read_labels
 from xrdsim_training.models import XrdNet
 from xrdsim_training.runtime import resolve_device
 
-from xrdsim.crystal import CRYSTAL_SYSTEMS, crystal_system_index
 from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimError
-from xrdsim.extinction import default_hall_numbers, extinction_table
 from xrdsim.patterns import SUFFIX_FORMATS, read_pattern
 from xrdsim.prepare import prepare_pattern
+from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_index
+from xrdsim.structures.extinction import default_hall_numbers, extinction_table
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH
 
 #: Files prepared and sent through the network together (bounds memory: 48 kB a file).

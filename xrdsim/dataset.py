@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from xrdsim import __version__
-from xrdsim.crystal import CRYSTAL_SYSTEMS
 from xrdsim.errors import ConfigError, DatasetError, ResumeMismatchError
 from xrdsim.grid import BIN_WIDTH, N_BINS, TWO_THETA_MIN
 from xrdsim.parallel import run_tasks
@@ -51,6 +50,7 @@ from xrdsim.splits import (
     split_seed,
     split_structures,
 )
+from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 from xrdsim.versions import package_versions
 
 #: Package path under which the bundled default input is recorded in manifests.
@@ -289,7 +289,6 @@ def build_dataset(
         ResumeMismatchError: resume with settings that differ from the store's.
     """
     from xrdsim.config import check_disjoint
-    from xrdsim.extinction import extinction_table
     from xrdsim.manifest import (
         dataset_manifest,
         describe_inputs,
@@ -299,6 +298,7 @@ def build_dataset(
     from xrdsim.peakdb import PeakDatabase
     from xrdsim.peakjob import write_peak_database
     from xrdsim.profile import structure_key
+    from xrdsim.structures.extinction import extinction_table
 
     t0 = time.perf_counter()
     if resume and overwrite:

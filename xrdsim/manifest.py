@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from xrdsim.crystal import CRYSTAL_SYSTEMS
 from xrdsim.errors import DatasetError
+from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
 #: Version of the manifest layout.
 MANIFEST_FORMAT = "xrdsim-manifest/1"

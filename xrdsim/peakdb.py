@@ -341,7 +341,7 @@ class PeakDatabase:
     def summary(self, *, top_errors: int = 10) -> dict[str, Any]:
         """Counts, per-crystal-system counts, peaks-per-structure statistics, settings,
         versions and the most common failure reasons (what ``xrdsim peaks-info`` prints)."""
-        from xrdsim.crystal import CRYSTAL_SYSTEMS
+        from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
         attrs = self.attrs
         n_peaks = np.diff(self._offsets)

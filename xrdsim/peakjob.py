@@ -1,6 +1,6 @@
 """Building a peak database: sources → parse → labels → peaks (in parallel) → ordered write.
 
-:func:`write_peak_database` lists the inputs (:func:`xrdsim.structures.iter_cif_sources`),
+:func:`write_peak_database` lists the inputs (:func:`xrdsim.structures.reader.iter_cif_sources`),
 cuts them into chunks of :data:`CHUNK_SIZE` structures, runs every chunk through
 :func:`xrdsim.parallel.run_tasks` (in-process, a local dask cluster, or a scheduler
 address) and writes the results with :class:`PeakDatabaseWriter` in input order,
@@ -298,7 +298,7 @@ def write_peak_database(
             ``overwrite``) or its folder is missing. Per-structure problems never raise.
     """
     from xrdsim.parallel import default_workers, run_tasks
-    from xrdsim.structures import iter_cif_sources
+    from xrdsim.structures.reader import iter_cif_sources
     from xrdsim.wavelengths import resolve_wavelength
 
     t0 = time.perf_counter()
@@ -376,8 +376,8 @@ def _process_chunk(chunk: _Chunk) -> list[tuple]:
 
 def _process_one(entry: Any, chunk: _Chunk) -> tuple:
     from xrdsim.peaks import compute_peaks
-    from xrdsim.structures import parse_cif
-    from xrdsim.symmetry import structure_labels
+    from xrdsim.structures.reader import parse_cif
+    from xrdsim.structures.symmetry import structure_labels
 
     if isinstance(entry, StructureError):
         return ("error", entry.source, entry.reason)

@@ -45,7 +45,7 @@ SCALED_INTENSITY_TOL = 1e-3
 #: The 2θ range of :func:`compute_peaks` by default (degrees), the das2025 grid.
 DEFAULT_TWO_THETA_RANGE = (0.0, 120.0)
 
-#: Site property holding the isotropic Debye–Waller B in Å² (set by xrdsim.structures).
+#: Site property holding the isotropic Debye–Waller B in Å² (set by xrdsim.structures.reader).
 B_ISO_PROPERTY = "b_iso"
 
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xrdsim.crystal import crystal_system_index
 from xrdsim.errors import ConfigError
+from xrdsim.structures.crystal_systems import crystal_system_index
 
 #: Split names in store order.
 SPLIT_NAMES: tuple[str, ...] = ("train", "invariance", "equivariance", "held_out_invariance")

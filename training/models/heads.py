@@ -4,7 +4,7 @@ Eight classification heads read the representation ``h``: one crystal-system (CS
 head (7 classes), one extinction-group (EG) head (K classes) and seven
 crystal-system-specific space-group (SG) heads, head ``c`` covering the space
 groups of crystal system ``c`` only (triclinic 1–2, monoclinic 3–15, ...,
-cubic 195–230; :data:`xrdsim.crystal.SPACE_GROUP_RANGES`). Because every SG head
+cubic 195–230; :data:`xrdsim.structures.crystal_systems.SPACE_GROUP_RANGES`). Because every SG head
 lives inside one crystal system, the SG prediction can be made consistent with the
 CS prediction by construction (:func:`predict_space_group`).
 
@@ -18,7 +18,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from xrdsim.crystal import CRYSTAL_SYSTEMS, SG_TO_CRYSTAL_SYSTEM, SPACE_GROUP_RANGES
+from xrdsim.structures.crystal_systems import (
+    CRYSTAL_SYSTEMS,
+    SG_TO_CRYSTAL_SYSTEM,
+    SPACE_GROUP_RANGES,
+)
 
 N_CRYSTAL_SYSTEMS = len(CRYSTAL_SYSTEMS)
 N_SPACE_GROUPS = 230

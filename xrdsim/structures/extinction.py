@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import spglib
 
-from xrdsim.crystal import CRYSTAL_SYSTEMS, crystal_system_index
 from xrdsim.errors import ConfigError
+from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_index
 
 #: Half-width of the hkl box searched for absences. Every translation component in
 #: the standard settings is a multiple of 1/2, 1/3, 1/4 or 1/6, so each phase

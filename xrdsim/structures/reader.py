@@ -30,12 +30,12 @@ import numpy as np
 from pymatgen.core import Structure
 from pymatgen.io.cif import CifParser
 
-from xrdsim.cif_sources import CIF_SUFFIXES as CIF_SUFFIXES
-from xrdsim.cif_sources import CSV_SUFFIXES as CSV_SUFFIXES
-from xrdsim.cif_sources import DEFAULT_ID_COLUMN as DEFAULT_ID_COLUMN
-from xrdsim.cif_sources import CifSource, iter_cif_sources, split_data_blocks
 from xrdsim.errors import StructureError
-from xrdsim.symmetry import space_group_from_symbol
+from xrdsim.structures.sources import CIF_SUFFIXES as CIF_SUFFIXES
+from xrdsim.structures.sources import CSV_SUFFIXES as CSV_SUFFIXES
+from xrdsim.structures.sources import DEFAULT_ID_COLUMN as DEFAULT_ID_COLUMN
+from xrdsim.structures.sources import CifSource, iter_cif_sources, split_data_blocks
+from xrdsim.structures.symmetry import space_group_from_symbol
 
 #: Sites closer than this (Å) count as "at the same position" for the overlap check.
 #: Real bonds are ≥ ~0.7 Å (H–H 0.74 Å); 0.5 Å only catches duplicated or mistyped atoms.

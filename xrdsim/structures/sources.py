@@ -1,6 +1,6 @@
 """Listing structure inputs: CIF files, folders of CIFs, CSV(.gz) files of CIF text.
 
-Stage 1 of reading structures (see :mod:`xrdsim.structures`): :func:`iter_cif_sources`
+Stage 1 of reading structures (see :mod:`xrdsim.structures.reader`): :func:`iter_cif_sources`
 walks the inputs in a deterministic order and yields one :class:`CifSource` (origin,
 id, CIF text) per structure — or a :class:`~xrdsim.errors.StructureError` for an input
 that cannot be read at all. It never raises for bad input.
