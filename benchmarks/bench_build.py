@@ -66,7 +66,7 @@ def _store_bytes(path: Path, sub: str = "") -> int:
 def _raw(store: Path, peaks: Path, threads: int) -> tuple[float, int, dict]:
     """Time simulate_batch alone on the store's rows; returns (seconds, n, float32 patterns)."""
     from xrdsim.config import SimulationConfig
-    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.peaks.database import PeakDatabase
     from xrdsim.profile import simulate_batch, structure_key
 
     root = zarr.open_group(str(store), mode="r")
@@ -133,7 +133,7 @@ def _write_cpu_once(store: Path, patterns: dict) -> tuple[float, int]:
 def _warm_up(peaks: Path) -> None:
     """Compile / load the numba kernels once, so no timed stage pays for it."""
     from xrdsim.config import load_config
-    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.peaks.database import PeakDatabase
     from xrdsim.profile import simulate_batch
 
     batch = PeakDatabase(peaks).ragged([0])
@@ -179,7 +179,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
-    from xrdsim.peakjob import write_peak_database
+    from xrdsim.peaks.job import write_peak_database
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_build_"))
     try:

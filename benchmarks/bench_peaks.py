@@ -68,7 +68,7 @@ FIRST_CALL = """
 import time, warnings
 t0, c0 = time.perf_counter(), time.process_time()
 from pymatgen.core import Lattice, Structure
-from xrdsim.peaks import compute_peaks
+from xrdsim.peaks.lines import compute_peaks
 s = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
 t1, c1 = time.perf_counter(), time.process_time()
 compute_peaks(s)
@@ -137,8 +137,8 @@ def main() -> None:
     from pymatgen.analysis.diffraction.xrd import XRDCalculator
     from pymatgen.core import Structure
 
-    from xrdsim.kernels.bragg import bragg_reflections, merge_lines, powder_lines
-    from xrdsim.peaks import (
+    from xrdsim.peaks.bragg_kernel import bragg_reflections, merge_lines, powder_lines
+    from xrdsim.peaks.lines import (
         SCALED_INTENSITY_TOL,
         TWO_THETA_TOL,
         PeakList,

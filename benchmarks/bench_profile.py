@@ -12,7 +12,7 @@ in batches of ``--batch`` patterns (the dataset builder's shard size), best of
 pattern with ``threads=1`` as a figure less sensitive to other load on a shared
 machine. The NumPy reference (tests/reference_profile.py) runs the same formulas
 on ``--reference-patterns`` patterns. The train preset is also timed on the real peak
-lists of ``--real-structures`` bundled MP-20 structures (xrdsim.peaks, cycled to
+lists of ``--real-structures`` bundled MP-20 structures (xrdsim.peaks.lines, cycled to
 ``--patterns``). A peer renderer (braggcalculator) is timed when
 importable, otherwise the reason is recorded. Results: benchmarks/results/profile.json.
 """
@@ -50,7 +50,7 @@ def real_peak_lists(n_structures: int, n_patterns: int):
     """Peak lists of the first bundled MP-20 structures (xrdsim.peaks), cycled to n_patterns."""
     from importlib import resources
 
-    from xrdsim.peaks import compute_peaks
+    from xrdsim.peaks.lines import compute_peaks
     from xrdsim.structures.reader import read_structures
 
     source = str(resources.files("xrdsim.data").joinpath("default_structures.csv.gz"))

@@ -59,7 +59,7 @@ def peaks(inputs, output, wavelength, two_theta_min, two_theta_max, symprec, wor
     the file, see `xrdsim peaks-info`); 2 usage error; 3 library error (bad settings,
     output exists without --overwrite, ...).
     """
-    from xrdsim.peakjob import write_peak_database
+    from xrdsim.peaks.job import write_peak_database
 
     paths = list(inputs) if inputs else [default_input()]
     if not inputs and not quiet:
@@ -100,7 +100,7 @@ def peaks_info(database, all_errors, as_json):
     Exit codes: 0 success; 2 usage error; 3 the file is missing, corrupt or not a
     peak database.
     """
-    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.peaks.database import PeakDatabase
 
     with PeakDatabase(database) as db:
         info = db.summary()

@@ -18,11 +18,11 @@ def _load_peaks(cif: Path | None, peaks_db: Path | None, structure_id: str | Non
     if peaks_db is not None:
         if structure_id is None:
             raise click.UsageError("--peaks DB needs --id ID (a structure id of the database)")
-        from xrdsim.peakdb import PeakDatabase
+        from xrdsim.peaks.database import PeakDatabase
 
         with PeakDatabase(peaks_db) as db:
             return db.peaks(structure_id), structure_id
-    from xrdsim.peaks import compute_peaks
+    from xrdsim.peaks.lines import compute_peaks
     from xrdsim.structures.reader import read_structures
 
     for record in read_structures(cif):

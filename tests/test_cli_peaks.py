@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from xrdsim_cli import peaks as peaks_cli
 from xrdsim_cli.main import cli
 
-from xrdsim.peakdb import PeakDatabase
+from xrdsim.peaks.database import PeakDatabase
 from xrdsim.structures.crystal_systems import crystal_system_index
 
 #: Seconds a subprocess run may take to create its temporary output (imports, listing).

@@ -24,7 +24,7 @@ N_STRUCTURES = 36
 
 def make_small_peak_db(folder):
     """Peak database of the first 36 bundled MP-20 structures (real CIFs) in ``folder``."""
-    from xrdsim.peakjob import write_peak_database
+    from xrdsim.peaks.job import write_peak_database
 
     with gzip.open(default_source(), "rt") as f:
         rows = list(csv.DictReader(f))[:N_STRUCTURES]
@@ -77,7 +77,7 @@ def test_store_layout_splits_and_rows(peak_db, tmp_path):
     # every views of a structure adjacent: view = row % views
     np.testing.assert_array_equal(train["view"][:], np.arange(len(s_index)) % 2)
     # a stored row equals the simulator's own output for that structure/view/seed
-    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.peaks.database import PeakDatabase
 
     db = PeakDatabase(peak_db)
     config = SimulationConfig.from_dict(root.attrs["configs"]["train"])
@@ -232,7 +232,7 @@ def test_settings_round_trip_and_auto_workers():
 
 def test_overwrite_with_other_sources_never_reads_stale_peaks(shared_data, tmp_path):
     from xrdsim.config import load_config
-    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.peaks.database import PeakDatabase
     from xrdsim.profile import simulate_batch, structure_key
 
     out = tmp_path / "d.zarr"

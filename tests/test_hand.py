@@ -21,7 +21,7 @@ from xrdsim_training.hand import (
 
 from xrdsim.errors import ConfigError, TrainingError
 from xrdsim.grid import grid_centers
-from xrdsim.peakjob import PeakDatabaseWriter
+from xrdsim.peaks.job import PeakDatabaseWriter
 from xrdsim.structures.crystal_systems import crystal_system_index
 from xrdsim.structures.extinction import extinction_table
 
@@ -153,7 +153,7 @@ def test_train_predict_save_load(peak_db, tmp_path):
 
     from xrdsim_training.hand import database_features
 
-    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.peaks.database import PeakDatabase
 
     model = HandModel.load(tmp_path / "hand")
     with PeakDatabase(peak_db) as db:
@@ -167,7 +167,7 @@ def test_train_predict_save_load(peak_db, tmp_path):
 
 def test_predict_and_evaluate_on_pattern_files(peak_db, tmp_path):
     train_hand(peak_db, tmp_path / "m", seed=0, n_estimators=60, test_fraction=0.0)
-    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.peaks.database import PeakDatabase
 
     folder = tmp_path / "measured"
     folder.mkdir()

@@ -13,11 +13,11 @@ import h5py
 import numpy as np
 import pytest
 
-from xrdsim import peakdb
 from xrdsim.errors import DatabaseError
-from xrdsim.peakdb import PeakDatabase, reason_counts
-from xrdsim.peakjob import PeakDatabaseWriter
-from xrdsim.peaks import PeakList
+from xrdsim.peaks import database as peakdb
+from xrdsim.peaks.database import PeakDatabase, reason_counts
+from xrdsim.peaks.job import PeakDatabaseWriter
+from xrdsim.peaks.lines import PeakList
 
 N_STRUCTURES = 300  # ~30,000 peak rows: more than one HDF5 chunk (16,384 rows)
 
@@ -291,7 +291,7 @@ def _mp20_rows(tmp_path, n: int, name: str = "mp20.csv"):
 
 def test_database_holds_exactly_what_compute_peaks_gives(tmp_path):
     from xrdsim import write_peak_database
-    from xrdsim.peaks import compute_peaks
+    from xrdsim.peaks.lines import compute_peaks
     from xrdsim.structures.reader import read_structures
     from xrdsim.structures.symmetry import structure_labels
 
@@ -415,17 +415,17 @@ def test_structure_without_peaks_in_range_is_an_error(tmp_path, test_data):
 
 
 def test_unexpected_exception_in_one_structure_is_recorded(tmp_path, test_data, monkeypatch):
-    import xrdsim.peaks
+    import xrdsim.peaks.lines
     from xrdsim import write_peak_database
 
-    real = xrdsim.peaks.compute_peaks
+    real = xrdsim.peaks.lines.compute_peaks
 
     def flaky(structure, **kwargs):
         if structure.composition.reduced_formula == "NiO":
             raise ValueError("kernel exploded")
         return real(structure, **kwargs)
 
-    monkeypatch.setattr(xrdsim.peaks, "compute_peaks", flaky)
+    monkeypatch.setattr(xrdsim.peaks.lines, "compute_peaks", flaky)
     good = sorted((test_data / "cifs").glob("*.cif"))
     summary = write_peak_database(good, tmp_path / "p.h5", progress=False)
     assert summary.n_structures == len(good) - 1

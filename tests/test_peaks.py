@@ -18,7 +18,7 @@ from pymatgen.core.periodic_table import DummySpecies
 from pymatgen.io.cif import CifParser
 
 from xrdsim.errors import ConfigError, StructureError
-from xrdsim.peaks import SCALED_INTENSITY_TOL, PeakList, compute_peaks
+from xrdsim.peaks.lines import SCALED_INTENSITY_TOL, PeakList, compute_peaks
 
 CU = 1.5418
 #: Matching criteria of issue 2: lines above 1 % of the strongest, 0.001° 2θ, 0.5 on 0–100.

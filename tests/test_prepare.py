@@ -184,7 +184,7 @@ def _clean_config(wavelength: float):
 def test_simulated_mo_pattern_lands_where_the_simulator_puts_cu_peaks(shared_data, tmp_path):
     """xrdsim.profile.simulate at Mo Kα1, written as .xy, read back and prepared onto the Cu
     grid, has its peaks in the bins where simulate puts the Cu peaks of the same structure."""
-    from xrdsim.peaks import compute_peaks
+    from xrdsim.peaks.lines import compute_peaks
     from xrdsim.profile import simulate
     from xrdsim.structures.reader import read_structures
 

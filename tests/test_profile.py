@@ -465,7 +465,7 @@ def test_simulate_cli_writes_npy_csv_png(tmp_path, shared_data):
     from click.testing import CliRunner
     from xrdsim_cli.main import cli
 
-    from xrdsim.peaks import compute_peaks
+    from xrdsim.peaks.lines import compute_peaks
     from xrdsim.structures.reader import read_structures
 
     cif = shared_data / "cifs" / "dara_tutorial" / "NiO_225_sym.cif"

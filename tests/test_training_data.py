@@ -118,7 +118,7 @@ def _otf(built_store, **kw):
 
 
 def test_on_the_fly_views_match_the_simulator_and_are_reproducible(built_store):
-    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.peaks.database import PeakDatabase
     from xrdsim.profile import simulate_batch, structure_key
 
     ds = _otf(built_store, batch_size=4, views=2, seed=5)

@@ -4,7 +4,7 @@ Features of one pattern (at Cu Kα, λ = 1.5418 Å): the 2θ of the first ten pe
 (ascending, padded with 0 when there are fewer) and the number of peaks in 0–90°
 (:func:`hand_features`, 11 values). One ``ExtraTreesClassifier`` per task — crystal
 system (CS), extinction group (EG), space group (SG) — is trained on the lines of a
-peak database (:class:`xrdsim.peakdb.PeakDatabase`), and applied to measured patterns
+peak database (:class:`xrdsim.peaks.database.PeakDatabase`), and applied to measured patterns
 through a scipy peak finder (:func:`find_pattern_peaks`).
 
 Lines of the database and peaks found in a pattern are made comparable by two
@@ -134,7 +134,7 @@ def train_hand(peak_db_path: str | Path, out_dir: str | Path, *, seed: int = 0,
     Returns:
         ``{"out_dir", "n_train", "n_test", "test": accuracy_report or None, "settings"}``.
     """
-    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.peaks.database import PeakDatabase
 
     if not 0 <= test_fraction < 1:
         raise ConfigError(f"test_fraction must be in [0, 1), got {test_fraction!r}")

@@ -3,7 +3,7 @@
 Public API (imported lazily, so ``import xrdsim`` stays cheap and numba kernels
 compile only when first used):
 
-- :func:`compute_peaks` — Bragg peak list of one structure (``xrdsim.peaks``).
+- :func:`compute_peaks` — Bragg peak list of one structure (``xrdsim.peaks.lines``).
 - :func:`read_structures` — CIFs / folders / CSV(.gz) of CIF text → structures + error records.
 - :func:`structure_labels` — spglib symmetry labels of one structure.
 - :class:`PeakDatabase` / :func:`write_peak_database` — the HDF5 peak database.
@@ -22,14 +22,14 @@ __version__ = "0.1.0"
 
 # name -> module that defines it
 _EXPORTS = {
-    "compute_peaks": "xrdsim.peaks",
-    "PeakList": "xrdsim.peaks",
+    "compute_peaks": "xrdsim.peaks.lines",
+    "PeakList": "xrdsim.peaks.lines",
     "read_structures": "xrdsim.structures.reader",
     "StructureRecord": "xrdsim.structures.reader",
     "structure_labels": "xrdsim.structures.symmetry",
     "StructureLabels": "xrdsim.structures.symmetry",
-    "PeakDatabase": "xrdsim.peakdb",
-    "write_peak_database": "xrdsim.peakjob",
+    "PeakDatabase": "xrdsim.peaks.database",
+    "write_peak_database": "xrdsim.peaks.job",
     "SimulationConfig": "xrdsim.config",
     "load_config": "xrdsim.config",
     "check_disjoint": "xrdsim.config",

@@ -295,8 +295,8 @@ def build_dataset(
         split_summary,
         write_manifest,
     )
-    from xrdsim.peakdb import PeakDatabase
-    from xrdsim.peakjob import write_peak_database
+    from xrdsim.peaks.database import PeakDatabase
+    from xrdsim.peaks.job import write_peak_database
     from xrdsim.profile import structure_key
     from xrdsim.structures.extinction import extinction_table
 

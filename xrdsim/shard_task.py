@@ -40,7 +40,7 @@ _OPEN_DBS: dict[tuple, Any] = {}
 
 
 def _peak_db(path: str) -> Any:
-    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.peaks.database import PeakDatabase
 
     st = os.stat(path)
     key = (path, st.st_ino, st.st_mtime_ns, st.st_size)

@@ -1,7 +1,7 @@
 """Fresh simulated views every step: an ``IterableDataset`` over the HDF5 peak database.
 
 Each batch reads the peaks of ``B`` structures with
-:meth:`xrdsim.peakdb.PeakDatabase.ragged` and simulates full 12,000-bin patterns
+:meth:`xrdsim.peaks.database.PeakDatabase.ragged` and simulates full 12,000-bin patterns
 with :func:`xrdsim.profile.simulate_batch` inside the DataLoader worker
 (``threads=1`` per worker, so workers do not oversubscribe the cores). This is the
 data pipeline of CNNaug and DIFCON (das2025 §4.4–4.5), which need new views every
@@ -59,7 +59,7 @@ class OnTheFlyDataset(IterableDataset):
     ):
         super().__init__()
         from xrdsim.config import load_config
-        from xrdsim.peakdb import PeakDatabase
+        from xrdsim.peaks.database import PeakDatabase
 
         if views not in (1, 2):
             raise TrainingError(f"views must be 1 or 2, got {views!r}")

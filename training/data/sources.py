@@ -57,7 +57,7 @@ def train_structures(data: str | Path | None, peaks: str | Path) -> np.ndarray |
     import zarr
 
     from xrdsim.errors import DatabaseError
-    from xrdsim.peakdb import PeakDatabase
+    from xrdsim.peaks.database import PeakDatabase
 
     root = zarr.open_group(str(data), mode="r")
     if "structures" not in root:

@@ -33,8 +33,8 @@ import h5py
 import numpy as np
 
 from xrdsim import __version__
-from xrdsim import peakdb as layout
 from xrdsim.errors import ConfigError, DatabaseError, StructureError
+from xrdsim.peaks import database as layout
 from xrdsim.versions import package_versions
 
 #: Structures per parallel task: large enough that scheduling overhead (~ms per task
@@ -151,9 +151,10 @@ class PeakDatabaseWriter:
         """Append one structure; returns False (and records an error) for a duplicate id.
 
         Args:
-            peaks: a PeakList or any object with the arrays of :data:`xrdsim.peakdb.PEAK_FIELDS`.
-            labels: every column of :data:`xrdsim.peakdb.STRUCTURE_COLUMNS` except ``structure_id``,
-                ``source`` and ``n_peaks``.
+            peaks: a PeakList or any object with the arrays of
+                :data:`xrdsim.peaks.database.PEAK_FIELDS`.
+            labels: every column of :data:`xrdsim.peaks.database.STRUCTURE_COLUMNS` except
+                ``structure_id``, ``source`` and ``n_peaks``.
         """
         if structure_id in self._ids:
             self.add_error(source, f"duplicate structure id {structure_id!r} (first seen in "
@@ -233,7 +234,7 @@ class PeakDatabaseSummary:
         n_structures: structures written. n_failed: error records written.
         n_peaks: peak rows written. seconds: wall time of the whole run.
         failure_reasons: failure kind -> count, most common first (see
-            :func:`xrdsim.peakdb.reason_counts`).
+            :func:`xrdsim.peaks.database.reason_counts`).
     """
 
     path: str
@@ -375,7 +376,7 @@ def _process_chunk(chunk: _Chunk) -> list[tuple]:
 
 
 def _process_one(entry: Any, chunk: _Chunk) -> tuple:
-    from xrdsim.peaks import compute_peaks
+    from xrdsim.peaks.lines import compute_peaks
     from xrdsim.structures.reader import parse_cif
     from xrdsim.structures.symmetry import structure_labels
 
@@ -400,7 +401,7 @@ def _process_one(entry: Any, chunk: _Chunk) -> tuple:
 
 
 def _label_row(record: Any, labels: Any) -> dict[str, Any]:
-    """The structure-table columns of one structure (see ``xrdsim.peakdb.STRUCTURE_COLUMNS``)."""
+    """The structure-table columns of one structure (``database.STRUCTURE_COLUMNS``)."""
     a, b, c, alpha, beta, gamma = (float(x) for x in labels.lattice)
     elements = sorted(el.symbol for el in record.structure.composition.element_composition)
     row = {name: getattr(labels, name) for name in (

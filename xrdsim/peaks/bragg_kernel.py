@@ -1,4 +1,4 @@
-"""numba kernels of the kinematic X-ray powder line list (``xrdsim.peaks`` drives them).
+"""numba kernels of the kinematic X-ray powder line list (``xrdsim.peaks.lines`` drives them).
 
 Arrays in / arrays out, float64 / int64 / int32 only, no Python objects:
 

@@ -15,7 +15,7 @@ One file holds the Bragg peaks and labels of many structures (layout version 1):
 Root attributes: ``format``, ``format_version``, ``xrdsim_version``, ``wavelength`` (Å),
 ``two_theta_range`` (degrees), ``symprec`` (Å), ``debye_waller``, ``package_versions``
 and ``inputs`` (JSON), ``created`` (ISO 8601 UTC), the counts, and ``complete`` (set
-last). The writer (:mod:`xrdsim.peakjob`) fills a temporary file beside the target and
+last). The writer (:mod:`xrdsim.peaks.job`) fills a temporary file beside the target and
 renames it into place only when everything is written, so an interrupted run never
 leaves a file that looks complete.
 """
@@ -262,7 +262,7 @@ class PeakDatabase:
     # ---- peaks ---------------------------------------------------------------------
     def peaks(self, key: int | str):
         """The :class:`xrdsim.PeakList` of one structure (by index or id)."""
-        from xrdsim.peaks import PeakList
+        from xrdsim.peaks.lines import PeakList
 
         i = self.index(key)
         rows = self._read(np.array([i], dtype=np.int64), tuple(PEAK_FIELDS))[0]

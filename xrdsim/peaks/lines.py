@@ -4,7 +4,7 @@
 reciprocal-lattice point inside the 2θ range, its structure factor with tabulated atomic
 form factors, occupancies and isotropic Debye–Waller factors, the Lorentz–polarisation
 factor, and equal-2θ reflections merged into lines with a multiplicity. The physics runs
-in the numba kernels of :mod:`xrdsim.kernels.bragg`; this module validates input and
+in the numba kernels of :mod:`xrdsim.peaks.bragg_kernel`; this module validates input and
 converts the structure to arrays once. Formulas and the comparison with pymatgen's
 ``XRDCalculator`` are in ``docs/peaks.md``.
 """
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from xrdsim.errors import ConfigError, StructureError
-from xrdsim.kernels.bragg import powder_lines
+from xrdsim.peaks.bragg_kernel import powder_lines
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 
 #: Reflections in the same 2θ bin of this width (key ``round(2θ / TWO_THETA_TOL)``) are one
