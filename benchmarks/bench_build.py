@@ -65,9 +65,9 @@ def _store_bytes(path: Path, sub: str = "") -> int:
 
 def _raw(store: Path, peaks: Path, threads: int) -> tuple[float, int, dict]:
     """Time simulate_batch alone on the store's rows; returns (seconds, n, float32 patterns)."""
-    from xrdsim.config import SimulationConfig
     from xrdsim.peaks.database import PeakDatabase
-    from xrdsim.profile import simulate_batch, structure_key
+    from xrdsim.simulation.config import SimulationConfig
+    from xrdsim.simulation.profile import simulate_batch, structure_key
 
     root = zarr.open_group(str(store), mode="r")
     db = PeakDatabase(peaks)
@@ -132,9 +132,9 @@ def _write_cpu_once(store: Path, patterns: dict) -> tuple[float, int]:
 
 def _warm_up(peaks: Path) -> None:
     """Compile / load the numba kernels once, so no timed stage pays for it."""
-    from xrdsim.config import load_config
     from xrdsim.peaks.database import PeakDatabase
-    from xrdsim.profile import simulate_batch
+    from xrdsim.simulation.config import load_config
+    from xrdsim.simulation.profile import simulate_batch
 
     batch = PeakDatabase(peaks).ragged([0])
     for preset in ("train", "invariance"):

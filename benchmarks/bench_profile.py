@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xrdsim.config import load_config
-from xrdsim.profile import simulate_batch
-from xrdsim.sampling import pattern_keys, sample_parameters
+from xrdsim.simulation.config import load_config
+from xrdsim.simulation.profile import simulate_batch
+from xrdsim.simulation.sampling import pattern_keys, sample_parameters
 from xrdsim.versions import machine_description, package_versions
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """Plain NumPy reference of the profile simulator, for tests only.
 
-The same formulas as ``xrdsim/kernels/profile_ops.py``, written one pattern at a time
+The same formulas as ``xrdsim/simulation/ops_kernel.py``, written one pattern at a time
 with NumPy and SciPy and without any of the kernel's tricks: the counter-based RNG in
 Python/NumPy uint64 arithmetic, binning with ``np.add.at``, the half window by
 ``scipy.optimize.brentq``, and each bin's share of a peak as the integral of the exact
@@ -15,9 +15,9 @@ import math
 import numpy as np
 from scipy import optimize, special
 
-from xrdsim.config import SimulationConfig
 from xrdsim.grid import BIN_WIDTH, N_BINS, bin_index, convert_two_theta
-from xrdsim.kernels import rng as streams
+from xrdsim.simulation import rng as streams
+from xrdsim.simulation.config import SimulationConfig
 from xrdsim.wavelengths import KALPHA_DOUBLETS
 
 MASK = (1 << 64) - 1

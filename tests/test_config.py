@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from xrdsim.config import (
+from xrdsim.errors import ConfigError, ConfigOverlapError
+from xrdsim.simulation.config import (
     OPS,
     Distribution,
     SimulationConfig,
@@ -17,8 +18,7 @@ from xrdsim.config import (
     load_config,
     param_slots,
 )
-from xrdsim.errors import ConfigError, ConfigOverlapError
-from xrdsim.kernels.profile_ops import OP_ORDER, PARAM_SLOTS
+from xrdsim.simulation.ops_kernel import OP_ORDER, PARAM_SLOTS
 
 
 def _train() -> dict:

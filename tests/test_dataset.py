@@ -44,8 +44,8 @@ def peak_db(tmp_path_factory):
 
 
 def test_store_layout_splits_and_rows(peak_db, tmp_path):
-    from xrdsim.config import SimulationConfig, load_config
-    from xrdsim.profile import simulate_batch, structure_key
+    from xrdsim.simulation.config import SimulationConfig, load_config
+    from xrdsim.simulation.profile import simulate_batch, structure_key
 
     path = tmp_path / "d.zarr"
     summary = build_dataset([peak_db], path, **SMALL)
@@ -115,7 +115,7 @@ def test_workers_and_scheduler_never_change_bytes(peak_db, tmp_path):
 
 
 def test_refusals(peak_db, tmp_path):
-    from xrdsim.config import load_config
+    from xrdsim.simulation.config import load_config
 
     path = tmp_path / "d.zarr"
     build_dataset([peak_db], path, **SMALL)
@@ -231,9 +231,9 @@ def test_settings_round_trip_and_auto_workers():
 
 
 def test_overwrite_with_other_sources_never_reads_stale_peaks(shared_data, tmp_path):
-    from xrdsim.config import load_config
     from xrdsim.peaks.database import PeakDatabase
-    from xrdsim.profile import simulate_batch, structure_key
+    from xrdsim.simulation.config import load_config
+    from xrdsim.simulation.profile import simulate_batch, structure_key
 
     out = tmp_path / "d.zarr"
     stored = {}

@@ -170,7 +170,7 @@ def test_cli_prepare_exit_codes(test_data, shared_data, tmp_path):
 
 def _clean_config(wavelength: float):
     """The simulator's profile op only (fixed widths, no noise / doublet / cropping)."""
-    from xrdsim.config import load_config
+    from xrdsim.simulation.config import load_config
 
     return load_config({
         "name": "clean", "wavelength": wavelength,
@@ -182,10 +182,10 @@ def _clean_config(wavelength: float):
 
 
 def test_simulated_mo_pattern_lands_where_the_simulator_puts_cu_peaks(shared_data, tmp_path):
-    """xrdsim.profile.simulate at Mo Kα1, written as .xy, read back and prepared onto the Cu
+    """simulate at Mo Kα1, written as .xy, read back and prepared onto the Cu
     grid, has its peaks in the bins where simulate puts the Cu peaks of the same structure."""
     from xrdsim.peaks.lines import compute_peaks
-    from xrdsim.profile import simulate
+    from xrdsim.simulation.profile import simulate
     from xrdsim.structures.reader import read_structures
 
     cif = shared_data / "cifs/autoxrd_examples/Mn2O3_206.cif"

@@ -142,7 +142,7 @@ class BuildSummary:
 
 
 def _load_config(value: Any) -> Any:
-    from xrdsim.config import SimulationConfig, load_config
+    from xrdsim.simulation.config import SimulationConfig, load_config
 
     return value if isinstance(value, SimulationConfig) else load_config(value)
 
@@ -229,7 +229,7 @@ def _plan(labels: Mapping[str, np.ndarray], settings: BuildSettings) -> tuple[np
 
 def _param_names(db: Any, config: Any) -> list[str]:
     """Names of the parameters the simulator reports for ``config`` (one-pattern probe)."""
-    from xrdsim.profile import simulate_batch
+    from xrdsim.simulation.profile import simulate_batch
 
     batch = db.ragged(np.array([0]))
     result = simulate_batch(batch.two_theta, batch.intensity, batch.offsets, config, seed=0,
@@ -267,7 +267,7 @@ def build_dataset(
         output: the store folder (``*.zarr``). Peaks computed from CIF sources are
             kept beside it as ``<output>.peaks.h5`` (reused by ``resume``).
         train_config / invariance_config: preset name, YAML path or SimulationConfig;
-            they must be disjoint (:func:`xrdsim.config.check_disjoint`).
+            they must be disjoint (:func:`xrdsim.simulation.config.check_disjoint`).
         views_train / views_test: patterns per structure in ``train`` / in the test splits.
         test_fraction: fraction of structures held out (whole formula+space-group groups).
         seed: build seed; the same seed and inputs give the same bytes.
@@ -288,7 +288,6 @@ def build_dataset(
         DatasetError: existing store without resume/overwrite, unwritable store.
         ResumeMismatchError: resume with settings that differ from the store's.
     """
-    from xrdsim.config import check_disjoint
     from xrdsim.manifest import (
         dataset_manifest,
         describe_inputs,
@@ -297,7 +296,8 @@ def build_dataset(
     )
     from xrdsim.peaks.database import PeakDatabase
     from xrdsim.peaks.job import write_peak_database
-    from xrdsim.profile import structure_key
+    from xrdsim.simulation.config import check_disjoint
+    from xrdsim.simulation.profile import structure_key
     from xrdsim.structures.extinction import extinction_table
 
     t0 = time.perf_counter()

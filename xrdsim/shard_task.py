@@ -53,8 +53,8 @@ def _peak_db(path: str) -> Any:
 
 def simulate_rows(task: ShardTask) -> dict[str, np.ndarray]:
     """Simulate the rows of one task: every array of its shard, keyed as the store's."""
-    from xrdsim.config import SimulationConfig
-    from xrdsim.profile import simulate_batch
+    from xrdsim.simulation.config import SimulationConfig
+    from xrdsim.simulation.profile import simulate_batch
 
     batch = _peak_db(task.peaks).ragged(task.structure_index)
     result = simulate_batch(batch.two_theta, batch.intensity, batch.offsets,

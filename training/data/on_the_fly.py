@@ -2,7 +2,7 @@
 
 Each batch reads the peaks of ``B`` structures with
 :meth:`xrdsim.peaks.database.PeakDatabase.ragged` and simulates full 12,000-bin patterns
-with :func:`xrdsim.profile.simulate_batch` inside the DataLoader worker
+with :func:`xrdsim.simulation.profile.simulate_batch` inside the DataLoader worker
 (``threads=1`` per worker, so workers do not oversubscribe the cores). This is the
 data pipeline of CNNaug and DIFCON (das2025 §4.4–4.5), which need new views every
 step; contrastive methods get two views of every structure.
@@ -38,7 +38,8 @@ class OnTheFlyDataset(IterableDataset):
 
     Args:
         peaks: the ``peaks.h5`` database.
-        sim_config: a :class:`xrdsim.config.SimulationConfig` or a preset name / YAML path.
+        sim_config: a :class:`~xrdsim.simulation.config.SimulationConfig`, a preset
+            name or a YAML path.
         batch_size: structures per batch.
         structures: database indices to draw from (default: all).
         views: 1 (supervised) or 2 (two views of each structure, contrastive).
@@ -58,8 +59,8 @@ class OnTheFlyDataset(IterableDataset):
         seed: int = 0,
     ):
         super().__init__()
-        from xrdsim.config import load_config
         from xrdsim.peaks.database import PeakDatabase
+        from xrdsim.simulation.config import load_config
 
         if views not in (1, 2):
             raise TrainingError(f"views must be 1 or 2, got {views!r}")
@@ -83,7 +84,7 @@ class OnTheFlyDataset(IterableDataset):
 
     @staticmethod
     def _structure_keys(ids: np.ndarray) -> np.ndarray:
-        from xrdsim.profile import structure_key
+        from xrdsim.simulation.profile import structure_key
 
         return np.array([structure_key(str(s)) for s in ids], dtype=np.int64)
 
@@ -118,7 +119,7 @@ class OnTheFlyDataset(IterableDataset):
 
     def iterate(self, layout: WorkerLayout) -> Iterator[dict[str, torch.Tensor]]:
         """The batches of global worker ``layout`` this epoch (``__iter__`` uses the caller's)."""
-        from xrdsim.profile import simulate_batch
+        from xrdsim.simulation.profile import simulate_batch
 
         threads = 1 if torch.utils.data.get_worker_info() is not None else None
         sim_seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])

@@ -1,6 +1,6 @@
 """Parameter distributions of simulation configs, as written in a config file.
 
-Every parameter of an op (see :mod:`xrdsim.config`) is a :class:`Distribution`,
+Every parameter of an op (see :mod:`xrdsim.simulation.config`) is a :class:`Distribution`,
 written in a file as
 
 - a number (``0.5``) or ``{fixed: 0.5}`` — not randomised;

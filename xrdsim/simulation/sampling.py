@@ -2,7 +2,7 @@
 
 Each pattern's parameters are a pure function of ``(config, seed, structure_key,
 view)``: the pattern key (:func:`pattern_keys`) seeds counter-based streams
-(:mod:`xrdsim.kernels.rng`), never a batch position. The Caglioti group
+(:mod:`xrdsim.simulation.rng`), never a batch position. The Caglioti group
 ``profile.U, V, W, P`` is Latin-hypercube sampled in a batch-independent way: a fixed,
 scrambled LHS design of :data:`LHS_ROWS` rows is drawn once per seed with
 ``scipy.stats.qmc.LatinHypercube``; each pattern takes the row its key selects and a
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import qmc
 
-from xrdsim.config import OPS, SimulationConfig, param_slots
 from xrdsim.errors import ConfigError
-from xrdsim.kernels import rng
-from xrdsim.kernels.profile_ops import OP_ORDER, PARAM_SLOTS
+from xrdsim.simulation import rng
+from xrdsim.simulation.config import OPS, SimulationConfig, param_slots
+from xrdsim.simulation.ops_kernel import OP_ORDER, PARAM_SLOTS
 from xrdsim.wavelengths import KALPHA_DOUBLETS
 
 #: Rows of the fixed Latin-hypercube design of the Caglioti group (per seed).
@@ -40,7 +40,7 @@ _KIND_CODES = {
 }
 
 if param_slots() != PARAM_SLOTS or tuple(op.name for op in OPS) != OP_ORDER:
-    raise ImportError("xrdsim.config.OPS and xrdsim.kernels.profile_ops slot order differ")
+    raise ImportError("config.OPS and ops_kernel slot order differ")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Full 12,000-bin patterns from Bragg peak lists (das2025 Table 1 and beyond).
 
 :func:`simulate_batch` validates the ragged peak input once, draws every per-pattern
-parameter (:mod:`xrdsim.sampling`) and renders all patterns in one parallel numba call
-(:func:`xrdsim.kernels.profile_ops.render_batch`); :func:`render` does the same with
+parameter (:mod:`xrdsim.simulation.sampling`) and renders all patterns in one parallel numba call
+(:func:`xrdsim.simulation.ops_kernel.render_batch`); :func:`render` does the same with
 parameters given by the caller; :func:`simulate` is the one-pattern form.
 
 A pattern is a pure function of (peaks, config, seed, structure_key, view): the same
@@ -24,11 +24,11 @@ import numba
 import numpy as np
 from scipy import integrate, special
 
-from xrdsim.config import OPS, SimulationConfig, load_config
 from xrdsim.errors import ConfigError, PeakInputError
 from xrdsim.grid import N_BINS, convert_two_theta, grid_centers
-from xrdsim.kernels.profile_ops import PARAM_SLOTS, TABLE_DU, TABLE_NODES, render_batch
-from xrdsim.sampling import draw_matrix, encode_config, params_to_dict, pattern_keys
+from xrdsim.simulation.config import OPS, SimulationConfig, load_config
+from xrdsim.simulation.ops_kernel import PARAM_SLOTS, TABLE_DU, TABLE_NODES, render_batch
+from xrdsim.simulation.sampling import draw_matrix, encode_config, params_to_dict, pattern_keys
 
 #: Nodes of the tabulated standard-normal quantile used for counting noise; the
 #: table ends at u = 0.5/M, i.e. |z| ≤ 3.84σ (tails beyond, p = 1.2e-4, are folded in).

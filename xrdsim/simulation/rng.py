@@ -84,7 +84,7 @@ def pattern_keys(seed, structure_keys, views):
     return out
 
 
-# Distribution codes of the encoded config (see xrdsim.sampling.encode_config).
+# Distribution codes of the encoded config (see xrdsim.simulation.sampling.encode_config).
 KIND_OFF = -1  # op disabled: the slot is NaN
 KIND_FIXED = 0
 KIND_UNIFORM = 1

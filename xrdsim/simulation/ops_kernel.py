@@ -1,10 +1,10 @@
 """numba kernels of the profile simulator: peak list → 12,000-bin pattern, per pattern.
 
-:func:`render_batch` applies every op of ``xrdsim.config.OPS`` to each pattern of a
+:func:`render_batch` applies every op of ``xrdsim.simulation.config.OPS`` to each pattern of a
 batch, in parallel over patterns (``prange``). All randomness inside the ops comes from
-the counter-based streams of :mod:`xrdsim.kernels.rng` keyed on the pattern key, and all
+the counter-based streams of :mod:`xrdsim.simulation.rng` keyed on the pattern key, and all
 per-pattern parameters come in as a (B, 24) float64 matrix whose columns are
-:data:`PARAM_SLOTS` (drawn elsewhere, by :mod:`xrdsim.sampling`): draw in one place,
+:data:`PARAM_SLOTS` (drawn elsewhere, by :mod:`xrdsim.simulation.sampling`): draw in one place,
 apply deterministically here.
 
 The profile is integrated over each bin through a per-pattern table of the cumulative
@@ -21,7 +21,7 @@ import numba as nb
 import numpy as np
 
 from xrdsim.grid import BIN_WIDTH, N_BINS
-from xrdsim.kernels.rng import (
+from xrdsim.simulation.rng import (
     STREAM_BACKGROUND,
     STREAM_COUNTING,
     STREAM_IMPURITY,
@@ -31,7 +31,7 @@ from xrdsim.kernels.rng import (
     uniform,
 )
 
-#: Column order of the parameter matrix (must equal ``xrdsim.config.param_slots()``).
+#: Column order of the parameter matrix (must equal ``xrdsim.simulation.config.param_slots()``).
 PARAM_SLOTS = (
     "zero_shift.delta", "position_noise.amplitude", "peak_crop.low", "peak_crop.high",
     "intensity_noise.amplitude", "doublet.ratio", "impurity.count",
@@ -41,7 +41,7 @@ PARAM_SLOTS = (
     "counting_noise.counts", "background_noise.amplitude", "background_noise.dilation",
     "final_crop.low", "final_crop.high",
 )  # fmt: skip
-#: Op order of the ``ops_on`` flags (must equal ``[op.name for op in xrdsim.config.OPS]``).
+#: Op order of the ``ops_on`` flags (must equal ``[op.name for op in config.OPS]``).
 OP_ORDER = (
     "zero_shift", "position_noise", "peak_crop", "intensity_noise", "doublet", "binning",
     "impurity", "profile", "sample_broadening", "background", "counting_noise",

@@ -1,7 +1,7 @@
 """Simulation configs: which ops run, and the distribution of every parameter.
 
 A config is data (YAML / TOML / JSON, or a preset name) turned into frozen, validated
-objects. Each op of :mod:`xrdsim.profile` is listed in :data:`OPS` with its parameters;
+objects. Each op of :mod:`xrdsim.simulation.profile` is listed in :data:`OPS` with its parameters;
 every parameter is a :class:`Distribution`, written in a file as
 
 - a number (``0.5``) or ``{fixed: 0.5}`` — not randomised;
@@ -29,9 +29,9 @@ import numpy as np
 import tomllib
 import yaml
 
-from xrdsim.distributions import KINDS as KINDS
-from xrdsim.distributions import Distribution, _number
 from xrdsim.errors import ConfigError, ConfigOverlapError
+from xrdsim.simulation.distributions import KINDS as KINDS
+from xrdsim.simulation.distributions import Distribution, _number
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, KALPHA_DOUBLETS, resolve_wavelength
 
 PRESETS = ("das2025", "train", "invariance")
@@ -372,7 +372,7 @@ def load_config(source: str | Path | dict[str, Any] | SimulationConfig) -> Simul
     text = str(source)
     if text in PRESETS:
         data = yaml.safe_load(
-            resources.files("xrdsim.presets").joinpath(f"{text}.yaml").read_text()
+            resources.files("xrdsim.simulation.presets").joinpath(f"{text}.yaml").read_text()
         )
         return SimulationConfig.from_dict(data)
     path = Path(text)

@@ -1,0 +1,4 @@
+"""Simulation stage: configs, distributions, sampling, RNG, the profile-ops kernel, presets.
+
+Data flow: structures -> peaks -> simulation -> dataset.
+"""
