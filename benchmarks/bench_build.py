@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from xrdsim.dataset import build_dataset, default_source
-from xrdsim.shards import StoreEncoding
+from xrdsim.dataset.build import build_dataset, default_source
+from xrdsim.dataset.shards import StoreEncoding
 from xrdsim.versions import machine_description, package_versions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "build.json"
@@ -111,7 +111,7 @@ def _write_cpu(store: Path, patterns: dict) -> tuple[float, int]:
 
 
 def _write_cpu_once(store: Path, patterns: dict) -> tuple[float, int]:
-    from xrdsim.shards import LABEL_DTYPES, write_shard
+    from xrdsim.dataset.shards import LABEL_DTYPES, write_shard
 
     root = zarr.open_group(str(store), mode="r")
     cpu, n = 0.0, 0

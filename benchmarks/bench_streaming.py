@@ -91,7 +91,7 @@ def raw_simulator(ds: OnTheFlyDataset, *, batches: int) -> float:
 
 
 def build_store(folder: Path, views: int) -> Path:
-    from xrdsim.dataset import build_dataset
+    from xrdsim.dataset.build import build_dataset
 
     store = folder / "bench.zarr"
     build_dataset([], store, views_train=views, views_test=2, workers=2, manifest_dir=None,

@@ -48,7 +48,7 @@ def build(sources, output, train_config, invariance_config, views_train, views_t
     Without SOURCES the bundled 504 MP-20 structures are used. Exit code 1 when
     some inputs failed (they are listed in the manifest and absent from the store).
     """
-    from xrdsim.dataset import build_dataset
+    from xrdsim.dataset.build import build_dataset
 
     summary = build_dataset(
         sources, output, train_config=train_config, invariance_config=invariance_config,

@@ -14,7 +14,7 @@ from xrdsim_cli._common import echo_json, handles_library_errors
 @handles_library_errors
 def inspect(store, as_json, png) -> None:
     """Summarise the dataset STORE (complete or still being built)."""
-    from xrdsim.inspect import format_summary, plot_examples, summarize_dataset
+    from xrdsim.dataset.inspect import format_summary, plot_examples, summarize_dataset
 
     summary = summarize_dataset(store)
     if png:

@@ -12,9 +12,9 @@ import pytest
 import xarray as xr
 import zarr
 
-from xrdsim.dataset import build_dataset, default_source
+from xrdsim.dataset.build import build_dataset, default_source
+from xrdsim.dataset.shards import array_checksums, open_split
 from xrdsim.errors import ConfigError, ConfigOverlapError, DatasetError, ResumeMismatchError
-from xrdsim.shards import array_checksums, open_split
 
 #: Small but with several shards per split (shard 16 rows, chunk 8 rows).
 SMALL = dict(views_train=2, views_test=1, test_fraction=0.2, seed=5, shard_size=16,
@@ -143,7 +143,7 @@ def test_refusals(peak_db, tmp_path):
 
 
 def test_disk_full_then_resume_is_byte_identical(peak_db, tmp_path, monkeypatch):
-    import xrdsim.shards as shards
+    import xrdsim.dataset.shards as shards
 
     ref = build_dataset([peak_db], tmp_path / "ref.zarr", **SMALL)
     path = tmp_path / "d.zarr"
@@ -214,9 +214,9 @@ def test_manifest_contents(peak_db, tmp_path):
 
 
 def test_settings_round_trip_and_auto_workers():
-    from xrdsim.dataset import AUTO_CLUSTER_MIN_PATTERNS, BuildSettings, _auto_workers
+    from xrdsim.dataset.build import AUTO_CLUSTER_MIN_PATTERNS, BuildSettings, _auto_workers
+    from xrdsim.dataset.shards import StoreEncoding
     from xrdsim.parallel import default_workers
-    from xrdsim.shards import StoreEncoding
 
     s = BuildSettings(views_train=3, seed=9, encoding=StoreEncoding(dtype="float32"))
     assert BuildSettings.from_dict(s.to_dict()) == s

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import zarr
 
-from xrdsim.errors import ConfigError, DatasetError
-from xrdsim.shards import (
+from xrdsim.dataset.shards import (
     LABEL_DTYPES,
     ShardLayout,
     StoreEncoding,
@@ -25,6 +24,7 @@ from xrdsim.shards import (
     verify_store,
     write_shard,
 )
+from xrdsim.errors import ConfigError, DatasetError
 
 PARAMS = ("profile.U", "zero_shift.delta")
 
@@ -124,7 +124,7 @@ def test_disk_full_is_a_clear_error(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr("zarr.storage._local._put", full)  # zarr's writes (short shards)
-    monkeypatch.setattr("xrdsim.shards._put_atomic", full)  # xrdsim's own (full shards)
+    monkeypatch.setattr("xrdsim.dataset.shards._put_atomic", full)  # xrdsim's own (full shards)
     for i in (0, 2):  # a full shard and the short last one
         with pytest.raises(DatasetError, match="No space left on device.*--resume"):
             write_shard(path, "train", i, _shard_arrays(layout, i))

@@ -9,8 +9,7 @@ import io
 import numpy as np
 import pytest
 
-from xrdsim.errors import ConfigError
-from xrdsim.splits import (
+from xrdsim.dataset.splits import (
     HELD_OUT,
     TRAIN,
     SplitSpec,
@@ -21,6 +20,7 @@ from xrdsim.splits import (
     split_seed,
     split_structures,
 )
+from xrdsim.errors import ConfigError
 from xrdsim.structures.crystal_systems import crystal_system_index
 
 

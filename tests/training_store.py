@@ -1,7 +1,7 @@
 """A small real dataset for the training tests, built once per session.
 
 Four MP-20 structures of every crystal system (≤ 8 atoms, first in file order)
-go through the real pipeline: :func:`xrdsim.dataset.build_dataset` (peaks,
+go through the real pipeline: :func:`xrdsim.dataset.build.build_dataset` (peaks,
 labels, profile simulation, sharded store). 21 train structures × 8 views, and
 7 held-out structures, in shards of 32 patterns.
 
@@ -37,7 +37,7 @@ def pick_structures(csv_path: Path, per_system: int = PER_SYSTEM) -> pd.DataFram
 
 def build_small_store(folder: Path, structures_csv: Path) -> Path:
     """Build ``folder/small.zarr`` (and ``small.zarr.peaks.h5`` beside it)."""
-    from xrdsim.dataset import build_dataset
+    from xrdsim.dataset.build import build_dataset
 
     folder.mkdir(parents=True, exist_ok=True)
     picked = folder / "picked.csv"

@@ -35,7 +35,7 @@ _EXPORTS = {
     "check_disjoint": "xrdsim.simulation.config",
     "simulate": "xrdsim.simulation.profile",
     "simulate_batch": "xrdsim.simulation.profile",
-    "build_dataset": "xrdsim.dataset",
+    "build_dataset": "xrdsim.dataset.build",
     "read_pattern": "xrdsim.patterns",
     "prepare_pattern": "xrdsim.prepare",
     "resolve_wavelength": "xrdsim.wavelengths",

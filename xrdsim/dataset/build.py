@@ -2,7 +2,7 @@
 
 :func:`build_dataset` is the whole pipeline. Its work unit is one *shard* of one
 split: a unit simulates exactly the rows of that shard and writes them (one
-file per array, see :mod:`xrdsim.shards`). Every row is a pure function of
+file per array, see :mod:`xrdsim.dataset.shards`). Every row is a pure function of
 (its structure's peaks, the split's config, the split's seed, the structure's
 stable key, the view index), so the bytes never depend on the number of
 workers, the scheduler or the order units finish in, and a killed build
@@ -23,11 +23,8 @@ from typing import Any
 import numpy as np
 
 from xrdsim import __version__
-from xrdsim.errors import ConfigError, DatasetError, ResumeMismatchError
-from xrdsim.grid import BIN_WIDTH, N_BINS, TWO_THETA_MIN
-from xrdsim.parallel import run_tasks
-from xrdsim.shard_task import ShardTask, run_shard, simulate_rows
-from xrdsim.shards import (
+from xrdsim.dataset.shard_task import ShardTask, run_shard, simulate_rows
+from xrdsim.dataset.shards import (
     ShardLayout,
     StoreEncoding,
     complete_shards,
@@ -40,7 +37,7 @@ from xrdsim.shards import (
     remove_partial_files,
     remove_store,
 )
-from xrdsim.splits import (
+from xrdsim.dataset.splits import (
     SPLIT_NAMES,
     SplitSpec,
     assign_splits,
@@ -50,6 +47,9 @@ from xrdsim.splits import (
     split_seed,
     split_structures,
 )
+from xrdsim.errors import ConfigError, DatasetError, ResumeMismatchError
+from xrdsim.grid import BIN_WIDTH, N_BINS, TWO_THETA_MIN
+from xrdsim.parallel import run_tasks
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 from xrdsim.versions import package_versions
 
@@ -160,7 +160,7 @@ def check_resume(stored: Mapping[str, Any], asked: Mapping[str, Any], path: Path
     Raises:
         ResumeMismatchError: listing ``key: store has X, this build asks Y``.
     """
-    from xrdsim.manifest import settings_differences
+    from xrdsim.dataset.manifest import settings_differences
 
     diffs = [f"  - {k}: store has {old!r}, this build asks {new!r}"
              for k, old, new in settings_differences(stored, asked)]
@@ -288,7 +288,7 @@ def build_dataset(
         DatasetError: existing store without resume/overwrite, unwritable store.
         ResumeMismatchError: resume with settings that differ from the store's.
     """
-    from xrdsim.manifest import (
+    from xrdsim.dataset.manifest import (
         dataset_manifest,
         describe_inputs,
         split_summary,

@@ -32,9 +32,9 @@ import zarr.api.asynchronous as zasync
 from zarr.codecs import BloscCodec
 from zarr.core.sync import sync
 
+from xrdsim.dataset.codec import _direct_writer, encode_full_shard
 from xrdsim.errors import ConfigError, DatasetError
 from xrdsim.grid import N_BINS
-from xrdsim.shard_codec import _direct_writer, encode_full_shard
 
 #: The ``format`` attribute of the root group.
 FORMAT = "xrdsim-dataset/1"

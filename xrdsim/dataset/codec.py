@@ -3,7 +3,7 @@
 For the store's own codec chains (``bytes(little) -> blosc`` inner chunks, index at
 the end with CRC32C) a full shard is encoded here, byte-identical to zarr's
 sharding codec but without zarr's generic per-chunk pipeline;
-:func:`xrdsim.shards.write_shard` uses it and falls back to zarr for anything else.
+:func:`xrdsim.dataset.shards.write_shard` uses it and falls back to zarr for anything else.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A :class:`ShardTask` is picklable and self-contained (store path, peak-database path,
 the split's config as a dict, seed, rows, labels, structure keys), so
 :func:`run_shard` can run in this process or on any worker of a cluster;
-:func:`xrdsim.dataset.build_dataset` plans the tasks and records completed shards.
+:func:`xrdsim.dataset.build.build_dataset` plans the tasks and records completed shards.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def simulate_rows(task: ShardTask) -> dict[str, np.ndarray]:
 
 def run_shard(task: ShardTask) -> tuple[str, int]:
     """Work unit: simulate one shard and write it to the store; returns ``(split, shard)``."""
-    from xrdsim.shards import write_shard
+    from xrdsim.dataset.shards import write_shard
 
     write_shard(task.store, task.split, task.shard_index, simulate_rows(task))
     return task.split, task.shard_index

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from xrdsim.dataset.shards import complete_rows, complete_shards, layout_of, open_store
 from xrdsim.errors import DatasetError
 from xrdsim.grid import grid_centers
-from xrdsim.shards import complete_rows, complete_shards, layout_of, open_store
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
 #: Patterns drawn in the example plot (views of one structure per panel).
