@@ -41,7 +41,7 @@ def prepare(files, output, wavelength, to_wavelength, background, width_deg, deg
 
     Exit code 1 when some files failed (each is listed with its reason).
     """
-    from xrdsim.prepare import prepare_files
+    from xrdsim.measured.prepare import prepare_files
 
     summary = prepare_files(
         files, output, wavelength=wavelength, to_wavelength=to_wavelength,

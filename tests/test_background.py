@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xrdsim.background import estimate_background, poly_background, snip
 from xrdsim.errors import ConfigError
 from xrdsim.grid import grid_centers
+from xrdsim.measured.background import estimate_background, poly_background, snip
 
 #: Tolerances on |estimate − truth| / truth for the synthetic pattern below (Poisson-like
 #: noise, 25 pseudo-Voigt peaks of FWHM 0.15° on a quadratic background of 220–540

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from xrdsim.errors import PatternReadError
-from xrdsim.patterns import MeasuredPattern, read_pattern
+from xrdsim.measured.readers import MeasuredPattern, read_pattern
 
 # (path relative to tests/data or shared/data, wavelength given, format, n, first 2θ,
 #  last 2θ, first I, last I, index of max, 2θ at max, max I, first σ or None, λ expected)

@@ -13,14 +13,14 @@ from xrdsim_cli.main import cli
 
 from xrdsim.errors import ConfigError, DatasetError, PatternReadError
 from xrdsim.grid import N_BINS, bin_index, grid_centers
-from xrdsim.patterns import MeasuredPattern, read_pattern
-from xrdsim.prepare import (
+from xrdsim.measured.prepare import (
     STORE_FORMAT,
     PreparedPattern,
     load_prepared,
     prepare_files,
     prepare_pattern,
 )
+from xrdsim.measured.readers import MeasuredPattern, read_pattern
 from xrdsim.wavelengths import WAVELENGTHS
 
 MO = WAVELENGTHS["MoKa1"]

@@ -194,8 +194,8 @@ def _as_grid(item: Any, settings: HandSettings, *, wavelength: Any, background: 
              ) -> tuple[str, np.ndarray]:
     """(source, (12000,) grid pattern at the model's λ) of a path, pattern object or array."""
     from xrdsim.grid import N_BINS
-    from xrdsim.patterns import MeasuredPattern, read_pattern
-    from xrdsim.prepare import PreparedPattern, prepare_pattern
+    from xrdsim.measured.prepare import PreparedPattern, prepare_pattern
+    from xrdsim.measured.readers import MeasuredPattern, read_pattern
 
     if isinstance(item, (str, Path)):
         item = read_pattern(item, wavelength=wavelength)
@@ -225,8 +225,8 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
 
     Args:
         model_dir: folder written by :func:`train_hand`.
-        patterns: an iterable of file paths, :class:`~xrdsim.patterns.MeasuredPattern`,
-            :class:`~xrdsim.prepare.PreparedPattern` (at the model's λ) or (12000,) grid
+        patterns: an iterable of file paths, :class:`~xrdsim.measured.readers.MeasuredPattern`,
+            :class:`~xrdsim.measured.prepare.PreparedPattern` (at the model's λ) or (12000,) grid
             arrays; a single (N, 12000) array also works.
         wavelength: λ for files that state none (Å or preset name).
         background: background method used when preparing files / MeasuredPatterns.

@@ -2,7 +2,7 @@
 with a neural run written by ``xrdsim train`` (and score them against a labels CSV).
 
 Each file goes through the same steps as ``xrdsim prepare``
-(:func:`xrdsim.patterns.read_pattern` → :func:`xrdsim.prepare.prepare_pattern`: λ
+(:func:`xrdsim.measured.readers.read_pattern` → :func:`xrdsim.measured.prepare.prepare_pattern`: λ
 conversion to the training wavelength, resampling onto the 12,000-bin grid, background
 subtraction, max = 1), then through the network of ``RUN_DIR/checkpoint.pt``
 (:func:`xrdsim_training.inference.predict`). A file that cannot be read or prepared gives
@@ -40,8 +40,8 @@ from xrdsim_training.models import XrdNet
 from xrdsim_training.runtime import resolve_device
 
 from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimError
-from xrdsim.patterns import SUFFIX_FORMATS, read_pattern
-from xrdsim.prepare import prepare_pattern
+from xrdsim.measured.prepare import prepare_pattern
+from xrdsim.measured.readers import SUFFIX_FORMATS, read_pattern
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_index
 from xrdsim.structures.extinction import default_hall_numbers, extinction_table
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH
@@ -62,7 +62,7 @@ def space_group_symbol(space_group: int) -> str:
 def expand_paths(paths: Iterable[str | Path], *, exclude: Iterable[str | Path] = ()
                  ) -> list[Path]:
     """Files as given; a folder becomes its pattern files (suffixes of
-    :data:`xrdsim.patterns.SUFFIX_FORMATS`, not recursive, sorted by name, hidden files and
+    :data:`xrdsim.measured.readers.SUFFIX_FORMATS`, not recursive, sorted by name, hidden files and
     ``exclude`` — e.g. the labels CSV — skipped). Missing paths stay, to fail per file."""
     skip = {Path(p).resolve() for p in exclude}
     out: list[Path] = []

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from xrdsim.errors import ConfigError, PatternReadError
-from xrdsim.pattern_columns import STEP_REL_TOL as STEP_REL_TOL
-from xrdsim.pattern_columns import _read_chi, _read_columns
-from xrdsim.pattern_formats import _read_pdcif, _read_xrdml
+from xrdsim.measured.columns import STEP_REL_TOL as STEP_REL_TOL
+from xrdsim.measured.columns import _read_chi, _read_columns
+from xrdsim.measured.formats import _read_pdcif, _read_xrdml
 from xrdsim.wavelengths import resolve_wavelength
 
 #: Format names :func:`read_pattern` accepts for ``fmt``.

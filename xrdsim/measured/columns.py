@@ -1,8 +1,8 @@
 """Column-text readers of measured patterns: xy / xye / FullProf / .ASC columns and Fit2D .chi.
 
 Each reader takes the file text and returns ``(two_theta, intensity, sigma or None,
-file wavelength Å or None, metadata)`` for :func:`xrdsim.patterns.read_pattern`, which
-cleans the axis and builds the :class:`~xrdsim.patterns.MeasuredPattern`.
+file wavelength Å or None, metadata)`` for :func:`xrdsim.measured.readers.read_pattern`, which
+cleans the axis and builds the :class:`~xrdsim.measured.readers.MeasuredPattern`.
 """
 
 from __future__ import annotations

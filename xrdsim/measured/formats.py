@@ -1,8 +1,8 @@
 """Structured-format readers of measured patterns: PANalytical XRDML and powder CIF.
 
 Each reader takes the file text and returns ``(two_theta, intensity, sigma or None,
-file wavelength Å or None, metadata)`` for :func:`xrdsim.patterns.read_pattern`, which
-cleans the axis and builds the :class:`~xrdsim.patterns.MeasuredPattern`.
+file wavelength Å or None, metadata)`` for :func:`xrdsim.measured.readers.read_pattern`, which
+cleans the axis and builds the :class:`~xrdsim.measured.readers.MeasuredPattern`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from xrdsim.errors import PatternReadError
-from xrdsim.pattern_columns import STEP_REL_TOL
+from xrdsim.measured.columns import STEP_REL_TOL
 
 
 def _strip_ns(root: ET.Element) -> None:

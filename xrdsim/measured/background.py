@@ -1,7 +1,7 @@
 """Background estimation for measured powder patterns: SNIP and iterative polynomial.
 
 Both estimators work on an equally spaced 1-D intensity array (the model grid's
-0.01° bins, see :mod:`xrdsim.prepare`) and return a background of the same shape
+0.01° bins, see :mod:`xrdsim.measured.prepare`) and return a background of the same shape
 that lies under the peaks.
 
 - **SNIP** (Statistics-sensitive Non-linear Iterative Peak-clipping; Ryan et al.,

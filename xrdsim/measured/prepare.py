@@ -9,7 +9,7 @@
 2. **resampling** onto the 12,000-bin grid (centres 0.01·j + 0.005°) by linear
    interpolation between measured points; bins outside the measured range are 0;
 3. **background** estimation on the measured bins and subtraction
-   (:mod:`xrdsim.background`: SNIP by default, or iterative polynomial);
+   (:mod:`xrdsim.measured.background`: SNIP by default, or iterative polynomial);
 4. **normalisation** to a maximum of 1, like the simulator's output.
 
 :func:`prepare_files` does this for many files and writes a Zarr v3 store; one bad file
@@ -26,16 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from xrdsim.background import (
+from xrdsim.errors import ConfigError, DatasetError, PatternReadError, XrdsimError
+from xrdsim.grid import BIN_WIDTH, N_BINS, TWO_THETA_MIN, convert_two_theta, grid_centers
+from xrdsim.measured.background import (
     METHODS,
     POLY_DEGREE,
     SMOOTH_DEG,
     SNIP_WIDTH_DEG,
     estimate_background,
 )
-from xrdsim.errors import ConfigError, DatasetError, PatternReadError, XrdsimError
-from xrdsim.grid import BIN_WIDTH, N_BINS, TWO_THETA_MIN, convert_two_theta, grid_centers
-from xrdsim.patterns import MeasuredPattern, read_pattern
+from xrdsim.measured.readers import MeasuredPattern, read_pattern
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 
 #: Format tag written into the root attributes of stores from :func:`prepare_files`.
@@ -101,7 +101,7 @@ def prepare_pattern(
     """Put one measured pattern on the model grid.
 
     Args:
-        pattern: from :func:`xrdsim.patterns.read_pattern`; its wavelength must be known.
+        pattern: from :func:`xrdsim.measured.readers.read_pattern`; its wavelength must be known.
         to_wavelength: λ of the grid in Å or a preset name (the model's training λ).
         background: ``"snip"`` (default), ``"poly"`` or None (no subtraction).
         width_deg: SNIP half-window in degrees 2θ (default 1.0°).

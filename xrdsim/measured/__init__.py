@@ -1,0 +1,4 @@
+"""Measured patterns: readers per format, background estimation, preparation onto the model grid.
+
+Sits beside the simulated data flow; uses only the shared ground (grid, wavelengths, errors).
+"""
