@@ -117,7 +117,7 @@ def estimate_background(two_theta: np.ndarray, intensity: np.ndarray, *, method:
 
     The data are first smoothed with a moving average ``smooth_deg`` wide: both
     estimators follow the *lower* edge of the noise band otherwise, which biases the
-    background low by 1.5–3 σ of the counting noise (measured in tests/test_background.py).
+    background low by 1.5–3 σ of the counting noise (measured in tests/measured/test_background.py).
 
     Args:
         two_theta: (n,) degrees 2θ, equally spaced (the model grid).

@@ -24,7 +24,7 @@ FIRST_SHARD_TIMEOUT = 120
 
 @pytest.fixture(scope="module")
 def peak_db(tmp_path_factory):
-    """Same small real-structure peak database as tests/test_dataset.py."""
+    """Same small real-structure peak database as tests/dataset/test_dataset.py."""
     from test_dataset import make_small_peak_db
 
     return make_small_peak_db(tmp_path_factory.mktemp("peaks"))
