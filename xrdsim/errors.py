@@ -7,6 +7,9 @@ received, what is allowed and, where there is one, the fix.
 
 from __future__ import annotations
 
+import difflib
+from typing import Any
+
 
 class XrdsimError(Exception):
     """Base class of every error xrdsim raises on purpose."""
@@ -96,3 +99,9 @@ def _reduce_source_reason(self: StructureError | PatternReadError):
 
 StructureError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
 PatternReadError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
+
+
+def did_you_mean(word: str, choices: Any) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, or ``""``."""
+    near = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {near[0]!r}?)" if near else ""

@@ -10,14 +10,9 @@ import pytest
 import yaml
 
 from xrdsim.errors import ConfigError, ConfigOverlapError
-from xrdsim.simulation.config import (
-    OPS,
-    Distribution,
-    SimulationConfig,
-    check_disjoint,
-    load_config,
-    param_slots,
-)
+from xrdsim.simulation.config import Distribution, SimulationConfig, load_config
+from xrdsim.simulation.disjoint import check_disjoint
+from xrdsim.simulation.ops import OPS, param_slots
 from xrdsim.simulation.ops_kernel import OP_ORDER, PARAM_SLOTS
 
 

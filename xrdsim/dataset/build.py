@@ -267,7 +267,7 @@ def build_dataset(
         output: the store folder (``*.zarr``). Peaks computed from CIF sources are
             kept beside it as ``<output>.peaks.h5`` (reused by ``resume``).
         train_config / invariance_config: preset name, YAML path or SimulationConfig;
-            they must be disjoint (:func:`xrdsim.simulation.config.check_disjoint`).
+            they must be disjoint (:func:`xrdsim.simulation.disjoint.check_disjoint`).
         views_train / views_test: patterns per structure in ``train`` / in the test splits.
         test_fraction: fraction of structures held out (whole formula+space-group groups).
         seed: build seed; the same seed and inputs give the same bytes.
@@ -296,7 +296,7 @@ def build_dataset(
     )
     from xrdsim.peaks.database import PeakDatabase
     from xrdsim.peaks.job import write_peak_database
-    from xrdsim.simulation.config import check_disjoint
+    from xrdsim.simulation.disjoint import check_disjoint
     from xrdsim.simulation.profile import structure_key
     from xrdsim.structures.extinction import extinction_table
 

@@ -1,6 +1,6 @@
 """numba kernels of the profile simulator: peak list → 12,000-bin pattern, per pattern.
 
-:func:`render_batch` applies every op of ``xrdsim.simulation.config.OPS`` to each pattern of a
+:func:`render_batch` applies every op of ``xrdsim.simulation.ops.OPS`` to each pattern of a
 batch, in parallel over patterns (``prange``). All randomness inside the ops comes from
 the counter-based streams of :mod:`xrdsim.simulation.rng` keyed on the pattern key, and all
 per-pattern parameters come in as a (B, 24) float64 matrix whose columns are
@@ -31,7 +31,7 @@ from xrdsim.simulation.rng import (
     uniform,
 )
 
-#: Column order of the parameter matrix (must equal ``xrdsim.simulation.config.param_slots()``).
+#: Column order of the parameter matrix (must equal ``xrdsim.simulation.ops.param_slots()``).
 PARAM_SLOTS = (
     "zero_shift.delta", "position_noise.amplitude", "peak_crop.low", "peak_crop.high",
     "intensity_noise.amplitude", "doublet.ratio", "impurity.count",

@@ -26,7 +26,8 @@ from scipy import integrate, special
 
 from xrdsim.errors import ConfigError, PeakInputError
 from xrdsim.grid import N_BINS, convert_two_theta, grid_centers
-from xrdsim.simulation.config import OPS, SimulationConfig, load_config
+from xrdsim.simulation.config import SimulationConfig, load_config
+from xrdsim.simulation.ops import OPS
 from xrdsim.simulation.ops_kernel import PARAM_SLOTS, TABLE_DU, TABLE_NODES, render_batch
 from xrdsim.simulation.sampling import draw_matrix, encode_config, params_to_dict, pattern_keys
 

@@ -20,7 +20,8 @@ from scipy.stats import qmc
 
 from xrdsim.errors import ConfigError
 from xrdsim.simulation import rng
-from xrdsim.simulation.config import OPS, SimulationConfig, param_slots
+from xrdsim.simulation.config import SimulationConfig
+from xrdsim.simulation.ops import OPS, param_slots
 from xrdsim.simulation.ops_kernel import OP_ORDER, PARAM_SLOTS
 from xrdsim.wavelengths import KALPHA_DOUBLETS
 
