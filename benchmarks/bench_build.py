@@ -37,7 +37,7 @@ import numpy as np
 import zarr
 
 from xrdsim.dataset.build import build_dataset, default_source
-from xrdsim.dataset.shards import StoreEncoding
+from xrdsim.dataset.layout import StoreEncoding
 from xrdsim.versions import machine_description, package_versions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "build.json"

@@ -14,7 +14,7 @@ import zarr
 from click.testing import CliRunner
 from xrdsim_cli.main import cli
 
-from xrdsim.dataset.shards import array_checksums
+from xrdsim.dataset.checksums import array_checksums
 
 ARGS = ["--views-train", "2", "--views-test", "1", "--test-fraction", "0.2", "--seed", "11",
         "--shard-size", "8", "--chunk-size", "4", "--workers", "1", "--quiet"]

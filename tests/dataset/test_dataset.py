@@ -13,7 +13,8 @@ import xarray as xr
 import zarr
 
 from xrdsim.dataset.build import build_dataset, default_source
-from xrdsim.dataset.shards import array_checksums, open_split
+from xrdsim.dataset.checksums import array_checksums
+from xrdsim.dataset.reading import open_split
 from xrdsim.errors import ConfigError, ConfigOverlapError, DatasetError, ResumeMismatchError
 
 #: Small but with several shards per split (shard 16 rows, chunk 8 rows).
@@ -215,7 +216,7 @@ def test_manifest_contents(peak_db, tmp_path):
 
 def test_settings_round_trip_and_auto_workers():
     from xrdsim.dataset.build import AUTO_CLUSTER_MIN_PATTERNS, BuildSettings, _auto_workers
-    from xrdsim.dataset.shards import StoreEncoding
+    from xrdsim.dataset.layout import StoreEncoding
     from xrdsim.parallel import default_workers
 
     s = BuildSettings(views_train=3, seed=9, encoding=StoreEncoding(dtype="float32"))

@@ -8,20 +8,18 @@ import numpy as np
 import pytest
 import zarr
 
+from xrdsim.dataset.checksums import array_checksums, verify_store
+from xrdsim.dataset.layout import ShardLayout, StoreEncoding
+from xrdsim.dataset.reading import open_split
 from xrdsim.dataset.shards import (
     LABEL_DTYPES,
-    ShardLayout,
-    StoreEncoding,
-    array_checksums,
     complete_shards,
     create_store,
     discard_shard,
     finalize_store,
-    open_split,
     record_complete,
     remove_partial_files,
     remove_store,
-    verify_store,
     write_shard,
 )
 from xrdsim.errors import ConfigError, DatasetError

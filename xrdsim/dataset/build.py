@@ -23,10 +23,9 @@ from typing import Any
 import numpy as np
 
 from xrdsim import __version__
+from xrdsim.dataset.layout import ShardLayout, StoreEncoding
 from xrdsim.dataset.shard_task import ShardTask, run_shard, simulate_rows
 from xrdsim.dataset.shards import (
-    ShardLayout,
-    StoreEncoding,
     complete_shards,
     create_store,
     discard_shard,

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from xrdsim.dataset.shards import complete_rows, complete_shards, layout_of, open_store
+from xrdsim.dataset.reading import complete_rows
+from xrdsim.dataset.shards import complete_shards, layout_of, open_store
 from xrdsim.errors import DatasetError
 from xrdsim.grid import grid_centers
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS

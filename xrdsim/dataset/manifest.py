@@ -97,10 +97,10 @@ def dataset_manifest(*, name: str, inputs: Sequence[Mapping[str, Any]], store: P
     """The manifest of a finished build (adds versions and the store's checksums).
 
     ``store.checksums`` maps every array (``"train/patterns"``, ...) to the sha256 of
-    its stored bytes (:func:`xrdsim.dataset.shards.array_checksums`); ``store.bytes`` is the
+    its stored bytes (:func:`xrdsim.dataset.checksums.array_checksums`); ``store.bytes`` is the
     store's size on disk.
     """
-    from xrdsim.dataset.shards import array_checksums
+    from xrdsim.dataset.checksums import array_checksums
     from xrdsim.versions import package_versions
 
     return {

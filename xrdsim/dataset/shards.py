@@ -2,8 +2,9 @@
 
 This module knows the on-disk layout and nothing about simulation: create the
 groups and empty arrays, write the rows of one shard of every array of a split,
-record which shards are complete, open a store for reading (refusing or masking
-incomplete shards), and checksum what is stored.
+record which shards are complete and open the root group. Row layout and encoding:
+:mod:`xrdsim.dataset.layout`; reading (only rows of complete shards):
+:mod:`xrdsim.dataset.reading`; checksums: :mod:`xrdsim.dataset.checksums`.
 
 Atomicity. zarr's ``LocalStore`` writes every object (a shard file, a
 ``zarr.json``) to a temporary ``*.partial`` file and renames it into place, so a
@@ -18,22 +19,20 @@ values (NaN patterns, −1 labels).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import shutil
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
 import zarr.api.asynchronous as zasync
-from zarr.codecs import BloscCodec
 from zarr.core.sync import sync
 
 from xrdsim.dataset.codec import _direct_writer, encode_full_shard
-from xrdsim.errors import ConfigError, DatasetError
+from xrdsim.dataset.layout import ShardLayout, StoreEncoding
+from xrdsim.errors import DatasetError
 from xrdsim.grid import N_BINS
 
 #: The ``format`` attribute of the root group.
@@ -46,98 +45,8 @@ LABEL_DTYPES: dict[str, str] = {
     "structure_index": "int32",
     "view": "int16",
 }
-#: Pattern dtypes a store may use (readers accept both).
-PATTERN_DTYPES = ("float16", "float32")
 #: Suffix of the temporary files zarr's LocalStore renames into place.
 PARTIAL_SUFFIX = ".partial"
-
-
-@dataclass(frozen=True)
-class ShardLayout:
-    """Rows of one split cut into shards (work units) and chunks (read units).
-
-    Attributes:
-        n_patterns: rows of the split (N).
-        shard_size: rows per shard; each shard is one file per array and one work unit.
-        chunk_size: rows per compressed chunk inside a shard; must divide ``shard_size``.
-    """
-
-    n_patterns: int
-    shard_size: int
-    chunk_size: int
-
-    def __post_init__(self) -> None:
-        if self.n_patterns < 0:
-            raise ConfigError(f"n_patterns must be >= 0, got {self.n_patterns}")
-        if self.chunk_size < 1 or self.shard_size < 1:
-            raise ConfigError(
-                f"shard_size and chunk_size must be >= 1, got {self.shard_size} and "
-                f"{self.chunk_size}"
-            )
-        if self.shard_size % self.chunk_size:
-            raise ConfigError(
-                f"chunk_size {self.chunk_size} does not divide shard_size {self.shard_size}: "
-                "chunks would straddle shards, so two work units would write one chunk. "
-                f"Pick a chunk_size that divides {self.shard_size} (e.g. "
-                f"{_largest_divisor_at_most(self.shard_size, self.chunk_size)}) or a "
-                f"shard_size that is a multiple of {self.chunk_size}."
-            )
-
-    @property
-    def n_shards(self) -> int:
-        return -(-self.n_patterns // self.shard_size)
-
-    def rows(self, shard_index: int) -> tuple[int, int]:
-        """``(start, stop)`` rows of shard ``shard_index`` (the last one may be short)."""
-        if not 0 <= shard_index < self.n_shards:
-            raise DatasetError(f"shard {shard_index} out of range 0..{self.n_shards - 1}")
-        start = shard_index * self.shard_size
-        return start, min(start + self.shard_size, self.n_patterns)
-
-
-def _largest_divisor_at_most(n: int, k: int) -> int:
-    return max(d for d in range(1, min(n, k) + 1) if n % d == 0)
-
-
-@dataclass(frozen=True)
-class StoreEncoding:
-    """How patterns are stored: dtype and Blosc compressor settings.
-
-    The default (float16, Blosc lz4 level 5 with bit-shuffle) was chosen by
-    measurement (``benchmarks/bench_build.py``, docs/datasets.md): half the bytes of
-    float32, rounding error <= 2**-12 on patterns normalised to max 1 (far below
-    their counting noise), and the fastest write of the codecs tried.
-
-    Attributes:
-        dtype: ``"float16"`` or ``"float32"``.
-        cname: Blosc codec name (``"zstd"``, ``"lz4"``, ...).
-        clevel: compression level 0–9.
-        shuffle: ``"bitshuffle"``, ``"shuffle"`` or ``"noshuffle"``.
-    """
-
-    dtype: str = "float16"
-    cname: str = "lz4"
-    clevel: int = 5
-    shuffle: str = "bitshuffle"
-
-    def __post_init__(self) -> None:
-        if self.dtype not in PATTERN_DTYPES:
-            raise ConfigError(f"pattern dtype must be one of {PATTERN_DTYPES}, got {self.dtype!r}")
-        if not 0 <= self.clevel <= 9:
-            raise ConfigError(f"clevel must lie in 0..9, got {self.clevel}")
-        if self.shuffle not in ("bitshuffle", "shuffle", "noshuffle"):
-            raise ConfigError(f"unknown shuffle {self.shuffle!r}")
-
-    def compressors(self) -> list[BloscCodec]:
-        return [BloscCodec(cname=self.cname, clevel=self.clevel, shuffle=self.shuffle)]
-
-    def to_dict(self) -> dict:
-        return {"dtype": self.dtype, "cname": self.cname, "clevel": self.clevel,
-                "shuffle": self.shuffle}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> StoreEncoding:
-        return cls(**dict(data))
 
 
 def _array_kwargs(*, n: int, width: int | None, dtype: str, layout: ShardLayout,
@@ -421,85 +330,3 @@ def open_store(path: str | os.PathLike, *, mode: str = "r") -> zarr.Group:
             f"{path} is not an xrdsim dataset (format {root.attrs.get('format')!r}, "
             f"expected {FORMAT!r})")
     return root
-
-
-def complete_rows(group: zarr.Group) -> np.ndarray:
-    """Boolean mask (N,) of the rows of a split that lie in complete shards."""
-    layout = layout_of(group)
-    mask = np.zeros(layout.n_patterns, dtype=bool)
-    for i in complete_shards(group):
-        start, stop = layout.rows(i)
-        mask[start:stop] = True
-    return mask
-
-
-def open_split(path: str | os.PathLike, split: str, *,
-               allow_incomplete: bool = False) -> tuple[zarr.Group, np.ndarray]:
-    """Open one split for reading, with the mask of rows that may be trusted.
-
-    Args:
-        path: the store.
-        split: split name.
-        allow_incomplete: accept a store still being built (or killed); the mask
-            then covers only the complete shards.
-
-    Returns:
-        ``(group, mask)``: the split's zarr group and a (N,) bool mask of complete rows.
-
-    Raises:
-        DatasetError: unknown split, or an incomplete store without ``allow_incomplete``.
-    """
-    root = open_store(path)
-    if split not in root:
-        raise DatasetError(f"{path} has no split {split!r}; it has {sorted(root.group_keys())}")
-    group = root[split]
-    mask = complete_rows(group)
-    if root.attrs.get("status") != "complete" and not allow_incomplete:
-        layout = layout_of(group)
-        raise DatasetError(
-            f"{path} is incomplete (status {root.attrs.get('status')!r}): split {split!r} has "
-            f"{len(complete_shards(group))} of {layout.n_shards} shards complete. Finish it "
-            "with `xrdsim build ... --resume`, or read the complete rows with "
-            "allow_incomplete=True.")
-    return group, mask
-
-
-def _array_digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    chunks = folder / "c"
-    files = [p for p in chunks.rglob("*") if p.is_file()
-             and not p.name.endswith(PARTIAL_SUFFIX)] if chunks.is_dir() else []
-    files.sort(key=lambda p: tuple(int(x) for x in p.relative_to(chunks).parts))
-    for f in files:
-        h.update(f.relative_to(folder).as_posix().encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def array_checksums(path: str | os.PathLike, *, progress: bool = False) -> dict[str, str]:
-    """sha256 of the stored (compressed) bytes of every array, keyed by array path.
-
-    Each digest runs over the array's chunk/shard files in shard order (file names
-    included), so equal digests mean byte-identical stored data. Metadata
-    (``zarr.json``) is excluded. Arrays are hashed on a few threads (hashlib and file
-    reads release the GIL).
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from xrdsim.progress import progress_bar
-
-    arrays = _array_dirs(Path(path))
-    out: dict[str, str] = {}
-    with progress_bar(len(arrays), "checksums", enabled=progress) as bar, \
-            ThreadPoolExecutor(max_workers=4) as pool:
-        for (key, _), digest in zip(arrays, pool.map(_array_digest,
-                                                     [f for _, f in arrays]), strict=True):
-            out[key] = digest
-            bar.update(1)
-    return out
-
-
-def verify_store(path: str | os.PathLike, expected: Mapping[str, str]) -> list[str]:
-    """Arrays whose stored bytes differ from ``expected`` checksums (empty: intact)."""
-    got = array_checksums(path)
-    return sorted(k for k in set(got) | set(expected) if got.get(k) != expected.get(k))
