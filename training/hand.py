@@ -278,7 +278,7 @@ def evaluate_hand(model_dir: str | Path, patterns_dir: str | Path, labels_csv: s
         per file: true and predicted labels) and ``errors`` ([file, reason]).
     """
     from xrdsim.structures.crystal_systems import crystal_system_index
-    from xrdsim.structures.extinction import extinction_table
+    from xrdsim.structures.extinction_table import extinction_table
 
     rows = read_labels_csv(labels_csv)
     table = extinction_table()

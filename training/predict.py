@@ -43,7 +43,8 @@ from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimEr
 from xrdsim.measured.prepare import prepare_pattern
 from xrdsim.measured.readers import SUFFIX_FORMATS, read_pattern
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_index
-from xrdsim.structures.extinction import default_hall_numbers, extinction_table
+from xrdsim.structures.extinction import default_hall_numbers
+from xrdsim.structures.extinction_table import extinction_table
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH
 
 #: Files prepared and sent through the network together (bounds memory: 48 kB a file).

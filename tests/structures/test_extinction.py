@@ -11,10 +11,9 @@ from xrdsim.structures.extinction import (
     absent_mask,
     default_hall_numbers,
     derive_extinction_table,
-    extinction_table,
-    load_table_json,
     space_group_operations,
 )
+from xrdsim.structures.extinction_table import extinction_table, load_table_json
 
 
 def _absent(sg: int, hkls) -> list[bool]:

@@ -15,7 +15,8 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from xrdsim.errors import SymmetryError
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
-from xrdsim.structures.extinction import default_hall_numbers, extinction_table
+from xrdsim.structures.extinction import default_hall_numbers
+from xrdsim.structures.extinction_table import extinction_table
 from xrdsim.structures.reader import iter_cif_sources, parse_cif, read_structures
 from xrdsim.structures.symmetry import (
     LAUE_CLASS,

@@ -23,7 +23,7 @@ from xrdsim.errors import ConfigError, TrainingError
 from xrdsim.grid import grid_centers
 from xrdsim.peaks.job import PeakDatabaseWriter
 from xrdsim.structures.crystal_systems import crystal_system_index
-from xrdsim.structures.extinction import extinction_table
+from xrdsim.structures.extinction_table import extinction_table
 
 CU = 1.5418
 HKL = np.array([h for h in product(range(0, 7), range(-6, 7), range(-6, 7))

@@ -19,7 +19,7 @@ from xrdsim_training.predict import accuracy_summary, load_run, predict_files
 from xrdsim.errors import ConfigError, TrainingError
 from xrdsim.grid import grid_centers
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_index
-from xrdsim.structures.extinction import extinction_table
+from xrdsim.structures.extinction_table import extinction_table
 
 built_store = training_store.built_store  # the session's small real store (fixture)
 one_torch_thread = training_store.one_torch_thread

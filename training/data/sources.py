@@ -39,7 +39,7 @@ def n_extinction_groups(*, data: str | Path | None, peaks: str | Path | None) ->
         k_store = open_split(data, "train").n_extinction_groups
     if peaks is None:
         return int(k_store)
-    from xrdsim.structures.extinction import extinction_table
+    from xrdsim.structures.extinction_table import extinction_table
 
     k_table = extinction_table().n_classes
     if k_store is not None and k_store != k_table:

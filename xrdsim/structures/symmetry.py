@@ -22,7 +22,7 @@ from pymatgen.core import Structure
 
 from xrdsim.errors import SymmetryError
 from xrdsim.structures.crystal_systems import crystal_system_index
-from xrdsim.structures.extinction import extinction_table
+from xrdsim.structures.extinction_table import extinction_table
 
 #: Decimals of occupancies that make two disordered sites "the same type" for spglib.
 OCCUPANCY_DECIMALS = 4
@@ -58,7 +58,8 @@ class StructureLabels:
         space_group: International Tables number, 1–230.
         space_group_symbol: short Hermann–Mauguin symbol (spglib), e.g. ``"P2_1/c"``.
         crystal_system: 0–6 in :data:`xrdsim.structures.crystal_systems.CRYSTAL_SYSTEMS` order.
-        extinction_group: 0-based index into :func:`xrdsim.structures.extinction.extinction_table`.
+        extinction_group: 0-based index into
+            :func:`xrdsim.structures.extinction_table.extinction_table`.
         extinction_symbol: that group's symbol, e.g. ``"P 1 21/c 1"``.
         laue_class: e.g. ``"2/m"``, ``"m-3m"``.
         bravais_lattice: one of aP mP mC oP oS oI oF tP tI hR hP cP cI cF.
