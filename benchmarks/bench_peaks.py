@@ -137,7 +137,7 @@ def main() -> None:
     from pymatgen.analysis.diffraction.xrd import XRDCalculator
     from pymatgen.core import Structure
 
-    from xrdsim.peaks.bragg_kernel import bragg_reflections, merge_lines, powder_lines
+    from xrdsim.peaks.bragg_kernel import bragg_reflections, powder_lines
     from xrdsim.peaks.lines import (
         SCALED_INTENSITY_TOL,
         TWO_THETA_TOL,
@@ -145,6 +145,7 @@ def main() -> None:
         compute_peaks,
         structure_arrays,
     )
+    from xrdsim.peaks.merge_kernel import merge_lines
 
     sample = _sample(args.csv, args.structures, args.seed)
     calc = XRDCalculator(wavelength=LAMBDA)

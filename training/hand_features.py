@@ -53,7 +53,7 @@ class HandSettings:
         wavelength: λ (Å) of the features; database lines are converted to it.
         n_estimators: trees per ExtraTrees classifier.
         min_samples_leaf: smallest leaf; 2 halves the model size against 1 at the same
-            accuracy (MP-20, see docs/measured_patterns.md). Memory grows as
+            accuracy (MP-20, see docs/measured.md). Memory grows as
             8 bytes × trees × nodes × classes (the SG classifier dominates).
         seed: random_state of the classifiers and of the train/test split.
     """

@@ -147,6 +147,9 @@ def test_interrupt_leaves_no_output(tmp_path):
         [sys.executable, "-c", "from xrdsim_cli.main import cli; cli()", "peaks", "-o",
          str(out), "--workers", "1", "-q"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell that runs jobs in the background starts them with SIGINT ignored, and
+        # children inherit that; restore the default so Ctrl-C reaches the CLI as a user's.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + START_TIMEOUT
     while not list(tmp_path.glob(".p.h5.partial-*")) and proc.poll() is None:

@@ -215,8 +215,9 @@ def test_manifest_contents(peak_db, tmp_path):
 
 
 def test_settings_round_trip_and_auto_workers():
-    from xrdsim.dataset.build import AUTO_CLUSTER_MIN_PATTERNS, BuildSettings, _auto_workers
+    from xrdsim.dataset.build import AUTO_CLUSTER_MIN_PATTERNS, _auto_workers
     from xrdsim.dataset.layout import StoreEncoding
+    from xrdsim.dataset.settings import BuildSettings
     from xrdsim.parallel import default_workers
 
     s = BuildSettings(views_train=3, seed=9, encoding=StoreEncoding(dtype="float32"))

@@ -16,8 +16,8 @@ import pytest
 from xrdsim.errors import DatabaseError
 from xrdsim.peaks import database as peakdb
 from xrdsim.peaks.database import PeakDatabase, reason_counts
-from xrdsim.peaks.job import PeakDatabaseWriter
 from xrdsim.peaks.lines import PeakList
+from xrdsim.peaks.writer import PeakDatabaseWriter
 
 N_STRUCTURES = 300  # ~30,000 peak rows: more than one HDF5 chunk (16,384 rows)
 

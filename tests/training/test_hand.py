@@ -21,7 +21,7 @@ from xrdsim_training.hand import (
 
 from xrdsim.errors import ConfigError, TrainingError
 from xrdsim.grid import grid_centers
-from xrdsim.peaks.job import PeakDatabaseWriter
+from xrdsim.peaks.writer import PeakDatabaseWriter
 from xrdsim.structures.crystal_systems import crystal_system_index
 from xrdsim.structures.extinction_table import extinction_table
 

@@ -29,7 +29,7 @@ TINY = ModelConfig(width=4, depth=2, embed_dim=16, projector_dim=32, pool_length
 #: Probabilities are float32 softmaxes: sums and the direct-vs-file comparison agree
 #: to float32 rounding over ≤ 230 terms.
 PROB_TOL = 1e-5
-#: Space groups of the single-phase autoxrd examples (docs/measured_patterns.md) and two
+#: Space groups of the single-phase autoxrd examples (docs/measured.md) and two
 #: files of tests/data/patterns (goethite Pnma; TaCr2O6 trirutile P4_2/mnm).
 LABELS = {"MnO.xy": 225, "Mn2O3.xy": 206, "LiMnO2.xy": 59, "MnO2.xy": 136, "TiO2.xy": 141,
           "feooh.xrdml": 62, "xrd_measurement_TaCr2O6.dat": 136, "empty.xy": 225}

@@ -15,7 +15,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import numpy as np
 
 from xrdsim import __version__
 from xrdsim.dataset.layout import ShardLayout, StoreEncoding
+from xrdsim.dataset.settings import BuildSettings, BuildSummary, _fingerprint, check_resume
 from xrdsim.dataset.shard_task import ShardTask, run_shard, simulate_rows
 from xrdsim.dataset.shards import (
     complete_shards,
@@ -72,102 +73,10 @@ def default_source() -> Path:
     return Path(str(resources.files("xrdsim.data").joinpath("default_structures.csv.gz")))
 
 
-@dataclass(frozen=True)
-class BuildSettings:
-    """Everything that determines a dataset's bytes, besides inputs and configs.
-
-    Attributes:
-        views_train: patterns per structure in ``train``.
-        views_test: patterns per structure in the three test splits.
-        test_fraction: fraction of structures held out (by group, per crystal system).
-        seed: the build seed (splits, row order and every simulation draw).
-        shard_size: patterns per shard = per work unit = per file.
-        chunk_size: patterns per compressed chunk inside a shard (divides ``shard_size``).
-        encoding: pattern dtype and compressor.
-    """
-
-    views_train: int = 6
-    views_test: int = 2
-    test_fraction: float = 0.1
-    seed: int = 0
-    shard_size: int = 1024
-    chunk_size: int = 256
-    encoding: StoreEncoding = field(default_factory=StoreEncoding)
-
-    def __post_init__(self) -> None:
-        split_cells(views_train=self.views_train, views_test=self.views_test)
-        ShardLayout(0, self.shard_size, self.chunk_size)
-        if not 0.0 <= self.test_fraction < 1.0:
-            raise ConfigError(f"test_fraction must lie in [0, 1), got {self.test_fraction}")
-        if not 0 <= int(self.seed) < 2**63:
-            raise ConfigError(f"seed must lie in [0, 2**63), got {self.seed}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"views_train": self.views_train, "views_test": self.views_test,
-                "test_fraction": self.test_fraction, "seed": int(self.seed),
-                "shard_size": self.shard_size, "chunk_size": self.chunk_size,
-                "encoding": self.encoding.to_dict()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BuildSettings:
-        data = dict(data)
-        data["encoding"] = StoreEncoding.from_dict(data.get("encoding", {}))
-        return cls(**data)
-
-
-@dataclass(frozen=True)
-class BuildSummary:
-    """What :func:`build_dataset` did.
-
-    Attributes:
-        path: the store.
-        manifest_path: the manifest written (None when ``manifest_dir`` was None).
-        n_structures: structures in the store.
-        n_failed: inputs that produced no structure (reasons in the manifest).
-        n_patterns: ``{split: patterns}``.
-        shards_written: shards simulated by this call.
-        shards_reused: shards found complete and kept (resume).
-        seconds: wall time of this call.
-    """
-
-    path: Path
-    manifest_path: Path | None
-    n_structures: int
-    n_failed: int
-    n_patterns: dict[str, int]
-    shards_written: int
-    shards_reused: int
-    seconds: float
-
-
 def _load_config(value: Any) -> Any:
     from xrdsim.simulation.config import SimulationConfig, load_config
 
     return value if isinstance(value, SimulationConfig) else load_config(value)
-
-
-def _fingerprint(settings: BuildSettings, configs: Mapping[str, Any],
-                 inputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    return {"xrdsim_version": __version__, "settings": settings.to_dict(),
-            "configs": {k: c.to_dict() for k, c in configs.items()},
-            "inputs_sha256": [i["sha256"] for i in inputs]}
-
-
-def check_resume(stored: Mapping[str, Any], asked: Mapping[str, Any], path: Path) -> None:
-    """Refuse a resume whose settings differ from the store's, naming every difference.
-
-    Raises:
-        ResumeMismatchError: listing ``key: store has X, this build asks Y``.
-    """
-    from xrdsim.dataset.manifest import settings_differences
-
-    diffs = [f"  - {k}: store has {old!r}, this build asks {new!r}"
-             for k, old, new in settings_differences(stored, asked)]
-    if diffs:
-        raise ResumeMismatchError(
-            f"cannot resume {path}: {len(diffs)} setting(s) differ from the existing store:\n"
-            + "\n".join(diffs)
-            + "\nRerun with the store's settings, or pass --overwrite to start over.")
 
 
 def _auto_workers(workers: int | None, size: int, threshold: int) -> int:
@@ -271,7 +180,7 @@ def build_dataset(
         test_fraction: fraction of structures held out (whole formula+space-group groups).
         seed: build seed; the same seed and inputs give the same bytes.
         shard_size / chunk_size: patterns per shard (work unit) / per chunk.
-        dtype: pattern dtype, ``"float16"`` (default, see docs/datasets.md) or ``"float32"``.
+        dtype: pattern dtype, ``"float16"`` (default, see docs/dataset.md) or ``"float32"``.
         workers: processes (1: in-process; None: auto — in-process for small jobs, see
             :data:`AUTO_CLUSTER_MIN_PATTERNS`, else all cores); never changes the bytes.
         scheduler: address of a dask.distributed scheduler (workers must see ``output``).

@@ -1,4 +1,4 @@
-"""The sharded Zarr v3 dataset store ("xrdsim-dataset/1", see docs/datasets.md).
+"""The sharded Zarr v3 dataset store ("xrdsim-dataset/1", see docs/dataset.md).
 
 This module knows the on-disk layout and nothing about simulation: create the
 groups and empty arrays, write the rows of one shard of every array of a split,

@@ -5,7 +5,7 @@ increasing), intensity (float64), σ where the file gives it, and the wavelength
 when the file states it. Where the file does not, the caller must state it
 (``read_pattern(path, wavelength="CuKa1")``, CLI ``--wavelength CuKa1``).
 
-Policies for imperfect files (documented in ``docs/measured_patterns.md``):
+Policies for imperfect files (documented in ``docs/measured.md``):
 
 - no numeric data, NaN / inf values, a 2θ axis that goes back and forth: refused
   (:class:`~xrdsim.errors.PatternReadError` naming the file and the fix);
