@@ -39,7 +39,9 @@ from xrdsim import __version__
 from xrdsim.errors import DatabaseError
 
 FORMAT_NAME = "xrdsim-peak-database"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Structure columns added after version 1, with the value a version-1 file reads as.
+ADDED_COLUMNS = {"reader": ""}
 
 STR_DTYPE = h5py.string_dtype("utf-8")
 #: Peak arrays: name -> (dtype, trailing shape).
@@ -53,7 +55,8 @@ PEAK_FIELDS: dict[str, tuple[Any, tuple[int, ...]]] = {
 }
 #: Structure-table columns: name -> dtype (variable-length UTF-8 for strings).
 #: ``declared_space_group`` is 0 when the CIF declares none; ``elements`` is the
-#: space-separated, sorted element symbols ("Li Mn O").
+#: space-separated, sorted element symbols ("Li Mn O"); ``reader`` names the path that
+#: read the structure: ``"fast"`` (:mod:`xrdsim.structures.fast_cif`) or ``"pymatgen"``.
 STRUCTURE_COLUMNS: dict[str, Any] = {
     "structure_id": STR_DTYPE, "source": STR_DTYPE, "formula": STR_DTYPE, "elements": STR_DTYPE,
     "space_group": np.int16, "space_group_symbol": STR_DTYPE, "crystal_system": np.int8,
@@ -61,10 +64,11 @@ STRUCTURE_COLUMNS: dict[str, Any] = {
     "bravais_lattice": STR_DTYPE, "a": np.float64, "b": np.float64, "c": np.float64,
     "alpha": np.float64, "beta": np.float64, "gamma": np.float64,
     "declared_space_group": np.int16, "num_sites": np.int32, "n_peaks": np.int32,
+    "reader": STR_DTYPE,
 }
 #: Columns the writer takes from a structure's labels (the rest it fills itself).
 LABEL_COLUMNS = tuple(
-    c for c in STRUCTURE_COLUMNS if c not in ("structure_id", "source", "n_peaks")
+    c for c in STRUCTURE_COLUMNS if c not in ("structure_id", "source", "n_peaks", "reader")
 )
 
 #: Rows per HDF5 chunk of the peak arrays: 16,384 float64 = 128 KiB (~100 structures),
@@ -219,8 +223,12 @@ class PeakDatabase:
         """The structure table: column -> (S,) array (strings as object arrays)."""
         if self._labels is None:
             group = self._h5()["structures"]
-            self._labels = {c: (group[c].asstr()[()] if STRUCTURE_COLUMNS[c] is STR_DTYPE
-                                else group[c][()]) for c in STRUCTURE_COLUMNS}
+            n = group["structure_id"].shape[0]
+            self._labels = {
+                c: (np.full(n, ADDED_COLUMNS[c], dtype=object) if c not in group
+                    else group[c].asstr()[()] if STRUCTURE_COLUMNS[c] is STR_DTYPE
+                    else group[c][()])
+                for c in STRUCTURE_COLUMNS}
         return dict(self._labels)
 
     @property
@@ -380,7 +388,9 @@ def _validate(f: h5py.File, path: Path) -> None:
         f.close()
         raise DatabaseError(f"{path} is incomplete (its writer did not finish); write it again")
     needed = ([f"peaks/{k}" for k in (*PEAK_FIELDS, "offsets")]
-              + [f"structures/{c}" for c in STRUCTURE_COLUMNS] + ["errors/source", "errors/reason"])
+              + [f"structures/{c}" for c in STRUCTURE_COLUMNS
+                 if version > 1 or c not in ADDED_COLUMNS]
+              + ["errors/source", "errors/reason"])
     missing = [name for name in needed if name not in f]
     if missing:
         f.close()

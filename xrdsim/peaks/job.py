@@ -81,6 +81,7 @@ class _Chunk:
     wavelength: float
     two_theta_range: tuple[float, float]
     symprec: float
+    fast: bool = True
 
 
 def write_peak_database(
@@ -95,6 +96,7 @@ def write_peak_database(
     progress: bool = True,
     overwrite: bool = False,
     chunk_size: int = CHUNK_SIZE,
+    fast: bool = True,
 ) -> PeakDatabaseSummary:
     """Compute labels and Bragg peaks of every input structure into one HDF5 file.
 
@@ -110,6 +112,9 @@ def write_peak_database(
         progress: show a progress bar on stderr.
         overwrite: replace an existing ``output``.
         chunk_size: structures per parallel task.
+        fast: read each CIF with the fast path (:mod:`xrdsim.structures.fast_cif`) and
+            fall back to pymatgen's parser where it refuses; False: pymatgen for all.
+            The structure table's ``reader`` column records the path each one took.
 
     Returns:
         A :class:`PeakDatabaseSummary`.
@@ -131,7 +136,7 @@ def write_peak_database(
     if not paths:
         raise ConfigError("no inputs given: pass CIF files, folders or CSV(.gz) files")
     entries = list(iter_cif_sources(paths))
-    chunks = [_Chunk(tuple(entries[i:i + chunk_size]), lam, (lo, hi), float(symprec))
+    chunks = [_Chunk(tuple(entries[i:i + chunk_size]), lam, (lo, hi), float(symprec), fast)
               for i in range(0, len(entries), chunk_size)]
     if scheduler is None:
         if workers is None:  # automatic: a cluster start costs more than small inputs
@@ -181,13 +186,13 @@ def _write_result(writer: PeakDatabaseWriter, result: tuple) -> None:
     if result[0] == "error":
         writer.add_error(result[1], result[2])
     else:
-        _, structure_id, source, peaks, labels = result
+        _, structure_id, source, peaks, labels, reader = result
         writer.add_structure(structure_id=structure_id, source=source, peaks=peaks,
-                             labels=labels)
+                             labels=labels, reader=reader)
 
 
 def _process_chunk(chunk: _Chunk) -> list[tuple]:
-    """Worker side: one result tuple per entry, ``("ok", id, source, peaks, labels)``
+    """Worker side: one result tuple per entry, ``("ok", id, source, peaks, labels, reader)``
     or ``("error", source, reason)``."""
     # spglib's C library prints internal retry notes ("spglib: ssm_get_exact_positions
     # failed.") on stderr, garbling the progress bar; they do not mean a wrong result
@@ -197,6 +202,7 @@ def _process_chunk(chunk: _Chunk) -> list[tuple]:
 
 def _process_one(entry: Any, chunk: _Chunk) -> tuple:
     from xrdsim.peaks.lines import compute_peaks
+    from xrdsim.structures.fast_cif import parse_cif_fast
     from xrdsim.structures.reader import parse_cif
     from xrdsim.structures.symmetry import structure_labels
 
@@ -205,7 +211,10 @@ def _process_one(entry: Any, chunk: _Chunk) -> tuple:
     try:
         with warnings.catch_warnings():  # pymatgen's CIF warnings would garble the bar
             warnings.simplefilter("ignore")
-            record = parse_cif(entry)
+            record = parse_cif_fast(entry) if chunk.fast else None
+            reader = "fast" if record is not None else "pymatgen"
+            if record is None:
+                record = parse_cif(entry)
             labels = structure_labels(record.structure, symprec=chunk.symprec)
             peaks = compute_peaks(record.structure, wavelength=chunk.wavelength,
                                   two_theta_range=chunk.two_theta_range)
@@ -217,7 +226,7 @@ def _process_one(entry: Any, chunk: _Chunk) -> tuple:
         lo, hi = chunk.two_theta_range
         return ("error", entry.source, f"no Bragg peaks between {lo}° and {hi}° 2θ at "
                                        f"λ = {chunk.wavelength} Å")
-    return ("ok", record.structure_id, record.source, peaks, _label_row(record, labels))
+    return ("ok", record.structure_id, record.source, peaks, _label_row(record, labels), reader)
 
 
 def _label_row(record: Any, labels: Any) -> dict[str, Any]:

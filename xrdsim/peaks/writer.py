@@ -122,14 +122,15 @@ class PeakDatabaseWriter:
         self._errors = _Appender(f.create_group("errors"), strings, layout.TABLE_CHUNK)
 
     def add_structure(self, *, structure_id: str, source: str, peaks: Any,
-                      labels: Mapping[str, Any]) -> bool:
+                      labels: Mapping[str, Any], reader: str = "") -> bool:
         """Append one structure; returns False (and records an error) for a duplicate id.
 
         Args:
             peaks: a PeakList or any object with the arrays of
                 :data:`xrdsim.peaks.database.PEAK_FIELDS`.
             labels: every column of :data:`xrdsim.peaks.database.STRUCTURE_COLUMNS` except
-                ``structure_id``, ``source`` and ``n_peaks``.
+                ``structure_id``, ``source``, ``n_peaks`` and ``reader``.
+            reader: the path that read the structure (``"fast"`` or ``"pymatgen"``).
         """
         if structure_id in self._ids:
             self.add_error(source, f"duplicate structure id {structure_id!r} (first seen in "
@@ -144,7 +145,7 @@ class PeakDatabaseWriter:
         self.n_peaks += n
         self._offsets.add({"offsets": [self.n_peaks]}, 1)
         row = {c: labels[c] for c in layout.LABEL_COLUMNS}
-        row.update(structure_id=structure_id, source=source, n_peaks=n)
+        row.update(structure_id=structure_id, source=source, n_peaks=n, reader=reader)
         self._table.add({c: [row[c]] for c in layout.STRUCTURE_COLUMNS}, 1)
         self._ids[structure_id] = source
         self.n_structures += 1
