@@ -21,11 +21,11 @@ agree on every shared CIF, on MP-20 rows and on every malformed file of
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import gemmi
@@ -111,7 +111,7 @@ class LightStructure:
     def volume(self) -> float:
         return float(abs(np.linalg.det(self.lattice.matrix)))
 
-    @property
+    @functools.cached_property
     def composition(self) -> Composition:
         totals: dict[Any, float] = {}
         for site in self.sites:
@@ -121,10 +121,17 @@ class LightStructure:
 
 
 def _number(text: str | None) -> float | None:
+    """CIF number → float (a standard uncertainty in parentheses dropped), else None."""
     if text is None:
         return None
-    match = _NUMBER.match(text.strip())
-    return float(match.group(1)) if match else None
+    try:
+        value = float(text)
+    except ValueError:
+        match = _NUMBER.match(text.strip())
+        if match is None:
+            return None
+        value = float(match.group(1))
+    return value if math.isfinite(value) else None
 
 
 def _ideal(value: float) -> float:
@@ -148,7 +155,7 @@ def _lattice_matrix(a, b, c, alpha, beta, gamma) -> np.ndarray:
     ])
 
 
-@lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def _operator(xyz: str) -> tuple[tuple, tuple]:
     op = gemmi.Op(xyz)
     den = float(gemmi.Op.DEN)
@@ -156,7 +163,7 @@ def _operator(xyz: str) -> tuple[tuple, tuple]:
     return rot, tuple(v / den for v in op.tran)
 
 
-@lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=512)
 def _species(symbol: str, oxidation: float | None) -> Any:
     return Element(symbol) if oxidation is None else Species(symbol, oxidation)
 
@@ -306,46 +313,44 @@ def _expand(rows, rots: np.ndarray, trans: np.ndarray) -> list[LightSite] | None
     of different asymmetric sites that coincide are handled differently by pymatgen
     depending on their compositions, so the fast path hands such files over.
     """
-    keys: list[np.ndarray] = []
-    key_species: list[dict] = []
-    key_b: list[float | None] = []
-    key_label: list[str] = []
-    for coord, species, occ, b_iso, label in rows:
-        images = _wrap(np.einsum("oij,j->oi", rots, coord) + trans)
-        match = None
-        if keys:
-            hits = _near(np.array(keys)[None, :, :], images[:, None, :])  # (ops, keys)
-            found = np.flatnonzero(hits.any(axis=0))
-            match = int(found[0]) if len(found) else None
-        if match is None:
-            keys.append(np.asarray(coord, dtype=np.float64))
-            key_species.append({species: occ})
-            key_b.append(b_iso)
-            key_label.append(label)
-        else:
-            if key_b[match] != b_iso:
-                return None  # two B values on one site: let the full reader decide
-            key_species[match][species] = key_species[match].get(species, 0.0) + occ
-            key_label[match] = label
-    positions: list[np.ndarray] = []
-    sites: list[LightSite] = []
-    for coord, species, b_iso, label in zip(keys, key_species, key_b, key_label, strict=True):
+    coords = np.array([r[0] for r in rows], dtype=np.float64)                  # (R, 3)
+    images = _wrap(np.einsum("oij,rj->roi", rots, coords) + trans)              # (R, O, 3)
+    # hits[k, j]: some image of row k lies on row j's coordinate (periodically)
+    hits = _near(images[:, :, None, :], coords[None, None, :, :]).any(axis=1)   # (R, R)
+    key_of: list[int] = []
+    keys: list[int] = []
+    for k in range(len(rows)):
+        earlier = [j for j in keys if hits[k, j]]
+        key_of.append(earlier[0] if earlier else k)
+        if not earlier:
+            keys.append(k)
+    species_of: list[dict[Any, float]] = []
+    props_of: list[dict[str, float]] = []
+    for k in keys:
+        members = [i for i in range(len(rows)) if key_of[i] == k]
+        species: dict[Any, float] = {}
+        for i in members:
+            species[rows[i][1]] = species.get(rows[i][1], 0.0) + rows[i][2]
+        b_values = {rows[i][3] for i in members}
         elements = {getattr(sp, "symbol", str(sp)) for sp in species}
-        if elements == {"O", "H"} or sum(species.values()) > 1.0:
-            return None  # pymatgen's water and rescaling rules
-        images = _wrap(np.einsum("oij,j->oi", rots, coord) + trans)
-        orbit: list[np.ndarray] = []
-        for img in images:
-            if not orbit or not _near(np.array(orbit), img).any():
-                orbit.append(img)
-        for img in orbit:
-            if positions and _near(np.array(positions), img).any():
-                return None
-            positions.append(img)
-            sites.append(LightSite(img, dict(species),
-                                   {} if b_iso is None else {"b_iso": b_iso}, label))
-        if len(sites) > MAX_SITES:
-            return None
+        if len(b_values) > 1 or elements == {"O", "H"} or sum(species.values()) > 1.0:
+            return None  # two B values on a site, pymatgen's water and rescaling rules
+        b_iso = b_values.pop()
+        species_of.append(species)
+        props_of.append({} if b_iso is None else {"b_iso": b_iso})
+    orbit_images = images[keys]                                                 # (K, O, 3)
+    same = _near(orbit_images[:, :, None, :], orbit_images[:, None, :, :])      # (K, O, O)
+    first = ~np.triu(same, 1).any(axis=1)  # an image equal to an earlier one is a copy
+    positions = orbit_images[first]                                             # (N, 3)
+    if len(positions) > MAX_SITES:
+        return None
+    clash = _near(positions[:, None, :], positions[None, :, :])
+    if np.triu(clash, 1).any():
+        return None
+    owner = np.nonzero(first)[0]
+    labels = [rows[max(i for i in range(len(rows)) if key_of[i] == k)][4] for k in keys]
+    sites = [LightSite(pos, dict(species_of[o]), props_of[o], labels[o])
+             for pos, o in zip(positions, owner.tolist(), strict=True)]
     return sites
 
 
@@ -379,12 +384,30 @@ def _stoichiometry_agrees(block: gemmi.cif.Block, structure: LightStructure) -> 
     text = block.find_value("_chemical_formula_sum")
     if text is None:
         return True
-    declared = Composition(gemmi.cif.as_string(text)).element_composition
-    found = structure.composition.element_composition
-    if {str(e) for e in declared} != {str(e) for e in found}:
+    declared = _formula_counts(gemmi.cif.as_string(text))
+    found: dict[str, float] = {}
+    for site in structure.sites:
+        for sp, occ in site.species.items():
+            symbol = getattr(sp, "symbol", str(sp))
+            found[symbol] = found.get(symbol, 0.0) + occ
+    if declared is None or set(declared) != set(found):
         return False
     ratios = [found[e] / declared[e] for e in declared]
     return max(ratios) - min(ratios) < 0.01
+
+
+_FORMULA_TERM = re.compile(r"([A-Z][a-z]?)(\d*\.?\d*)")
+
+
+def _formula_counts(text: str) -> dict[str, float] | None:
+    """Element → count of a ``_chemical_formula_sum`` such as ``'Ga4 Te4'``, else None."""
+    out: dict[str, float] = {}
+    for token in text.split():
+        match = _FORMULA_TERM.fullmatch(token)
+        if match is None:
+            return None
+        out[match.group(1)] = out.get(match.group(1), 0.0) + float(match.group(2) or 1.0)
+    return out or None
 
 
 def _as_dict(block: gemmi.cif.Block) -> dict[str, Any]:
