@@ -27,7 +27,8 @@ def plot_calibration(result: CalibrationResult, path: str | Path) -> Path:
                lw=0.6)
     p = v["parameters"]
     po = v["preferred_direction"]
-    text = (f"δ = {p['zero_shift']:+.3f}°, ε = ({p['strain_a']:+.4f}, {p['strain_b']:+.4f}, {p['strain_c']:+.4f}), "
+    text = (f"δ = {p['zero_shift']:+.3f}°, ε = ({p['strain_a']:+.4f}, {p['strain_b']:+.4f}, "
+            f"{p['strain_c']:+.4f}), "
             f"FWHM {v['fwhm_range'][0]:.3f}–{v['fwhm_range'][1]:.3f}°, η = {p['eta']:.2f}, "
             f"ρ = {p['rho']:+.2f}" + (f", Kα2/Kα1 = {p['ratio']:.2f}" if "ratio" in p else "")
             + (f", March r = {p['po_r']:.2f} along ({po[0]}{po[1]}{po[2]})" if po else ""))

@@ -34,6 +34,7 @@ from xrdsim.calibration.orientation import (
     reflection_families,
     tied_axes,
 )
+from xrdsim.calibration.summary import bernstein_levels, fitted_lattice, noise_level
 from xrdsim.errors import CalibrationError, ConfigError
 from xrdsim.measured.background import estimate_background
 from xrdsim.peaks.lines import compute_peaks
@@ -43,6 +44,8 @@ from xrdsim.wavelengths import KALPHA_DOUBLETS
 ANODE_TOL = 5e-4
 #: Relative Rwp gain a preferred-orientation direction must bring to be kept.
 PO_MIN_GAIN = 0.02
+#: March coefficients scanned per direction before the fit of r.
+PO_SCAN = (0.4, 0.55, 0.7, 0.85, 1.0, 1.2, 1.45, 1.8, 2.5)
 #: A fit above this Rwp (%) is refused: the phase or the wavelength does not match.
 MAX_RWP = 60.0
 #: Lines computed up to this far beyond the scan end (degrees 2θ), for shifts and tails.
@@ -156,7 +159,7 @@ class _Problem:
 
         start = np.clip(self.p[free], self.lower[free], self.upper[free])
         out = least_squares(residual, start, bounds=(self.lower[free], self.upper[free]),
-                            x_scale="jac", max_nfev=max_nfev, xtol=1e-8, ftol=1e-9)
+                            x_scale="jac", max_nfev=max_nfev, xtol=1e-7, ftol=1e-7)
         self.nfev += int(out.nfev)
         self.p = self.full(free, out.x)
         return out
@@ -181,37 +184,6 @@ def _grid_start(setup: fm.Setup, y: np.ndarray, background: np.ndarray, *, fix_c
     return float(zeros[j]), float(strains[i])
 
 
-def _noise(y: np.ndarray, fitted: np.ndarray, peak_max: float,
-           background: np.ndarray) -> dict[str, float]:
-    """Counting-noise level from the point-to-point scatter of the residual.
-
-    e_i = r_i − (r_{i−1} + r_{i+1})/2 of the residual r has variance 1.5σ² for white noise;
-    with Poisson-like σ² = f/g, g = Σ f / Σ(e²/1.5). In the simulator's units (pattern
-    divided by the peak maximum M) that is ``counting_noise.counts`` C = g·M.
-    """
-    r = y - fitted
-    e = r[1:-1] - 0.5 * (r[:-2] + r[2:])
-    gain = float(np.sum(np.maximum(fitted[1:-1], 0.0)) / (np.sum(e * e) / 1.5))
-    counts = gain * peak_max
-    sigma_bg = float(np.sqrt(max(np.median(background), 0.0) / gain)) / peak_max
-    return {"counts_equivalent": counts, "noise_at_peak_top": 1.0 / np.sqrt(counts),
-            "noise_at_background": sigma_bg,
-            "residual_rms_relative": float(np.sqrt(np.mean(r * r)) / peak_max)}
-
-
-def _bernstein_levels(x: np.ndarray, background: np.ndarray) -> list[float]:
-    """c0…c3 ≥ 0 of the simulator's cubic Bernstein background (t = 2θ/120°) closest to the
-    fitted one (non-negative least squares on the measured points)."""
-    from math import comb
-
-    from scipy.optimize import nnls
-
-    t = x / 120.0
-    basis = np.stack([comb(3, k) * t**k * (1.0 - t) ** (3 - k) for k in range(4)], axis=1)
-    coef, _ = nnls(basis, background)
-    return [float(c) for c in coef]
-
-
 def calibrate(pattern, structure, *, settings: CalibrationSettings | None = None,
               cif: str = "structure") -> CalibrationResult:
     """Fit scale, zero shift, displacement, cell strain, U V W P, η, ρ, Kα2 ratio, B_extra,
@@ -231,7 +203,7 @@ def calibrate(pattern, structure, *, settings: CalibrationSettings | None = None
             Rwp above :data:`MAX_RWP` (wrong phase or wavelength).
     """
     settings = settings or CalibrationSettings()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     src = str(pattern.source)
     if pattern.wavelength is None:
         raise CalibrationError(src, "the pattern has no wavelength; pass --wavelength "
@@ -288,7 +260,7 @@ def calibrate(pattern, structure, *, settings: CalibrationSettings | None = None
                                "evaluations; check that the CIF is the measured phase and the "
                                "wavelength is right, or try --no-hump / --fix-cell")
     return _result(problem, settings, pattern, cif, anode, direction, structure, base,
-                   time.perf_counter() - started)
+                   (time.perf_counter() - started, time.process_time() - cpu))
 
 
 def _choose_orientation(problem: _Problem, rotations: np.ndarray, lattice: np.ndarray,
@@ -301,6 +273,11 @@ def _choose_orientation(problem: _Problem, rotations: np.ndarray, lattice: np.nd
         problem.setup = replace(plain_setup, po_cos2=cos2_angles(members, direction, lattice),
                                 po_line=line)
         problem.p = plain_p.copy()
+        scan = []
+        for r in PO_SCAN:  # coarse scan first: the fit alone stalls near r = 1
+            problem.p[fm.INDEX["po_r"]] = r
+            scan.append(problem.rwp())
+        problem.p[fm.INDEX["po_r"]] = PO_SCAN[int(np.argmin(scan))]
         problem.fit(["po_r", "b_extra"])
         value = problem.rwp()
         if value < best[0]:
@@ -312,18 +289,9 @@ def _choose_orientation(problem: _Problem, rotations: np.ndarray, lattice: np.nd
     return best[1]
 
 
-def _lattice(structure, p: np.ndarray) -> dict[str, float]:
-    """a, b, c (Å) of the CIF cell stretched by the fitted strains; angles as in the CIF."""
-    lat = structure.lattice
-    first = fm.INDEX["strain_a"]
-    return {"a": lat.a * (1.0 + p[first]), "b": lat.b * (1.0 + p[first + 1]),
-            "c": lat.c * (1.0 + p[first + 2]), "alpha": lat.alpha, "beta": lat.beta,
-            "gamma": lat.gamma}
-
-
 def _result(problem: _Problem, settings: CalibrationSettings, pattern, cif: str,
             anode: str | None, direction, structure, free: list[str],
-            seconds: float) -> CalibrationResult:
+            seconds: tuple[float, float]) -> CalibrationResult:
     s, p, x, y = problem.setup, problem.p, problem.setup.x, problem.y
     pairs = fm.window_pairs(p, s)
     fitted, coef = problem.model(p, pairs)
@@ -362,23 +330,26 @@ def _result(problem: _Problem, settings: CalibrationSettings, pattern, cif: str,
         "line_wavelengths": list(s.wavelengths), "radius_mm": settings.radius,
         "two_theta_range": [float(x[0]), float(x[-1])], "n_points": int(len(x)),
         "n_lines": int(len(s.hkl)),
-        "lattice_fitted": _lattice(structure, p), "rwp": value, "rexp": rexp, "parameters": named,
+        "lattice_fitted": fitted_lattice(structure, p), "rwp": value, "rexp": rexp,
+        "parameters": named,
         "preferred_direction": None if direction is None else list(direction),
         "fwhm_range": [float(widths.min()), float(widths.max())],
-        "fwhm_at": {f"{t:g}": float(fm.fwhm(p, np.array([t]))[0]) for t in (20.0, 40.0, 60.0, 80.0)},
+        "fwhm_at": {f"{t:g}": float(fm.fwhm(p, np.array([t]))[0])
+                    for t in (20.0, 40.0, 60.0, 80.0)},
         "scale": float(coef[0]), "peak_max": peak_max,
         "background": {"chebyshev": [float(c) for c in coef[1:1 + problem.basis.shape[1]]],
-                       "bernstein_relative": _bernstein_levels(x, background / peak_max),
+                       "bernstein_relative": bernstein_levels(x, background / peak_max),
                        "relative_range": [float(background.min() / peak_max),
                                           float(background.max() / peak_max)],
                        "hump": hump},
-        "noise": _noise(y, fitted, peak_max, background),
+        "noise": noise_level(y, fitted, peak_max, background),
         "settings": {"fix_cell": settings.fix_cell, "displacement": "displacement" in free,
                      "hump": settings.hump,
                      "monochromatic": settings.monochromatic,
                      "background_degree": settings.background_degree,
                      "preferred_orientation": settings.preferred_orientation},
-        "n_function_evaluations": problem.nfev, "seconds": seconds,
+        "n_function_evaluations": problem.nfev, "seconds": seconds[0],
+        "cpu_seconds": seconds[1],
         "formula": structure.composition.reduced_formula,
     }
     pos, _, height = fm.line_table(p, s)

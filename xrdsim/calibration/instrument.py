@@ -8,7 +8,7 @@ op's physical range:
 | fitted | config parameter |
 |---|---|
 | zero shift δ | ``zero_shift.delta`` |
-| Kα2/Kα1 ratio, anode | ``doublet.ratio``, ``doublet.anode`` (no doublet: op removed, λ = the line) |
+| Kα2/Kα1 ratio, anode | ``doublet.ratio``, ``.anode`` (single line: op removed, λ = the line) |
 | U, V, W, P, η, ρ | ``profile.U`` … ``profile.rho`` |
 | background / peak maximum | ``background.c0…c3`` (cubic Bernstein levels, t = 2θ/120°) |
 | counts equivalent C | ``counting_noise.counts`` |

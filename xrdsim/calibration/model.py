@@ -171,7 +171,8 @@ def peak_curve(p: np.ndarray, s: Setup, pairs: tuple[np.ndarray, np.ndarray]) ->
     gamma = width[line]
     u = (s.x[point] - pos[line]) / gamma
     eta, rho = p[INDEX["eta"]], p[INDEX["rho"]]
-    shape = (1.0 - eta) * _G * np.exp(-_FOUR_LN2 * u * u) + eta * (2.0 / np.pi) / (1.0 + 4.0 * u * u)
+    u2 = u * u
+    shape = (1.0 - eta) * _G * np.exp(-_FOUR_LN2 * u2) + eta * (2.0 / np.pi) / (1.0 + 4.0 * u2)
     values = height[line] / gamma * shape * (1.0 - rho * erf(u))
     return np.bincount(point, weights=values, minlength=len(s.x))
 
