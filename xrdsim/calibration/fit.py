@@ -184,6 +184,31 @@ def _grid_start(setup: fm.Setup, y: np.ndarray, background: np.ndarray, *, fix_c
     return float(zeros[j]), float(strains[i])
 
 
+def make_setup(structure, x: np.ndarray, *, wavelengths: tuple[float, ...],
+               settings: CalibrationSettings, source: str = "pattern",
+               cif: str = "structure") -> tuple[fm.Setup, Any, np.ndarray]:
+    """(:class:`~xrdsim.calibration.model.Setup`, the CIF's PeakList at λ1, the rotations)
+    for a scan ``x`` (degrees 2θ, ascending) of ``structure``.
+
+    Raises:
+        CalibrationError: no Bragg line of the structure inside the scan.
+    """
+    peaks = compute_peaks(structure, wavelength=wavelengths[0],
+                          two_theta_range=(0.0, min(180.0, x[-1] + LINE_MARGIN)))
+    if len(peaks) == 0 or peaks.two_theta[-1] < x[0]:
+        raise CalibrationError(source, f"{cif} has no Bragg line inside the scan "
+                               f"{x[0]:.2f}–{x[-1]:.2f}° at λ = {wavelengths[0]} Å; check the "
+                               "CIF and --wavelength")
+    rotations = point_rotations(structure, source=cif)
+    lattice = np.asarray(structure.lattice.matrix, dtype=np.float64)
+    setup = fm.Setup(x=np.asarray(x, dtype=np.float64), hkl=peaks.hkl.astype(np.float64),
+                     g_star=np.linalg.inv(lattice @ lattice.T),
+                     axis_leader=tied_axes(rotations), intensity=peaks.intensity,
+                     wavelengths=wavelengths, radius=settings.radius,
+                     background_degree=settings.background_degree, hump=settings.hump)
+    return setup, peaks, rotations
+
+
 def calibrate(pattern, structure, *, settings: CalibrationSettings | None = None,
               cif: str = "structure") -> CalibrationResult:
     """Fit scale, zero shift, displacement, cell strain, U V W P, η, ρ, Kα2 ratio, B_extra,
@@ -212,20 +237,10 @@ def calibrate(pattern, structure, *, settings: CalibrationSettings | None = None
     y = np.asarray(pattern.intensity, dtype=np.float64)
     wavelengths, anode = source_lines(float(pattern.wavelength),
                                       monochromatic=settings.monochromatic)
-    peaks = compute_peaks(structure, wavelength=wavelengths[0],
-                          two_theta_range=(0.0, min(180.0, x[-1] + LINE_MARGIN)))
-    if len(peaks) == 0 or peaks.two_theta[-1] < x[0]:
-        raise CalibrationError(src, f"{cif} has no Bragg line inside the scan "
-                               f"{x[0]:.2f}–{x[-1]:.2f}° at λ = {wavelengths[0]} Å; check the "
-                               "CIF and --wavelength")
-    rotations = point_rotations(structure, source=cif)
+    setup, peaks, rotations = make_setup(structure, x, wavelengths=wavelengths,
+                                         settings=settings, source=src, cif=cif)
     lattice = np.asarray(structure.lattice.matrix, dtype=np.float64)
-    leader = tied_axes(rotations)
-    setup = fm.Setup(x=x, hkl=peaks.hkl.astype(np.float64),
-                     g_star=np.linalg.inv(lattice @ lattice.T), axis_leader=leader,
-                     intensity=peaks.intensity, wavelengths=wavelengths,
-                     radius=settings.radius, background_degree=settings.background_degree,
-                     hump=settings.hump)
+    leader = setup.axis_leader
     weight = _weights(pattern)
     p = np.array([b[3] for b in fm.PARAMETERS])
     if len(wavelengths) == 1:
@@ -301,7 +316,8 @@ def _result(problem: _Problem, settings: CalibrationSettings, pattern, cif: str,
     src = str(pattern.source)
     if not (coef[0] > 0 and peak_max > 0):
         raise CalibrationError(src, f"no peak of {cif} found in the pattern (fitted scale "
-                               f"{coef[0]:.3g}); check the CIF and --wavelength")
+                               f"{coef[0]:.3g}): the CIF is probably not the measured phase, "
+                               "or the wavelength is wrong (--wavelength)")
     value = fm.rwp(y, fitted, problem.weight)
     if value > MAX_RWP:
         raise CalibrationError(src, f"the best fit against {cif} has Rwp = {value:.1f} % "
@@ -336,6 +352,7 @@ def _result(problem: _Problem, settings: CalibrationSettings, pattern, cif: str,
         "fwhm_range": [float(widths.min()), float(widths.max())],
         "fwhm_at": {f"{t:g}": float(fm.fwhm(p, np.array([t]))[0])
                     for t in (20.0, 40.0, 60.0, 80.0)},
+        "shift_at": {f"{t:g}": fm.instrument_shift(p, s, t) for t in (20.0, 40.0, 60.0, 80.0)},
         "scale": float(coef[0]), "peak_max": peak_max,
         "background": {"chebyshev": [float(c) for c in coef[1:1 + problem.basis.shape[1]]],
                        "bernstein_relative": bernstein_levels(x, background / peak_max),

@@ -104,6 +104,18 @@ class Setup:
         return np.polynomial.chebyshev.chebvander(t, self.background_degree)
 
 
+def parameter_vector(**values: float) -> np.ndarray:
+    """A parameter vector: the start values of :data:`PARAMETERS`, overridden by ``values``
+    (names of :data:`NAMES`; ``V`` in deg² is accepted and converted to ``V_q``)."""
+    p = np.array([b[3] for b in PARAMETERS])
+    v = values.pop("V", None)
+    for name, value in values.items():
+        p[INDEX[name]] = value
+    if v is not None:
+        p[INDEX["V_q"]] = v / (2.0 * np.sqrt(p[INDEX["U"]] * p[INDEX["W"]]))
+    return p
+
+
 def caglioti_v(p: np.ndarray) -> float:
     """V (deg²) from the fitted q: V = q·2√(UW)."""
     return float(p[INDEX["V_q"]] * 2.0 * np.sqrt(p[INDEX["U"]] * p[INDEX["W"]]))
@@ -149,6 +161,13 @@ def line_table(p: np.ndarray, s: Setup) -> tuple[np.ndarray, np.ndarray, np.ndar
         width.append(fwhm(p, two_theta))
         height.append(np.where(ok, factor * dw * weight, 0.0))
     return np.concatenate(pos), np.concatenate(width), np.concatenate(height)
+
+
+def instrument_shift(p: np.ndarray, s: Setup, two_theta: float) -> float:
+    """δ − (2 s cosθ / R)·180/π at ``two_theta`` (degrees): zero shift plus displacement."""
+    theta = np.deg2rad(two_theta / 2.0)
+    return float(p[INDEX["zero_shift"]]
+                 - np.rad2deg(2.0 * p[INDEX["displacement"]] * np.cos(theta) / s.radius))
 
 
 def window_pairs(p: np.ndarray, s: Setup) -> tuple[np.ndarray, np.ndarray]:
