@@ -44,6 +44,12 @@ from xrdsim.wavelengths import KALPHA_DOUBLETS
 ANODE_TOL = 5e-4
 #: Relative Rwp gain a preferred-orientation direction must bring to be kept.
 PO_MIN_GAIN = 0.02
+#: Kα2/Kα1 intensity ratio of an unfiltered tube (≈ 0.5 for every anode), used when the
+#: doublet is not resolved.
+NATURAL_RATIO = 0.5
+#: The doublet counts as resolved when its splitting at the scan end is at least this
+#: fraction of the FWHM there.
+RESOLVED_FRACTION = 0.5
 #: March coefficients scanned per direction before the fit of r.
 PO_SCAN = (0.4, 0.55, 0.7, 0.85, 1.0, 1.2, 1.45, 1.8, 2.5)
 #: A fit above this Rwp (%) is refused: the phase or the wavelength does not match.
@@ -184,6 +190,16 @@ def _grid_start(setup: fm.Setup, y: np.ndarray, background: np.ndarray, *, fix_c
     return float(zeros[j]), float(strains[i])
 
 
+def _doublet_resolved(problem: _Problem) -> bool:
+    """Whether the Kα1–Kα2 splitting reaches :data:`RESOLVED_FRACTION` of the FWHM at the
+    end of the scan (where it is largest: Δ2θ ≈ 2 tanθ·Δλ/λ)."""
+    k1, k2 = problem.setup.wavelengths
+    end = problem.setup.x[-1]
+    theta = np.deg2rad(end / 2.0)
+    split = np.rad2deg(2.0 * (np.arcsin(min(k2 / k1 * np.sin(theta), 1.0)) - theta))
+    return bool(split >= RESOLVED_FRACTION * fm.fwhm(problem.p, np.array([end]))[0])
+
+
 def make_setup(structure, x: np.ndarray, *, wavelengths: tuple[float, ...],
                settings: CalibrationSettings, source: str = "pattern",
                cif: str = "structure") -> tuple[fm.Setup, Any, np.ndarray]:
@@ -266,6 +282,10 @@ def calibrate(pattern, structure, *, settings: CalibrationSettings | None = None
         base += ["hump_center", "hump_fwhm"]
     problem.fit(["zero_shift", "W"] + strains)
     problem.fit(base)
+    if "ratio" in base and not _doublet_resolved(problem):
+        base.remove("ratio")  # an unresolved doublet only broadens: its ratio is not measured
+        problem.p[fm.INDEX["ratio"]] = NATURAL_RATIO
+        problem.fit(base)
     direction = None
     if settings.preferred_orientation:
         direction = _choose_orientation(problem, rotations, lattice, peaks.hkl)
@@ -361,6 +381,7 @@ def _result(problem: _Problem, settings: CalibrationSettings, pattern, cif: str,
                        "hump": hump},
         "noise": noise_level(y, fitted, peak_max, background),
         "settings": {"fix_cell": settings.fix_cell, "displacement": "displacement" in free,
+                     "ratio_fitted": "ratio" in free,
                      "hump": settings.hump,
                      "monochromatic": settings.monochromatic,
                      "background_degree": settings.background_degree,
