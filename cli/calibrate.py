@@ -32,7 +32,8 @@ SHOWN = (("zero_shift", "zero shift δ (° 2θ)", "+.4f"),
               help="Write every fitted number as JSON ('-' for stdout).")
 @click.option("--base", default="train", show_default=True,
               help="Config (preset or file) whose other ops the output keeps.")
-@click.option("--band", type=float, default=0.2, show_default=True,
+@click.option("--band", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.2,
+              show_default=True,
               help="Relative half-width of the output's ranges around each fitted value.")
 @click.option("--radius", type=float, default=240.0, show_default=True,
               help="Goniometer radius in mm (sample displacement Δ2θ = −2s·cosθ/R).")
