@@ -11,11 +11,14 @@ op's physical range:
 | Kα2/Kα1 ratio, anode | ``doublet.ratio``, ``.anode`` (single line: op removed, λ = the line) |
 | U, V, W, P, η, ρ | ``profile.U`` … ``profile.rho`` |
 | background / peak maximum | ``background.c0…c3`` (cubic Bernstein levels, t = 2θ/120°) |
-| counts equivalent C | ``counting_noise.counts`` |
-| scan range | ``final_crop.low`` / ``high`` (±1°) |
+| counts equivalent C | ``poisson_noise.counts`` (base has it), else ``counting_noise`` |
+| scan range | ``scan_range.start/end`` (op exists), else ``final_crop`` (±1°) |
+| displacement (when fitted) | ``displacement.shift``, radius = the fit's (op exists) |
 
-The other fitted quantities (sample displacement, cell strain, B_extra, March–Dollase r,
-amorphous hump) have no op in the base config; they are written as a comment block.
+Sample effects (preferred orientation, amorphous humps, displacement when not fitted,
+sample broadening, mixtures) vary from sample to sample, not with the instrument: their
+ops stay as in the base. The fitted sample quantities (displacement, cell strain, B_extra,
+March–Dollase r and direction, hump) are written as a comment block.
 If the Caglioti box of the bands would allow FWHM² ≤ 0 somewhere on 0–120°, the four
 Caglioti bands are narrowed (½, ¼, …) until the config loads; last resort: fixed values.
 """
@@ -30,7 +33,7 @@ import yaml
 from xrdsim.calibration.fit import CalibrationResult
 from xrdsim.errors import ConfigError
 from xrdsim.simulation.config import load_config
-from xrdsim.simulation.ops import op_spec
+from xrdsim.simulation.ops import OP_BY_NAME, op_spec
 from xrdsim.wavelengths import KALPHA_DOUBLETS
 
 #: Default relative half-width of every band.
@@ -87,11 +90,20 @@ def instrument_config(result: CalibrationResult, *, base: Any = "train", band: f
     levels = v["background"]["bernstein_relative"]
     ops["background"] = {f"c{k}": banded("background", f"c{k}", c, key="background")
                          for k, c in enumerate(levels)}
-    ops["counting_noise"] = {"counts": banded("counting_noise", "counts",
-                                              v["noise"]["counts_equivalent"])}
+    noise_op = "poisson_noise" if "poisson_noise" in ops else "counting_noise"
+    ops[noise_op] = {"counts": banded(noise_op, "counts", v["noise"]["counts_equivalent"],
+                                      key="counting_noise.counts")}
     lo, hi = v["two_theta_range"]
-    ops["final_crop"] = {"low": {"uniform": [max(lo - 1.0, 0.0), max(lo + 1.0, 0.5)]},
-                         "high": {"uniform": [min(hi - 1.0, 119.0), min(hi + 1.0, 120.0)]}}
+    ends = {"low": {"uniform": [max(lo - 1.0, 0.0), max(lo + 1.0, 0.5)]},
+            "high": {"uniform": [min(hi - 1.0, 119.0), min(hi + 1.0, 120.0)]}}
+    if "scan_range" in OP_BY_NAME:
+        ops["scan_range"] = {"start": ends["low"], "end": ends["high"]}
+    else:
+        ops["final_crop"] = ends
+    if v["settings"]["displacement"] and "displacement" in OP_BY_NAME:
+        ops["displacement"] = {"shift": banded("displacement", "shift", p["displacement"],
+                                               key="zero_shift.delta"),
+                               "radius": v["radius_mm"]}
     settings = {k: val for k, val in ops.get("profile", {}).items()
                 if k in op_spec("profile").settings}
     for shrink in (1.0, 0.5, 0.25, 0.125, 0.0):
