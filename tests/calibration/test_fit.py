@@ -155,6 +155,16 @@ def test_wrong_phase_is_refused_with_the_fix(shared_data, nio):
                   settings=CalibrationSettings(preferred_orientation=False))
 
 
+def test_a_fit_that_does_not_converge_says_so(nio, monkeypatch):
+    import xrdsim.calibration.fit as fit_module
+
+    monkeypatch.setattr(fit_module, "MAX_NFEV", 2)
+    with pytest.raises(CalibrationError, match="synthetic: the fit against NiO.cif did not "
+                       "converge in 2 evaluations; check that the CIF is the measured phase"):
+        calibrate(_synthetic(nio, dict(TRUE), seed=3), nio, cif="NiO.cif",
+                  settings=CalibrationSettings(hump=False, preferred_orientation=False))
+
+
 def test_bad_inputs_name_the_file_and_the_fix(tmp_path, shared_data):
     with pytest.raises(CalibrationError, match="missing.cif: CIF not found.*--cif"):
         read_known_phase(tmp_path / "missing.cif")

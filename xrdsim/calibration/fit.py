@@ -155,7 +155,7 @@ class _Problem:
         coef = fm.solve_linear(a, self.y, self.weight)
         return a @ coef, coef
 
-    def fit(self, names: list[str], *, max_nfev: int = MAX_NFEV) -> Any:
+    def fit(self, names: list[str], *, max_nfev: int | None = None) -> Any:
         free = [fm.INDEX[n] for n in names]
         pairs = fm.window_pairs(self.p, self.setup)
 
@@ -165,7 +165,8 @@ class _Problem:
 
         start = np.clip(self.p[free], self.lower[free], self.upper[free])
         out = least_squares(residual, start, bounds=(self.lower[free], self.upper[free]),
-                            x_scale="jac", max_nfev=max_nfev, xtol=1e-7, ftol=1e-7)
+                            x_scale="jac", max_nfev=max_nfev or MAX_NFEV, xtol=1e-7,
+                            ftol=1e-7)
         self.nfev += int(out.nfev)
         self.p = self.full(free, out.x)
         return out
