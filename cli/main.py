@@ -21,6 +21,8 @@ from xrdsim import __version__
 
 # command name -> ("module:attribute", one-line help shown by ``xrdsim --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "calibrate": ("xrdsim_cli.calibrate:calibrate",
+                  "Fit an instrument to a measured pattern of a known phase -> config."),
     "build": ("xrdsim_cli.build:build", "CIFs / CSVs / peak DB -> sharded Zarr v3 dataset."),
     "inspect": ("xrdsim_cli.inspect:inspect", "Summarise a dataset store; example-pattern PNG."),
     "peaks": ("xrdsim_cli.peaks:peaks", "Structures (CIF / CSV) -> labelled HDF5 peak database."),

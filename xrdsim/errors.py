@@ -87,11 +87,25 @@ class PatternReadError(XrdsimError):
         super().__init__(f"{self.source}: {self.reason}")
 
 
+class CalibrationError(XrdsimError):
+    """A measured pattern could not be calibrated against its known phase.
+
+    Attributes:
+        source: the measured file (or CIF) concerned.
+        reason: what went wrong and how to fix it.
+    """
+
+    def __init__(self, source: str, reason: str):
+        self.source = str(source)
+        self.reason = str(reason)
+        super().__init__(f"{self.source}: {self.reason}")
+
+
 class TrainingError(XrdsimError):
     """A training run, checkpoint or evaluation cannot proceed as asked."""
 
 
-def _reduce_source_reason(self: StructureError | PatternReadError):
+def _reduce_source_reason(self: StructureError | PatternReadError | CalibrationError):
     """Pickle as ``(source, reason)``: the default would call ``cls(message)`` on unpickling
     and fail, and these errors travel to and from dask process workers."""
     return (type(self), (self.source, self.reason))
@@ -99,6 +113,7 @@ def _reduce_source_reason(self: StructureError | PatternReadError):
 
 StructureError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
 PatternReadError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
+CalibrationError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
 
 
 def did_you_mean(word: str, choices: Any) -> str:
