@@ -53,13 +53,15 @@ def _series_config(path: Path | None, overrides: dict):
 @click.option("--stop", type=float, default=None, help="Path stop (GPa or K).")
 @click.option("--steps", "n_steps", type=int, default=None, help="Patterns per series.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@click.option("--skip", type=click.IntRange(0), default=0, show_default=True,
+              help="Skip the first N structures of the inputs.")  # fmt: skip
 @click.option("--limit", type=click.IntRange(1), default=None,
-              help="Use only the first N structures of the inputs.")  # fmt: skip
+              help="Use only N structures (after --skip).")  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Replace series of the same name.")
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
 @handles_library_errors
 def series(inputs, output, polymorph, config_path, variable, start, stop, n_steps, seed,
-           limit, overwrite, as_json):  # fmt: skip
+           skip, limit, overwrite, as_json):  # fmt: skip
     """Simulate one phase-transition series per input structure.
 
     The series is named after the structure id (and the polymorph's, if given).
@@ -78,7 +80,7 @@ def series(inputs, output, polymorph, config_path, variable, start, stop, n_step
 
     cfg = _series_config(config_path, {"variable": variable, "start": start, "stop": stop,
                                        "n_steps": n_steps})  # fmt: skip
-    records = _structures(inputs)[:limit]
+    records = _structures(inputs)[skip:][:limit]
     if not records:
         raise ConfigError(f"no readable structure in {[str(p) for p in inputs]}")
     second = None
