@@ -38,30 +38,64 @@ def _series_config(path: Path | None, overrides: dict):
 
 
 @click.command("series")
-@click.argument("inputs", nargs=-1, required=True,
-                type=click.Path(exists=True, path_type=Path))  # fmt: skip
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Series store (Zarr); created, or series are added to it.")  # fmt: skip
-@click.option("--polymorph", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CIF of the second phase (same composition; one input structure only). "
-              "Without it the second phase is a symmetry-lowering distortion.")  # fmt: skip
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), help="YAML/JSON mapping of SeriesConfig settings.")  # fmt: skip
-@click.option("--variable", type=click.Choice(["pressure", "temperature"]), default=None,
-              help="External variable (default pressure).")  # fmt: skip
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Series store (Zarr); created, or series are added to it.",
+)
+@click.option(
+    "--polymorph",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CIF of the second phase (same composition; one input structure only). "
+    "Without it the second phase is a symmetry-lowering distortion.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML/JSON mapping of SeriesConfig settings.",
+)
+@click.option(
+    "--variable",
+    type=click.Choice(["pressure", "temperature"]),
+    default=None,
+    help="External variable (default pressure).",
+)
 @click.option("--start", type=float, default=None, help="Path start (GPa or K).")
 @click.option("--stop", type=float, default=None, help="Path stop (GPa or K).")
 @click.option("--steps", "n_steps", type=int, default=None, help="Patterns per series.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
-@click.option("--skip", type=click.IntRange(0), default=0, show_default=True,
-              help="Skip the first N structures of the inputs.")  # fmt: skip
-@click.option("--limit", type=click.IntRange(1), default=None,
-              help="Use only N structures (after --skip).")  # fmt: skip
+@click.option(
+    "--skip",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Skip the first N structures of the inputs.",
+)
+@click.option(
+    "--limit", type=click.IntRange(1), default=None, help="Use only N structures (after --skip)."
+)
 @click.option("--overwrite", is_flag=True, help="Replace series of the same name.")
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
 @handles_library_errors
-def series(inputs, output, polymorph, config_path, variable, start, stop, n_steps, seed,
-           skip, limit, overwrite, as_json):  # fmt: skip
+def series(
+    inputs,
+    output,
+    polymorph,
+    config_path,
+    variable,
+    start,
+    stop,
+    n_steps,
+    seed,
+    skip,
+    limit,
+    overwrite,
+    as_json,
+):
     """Simulate one phase-transition series per input structure.
 
     The series is named after the structure id (and the polymorph's, if given).
@@ -78,8 +112,9 @@ def series(inputs, output, polymorph, config_path, variable, start, stop, n_step
     from xrdsim.series.simulate import simulate_series
     from xrdsim.series.store import write_series
 
-    cfg = _series_config(config_path, {"variable": variable, "start": start, "stop": stop,
-                                       "n_steps": n_steps})  # fmt: skip
+    cfg = _series_config(
+        config_path, {"variable": variable, "start": start, "stop": stop, "n_steps": n_steps}
+    )
     records = _structures(inputs)[skip:][:limit]
     if not records:
         raise ConfigError(f"no readable structure in {[str(p) for p in inputs]}")
@@ -96,14 +131,22 @@ def series(inputs, output, polymorph, config_path, variable, start, stop, n_step
         name = record.structure_id + (f"__{second.structure_id}" if second else "")
         name = re.sub(r"[^A-Za-z0-9_.()+-]", "_", name)
         s = simulate_series(
-            record.structure, name=name, config=cfg, seed=seed,
+            record.structure,
+            name=name,
+            config=cfg,
+            seed=seed,
             structure_id=record.structure_id,
             polymorph=second.structure if second else None,
             polymorph_id=second.structure_id if second else None,
-        )  # fmt: skip
+        )
         write_series(output, [s], overwrite=overwrite)
-        made.append({"name": name, "second_phase": s.attrs["second_phase"],
-                     "transition": s.attrs["transition"]["interval"]})  # fmt: skip
+        made.append(
+            {
+                "name": name,
+                "second_phase": s.attrs["second_phase"],
+                "transition": s.attrs["transition"]["interval"],
+            }
+        )
     if as_json:
         echo_json({"output": str(output), "series": made})
     else:

@@ -105,8 +105,15 @@ def test_a_polymorph_of_another_formula_is_refused(nio):
 
     other = Structure(Lattice.cubic(4.0), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     with pytest.raises(ConfigError, match="not a polymorph"):
-        simulate_series(nio, name="x", config=SMALL, seed=0, structure_id="NiO",
-                        polymorph=other, polymorph_id="NaCl")  # fmt: skip
+        simulate_series(
+            nio,
+            name="x",
+            config=SMALL,
+            seed=0,
+            structure_id="NiO",
+            polymorph=other,
+            polymorph_id="NaCl",
+        )
 
 
 def test_config_refuses_too_narrow_a_transition():
@@ -137,9 +144,23 @@ def test_cli_series_writes_a_store(tmp_path, nio):
     cif = tmp_path / "NiO.cif"
     nio.to(filename=str(cif))
     out = tmp_path / "s.zarr"
-    res = CliRunner().invoke(cli, ["series", str(cif), "-o", str(out), "--steps", "60",
-                                   "--variable", "temperature", "--start", "300",
-                                   "--stop", "1300"])  # fmt: skip
+    res = CliRunner().invoke(
+        cli,
+        [
+            "series",
+            str(cif),
+            "-o",
+            str(out),
+            "--steps",
+            "60",
+            "--variable",
+            "temperature",
+            "--start",
+            "300",
+            "--stop",
+            "1300",
+        ],
+    )
     assert res.exit_code == 0, res.output
     (name,) = series_names(out)
     s = read_series(out, name)

@@ -59,13 +59,17 @@ class ConvSCEncoder(nn.Module):
         super().__init__()
         c = channels
         self.conv1 = nn.Sequential(
-            nn.Conv1d(1, c, 7, padding=3, bias=False), nn.BatchNorm1d(c), nn.ReLU(),
+            nn.Conv1d(1, c, 7, padding=3, bias=False),
+            nn.BatchNorm1d(c),
+            nn.ReLU(),
             nn.MaxPool1d(4),
-        )  # fmt: skip
+        )
         self.conv2 = nn.Sequential(
-            nn.Conv1d(c, 2 * c, 5, padding=2, bias=False), nn.BatchNorm1d(2 * c), nn.ReLU(),
+            nn.Conv1d(c, 2 * c, 5, padding=2, bias=False),
+            nn.BatchNorm1d(2 * c),
+            nn.ReLU(),
             nn.AdaptiveAvgPool1d(pool_length),
-        )  # fmt: skip
+        )
         self.spatial = SpatialAttention1d(2 * c)
         self.channel = ChannelAttention1d()
         self.embed = nn.Linear(2 * c * pool_length, embed_dim)

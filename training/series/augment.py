@@ -64,16 +64,21 @@ class SpectraAugment:
             width = self.window * (length - 1)
             start = rng.uniform(0.0, (length - 1) - width, size=(batch, 1))
             positions = start + positions * (width / (length - 1))
-        params = {"positions": positions.astype(np.float32), "magnitude": None,
-                  "scale": None, "noise": None}  # fmt: skip
+        params = {
+            "positions": positions.astype(np.float32),
+            "magnitude": None,
+            "scale": None,
+            "noise": None,
+        }
         if "magnitude_warp" in self.ops:
             params["magnitude"] = self._spline(rng, batch, length, self.magnitude_sigma)
         if "scaling" in self.ops:
             params["scale"] = rng.normal(1.0, self.scaling_sigma, size=(batch, 1))
         if "jitter" in self.ops:
             params["noise"] = rng.normal(0.0, self.jitter_sigma, size=(batch, length))
-        return {k: (None if v is None else np.asarray(v, dtype=np.float32))
-                for k, v in params.items()}  # fmt: skip
+        return {
+            k: (None if v is None else np.asarray(v, dtype=np.float32)) for k, v in params.items()
+        }
 
     @staticmethod
     def apply(x: torch.Tensor, params: dict) -> torch.Tensor:

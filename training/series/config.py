@@ -6,8 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from xrdsim.errors import ConfigError, did_you_mean
 from xrdsim_training.series.augment import AUGMENTATIONS
+
+from xrdsim.errors import ConfigError, did_you_mean
 
 #: sun2023's frameworks, plus SelfTime with the ConvSC backbone (no external variable).
 METHODS = ("specrr", "specmoco", "specrrmoco", "specselftime")
@@ -24,18 +25,18 @@ class SeriesTrainConfig:
     """
 
     method: str = "specrrmoco"
-    steps: int = 150
+    steps: int = 80
     batch_size: int = 32
-    n_views: int = 3
+    n_views: int = 2
     lr: float = 0.05
-    warmup_steps: int = 15
+    warmup_steps: int = 8
     weight_decay: float = 1e-4
     sgd_momentum: float = 0.9
     channels: int = 16
     pool_length: int = 64
     embed_dim: int = 128
     crop: tuple[float, float] = (10.0, 90.0)
-    pool: int = 8
+    pool: int = 16
     augment: tuple[str, ...] = ("magnitude_warp", "angle_warp")
     n_pieces: int = 8
     intra_classes: int = 4
@@ -50,10 +51,20 @@ class SeriesTrainConfig:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ConfigError(f"unknown method {self.method!r}; choose from {METHODS}"
-                              + did_you_mean(str(self.method), METHODS))  # fmt: skip
-        for name in ("steps", "batch_size", "channels", "pool_length", "embed_dim", "pool",
-                     "n_pieces", "moco_dim"):  # fmt: skip
+            raise ConfigError(
+                f"unknown method {self.method!r}; choose from {METHODS}"
+                + did_you_mean(str(self.method), METHODS)
+            )
+        for name in (
+            "steps",
+            "batch_size",
+            "channels",
+            "pool_length",
+            "embed_dim",
+            "pool",
+            "n_pieces",
+            "moco_dim",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}")
@@ -80,14 +91,16 @@ class SeriesTrainConfig:
         return self.method in ("specmoco", "specrrmoco")
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in dataclasses.asdict(self).items()}  # fmt: skip
+        return {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SeriesTrainConfig:
         names = [f.name for f in dataclasses.fields(cls)]
         for key in data:
             if key not in names:
-                raise ConfigError(f"unknown series-train setting {key!r}"
-                                  + did_you_mean(key, names))  # fmt: skip
+                raise ConfigError(
+                    f"unknown series-train setting {key!r}" + did_you_mean(key, names)
+                )
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()})

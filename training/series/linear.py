@@ -21,8 +21,11 @@ CLASSES = ("before", "during", "after")
 
 def select_labelled(labels: np.ndarray, series: np.ndarray, *, fraction: float) -> np.ndarray:
     """Sorted row indices to label: ``max(round(fraction·M), cells)`` of M rows."""
-    cells = [np.flatnonzero((series == s) & (labels == c))
-             for s in np.unique(series) for c in range(len(CLASSES))]  # fmt: skip
+    cells = [
+        np.flatnonzero((series == s) & (labels == c))
+        for s in np.unique(series)
+        for c in range(len(CLASSES))
+    ]
     cells = [c for c in cells if c.size]
     if not cells:
         raise TrainingError("no labelled patterns (labels are all −1): cannot fit stage 2")
@@ -50,8 +53,13 @@ def fit_linear(features: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> di
     weight, bias = clf.coef_, clf.intercept_
     if weight.shape[0] == 1:  # two classes: sklearn keeps one row
         weight, bias = np.vstack([-weight / 2, weight / 2]), np.array([-bias[0] / 2, bias[0] / 2])
-    return {"mean": mean, "scale": scale, "weight": weight, "bias": bias,
-            "classes": clf.classes_.astype(np.int64)}  # fmt: skip
+    return {
+        "mean": mean,
+        "scale": scale,
+        "weight": weight,
+        "bias": bias,
+        "classes": clf.classes_.astype(np.int64),
+    }
 
 
 def linear_probabilities(features: np.ndarray, clf: dict) -> np.ndarray:
@@ -76,8 +84,12 @@ def spectral_clusters(features: np.ndarray, *, n_clusters: int = 3, seed: int = 
     """Spectral clustering (k-NN affinity, 10 neighbours) of one series' rows."""
     from sklearn.cluster import SpectralClustering
 
-    model = SpectralClustering(n_clusters=n_clusters, affinity="nearest_neighbors",
-                               n_neighbors=min(10, features.shape[0] - 1), random_state=seed)  # fmt: skip
+    model = SpectralClustering(
+        n_clusters=n_clusters,
+        affinity="nearest_neighbors",
+        n_neighbors=min(10, features.shape[0] - 1),
+        random_state=seed,
+    )
     return model.fit_predict(features)
 
 

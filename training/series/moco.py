@@ -34,8 +34,16 @@ def projector(embed_dim: int, out_dim: int) -> nn.Module:
 class MoCo(nn.Module):
     """Momentum contrast around an encoder: query branch trained, key branch an EMA."""
 
-    def __init__(self, encoder: nn.Module, *, embed_dim: int, dim: int = 64,
-                 queue_size: int = 1024, momentum: float = 0.99, temperature: float = 0.2):  # fmt: skip
+    def __init__(
+        self,
+        encoder: nn.Module,
+        *,
+        embed_dim: int,
+        dim: int = 64,
+        queue_size: int = 1024,
+        momentum: float = 0.99,
+        temperature: float = 0.2,
+    ):
         super().__init__()
         if not (0.0 <= momentum < 1.0 and temperature > 0.0 and queue_size >= 1):
             raise ValueError(

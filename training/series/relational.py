@@ -21,8 +21,12 @@ from torch import nn
 
 def relation_mlp(in_dim: int, out_dim: int, hidden: int = 256) -> nn.Module:
     """The relation head: Linear → BN → LeakyReLU → Linear (SelfTime's relation module)."""
-    return nn.Sequential(nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden), nn.LeakyReLU(),
-                         nn.Linear(hidden, out_dim))  # fmt: skip
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden),
+        nn.BatchNorm1d(hidden),
+        nn.LeakyReLU(),
+        nn.Linear(hidden, out_dim),
+    )
 
 
 def inter_sample_pairs(views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,8 +85,15 @@ def cut_pieces(x: torch.Tensor, index: np.ndarray, n_pieces: int) -> torch.Tenso
     return x.gather(1, cols)
 
 
-def intra_sample_loss(encoder: nn.Module, head: nn.Module, x: torch.Tensor,
-                      rng: np.random.Generator, *, n_pieces: int, n_classes: int):  # fmt: skip
+def intra_sample_loss(
+    encoder: nn.Module,
+    head: nn.Module,
+    x: torch.Tensor,
+    rng: np.random.Generator,
+    *,
+    n_pieces: int,
+    n_classes: int,
+):
     """Cross-entropy of the piece-distance classes; also the accuracy."""
     m, n, classes = draw_pieces(rng, x.shape[0], n_pieces=n_pieces, n_classes=n_classes)
     both = encoder(torch.cat([cut_pieces(x, m, n_pieces), cut_pieces(x, n, n_pieces)]))

@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-
-from xrdsim.errors import TrainingError
 from xrdsim_training.models.convsc import ConvSCEncoder
 from xrdsim_training.series.augment import SpectraAugment
 from xrdsim_training.series.config import SeriesTrainConfig
@@ -37,13 +35,16 @@ from xrdsim_training.series.relational import (
     relation_mlp,
 )
 
+from xrdsim.errors import TrainingError
+
 MODEL_NAME = "model.pt"
 FORMAT = "xrdsim-series-run/1"
 
 
 def build_encoder(cfg: SeriesTrainConfig) -> ConvSCEncoder:
-    return ConvSCEncoder(channels=cfg.channels, pool_length=cfg.pool_length,
-                         embed_dim=cfg.embed_dim)  # fmt: skip
+    return ConvSCEncoder(
+        channels=cfg.channels, pool_length=cfg.pool_length, embed_dim=cfg.embed_dim
+    )
 
 
 class PretextModel(nn.Module):
@@ -59,9 +60,14 @@ class PretextModel(nn.Module):
         if cfg.method in ("specrr", "specrrmoco"):
             self.external = nn.Linear(d, cfg.external_classes)
         if cfg.uses_moco:
-            self.moco = MoCo(self.encoder, embed_dim=d, dim=cfg.moco_dim,
-                             queue_size=cfg.queue_size or 2 * n_train,
-                             momentum=cfg.moco_momentum, temperature=cfg.temperature)  # fmt: skip
+            self.moco = MoCo(
+                self.encoder,
+                embed_dim=d,
+                dim=cfg.moco_dim,
+                queue_size=cfg.queue_size or 2 * n_train,
+                momentum=cfg.moco_momentum,
+                temperature=cfg.temperature,
+            )
 
 
 def _learning_rate(cfg: SeriesTrainConfig, step: int) -> float:
@@ -72,9 +78,14 @@ def _learning_rate(cfg: SeriesTrainConfig, step: int) -> float:
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
-def pretext_step(model: PretextModel, cfg: SeriesTrainConfig, data: SeriesArrays,
-                 ext_classes: np.ndarray, augment: SpectraAugment,
-                 rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, float]]:  # fmt: skip
+def pretext_step(
+    model: PretextModel,
+    cfg: SeriesTrainConfig,
+    data: SeriesArrays,
+    ext_classes: np.ndarray,
+    augment: SpectraAugment,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of one batch and its parts."""
     rows = rng.choice(data.x.shape[0], size=min(cfg.batch_size, data.x.shape[0]), replace=False)
     x = torch.from_numpy(data.x[rows])
@@ -85,8 +96,13 @@ def pretext_step(model: PretextModel, cfg: SeriesTrainConfig, data: SeriesArrays
     if cfg.uses_relations:
         parts["inter"], acc["inter_acc"] = inter_sample_loss(model.inter, h)
         parts["intra"], acc["intra_acc"] = intra_sample_loss(
-            model.encoder, model.intra, views[0], rng,
-            n_pieces=cfg.n_pieces, n_classes=cfg.intra_classes)  # fmt: skip
+            model.encoder,
+            model.intra,
+            views[0],
+            rng,
+            n_pieces=cfg.n_pieces,
+            n_classes=cfg.intra_classes,
+        )
     if hasattr(model, "external"):
         target = torch.from_numpy(ext_classes[rows])
         parts["tmp"], acc["tmp_acc"] = external_variable_loss(model.external, h[0], target)
@@ -94,19 +110,26 @@ def pretext_step(model: PretextModel, cfg: SeriesTrainConfig, data: SeriesArrays
         weight = 1.0 if cfg.method == "specmoco" else cfg.contrast_weight
         parts["cont"] = weight * model.moco.loss(h[0], views[1])
     loss = sum(parts.values())
-    return loss, {**{k: float(v) for k, v in parts.items()}, **acc, "loss": float(loss)}
+    scalars = {k: float(v.detach()) for k, v in parts.items()}
+    return loss, {**scalars, **acc, "loss": float(loss.detach())}
 
 
 @torch.no_grad()
 def encode(encoder: nn.Module, x: np.ndarray, *, batch: int = 256) -> np.ndarray:
     """Representations (M, D) float32 of preprocessed patterns, encoder in eval mode."""
     encoder.eval()
-    out = [encoder(torch.from_numpy(x[i:i + batch])).numpy() for i in range(0, len(x), batch)]
+    out = [encoder(torch.from_numpy(x[i : i + batch])).numpy() for i in range(0, len(x), batch)]
     return np.concatenate(out).astype(np.float32)
 
 
-def train_series(store: str | Path, run_dir: str | Path, cfg: SeriesTrainConfig, *,
-                 names: list[str] | None = None, log=print) -> dict[str, Any]:  # fmt: skip
+def train_series(
+    store: str | Path,
+    run_dir: str | Path,
+    cfg: SeriesTrainConfig,
+    *,
+    names: list[str] | None = None,
+    log=print,
+) -> dict[str, Any]:
     """Stage 1 + stage 2 on the series of ``store``; writes the run directory.
 
     Raises:
@@ -121,8 +144,9 @@ def train_series(store: str | Path, run_dir: str | Path, cfg: SeriesTrainConfig,
     ext = external_variable_classes(data.order, data.length, cfg.external_classes)
     model = PretextModel(cfg, data.x.shape[0])
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.sgd_momentum,
-                          weight_decay=cfg.weight_decay)  # fmt: skip
+    opt = torch.optim.SGD(
+        params, lr=cfg.lr, momentum=cfg.sgd_momentum, weight_decay=cfg.weight_decay
+    )
     augment = SpectraAugment(ops=cfg.augment)
     history, t0 = [], time.perf_counter()
     for step in range(cfg.steps):
@@ -141,13 +165,24 @@ def train_series(store: str | Path, run_dir: str | Path, cfg: SeriesTrainConfig,
     labelled = select_labelled(data.labels, data.series, fraction=cfg.label_fraction)
     clf = fit_linear(features[labelled], data.labels[labelled], seed=cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-    info = {"store": str(store), "series": list(data.names), "patterns": int(data.x.shape[0]),
-            "labelled": int(labelled.size), "length": int(data.x.shape[1]),
-            "stage1_seconds": round(seconds, 1)}  # fmt: skip
-    torch.save({"format": FORMAT, "config": cfg.to_dict(), "data": info,
-                "encoder": model.encoder.state_dict(),
-                "classifier": {k: torch.as_tensor(v) for k, v in clf.items()}},
-               run_dir / MODEL_NAME)  # fmt: skip
+    info = {
+        "store": str(store),
+        "series": list(data.names),
+        "patterns": int(data.x.shape[0]),
+        "labelled": int(labelled.size),
+        "length": int(data.x.shape[1]),
+        "stage1_seconds": round(seconds, 1),
+    }
+    torch.save(
+        {
+            "format": FORMAT,
+            "config": cfg.to_dict(),
+            "data": info,
+            "encoder": model.encoder.state_dict(),
+            "classifier": {k: torch.as_tensor(v) for k, v in clf.items()},
+        },
+        run_dir / MODEL_NAME,
+    )
     (run_dir / "history.json").write_text(json.dumps(history), encoding="utf-8")
     return info
 

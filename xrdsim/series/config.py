@@ -15,8 +15,15 @@ DISTORTIONS = ("tetragonal", "orthorhombic", "shear")
 #: Fewest steps inside the coexistence interval that ``transition_width`` must allow.
 MIN_STEPS_DURING = 2
 
-_RANGES = ("bulk_modulus", "bulk_modulus_prime", "expansion", "transition_at",
-           "transition_width", "distortion", "volume_change")  # fmt: skip
+_RANGES = (
+    "bulk_modulus",
+    "bulk_modulus_prime",
+    "expansion",
+    "transition_at",
+    "transition_width",
+    "distortion",
+    "volume_change",
+)
 
 
 @dataclass(frozen=True)
@@ -118,8 +125,9 @@ class SeriesConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python form (ranges as lists); :meth:`from_dict` inverts it exactly."""
-        return {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in dataclasses.asdict(self).items()}  # fmt: skip
+        return {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SeriesConfig:

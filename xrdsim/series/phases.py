@@ -54,9 +54,11 @@ def distorted(structure, *, kind: str, strain: float, volume_change: float):
 
     matrix = structure.lattice.matrix @ (np.eye(3) + strain_tensor(kind, strain))
     out = Structure(
-        Lattice(matrix), structure.species_and_occu, structure.frac_coords,
+        Lattice(matrix),
+        structure.species_and_occu,
+        structure.frac_coords,
         site_properties=structure.site_properties or None,
-    )  # fmt: skip
+    )
     target = structure.volume * (1.0 + float(volume_change))
     out.scale_lattice(target)
     return out

@@ -143,11 +143,13 @@ def simulate_series(
     values = np.linspace(config.start, config.stop, n)
     position = np.linspace(0.0, 1.0, n)
     physics = [
-        {"k0": _uniform(rng, config.bulk_modulus),
-         "k0_prime": _uniform(rng, config.bulk_modulus_prime),
-         "alpha": _uniform(rng, config.expansion)}
+        {
+            "k0": _uniform(rng, config.bulk_modulus),
+            "k0_prime": _uniform(rng, config.bulk_modulus_prime),
+            "alpha": _uniform(rng, config.expansion),
+        }
         for _ in range(2)
-    ]  # fmt: skip
+    ]
     centre = _uniform(rng, config.transition_at)
     width = _uniform(rng, config.transition_width)
     kind = "polymorph"
@@ -184,9 +186,16 @@ def simulate_series(
         offsets.append(offsets[-1] + tt.size)
     params = _instrument(sim, key, seed, config, rng)
     result = render(
-        np.concatenate(tts), np.concatenate(ints), np.array(offsets), sim, params,
-        seed=seed, structure_keys=key, views=np.arange(n), threads=threads,
-    )  # fmt: skip
+        np.concatenate(tts),
+        np.concatenate(ints),
+        np.array(offsets),
+        sim,
+        params,
+        seed=seed,
+        structure_keys=key,
+        views=np.arange(n),
+        threads=threads,
+    )
     labels = labels_from_fractions(f2)
     during = values[labels == 1]
     attrs = {
@@ -196,14 +205,22 @@ def simulate_series(
         "formula": structure.composition.reduced_formula,
         "second_phase": second,
         "physics": physics,
-        "transition": {"centre": centre, "width": width,
-                       "interval": [float(during.min()), float(during.max())]},
+        "transition": {
+            "centre": centre,
+            "width": width,
+            "interval": [float(during.min()), float(during.max())],
+        },
         "instrument": {k: [float(v[0]), float(v[-1])] for k, v in params.items()},
         "config": config.to_dict(),
         "simulation": sim.to_dict(),
         "seed": int(seed),
-    }  # fmt: skip
+    }
     return Series(
-        name=name, patterns=result.patterns, variable=values,
-        fractions=fractions.astype(np.float32), labels=labels, lattice=lattice, attrs=attrs,
-    )  # fmt: skip
+        name=name,
+        patterns=result.patterns,
+        variable=values,
+        fractions=fractions.astype(np.float32),
+        labels=labels,
+        lattice=lattice,
+        attrs=attrs,
+    )
