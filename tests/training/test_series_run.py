@@ -74,7 +74,13 @@ def test_train_predict_evaluate(store, tmp_path):
     res = runner.invoke(cli, ["series-evaluate", str(store), "--run", str(run), "-o", str(table)])
     assert res.exit_code == 0, res.output
     rows = json.loads(table.read_text())["rows"]
-    assert set(rows) == {"spectral clustering", "specrrmoco", "specrrmoco + spectral clustering"}
+    assert set(rows) == {
+        "spectral clustering",
+        "linear (patterns)",
+        "specrrmoco",
+        "specrrmoco + spectral clustering",
+        "specrrmoco (training-series classifier)",
+    }
     assert all(len(v) == 2 for v in rows.values())
 
 

@@ -4,8 +4,8 @@
 detected transition interval(s) of the external variable; :func:`plot_prediction` draws
 the series as an image over the external variable with the predicted classes beside it;
 :func:`evaluate_runs` fills sun2023's Table 1: per-series accuracy of spectral clustering
-on the patterns, of each run's linear classifier, and of spectral clustering on each
-run's representations.
+on the patterns, of a linear classifier on each run's representations with 2.7 % of the
+series labelled, and of spectral clustering on each run's representations.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from xrdsim_training.series.config import SeriesTrainConfig
 from xrdsim_training.series.data import preprocess
 from xrdsim_training.series.linear import (
     CLASSES,
+    fit_linear,
     linear_probabilities,
     matched_accuracy,
+    select_labelled,
     spectral_clusters,
     transition_intervals,
 )
@@ -110,38 +112,62 @@ def plot_prediction(path: str | Path, store: str | Path, prediction: dict) -> No
     plt.close(fig)
 
 
+def _few_label_accuracy(features, labels, labelled, rest, *, seed: int) -> float:
+    """Fit the linear classifier on the labelled rows, score it on the rest."""
+    clf = fit_linear(features[labelled], labels[labelled], seed=seed)
+    prob = linear_probabilities(features[rest], clf)
+    return float((clf["classes"][prob.argmax(axis=1)] == labels[rest]).mean())
+
+
 def evaluate_runs(
-    store: str | Path, run_dirs: list[str | Path], *, names: list[str] | None = None, seed: int = 0
+    store: str | Path,
+    run_dirs: list[str | Path],
+    *,
+    names: list[str] | None = None,
+    label_fraction: float = 0.027,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """sun2023 Table 1 on the labelled series of a store.
+    """sun2023 Table 1 on the labelled series of a store (held out from the runs' training).
+
+    Each series gets its own ``label_fraction`` of labels (:func:`select_labelled`: at
+    least one pattern per class, 3 of 111 at 2.7 %); a linear classifier fitted on them
+    is scored on the series' other patterns. Rows: "spectral clustering" and "linear
+    (patterns)" on the preprocessed patterns; per run "<method>" (linear on its
+    representations), "<method> + spectral clustering", and "<method> (training-series
+    classifier)", the run's own stage-2 classifier, fitted on the training series.
 
     Returns:
-        {"series": [names], "rows": {method: [accuracy per series]}, "average": {...}}
-        with rows "spectral clustering" (on the preprocessed patterns), one per run
-        (its linear classifier) and "<method> + spectral clustering".
+        {"series": [names], "rows": {row: [accuracy per series]}, "average": {row: mean}}
     """
     names = list(names) if names else series_names(store)
     base = SeriesTrainConfig()
-    runs = [(Path(r), *load_run(r)) for r in run_dirs]
-    rows: dict[str, list[float]] = {"spectral clustering": []}
+    runs = [load_run(r) for r in run_dirs]
+    rows: dict[str, list[float]] = {"spectral clustering": [], "linear (patterns)": []}
+
+    def add(row: str, value: float) -> None:
+        rows.setdefault(row, []).append(float(value))
+
     for name in names:
         s = read_series(store, name)
         labels = s.labels.astype(np.int64)
+        labelled = select_labelled(labels, np.zeros_like(labels), fraction=label_fraction)
+        rest = np.setdiff1d(np.arange(labels.size), labelled)
+        split = (labels, labelled, rest)
+
         raw = preprocess(s.patterns, crop=base.crop, pool=base.pool)
-        rows["spectral clustering"].append(
-            matched_accuracy(spectral_clusters(raw, seed=seed), labels)
-        )
-        for _, cfg, encoder, clf in runs:
+        add("spectral clustering", matched_accuracy(spectral_clusters(raw, seed=seed), labels))
+        add("linear (patterns)", _few_label_accuracy(raw, *split, seed=seed))
+        for cfg, encoder, clf in runs:
             features = encode(encoder, preprocess(s.patterns, crop=cfg.crop, pool=cfg.pool))
-            pred = clf["classes"][linear_probabilities(features, clf).argmax(axis=1)]
-            rows.setdefault(cfg.method, []).append(float((pred == labels).mean()))
+            add(cfg.method, _few_label_accuracy(features, *split, seed=seed))
             clusters = spectral_clusters(features, seed=seed)
-            rows.setdefault(f"{cfg.method} + spectral clustering", []).append(
-                matched_accuracy(clusters, labels)
-            )
+            add(f"{cfg.method} + spectral clustering", matched_accuracy(clusters, labels))
+            pred = clf["classes"][linear_probabilities(features, clf).argmax(axis=1)]
+            add(f"{cfg.method} (training-series classifier)", (pred == labels).mean())
     return {
         "store": str(store),
         "series": names,
+        "label_fraction": label_fraction,
         "rows": rows,
         "average": {k: float(np.mean(v)) for k, v in rows.items()},
     }
