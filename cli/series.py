@@ -151,3 +151,64 @@ def series(
         echo_json({"output": str(output), "series": made})
     else:
         click.echo(f"wrote {len(made)} series to {output}")
+
+
+@click.command("series-prepare")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Series store (Zarr); created, or the series is added to it.",
+)
+@click.option("--name", required=True, help="Series name (its group in the store).")
+@click.option(
+    "--variable",
+    type=click.Choice(["pressure", "temperature"]),
+    default="pressure",
+    show_default=True,
+)
+@click.option(
+    "--values",
+    "table",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV of 'file,value' rows giving each file's pressure / temperature.",
+)
+@click.option(
+    "--name-pattern",
+    default=None,
+    help=r"Regex on file names whose first group is the value, e.g. '_(\d+)GPa'.",
+)
+@click.option("--wavelength", default=None, help="λ of files that state none (Å or a name).")
+@click.option("--overwrite", is_flag=True, help="Replace a series of the same name.")
+@handles_library_errors
+def series_prepare(files, output, name, variable, table, name_pattern, wavelength, overwrite):
+    """Measured FILES, ordered by an external variable, into a series store (unlabelled).
+
+    \b
+    Example:
+      xrdsim series-prepare run_*.chi --name-pattern '_([0-9.]+)GPa' \\
+          --wavelength 0.2904 --name feo -o measured.zarr
+    \b
+    Exit codes: 0 written; 2 usage error; 3 library error (unreadable file, bad values).
+    """
+    from xrdsim.series.measured import measured_series, variables_from_csv, variables_from_names
+    from xrdsim.series.store import write_series
+
+    if (table is None) == (name_pattern is None):
+        raise click.UsageError("give exactly one of --values CSV or --name-pattern REGEX")
+    files = list(files)
+    values = (
+        variables_from_csv(files, table)
+        if table is not None
+        else variables_from_names(files, name_pattern)
+    )
+    s = measured_series(files, values, name=name, variable=variable, wavelength=wavelength)
+    write_series(output, [s], overwrite=overwrite)
+    click.echo(
+        f"wrote series {name!r} ({len(files)} patterns, {s.variable[0]:g}–"
+        f"{s.variable[-1]:g} {s.attrs['unit']}) to {output}"
+    )

@@ -22,7 +22,7 @@ ALLOWED = {
     "simulation": {"structures", "peaks"},
     "dataset": {"structures", "peaks", "simulation"},
     "measured": set(),
-    "series": {"structures", "peaks", "simulation"},
+    "series": {"structures", "peaks", "simulation", "measured"},
 }
 SHARED = {"errors", "grid", "wavelengths", "parallel", "progress", "versions", "data", "__init__"}
 

@@ -165,3 +165,26 @@ def test_cli_series_writes_a_store(tmp_path, nio):
     (name,) = series_names(out)
     s = read_series(out, name)
     assert s.attrs["unit"] == "K" and s.variable[0] == 300.0 and s.patterns.shape[0] == 60
+
+
+def test_measured_files_become_an_unlabelled_series_in_value_order(tmp_path):
+    from xrdsim.series.measured import measured_series, variables_from_csv, variables_from_names
+
+    src = Path(__file__).resolve().parents[1] / "data" / "patterns" / "Rw_1wtH2O_40sec.bg.chi"
+    files = []
+    for p in (12.5, 3.0, 7.0):  # the same pattern, three names, out of order
+        f = tmp_path / f"scan_{p}GPa.chi"
+        f.write_bytes(src.read_bytes())
+        files.append(f)
+    values = variables_from_names(files, r"_([0-9.]+)GPa")
+    assert sorted(values.values()) == [3.0, 7.0, 12.5]
+    table = tmp_path / "values.csv"
+    table.write_text("file,pressure\n" + "".join(f"{f.name},{values[f]}\n" for f in files))
+    assert variables_from_csv(files, table) == values
+    s = measured_series(files, values, name="m", variable="pressure", wavelength=0.3344)
+    assert s.variable.tolist() == [3.0, 7.0, 12.5] and (s.labels == -1).all()
+    assert s.patterns.shape == (3, 12000) and np.isnan(s.fractions).all()
+    write_series(tmp_path / "m.zarr", [s])
+    assert read_series(tmp_path / "m.zarr", "m").attrs["sources"][0].endswith("scan_3.0GPa.chi")
+    with pytest.raises(ConfigError, match="no match"):
+        variables_from_names(files, r"_([0-9.]+)K")
