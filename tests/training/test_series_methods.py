@@ -205,3 +205,20 @@ def test_matched_accuracy_and_transition_intervals():
     v = np.arange(6.0) * 10
     assert transition_intervals(labels, v) == [[20.0, 30.0]]
     assert transition_intervals(np.array([0, 0, 2, 2, 1, 2]), v) == [[10.0, 20.0], [40.0, 40.0]]
+
+
+def test_series_train_config_round_trip_and_refusals():
+    from xrdsim_training.series.config import SeriesTrainConfig
+
+    from xrdsim.errors import ConfigError
+
+    cfg = SeriesTrainConfig(method="specrr", augment=("jitter", "scaling"))
+    assert SeriesTrainConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.uses_relations and not cfg.uses_moco
+    assert SeriesTrainConfig(method="specrrmoco").uses_moco
+    with pytest.raises(ConfigError, match="did you mean 'specrr'"):
+        SeriesTrainConfig(method="specr")
+    with pytest.raises(ConfigError, match="unknown augmentations"):
+        SeriesTrainConfig(augment=("time_warp",))
+    with pytest.raises(ConfigError, match="n_views"):
+        SeriesTrainConfig(n_views=1)
