@@ -20,9 +20,16 @@ from xrdsim_cli._common import echo_json, handles_library_errors
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for NAME.json and NAME.png per series.",
 )
+@click.option(
+    "--label-fraction",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="Refit the linear stage on this share of each series' own labels (e.g. 0.027) "
+    "instead of the run's classifier from its training series.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
 @handles_library_errors
-def series_predict(run_dir, store, names, output, as_json):
+def series_predict(run_dir, store, names, output, label_fraction, as_json):
     """Classify every pattern of a series as before / during / after the transition and
     report the detected transition interval(s) of the external variable.
 
@@ -39,7 +46,7 @@ def series_predict(run_dir, store, names, output, as_json):
     output.mkdir(parents=True, exist_ok=True)
     summary = []
     for name in names or series_names(store):
-        pred = predict_series(run_dir, store, name)
+        pred = predict_series(run_dir, store, name, label_fraction=label_fraction)
         (output / f"{name}.json").write_text(json.dumps(pred, indent=1), encoding="utf-8")
         plot_prediction(output / f"{name}.png", store, pred)
         summary.append(

@@ -62,6 +62,9 @@ def test_train_predict_evaluate(store, tmp_path):
     assert len(pred["classes"]) == 30 and set(pred["classes"]) <= {"before", "during", "after"}
     np.testing.assert_allclose(np.sum(pred["probabilities"], axis=1), 1.0, atol=1e-3)
     assert 0.0 <= pred["accuracy"] <= 1.0 and len(pred["true_transition"]) == 2
+    own = predict_series(run, store, "nio0", label_fraction=0.027)
+    assert len(own["labelled"]) == 3  # one per class, scored on the other 27
+    assert pred["labelled"] == []
 
     out = tmp_path / "pred"
     res = runner.invoke(

@@ -34,8 +34,19 @@ from xrdsim.series.store import read_series, series_names
 COLOURS = ("tab:green", "tab:red", "tab:blue")
 
 
-def predict_series(run_dir: str | Path, store: str | Path, name: str) -> dict[str, Any]:
-    """Per-pattern classes and probabilities, transition intervals, accuracy if labelled."""
+def predict_series(
+    run_dir: str | Path, store: str | Path, name: str, *, label_fraction: float | None = None
+) -> dict[str, Any]:
+    """Per-pattern classes and probabilities, transition intervals, accuracy if labelled.
+
+    With ``label_fraction`` the linear stage is refitted on that share of the series' own
+    labelled patterns (:func:`select_labelled`, as :func:`evaluate_runs` does) instead of
+    using the run's classifier from its training series; accuracy is then computed on
+    the other patterns.
+
+    Raises:
+        TrainingError: ``label_fraction`` on a series without labels.
+    """
     cfg, encoder, clf = load_run(run_dir)
     s = read_series(store, name)
     x = preprocess(s.patterns, crop=cfg.crop, pool=cfg.pool)
@@ -43,6 +54,13 @@ def predict_series(run_dir: str | Path, store: str | Path, name: str) -> dict[st
     features = encode(encoder, x)
     prob = linear_probabilities(features, clf)
     seconds = time.perf_counter() - t0
+    scored = np.arange(len(x))
+    if label_fraction is not None:
+        labels = s.labels.astype(np.int64)
+        labelled = select_labelled(labels, np.zeros_like(labels), fraction=label_fraction)
+        clf = fit_linear(features[labelled], labels[labelled], seed=cfg.seed)
+        prob = linear_probabilities(features, clf)
+        scored = np.setdiff1d(scored, labelled)
     classes = clf["classes"][prob.argmax(axis=1)]
     out: dict[str, Any] = {
         "series": name,
@@ -56,9 +74,10 @@ def predict_series(run_dir: str | Path, store: str | Path, name: str) -> dict[st
         "values": s.variable.tolist(),
         "transitions": transition_intervals(classes, s.variable),
         "seconds_per_pattern": seconds / len(x),
+        "labelled": sorted(set(range(len(x))) - set(scored.tolist())),
     }
     if (s.labels >= 0).all():
-        out["accuracy"] = float((classes == s.labels).mean())
+        out["accuracy"] = float((classes[scored] == s.labels[scored]).mean())
         out["true_transition"] = s.attrs.get("transition", {}).get("interval")
     return out
 
