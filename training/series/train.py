@@ -192,7 +192,7 @@ def load_run(run_dir: str | Path) -> tuple[SeriesTrainConfig, nn.Module, dict]:
     path = Path(run_dir) / MODEL_NAME
     if not path.is_file():
         raise TrainingError(f"{path}: no series run here; train one with `xrdsim series-train`")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("format") != FORMAT:
         raise TrainingError(f"{path}: format {state.get('format')!r}, expected {FORMAT!r}")
     cfg = SeriesTrainConfig.from_dict(state["config"])
