@@ -33,6 +33,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("xrdsim_cli.evaluate:evaluate", "Score a trained run on a store's test splits."),
     "simulate": ("xrdsim_cli.simulate:simulate", "One structure -> patterns (npy/csv/png)."),
     "predict": ("xrdsim_cli.predict:predict", "Measured files -> CS / EG / SG with a trained run."),
+    "series": ("xrdsim_cli.series:series", "Structures -> labelled phase-transition series."),
+    "series-prepare": ("xrdsim_cli.series:series_prepare", "Measured files -> a series store."),
+    "series-train": ("xrdsim_cli.series_train:series_train", "SpecRR / SpecMoco on series."),
+    "series-predict": ("xrdsim_cli.series_predict:series_predict",
+                       "Series -> before / during / after, transition intervals."),
+    "series-evaluate": ("xrdsim_cli.series_predict:series_evaluate",
+                        "Per-series accuracy table (sun2023 Table 1)."),
 }
 
 

@@ -23,6 +23,7 @@ ALLOWED = {
     "dataset": {"structures", "peaks", "simulation"},
     "measured": set(),
     "calibration": {"structures", "peaks", "simulation", "measured"},
+    "series": {"structures", "peaks", "simulation", "measured"},
 }
 SHARED = {"errors", "grid", "wavelengths", "parallel", "progress", "versions", "data", "__init__"}
 
