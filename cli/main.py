@@ -23,6 +23,7 @@ from xrdsim import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("xrdsim_cli.build:build", "CIFs / CSVs / peak DB -> sharded Zarr v3 dataset."),
     "inspect": ("xrdsim_cli.inspect:inspect", "Summarise a dataset store; example-pattern PNG."),
+    "mix": ("xrdsim_cli.mix:mix", "Real + synthetic structures at a ratio -> one input."),
     "peaks": ("xrdsim_cli.peaks:peaks", "Structures (CIF / CSV) -> labelled HDF5 peak database."),
     "peaks-info": ("xrdsim_cli.peaks:peaks_info", "Summarise an HDF5 peak database."),
     "prepare": ("xrdsim_cli.prepare:prepare", "Measured pattern files onto the model grid (Zarr)."),

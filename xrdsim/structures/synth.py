@@ -252,9 +252,12 @@ def check_crystal(structure, space_group: int, settings: SynthSettings) -> str |
     from xrdsim.structures.symmetry import spglib_cell
     from xrdsim.structures.synth_statistics import covalent_radius
 
-    data = spglib.get_symmetry_dataset(spglib_cell(structure), symprec=settings.symprec,
-                                       angle_tolerance=DEFAULT_ANGLE_TOLERANCE)
-    found = None if data is None else int(data.number)
+    try:
+        found = int(spglib.get_symmetry_dataset(
+            spglib_cell(structure), symprec=settings.symprec,
+            angle_tolerance=DEFAULT_ANGLE_TOLERANCE, _throw=True).number)
+    except Exception:  # noqa: BLE001 - spglib's error: no symmetry found
+        found = None
     if found != space_group:
         return f"spglib finds space group {found} at symprec {settings.symprec}, not {space_group}"
     radii = np.array([covalent_radius(s.specie.symbol) for s in structure])

@@ -87,9 +87,11 @@ def measure_statistics(paths: list[str], *, symprec: float = DEFAULT_SYMPREC) ->
         if not hasattr(record, "structure") or not record.structure.is_ordered:
             continue
         structure = record.structure
-        data = spglib.get_symmetry_dataset(spglib_cell(structure), symprec=symprec,
-                                           angle_tolerance=DEFAULT_ANGLE_TOLERANCE)
-        if data is None:
+        try:
+            data = spglib.get_symmetry_dataset(spglib_cell(structure), symprec=symprec,
+                                               angle_tolerance=DEFAULT_ANGLE_TOLERANCE,
+                                               _throw=True)
+        except Exception:  # noqa: BLE001 - spglib's error: no symmetry found
             continue
         n += 1
         symbols = [site.specie.symbol for site in structure]
