@@ -4,8 +4,9 @@
 every structure of the ``real`` inputs plus ``round(ratio · n_real)`` synthetic crystals
 (``xrdsim synth`` tables), and beside it the recipe ``<stem>.mix.json``. The synthetic
 crystals are taken round-robin over their intended space groups — the first crystal
-of every group, then the second of every group, … — so any ratio spreads them as evenly
-over the groups as the tables allow. Nothing is random: the same inputs and ratio give
+of every group, then the second of every group, … (groups in a fixed shuffled order,
+:func:`round_robin`) — so any ratio spreads them as evenly over the groups as the
+tables allow. Nothing is random: the same inputs and ratio give
 the same bytes.
 
 ``xrdsim build mixed.csv.gz`` then records the recipe in the dataset manifest (and in
@@ -64,15 +65,21 @@ def round_robin(sources: Sequence[CifSource]) -> list[CifSource]:
     """Synthetic crystals ordered rank-major over their intended groups.
 
     Rank r of a group is its r-th crystal in input order; the result lists all rank-0
-    crystals (by group number), then all rank-1 crystals, … Crystals without an intended
-    group count as group 0.
+    crystals, then all rank-1 crystals, … Within a rank the groups follow
+    sha256(``"<rank>|<group>"``), a fixed shuffle, so a partial rank spreads over all
+    crystal systems instead of taking the low group numbers. Crystals without an
+    intended group count as group 0.
     """
     by_group: dict[int, list[CifSource]] = defaultdict(list)
     for s in sources:
         by_group[s.intended_space_group or 0].append(s)
     depth = max((len(v) for v in by_group.values()), default=0)
-    return [by_group[g][r] for r in range(depth) for g in sorted(by_group)
-            if r < len(by_group[g])]
+    return [by_group[g][r] for r in range(depth)
+            for g in sorted(by_group, key=lambda g: _rank_key(r, g)) if r < len(by_group[g])]
+
+
+def _rank_key(rank: int, group: int) -> bytes:
+    return hashlib.sha256(f"{rank}|{group}".encode()).digest()
 
 
 def mix_sources(
@@ -142,7 +149,8 @@ def mix_sources(
                               for e in real_bad + synth_bad],
         "synthetic_space_groups": len({s.intended_space_group for s in chosen}),
         "selection": "all real structures; synthetic round-robin over intended space "
-                     "groups (rank 0 of every group, then rank 1, ...)",
+                     "groups (rank 0 of every group, then rank 1, ...; groups within a "
+                     "rank ordered by sha256('<rank>|<group>'))",
     }
     recipe_path(output).write_text(json.dumps(recipe, indent=1) + "\n", encoding="utf-8")
     return recipe
