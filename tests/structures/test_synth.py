@@ -180,5 +180,10 @@ def test_bad_settings_are_refused():
     assert parse_composition("Na4Cl4") == (("Na", 4), ("Cl", 4))
     with pytest.raises(ConfigError, match="whole atom counts"):
         parse_composition("NaCl0.5")
-    settings = SynthSettings(elements=("Na", "Cl"), composition=(("Na", 4),))
-    assert SynthSettings.from_dict(settings.to_dict()) == settings
+    with pytest.raises(ConfigError, match="no covalent radius"):
+        SynthSettings(elements=("Na", "Cf"))
+    with pytest.raises(ConfigError, match="not both"):
+        SynthSettings(elements=("Na",), composition=(("Na", 4),))
+    for settings in (SynthSettings(elements=("Na", "Cl"), max_atoms=40),
+                     SynthSettings(composition=(("Na", 4), ("Cl", 4)), seed=3)):
+        assert SynthSettings.from_dict(settings.to_dict()) == settings

@@ -77,6 +77,9 @@ class SynthSettings:
                               f"{self.min_distance_factor}")
         if int(self.attempts) < 1:
             raise ConfigError(f"attempts must be >= 1, got {self.attempts}")
+        if self.composition is not None and self.elements is not None:
+            raise ConfigError("give elements or composition, not both: a composition "
+                              "fixes the elements")
         if self.composition is not None:
             if not self.composition or any(int(n) < 1 for _, n in self.composition):
                 raise ConfigError(f"composition needs positive atom counts, got "

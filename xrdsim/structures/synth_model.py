@@ -27,7 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from xrdsim.errors import ConfigError
-from xrdsim.structures.synth_statistics import atomic_volume, load_statistics, wyckoff_dof
+from xrdsim.structures.synth_statistics import (
+    atomic_volume,
+    covalent_radius,
+    load_statistics,
+    wyckoff_dof,
+)
 
 #: Pseudo-orbits of the free-coordinate prior added to each group's Wyckoff counts:
 #: groups with hundreds of MP-20 orbits follow their data, groups with none the prior.
@@ -115,10 +120,22 @@ def element_weights(elements: tuple[str, ...] | None) -> tuple[tuple[str, ...], 
             raise ConfigError(f"unknown element symbol(s) {bad} in elements; give symbols "
                               "such as 'Na', 'Cl'")
         symbols = tuple(dict.fromkeys(elements))
+        no_radius = [e for e in symbols if covalent_radius_or_none(e) is None]
+        if no_radius:
+            raise ConfigError(f"element(s) {no_radius} have no covalent radius in pyxtal's "
+                              "table (needed for volumes and distances); leave them out")
     if not symbols:
         raise ConfigError("elements is empty; give at least one element symbol")
     w = np.array([seen.get(s, UNSEEN_ELEMENT_WEIGHT) for s in symbols], dtype=float)
     return symbols, w / w.sum()
+
+
+def covalent_radius_or_none(symbol: str) -> float | None:
+    """The covalent radius (Å), or None where pyxtal's table has none (Bk and heavier)."""
+    try:
+        return covalent_radius(symbol)
+    except TypeError:  # float(None)
+        return None
 
 
 def _packing(rng: np.random.Generator) -> float:
