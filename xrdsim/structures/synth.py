@@ -18,7 +18,6 @@ al., Digital Discovery 2, 1525 (2023)): synthetic crystals for every group.
 from __future__ import annotations
 
 import functools
-import io
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -157,12 +156,13 @@ def generate_crystal(space_group: int, index: int, settings: SynthSettings) -> S
     last = "no attempt made"
     for attempt in range(1, int(settings.attempts) + 1):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                plan = _plan(space_group, rng, settings)
-                structure = _place(plan, rng, settings)
+            plan = _plan(space_group, rng, settings)
         except ImpossibleCrystal as exc:  # the group cannot hold what was asked
             raise StructureError(source, str(exc)) from None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                structure = _place(plan, rng, settings)
         except Exception as exc:  # noqa: BLE001 - pyxtal raises assorted types; next plan
             last = (f"pyxtal could not place the atoms ({type(exc).__name__}: "
                     f"{' '.join(str(exc).split())[:200]})")
@@ -182,14 +182,13 @@ def generate_crystal(space_group: int, index: int, settings: SynthSettings) -> S
 
 
 def _plan(space_group: int, rng: np.random.Generator, settings: SynthSettings):
-    from xrdsim.structures.synth_model import CrystalPlan, draw_plan, fixed_plan
+    from xrdsim.structures.synth_model import draw_plan, fixed_plan
 
     if settings.composition is None:
         return draw_plan(space_group, rng, max_atoms=int(settings.max_atoms),
                          elements=settings.elements)
-    plan: CrystalPlan = fixed_plan(space_group, rng, dict(settings.composition),
-                                   max_atoms=int(settings.max_atoms))
-    return plan
+    return fixed_plan(space_group, rng, dict(settings.composition),
+                      max_atoms=int(settings.max_atoms))
 
 
 def _place(plan, rng: np.random.Generator, settings: SynthSettings):
@@ -279,9 +278,7 @@ def cif_text(structure) -> str:
     """P1 CIF text of a pymatgen structure (8 significant figures)."""
     from pymatgen.io.cif import CifWriter
 
-    with io.StringIO() as handle:
-        handle.write(str(CifWriter(structure)))
-        return handle.getvalue()
+    return str(CifWriter(structure))
 
 
 def parse_composition(text: str) -> tuple[tuple[str, int], ...]:
