@@ -11,8 +11,8 @@ new plan is drawn, up to ``attempts`` times, after which the crystal is an error
 
 Every random draw comes from one stream keyed on ``(seed, space_group, index)``
 (``numpy.random.SeedSequence``), so any crystal regenerates alone, whatever the
-worker count or the slice asked for. This is the recipe of ML4pXRDs (Schopmans et
-al., Digital Discovery 2, 1525 (2023)): synthetic crystals for every group.
+worker count or the slice asked for. This is the recipe of ML4pXRDs (Schopmans,
+Reiser & Friederich, Digital Discovery (2023)): synthetic crystals for every group.
 """
 
 from __future__ import annotations
