@@ -19,6 +19,7 @@ import numpy as np
 
 from xrdsim.errors import DatasetError
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
+from xrdsim.structures.mix import recipe_path
 
 #: Version of the manifest layout.
 MANIFEST_FORMAT = "xrdsim-manifest/1"
@@ -51,7 +52,8 @@ def input_files(sources: Iterable[str | os.PathLike]) -> list[Path]:
 
 def describe_inputs(sources: Iterable[str | os.PathLike], *,
                     labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """``[{"path", "bytes", "sha256"}]`` for every input file.
+    """``[{"path", "bytes", "sha256"}]`` for every input file, plus ``"mix"``: the recipe of
+    a table written by :func:`xrdsim.structures.mix.mix_sources` (its ``<stem>.mix.json``).
 
     Args:
         sources: files and folders as given to the build.
@@ -66,8 +68,12 @@ def describe_inputs(sources: Iterable[str | os.PathLike], *,
     for f in input_files(sources):
         if not f.is_file():
             raise DatasetError(f"input {f} does not exist or is not a file")
-        out.append({"path": labels.get(str(f), str(f)), "bytes": f.stat().st_size,
-                    "sha256": file_sha256(f)})
+        entry = {"path": labels.get(str(f), str(f)), "bytes": f.stat().st_size,
+                 "sha256": file_sha256(f)}
+        recipe = recipe_path(f)
+        if recipe.is_file():
+            entry["mix"] = json.loads(recipe.read_text(encoding="utf-8"))
+        out.append(entry)
     return out
 
 

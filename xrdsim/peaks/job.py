@@ -11,7 +11,8 @@ them to the workers, so workers need no access to the input files.
 Every input that yields no structure becomes one ``(source, reason)`` error record
 and the rest of the batch goes on: unreadable paths and CSVs without a CIF column
 (reported by the source listing), parse failures (``StructureError``), symmetry
-failures, any other exception in one structure's work (recorded as
+failures, a CSV's ``intended_space_group`` that spglib does not find (synthetic
+crystals: recorded, never relabelled), any other exception in one structure's work (recorded as
 ``"<ExceptionType>: <message>"``), duplicate structure ids, and structures with no
 Bragg line in the 2θ range (an empty pattern is useless downstream, so it is an
 error rather than a row with 0 peaks).
@@ -207,6 +208,10 @@ def _process_one(entry: Any, chunk: _Chunk) -> tuple:
             warnings.simplefilter("ignore")
             record = parse_cif(entry)
             labels = structure_labels(record.structure, symprec=chunk.symprec)
+            intended = entry.intended_space_group
+            if intended is not None and labels.space_group != intended:
+                return ("error", entry.source, _mismatch(intended, labels.space_group,
+                                                         chunk.symprec))
             peaks = compute_peaks(record.structure, wavelength=chunk.wavelength,
                                   two_theta_range=chunk.two_theta_range)
     except StructureError as exc:  # the record names the input, not compute_peaks' label
@@ -218,6 +223,12 @@ def _process_one(entry: Any, chunk: _Chunk) -> tuple:
         return ("error", entry.source, f"no Bragg peaks between {lo}° and {hi}° 2θ at "
                                        f"λ = {chunk.wavelength} Å")
     return ("ok", record.structure_id, record.source, peaks, _label_row(record, labels))
+
+
+def _mismatch(intended: int, found: int, symprec: float) -> str:
+    return (f"intended space group {intended} but spglib finds {found} at symprec "
+            f"{symprec} Å (a generated crystal whose symmetry changed; regenerate it at "
+            "this symprec or drop it)")
 
 
 def _label_row(record: Any, labels: Any) -> dict[str, Any]:

@@ -26,6 +26,9 @@ CIF_SUFFIXES = (".cif",)
 CSV_SUFFIXES = (".csv", ".csv.gz")
 #: Default id column of CSV inputs (used when present).
 DEFAULT_ID_COLUMN = "material_id"
+#: CSV column with the space group a structure was made in (synthetic crystals, see
+#: :mod:`xrdsim.structures.synth_job`); when present the peaks job checks it by spglib.
+INTENDED_GROUP_COLUMN = "intended_space_group"
 _DATA_LINE = re.compile(r"^data_(\S*)", re.IGNORECASE)
 
 
@@ -40,11 +43,14 @@ class CifSource:
             else ``"<stem>#<row>"`` (row 0-based); for CIF files the file stem, plus
             ``"#<data block>"`` when a file holds several blocks.
         text: the CIF text.
+        intended_space_group: the space group the structure was generated in (CSV
+            column :data:`INTENDED_GROUP_COLUMN`), or None.
     """
 
     source: str
     structure_id: str
     text: str
+    intended_space_group: int | None = None
 
 
 def _as_paths(inputs: str | PathLike | Iterable[str | PathLike]) -> list[Path]:
@@ -173,9 +179,11 @@ def _csv_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | Stru
             if problem:
                 yield StructureError(str(path), problem)
                 return
+            names = [h.strip() for h in header]
+            sg_idx = names.index(INTENDED_GROUP_COLUMN) if INTENDED_GROUP_COLUMN in names else None
             seen: set[str] = set()
             for row_no, row in enumerate(reader):
-                yield _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen)
+                yield _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen, sg_idx)
         except (OSError, EOFError, zlib.error, csv.Error) as exc:
             yield StructureError(str(path), f"file is truncated or corrupt after {row_no + 1} "
                                  f"data rows ({type(exc).__name__}: {exc})")
@@ -202,7 +210,8 @@ def _csv_columns(header, cif_column, id_column) -> tuple[int, int | None, str | 
     return matches[0], id_idx, None
 
 
-def _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen) -> CifSource | StructureError:
+def _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen,
+             sg_idx) -> CifSource | StructureError:
     sid = row[id_idx].strip() if id_idx is not None and id_idx < len(row) else ""
     if not sid or sid in seen:  # missing or repeated id: fall back to the row number
         sid = f"{sid or stem}#{row_no}"
@@ -211,4 +220,13 @@ def _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen) -> CifSource | Stru
     text = row[cif_idx] if cif_idx < len(row) else ""
     if not text.strip():
         return StructureError(source, f"row {row_no}: empty CIF cell")
-    return CifSource(source, sid, text)
+    if sg_idx is None or sg_idx >= len(row) or not row[sg_idx].strip():
+        return CifSource(source, sid, text)
+    try:
+        intended = int(row[sg_idx])
+    except ValueError:
+        intended = 0
+    if not 1 <= intended <= 230:
+        return StructureError(source, f"row {row_no}: {INTENDED_GROUP_COLUMN} = "
+                              f"{row[sg_idx]!r} is not a space-group number 1-230")
+    return CifSource(source, sid, text, intended)
