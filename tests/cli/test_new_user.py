@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
+import pytest
+import zarr
 from click.testing import CliRunner
 from xrdsim_cli.main import cli
 
+from xrdsim.errors import ConfigError
 from xrdsim.peaks.database import PeakDatabase
+from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
+from xrdsim.structures.extinction_table import extinction_table
+
+TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def _run(*args):
@@ -38,3 +47,95 @@ def test_item13_a_true_duplicate_is_reported_with_its_path(tmp_path, test_data):
     with PeakDatabase(out) as db:
         assert db.ids.tolist() == ["Li7La3Zr2O12_230"]
         assert [s for s, _ in db.errors] == [str(cif)]
+
+
+def test_item14_a_missing_input_is_a_usage_error_everywhere(tmp_path):
+    missing = tmp_path / "nope.cif"
+    for args in (("peaks", missing, "-o", tmp_path / "p.h5"),
+                 ("build", missing, "-o", tmp_path / "d.zarr", "--manifest-dir", tmp_path),
+                 ("prepare", tmp_path / "nope.xy", "-o", tmp_path / "m.zarr")):
+        result = _run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "nope." in result.output
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def _hand_model(tmp_path):
+    """A HAND model trained on the peaks of the four CIFs in tests/data (seconds)."""
+    from xrdsim_training.hand import train_hand
+
+    from xrdsim.peaks.job import write_peak_database
+
+    db = tmp_path / "hand_peaks.h5"
+    write_peak_database([TEST_DATA / "cifs"], db, workers=1, progress=False)
+    train_hand(db, tmp_path / "hand", n_estimators=5, test_fraction=0.0)
+    return tmp_path / "hand"
+
+
+def test_item02_pattern_commands_take_folders_and_globs(tmp_path):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for name in ("feooh.xrdml", "V2O5-2ZnO_400C_60min.xrdml"):
+        shutil.copy(TEST_DATA / "patterns" / name, scans / name)
+    model = _hand_model(tmp_path)
+    for inputs in ((scans,), (f"{scans}/*.xrdml",)):
+        result = _run("hand", "predict", model, *inputs, "--json")
+        assert result.exit_code == 0, result.output
+        assert [Path(r["source"]).name for r in json.loads(result.stdout)] == sorted(
+            p.name for p in scans.iterdir())
+        out = tmp_path / f"p{len(list(tmp_path.iterdir()))}.zarr"
+        result = _run("prepare", *inputs, "-o", out, "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["n_prepared"] == 2
+
+
+def test_item08_hand_predict_validates_top_k(tmp_path):
+    from xrdsim_training.hand import predict_hand
+
+    model = _hand_model(tmp_path)
+    scan = TEST_DATA / "patterns" / "feooh.xrdml"
+    for k in ("0", "-1"):
+        result = _run("hand", "predict", model, scan, "--top-k", k)
+        assert result.exit_code == 2 and "--top-k" in result.output
+    with pytest.raises(ConfigError, match="top_k must be an integer ≥ 1"):
+        predict_hand(model, [scan], top_k=0)
+
+
+def test_item18_hand_predict_prints_names(tmp_path):
+    model = _hand_model(tmp_path)
+    result = _run("hand", "predict", model, TEST_DATA / "patterns" / "feooh.xrdml",
+                  "--top-k", "2")
+    assert result.exit_code == 0, result.output
+    lines = dict(line.strip().split(":", 1) for line in result.stdout.splitlines()[1:])
+    system = lines["crystal system"].split("(")[0].strip()
+    assert system in CRYSTAL_SYSTEMS
+    eg = lines["extinction group"].split("(")[0].strip()
+    assert eg in extinction_table().symbols
+    number, symbol = lines["space group"].split("(")[0].split()
+    assert 1 <= int(number) <= 230 and symbol[0] in "PABCFIR"
+
+
+def test_item09_prepare_without_wavelength_leaves_no_store(tmp_path, shared_data):
+    scan = shared_data / "patterns" / "autoxrd_examples" / "MnO.xy"  # states no λ
+    out = tmp_path / "prepared.zarr"
+    result = _run("prepare", scan, "-o", out)
+    assert result.exit_code == 1 and "states no wavelength" in result.output
+    assert not out.exists()
+    result = _run("prepare", scan, "-o", out, "--wavelength", "Cu")
+    assert result.exit_code == 3 and "unknown wavelength 'Cu'" in result.output
+    assert not out.exists()
+    result = _run("prepare", scan, "-o", out, "--wavelength", "CuKa")  # the corrected rerun
+    assert result.exit_code == 0, result.output
+    assert out.exists()
+
+
+def test_item10_prepare_keeps_the_files_wavelength_unless_forced(tmp_path):
+    scan = TEST_DATA / "patterns" / "feooh.xrdml"  # states λ = 1.54187 Å
+    assert "--force-wavelength" in _run("prepare", "--help").output
+    for extra, expected in (((), 1.54187), (("--force-wavelength",), 0.70930)):
+        out = tmp_path / f"{len(extra)}.zarr"
+        result = _run("prepare", scan, "-o", out, "--wavelength", "MoKa1", *extra)
+        assert result.exit_code == 0, result.output
+        assert "file states λ = 1.54187" in result.output
+        stored = zarr.open_group(str(out), mode="r")["measured/wavelengths"][:]
+        assert stored[0] == pytest.approx(expected, abs=1e-5)

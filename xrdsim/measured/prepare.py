@@ -201,9 +201,10 @@ def _check_settings(background: str | None, width_deg: float, degree: int,
 
 @dataclasses.dataclass(frozen=True)
 class PrepareSummary:
-    """What :func:`prepare_files` did: output path, good sources, errors and warnings."""
+    """What :func:`prepare_files` did: output path (None: nothing prepared, no store
+    written), good sources, errors and warnings."""
 
-    output: str
+    output: str | None
     sources: tuple[str, ...]
     errors: tuple[tuple[str, str], ...]
     warnings: tuple[tuple[str, str], ...]
@@ -228,6 +229,7 @@ def prepare_files(
     normalise: bool = True,
     overwrite: bool = False,
     plot_dir: str | Path | None = None,
+    force_wavelength: bool = False,
 ) -> PrepareSummary:
     """Read and prepare many files into one Zarr v3 store.
 
@@ -238,23 +240,35 @@ def prepare_files(
     :data:`STORE_FORMAT`.
 
     Args:
-        paths: files to read (their suffix picks the reader).
-        output: the ``.zarr`` directory to write.
-        wavelength: λ for files that state none (Å or a preset name); also overrides the
-            file's λ, with a warning, where both exist.
+        paths: files, folders and glob patterns (:func:`xrdsim.measured.paths.pattern_files`);
+            each file's suffix picks its reader.
+        output: the ``.zarr`` directory to write; none is written when no file could be
+            prepared (the summary lists why).
+        wavelength: λ for files that state none (Å or a preset name); where a file states
+            its own λ, the file's value wins (with a warning when they differ) unless
+            ``force_wavelength``.
         to_wavelength, background, width_deg, degree, smooth_deg, clip_negative, normalise:
             see :func:`prepare_pattern`.
         overwrite: replace an existing store.
         plot_dir: write one before/after PNG per good file there.
+        force_wavelength: use ``wavelength`` even for files that state another λ.
 
     Returns:
         a :class:`PrepareSummary`; failures are listed, not raised.
+
+    Raises:
+        ConfigError: bad settings, e.g. a wavelength that is neither a number nor a
+            preset name (checked before any file is read).
+        DatasetError: ``output`` exists without ``overwrite``.
     """
     import zarr
 
+    from xrdsim.measured.paths import pattern_files
     from xrdsim.versions import package_versions
 
     output = Path(output)
+    if wavelength is not None:
+        resolve_wavelength(wavelength)  # a bad name is the user's error, not the files'
     if output.exists() and not overwrite:
         raise DatasetError(f"{output} exists; pass overwrite=True (--overwrite) to replace it")
     settings = {"wavelength": wavelength, "to_wavelength": resolve_wavelength(to_wavelength),
@@ -264,11 +278,12 @@ def prepare_files(
     good: list[tuple[MeasuredPattern, PreparedPattern]] = []
     errors: list[tuple[str, str]] = []
     notes: list[tuple[str, str]] = []
-    for path in paths:
+    for path in pattern_files(paths):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                measured = read_pattern(path, wavelength=wavelength)
+                measured = read_pattern(path, wavelength=wavelength,
+                                        force_wavelength=force_wavelength)
                 prepared = prepare_pattern(measured, to_wavelength=to_wavelength,
                                            background=background, width_deg=width_deg,
                                            degree=degree, smooth_deg=smooth_deg,
@@ -279,6 +294,8 @@ def prepare_files(
             except XrdsimError as exc:  # e.g. too few points for the polynomial degree
                 errors.append((str(path), str(exc)))
         notes.extend((str(path), str(w.message)) for w in caught)
+    if not good:  # nothing to store: leave no empty store that a corrected rerun trips on
+        return PrepareSummary(None, (), tuple(errors), tuple(notes))
     root = zarr.open_group(str(output), mode="w", zarr_format=3)
     root.attrs.update({"format": STORE_FORMAT, "versions": package_versions()})
     group = root.create_group("measured")
