@@ -19,8 +19,11 @@ def _load_peaks(cif: Path | None, peaks_db: Path | None, structure_id: str | Non
         if structure_id is None:
             raise click.UsageError("--peaks DB needs --id ID (a structure id of the database)")
         from xrdsim.peaks.database import PeakDatabase
+        from xrdsim.wavelengths import check_peak_wavelength
 
         with PeakDatabase(peaks_db) as db:
+            check_peak_wavelength(db.attrs["wavelength"], wavelength,
+                                  source=f"peak database {peaks_db}")
             return db.peaks(structure_id), structure_id
     from xrdsim.peaks.lines import compute_peaks
     from xrdsim.structures.reader import read_structures

@@ -139,3 +139,33 @@ def test_item10_prepare_keeps_the_files_wavelength_unless_forced(tmp_path):
         assert "file states λ = 1.54187" in result.output
         stored = zarr.open_group(str(out), mode="r")["measured/wavelengths"][:]
         assert stored[0] == pytest.approx(expected, abs=1e-5)
+
+
+def test_item03_one_wavelength_rule_for_simulate_build_and_train(tmp_path):
+    from xrdsim_training.data.on_the_fly import OnTheFlyDataset
+
+    from xrdsim.errors import PeakInputError
+
+    nio = TEST_DATA / "cifs" / "NiO_225_sym.cif"
+    dbs = {}
+    for name in ("CuKa", "MoKa1"):  # CuKa = 1.54184 Å, the configs' default is 1.5418 Å
+        dbs[name] = tmp_path / f"{name}.h5"
+        assert _run("peaks", nio, "-o", dbs[name], "--wavelength", name, "-q").exit_code == 0
+    build = ("build", "-o", tmp_path / "d.zarr", "--test-fraction", "0", "--views-train", "1",
+             "--manifest-dir", tmp_path / "m", "--quiet", "--overwrite")
+    simulate = ("simulate", "--id", "NiO_225_sym", "--config", "train", "-o", tmp_path / "s.npy")
+    train = ("train", "--method", "supervised-aug", "--epochs", "1", "--width", "4",
+             "--depth", "1", "-o", tmp_path / "run", "-q")
+    assert _run(build[0], dbs["CuKa"], *build[1:]).exit_code == 0
+    assert _run(*simulate, "--peaks", dbs["CuKa"]).exit_code == 0
+    OnTheFlyDataset(dbs["CuKa"], sim_config="train", batch_size=2)
+    messages = set()
+    for result in (_run(build[0], dbs["MoKa1"], *build[1:]),
+                   _run(*simulate, "--peaks", dbs["MoKa1"]),
+                   _run(*train, "--peaks", dbs["MoKa1"])):
+        assert result.exit_code == 3, result.output
+        messages.add(result.output.replace(str(dbs["MoKa1"]), "DB").strip())
+    assert len(messages) == 1, messages
+    assert "computed at λ = 0.7093 Å but the config renders peaks at 1.5418 Å" in messages.pop()
+    with pytest.raises(PeakInputError, match="computed at λ = 0.7093 Å"):
+        OnTheFlyDataset(dbs["MoKa1"], sim_config="train", batch_size=2)

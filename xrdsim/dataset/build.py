@@ -52,12 +52,10 @@ from xrdsim.grid import BIN_WIDTH, N_BINS, TWO_THETA_MIN
 from xrdsim.parallel import run_tasks
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 from xrdsim.versions import package_versions
+from xrdsim.wavelengths import WAVELENGTH_TOL, check_peak_wavelength
 
 #: Package path under which the bundled default input is recorded in manifests.
 DEFAULT_SOURCE_NAME = "xrdsim/data/default_structures.csv.gz"
-#: Å; a peak database and a config agree on the wavelength when closer than this
-#: (the database stores it as float64, configs resolve presets to 4-5 decimals).
-WAVELENGTH_TOL = 1e-6
 #: ``workers=None`` (auto) runs in-process below these sizes: starting a local cluster
 #: (process start, imports, numba cache load: ~10-20 s on 2 busy cores, measured) costs
 #: more than it saves on ~7 s of single-core simulation (~3,000 patterns/CPU-s) or on
@@ -246,11 +244,8 @@ def build_dataset(
                                 scheduler=scheduler, progress=progress,
                                 overwrite=True)
     db = PeakDatabase(peaks_path)
-    if abs(float(db.attrs["wavelength"]) - wavelength) > WAVELENGTH_TOL:
-        raise ConfigError(
-            f"peak database {peaks_path} was computed at {db.attrs['wavelength']} Å but the "
-            f"configs render peaks given at {wavelength} Å; recompute the peaks with "
-            f"`xrdsim peaks --wavelength {wavelength}` or set the configs' wavelength")
+    check_peak_wavelength(db.attrs["wavelength"], wavelength,
+                          source=f"peak database {peaks_path}")
     if len(db) == 0:
         raise DatasetError(f"no usable structure in {[str(p) for p in paths]}: "
                            f"{len(db.errors)} input(s) failed, e.g. {db.errors[:3]}")
