@@ -197,6 +197,7 @@ def build_dataset(
     from xrdsim.dataset.manifest import (
         dataset_manifest,
         describe_inputs,
+        portable_sources,
         split_summary,
         write_manifest,
     )
@@ -220,7 +221,8 @@ def build_dataset(
     output.parent.mkdir(parents=True, exist_ok=True)  # "-o out/dataset.zarr" on a fresh checkout
     paths = [Path(s) for s in sources] or [default_source()]
     db_input = _peak_db_input(paths)
-    inputs = describe_inputs(paths, labels={str(default_source()): DEFAULT_SOURCE_NAME})
+    names = {str(default_source()): DEFAULT_SOURCE_NAME}
+    inputs = describe_inputs(paths, labels=names)
     fingerprint = _fingerprint(settings, configs, inputs)
     sidecar = output.with_name(output.name + ".peaks.h5")
 
@@ -279,7 +281,9 @@ def build_dataset(
             "sources": inputs, "encoding": settings.encoding.to_dict(),
         }
         structures = {"structure_id": np.array(ids), "formula": labels["formula"],
-                      "source": labels["source"], "split": assignment,
+                      "source": np.array(portable_sources(labels["source"], paths,
+                                                          labels=names)),
+                      "split": assignment,
                       **{k: labels[k] for k in ("space_group", "crystal_system",
                                                 "extinction_group")}}
         params = {k: _param_names(db, c) for k, c in configs.items()}
