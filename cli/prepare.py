@@ -33,12 +33,15 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles
 @click.option("--no-normalise", is_flag=True, help="Keep intensities instead of max = 1.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
               help="Write a before/after PNG per file into this folder.")
+@click.option("--xy", "xy_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write each prepared pattern as a two-column .xy file (2θ, "
+                   "intensity) into this folder.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output store.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @handles_library_errors
 def prepare(files, output, wavelength, force_wavelength, to_wavelength, background,
-            width_deg, degree, smooth_deg, clip_negative, no_normalise, plot_dir, overwrite,
-            as_json):
+            width_deg, degree, smooth_deg, clip_negative, no_normalise, plot_dir, xy_dir,
+            overwrite, as_json):
     """Read measured FILES (files, folders or glob patterns of .xy .xye .dat .txt .xrdml
     .chi .ASC .cif), convert to the training wavelength, resample onto the 12,000-bin grid,
     subtract the background, normalise, and write them to a Zarr store (group "measured").
@@ -56,7 +59,7 @@ def prepare(files, output, wavelength, force_wavelength, to_wavelength, backgrou
         background=None if background == "none" else background, width_deg=width_deg,
         degree=degree, smooth_deg=smooth_deg, clip_negative=clip_negative,
         normalise=not no_normalise, overwrite=overwrite, plot_dir=plot_dir,
-        force_wavelength=force_wavelength,
+        force_wavelength=force_wavelength, xy_dir=xy_dir,
     )
     if as_json:
         echo_json(summary.to_dict())

@@ -222,7 +222,7 @@ def _train_epoch(net, optimizer, dataset, *, phase, config: TrainConfig, epoch: 
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
             steps += 1
             patterns += int(batch["pattern"].shape[0])
-            bar.update(1)
+            bar.update(1, f"loss {sums['loss'] / steps:.4f}")  # running mean of the epoch
     if steps == 0:
         raise TrainingError(
             f"epoch {epoch + 1} ({phase.name}) had no full batch: the training data yields "

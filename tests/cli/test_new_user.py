@@ -169,3 +169,54 @@ def test_item03_one_wavelength_rule_for_simulate_build_and_train(tmp_path):
     assert "computed at λ = 0.7093 Å but the config renders peaks at 1.5418 Å" in messages.pop()
     with pytest.raises(PeakInputError, match="computed at λ = 0.7093 Å"):
         OnTheFlyDataset(dbs["MoKa1"], sim_config="train", batch_size=2)
+
+
+def _three_structures(tmp_path) -> Path:
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for name in ("NiO_225_sym.cif", "Li7La3Zr2O12_230.cif", "LiOH-H2O_12.cif"):
+        shutil.copy(TEST_DATA / "cifs" / name, folder / name)
+    return folder
+
+
+def test_item07_few_structures_warn_at_build_and_evaluate_exits_3(tmp_path):
+    store = tmp_path / "few.zarr"
+    result = _run("build", _three_structures(tmp_path), "-o", store, "--views-train", "4",
+                  "--manifest-dir", tmp_path / "m", "--quiet", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "warning: the held-out splits equivariance, held_out_invariance are empty" in (
+        result.stderr)
+    run = tmp_path / "run"
+    result = _run("train", "--method", "supervised", "--data", store, "-o", run, "--epochs",
+                  "1", "--batch-size", "4", "--width", "4", "--depth", "1", "--embed-dim", "8",
+                  "-q", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    result = _run("evaluate", run, "--data", store, "--split", "equivariance")
+    assert result.exit_code == 3
+    assert result.output.count("\n") == 1 and "holds no patterns" in result.output
+
+
+def test_item18_simulate_and_prepare_write_xy(tmp_path):
+    from xrdsim.measured.readers import read_pattern
+
+    out = tmp_path / "nio.xy"
+    result = _run("simulate", "--cif", TEST_DATA / "cifs" / "NiO_225_sym.cif", "--config",
+                  "train", "-o", out)
+    assert result.exit_code == 0, result.output
+    pattern = read_pattern(out, wavelength=1.5418)
+    assert pattern.two_theta.size == 12000 and pattern.intensity.max() == pytest.approx(1.0)
+    result = _run("simulate", "--cif", TEST_DATA / "cifs" / "NiO_225_sym.cif", "--config",
+                  "train", "--views", "2", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.glob("nio_*.xy")) == [
+        "nio_train_view_0.xy", "nio_train_view_1.xy"]
+    xy = tmp_path / "xy"
+    result = _run("prepare", TEST_DATA / "patterns" / "feooh.xrdml", "-o", tmp_path / "p.zarr",
+                  "--xy", xy)
+    assert result.exit_code == 0, result.output
+    (written,) = xy.iterdir()
+    with pytest.warns(UserWarning, match="negative intensities"):  # background-subtracted
+        prepared = read_pattern(written, wavelength=1.5418)
+    group = zarr.open_group(str(tmp_path / "p.zarr"), mode="r")["measured"]
+    lo, hi = group["measured_bins"][0]
+    assert prepared.intensity == pytest.approx(group["patterns"][0][lo:hi + 1], abs=1e-6)

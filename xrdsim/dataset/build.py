@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -254,6 +255,7 @@ def build_dataset(
     labels = db.labels
     ids = [str(s) for s in labels["structure_id"]]
     assignment, plans = _plan(labels, settings)
+    _warn_empty_test_splits(plans, settings, len(ids))
     assignment_hash = assignment_sha256(ids, assignment)
     symbols = list(extinction_table().symbols)
 
@@ -326,6 +328,19 @@ def build_dataset(
                         n_patterns={p.spec.name: p.layout.n_patterns for p in plans},
                         shards_written=len(tasks), shards_reused=reused,
                         seconds=time.perf_counter() - t0)
+
+
+def _warn_empty_test_splits(plans: Sequence[_SplitPlan], settings: BuildSettings,
+                            n_structures: int) -> None:
+    """Warn (UserWarning) when a test fraction was asked but no structure was held out."""
+    empty = [p.spec.name for p in plans if p.spec.structures == "held_out" and
+             len(p.structures) == 0]
+    if empty and settings.test_fraction > 0:
+        warnings.warn(
+            f"the held-out splits {', '.join(empty)} are empty: {n_structures} structure(s) "
+            f"with test_fraction={settings.test_fraction} hold out no whole formula + space "
+            "group group, so `xrdsim evaluate` has nothing to score there; build from more "
+            "structures or raise --test-fraction", UserWarning, stacklevel=3)
 
 
 def _tasks(output: Path, peaks_path: Path, plans: Sequence[_SplitPlan],

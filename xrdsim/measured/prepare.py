@@ -230,6 +230,7 @@ def prepare_files(
     overwrite: bool = False,
     plot_dir: str | Path | None = None,
     force_wavelength: bool = False,
+    xy_dir: str | Path | None = None,
 ) -> PrepareSummary:
     """Read and prepare many files into one Zarr v3 store.
 
@@ -252,6 +253,8 @@ def prepare_files(
         overwrite: replace an existing store.
         plot_dir: write one before/after PNG per good file there.
         force_wavelength: use ``wavelength`` even for files that state another λ.
+        xy_dir: also write each prepared pattern there as ``<index>_<stem>.xy`` (grid
+            2θ in degrees and intensity, measured bins only).
 
     Returns:
         a :class:`PrepareSummary`; failures are listed, not raised.
@@ -315,6 +318,14 @@ def prepare_files(
                         "steps": [p.metadata["steps"] for _, p in good],
                         "grid": {"n_bins": N_BINS, "bin_width": BIN_WIDTH,
                                  "two_theta_min": TWO_THETA_MIN}})
+    if xy_dir is not None:
+        Path(xy_dir).mkdir(parents=True, exist_ok=True)
+        x = grid_centers()
+        for i, (m, p) in enumerate(good):
+            np.savetxt(Path(xy_dir) / f"{i:04d}_{Path(m.source).stem}.xy",
+                       np.column_stack([x[p.measured], p.pattern[p.measured]]), fmt="%.7g",
+                       header=f"xrdsim prepare: {m.source}, lambda {p.wavelength} A\n"
+                              "2theta intensity")
     if plot_dir is not None:
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
         for i, (m, p) in enumerate(good):
