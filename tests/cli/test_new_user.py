@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import platform
 import shutil
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import zarr
 from click.testing import CliRunner
@@ -220,3 +223,39 @@ def test_item18_simulate_and_prepare_write_xy(tmp_path):
     group = zarr.open_group(str(tmp_path / "p.zarr"), mode="r")["measured"]
     lo, hi = group["measured_bins"][0]
     assert prepared.intensity == pytest.approx(group["patterns"][0][lo:hi + 1], abs=1e-6)
+
+
+def test_item11_stores_open_in_xarray_with_a_two_theta_coordinate(tmp_path):
+    xr = pytest.importorskip("xarray")
+    from xrdsim.grid import grid_centers
+
+    prepared = tmp_path / "prepared.zarr"
+    assert _run("prepare", TEST_DATA / "patterns" / "feooh.xrdml", "-o", prepared).exit_code == 0
+    store = tmp_path / "few.zarr"
+    result = _run("build", _three_structures(tmp_path), "-o", store, "--views-train", "2",
+                  "--test-fraction", "0", "--manifest-dir", tmp_path / "m", "--quiet")
+    assert result.exit_code == 0, result.output
+    for path, group, n in ((prepared, "measured", 1), (store, "train", 6)):
+        ds = xr.open_zarr(path, group=group, consolidated=False)
+        assert ds["patterns"].dims == ("pattern", "two_theta")
+        assert ds["patterns"].shape == (n, 12000)
+        assert np.array_equal(ds["two_theta"].values, grid_centers())
+        assert ds["two_theta"].attrs["units"] == "degree"
+        peak = float(ds["patterns"].isel(pattern=0).idxmax("two_theta"))
+        assert 0 < peak < 120
+    assert _run("inspect", store).exit_code == 0  # the coordinate is no shard array
+
+
+def test_item17_make_installs_the_cpu_build_of_torch(tmp_path):
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    repo = TEST_DATA.parents[1]
+    plan = subprocess.run(["make", "-n", "install", f"VENV={tmp_path / 'venv'}"], cwd=repo,
+                          capture_output=True, text=True, check=True).stdout
+    torch_lines = [line for line in plan.splitlines() if "torch==" in line]
+    assert len(torch_lines) == 2, plan  # the configured indexes, then the CPU index
+    if platform.system() == "Linux":  # PyPI's plain Linux wheel is the CUDA build
+        assert all('"torch==2.13.0+cpu"' in line for line in torch_lines)
+    assert '--extra-index-url "https://download.pytorch.org/whl/cpu"' in torch_lines[1]
+    readme = (repo / "README.md").read_text()
+    assert "TORCH_PIN=torch==2.13.0" in readme and "download.pytorch.org/whl/cpu" in readme

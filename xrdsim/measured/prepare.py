@@ -234,7 +234,10 @@ def prepare_files(
 ) -> PrepareSummary:
     """Read and prepare many files into one Zarr v3 store.
 
-    Store layout (group ``measured``): ``patterns`` (N, 12000) float32, ``sources`` (N,) str,
+    Store layout (group ``measured``, readable with
+    ``xarray.open_zarr(output, group="measured")``; dimensions ``pattern``, ``two_theta``,
+    ``bound``): ``patterns`` (N, 12000) float32, ``two_theta`` (12000,) float64 bin
+    centres in degrees (the coordinate), ``sources`` (N,) str,
     ``wavelengths`` (N,) float64 (λ of each file), ``measured_bins`` (N, 2) int32 (first and
     last measured bin); group attributes ``settings``, ``errors`` [[source, reason]],
     ``warnings`` [[source, message]], ``grid``; root attribute ``format`` =
@@ -304,15 +307,21 @@ def prepare_files(
     group = root.create_group("measured")
     n = len(good)
     patterns = group.create_array("patterns", shape=(n, N_BINS), dtype="float32",
-                                  chunks=(max(1, min(n, 256)), N_BINS))
-    if n:
-        patterns[:] = np.stack([p.pattern for _, p in good])
-    group.create_array("sources", shape=(n,), dtype=str)[:] = np.array(
-        [m.source for m, _ in good], dtype=object)
-    group.create_array("wavelengths", shape=(n,), dtype="float64")[:] = np.array(
+                                  chunks=(max(1, min(n, 256)), N_BINS),
+                                  dimension_names=("pattern", "two_theta"))
+    patterns[:] = np.stack([p.pattern for _, p in good])
+    coord = group.create_array("two_theta", shape=(N_BINS,), dtype="float64",
+                               dimension_names=("two_theta",))
+    coord[:] = grid_centers()
+    coord.attrs.update({"units": "degree", "long_name": "2θ (bin centre)"})
+    group.create_array("sources", shape=(n,), dtype=str, dimension_names=("pattern",))[:] = (
+        np.array([m.source for m, _ in good], dtype=object))
+    group.create_array("wavelengths", shape=(n,), dtype="float64",
+                       dimension_names=("pattern",))[:] = np.array(
         [m.wavelength for m, _ in good], dtype=np.float64)
     bins = np.array([p.metadata["steps"][1]["bins"] for _, p in good], dtype=np.int32)
-    group.create_array("measured_bins", shape=(n, 2), dtype="int32")[:] = bins.reshape(n, 2)
+    group.create_array("measured_bins", shape=(n, 2), dtype="int32",
+                       dimension_names=("pattern", "bound"))[:] = bins.reshape(n, 2)
     group.attrs.update({"settings": settings, "errors": [list(e) for e in errors],
                         "warnings": [list(w) for w in notes],
                         "steps": [p.metadata["steps"] for _, p in good],
