@@ -11,9 +11,9 @@ because it needs something outside the test:
   ~10-20 s; the Python block below still starts one);
 - ``xrdsim build ... --resume`` reuses the previous build's arguments for ``...``; the
   ``--scheduler tcp://host:8786`` line needs a running cluster and is skipped;
-- neural ``train`` commands get a tiny network and short epochs appended
-  (:data:`TINY_TRAIN`), keeping every default the README relies on (method, epochs,
-  pre-training epochs).
+- neural ``train`` commands get a tiny network, 2 (fine-tuning) epochs and one step per
+  on-the-fly epoch appended (:data:`TINY_TRAIN`); the barlow command keeps its default
+  pre-training epochs.
 
 The Python block runs as a script in a subprocess, with ``workers=2`` as written.
 """
@@ -36,9 +36,9 @@ from xrdsim_cli.main import cli
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = Path(__file__).resolve().parent / "data"
 #: Appended to the neural ``train`` commands: a tiny network and short epochs.
-TINY_TRAIN = ["--width", "4", "--depth", "1", "--embed-dim", "8", "--projector-dim", "16",
-              "--batch-size", "8", "--steps-per-epoch", "2", "--val-max-patterns", "8",
-              "--device", "cpu", "-q"]
+TINY_TRAIN = ["--epochs", "2", "--width", "4", "--depth", "1", "--embed-dim", "8",
+              "--projector-dim", "16", "--batch-size", "16", "--steps-per-epoch", "1",
+              "--val-max-patterns", "8", "--device", "cpu", "-q"]
 #: Structures per crystal system in the tiny ``mp20.csv.gz`` (≤ 8 atoms each).
 PER_SYSTEM = 6
 #: Lines that need something the test cannot provide.
@@ -117,8 +117,9 @@ def test_readme_python_api_runs_as_a_script(tmp_path, shared_data):
     """The API block as a script; ``build_dataset(..., workers=2)`` starts dask workers,
     which import the script again (item 4: the README keeps the __main__ guard)."""
     _tiny_inputs(tmp_path, shared_data)
-    assert CliRunner().invoke(cli, ["peaks", "mp20.csv.gz", "-o", str(tmp_path / "peaks.h5"),
-                                    "-q", "--workers", "1"]).exit_code == 0
+    peaks = ["peaks", str(tmp_path / "mp20.csv.gz"), "-o", str(tmp_path / "peaks.h5"), "-q",
+             "--workers", "1"]
+    assert CliRunner().invoke(cli, peaks).exit_code == 0
     shutil.copy(tmp_path / "my_cifs" / "NiO_225_sym.cif", tmp_path / "NiO.cif")
     script = tmp_path / "readme_api.py"
     script.write_text(_blocks("python", "## Python API")[0])
