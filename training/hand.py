@@ -242,16 +242,19 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
         when the input failed.
 
     Raises:
-        ConfigError: ``top_k`` below 1.
+        ConfigError: ``top_k`` below 1, an unknown ``wavelength``.
     """
     from xrdsim_training.predict import space_group_symbol
 
     from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
     from xrdsim.structures.extinction_table import extinction_table
+    from xrdsim.wavelengths import resolve_wavelength
 
     if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
         raise ConfigError(f"top_k must be an integer ≥ 1 (candidates listed per task), "
                           f"got {top_k!r}")
+    if wavelength is not None:
+        resolve_wavelength(wavelength)  # a bad name is the user's error, not each file's
     symbols = extinction_table().symbols
     names = {"crystal_system": lambda c: CRYSTAL_SYSTEMS[c],
              "extinction_group": lambda c: symbols[c],

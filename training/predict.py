@@ -46,7 +46,7 @@ from xrdsim.measured.readers import SUFFIX_FORMATS, read_pattern
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_index
 from xrdsim.structures.extinction import default_hall_numbers
 from xrdsim.structures.extinction_table import extinction_table
-from xrdsim.wavelengths import DEFAULT_WAVELENGTH
+from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 
 #: Files prepared and sent through the network together (bounds memory: 48 kB a file).
 BATCH_SIZE = 64
@@ -116,11 +116,13 @@ def predict_files(
         one record per file, in order (module docstring).
 
     Raises:
-        ConfigError: ``top_k`` < 1, no files, a bad labels CSV.
+        ConfigError: ``top_k`` < 1, an unknown ``wavelength``, no files, a bad labels CSV.
         TrainingError: see :func:`load_run`.
     """
     if not isinstance(top_k, int) or top_k < 1:
         raise ConfigError(f"top_k must be an integer ≥ 1, got {top_k!r}")
+    if wavelength is not None:
+        resolve_wavelength(wavelength)  # a bad name is the user's error, not each file's
     paths = list(paths)
     exclude = [labels] if isinstance(labels, (str, Path)) else []
     files = pattern_files(paths, exclude=exclude)

@@ -259,3 +259,10 @@ def test_item17_make_installs_the_cpu_build_of_torch(tmp_path):
     assert '--extra-index-url "https://download.pytorch.org/whl/cpu"' in torch_lines[1]
     readme = (repo / "README.md").read_text()
     assert "TORCH_PIN=torch==2.13.0" in readme and "download.pytorch.org/whl/cpu" in readme
+
+
+def test_item09_a_bad_wavelength_name_is_refused_up_front_by_hand_predict(tmp_path):
+    model = _hand_model(tmp_path)
+    result = _run("hand", "predict", model, TEST_DATA / "patterns" / "feooh.xrdml",
+                  "--wavelength", "Cu")
+    assert result.exit_code == 3 and "unknown wavelength 'Cu'" in result.output
