@@ -113,7 +113,7 @@ def test_readme_commands_run_as_written(tmp_path, shared_data, monkeypatch):
 
 
 @pytest.mark.slow
-def test_readme_python_api_runs_as_a_script(tmp_path, shared_data):
+def test_item04_readme_python_api_runs_as_a_script(tmp_path, shared_data):
     """The API block as a script; ``build_dataset(..., workers=2)`` starts dask workers,
     which import the script again (item 4: the README keeps the __main__ guard)."""
     _tiny_inputs(tmp_path, shared_data)
