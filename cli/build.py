@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
@@ -50,12 +51,17 @@ def build(sources, output, train_config, invariance_config, views_train, views_t
     """
     from xrdsim.dataset.build import build_dataset
 
-    summary = build_dataset(
-        sources, output, train_config=train_config, invariance_config=invariance_config,
-        views_train=views_train, views_test=views_test, test_fraction=test_fraction,
-        seed=seed, shard_size=shard_size, chunk_size=chunk_size, dtype=dtype,
-        workers=workers, scheduler=scheduler, resume=resume, overwrite=overwrite,
-        manifest_dir=manifest_dir, name=name, progress=not quiet)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        summary = build_dataset(
+            sources, output, train_config=train_config, invariance_config=invariance_config,
+            views_train=views_train, views_test=views_test, test_fraction=test_fraction,
+            seed=seed, shard_size=shard_size, chunk_size=chunk_size, dtype=dtype,
+            workers=workers, scheduler=scheduler, resume=resume, overwrite=overwrite,
+            manifest_dir=manifest_dir, name=name, progress=not quiet)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            click.echo(f"warning: {w.message}", err=True)
     info = {"path": str(summary.path), "manifest": str(summary.manifest_path),
             "n_structures": summary.n_structures, "n_failed": summary.n_failed,
             "n_patterns": summary.n_patterns, "shards_written": summary.shards_written,

@@ -19,7 +19,7 @@ def default_input() -> Path:
 
 
 @click.command("peaks")
-@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="HDF5 peak database to write (e.g. peaks.h5).")
 @click.option("--wavelength", default="1.5418", show_default=True,

@@ -48,7 +48,8 @@ def _runner(method: str):
               type=click.Path(file_okay=False, path_type=Path), help="Run directory to write.")
 @click.option("--epochs", type=click.IntRange(min=0), help="(Fine-tuning) epochs [10].")
 @click.option("--pretrain-epochs", type=click.IntRange(min=0),
-              help="Representation epochs of barlow / simclr before fine-tuning.")
+              help="Representation epochs of barlow / simclr before fine-tuning [10]; "
+                   "each phase has its own cosine learning-rate decay.")
 @click.option("--batch-size", type=click.IntRange(min=2), help="Patterns per step [128].")
 @click.option("--lr", type=float, help="Peak AdamW learning rate [1e-3].")
 @click.option("--weight-decay", type=float, help="AdamW weight decay [1e-4].")

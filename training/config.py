@@ -19,6 +19,9 @@ METHODS: tuple[str, ...] = ("supervised", "supervised-aug", "barlow", "simclr")
 CONTRASTIVE_METHODS: tuple[str, ...] = ("barlow", "simclr")
 #: Methods whose training patterns are simulated on the fly from a peak database.
 ON_THE_FLY_METHODS: tuple[str, ...] = ("supervised-aug", "barlow", "simclr")
+#: Pre-training epochs of the contrastive methods when none are given (as many as the
+#: default fine-tuning ``epochs``), so ``xrdsim train --method barlow`` runs as written.
+DEFAULT_PRETRAIN_EPOCHS = 10
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,12 @@ class TrainConfig:
         method: one of :data:`METHODS`.
         epochs: supervised epochs (for contrastive methods: the fine-tuning epochs).
         pretrain_epochs: representation-learning epochs before fine-tuning
-            (contrastive methods only; must be 0 for the supervised ones).
+            (contrastive methods only; must be 0 for the supervised ones). None (the
+            default) resolves to :data:`DEFAULT_PRETRAIN_EPOCHS` for the contrastive
+            methods and 0 for the others.
         batch_size: patterns per optimiser step (per DDP rank).
-        lr: peak AdamW learning rate (cosine decay over all epochs).
+        lr: peak AdamW learning rate (cosine decay over each phase, see
+            :mod:`xrdsim_training.schedule`).
         weight_decay: AdamW weight decay.
         loss_weights: ``(w_cs, w_eg, w_sg)`` of the weighted cross-entropy (das2025 §4.3).
         barlow_lambda: off-diagonal weight τ of the Barlow Twins loss (das2025 eq. 6).
@@ -92,7 +98,7 @@ class TrainConfig:
 
     method: str = "supervised"
     epochs: int = 10
-    pretrain_epochs: int = 0
+    pretrain_epochs: int | None = None
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -113,6 +119,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.pretrain_epochs is None:
+            object.__setattr__(self, "pretrain_epochs", DEFAULT_PRETRAIN_EPOCHS
+                               if self.method in CONTRASTIVE_METHODS else 0)
         _positive_int(self, "epochs", minimum=0)
         _positive_int(self, "pretrain_epochs", minimum=0)
         _positive_int(self, "batch_size", minimum=2)
@@ -196,16 +205,17 @@ def config_from_options(options: dict[str, Any], *, base: TrainConfig | None = N
     Keys of :class:`ModelConfig` (``width``, ``depth``, ...) go to ``model``; the rest
     to :class:`TrainConfig`. Unknown keys are refused.
     """
-    base = base or TrainConfig()
     model_keys = {f.name for f in dataclasses.fields(ModelConfig)}
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
     given = {k: v for k, v in options.items() if v is not None}
     unknown = sorted(set(given) - model_keys - train_keys)
     if unknown:
         raise ConfigError(f"unknown training option(s) {unknown}")
-    model = ModelConfig.from_dict({**base.model.to_dict(),
+    # without a base, settings not given keep their defaults (pretrain_epochs: per method)
+    model = ModelConfig.from_dict({**(base.model.to_dict() if base else {}),
                                    **{k: v for k, v in given.items() if k in model_keys}})
-    data = {**base.to_dict(), **{k: v for k, v in given.items() if k in train_keys}}
+    data = {**(base.to_dict() if base else {}),
+            **{k: v for k, v in given.items() if k in train_keys}}
     data["model"] = model.to_dict()
     return TrainConfig.from_dict(data)
 

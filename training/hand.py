@@ -190,15 +190,15 @@ def train_hand_from_options(options: dict[str, Any], *, run_dir: str | Path,
     seed = options.get("seed")
     return train_hand(peaks, run_dir, seed=0 if seed is None else int(seed))
 
-def _as_grid(item: Any, settings: HandSettings, *, wavelength: Any, background: str | None
-             ) -> tuple[str, np.ndarray]:
+def _as_grid(item: Any, settings: HandSettings, *, wavelength: Any, background: str | None,
+             force_wavelength: bool = False) -> tuple[str, np.ndarray]:
     """(source, (12000,) grid pattern at the model's λ) of a path, pattern object or array."""
     from xrdsim.grid import N_BINS
     from xrdsim.measured.prepare import PreparedPattern, prepare_pattern
     from xrdsim.measured.readers import MeasuredPattern, read_pattern
 
     if isinstance(item, (str, Path)):
-        item = read_pattern(item, wavelength=wavelength)
+        item = read_pattern(item, wavelength=wavelength, force_wavelength=force_wavelength)
     if isinstance(item, MeasuredPattern):
         item = prepare_pattern(item, to_wavelength=settings.wavelength, background=background)
     if isinstance(item, PreparedPattern):
@@ -220,7 +220,8 @@ def _top_k(classes: np.ndarray, prob: np.ndarray, k: int) -> list[tuple[int, flo
 
 
 def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None,
-                 background: str | None = "snip", top_k: int = 3) -> list[dict[str, Any]]:
+                 background: str | None = "snip", top_k: int = 3,
+                 force_wavelength: bool = False) -> list[dict[str, Any]]:
     """Predict CS / EG / SG of measured patterns with a saved HAND model.
 
     Args:
@@ -231,14 +232,33 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
         wavelength: λ for files that state none (Å or preset name).
         background: background method used when preparing files / MeasuredPatterns.
         top_k: candidates listed per task.
+        force_wavelength: use ``wavelength`` even where a file states its own λ.
 
     Returns:
         one dict per input, in order: ``source``, ``n_peaks``, ``peaks`` (2θ found), and per
-        task ``{"prediction": label, "top_k": [[label, probability], ...]}`` (crystal
-        system also by name); or ``source`` and ``error`` when the input failed.
-    """
-    from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
+        task ``{"prediction": label, "top_k": [[label, probability], ...], "names": [...]}``
+        (names: crystal system name, extinction-group symbol, ``"<number> <H-M symbol>"``
+        of the space group; crystal system also ``name``); or ``source`` and ``error``
+        when the input failed.
 
+    Raises:
+        ConfigError: ``top_k`` below 1, an unknown ``wavelength``.
+    """
+    from xrdsim_training.predict import space_group_symbol
+
+    from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
+    from xrdsim.structures.extinction_table import extinction_table
+    from xrdsim.wavelengths import resolve_wavelength
+
+    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
+        raise ConfigError(f"top_k must be an integer ≥ 1 (candidates listed per task), "
+                          f"got {top_k!r}")
+    if wavelength is not None:
+        resolve_wavelength(wavelength)  # a bad name is the user's error, not each file's
+    symbols = extinction_table().symbols
+    names = {"crystal_system": lambda c: CRYSTAL_SYSTEMS[c],
+             "extinction_group": lambda c: symbols[c],
+             "space_group": lambda c: f"{c} {space_group_symbol(c)}"}
     model = HandModel.load(model_dir)
     s = model.settings
     if isinstance(patterns, np.ndarray) and patterns.ndim == 2:
@@ -246,7 +266,8 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
     out: list[dict[str, Any]] = []
     for item in patterns:
         try:
-            source, grid = _as_grid(item, s, wavelength=wavelength, background=background)
+            source, grid = _as_grid(item, s, wavelength=wavelength, background=background,
+                                    force_wavelength=force_wavelength)
         except PatternReadError as exc:
             out.append({"source": exc.source, "error": exc.reason})
             continue
@@ -259,7 +280,8 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
                                "peaks": np.round(peaks, 4).tolist()}
         for task, (classes, prob) in model.predict_proba(feats[None]).items():
             ranked = _top_k(classes, prob[0], top_k)
-            row[task] = {"prediction": ranked[0][0], "top_k": [list(r) for r in ranked]}
+            row[task] = {"prediction": ranked[0][0], "top_k": [list(r) for r in ranked],
+                         "names": [names[task](c) for c, _ in ranked]}
         row["crystal_system"]["name"] = CRYSTAL_SYSTEMS[row["crystal_system"]["prediction"]]
         out.append(row)
     return out

@@ -123,9 +123,14 @@ def test_wavelength_required_when_file_has_none(shared_data):
     assert "MnO.xy" in str(info.value)
 
 
-def test_user_wavelength_overrides_file_with_warning(test_data):
-    with pytest.warns(UserWarning, match="file states λ = 1.54187"):
+def test_item10_file_wavelength_wins_unless_forced(test_data):
+    with pytest.warns(UserWarning, match="file states λ = 1.54187.*using the file's value"):
         p = read_pattern(test_data / "patterns/feooh.xrdml", wavelength="MoKa1")
+    assert p.wavelength == pytest.approx(1.54187, abs=1e-5)
+    assert p.metadata["wavelength_source"] == "file"
+    with pytest.warns(UserWarning, match="file states λ = 1.54187.*using the given value"):
+        p = read_pattern(test_data / "patterns/feooh.xrdml", wavelength="MoKa1",
+                         force_wavelength=True)
     assert p.wavelength == 0.70930 and p.metadata["wavelength_source"] == "user"
 
 

@@ -61,12 +61,15 @@ class OnTheFlyDataset(IterableDataset):
         super().__init__()
         from xrdsim.peaks.database import PeakDatabase
         from xrdsim.simulation.config import load_config
+        from xrdsim.wavelengths import check_peak_wavelength
 
         if views not in (1, 2):
             raise TrainingError(f"views must be 1 or 2, got {views!r}")
         self.peaks_path = str(peaks)
         self.db = PeakDatabase(self.peaks_path)
         self.config = load_config(sim_config) if isinstance(sim_config, str) else sim_config
+        check_peak_wavelength(self.db.attrs["wavelength"], self.config.wavelength,
+                              source=f"peak database {self.peaks_path}")
         n = len(self.db)
         self.structures = (np.arange(n) if structures is None
                            else np.asarray(structures, dtype=np.int64))

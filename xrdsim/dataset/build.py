@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -52,12 +53,10 @@ from xrdsim.grid import BIN_WIDTH, N_BINS, TWO_THETA_MIN
 from xrdsim.parallel import run_tasks
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 from xrdsim.versions import package_versions
+from xrdsim.wavelengths import WAVELENGTH_TOL, check_peak_wavelength
 
 #: Package path under which the bundled default input is recorded in manifests.
 DEFAULT_SOURCE_NAME = "xrdsim/data/default_structures.csv.gz"
-#: Å; a peak database and a config agree on the wavelength when closer than this
-#: (the database stores it as float64, configs resolve presets to 4-5 decimals).
-WAVELENGTH_TOL = 1e-6
 #: ``workers=None`` (auto) runs in-process below these sizes: starting a local cluster
 #: (process start, imports, numba cache load: ~10-20 s on 2 busy cores, measured) costs
 #: more than it saves on ~7 s of single-core simulation (~3,000 patterns/CPU-s) or on
@@ -199,6 +198,7 @@ def build_dataset(
     from xrdsim.dataset.manifest import (
         dataset_manifest,
         describe_inputs,
+        portable_sources,
         split_summary,
         write_manifest,
     )
@@ -222,7 +222,8 @@ def build_dataset(
     output.parent.mkdir(parents=True, exist_ok=True)  # "-o out/dataset.zarr" on a fresh checkout
     paths = [Path(s) for s in sources] or [default_source()]
     db_input = _peak_db_input(paths)
-    inputs = describe_inputs(paths, labels={str(default_source()): DEFAULT_SOURCE_NAME})
+    names = {str(default_source()): DEFAULT_SOURCE_NAME}
+    inputs = describe_inputs(paths, labels=names)
     fingerprint = _fingerprint(settings, configs, inputs)
     sidecar = output.with_name(output.name + ".peaks.h5")
 
@@ -246,17 +247,15 @@ def build_dataset(
                                 scheduler=scheduler, progress=progress,
                                 overwrite=True)
     db = PeakDatabase(peaks_path)
-    if abs(float(db.attrs["wavelength"]) - wavelength) > WAVELENGTH_TOL:
-        raise ConfigError(
-            f"peak database {peaks_path} was computed at {db.attrs['wavelength']} Å but the "
-            f"configs render peaks given at {wavelength} Å; recompute the peaks with "
-            f"`xrdsim peaks --wavelength {wavelength}` or set the configs' wavelength")
+    check_peak_wavelength(db.attrs["wavelength"], wavelength,
+                          source=f"peak database {peaks_path}")
     if len(db) == 0:
         raise DatasetError(f"no usable structure in {[str(p) for p in paths]}: "
                            f"{len(db.errors)} input(s) failed, e.g. {db.errors[:3]}")
     labels = db.labels
     ids = [str(s) for s in labels["structure_id"]]
     assignment, plans = _plan(labels, settings)
+    _warn_empty_test_splits(plans, settings, len(ids))
     assignment_hash = assignment_sha256(ids, assignment)
     symbols = list(extinction_table().symbols)
 
@@ -284,7 +283,9 @@ def build_dataset(
             "sources": inputs, "encoding": settings.encoding.to_dict(),
         }
         structures = {"structure_id": np.array(ids), "formula": labels["formula"],
-                      "source": labels["source"], "split": assignment,
+                      "source": np.array(portable_sources(labels["source"], paths,
+                                                          labels=names)),
+                      "split": assignment,
                       **{k: labels[k] for k in ("space_group", "crystal_system",
                                                 "extinction_group")}}
         params = {k: _param_names(db, c) for k, c in configs.items()}
@@ -327,6 +328,19 @@ def build_dataset(
                         n_patterns={p.spec.name: p.layout.n_patterns for p in plans},
                         shards_written=len(tasks), shards_reused=reused,
                         seconds=time.perf_counter() - t0)
+
+
+def _warn_empty_test_splits(plans: Sequence[_SplitPlan], settings: BuildSettings,
+                            n_structures: int) -> None:
+    """Warn (UserWarning) when a test fraction was asked but no structure was held out."""
+    empty = [p.spec.name for p in plans if p.spec.structures == "held_out" and
+             len(p.structures) == 0]
+    if empty and settings.test_fraction > 0:
+        warnings.warn(
+            f"the held-out splits {', '.join(empty)} are empty: {n_structures} structure(s) "
+            f"with test_fraction={settings.test_fraction} hold out no whole formula + space "
+            "group group, so `xrdsim evaluate` has nothing to score there; build from more "
+            "structures or raise --test-fraction", UserWarning, stacklevel=3)
 
 
 def _tasks(output: Path, peaks_path: Path, plans: Sequence[_SplitPlan],

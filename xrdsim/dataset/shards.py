@@ -33,7 +33,7 @@ from zarr.core.sync import sync
 from xrdsim.dataset.codec import _direct_writer, encode_full_shard
 from xrdsim.dataset.layout import ShardLayout, StoreEncoding
 from xrdsim.errors import DatasetError
-from xrdsim.grid import N_BINS
+from xrdsim.grid import N_BINS, grid_centers
 
 #: The ``format`` attribute of the root group.
 FORMAT = "xrdsim-dataset/1"
@@ -45,6 +45,9 @@ LABEL_DTYPES: dict[str, str] = {
     "structure_index": "int32",
     "view": "int16",
 }
+#: Coordinate array of every split group: the (12000,) bin centres in degrees 2θ, so
+#: ``xarray.open_zarr(store, group=split)`` labels the patterns' second axis.
+COORDINATE = "two_theta"
 #: Suffix of the temporary files zarr's LocalStore renames into place.
 PARTIAL_SUFFIX = ".partial"
 
@@ -130,9 +133,19 @@ def create_store(
                               param_names[name], encoding)
                 for name, (layout, group_attrs) in splits.items()]
         sync(_gather(jobs))
+        for name in splits:
+            write_two_theta(root[name])
     except OSError as exc:
         raise DatasetError(_os_message(exc, path)) from exc
     return root
+
+
+def write_two_theta(group: zarr.Group) -> None:
+    """Add the :data:`COORDINATE` array (bin centres, degrees 2θ) to ``group``."""
+    coord = group.create_array(COORDINATE, shape=(N_BINS,), chunks=(N_BINS,), dtype="float64",
+                               dimension_names=(COORDINATE,))
+    coord[:] = grid_centers()
+    coord.attrs.update({"units": "degree", "long_name": "2θ (bin centre)"})
 
 
 def layout_of(group: zarr.Group) -> ShardLayout:
@@ -289,6 +302,8 @@ def discard_shard(path: str | os.PathLike, split: str, shard_index: int) -> None
     """Delete every file of one (unrecorded) shard of ``split``, so it is rewritten whole."""
     root = Path(path)
     for key, folder in _array_dirs(root / split):
+        if key == COORDINATE:  # written once at creation, not per shard
+            continue
         ndim = 2 if key == "patterns" else 1
         _shard_file(folder, ndim, shard_index).unlink(missing_ok=True)
 

@@ -108,16 +108,20 @@ class MeasuredPattern:
 
 
 def read_pattern(
-    path: str | Path, *, wavelength: float | str | None = None, fmt: str | None = None
+    path: str | Path, *, wavelength: float | str | None = None, fmt: str | None = None,
+    force_wavelength: bool = False,
 ) -> MeasuredPattern:
     """Read one measured pattern.
 
     Args:
         path: the file; its suffix picks the reader unless ``fmt`` is given.
         wavelength: Å or a preset name (``"CuKa1"``). Required when the file states no
-            wavelength; when the file states one, the user's value wins, with a
-            warning if they differ by more than :data:`WAVELENGTH_TOL`.
+            wavelength; when the file states one (``.xrdml``, some ``.chi`` / pdCIF), the
+            file's value wins, with a warning if they differ by more than
+            :data:`WAVELENGTH_TOL`, unless ``force_wavelength``.
         fmt: force a format, one of :data:`FORMATS`.
+        force_wavelength: use ``wavelength`` even where the file states another one
+            (CLI ``--force-wavelength``; warned when they differ).
 
     Returns:
         a :class:`MeasuredPattern`; ``metadata["wavelength_source"]`` says where λ came from.
@@ -152,7 +156,7 @@ def read_pattern(
     if fmt == "xy" and meta.get("layout") == "start-step-end":
         fmt = "fullprof"
     x, y, s = _clean_axis(x, y, s, src)
-    wl, wl_source = _choose_wavelength(file_wl, wavelength, src)
+    wl, wl_source = _choose_wavelength(file_wl, wavelength, src, force=force_wavelength)
     meta["wavelength_source"] = wl_source
     if file_wl is not None:
         meta["file_wavelength"] = file_wl
@@ -160,7 +164,7 @@ def read_pattern(
 
 
 def _choose_wavelength(
-    file_wl: float | None, user: float | str | None, src: str
+    file_wl: float | None, user: float | str | None, src: str, *, force: bool
 ) -> tuple[float, str]:
     if user is None:
         if file_wl is None:
@@ -173,12 +177,16 @@ def _choose_wavelength(
         wl = resolve_wavelength(user)
     except ConfigError as exc:
         raise PatternReadError(src, str(exc)) from None
-    if file_wl is not None and abs(file_wl - wl) > WAVELENGTH_TOL:
+    if file_wl is None:
+        return wl, "user"
+    if abs(file_wl - wl) > WAVELENGTH_TOL:
+        used, other = ("the given value", "the file's: drop --force-wavelength") if force else (
+            "the file's value", "the given one: add --force-wavelength")
         warnings.warn(
             f"{src}: the file states λ = {file_wl:.5f} Å but {wl:.5f} Å was given; using "
-            "the given value (drop --wavelength to use the file's)", UserWarning, stacklevel=3,
+            f"{used} (to use {other})", UserWarning, stacklevel=3,
         )
-    return wl, "user"
+    return (wl, "user") if force else (file_wl, "file")
 
 
 def _clean_axis(

@@ -87,7 +87,8 @@ PRELOAD_AUTO_BYTES = 256 * 1024 * 1024
 MERGE_GAP_ROWS = 2048
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?([eE][-+]?\d+)?")
+#: A number standing alone; digits inside names and paths (``Li2O_225.cif``) are kept.
+_NUMBER = re.compile(r"(?<![\w./])[-+]?\d+(\.\d+)?([eE][-+]?\d+)?(?![\w/])")
 
 
 @dataclass(frozen=True)

@@ -30,14 +30,13 @@ from xrdsim.simulation.config import SimulationConfig, load_config
 from xrdsim.simulation.ops import OPS
 from xrdsim.simulation.ops_kernel import PARAM_SLOTS, TABLE_DU, TABLE_NODES, render_batch
 from xrdsim.simulation.sampling import draw_matrix, encode_config, params_to_dict, pattern_keys
+from xrdsim.wavelengths import check_peak_wavelength
 
 #: Nodes of the tabulated standard-normal quantile used for counting noise; the
 #: table ends at u = 0.5/M, i.e. |z| ≤ 3.84σ (tails beyond, p = 1.2e-4, are folded in).
 NORMAL_NODES = 8192
 #: Sub-steps per table node for the numerical integrals ∫pV·erf (Simpson, error < 1e-13).
 _FINE = 16
-#: Wavelength mismatch (Å) between peak list and config that is refused.
-WAVELENGTH_TOL = 1e-4
 
 T = TypeVar("T")
 
@@ -316,11 +315,8 @@ def simulate(
     """
     cfg = load_config(config)
     tt, inten, wavelength = _as_peaks(peaks)
-    if wavelength is not None and abs(float(wavelength) - cfg.wavelength) > WAVELENGTH_TOL:
-        raise PeakInputError(
-            f"peaks were computed at λ = {wavelength} Å but the config expects "
-            f"{cfg.wavelength} Å; recompute the peaks or set 'wavelength' in the config"
-        )
+    if wavelength is not None:
+        check_peak_wavelength(wavelength, cfg.wavelength, source="the peak list")
     tt, inten = np.ravel(tt), np.ravel(inten)
     res = simulate_batch(
         tt, inten, np.array([0, tt.size]), cfg, seed=seed,

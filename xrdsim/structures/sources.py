@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 import re
 import sys
 import zlib
@@ -40,8 +41,9 @@ class CifSource:
         source: origin for humans and error tables: ``"dir/file.cif"`` or
             ``"dir/file.csv.gz#<id>"``.
         structure_id: unique, stable id: the CSV id column (``material_id``) if present,
-            else ``"<stem>#<row>"`` (row 0-based); for CIF files the file stem, plus
-            ``"#<data block>"`` when a file holds several blocks.
+            else ``"<stem>#<row>"`` (row 0-based); for CIF files the file stem (the
+            path below the common folder when distinct inputs share a stem, see
+            :func:`cif_ids`), plus ``"#<data block>"`` when a file holds several blocks.
         text: the CIF text.
         intended_space_group: the space group the structure was generated in (CSV
             column :data:`INTENDED_GROUP_COLUMN`), or None.
@@ -91,21 +93,51 @@ def iter_cif_sources(
         CSV without the CIF column, an empty CIF cell, or a truncated / corrupt file
         (the rows read before the damage are still yielded).
     """
+    listed: list[Path | StructureError] = []
     for path in _as_paths(inputs):
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file() and _suffix_kind(p))
             if not files:
-                yield StructureError(str(path), "folder holds no .cif, .csv or .csv.gz "
-                                     "files (sub-folders are not searched)")
-            for file in files:
-                yield from _file_sources(file, cif_column, id_column)
+                listed.append(StructureError(str(path), "folder holds no .cif, .csv or .csv.gz "
+                                             "files (sub-folders are not searched)"))
+            listed.extend(files)
         elif path.exists():
-            yield from _file_sources(path, cif_column, id_column)
+            listed.append(path)
         else:
-            yield StructureError(str(path), "no such file or folder")
+            listed.append(StructureError(str(path), "no such file or folder"))
+    ids = cif_ids([p for p in listed if isinstance(p, Path)])
+    for item in listed:
+        if isinstance(item, StructureError):
+            yield item
+        else:
+            yield from _file_sources(item, cif_column, id_column, ids.get(item, item.stem))
 
 
-def _file_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | StructureError]:
+def cif_ids(files: Iterable[Path]) -> dict[Path, str]:
+    """Structure id of every CIF file among ``files``: its stem, unique across the inputs.
+
+    Distinct files that share a stem (``a/Li2O.cif``, ``b/Li2O.cif``) get their path
+    relative to the folder that holds all of them, without the suffix (``a/Li2O``,
+    ``b/Li2O``), so no structure is lost to an id collision. The same file listed twice
+    keeps one id: the peak database reports the second copy as a duplicate.
+    """
+    cifs = [f for f in files if _suffix_kind(f) == "cif"]
+    by_stem: dict[str, set[Path]] = {}
+    for f in cifs:
+        by_stem.setdefault(f.stem, set()).add(f.resolve())
+    out: dict[Path, str] = {}
+    for f in cifs:
+        group = by_stem[f.stem]
+        if len(group) == 1:
+            out[f] = f.stem
+            continue
+        root = Path(os.path.commonpath([g.parent for g in group]))
+        out[f] = f.resolve().relative_to(root).with_suffix("").as_posix()
+    return out
+
+
+def _file_sources(path: Path, cif_column, id_column,
+                  stem: str) -> Iterator[CifSource | StructureError]:
     kind = _suffix_kind(path)
     if kind == "csv":
         yield from _csv_sources(path, cif_column, id_column)
@@ -124,10 +156,10 @@ def _file_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | Str
         return
     blocks = split_data_blocks(text)
     if len(blocks) <= 1:
-        yield CifSource(str(path), path.stem, text)
+        yield CifSource(str(path), stem, text)
         return
     for name, block in blocks:
-        yield CifSource(f"{path}#{name}", f"{path.stem}#{name}", block)
+        yield CifSource(f"{path}#{name}", f"{stem}#{name}", block)
 
 
 def split_data_blocks(text: str) -> list[tuple[str, str]]:
