@@ -13,7 +13,10 @@ because it needs something outside the test:
   ``--scheduler tcp://host:8786`` line needs a running cluster and is skipped;
 - neural ``train`` commands get a tiny network, 2 (fine-tuning) epochs and one step per
   on-the-fly epoch appended (:data:`TINY_TRAIN`); the barlow command keeps its default
-  pre-training epochs.
+  pre-training epochs;
+- ``synth`` makes 5 crystals in each of space groups 1–2 instead of 20 in each of 230;
+- ``sources`` downloads from PyPI and Debian: the two fetchers are replaced by ones that
+  copy local CIFs (as in ``tests/structures/test_fetch.py``), the rest runs as written.
 
 The Python block runs as a script in a subprocess, with ``workers=2`` as written.
 """
@@ -87,29 +90,54 @@ def _tiny_inputs(folder: Path, shared_data: Path) -> None:
     for name in ("feooh.xrdml", "V2O5-2ZnO_400C_60min.xrdml"):
         shutil.copy(TEST_DATA / "patterns" / name, folder / "scans" / name)
     shutil.copy(shared_data / "patterns" / "autoxrd_examples" / "MnO.xy", folder / "data.xy")
+    shutil.copy(shared_data / "patterns" / "autoxrd_examples" / "MnO.xy", folder / "MnO.xy")
+    shutil.copy(shared_data / "cifs" / "autoxrd_examples" / "MnO_225.cif",
+                folder / "MnO_225.cif")
+    for name in ("mp20_val.csv.gz", "mp20_test.csv.gz"):
+        shutil.copy(folder / "mp20.csv.gz", folder / name)
     (folder / "labels.csv").write_text("file,space_group\nfeooh.xrdml,62\n")
+
+
+def _local_fetchers(monkeypatch) -> None:
+    from xrdsim.structures import fetch
+
+    def copier(*names):
+        def fetcher(folder, work):
+            folder.mkdir(parents=True, exist_ok=True)
+            for name in names:
+                shutil.copyfile(TEST_DATA / "cifs" / name, folder / name)
+            return len(names)
+        return fetcher
+
+    monkeypatch.setattr(fetch, "fetch_aflow", copier("NiO_225_sym.cif"))
+    monkeypatch.setattr(fetch, "fetch_avogadro", copier("LiOH-H2O_12.cif"))
 
 
 def test_readme_command_block_is_what_this_test_runs():
     names = [c[0] if c[0] != "hand" else "hand " + c[1] for c in readme_commands()]
-    assert names == ["peaks", "peaks-info", "simulate", "build", "build", "inspect", "train",
-                     "train", "evaluate", "prepare", "predict", "train", "hand predict"]
+    assert names == ["peaks", "peaks-info", "synth", "sources", "mix", "simulate", "build",
+                     "build", "inspect", "train", "train", "evaluate", "prepare", "predict",
+                     "train", "hand predict", "calibrate"]
 
 
 @pytest.mark.slow
 def test_readme_commands_run_as_written(tmp_path, shared_data, monkeypatch):
     _tiny_inputs(tmp_path, shared_data)
+    _local_fetchers(monkeypatch)
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     for args in readme_commands():
         args = ["1" if a == "2" and args[i - 1] == "--workers" else a
                 for i, a in enumerate(args)]
+        if args[0] == "synth":
+            args = [{"20": "5", "1-230": "1-2"}.get(a, a) for a in args]
         if args[0] == "train" and "hand" not in args:
             args = args + TINY_TRAIN
         result = runner.invoke(cli, args, catch_exceptions=False)
         assert result.exit_code == 0, (args, result.output)
     assert Path("data_manifests/mp20.json").is_file() and Path("nio.png").is_file()
     assert Path("predictions.json").is_file() and Path("runs/hand").is_dir()
+    assert Path("mixed.csv.gz").is_file() and Path("instrument.yaml").is_file()
 
 
 @pytest.mark.slow
