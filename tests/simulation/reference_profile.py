@@ -5,7 +5,10 @@ with NumPy and SciPy and without any of the kernel's tricks: the counter-based R
 Python/NumPy uint64 arithmetic, binning with ``np.add.at``, the half window by
 ``scipy.optimize.brentq``, and each bin's share of a peak as the integral of the exact
 asymmetric pseudo-Voigt over the bin by 16-point Gauss–Legendre quadrature (the kernel
-uses a Hermite-interpolated cumulative table instead).
+uses a Hermite-interpolated cumulative table instead). Lines are placed at their exact
+2θ unless the config says ``profile.positions: binned``; humps and the air-scatter rise
+are evaluated in closed form at every bin (the kernel uses recurrences), Poisson counts
+by the same inversion / PTRS rules written in plain Python.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from scipy import optimize, special
 from xrdsim.grid import BIN_WIDTH, N_BINS, bin_index, convert_two_theta
 from xrdsim.simulation import rng as streams
 from xrdsim.simulation.config import SimulationConfig
-from xrdsim.wavelengths import KALPHA_DOUBLETS
+from xrdsim.wavelengths import KALPHA_DOUBLETS, KBETA, TUNGSTEN_LALPHA1
 
 MASK = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
@@ -93,6 +96,77 @@ def profile(sticks: np.ndarray, p: dict[str, float], config: SimulationConfig) -
     return y
 
 
+def profile_lines(
+    x: np.ndarray, s: np.ndarray, p: dict[str, float], config: SimulationConfig
+) -> np.ndarray:
+    """Each line at its exact 2θ: bin share = ∫ over [j·h, (j+1)·h] of F((2θ − x)/Γ(x))."""
+    eta, rho = p["profile.eta"], p["profile.rho"]
+    k = half_window(eta, config.op("profile").settings["tail_cutoff"])
+    y = np.zeros(N_BINS)
+    gammas = fwhm(x, p, config)
+    for xi, si, gamma in zip(x, s, gammas, strict=True):
+        if si == 0:
+            continue
+        j = np.arange(max(0, int((xi - k * gamma) / BIN_WIDTH) - 1),
+                      min(N_BINS, int((xi + k * gamma) / BIN_WIDTH) + 2))
+        a = np.clip((j * BIN_WIDTH - xi) / gamma, -k, k)
+        b = np.clip(((j + 1) * BIN_WIDTH - xi) / gamma, -k, k)
+        u = 0.5 * (b - a)[:, None] * GL_X[None, :] + 0.5 * (a + b)[:, None]
+        y[j] += si * 0.5 * (b - a) * (pv_shape(u, eta, rho) * GL_W[None, :]).sum(axis=1)
+    return y
+
+
+def draw(config: SimulationConfig, name: str, u: float) -> float:
+    """A per-item draw of parameter ``name`` from one uniform u (fixed/uniform/log/bands)."""
+    op, par = name.split(".")
+    d = config.op(op).params[par]
+    v = d.values
+    log = d.kind in ("loguniform", "logbands")
+    if d.kind == "fixed":
+        return v[0]
+    edges = [math.log(x) for x in v] if log else list(v)
+    widths = [edges[i + 1] - edges[i] for i in range(0, len(edges), 2)]
+    t = u * sum(widths)
+    x = edges[-1]
+    for i, w in enumerate(widths):
+        if t < w:
+            x = edges[2 * i] + t
+            break
+        t -= w
+    return math.exp(x) if log else x
+
+
+def poisson(lam: float, key: int, j: int) -> float:
+    """Poisson(λ) from the uniforms of bin j: inversion below λ = 10, PTRS above."""
+    base = 64 * j
+    if lam < 10.0:
+        u = uniforms(key, streams.STREAM_POISSON, np.array([base]))[0]
+        pk = math.exp(-lam)
+        cdf, k = pk, 0
+        while u > cdf and k < 200:
+            k += 1
+            pk *= lam / k
+            cdf += pk
+        return float(k)
+    us_ = uniforms(key, streams.STREAM_POISSON, base + np.arange(64))
+    b = 0.931 + 2.53 * math.sqrt(lam)
+    a = -0.059 + 0.02483 * b
+    invalpha = 1.1239 + 1.1328 / (b - 3.4)
+    vr = 0.9277 - 3.6224 / (b - 2.0)
+    for att in range(32):
+        uu, v = us_[2 * att] - 0.5, us_[2 * att + 1]
+        us = 0.5 - abs(uu)
+        k = math.floor((2.0 * a / us + b) * uu + lam + 0.43)
+        if us >= 0.07 and v <= vr:
+            return k
+        if k < 0 or (us < 0.013 and v > us):
+            continue
+        lhs = math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)
+        if lhs <= -lam + k * math.log(lam) - math.lgamma(k + 1.0):
+            return k
+    return max(0.0, math.floor(lam + 0.5))
+
+
 def reference_pattern(
     two_theta: np.ndarray,
     intensity: np.ndarray,
@@ -114,43 +188,83 @@ def reference_pattern(
     if on("intensity_noise"):
         u = uniforms(key, streams.STREAM_INTENSITY, np.arange(n))
         y = y * (1.0 + p["intensity_noise.amplitude"] * (2.0 * u - 1.0))
+    waves: list[tuple[float, np.ndarray]] = []  # (wavelength, intensity factor)
     if on("doublet"):
         lam1, lam2 = KALPHA_DOUBLETS[config.op("doublet").settings["anode"]]
         r = p["doublet.ratio"]
-        with np.errstate(invalid="ignore"):
-            x1 = convert_two_theta(tt, from_wavelength=config.wavelength, to_wavelength=lam1)
-            x2 = convert_two_theta(tt, from_wavelength=config.wavelength, to_wavelength=lam2)
-        lines = [(x1 + shift, y / (1.0 + r)), (x2 + shift, y * r / (1.0 + r))]
+        waves += [(lam1, y / (1.0 + r)), (lam2, y * r / (1.0 + r))]
     else:
-        lines = [(tt + shift, y)]
+        waves += [(config.wavelength, y)]
+    if on("tube_lines"):
+        waves += [(KBETA[config.op("tube_lines").settings["anode"]], y * p["tube_lines.kbeta"]),
+                  (TUNGSTEN_LALPHA1, y * p["tube_lines.tungsten"])]
+    xs, ws = [], []
+    for lam, w in waves:
+        with np.errstate(invalid="ignore"):
+            x0 = convert_two_theta(tt, from_wavelength=config.wavelength, to_wavelength=lam)
+        x = x0 + shift
+        if on("displacement"):  # Δ2θ = −2s·cosθ/R (radians)
+            r_mm = config.op("displacement").settings["radius"]
+            x = x - np.rad2deg(2.0 * p["displacement.shift"] * np.cos(np.deg2rad(x0 / 2)) / r_mm)
+        if on("transparency"):  # exponential tail e^{−t}, 3-point Gauss–Laguerre sub-lines
+            r_cm = config.op("transparency").settings["radius"] / 10.0
+            delta = np.rad2deg(np.sin(np.deg2rad(x0)) / (2.0 * p["transparency.mu"] * r_cm))
+            t_k, w_k = np.polynomial.laguerre.laggauss(3)
+            for tk, wk in zip(t_k, w_k, strict=True):
+                xs.append(x - delta * tk)
+                ws.append(w * wk)
+        else:
+            xs.append(x)
+            ws.append(w)
+    x_all, w_all = np.concatenate(xs), np.concatenate(ws)
+    keep = np.isfinite(x_all) & (x_all >= 0.0) & (x_all < N_BINS * BIN_WIDTH)
+    if on("peak_crop"):
+        keep &= (x_all >= p["peak_crop.low"]) & (x_all <= p["peak_crop.high"])
+    x_all, w_all = x_all[keep], w_all[keep]
     sticks = np.zeros(N_BINS)
     counts = np.zeros(N_BINS)
-    for x, w in lines:
-        keep = np.isfinite(x)
-        if on("peak_crop"):
-            keep &= (x >= p["peak_crop.low"]) & (x <= p["peak_crop.high"])
-        j = bin_index(np.where(keep, x, -1.0))
-        np.add.at(sticks, j[j >= 0], w[j >= 0])
-        np.add.at(counts, j[j >= 0], 1.0)
+    j = bin_index(x_all)
+    np.add.at(sticks, j[j >= 0], w_all[j >= 0])
+    np.add.at(counts, j[j >= 0], 1.0)
     if config.op("binning").settings["mode"] == "mean":
         sticks = np.where(counts > 1, sticks / np.maximum(counts, 1), sticks)
+    exact = on("profile") and config.op("profile").settings["positions"] == "exact"
     if on("impurity"):
-        s = config.op("impurity")
-        lo, hi = s.settings["two_theta_range"]
-        ilo, ihi = s.params["intensity"].values[0], s.params["intensity"].values[-1]
+        lo, hi = config.op("impurity").settings["two_theta_range"]
         base = sticks.max()
         if base > 0:
             for m in range(int(p["impurity.count"])):
                 u = uniforms(key, streams.STREAM_IMPURITY, np.array([2 * m, 2 * m + 1]))
-                j = min(int(math.floor((lo + (hi - lo) * u[0]) / BIN_WIDTH)), N_BINS - 1)
-                sticks[j] += (ilo + (ihi - ilo) * u[1]) * base
-    out = profile(sticks, p, config) if on("profile") else sticks
+                xi = lo + (hi - lo) * u[0]
+                a = draw(config, "impurity.intensity", u[1]) * base
+                if exact:
+                    x_all, w_all = np.append(x_all, xi), np.append(w_all, a)
+                else:
+                    sticks[min(int(math.floor(xi / BIN_WIDTH)), N_BINS - 1)] += a
+    if exact:
+        out = profile_lines(x_all, w_all, p, config)
+    else:
+        out = profile(sticks, p, config) if on("profile") else sticks
     if out.max() > 0:
         out = out / out.max()
     t = (np.arange(N_BINS) + 0.5) / N_BINS
     if on("background"):
         c = [p[f"background.c{i}"] for i in range(4)]
         out = out + sum(c[i] * special.comb(3, i) * t**i * (1 - t) ** (3 - i) for i in range(4))
+    x = (np.arange(N_BINS) + 0.5) * BIN_WIDTH
+    if on("amorphous"):
+        for m in range(int(p["amorphous.count"])):
+            u = uniforms(key, streams.STREAM_AMORPHOUS, 4 * m + np.arange(4))
+            h, c, w, e = (draw(config, f"amorphous.{n}", u[i])
+                          for i, n in enumerate(("height", "center", "fwhm", "eta")))
+            d2 = 4.0 * (x - c) ** 2 / w**2
+            out = out + h * ((1 - e) * np.exp(-math.log(2.0) * d2) + e / (1 + d2))
+    if on("air_scatter"):
+        out = out + p["air_scatter.amplitude"] * np.exp(-x / p["air_scatter.decay"])
+    if on("poisson_noise"):
+        n_c = p["poisson_noise.counts"]
+        lam = out * n_c
+        out = np.array([poisson(v, key, j) / n_c if v > 0 else 0.0 for j, v in enumerate(lam)])
     if on("counting_noise"):
         u = uniforms(key, streams.STREAM_COUNTING, np.arange(N_BINS))
         nodes = (np.arange(NORMAL_M) + 0.5) / NORMAL_M
@@ -164,6 +278,8 @@ def reference_pattern(
             2.0 * uniforms(key, streams.STREAM_BACKGROUND, np.arange(int(pos[-1]) + 3)) - 1.0
         )
         out = out + np.interp(pos, np.arange(knots.size), knots)
+    if on("scan_range"):
+        out = np.where((x < p["scan_range.start"]) | (x > p["scan_range.end"]), 0.0, out)
     if on("renormalize") and out.max() > 0:
         out = out / out.max()
     if on("final_crop"):

@@ -51,6 +51,25 @@ OP_CASES = {
     },
     "renormalize": {"renormalize": {}, "background_noise": {"amplitude": 0.2, "dilation": 3.0}},
     "final_crop": {"final_crop": {"low": {"uniform": [0, 24]}, "high": {"uniform": [100, 120]}}},
+    "profile_binned": {"profile": {**PROFILE, "positions": "binned"}},
+    "impurity_exact": {
+        "profile": PROFILE,
+        "impurity": {"count": {"randint": [1, 6]}, "intensity": {"bands": [[0.1, 0.2], [0.3, 0.5]]}},
+    },
+    "displacement": {"displacement": {"shift": {"uniform": [-0.5, 0.5]}, "radius": 200.0},
+                     "profile": PROFILE},
+    "transparency": {"transparency": {"mu": {"loguniform": [5.0, 500.0]}}, "profile": PROFILE},
+    "tube_lines": {"tube_lines": {"kbeta": {"uniform": [0.01, 0.2]}, "tungsten": 0.05},
+                   "doublet": {"ratio": 0.5}, "profile": PROFILE},
+    "amorphous": {"amorphous": {"count": {"randint": [1, 3]}, "height": {"uniform": [0.05, 0.5]},
+                                "center": {"uniform": [10, 40]}, "fwhm": {"loguniform": [2, 20]},
+                                "eta": {"uniform": [0, 1]}}},
+    "air_scatter": {"air_scatter": {"amplitude": {"uniform": [0.1, 5]},
+                                    "decay": {"uniform": [1, 10]}}, "profile": PROFILE},
+    "poisson_noise": {"poisson_noise": {"counts": {"loguniform": [3.0, 3000.0]}},
+                      "background": {f"c{i}": 0.01 for i in range(4)}, "profile": PROFILE},
+    "scan_range": {"scan_range": {"start": {"uniform": [0, 10]}, "end": {"bands": [[60, 80], [90, 120]]}},
+                   "renormalize": {}, "profile": PROFILE},
 }
 
 

@@ -26,9 +26,11 @@ from scipy import integrate, special
 
 from xrdsim.errors import ConfigError, PeakInputError
 from xrdsim.grid import N_BINS, convert_two_theta, grid_centers
+from xrdsim.wavelengths import TUNGSTEN_LALPHA1
 from xrdsim.simulation.config import SimulationConfig, load_config
 from xrdsim.simulation.ops import OPS
-from xrdsim.simulation.ops_kernel import PARAM_SLOTS, TABLE_DU, TABLE_NODES, render_batch
+from xrdsim.simulation.ops_kernel import PARAM_SLOTS, render_batch
+from xrdsim.simulation.profile_kernel import TABLE_DU, TABLE_NODES
 from xrdsim.simulation.sampling import draw_matrix, encode_config, params_to_dict, pattern_keys
 
 #: Nodes of the tabulated standard-normal quantile used for counting noise; the
@@ -109,7 +111,7 @@ class SimulationResult:
 
     Attributes:
         patterns: (B, 12000) float32, C-contiguous, on the model grid.
-        params: dotted name → (B,) array (float32; int32 for ``impurity.count``), one per
+        params: dotted name → (B,) array (float32; int32 for integer parameters), one per
             :meth:`SimulationConfig.param_names`.
     """
 
@@ -156,6 +158,25 @@ def _with_threads(threads: int | None, fn: Callable[[], T]) -> T:
         numba.set_num_threads(old)
 
 
+def line_positions(tt: np.ndarray, cfg: SimulationConfig, enc: Any) -> np.ndarray:
+    """(4, n) float64 2θ of every peak for Kα1 (or the single line), Kα2, Kβ1 and W Lα1.
+
+    Rows of ops that are off are NaN; a line that cannot diffract (sin θ > 1) is NaN.
+    """
+    rows = np.full((4, tt.size), np.nan)
+    names = [op.name for op in OPS]
+    with np.errstate(invalid="ignore"):
+        if enc.on[names.index("doublet")]:
+            for r, lam in enumerate(enc.kalpha):
+                rows[r] = convert_two_theta(tt, from_wavelength=cfg.wavelength, to_wavelength=lam)
+        else:
+            rows[0] = tt
+        if enc.on[names.index("tube_lines")]:
+            for r, lam in ((2, enc.kbeta), (3, TUNGSTEN_LALPHA1)):
+                rows[r] = convert_two_theta(tt, from_wavelength=cfg.wavelength, to_wavelength=lam)
+    return rows
+
+
 def _run(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_keys, views, threads):
     cfg = load_config(config)
     tt = np.ascontiguousarray(two_theta, dtype=np.float64)
@@ -168,18 +189,14 @@ def _run(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_ke
     keys = pattern_keys(seed, sk, vw)
     enc = encode_config(cfg)
     matrix = np.ascontiguousarray(matrix_fn(cfg, enc, keys), dtype=np.float64)
-    if enc.on[[op.name for op in OPS].index("doublet")]:
-        with np.errstate(invalid="ignore"):
-            tt1 = convert_two_theta(tt, from_wavelength=cfg.wavelength, to_wavelength=enc.kalpha[0])
-            tt2 = convert_two_theta(tt, from_wavelength=cfg.wavelength, to_wavelength=enc.kalpha[1])
-    else:
-        tt1 = tt2 = tt
+    tt_lines = line_positions(tt, cfg, enc)
     out = np.empty((n_pat, N_BINS), dtype=np.float32)
     tables, trig, normal_q = shape_tables(), grid_trig(), normal_quantiles()
 
     def run() -> None:
-        render_batch(tt1, tt2, inten, offs, matrix, keys, enc.on, enc.mean_mode, enc.impurity,
-                     enc.tail_cutoff, enc.wavelength, tables, trig, normal_q, out)  # fmt: skip
+        render_batch(tt_lines, inten, offs, matrix, keys, enc.on, enc.consts, enc.item_kind,
+                     enc.item_lo, enc.item_hi, enc.item_off, enc.item_n, enc.choice_vals,
+                     tables, trig, normal_q, out)  # fmt: skip
 
     _with_threads(threads, run)
     return SimulationResult(patterns=out, params=params_to_dict(cfg, matrix))
