@@ -54,7 +54,9 @@ OP_CASES = {
     "profile_binned": {"profile": {**PROFILE, "positions": "binned"}},
     "impurity_exact": {
         "profile": PROFILE,
-        "impurity": {"count": {"randint": [1, 6]}, "intensity": {"bands": [[0.1, 0.2], [0.3, 0.5]]}},
+        "impurity": {
+            "count": {"randint": [1, 6]}, "intensity": {"bands": [[0.1, 0.2], [0.3, 0.5]]}
+        },
     },
     "displacement": {"displacement": {"shift": {"uniform": [-0.5, 0.5]}, "radius": 200.0},
                      "profile": PROFILE},
@@ -68,8 +70,10 @@ OP_CASES = {
                                     "decay": {"uniform": [1, 10]}}, "profile": PROFILE},
     "poisson_noise": {"poisson_noise": {"counts": {"loguniform": [3.0, 3000.0]}},
                       "background": {f"c{i}": 0.01 for i in range(4)}, "profile": PROFILE},
-    "scan_range": {"scan_range": {"start": {"uniform": [0, 10]}, "end": {"bands": [[60, 80], [90, 120]]}},
-                   "renormalize": {}, "profile": PROFILE},
+    "scan_range": {
+        "scan_range": {"start": {"uniform": [0, 10]}, "end": {"bands": [[60, 80], [90, 120]]}},
+        "renormalize": {}, "profile": PROFILE,
+    },
 }
 
 

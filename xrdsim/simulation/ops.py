@@ -125,7 +125,9 @@ def _check_radius(op: str) -> Callable[[dict, dict], None]:
     def check(p: dict[str, Distribution], s: dict[str, Any]) -> None:
         r = _number(f"{op}.radius", s["radius"])
         if not 50.0 <= r <= 1000.0:
-            raise ConfigError(f"{op}.radius (goniometer radius, mm) must lie in [50, 1000], got {r}")
+            raise ConfigError(
+                f"{op}.radius (goniometer radius, mm) must lie in [50, 1000], got {r}"
+            )
 
     return check
 

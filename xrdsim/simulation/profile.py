@@ -26,12 +26,12 @@ from scipy import integrate, special
 
 from xrdsim.errors import ConfigError, PeakInputError
 from xrdsim.grid import N_BINS, convert_two_theta, grid_centers
-from xrdsim.wavelengths import TUNGSTEN_LALPHA1
 from xrdsim.simulation.config import SimulationConfig, load_config
 from xrdsim.simulation.ops import OPS
 from xrdsim.simulation.ops_kernel import PARAM_SLOTS, render_batch
 from xrdsim.simulation.profile_kernel import TABLE_DU, TABLE_NODES
 from xrdsim.simulation.sampling import draw_matrix, encode_config, params_to_dict, pattern_keys
+from xrdsim.wavelengths import TUNGSTEN_LALPHA1
 
 #: Nodes of the tabulated standard-normal quantile used for counting noise; the
 #: table ends at u = 0.5/M, i.e. |z| ≤ 3.84σ (tails beyond, p = 1.2e-4, are folded in).
