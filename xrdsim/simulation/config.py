@@ -32,7 +32,7 @@ from xrdsim.simulation.distributions import Distribution
 from xrdsim.simulation.ops import OP_BY_NAME, OPS, OpSpec
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, KALPHA_DOUBLETS, resolve_wavelength
 
-PRESETS = ("das2025", "train", "invariance")
+PRESETS = ("das2025", "train", "invariance", "extrapolation")
 
 
 @dataclass(frozen=True)
