@@ -13,6 +13,7 @@ by the same inversion / PTRS rules written in plain Python.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -167,12 +168,40 @@ def poisson(lam: float, key: int, j: int) -> float:
     return max(0.0, math.floor(lam + 0.5))
 
 
+def holohedry(cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """G* and every integer matrix with entries in {−1, 0, 1} that keeps G* (brute force)."""
+    a, b, c = cell[:3]
+    ca, cb, cg = np.cos(np.deg2rad(cell[3:]))
+    g = np.array([[a * a, a * b * cg, a * c * cb], [a * b * cg, b * b, b * c * ca],
+                  [a * c * cb, b * c * ca, c * c]])
+    gs = np.linalg.inv(g)
+    mats = np.array(list(itertools.product((-1, 0, 1), repeat=9))).reshape(-1, 3, 3)
+    mats = mats[np.abs(np.round(np.linalg.det(mats))) == 1]
+    moved = np.einsum("mji,jk,mkl->mil", mats, gs, mats)
+    keep = np.abs(moved - gs).max(axis=(1, 2)) <= 1e-4 * np.abs(gs).max()
+    return gs, mats[keep]
+
+
+def march_dollase(hkl: np.ndarray, cell: np.ndarray, direction: np.ndarray, r: float):
+    """⟨(r² cos²α + sin²α / r)^(−3/2)⟩ over the holohedry orbit of each hkl row."""
+    gs, mats = holohedry(cell)
+    out = np.empty(len(hkl))
+    for i, h in enumerate(hkl):
+        eq = np.einsum("mij,j->mi", mats, h)
+        c2 = (eq @ gs @ direction) ** 2 / ((h @ gs @ h) * (direction @ gs @ direction))
+        out[i] = np.mean((r * r * c2 + (1 - c2) / r) ** -1.5)
+    return out
+
+
 def reference_pattern(
     two_theta: np.ndarray,
     intensity: np.ndarray,
     config: SimulationConfig,
     p: dict[str, float],
     key: int,
+    *,
+    hkl: np.ndarray | None = None,
+    cell: np.ndarray | None = None,
 ) -> np.ndarray:
     """One pattern (12000,) float64 from the given parameters and pattern key."""
     on = config.enabled
@@ -188,6 +217,12 @@ def reference_pattern(
     if on("intensity_noise"):
         u = uniforms(key, streams.STREAM_INTENSITY, np.arange(n))
         y = y * (1.0 + p["intensity_noise.amplitude"] * (2.0 * u - 1.0))
+    if on("preferred_orientation") and hkl is not None:
+        dirs = np.array(config.op("preferred_orientation").settings["directions"], float)
+        u = uniforms(key, streams.STREAM_ORIENTATION, np.array([0]))[0]
+        d = dirs[min(int(u * len(dirs)), len(dirs) - 1)]
+        y = y * march_dollase(np.asarray(hkl, float), np.asarray(cell, float), d,
+                              p["preferred_orientation.r"])
     waves: list[tuple[float, np.ndarray]] = []  # (wavelength, intensity factor)
     if on("doublet"):
         lam1, lam2 = KALPHA_DOUBLETS[config.op("doublet").settings["anode"]]

@@ -137,12 +137,11 @@ def _plan(labels: Mapping[str, np.ndarray], settings: BuildSettings) -> tuple[np
 
 def _param_names(db: Any, config: Any) -> list[str]:
     """Names of the parameters the simulator reports for ``config`` (one-pattern probe)."""
-    from xrdsim.simulation.profile import simulate_batch
+    from xrdsim.simulation.phases import simulate_database
 
-    batch = db.ragged(np.array([0]))
-    result = simulate_batch(batch.two_theta, batch.intensity, batch.offsets, config, seed=0,
-                            structure_keys=np.zeros(1, dtype=np.int64),
-                            views=np.zeros(1, dtype=np.int64), threads=1)
+    result = simulate_database(db, np.array([0]), config, seed=0,
+                               structure_keys=np.zeros(1, dtype=np.int64),
+                               views=np.zeros(1, dtype=np.int64), threads=1)
     return sorted(result.params)
 
 

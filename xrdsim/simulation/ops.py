@@ -15,6 +15,7 @@ import numpy as np
 
 from xrdsim.errors import ConfigError, did_you_mean
 from xrdsim.simulation.distributions import Distribution, _number
+from xrdsim.simulation.orientation import DEFAULT_DIRECTIONS
 from xrdsim.wavelengths import KALPHA_DOUBLETS, KBETA
 
 _INF = float("inf")
@@ -152,6 +153,29 @@ def _check_per_hump(op: str, names: tuple[str, ...]) -> Callable[[dict, dict], N
     return check
 
 
+def _check_directions(p: dict[str, Distribution], s: dict[str, Any]) -> None:
+    d = s["directions"]
+    ok = isinstance(d, (list, tuple)) and len(d) > 0 and all(
+        isinstance(v, (list, tuple)) and len(v) == 3
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in v) and any(v)
+        for v in d
+    )  # fmt: skip
+    if not ok:
+        raise ConfigError(
+            f"preferred_orientation.directions: got {d!r}; need a list of integer [h, k, l] "
+            "plate normals, e.g. [[0, 0, 1], [1, 1, 1]]"
+        )
+
+
+def _check_mixture(p: dict[str, Distribution], s: dict[str, Any]) -> None:
+    n, f = p["phases"].bounds()[1], p["fraction"].bounds()[1]
+    if f * (n + 1) >= 1.0:
+        raise ConfigError(
+            f"mixture: {int(n)} extra phases of weight fraction up to {f} can outweigh the "
+            f"labelled phase (1 − {int(n)}·{f} ≤ {f}); keep fraction below {1 / (n + 1):.3g}"
+        )
+
+
 def _crop(meaning: str) -> tuple[ParamSpec, ...]:
     return (
         ParamSpec("low", 0.0, 180.0, f"{meaning} lower edge, degrees 2θ"),
@@ -161,6 +185,14 @@ def _crop(meaning: str) -> tuple[ParamSpec, ...]:
 
 #: Every op in execution order (das2025 Table 1, with the extra ops slotted in where they act).
 OPS: tuple[OpSpec, ...] = (
+    OpSpec(
+        "mixture",
+        (
+            ParamSpec("phases", 0.0, 2.0, "extra phases from other structures", integer=True),
+            ParamSpec("fraction", 0.0, 0.5, "weight fraction of each extra phase"),
+        ),
+        check=_check_mixture,
+    ),
     OpSpec("zero_shift", (ParamSpec("delta", -5.0, 5.0, "2θ offset, degrees"),)),
     OpSpec(
         "displacement",
@@ -171,6 +203,12 @@ OPS: tuple[OpSpec, ...] = (
     OpSpec("position_noise", (ParamSpec("amplitude", -1.0, 1.0, "a, degrees", symmetric=True),)),
     OpSpec("peak_crop", _crop("peak window"), check=_check_crop("peak_crop")),
     OpSpec("intensity_noise", (ParamSpec("amplitude", -1.0, 1.0, "ℓ, fraction", symmetric=True),)),
+    OpSpec(
+        "preferred_orientation",
+        (ParamSpec("r", 0.1, 10.0, "March–Dollase ratio r (< 1 plates, > 1 needles)"),),
+        {"directions": [list(d) for d in DEFAULT_DIRECTIONS]},
+        _check_directions,
+    ),
     OpSpec(
         "doublet", (ParamSpec("ratio", 0.0, 1.0, "I(Kα2)/I(Kα1)"),), {"anode": "Cu"}, _check_doublet
     ),

@@ -31,6 +31,7 @@ from xrdsim.simulation.rng import (
     STREAM_COUNTING,
     STREAM_IMPURITY,
     STREAM_INTENSITY,
+    STREAM_ORIENTATION,
     STREAM_POISSON,
     STREAM_POSITION,
     stream_key,
@@ -40,9 +41,10 @@ from xrdsim.simulation.rng import (
 
 #: Column order of the parameter matrix (must equal ``xrdsim.simulation.ops.param_slots()``).
 PARAM_SLOTS = (
-    "zero_shift.delta", "displacement.shift", "position_noise.amplitude", "peak_crop.low",
-    "peak_crop.high", "intensity_noise.amplitude", "doublet.ratio", "tube_lines.kbeta",
-    "tube_lines.tungsten", "transparency.mu", "impurity.count",
+    "mixture.phases", "mixture.fraction", "zero_shift.delta", "displacement.shift",
+    "position_noise.amplitude", "peak_crop.low", "peak_crop.high", "intensity_noise.amplitude",
+    "preferred_orientation.r", "doublet.ratio", "tube_lines.kbeta", "tube_lines.tungsten",
+    "transparency.mu", "impurity.count",
     "profile.U", "profile.V", "profile.W", "profile.P", "profile.eta", "profile.rho",
     "sample_broadening.size", "sample_broadening.strain",
     "background.c0", "background.c1", "background.c2", "background.c3", "amorphous.count",
@@ -55,18 +57,22 @@ ITEM_SLOTS = ("impurity.intensity", "amorphous.height", "amorphous.center", "amo
               "amorphous.eta")  # fmt: skip
 #: Op order of the ``ops_on`` flags (must equal ``[op.name for op in config.OPS]``).
 OP_ORDER = (
-    "zero_shift", "displacement", "position_noise", "peak_crop", "intensity_noise", "doublet",
-    "tube_lines", "transparency", "binning", "impurity", "profile", "sample_broadening",
-    "background", "amorphous", "air_scatter", "poisson_noise", "counting_noise",
-    "background_noise", "scan_range", "renormalize", "final_crop",
+    "mixture", "zero_shift", "displacement", "position_noise", "peak_crop", "intensity_noise",
+    "preferred_orientation", "doublet", "tube_lines", "transparency", "binning", "impurity",
+    "profile", "sample_broadening", "background", "amorphous", "air_scatter", "poisson_noise",
+    "counting_noise", "background_noise", "scan_range", "renormalize", "final_crop",
 )  # fmt: skip
-(ZERO, DISPL, POSN, PCROP, INTN, DOUBLET, TUBE, TRANSP, BINNING, IMPURITY, PROFILE, BROADEN,
- BACKGROUND, AMORPH, AIR, POISSON, COUNTING, BGNOISE, SCAN, RENORM,
+(MIXTURE, ZERO, DISPL, POSN, PCROP, INTN, PO, DOUBLET, TUBE, TRANSP, BINNING, IMPURITY,
+ PROFILE, BROADEN, BACKGROUND, AMORPH, AIR, POISSON, COUNTING, BGNOISE, SCAN, RENORM,
  FCROP) = range(len(OP_ORDER))  # fmt: skip
 
 # parameter columns (numba freezes module globals as constants)
-P_DELTA, P_DISPL, P_POSN, P_PCLO, P_PCHI, P_INTN, P_RATIO, P_KBETA, P_W, P_MU, P_IMPN = (
-    PARAM_SLOTS.index(n) for n in PARAM_SLOTS[:11])  # fmt: skip
+P_DELTA, P_DISPL, P_POSN, P_PCLO, P_PCHI, P_INTN, P_PO, P_RATIO, P_KBETA, P_W, P_MU, P_IMPN = (
+    PARAM_SLOTS.index(n) for n in (
+        "zero_shift.delta", "displacement.shift", "position_noise.amplitude", "peak_crop.low",
+        "peak_crop.high", "intensity_noise.amplitude", "preferred_orientation.r",
+        "doublet.ratio", "tube_lines.kbeta", "tube_lines.tungsten", "transparency.mu",
+        "impurity.count"))  # fmt: skip
 P_U = PARAM_SLOTS.index("profile.U")
 P_ETA, P_RHO, P_SIZE, P_STRAIN = (P_U + 4, P_U + 5, P_U + 6, P_U + 7)
 P_C0 = PARAM_SLOTS.index("background.c0")
@@ -104,11 +110,42 @@ def _push(x, w, prm, on, lx, ly, nl):
 
 
 @nb.njit(cache=True)
-def make_lines(tt, inten, lo, hi, prm, on, key, consts, lx, ly):
+def march_dollase(hkl, gs, mask, ops, p, r):
+    """W = ⟨(r²cos²α + sin²α/r)^(−3/2)⟩ over the equivalents M·hkl (mask) of one line.
+
+    α is the angle between the reciprocal vectors of M·hkl and the preferred direction p:
+    cos²α = (h'·G*·p)² / ((h'·G*·h')(p·G*·p)); G* is ``gs`` (9,) row-major.
+    """
+    gp0 = gs[0] * p[0] + gs[1] * p[1] + gs[2] * p[2]
+    gp1 = gs[3] * p[0] + gs[4] * p[1] + gs[5] * p[2]
+    gp2 = gs[6] * p[0] + gs[7] * p[1] + gs[8] * p[2]
+    pp = p[0] * gp0 + p[1] * gp1 + p[2] * gp2
+    h, k, l = float(hkl[0]), float(hkl[1]), float(hkl[2])
+    hh = (h * (gs[0] * h + gs[1] * k + gs[2] * l) + k * (gs[3] * h + gs[4] * k + gs[5] * l)
+          + l * (gs[6] * h + gs[7] * k + gs[8] * l))  # fmt: skip
+    total = 0.0
+    n = 0
+    for m in range(ops.shape[0]):
+        if not mask[m]:
+            continue
+        a = ops[m, 0] * h + ops[m, 1] * k + ops[m, 2] * l
+        b = ops[m, 3] * h + ops[m, 4] * k + ops[m, 5] * l
+        c = ops[m, 6] * h + ops[m, 7] * k + ops[m, 8] * l
+        hp = a * gp0 + b * gp1 + c * gp2
+        c2 = min(hp * hp / (hh * pp), 1.0)
+        x = r * r * c2 + (1.0 - c2) / r
+        total += 1.0 / (x * math.sqrt(x))
+        n += 1
+    return total / n
+
+
+@nb.njit(cache=True)
+def make_lines(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, ops, dirs, lx, ly):
     """Instrument lines of one pattern into (lx, ly); returns their number.
 
     Per peak i: zero shift, position noise δ_i ~ U(−a, a), intensity noise
-    y_i(1 + ℓ(2u − 1)); then one line per wavelength (``tt`` rows: Kα1 or single line,
+    y_i(1 + ℓ(2u − 1)), preferred orientation (:func:`march_dollase`, direction drawn
+    from ``dirs``); then one line per wavelength (``tt`` rows: Kα1 or single line,
     Kα2, Kβ1, W Lα1), each moved by the displacement Δ2θ = −2s·cosθ/R and, with
     transparency, split into three Gauss–Laguerre sub-lines at −δ·t_k,
     δ = sin 2θ/(2μR) (rad): the exponential tail toward low angle.
@@ -116,6 +153,8 @@ def make_lines(tt, inten, lo, hi, prm, on, key, consts, lx, ly):
     kpos = stream_key(key, STREAM_POSITION)
     kint = stream_key(key, STREAM_INTENSITY)
     nl = 0
+    direction = dirs[min(int(uniform(stream_key(key, STREAM_ORIENTATION), 0) * dirs.shape[0]),
+                         dirs.shape[0] - 1)]  # fmt: skip
     ratio = prm[P_RATIO]
     for i in range(hi - lo):
         shift = 0.0
@@ -126,6 +165,9 @@ def make_lines(tt, inten, lo, hi, prm, on, key, consts, lx, ly):
         y = inten[lo + i]
         if on[INTN]:  # y ← y·(1 + ℓ(2u − 1))
             y = y * (1.0 + prm[P_INTN] * (2.0 * uniform(kint, i) - 1.0))
+        if on[PO]:  # March–Dollase, averaged over the line's equivalent reflections
+            ph = phase[lo + i]
+            y = y * march_dollase(hkl[lo + i], gs[ph], mask[ph], ops, direction, prm[P_PO])
         for line in range(4):
             if line == 0:  # Kα1 : Kα2 = 1 : r, total intensity kept
                 w = y / (1.0 + ratio) if on[DOUBLET] else y
@@ -174,13 +216,15 @@ def _item(slot, skey, counter, item_kind, item_lo, item_hi, item_off, item_n, va
 
 
 @nb.njit(cache=True)
-def render_one(tt, inten, lo, hi, prm, on, key, consts, item_kind, item_lo, item_hi, item_off,
-               item_n, vals, tables, trig, normal_q, out):  # fmt: skip
+def render_one(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, ops, dirs,
+               item_kind, item_lo, item_hi, item_off, item_n, vals, tables, trig, normal_q,
+               out):  # fmt: skip
     """All ops for one pattern; writes float32 into ``out`` (N_BINS,)."""
     n_imp = int(prm[P_IMPN]) if on[IMPURITY] else 0
     lx = np.empty(LINES_PER_PEAK * (hi - lo) + n_imp, dtype=np.float64)
     ly = np.empty_like(lx)
-    nl = make_lines(tt, inten, lo, hi, prm, on, key, consts, lx, ly)
+    nl = make_lines(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, ops, dirs, lx,
+                    ly)  # fmt: skip
     exact = on[PROFILE] and consts[C_EXACT] > 0.0
     sticks = np.zeros(N_BINS, dtype=np.float64)
     counts = np.zeros(N_BINS, dtype=np.int32)
@@ -262,8 +306,9 @@ def render_one(tt, inten, lo, hi, prm, on, key, consts, item_kind, item_lo, item
 
 
 @nb.njit(cache=True, parallel=True)
-def render_batch(tt, inten, offsets, params, keys, on, consts, item_kind, item_lo, item_hi,
-                 item_off, item_n, vals, tables, trig, normal_q, out):  # fmt: skip
+def render_batch(tt, inten, offsets, params, keys, on, consts, hkl, phase, gs, mask, ops, dirs,
+                 item_kind, item_lo, item_hi, item_off, item_n, vals, tables, trig, normal_q,
+                 out):  # fmt: skip
     """Render B patterns into ``out`` (B, N_BINS) float32, in parallel over patterns.
 
     Args:
@@ -272,12 +317,16 @@ def render_batch(tt, inten, offsets, params, keys, on, consts, item_kind, item_l
         inten: (n,) float64 intensities; offsets: (B+1,) int64 ragged bounds.
         params: (B, P) float64 in :data:`PARAM_SLOTS` order; keys: (B,) uint64.
         on: bool flags in :data:`OP_ORDER`; consts: (N_CONSTS,) float64 (C_* entries).
+        hkl: (n, 3) int64 line indices; phase: (n,) int64 row of each line's crystal in
+            gs: (C, 9) reciprocal metrics and mask: (C, M) bool holohedries among ``ops``
+            (M, 9) float64; dirs: (D, 3) preferred directions (all only read when
+            preferred orientation is on).
         item_*: distribution codes of :data:`ITEM_SLOTS` (see ``sampling.encode_config``);
             vals: choice values and band edges of both parameter sets.
         tables: (8, TABLE_NODES) shape tables; trig: (2, N_BINS) tan θ_j and cos θ_j of
             the bin centres; normal_q: normal quantile nodes.
     """
     for b in nb.prange(keys.shape[0]):
-        render_one(tt, inten, offsets[b], offsets[b + 1], params[b], on, keys[b], consts,
-                   item_kind, item_lo, item_hi, item_off, item_n, vals, tables, trig, normal_q,
-                   out[b])  # fmt: skip
+        render_one(tt, inten, offsets[b], offsets[b + 1], params[b], on, keys[b], consts, hkl,
+                   phase, gs, mask, ops, dirs, item_kind, item_lo, item_hi, item_off, item_n,
+                   vals, tables, trig, normal_q, out[b])  # fmt: skip

@@ -29,6 +29,12 @@ from xrdsim.grid import N_BINS, convert_two_theta, grid_centers
 from xrdsim.simulation.config import SimulationConfig, load_config
 from xrdsim.simulation.ops import OPS
 from xrdsim.simulation.ops_kernel import PARAM_SLOTS, render_batch
+from xrdsim.simulation.orientation import (
+    candidate_operations,
+    check_hkl,
+    directions_array,
+    orientation_inputs,
+)
 from xrdsim.simulation.profile_kernel import TABLE_DU, TABLE_NODES
 from xrdsim.simulation.sampling import draw_matrix, encode_config, params_to_dict, pattern_keys
 from xrdsim.wavelengths import TUNGSTEN_LALPHA1
@@ -177,7 +183,39 @@ def line_positions(tt: np.ndarray, cfg: SimulationConfig, enc: Any) -> np.ndarra
     return rows
 
 
-def _run(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_keys, views, threads):
+def _orientation(cfg: SimulationConfig, active: bool, hkl: Any, cells: Any, phase: Any,
+                 offsets: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Kernel inputs of preferred orientation (placeholders when the op is off).
+
+    Without ``phase`` the crystal of pattern b (``cells[b]``) owns all its lines;
+    with it, line i belongs to crystal ``cells[phase[i]]`` (multi-phase patterns).
+    """
+    ops = np.ascontiguousarray(candidate_operations().reshape(-1, 9), dtype=np.float64)
+    n_pat, n_peaks = offsets.size - 1, int(offsets[-1])
+    if not active:
+        return (np.zeros((1, 3), np.int64), np.zeros(1, np.int64), np.zeros((1, 9)),
+                np.zeros((1, ops.shape[0]), np.bool_), ops, np.ones((1, 3)))  # fmt: skip
+    if phase is None:
+        phase = np.repeat(np.arange(n_pat, dtype=np.int64), np.diff(offsets))
+        n_cells = n_pat
+    else:
+        phase = np.ascontiguousarray(phase, dtype=np.int64)
+        n_cells = 0 if cells is None else np.asarray(cells).reshape(-1, 6).shape[0]
+    gs, mask = orientation_inputs(cells, n_cells)
+    dirs = directions_array(cfg.op("preferred_orientation").settings["directions"])
+    return check_hkl(hkl, n_peaks), phase, gs, mask, ops, dirs
+
+
+def run_simulation(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_keys, views,
+                   threads, hkl=None, cells=None, phase=None, mixed=False):  # fmt: skip
+    """Validate ragged peaks, build every kernel input, render (shared by all entry points).
+
+    ``matrix_fn(cfg, enc, keys)`` gives the (B, P) parameters; ``mixed``: the peaks already
+    hold each pattern's extra phases (:mod:`xrdsim.simulation.phases`). Otherwise a bare
+    peak list has no other structures to mix in, and ``mixture.phases`` is recorded as 0;
+    without ``hkl`` and ``cells`` there is no crystal to orient, and
+    ``preferred_orientation.r`` is recorded as 1 (no texture).
+    """
     cfg = load_config(config)
     tt = np.ascontiguousarray(two_theta, dtype=np.float64)
     inten = np.ascontiguousarray(intensity, dtype=np.float64)
@@ -188,13 +226,22 @@ def _run(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_ke
     vw = np.broadcast_to(np.asarray(views, dtype=np.int64), (n_pat,))
     keys = pattern_keys(seed, sk, vw)
     enc = encode_config(cfg)
-    matrix = np.ascontiguousarray(matrix_fn(cfg, enc, keys), dtype=np.float64)
+    matrix = np.array(matrix_fn(cfg, enc, keys), dtype=np.float64, order="C")
+    if cfg.enabled("mixture") and not mixed:
+        matrix[:, PARAM_SLOTS.index("mixture.phases")] = 0.0
+    on = enc.on.copy()
+    po = [op.name for op in OPS].index("preferred_orientation")
+    if on[po] and (hkl is None or cells is None):  # no crystal given: nothing to orient
+        on[po] = False
+        matrix[:, PARAM_SLOTS.index("preferred_orientation.r")] = 1.0
     tt_lines = line_positions(tt, cfg, enc)
+    hkl_, phase_, gs, mask, ops, dirs = _orientation(cfg, on[po], hkl, cells, phase, offs)
     out = np.empty((n_pat, N_BINS), dtype=np.float32)
     tables, trig, normal_q = shape_tables(), grid_trig(), normal_quantiles()
 
     def run() -> None:
-        render_batch(tt_lines, inten, offs, matrix, keys, enc.on, enc.consts, enc.item_kind,
+        render_batch(tt_lines, inten, offs, matrix, keys, on, enc.consts, hkl_, phase_, gs,
+                     mask, ops, dirs, enc.item_kind,
                      enc.item_lo, enc.item_hi, enc.item_off, enc.item_n, enc.choice_vals,
                      tables, trig, normal_q, out)  # fmt: skip
 
@@ -212,6 +259,8 @@ def simulate_batch(
     structure_keys: np.ndarray | int,
     views: np.ndarray | int,
     threads: int | None = None,
+    hkl: np.ndarray | None = None,
+    cells: np.ndarray | None = None,
 ) -> SimulationResult:
     """Simulate B patterns from ragged peak lists (all sampling and ops in numba).
 
@@ -225,6 +274,11 @@ def simulate_batch(
         structure_keys: (B,) non-negative int64 (see :func:`structure_key`) or one int.
         views: (B,) non-negative view indices or one int.
         threads: numba threads (None: numba's default; 1: single core).
+        hkl: (n,) × 3 Miller indices of every line, and cells: (B, 6) a, b, c (Å), α, β,
+            γ (°) of every pattern — used only by ``preferred_orientation`` (without
+            them it is skipped and ``r`` recorded as 1). ``mixture`` needs a peak
+            database (:func:`xrdsim.simulation.phases.simulate_database`); here
+            ``mixture.phases`` is recorded as 0.
 
     Returns:
         :class:`SimulationResult` with (B, 12000) float32 patterns and (B,) parameters.
@@ -233,10 +287,11 @@ def simulate_batch(
         PeakInputError: NaN/inf positions, NaN/inf/negative intensities, bad offsets.
         ConfigError: bad config, seed, keys or thread count.
     """
-    return _run(
+    return run_simulation(
         two_theta, intensity, offsets, config,
         lambda cfg, enc, keys: draw_matrix(cfg, enc, seed, keys),
-        seed=seed, structure_keys=structure_keys, views=views, threads=threads,
+        seed=seed, structure_keys=structure_keys, views=views, threads=threads, hkl=hkl,
+        cells=cells,
     )  # fmt: skip
 
 
@@ -251,6 +306,8 @@ def render(
     structure_keys: np.ndarray | int,
     views: np.ndarray | int,
     threads: int | None = None,
+    hkl: np.ndarray | None = None,
+    cells: np.ndarray | None = None,
 ) -> SimulationResult:
     """Like :func:`simulate_batch`, with the per-pattern parameters given.
 
@@ -293,9 +350,10 @@ def render(
                 )
         return m
 
-    return _run(
+    return run_simulation(
         two_theta, intensity, offsets, cfg, matrix_fn,
-        seed=seed, structure_keys=structure_keys, views=views, threads=threads,
+        seed=seed, structure_keys=structure_keys, views=views, threads=threads, hkl=hkl,
+        cells=cells,
     )  # fmt: skip
 
 
@@ -321,8 +379,12 @@ def simulate(
     seed: int,
     structure_key: int = 0,
     view: int = 0,
+    cell: Any = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Simulate one pattern; identical to row 0 of :func:`simulate_batch` on the same key.
+
+    ``cell`` (a, b, c, α, β, γ) is needed only by ``preferred_orientation``, which also
+    takes the hkl of a :class:`xrdsim.PeakList`.
 
     Returns:
         (pattern (12000,) float32, dict of the sampled parameters as Python numbers).
@@ -339,8 +401,11 @@ def simulate(
             f"{cfg.wavelength} Å; recompute the peaks or set 'wavelength' in the config"
         )
     tt, inten = np.ravel(tt), np.ravel(inten)
+    hkl = getattr(peaks, "hkl", None)
     res = simulate_batch(
         tt, inten, np.array([0, tt.size]), cfg, seed=seed,
         structure_keys=np.array([structure_key]), views=np.array([view]),
+        hkl=None if hkl is None else np.asarray(hkl).reshape(-1, 3),
+        cells=None if cell is None else np.asarray(cell, dtype=np.float64).reshape(1, 6),
     )  # fmt: skip
     return res.patterns[0], {k: v[0].item() for k, v in res.params.items()}

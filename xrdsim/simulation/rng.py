@@ -162,3 +162,14 @@ def draw_parameters(keys, kind, lo, hi, choice_off, choice_n, choice_vals, lhs_c
                 kind[p], lo[p], hi[p], choice_vals, choice_off[p], choice_n[p], u
             )
     return out
+
+
+@nb.njit(cache=True)
+def stream_uniforms(keys, stream, n):
+    """(B, n) float64: uniform(stream_key(keys[b], stream), c) for c = 0…n−1."""
+    out = np.empty((keys.shape[0], n), dtype=np.float64)
+    for b in range(keys.shape[0]):
+        sk = stream_key(keys[b], stream)
+        for c in range(n):
+            out[b, c] = uniform(sk, c)
+    return out
