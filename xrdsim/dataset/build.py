@@ -42,6 +42,7 @@ from xrdsim.dataset.splits import (
     SplitSpec,
     assign_splits,
     assignment_sha256,
+    check_extra_name,
     split_cells,
     split_rows,
     split_seed,
@@ -120,12 +121,13 @@ class _SplitPlan:
     seed: int
 
 
-def _plan(labels: Mapping[str, np.ndarray], settings: BuildSettings) -> tuple[np.ndarray,
-                                                                             list[_SplitPlan]]:
+def _plan(labels: Mapping[str, np.ndarray], settings: BuildSettings,
+          extra: Sequence[str] = ()) -> tuple[np.ndarray, list[_SplitPlan]]:
     assignment = assign_splits([str(f) for f in labels["formula"]], labels["space_group"],
                                test_fraction=settings.test_fraction, seed=settings.seed)
     plans = []
-    for spec in split_cells(views_train=settings.views_train, views_test=settings.views_test):
+    for spec in split_cells(views_train=settings.views_train, views_test=settings.views_test,
+                            extra=extra):
         structures = split_structures(assignment, spec, seed=settings.seed)
         s_index, view = split_rows(structures, spec.views)
         plans.append(_SplitPlan(spec, structures, s_index, view,
@@ -151,6 +153,7 @@ def build_dataset(
     *,
     train_config: Any = "train",
     invariance_config: Any = "invariance",
+    extra_splits: Mapping[str, Any] | None = None,
     views_train: int = 6,
     views_test: int = 2,
     test_fraction: float = 0.1,
@@ -175,6 +178,8 @@ def build_dataset(
             kept beside it as ``<output>.peaks.h5`` (reused by ``resume``).
         train_config / invariance_config: preset name, YAML path or SimulationConfig;
             they must be disjoint (:func:`xrdsim.simulation.disjoint.check_disjoint`).
+        extra_splits: ``{name: config}`` of further splits of the train structures
+            (``views_test`` views each), e.g. ``{"extrapolation": "extrapolation"}``.
         views_train / views_test: patterns per structure in ``train`` / in the test splits.
         test_fraction: fraction of structures held out (whole formula+space-group groups).
         seed: build seed; the same seed and inputs give the same bytes.
@@ -216,6 +221,9 @@ def build_dataset(
     configs = {"train": _load_config(train_config),
                "invariance": _load_config(invariance_config)}
     check_disjoint(configs["train"], configs["invariance"])
+    for extra_name, extra_config in (extra_splits or {}).items():
+        check_extra_name(extra_name)
+        configs[extra_name] = _load_config(extra_config)
     wavelength = _common_wavelength(configs)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)  # "-o out/dataset.zarr" on a fresh checkout
@@ -255,7 +263,7 @@ def build_dataset(
                            f"{len(db.errors)} input(s) failed, e.g. {db.errors[:3]}")
     labels = db.labels
     ids = [str(s) for s in labels["structure_id"]]
-    assignment, plans = _plan(labels, settings)
+    assignment, plans = _plan(labels, settings, extra=list(extra_splits or {}))
     assignment_hash = assignment_sha256(ids, assignment)
     symbols = list(extinction_table().symbols)
 
