@@ -241,10 +241,10 @@ def reference_pattern(
         if on("displacement"):  # Δ2θ = −2s·cosθ/R (radians)
             r_mm = config.op("displacement").settings["radius"]
             x = x - np.rad2deg(2.0 * p["displacement.shift"] * np.cos(np.deg2rad(x0 / 2)) / r_mm)
-        if on("transparency"):  # exponential tail e^{−t}, 3-point Gauss–Laguerre sub-lines
+        if on("transparency"):  # exponential tail e^{−t}, 2-point Gauss–Laguerre sub-lines
             r_cm = config.op("transparency").settings["radius"] / 10.0
             delta = np.rad2deg(np.sin(np.deg2rad(x0)) / (2.0 * p["transparency.mu"] * r_cm))
-            t_k, w_k = np.polynomial.laguerre.laggauss(3)
+            t_k, w_k = np.polynomial.laguerre.laggauss(2)
             for tk, wk in zip(t_k, w_k, strict=True):
                 xs.append(x - delta * tk)
                 ws.append(w * wk)

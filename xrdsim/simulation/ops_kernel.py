@@ -86,12 +86,13 @@ P_SCAN_LO, P_SCAN_HI, P_FC_LO, P_FC_HI = (P_BGN_D + 1, P_BGN_D + 2, P_BGN_D + 3,
 C_CUTOFF, C_WAVELENGTH, C_MEAN, C_EXACT, C_RADIUS_D, C_RADIUS_T, C_IMP_LO, C_IMP_HI = range(8)
 N_CONSTS = 8
 
-#: Gauss–Laguerre nodes / weights (3 points): ∫₀^∞ e^{−t} f(t) dt ≈ Σ w_k f(t_k); the
-#: transparency tail e^{−t}, t = depth shift / δ, is represented by three sub-lines.
-LAGUERRE_T = (0.41577455678347908, 2.2942803602790417, 6.2899450829374792)
-LAGUERRE_W = (0.71109300992917302, 0.27851773356924085, 0.010389256501586136)
+#: Gauss–Laguerre nodes / weights (2 points, exact for cubics, so the mean δ, variance δ²
+#: and third moment of the tail are kept): ∫₀^∞ e^{−t} f(t) dt ≈ Σ w_k f(t_k); the
+#: transparency tail e^{−t}, t = depth shift / δ, is represented by two sub-lines.
+LAGUERRE_T = (0.585786437626905, 3.414213562373095)
+LAGUERRE_W = (0.8535533905932737, 0.14644660940672624)
 #: Sub-lines per line (transparency) times lines per peak (Kα1, Kα2, Kβ, W Lα1).
-LINES_PER_PEAK = 3 * 4
+LINES_PER_PEAK = 2 * 4
 _RAD2DEG = 180.0 / math.pi
 _DEG2RAD = math.pi / 180.0
 _TOP = N_BINS * BIN_WIDTH
@@ -147,7 +148,7 @@ def make_lines(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, op
     y_i(1 + ℓ(2u − 1)), preferred orientation (:func:`march_dollase`, direction drawn
     from ``dirs``); then one line per wavelength (``tt`` rows: Kα1 or single line,
     Kα2, Kβ1, W Lα1), each moved by the displacement Δ2θ = −2s·cosθ/R and, with
-    transparency, split into three Gauss–Laguerre sub-lines at −δ·t_k,
+    transparency, split into two Gauss–Laguerre sub-lines at −δ·t_k,
     δ = sin 2θ/(2μR) (rad): the exponential tail toward low angle.
     """
     kpos = stream_key(key, STREAM_POSITION)
@@ -189,7 +190,7 @@ def make_lines(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, op
             if on[TRANSP]:  # δ = sin2θ/(2μR), μ in 1/cm, R in mm → cm
                 delta = _RAD2DEG * math.sin(x0 * _DEG2RAD) / (
                     2.0 * prm[P_MU] * 0.1 * consts[C_RADIUS_T])
-                for q in range(3):
+                for q in range(2):
                     nl = _push(x - delta * LAGUERRE_T[q], w * LAGUERRE_W[q], prm, on, lx, ly, nl)
             else:
                 nl = _push(x, w, prm, on, lx, ly, nl)
