@@ -10,7 +10,7 @@ exponential, scaled to max 100 like a computed peak list), 12,000 bins, float32 
 in batches of ``--batch`` patterns (the dataset builder's shard size), best of
 ``--repeats``. Wall-clock rates with ``threads=1`` and ``threads=2``; CPU time per
 pattern with ``threads=1`` as a figure less sensitive to other load on a shared
-machine. The NumPy reference (tests/reference_profile.py) runs the same formulas
+machine. The NumPy reference (tests/simulation/reference_profile.py) runs the same formulas
 on ``--reference-patterns`` patterns. The train preset is also timed on the real peak
 lists of ``--real-structures`` bundled MP-20 structures (xrdsim.peaks.lines, cycled to
 ``--patterns``). A peer renderer (braggcalculator) is timed when
@@ -42,7 +42,7 @@ from xrdsim.versions import machine_description, package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "profile.json"
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "simulation"))
 
 
 def peak_lists(n_patterns: int, n_peaks: int, seed: int = 0):

@@ -130,8 +130,10 @@ class _TwoPhaseDatabase:
                        "alpha": np.full(2, 90.0), "beta": np.full(2, 90.0),
                        "gamma": np.full(2, 90.0)}  # fmt: skip
 
+    size = 2
+
     def __len__(self) -> int:
-        return 2
+        return self.size
 
     def ragged(self, indices, *, hkl=False, raw=False) -> PeakBatch:
         idx = np.asarray(indices)
@@ -168,3 +170,20 @@ def test_bare_peak_lists_record_no_mixture_and_no_texture():
                  {"mixture.phases": 2, "mixture.fraction": 0.2, "preferred_orientation.r": 0.5},
                  seed=0, structure_keys=0, views=0)
     assert res.params["mixture.phases"][0] == 0 and res.params["preferred_orientation.r"][0] == 1
+
+
+def test_mixture_patterns_do_not_depend_on_the_batch():
+    db = _TwoPhaseDatabase()
+    db.tt = [np.array([20.0 + 10 * k]) for k in range(5)]
+    db.raw = [np.array([100.0 * (k + 1)]) for k in range(5)]
+    db.labels = {k: np.concatenate([v] * 3)[:5] for k, v in db.labels.items()}
+    db.size = 5
+    ops = {"mixture": {"phases": {"choice": [0, 1, 2]}, "fraction": {"uniform": [0.05, 0.3]}},
+           "profile": NARROW, "poisson_noise": {"counts": 1000.0}}
+    idx, keys = np.arange(5), np.arange(5) + 100
+    whole = simulate_database(db, idx, _cfg(ops), seed=4, structure_keys=keys, views=idx)
+    assert set(whole.params["mixture.phases"].tolist()) > {0}
+    for lo, hi in ((0, 2), (2, 5), (3, 4)):
+        part = simulate_database(db, idx[lo:hi], _cfg(ops), seed=4, structure_keys=keys[lo:hi],
+                                 views=idx[lo:hi])
+        np.testing.assert_array_equal(part.patterns, whole.patterns[lo:hi])

@@ -25,19 +25,13 @@ import numpy as np
 from scipy import integrate, special
 
 from xrdsim.errors import ConfigError, PeakInputError
-from xrdsim.grid import N_BINS, convert_two_theta, grid_centers
+from xrdsim.grid import N_BINS, grid_centers
 from xrdsim.simulation.config import SimulationConfig, load_config
+from xrdsim.simulation.kernel_inputs import line_positions, orientation_arrays
 from xrdsim.simulation.ops import OPS
 from xrdsim.simulation.ops_kernel import PARAM_SLOTS, render_batch
-from xrdsim.simulation.orientation import (
-    candidate_operations,
-    check_hkl,
-    directions_array,
-    orientation_inputs,
-)
 from xrdsim.simulation.profile_kernel import TABLE_DU, TABLE_NODES
 from xrdsim.simulation.sampling import draw_matrix, encode_config, params_to_dict, pattern_keys
-from xrdsim.wavelengths import TUNGSTEN_LALPHA1
 
 #: Nodes of the tabulated standard-normal quantile used for counting noise; the
 #: table ends at u = 0.5/M, i.e. |z| ≤ 3.84σ (tails beyond, p = 1.2e-4, are folded in).
@@ -164,48 +158,6 @@ def _with_threads(threads: int | None, fn: Callable[[], T]) -> T:
         numba.set_num_threads(old)
 
 
-def line_positions(tt: np.ndarray, cfg: SimulationConfig, enc: Any) -> np.ndarray:
-    """(4, n) float64 2θ of every peak for Kα1 (or the single line), Kα2, Kβ1 and W Lα1.
-
-    Rows of ops that are off are NaN; a line that cannot diffract (sin θ > 1) is NaN.
-    """
-    rows = np.full((4, tt.size), np.nan)
-    names = [op.name for op in OPS]
-    with np.errstate(invalid="ignore"):
-        if enc.on[names.index("doublet")]:
-            for r, lam in enumerate(enc.kalpha):
-                rows[r] = convert_two_theta(tt, from_wavelength=cfg.wavelength, to_wavelength=lam)
-        else:
-            rows[0] = tt
-        if enc.on[names.index("tube_lines")]:
-            for r, lam in ((2, enc.kbeta), (3, TUNGSTEN_LALPHA1)):
-                rows[r] = convert_two_theta(tt, from_wavelength=cfg.wavelength, to_wavelength=lam)
-    return rows
-
-
-def _orientation(cfg: SimulationConfig, active: bool, hkl: Any, cells: Any, phase: Any,
-                 offsets: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Kernel inputs of preferred orientation (placeholders when the op is off).
-
-    Without ``phase`` the crystal of pattern b (``cells[b]``) owns all its lines;
-    with it, line i belongs to crystal ``cells[phase[i]]`` (multi-phase patterns).
-    """
-    ops = np.ascontiguousarray(candidate_operations().reshape(-1, 9), dtype=np.float64)
-    n_pat, n_peaks = offsets.size - 1, int(offsets[-1])
-    if not active:
-        return (np.zeros((1, 3), np.int64), np.zeros(1, np.int64), np.zeros((1, 9)),
-                np.zeros((1, ops.shape[0]), np.bool_), ops, np.ones((1, 3)))  # fmt: skip
-    if phase is None:
-        phase = np.repeat(np.arange(n_pat, dtype=np.int64), np.diff(offsets))
-        n_cells = n_pat
-    else:
-        phase = np.ascontiguousarray(phase, dtype=np.int64)
-        n_cells = 0 if cells is None else np.asarray(cells).reshape(-1, 6).shape[0]
-    gs, mask = orientation_inputs(cells, n_cells)
-    dirs = directions_array(cfg.op("preferred_orientation").settings["directions"])
-    return check_hkl(hkl, n_peaks), phase, gs, mask, ops, dirs
-
-
 def run_simulation(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_keys, views,
                    threads, hkl=None, cells=None, phase=None, mixed=False):  # fmt: skip
     """Validate ragged peaks, build every kernel input, render (shared by all entry points).
@@ -235,7 +187,7 @@ def run_simulation(two_theta, intensity, offsets, config, matrix_fn, *, seed, st
         on[po] = False
         matrix[:, PARAM_SLOTS.index("preferred_orientation.r")] = 1.0
     tt_lines = line_positions(tt, cfg, enc)
-    hkl_, phase_, gs, mask, ops, dirs = _orientation(cfg, on[po], hkl, cells, phase, offs)
+    hkl_, phase_, gs, mask, ops, dirs = orientation_arrays(cfg, on[po], hkl, cells, phase, offs)
     out = np.empty((n_pat, N_BINS), dtype=np.float32)
     tables, trig, normal_q = shape_tables(), grid_trig(), normal_quantiles()
 
