@@ -230,9 +230,12 @@ def reference_pattern(
         waves += [(lam1, y / (1.0 + r)), (lam2, y * r / (1.0 + r))]
     else:
         waves += [(config.wavelength, y)]
-    if on("tube_lines"):
-        waves += [(KBETA[config.op("tube_lines").settings["anode"]], y * p["tube_lines.kbeta"]),
-                  (TUNGSTEN_LALPHA1, y * p["tube_lines.tungsten"])]
+    if on("tube_lines"):  # kept when ≥ tail_cutoff × the strongest input peak
+        floor = config.op("profile").settings["tail_cutoff"] * np.max(intensity, initial=0.0)
+        for lam, ratio in ((KBETA[config.op("tube_lines").settings["anode"]], "kbeta"),
+                           (TUNGSTEN_LALPHA1, "tungsten")):
+            w = y * p[f"tube_lines.{ratio}"]
+            waves.append((lam, np.where(w >= floor, w, np.nan)))  # NaN: dropped
     xs, ws = [], []
     for lam, w in waves:
         with np.errstate(invalid="ignore"):
@@ -241,18 +244,10 @@ def reference_pattern(
         if on("displacement"):  # Δ2θ = −2s·cosθ/R (radians)
             r_mm = config.op("displacement").settings["radius"]
             x = x - np.rad2deg(2.0 * p["displacement.shift"] * np.cos(np.deg2rad(x0 / 2)) / r_mm)
-        if on("transparency"):  # exponential tail e^{−t}, 2-point Gauss–Laguerre sub-lines
-            r_cm = config.op("transparency").settings["radius"] / 10.0
-            delta = np.rad2deg(np.sin(np.deg2rad(x0)) / (2.0 * p["transparency.mu"] * r_cm))
-            t_k, w_k = np.polynomial.laguerre.laggauss(2)
-            for tk, wk in zip(t_k, w_k, strict=True):
-                xs.append(x - delta * tk)
-                ws.append(w * wk)
-        else:
-            xs.append(x)
-            ws.append(w)
+        xs.append(x)
+        ws.append(w)
     x_all, w_all = np.concatenate(xs), np.concatenate(ws)
-    keep = np.isfinite(x_all) & (x_all >= 0.0) & (x_all < N_BINS * BIN_WIDTH)
+    keep = np.isfinite(x_all) & np.isfinite(w_all) & (x_all >= 0.0) & (x_all < N_BINS * BIN_WIDTH)
     if on("peak_crop"):
         keep &= (x_all >= p["peak_crop.low"]) & (x_all <= p["peak_crop.high"])
     x_all, w_all = x_all[keep], w_all[keep]
@@ -280,6 +275,15 @@ def reference_pattern(
         out = profile_lines(x_all, w_all, p, config)
     else:
         out = profile(sticks, p, config) if on("profile") else sticks
+    if on("transparency"):  # discrete exponential tail to low angle, mean δ = sin2θ/(2μR)
+        r_cm = config.op("transparency").settings["radius"] / 10.0
+        centres = (np.arange(N_BINS) + 0.5) * BIN_WIDTH
+        delta = np.rad2deg(np.sin(np.deg2rad(centres)) / (2.0 * p["transparency.mu"] * r_cm))
+        a = delta / (BIN_WIDTH + delta)
+        tail = 0.0
+        for j in range(N_BINS - 1, -1, -1):
+            tail = (1.0 - a[j]) * out[j] + a[j] * tail
+            out[j] = tail
     if out.max() > 0:
         out = out / out.max()
     t = (np.arange(N_BINS) + 0.5) / N_BINS

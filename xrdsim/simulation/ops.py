@@ -221,12 +221,6 @@ OPS: tuple[OpSpec, ...] = (
         {"anode": "Cu"},
         _check_tube_lines,
     ),
-    OpSpec(
-        "transparency",
-        (ParamSpec("mu", 1.0, 1e5, "linear absorption coefficient μ of the sample, 1/cm"),),
-        {"radius": 240.0},
-        _check_radius("transparency"),
-    ),
     OpSpec("binning", (), {"mode": "sum"}, _check_binning, always_on=True),
     OpSpec(
         "impurity",
@@ -256,6 +250,12 @@ OPS: tuple[OpSpec, ...] = (
             ParamSpec("size", 0.5, 1e5, "crystallite size, nm"),
             ParamSpec("strain", 0.0, 0.1, "microstrain ε"),
         ),
+    ),
+    OpSpec(
+        "transparency",
+        (ParamSpec("mu", 1.0, 1e5, "linear absorption coefficient μ of the sample, 1/cm"),),
+        {"radius": 240.0},
+        _check_radius("transparency"),
     ),
     OpSpec("background", tuple(ParamSpec(f"c{k}", 0.0, 10.0, "Bernstein level") for k in range(4))),
     OpSpec(

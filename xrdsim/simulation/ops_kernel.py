@@ -44,9 +44,9 @@ PARAM_SLOTS = (
     "mixture.phases", "mixture.fraction", "zero_shift.delta", "displacement.shift",
     "position_noise.amplitude", "peak_crop.low", "peak_crop.high", "intensity_noise.amplitude",
     "preferred_orientation.r", "doublet.ratio", "tube_lines.kbeta", "tube_lines.tungsten",
-    "transparency.mu", "impurity.count",
+    "impurity.count",
     "profile.U", "profile.V", "profile.W", "profile.P", "profile.eta", "profile.rho",
-    "sample_broadening.size", "sample_broadening.strain",
+    "sample_broadening.size", "sample_broadening.strain", "transparency.mu",
     "background.c0", "background.c1", "background.c2", "background.c3", "amorphous.count",
     "air_scatter.amplitude", "air_scatter.decay", "poisson_noise.counts",
     "counting_noise.counts", "background_noise.amplitude", "background_noise.dilation",
@@ -58,12 +58,13 @@ ITEM_SLOTS = ("impurity.intensity", "amorphous.height", "amorphous.center", "amo
 #: Op order of the ``ops_on`` flags (must equal ``[op.name for op in config.OPS]``).
 OP_ORDER = (
     "mixture", "zero_shift", "displacement", "position_noise", "peak_crop", "intensity_noise",
-    "preferred_orientation", "doublet", "tube_lines", "transparency", "binning", "impurity",
-    "profile", "sample_broadening", "background", "amorphous", "air_scatter", "poisson_noise",
-    "counting_noise", "background_noise", "scan_range", "renormalize", "final_crop",
+    "preferred_orientation", "doublet", "tube_lines", "binning", "impurity", "profile",
+    "sample_broadening", "transparency", "background", "amorphous", "air_scatter",
+    "poisson_noise", "counting_noise", "background_noise", "scan_range", "renormalize",
+    "final_crop",
 )  # fmt: skip
-(MIXTURE, ZERO, DISPL, POSN, PCROP, INTN, PO, DOUBLET, TUBE, TRANSP, BINNING, IMPURITY,
- PROFILE, BROADEN, BACKGROUND, AMORPH, AIR, POISSON, COUNTING, BGNOISE, SCAN, RENORM,
+(MIXTURE, ZERO, DISPL, POSN, PCROP, INTN, PO, DOUBLET, TUBE, BINNING, IMPURITY,
+ PROFILE, BROADEN, TRANSP, BACKGROUND, AMORPH, AIR, POISSON, COUNTING, BGNOISE, SCAN, RENORM,
  FCROP) = range(len(OP_ORDER))  # fmt: skip
 
 # parameter columns (numba freezes module globals as constants)
@@ -86,13 +87,8 @@ P_SCAN_LO, P_SCAN_HI, P_FC_LO, P_FC_HI = (P_BGN_D + 1, P_BGN_D + 2, P_BGN_D + 3,
 C_CUTOFF, C_WAVELENGTH, C_MEAN, C_EXACT, C_RADIUS_D, C_RADIUS_T, C_IMP_LO, C_IMP_HI = range(8)
 N_CONSTS = 8
 
-#: Gauss–Laguerre nodes / weights (2 points, exact for cubics, so the mean δ, variance δ²
-#: and third moment of the tail are kept): ∫₀^∞ e^{−t} f(t) dt ≈ Σ w_k f(t_k); the
-#: transparency tail e^{−t}, t = depth shift / δ, is represented by two sub-lines.
-LAGUERRE_T = (0.585786437626905, 3.414213562373095)
-LAGUERRE_W = (0.8535533905932737, 0.14644660940672624)
-#: Sub-lines per line (transparency) times lines per peak (Kα1, Kα2, Kβ, W Lα1).
-LINES_PER_PEAK = 2 * 4
+#: Lines per peak (Kα1, Kα2, Kβ1, W Lα1).
+LINES_PER_PEAK = 4
 _RAD2DEG = 180.0 / math.pi
 _DEG2RAD = math.pi / 180.0
 _TOP = N_BINS * BIN_WIDTH
@@ -147,13 +143,17 @@ def make_lines(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, op
     Per peak i: zero shift, position noise δ_i ~ U(−a, a), intensity noise
     y_i(1 + ℓ(2u − 1)), preferred orientation (:func:`march_dollase`, direction drawn
     from ``dirs``); then one line per wavelength (``tt`` rows: Kα1 or single line,
-    Kα2, Kβ1, W Lα1), each moved by the displacement Δ2θ = −2s·cosθ/R and, with
-    transparency, split into two Gauss–Laguerre sub-lines at −δ·t_k,
-    δ = sin 2θ/(2μR) (rad): the exponential tail toward low angle.
+    Kα2, Kβ1, W Lα1), each moved by the displacement Δ2θ = −2s·cosθ/R. A Kβ / W line
+    is kept when its intensity reaches ``tail_cutoff`` × the strongest input peak (the
+    profile drops features below that fraction of each peak as well).
     """
     kpos = stream_key(key, STREAM_POSITION)
     kint = stream_key(key, STREAM_INTENSITY)
     nl = 0
+    floor = 0.0
+    for i in range(hi - lo):
+        floor = max(floor, inten[lo + i])
+    floor *= consts[C_CUTOFF]
     direction = dirs[min(int(uniform(stream_key(key, STREAM_ORIENTATION), 0) * dirs.shape[0]),
                          dirs.shape[0] - 1)]  # fmt: skip
     ratio = prm[P_RATIO]
@@ -180,6 +180,8 @@ def make_lines(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, op
                 break
             else:
                 w = y * (prm[P_KBETA] if line == 2 else prm[P_W])
+                if w < floor:
+                    continue
             x0 = tt[line, lo + i]
             if math.isnan(x0):  # cannot diffract at this wavelength
                 continue
@@ -187,14 +189,25 @@ def make_lines(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, op
             if on[DISPL]:  # Δ2θ = −2s·cosθ/R
                 x -= _RAD2DEG * 2.0 * prm[P_DISPL] * math.cos(0.5 * x0 * _DEG2RAD) / consts[
                     C_RADIUS_D]
-            if on[TRANSP]:  # δ = sin2θ/(2μR), μ in 1/cm, R in mm → cm
-                delta = _RAD2DEG * math.sin(x0 * _DEG2RAD) / (
-                    2.0 * prm[P_MU] * 0.1 * consts[C_RADIUS_T])
-                for q in range(2):
-                    nl = _push(x - delta * LAGUERRE_T[q], w * LAGUERRE_W[q], prm, on, lx, ly, nl)
-            else:
-                nl = _push(x, w, prm, on, lx, ly, nl)
+            nl = _push(x, w, prm, on, lx, ly, nl)
     return nl
+
+
+@nb.njit(cache=True)
+def add_transparency(y, mu, radius_mm):
+    """Exponential tail toward low angle: y'_j = (1 − a_j)·y_j + a_j·y'_{j+1}, from high
+    to low angle, a_j = δ_j/(h + δ_j), δ_j = sin 2θ_j/(2μR)·180/π (μ in 1/cm, R in cm).
+
+    The discrete kernel (1 − a)·a^m over m bins below each bin has mean a/(1 − a)·h = δ:
+    the centroid moves by −δ, the penetration depth of the beam seen at 2θ.
+    """
+    scale = _RAD2DEG / (2.0 * mu * 0.1 * radius_mm)
+    prev = 0.0
+    for j in range(N_BINS - 1, -1, -1):
+        delta = scale * math.sin((j + 0.5) * BIN_WIDTH * _DEG2RAD)
+        a = delta / (BIN_WIDTH + delta)
+        prev = (1.0 - a) * y[j] + a * prev
+        y[j] = prev
 
 
 @nb.njit(cache=True)
@@ -268,6 +281,8 @@ def render_one(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, op
                            consts[C_WAVELENGTH], y)  # fmt: skip
     else:
         y = sticks
+    if on[TRANSP]:
+        add_transparency(y, prm[P_MU], consts[C_RADIUS_T])
     _scale_to_max(y)
     if on[BACKGROUND]:  # cubic Bernstein: Σ c_k C(3,k) t^k (1−t)^(3−k), t = 2θ/120°
         for j in range(N_BINS):
