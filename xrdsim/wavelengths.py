@@ -47,6 +47,11 @@ KALPHA_DOUBLETS: dict[str, tuple[float, float]] = {
     for anode in ("Cu", "Mo", "Cr", "Fe", "Co", "Ag")
 }
 
+#: Kβ1 wavelength (Å) of each anode, for the simulator's tube-line contamination.
+KBETA: dict[str, float] = {anode: WAVELENGTHS[f"{anode}Kb1"] for anode in KALPHA_DOUBLETS}
+#: W Lα1 (Å; Bearden 8.3976 keV): tungsten from the cathode deposited on an aged anode.
+TUNGSTEN_LALPHA1 = 1.47642
+
 _LOWER = {name.lower(): value for name, value in WAVELENGTHS.items()}
 
 

@@ -2,7 +2,7 @@
 
 Each batch reads the peaks of ``B`` structures with
 :meth:`xrdsim.peaks.database.PeakDatabase.ragged` and simulates full 12,000-bin patterns
-with :func:`xrdsim.simulation.profile.simulate_batch` inside the DataLoader worker
+with :func:`xrdsim.simulation.phases.simulate_database` inside the DataLoader worker
 (``threads=1`` per worker, so workers do not oversubscribe the cores). This is the
 data pipeline of CNNaug and DIFCON (das2025 §4.4–4.5), which need new views every
 step; contrastive methods get two views of every structure.
@@ -122,7 +122,7 @@ class OnTheFlyDataset(IterableDataset):
 
     def iterate(self, layout: WorkerLayout) -> Iterator[dict[str, torch.Tensor]]:
         """The batches of global worker ``layout`` this epoch (``__iter__`` uses the caller's)."""
-        from xrdsim.simulation.profile import simulate_batch
+        from xrdsim.simulation.phases import simulate_database
 
         threads = 1 if torch.utils.data.get_worker_info() is not None else None
         sim_seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
@@ -134,10 +134,9 @@ class OnTheFlyDataset(IterableDataset):
             idx, cycle = self._batch_structures(j)
             rows = np.concatenate([idx] * self.views)
             view = np.repeat(np.arange(self.views) + self.views * cycle, len(idx))
-            pb = self.db.ragged(rows)
-            result = simulate_batch(pb.two_theta, pb.intensity, pb.offsets, self.config,
-                                    seed=sim_seed, structure_keys=self.keys[rows],
-                                    views=view, threads=threads)
+            result = simulate_database(self.db, rows, self.config, seed=sim_seed,
+                                       structure_keys=self.keys[rows], views=view,
+                                       threads=threads)
             patterns = torch.from_numpy(np.ascontiguousarray(result.patterns, dtype=np.float32))
             batch = {"pattern": patterns[: len(idx)]}
             if self.views == 2:

@@ -43,6 +43,7 @@ from xrdsim.dataset.splits import (
     SplitSpec,
     assign_splits,
     assignment_sha256,
+    check_extra_name,
     split_cells,
     split_rows,
     split_seed,
@@ -119,12 +120,13 @@ class _SplitPlan:
     seed: int
 
 
-def _plan(labels: Mapping[str, np.ndarray], settings: BuildSettings) -> tuple[np.ndarray,
-                                                                             list[_SplitPlan]]:
+def _plan(labels: Mapping[str, np.ndarray], settings: BuildSettings,
+          extra: Sequence[str] = ()) -> tuple[np.ndarray, list[_SplitPlan]]:
     assignment = assign_splits([str(f) for f in labels["formula"]], labels["space_group"],
                                test_fraction=settings.test_fraction, seed=settings.seed)
     plans = []
-    for spec in split_cells(views_train=settings.views_train, views_test=settings.views_test):
+    for spec in split_cells(views_train=settings.views_train, views_test=settings.views_test,
+                            extra=extra):
         structures = split_structures(assignment, spec, seed=settings.seed)
         s_index, view = split_rows(structures, spec.views)
         plans.append(_SplitPlan(spec, structures, s_index, view,
@@ -136,12 +138,11 @@ def _plan(labels: Mapping[str, np.ndarray], settings: BuildSettings) -> tuple[np
 
 def _param_names(db: Any, config: Any) -> list[str]:
     """Names of the parameters the simulator reports for ``config`` (one-pattern probe)."""
-    from xrdsim.simulation.profile import simulate_batch
+    from xrdsim.simulation.phases import simulate_database
 
-    batch = db.ragged(np.array([0]))
-    result = simulate_batch(batch.two_theta, batch.intensity, batch.offsets, config, seed=0,
-                            structure_keys=np.zeros(1, dtype=np.int64),
-                            views=np.zeros(1, dtype=np.int64), threads=1)
+    result = simulate_database(db, np.array([0]), config, seed=0,
+                               structure_keys=np.zeros(1, dtype=np.int64),
+                               views=np.zeros(1, dtype=np.int64), threads=1)
     return sorted(result.params)
 
 
@@ -151,6 +152,7 @@ def build_dataset(
     *,
     train_config: Any = "train",
     invariance_config: Any = "invariance",
+    extra_splits: Mapping[str, Any] | None = None,
     views_train: int = 6,
     views_test: int = 2,
     test_fraction: float = 0.1,
@@ -175,6 +177,8 @@ def build_dataset(
             kept beside it as ``<output>.peaks.h5`` (reused by ``resume``).
         train_config / invariance_config: preset name, YAML path or SimulationConfig;
             they must be disjoint (:func:`xrdsim.simulation.disjoint.check_disjoint`).
+        extra_splits: ``{name: config}`` of further splits of the train structures
+            (``views_test`` views each), e.g. ``{"extrapolation": "extrapolation"}``.
         views_train / views_test: patterns per structure in ``train`` / in the test splits.
         test_fraction: fraction of structures held out (whole formula+space-group groups).
         seed: build seed; the same seed and inputs give the same bytes.
@@ -217,6 +221,9 @@ def build_dataset(
     configs = {"train": _load_config(train_config),
                "invariance": _load_config(invariance_config)}
     check_disjoint(configs["train"], configs["invariance"])
+    for extra_name, extra_config in (extra_splits or {}).items():
+        check_extra_name(extra_name)
+        configs[extra_name] = _load_config(extra_config)
     wavelength = _common_wavelength(configs)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)  # "-o out/dataset.zarr" on a fresh checkout
@@ -254,7 +261,7 @@ def build_dataset(
                            f"{len(db.errors)} input(s) failed, e.g. {db.errors[:3]}")
     labels = db.labels
     ids = [str(s) for s in labels["structure_id"]]
-    assignment, plans = _plan(labels, settings)
+    assignment, plans = _plan(labels, settings, extra=list(extra_splits or {}))
     _warn_empty_test_splits(plans, settings, len(ids))
     assignment_hash = assignment_sha256(ids, assignment)
     symbols = list(extinction_table().symbols)

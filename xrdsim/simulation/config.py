@@ -8,7 +8,9 @@ every parameter is a :class:`Distribution`, written in a file as
 - ``{uniform: [lo, hi]}`` — continuous uniform, ``lo < hi``;
 - ``{plusminus: [lo, hi]}`` — ``±U(lo, hi)`` with a random sign, ``0 ≤ lo < hi``;
 - ``{choice: [a, b, ...]}`` — one of a finite set of distinct values, equally likely;
-- ``{randint: [lo, hi]}`` — integer uniform on ``lo…hi`` inclusive.
+- ``{randint: [lo, hi]}`` — integer uniform on ``lo…hi`` inclusive;
+- ``{loguniform: [lo, hi]}``, ``{bands: [[a, b], ...]}``, ``{logbands: [[a, b], ...]}``
+  (see :mod:`xrdsim.simulation.distributions`).
 
 Ops run in the fixed Table-1 order of :data:`OPS` whatever their order in the file; an
 op missing from the file is off. ``docs/simulation.md`` describes every op.
@@ -30,7 +32,7 @@ from xrdsim.simulation.distributions import Distribution
 from xrdsim.simulation.ops import OP_BY_NAME, OPS, OpSpec
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, KALPHA_DOUBLETS, resolve_wavelength
 
-PRESETS = ("das2025", "train", "invariance", "series")
+PRESETS = ("das2025", "train", "invariance", "extrapolation", "series")
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,33 @@ class SimulationConfig:
                 f"doublet.anode {anode!r} (Kα1 = {KALPHA_DOUBLETS[anode][0]} Å) does not match "
                 f"the peak lists' wavelength {wavelength} Å; set the anode of that wavelength"
             )
+        _check_combinations(ops, wavelength)
         return cls(ops=tuple(ops.values()), wavelength=wavelength, name=str(data.get("name", "")))
+
+
+def _check_combinations(ops: dict[str, OpConfig], wavelength: float) -> None:
+    """Checks that involve more than one op."""
+    profile = ops["profile"]
+    if (profile.enabled and profile.settings["positions"] == "exact"
+            and ops["binning"].settings["mode"] == "mean"):
+        raise ConfigError(
+            "binning.mode 'mean' averages lines that share a bin, which only the binned "
+            "profile uses: set profile.positions: binned (as das2025 does) or binning.mode: sum"
+        )
+    tube = ops["tube_lines"]
+    if tube.enabled:
+        anode = tube.settings["anode"]
+        if abs(KALPHA_DOUBLETS[anode][0] / wavelength - 1) > 0.01:
+            raise ConfigError(
+                f"tube_lines.anode {anode!r} (Kα1 = {KALPHA_DOUBLETS[anode][0]} Å) does not "
+                f"match the peak lists' wavelength {wavelength} Å; set the anode of that wavelength"
+            )
+    disp, transp = ops["displacement"], ops["transparency"]
+    if disp.enabled and transp.enabled and disp.settings["radius"] != transp.settings["radius"]:
+        raise ConfigError(
+            f"displacement.radius ({disp.settings['radius']} mm) and transparency.radius "
+            f"({transp.settings['radius']} mm) describe one goniometer: make them equal"
+        )
 
 
 def _parse_op(spec: OpSpec, raw: Any) -> OpConfig:
