@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ FIRST_SHARD_TIMEOUT = 120
 @pytest.fixture(scope="module")
 def peak_db(tmp_path_factory):
     """Same small real-structure peak database as tests/dataset/test_dataset.py."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dataset"))
     from test_dataset import make_small_peak_db
 
     return make_small_peak_db(tmp_path_factory.mktemp("peaks"))

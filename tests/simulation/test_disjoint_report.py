@@ -28,9 +28,9 @@ def test_item12_integer_overlap_lists_the_shared_integers():
 def test_item12_interval_overlap_shows_the_range():
     a = load_config("train").to_dict()
     b = load_config("invariance").to_dict()
-    a["ops"]["counting_noise"]["counts"] = {"uniform": [100.0, 500.0]}
-    b["ops"]["counting_noise"]["counts"] = {"uniform": [400.0, 900.0]}
+    a["ops"]["poisson_noise"]["counts"] = {"uniform": [100.0, 500.0]}
+    b["ops"]["poisson_noise"]["counts"] = {"uniform": [400.0, 900.0]}
     with pytest.raises(ConfigOverlapError) as err:
         check_disjoint(load_config(a), load_config(b))
-    (why,) = [w for name, w in err.value.overlaps if name == "counting_noise.counts"]
+    (why,) = [w for name, w in err.value.overlaps if name == "poisson_noise.counts"]
     assert why.endswith("share values [400, 500]"), why
