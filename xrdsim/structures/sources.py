@@ -38,7 +38,8 @@ class CifSource:
             ``"dir/file.csv.gz#<id>"``.
         structure_id: unique, stable id: the CSV id column (``material_id``) if present,
             else ``"<stem>#<row>"`` (row 0-based); for CIF files the file stem, plus
-            ``"#<data block>"`` when a file holds several blocks.
+            ``"#<data block>"`` when a file holds several blocks (blocks without a cell or
+            atom sites, such as powder-profile or publication blocks, are skipped).
         text: the CIF text.
     """
 
@@ -120,8 +121,24 @@ def _file_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | Str
     if len(blocks) <= 1:
         yield CifSource(str(path), path.stem, text)
         return
-    for name, block in blocks:
+    structural = [(name, block) for name, block in blocks if is_structure_block(block)]
+    if not structural:
+        yield StructureError(str(path), f"no atom sites in any of its {len(blocks)} data blocks "
+                             f"({', '.join(name for name, _ in blocks[:5])}); is this a "
+                             "powder-profile CIF without the structure?")
+    for name, block in structural:
         yield CifSource(f"{path}#{name}", f"{path.stem}#{name}", block)
+
+
+#: Tags that make a data block a structure (a cell or atom sites); multi-block files also
+#: hold profile (``_pd_*``), reflection-list and publication blocks, which are skipped.
+_STRUCTURE_TAG = re.compile(r"^[ \t]*_(cell_length_a|atom_site_fract_x|atom_site_cartn_x)\b",
+                            re.IGNORECASE | re.MULTILINE)
+
+
+def is_structure_block(text: str) -> bool:
+    """True if a CIF data block gives a cell or atom sites (what a structure needs)."""
+    return _STRUCTURE_TAG.search(text) is not None
 
 
 def split_data_blocks(text: str) -> list[tuple[str, str]]:
