@@ -30,15 +30,8 @@ import math
 import numpy as np
 from numba import njit
 
+from xrdsim.peaks.form_factors import FORM_FACTOR_PREFACTOR, N_GAUSSIANS
 from xrdsim.peaks.merge_kernel import merge_lines
-
-#: Gaussian terms per atom kind in the form-factor arrays.
-N_GAUSSIANS = 5
-
-#: 8·π²·a₀ in Å (a₀ = 0.529177 Å, Bohr radius): the Mott–Bethe prefactor that turns the
-#: tabulated 4-Gaussian electron form factor Σ a·exp(−b s²) into the X-ray one,
-#: f(s) = Z − 41.78214·s²·Σ a·exp(−b s²) (pymatgen's constant, kept digit for digit).
-FORM_FACTOR_PREFACTOR = 41.78214
 
 
 @njit(cache=True)

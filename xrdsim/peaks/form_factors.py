@@ -30,12 +30,20 @@ from typing import Any
 import numpy as np
 
 from xrdsim.errors import ConfigError
-from xrdsim.peaks.bragg_kernel import FORM_FACTOR_PREFACTOR, N_GAUSSIANS
 
 #: Names accepted by ``compute_peaks(form_factors=...)``.
 FORM_FACTOR_TABLES = ("waasmaier-kirfel", "pymatgen")
 #: The default f0 table.
 DEFAULT_FORM_FACTORS = "waasmaier-kirfel"
+#: Gaussian terms per atom kind in the form-factor arrays.
+N_GAUSSIANS = 5
+
+#: 8·π²·a₀ in Å (a₀ = 0.529177 Å, Bohr radius): the Mott–Bethe prefactor that turns the
+#: tabulated 4-Gaussian electron form factor Σ a·exp(−b s²) into the X-ray one,
+#: f(s) = Z − 41.78214·s²·Σ a·exp(−b s²) (pymatgen's constant, kept digit for digit).
+FORM_FACTOR_PREFACTOR = 41.78214
+#: The scattering model of ``compute_peaks``' defaults, recorded in peak databases.
+SCATTERING_MODEL = {"form_factors": DEFAULT_FORM_FACTORS, "anomalous": True, "ionic": True}
 #: h·c in eV·Å (CODATA 2018: 1239.841984 eV·nm), so E = HC_EV_ANGSTROM / λ.
 HC_EV_ANGSTROM = 12398.419843320026
 #: Chantler grid points each side of E that the interpolation uses (xraydb's choice).

@@ -20,6 +20,7 @@ import numpy as np
 from xrdsim import __version__
 from xrdsim.errors import DatabaseError
 from xrdsim.peaks import database as layout
+from xrdsim.peaks.form_factors import SCATTERING_MODEL
 from xrdsim.versions import package_versions
 
 
@@ -110,6 +111,7 @@ class PeakDatabaseWriter:
             "wavelength": float(wavelength), "symprec": float(symprec),
             "two_theta_range": np.asarray(two_theta_range, dtype=np.float64),
             "debye_waller": bool(debye_waller),
+            "scattering": json.dumps(SCATTERING_MODEL, sort_keys=True),
             "package_versions": json.dumps(package_versions(), sort_keys=True),
             "inputs": json.dumps([str(p) for p in inputs]),
         })
