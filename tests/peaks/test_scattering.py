@@ -1,7 +1,8 @@
 """Scattering physics of compute_peaks' defaults: f0 of atoms and ions, f′/f″, Friedel pairs, Uij.
 
-Pinned values carry their source; the structure-factor checks use an independent NumPy
-|F|² over the whole reciprocal-lattice sphere (no Friedel half-space, Cartesian Uij).
+Pinned values carry their source; the structure-factor checks compare every reflection of
+the kernel with an independent NumPy |F|² over the whole reciprocal-lattice sphere (no
+Friedel half-space, Cartesian Uij).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import pytest
 from pymatgen.core import Lattice, Species, Structure
 
 from xrdsim.errors import ConfigError, StructureError
+from xrdsim.peaks.bragg_kernel import bragg_reflections
 from xrdsim.peaks.form_factor_table import TABLE_PATH
 from xrdsim.peaks.form_factors import anomalous_terms, f0, scattering_key
-from xrdsim.peaks.lines import compute_peaks, structure_arrays
+from xrdsim.peaks.lines import KERNEL_ARRAYS, compute_peaks, structure_arrays
 from xrdsim.wavelengths import WAVELENGTHS
 
 CU1 = WAVELENGTHS["CuKa1"]
@@ -143,8 +145,8 @@ def test_ion_keys():
 # --------------------------------------------------------------- independent NumPy |F|²
 
 
-def _reference_lines(structure, wavelength, *, keys, two_theta_max=120.0, anomalous=True):
-    """{round(2θ, 6): Σ |F(G)|²·LP} over the whole sphere |G| ≤ 2 sin θmax / λ.
+def _reference(structure, wavelength, *, keys, two_theta_max=120.0):
+    """hkl (M, 3) over the whole sphere |G| ≤ 2 sin θmax / λ, F(G) (M,) complex, LP (M,).
 
     F(G) = Σ_j o_j (f0_j(s) + f′_j + i f″_j) exp(−2π² gᵀ U_j g) exp(−B_j s²) exp(2πi h·x_j),
     g = Cartesian reciprocal vector (no 2π), U_j Cartesian in Å² (site property "u_aniso").
@@ -169,26 +171,25 @@ def _reference_lines(structure, wavelength, *, keys, two_theta_max=120.0, anomal
             dw = np.exp(-2 * math.pi**2 * np.einsum("ni,ij,nj->n", g, np.asarray(u), g))
         phase = np.exp(2j * math.pi * h @ site.frac_coords)
         for sp, occ in site.species.items():
-            key = keys[sp]
-            fp, fpp = anomalous_terms(sp.symbol, wavelength) if anomalous else (0.0, 0.0)
-            f_total += occ * (f0(key, s) + fp + 1j * fpp) * dw * phase
+            fp, fpp = anomalous_terms(sp.symbol, wavelength)
+            f_total += occ * (f0(keys[sp], s) + fp + 1j * fpp) * dw * phase
     sin_t = wavelength * gn / 2
     lp = (1 + (1 - 2 * sin_t**2) ** 2) / (sin_t**2 * np.sqrt(1 - sin_t**2))
-    tt = np.degrees(2 * np.arcsin(sin_t))
-    lines: dict[float, float] = {}
-    for t, v in zip(np.round(tt, 6), np.abs(f_total) ** 2 * lp, strict=True):
-        lines[t] = lines.get(t, 0.0) + v
-    return lines, h, f_total
+    return h, f_total, lp
 
 
-def _assert_lines_match(peaks, lines):
-    ours = dict(zip(np.round(peaks.two_theta, 6), peaks.intensity_raw, strict=True))
-    top = max(lines.values())
-    for t, v in lines.items():
-        if v > 1e-4 * top:
-            assert t in ours, t
-            assert ours[t] == pytest.approx(v, rel=1e-9), t
-    assert set(ours) <= set(lines)
+def _assert_matches_reference(structure, wavelength, *, keys, two_theta_max=120.0):
+    """Kernel I(±G) of every half-space reflection = (|F(G)|² + |F(−G)|²)·LP of the reference."""
+    h, f_total, lp = _reference(structure, wavelength, keys=keys, two_theta_max=two_theta_max)
+    ref = {tuple(x): v for x, v in zip(h.tolist(), np.abs(f_total) ** 2 * lp, strict=True)}
+    arrays = structure_arrays(structure, wavelength=wavelength)
+    g_max = 2 * math.sin(math.radians(two_theta_max / 2)) / wavelength
+    hkl, _, inten = bragg_reflections(arrays["lattice"], 0.0, g_max, wavelength,
+                                      *(arrays[k] for k in KERNEL_ARRAYS))
+    assert 2 * len(hkl) == len(ref)
+    expected = [ref[tuple(x)] + ref[tuple(-v for v in x)] for x in hkl.tolist()]
+    np.testing.assert_allclose(inten, expected, rtol=1e-9, atol=1e-12 * max(expected))
+    return h, f_total
 
 
 def _gaas() -> Structure:
@@ -199,13 +200,12 @@ def _gaas() -> Structure:
 
 def test_friedel_pairs_summed_exactly_for_non_centrosymmetric_gaas():
     gaas = _gaas()
-    lines, h, f_total = _reference_lines(gaas, CU1, keys={sp: sp.symbol for sp in
-                                                          gaas.composition})
+    h, f_total = _assert_matches_reference(gaas, CU1, keys={sp: sp.symbol
+                                                            for sp in gaas.composition})
     # with f″ the Bijvoet pair 111 / -1-1-1 differs: Friedel's law does not hold here
     i_plus = abs(f_total[np.all(h == (1, 1, 1), axis=1)][0]) ** 2
     i_minus = abs(f_total[np.all(h == (-1, -1, -1), axis=1)][0]) ** 2
     assert abs(i_plus - i_minus) / i_plus > 0.01
-    _assert_lines_match(compute_peaks(gaas, wavelength=CU1), lines)
 
 
 def test_anomalous_dispersion_changes_eu_intensities_and_can_be_switched_off():
@@ -216,8 +216,7 @@ def test_anomalous_dispersion_changes_eu_intensities_and_can_be_switched_off():
     without = compute_peaks(eui, wavelength=CU1, anomalous=False)
     np.testing.assert_array_equal(with_d.two_theta, without.two_theta)
     assert np.abs(with_d.intensity - without.intensity).max() > 1.0  # Eu near its L1 edge
-    lines, _, _ = _reference_lines(eui, CU1, keys={sp: sp.symbol for sp in eui.composition})
-    _assert_lines_match(with_d, lines)
+    _assert_matches_reference(eui, CU1, keys={sp: sp.symbol for sp in eui.composition})
 
 
 def test_oxidation_states_select_ionic_form_factors():
@@ -227,10 +226,8 @@ def test_oxidation_states_select_ionic_form_factors():
         [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]],
     )
     assert structure_arrays(bto)["kind_keys"] == ["Ba2+", "Ti4+", "O2-"]
-    lines, _, _ = _reference_lines(bto, CU1, keys={Species("Ba", 2): "Ba2+",
-                                                   Species("Ti", 4): "Ti4+",
-                                                   Species("O", -2): "O2-"})
-    _assert_lines_match(compute_peaks(bto, wavelength=CU1), lines)
+    _assert_matches_reference(bto, CU1, keys={Species("Ba", 2): "Ba2+", Species("Ti", 4): "Ti4+",
+                                              Species("O", -2): "O2-"})
     neutral = compute_peaks(bto, wavelength=CU1, ionic=False)
     assert structure_arrays(bto, ionic=False)["kind_keys"] == ["Ba", "Ti", "O"]
     assert np.abs(neutral.intensity - compute_peaks(bto, wavelength=CU1).intensity).max() > 0.5
@@ -253,7 +250,11 @@ def test_isotropic_u_tensor_equals_b_iso():
     np.testing.assert_allclose(b.intensity_raw, a.intensity_raw, rtol=1e-10)
 
 
-def test_anisotropic_u_against_numpy_reference():
+@pytest.mark.parametrize("wavelength, two_theta_max", [
+    (MO1, 60.0),  # T_j by recurrence along l
+    (0.3, 40.0),  # large indices: T_j by a direct exp per reflection
+])
+def test_anisotropic_u_against_numpy_reference(wavelength, two_theta_max):
     lattice = Lattice.from_parameters(5.1, 6.3, 7.2, 90, 104.0, 90)
     mono = Structure(lattice, ["Bi", "O", "O", "V"],
                      [[0.1, 0.2, 0.3], [0.45, 0.1, 0.8], [0.7, 0.65, 0.15], [0.3, 0.8, 0.55]])
@@ -263,14 +264,13 @@ def test_anisotropic_u_against_numpy_reference():
         m = rng.normal(size=(3, 3)) * 0.08
         tensors.append(m @ m.T + 0.003 * np.eye(3))  # positive definite, strongly anisotropic
     mono.add_site_property("u_aniso", tensors)
-    peaks = compute_peaks(mono, wavelength=MO1, two_theta_range=(0, 60))
-    lines, _, _ = _reference_lines(mono, MO1, keys={sp: sp.symbol for sp in mono.composition},
-                                   two_theta_max=60)
-    _assert_lines_match(peaks, lines)
+    peaks = compute_peaks(mono, wavelength=wavelength, two_theta_range=(0, two_theta_max))
+    _assert_matches_reference(mono, wavelength, two_theta_max=two_theta_max,
+                              keys={sp: sp.symbol for sp in mono.composition})
     iso = mono.copy()
     iso.remove_site_property("u_aniso")
-    assert not np.allclose(compute_peaks(iso, wavelength=MO1, two_theta_range=(0, 60))
-                           .intensity_raw[:5], peaks.intensity_raw[:5], rtol=0.01)
+    plain = compute_peaks(iso, wavelength=wavelength, two_theta_range=(0, two_theta_max))
+    assert not np.allclose(plain.intensity_raw[:5], peaks.intensity_raw[:5], rtol=0.01)
 
 
 def test_bad_u_tensor_is_refused():

@@ -93,6 +93,14 @@ def _phase_tables(coord: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray
 
 
 @njit(cache=True)
+def _aniso_row(beta: np.ndarray, j: int, h: int, k: int) -> tuple[float, float, float]:
+    """hᵀβ_j h = A + B·l + C·l² for fixed h, k: (A, B, C)."""
+    qa = beta[j, 0] * h * h + beta[j, 1] * k * k + 2.0 * beta[j, 3] * h * k
+    qb = 2.0 * (beta[j, 4] * h + beta[j, 5] * k)
+    return qa, qb, beta[j, 2]
+
+
+@njit(cache=True)
 def bragg_reflections(
     lattice: np.ndarray,
     g_min: float,
@@ -203,6 +211,21 @@ def bragg_reflections(
         beta_max = max(beta_max, abs(beta[q]))
         e_step[q] = math.exp(-0.5 * beta[q] * metric[2, 2])
     use_recurrence = beta_max * (g_max + math.sqrt(metric[2, 2])) ** 2 / 4.0 < 500.0
+    # anisotropic T_j(l) = exp(−(A + B·l + C·l²)) along a row, same recurrence:
+    # T(l+1) = T(l)·R(l), R(l+1) = R(l)·exp(−2C), R(l) = exp(−(B + C(2l+1)));
+    # |exponents| ≤ Σ|β_j|·(hb + kb + lb + 1)² must stay far from under/overflow
+    a_val = np.empty(n_aniso, dtype=np.float64)
+    a_ratio = np.empty(n_aniso, dtype=np.float64)
+    a_step = np.empty(n_aniso, dtype=np.float64)
+    index_span = float(hb + kb + lb + 1) ** 2
+    for q in range(n_aniso):
+        j = aniso[q]
+        a_step[q] = math.exp(-2.0 * entry_beta[j, 2])
+        size = 0.0
+        for c in range(6):
+            size += abs(entry_beta[j, c])
+        if size * index_span >= 500.0:
+            use_recurrence = False
     m = 0
     for h in range(0, hb + 1):
         for k in range(0 if h == 0 else -kb, kb + 1):
@@ -229,11 +252,19 @@ def bragg_reflections(
                         for q in range(n_exp):
                             e_val[q] = math.exp(-beta[q] * s2)
                             e_ratio[q] = math.exp(-0.25 * beta[q] * (2.0 * bc + a * (2 * l_ + 1)))
+                        for q in range(n_aniso):
+                            j = aniso[q]
+                            qa, qb, qc = _aniso_row(entry_beta, j, h, k)
+                            a_val[q] = math.exp(-(qa + qb * l_ + qc * l_ * l_))
+                            a_ratio[q] = math.exp(-(qb + qc * (2 * l_ + 1)))
                 if use_recurrence:
                     while last_l < l_:
                         for q in range(n_exp):
                             e_val[q] *= e_ratio[q]
                             e_ratio[q] *= e_step[q]
+                        for q in range(n_aniso):
+                            a_val[q] *= a_ratio[q]
+                            a_ratio[q] *= a_step[q]
                         last_l += 1
                 else:
                     for q in range(n_exp):
@@ -254,11 +285,11 @@ def bragg_reflections(
                 # T_j = exp(−hᵀβ_j h) for the anisotropic entries
                 for q in range(n_aniso):
                     j = aniso[q]
-                    entry_dw[j] = math.exp(-(
-                        entry_beta[j, 0] * h * h + entry_beta[j, 1] * k * k
-                        + entry_beta[j, 2] * l_ * l_ + 2.0 * entry_beta[j, 3] * h * k
-                        + 2.0 * entry_beta[j, 4] * h * l_ + 2.0 * entry_beta[j, 5] * k * l_
-                    ))
+                    if use_recurrence:
+                        entry_dw[j] = a_val[q]
+                    else:
+                        qa, qb, qc = _aniso_row(entry_beta, j, h, k)
+                        entry_dw[j] = math.exp(-(qa + qb * l_ + qc * l_ * l_))
                 # F_r = Σ w_j (f0+f′) e^{iφ}, F_i = Σ w_j f″ e^{iφ}
                 f_re = 0.0
                 f_im = 0.0
