@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -201,31 +202,43 @@ def _site_b(structure: Any, i: int, site: Any) -> float:
     return b_iso
 
 
-def _site_beta(structure: Any, i: int, site: Any, to_frac: np.ndarray) -> np.ndarray | None:
-    """β (6,) of a site with a ``"u_aniso"`` property, else None.
+def _aniso_beta(structure: Any, tensors: dict[int, Any], to_frac: np.ndarray) -> np.ndarray:
+    """β (n, 6) of the sites with a ``"u_aniso"`` tensor (dict site index -> U), in key order.
 
     ``β = 2π²·A⁻ᵀ·U·A⁻¹`` (A: lattice rows, U Cartesian in Å²), so that the Debye–Waller
     factor of reflection h is ``exp(−hᵀβh)``; for U = U_iso·1 this is ``exp(−8π²U_iso·s²)``.
     """
-    value = site.properties.get(U_ANISO_PROPERTY) if site.properties else None
-    if value is None:
-        return None
-    u = np.asarray(value, dtype=np.float64)
-    if u.shape != (3, 3) or not np.isfinite(u).all() or not np.allclose(u, u.T, atol=1e-9):
+    sites = list(tensors)
+    try:
+        u = np.array([tensors[i] for i in sites], dtype=np.float64)
+    except (TypeError, ValueError):
+        u = np.empty(0)
+    if u.shape != (len(sites), 3, 3) or not np.isfinite(u).all() \
+            or np.abs(u - u.transpose(0, 2, 1)).max() > 1e-9:
         raise StructureError(
             _label(structure),
-            f"site {i} has {U_ANISO_PROPERTY} of shape {u.shape}; give a finite symmetric "
-            "3x3 Cartesian U in Å^2 (or pass debye_waller=False)",
+            f"a {U_ANISO_PROPERTY} site property is not a finite symmetric 3x3 Cartesian U in "
+            "Å^2 (or pass debye_waller=False)",
         )
-    if np.linalg.eigvalsh(u).min() < -1e-6:
+    low = np.linalg.eigvalsh(u).min(axis=1)
+    if low.min() < -1e-6:
+        i = sites[int(np.argmin(low))]
         raise StructureError(
             _label(structure),
             f"site {i} has a {U_ANISO_PROPERTY} tensor that is not positive semi-definite "
-            f"(eigenvalues {np.linalg.eigvalsh(u).round(5).tolist()} Å^2); check the "
-            "_atom_site_aniso_U values",
+            f"(smallest eigenvalue {low.min():.5f} Å^2); check the _atom_site_aniso_U values",
         )
-    beta = 2.0 * math.pi**2 * (to_frac.T @ u @ to_frac)
-    return np.array([beta[0, 0], beta[1, 1], beta[2, 2], beta[0, 1], beta[0, 2], beta[1, 2]])
+    beta = 2.0 * math.pi**2 * np.einsum("ai,nab,bj->nij", to_frac, u, to_frac)
+    return beta[:, [0, 1, 2, 0, 0, 1], [0, 1, 2, 1, 2, 2]]
+
+
+@lru_cache(maxsize=4096)
+def _kind_row(key: str, symbol: str, z: float, table: str, wavelength: float,
+              anomalous: bool) -> tuple[str, float, np.ndarray, np.ndarray, float]:
+    """(key, c + f′, a (5,), b (5,), f″) of one scattering kind (cached: one lookup per kind)."""
+    c, a, b = f0_coefficients(key, z, table=table)
+    fp, fpp = anomalous_terms(symbol, wavelength) if anomalous else (0.0, 0.0)
+    return key, c + fp, a, b, fpp
 
 
 def _check_options(form_factors: str, wavelength: float, anomalous: bool) -> None:
@@ -278,53 +291,66 @@ def structure_arrays(
             _label(structure),
             f"the cell volume is {volume!r} Å^3; give 3 independent lattice vectors",
         )
-    to_frac = np.linalg.inv(lattice)  # Cartesian row r = x·A  ->  x = r·A⁻¹
     kinds: dict[str, int] = {}
     kind_rows = []
     groups: dict[tuple[int, float], int] = {}
     coords = []
     occupancy = []
     entry_group = []
-    entry_beta = []
-    zero_beta = np.zeros(6)
+    entry_site = []
+    tensors: dict[int, Any] = {}
+    species_kind: dict[Any, int] = {}
     for i, site in enumerate(sites):
         b_iso = 0.0
-        beta = None
         if debye_waller:
-            beta = _site_beta(structure, i, site, to_frac)
-            b_iso = 0.0 if beta is not None else _site_b(structure, i, site)
+            u = site.properties.get(U_ANISO_PROPERTY) if site.properties else None
+            if u is not None:
+                tensors[i] = u
+            else:
+                b_iso = _site_b(structure, i, site)
         fc = site.frac_coords
         for species, occ in site.species.items():
             if not occ:
                 continue
-            symbol = species.symbol
-            charge = getattr(species, "oxi_state", None)
-            try:
-                key = scattering_key(symbol, charge, table=form_factors, ionic=ionic)
-            except KeyError:
-                raise StructureError(
-                    _label(structure),
-                    f"no X-ray form-factor coefficients for species {symbol!r} at site {i}; "
-                    "known: elements H to Cf",
-                ) from None
-            kind = kinds.get(key)
+            kind = species_kind.get(species)
             if kind is None:
-                kind = kinds[key] = len(kind_rows)
-                c, a, b = f0_coefficients(key, species.Z, table=form_factors)
-                fp, fpp = anomalous_terms(symbol, wavelength) if anomalous else (0.0, 0.0)
-                kind_rows.append((key, c + fp, a, b, fpp))
+                symbol = species.symbol
+                # only pymatgen Species carry oxi_state (Element.__getattr__ is slow)
+                charge = species.oxi_state if hasattr(type(species), "oxi_state") else None
+                try:
+                    key = scattering_key(symbol, charge, table=form_factors, ionic=ionic)
+                except KeyError:
+                    raise StructureError(
+                        _label(structure),
+                        f"no X-ray form-factor coefficients for species {symbol!r} at site "
+                        f"{i}; known: elements H to Cf",
+                    ) from None
+                kind = kinds.get(key)
+                if kind is None:
+                    kind = kinds[key] = len(kind_rows)
+                    kind_rows.append(_kind_row(key, symbol, species.Z, form_factors,
+                                               float(wavelength), anomalous))
+                species_kind[species] = kind
             group = groups.get((kind, b_iso))
             if group is None:
                 group = groups[(kind, b_iso)] = len(groups)
             coords.append(fc)
             occupancy.append(occ)
             entry_group.append(group)
-            entry_beta.append(zero_beta if beta is None else beta)
+            entry_site.append(i)
     if not coords:
         raise StructureError(_label(structure), "every site has zero occupancy; nothing scatters")
     frac = np.array(coords, dtype=np.float64)
     if not np.isfinite(frac).all():
         raise StructureError(_label(structure), "non-finite fractional coordinates")
+    entry_beta = np.zeros((len(coords), 6))
+    if tensors:
+        row = np.full(len(sites), -1)
+        row[list(tensors)] = np.arange(len(tensors))
+        site_of_entry = row[entry_site]
+        aniso = site_of_entry >= 0
+        to_frac = np.linalg.inv(lattice)  # Cartesian row r = x·A  ->  x = r·A⁻¹
+        entry_beta[aniso] = _aniso_beta(structure, tensors, to_frac)[site_of_entry[aniso]]
     return {
         "lattice": lattice,
         "frac": frac,
@@ -332,7 +358,7 @@ def structure_arrays(
         "entry_group": np.array(entry_group, dtype=np.int64),
         "group_kind": np.array([key[0] for key in groups], dtype=np.int64),
         "group_b": np.array([key[1] for key in groups], dtype=np.float64),
-        "entry_beta": np.array(entry_beta, dtype=np.float64).reshape(-1, 6),
+        "entry_beta": entry_beta,
         "kind_c": np.array([r[1] for r in kind_rows], dtype=np.float64),
         "kind_a": np.array([r[2] for r in kind_rows], dtype=np.float64),
         "kind_b": np.array([r[3] for r in kind_rows], dtype=np.float64),
