@@ -81,6 +81,7 @@ class _Chunk:
     wavelength: float
     two_theta_range: tuple[float, float]
     symprec: float
+    u_as_b: bool = False
 
 
 def write_peak_database(
@@ -95,6 +96,7 @@ def write_peak_database(
     progress: bool = True,
     overwrite: bool = False,
     chunk_size: int = CHUNK_SIZE,
+    u_as_b: bool = False,
 ) -> PeakDatabaseSummary:
     """Compute labels and Bragg peaks of every input structure into one HDF5 file.
 
@@ -110,6 +112,8 @@ def write_peak_database(
         progress: show a progress bar on stderr.
         overwrite: replace an existing ``output``.
         chunk_size: structures per parallel task.
+        u_as_b: read CIF U columns as B (``xrdsim.structures.reader.parse_cif``), for
+            inputs that put B values under ``_atom_site_U_iso_or_equiv``.
 
     Returns:
         A :class:`PeakDatabaseSummary`.
@@ -131,8 +135,8 @@ def write_peak_database(
     if not paths:
         raise ConfigError("no inputs given: pass CIF files, folders or CSV(.gz) files")
     entries = list(iter_cif_sources(paths))
-    chunks = [_Chunk(tuple(entries[i:i + chunk_size]), lam, (lo, hi), float(symprec))
-              for i in range(0, len(entries), chunk_size)]
+    chunks = [_Chunk(tuple(entries[i:i + chunk_size]), lam, (lo, hi), float(symprec),
+                     bool(u_as_b)) for i in range(0, len(entries), chunk_size)]
     if scheduler is None:
         if workers is None:  # automatic: a cluster start costs more than small inputs
             workers = 1 if len(entries) < AUTO_PARALLEL_MIN else default_workers()
@@ -141,7 +145,7 @@ def write_peak_database(
     next_chunk = 0
     with PeakDatabaseWriter(output, wavelength=lam, two_theta_range=(lo, hi),
                             symprec=symprec, inputs=[str(p) for p in paths],
-                            overwrite=overwrite) as writer:
+                            overwrite=overwrite, u_as_b=u_as_b) as writer:
         tasks = run_tasks(_process_chunk, chunks, workers=workers, scheduler=scheduler,
                           label="peaks", progress=progress,
                           weights=[len(c.entries) for c in chunks])
@@ -205,7 +209,7 @@ def _process_one(entry: Any, chunk: _Chunk) -> tuple:
     try:
         with warnings.catch_warnings():  # pymatgen's CIF warnings would garble the bar
             warnings.simplefilter("ignore")
-            record = parse_cif(entry)
+            record = parse_cif(entry, u_as_b=chunk.u_as_b)
             labels = structure_labels(record.structure, symprec=chunk.symprec)
             peaks = compute_peaks(record.structure, wavelength=chunk.wavelength,
                                   two_theta_range=chunk.two_theta_range)
