@@ -196,3 +196,9 @@ def test_u_column_holding_b_is_an_error_record_unless_u_as_b(tmp_path):
     info = json.loads(_run("peaks-info", str(fixed), "--json").stdout)
     assert info["settings"]["scattering"] == {"form_factors": "waasmaier-kirfel",
                                               "anomalous": True, "ionic": True, "u_as_b": True}
+
+
+def test_wavelength_outside_the_anomalous_table_is_a_usage_error(tmp_path, test_data):
+    result = _run("peaks", str(test_data / "cifs"), "-o", str(tmp_path / "x.h5"),
+                  "--wavelength", "0.05", "-q")
+    assert result.exit_code == 3 and "anomalous" in result.output

@@ -131,8 +131,8 @@ def energy_range_ev() -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def anomalous_terms(symbol: str, wavelength: float) -> tuple[float, float]:
-    """(f′, f″) in electrons of an element at λ (Å), Chantler (2000); (0, 0) beyond uranium.
+def check_wavelength(wavelength: float) -> float:
+    """Photon energy (eV) of λ (Å), checked against the f′/f″ table.
 
     Raises:
         ConfigError: λ outside the table (:func:`energy_range_ev`); the message gives the
@@ -146,7 +146,16 @@ def anomalous_terms(symbol: str, wavelength: float) -> tuple[float, float]:
             f"table ({HC_EV_ANGSTROM / hi:.3f}–{HC_EV_ANGSTROM / lo:.3f} Å); pass "
             "anomalous=False to compute without f′ and f″"
         )
-    return _anomalous_at(symbol, energy)
+    return energy
+
+
+def anomalous_terms(symbol: str, wavelength: float) -> tuple[float, float]:
+    """(f′, f″) in electrons of an element at λ (Å), Chantler (2000); (0, 0) beyond uranium.
+
+    Raises:
+        ConfigError: λ outside the table (:func:`check_wavelength`).
+    """
+    return _anomalous_at(symbol, check_wavelength(wavelength))
 
 
 @lru_cache(maxsize=4096)

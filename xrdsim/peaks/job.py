@@ -119,15 +119,18 @@ def write_peak_database(
         A :class:`PeakDatabaseSummary`.
 
     Raises:
-        ConfigError: invalid settings. DatabaseError: ``output`` exists (without
-            ``overwrite``) or its folder is missing. Per-structure problems never raise.
+        ConfigError: invalid settings (λ outside 0.062–3.10 Å included).
+        DatabaseError: ``output`` exists (without ``overwrite``) or its folder is missing.
+            Per-structure problems never raise.
     """
     from xrdsim.parallel import default_workers, run_tasks
+    from xrdsim.peaks.form_factors import check_wavelength
     from xrdsim.structures.reader import iter_cif_sources
     from xrdsim.wavelengths import resolve_wavelength
 
     t0 = time.perf_counter()
     lam = resolve_wavelength(wavelength)
+    check_wavelength(lam)  # the peaks include f′/f″: λ must be inside their table
     lo, hi = _check_settings(two_theta_range, symprec, workers, chunk_size)
     output = Path(output)
     check_output_path(output, overwrite=overwrite)

@@ -25,6 +25,7 @@ from xrdsim.peaks.form_factors import (
     DEFAULT_FORM_FACTORS,
     FORM_FACTOR_TABLES,
     anomalous_terms,
+    check_wavelength,
     f0_coefficients,
     scattering_key,
 )
@@ -248,7 +249,7 @@ def _check_options(form_factors: str, wavelength: float, anomalous: bool) -> Non
             f"{form_factors!r}; 'pymatgen' reproduces pymatgen's XRDCalculator"
         )
     if anomalous:
-        anomalous_terms("H", wavelength)  # raises ConfigError outside the table's range
+        check_wavelength(wavelength)
 
 
 def structure_arrays(
