@@ -169,14 +169,13 @@ def main() -> None:
 
     from xrdsim.peaks.bragg_kernel import bragg_reflections, powder_lines
     from xrdsim.peaks.lines import (
-        KERNEL_ARRAYS,
         SCALED_INTENSITY_TOL,
         TWO_THETA_TOL,
         PeakList,
         compute_peaks,
-        structure_arrays,
     )
     from xrdsim.peaks.merge_kernel import merge_lines
+    from xrdsim.peaks.scatterers import KERNEL_ARRAYS, structure_arrays
 
     sample = _sample(args.csv, args.structures, args.seed)
     calc = XRDCalculator(wavelength=LAMBDA)

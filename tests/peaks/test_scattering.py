@@ -19,7 +19,8 @@ from xrdsim.errors import ConfigError, StructureError
 from xrdsim.peaks.bragg_kernel import bragg_reflections
 from xrdsim.peaks.form_factor_table import TABLE_PATH
 from xrdsim.peaks.form_factors import anomalous_terms, f0, scattering_key
-from xrdsim.peaks.lines import KERNEL_ARRAYS, compute_peaks, structure_arrays
+from xrdsim.peaks.lines import compute_peaks
+from xrdsim.peaks.scatterers import KERNEL_ARRAYS, structure_arrays
 from xrdsim.wavelengths import WAVELENGTHS
 
 CU1 = WAVELENGTHS["CuKa1"]

@@ -11,7 +11,8 @@ import pytest
 
 from xrdsim.errors import StructureError
 from xrdsim.peaks.bragg_kernel import bragg_reflections
-from xrdsim.peaks.lines import KERNEL_ARRAYS, compute_peaks, structure_arrays
+from xrdsim.peaks.lines import compute_peaks
+from xrdsim.peaks.scatterers import KERNEL_ARRAYS, structure_arrays
 from xrdsim.structures.displacement import MAX_B, U_LOOKS_LIKE_B
 from xrdsim.structures.reader import read_structures
 from xrdsim.structures.sources import CifSource
