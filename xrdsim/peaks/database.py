@@ -380,8 +380,9 @@ class PeakDatabase:
             "n_errors": len(errors), "n_peaks": int(self._offsets[-1]),
             "crystal_systems": {name: int(systems[i]) for i, name in enumerate(CRYSTAL_SYSTEMS)},
             "peaks_per_structure": stats,
-            "settings": {k: attrs[k] for k in ("wavelength", "two_theta_range", "symprec",
-                                               "debye_waller")},
+            "settings": {**{k: attrs[k] for k in ("wavelength", "two_theta_range", "symprec",
+                                                  "debye_waller")},
+                         "scattering": json.loads(attrs.get("scattering", "null"))},
             "inputs": attrs["inputs"], "versions": attrs["package_versions"],
             "failure_reasons": reason_counts([r for _, r in errors], top=top_errors),
         }

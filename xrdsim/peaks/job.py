@@ -82,6 +82,7 @@ class _Chunk:
     wavelength: float
     two_theta_range: tuple[float, float]
     symprec: float
+    u_as_b: bool = False
 
 
 def write_peak_database(
@@ -96,6 +97,7 @@ def write_peak_database(
     progress: bool = True,
     overwrite: bool = False,
     chunk_size: int = CHUNK_SIZE,
+    u_as_b: bool = False,
 ) -> PeakDatabaseSummary:
     """Compute labels and Bragg peaks of every input structure into one HDF5 file.
 
@@ -111,20 +113,25 @@ def write_peak_database(
         progress: show a progress bar on stderr.
         overwrite: replace an existing ``output``.
         chunk_size: structures per parallel task.
+        u_as_b: read CIF U columns as B (``xrdsim.structures.reader.parse_cif``), for
+            inputs that put B values under ``_atom_site_U_iso_or_equiv``.
 
     Returns:
         A :class:`PeakDatabaseSummary`.
 
     Raises:
-        ConfigError: invalid settings. DatabaseError: ``output`` exists (without
-            ``overwrite``) or its folder is missing. Per-structure problems never raise.
+        ConfigError: invalid settings (λ outside 0.062–3.10 Å included).
+        DatabaseError: ``output`` exists (without ``overwrite``) or its folder is missing.
+            Per-structure problems never raise.
     """
     from xrdsim.parallel import default_workers, run_tasks
+    from xrdsim.peaks.form_factors import check_wavelength
     from xrdsim.structures.reader import iter_cif_sources
     from xrdsim.wavelengths import resolve_wavelength
 
     t0 = time.perf_counter()
     lam = resolve_wavelength(wavelength)
+    check_wavelength(lam)  # the peaks include f′/f″: λ must be inside their table
     lo, hi = _check_settings(two_theta_range, symprec, workers, chunk_size)
     output = Path(output)
     check_output_path(output, overwrite=overwrite)
@@ -132,8 +139,8 @@ def write_peak_database(
     if not paths:
         raise ConfigError("no inputs given: pass CIF files, folders or CSV(.gz) files")
     entries = list(iter_cif_sources(paths))
-    chunks = [_Chunk(tuple(entries[i:i + chunk_size]), lam, (lo, hi), float(symprec))
-              for i in range(0, len(entries), chunk_size)]
+    chunks = [_Chunk(tuple(entries[i:i + chunk_size]), lam, (lo, hi), float(symprec),
+                     bool(u_as_b)) for i in range(0, len(entries), chunk_size)]
     if scheduler is None:
         if workers is None:  # automatic: a cluster start costs more than small inputs
             workers = 1 if len(entries) < AUTO_PARALLEL_MIN else default_workers()
@@ -142,7 +149,7 @@ def write_peak_database(
     next_chunk = 0
     with PeakDatabaseWriter(output, wavelength=lam, two_theta_range=(lo, hi),
                             symprec=symprec, inputs=[str(p) for p in paths],
-                            overwrite=overwrite) as writer:
+                            overwrite=overwrite, u_as_b=u_as_b) as writer:
         tasks = run_tasks(_process_chunk, chunks, workers=workers, scheduler=scheduler,
                           label="peaks", progress=progress,
                           weights=[len(c.entries) for c in chunks])
@@ -206,7 +213,7 @@ def _process_one(entry: Any, chunk: _Chunk) -> tuple:
     try:
         with warnings.catch_warnings():  # pymatgen's CIF warnings would garble the bar
             warnings.simplefilter("ignore")
-            record = parse_cif(entry)
+            record = parse_cif(entry, u_as_b=chunk.u_as_b)
             labels = structure_labels(record.structure, symprec=chunk.symprec)
             intended = entry.intended_space_group
             if intended is not None and labels.space_group != intended:

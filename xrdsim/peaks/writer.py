@@ -20,6 +20,7 @@ import numpy as np
 from xrdsim import __version__
 from xrdsim.errors import DatabaseError
 from xrdsim.peaks import database as layout
+from xrdsim.peaks.form_factors import SCATTERING_MODEL
 from xrdsim.versions import package_versions
 
 
@@ -76,6 +77,7 @@ class PeakDatabaseWriter:
         inputs: the input paths, recorded as an attribute.
         overwrite: replace an existing ``path``; otherwise its existence is an error.
         debye_waller: whether the peaks include the CIF's isotropic B factors.
+        u_as_b: whether CIF U columns were read as B (recorded with the scattering model).
 
     Raises:
         DatabaseError: ``path`` exists without ``overwrite``, or its folder does not exist.
@@ -83,14 +85,15 @@ class PeakDatabaseWriter:
 
     def __init__(self, path: str | os.PathLike, *, wavelength: float,
                  two_theta_range: tuple[float, float], symprec: float,
-                 inputs: Sequence[str] = (), overwrite: bool = False, debye_waller: bool = True):
+                 inputs: Sequence[str] = (), overwrite: bool = False, debye_waller: bool = True,
+                 u_as_b: bool = False):
         self.path = Path(path)
         check_output_path(self.path, overwrite=overwrite)
         self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
         self._file: h5py.File | None = None
         try:  # an interrupt while the file is being laid out must not leave it behind
             self._create(inputs=inputs, wavelength=wavelength, two_theta_range=two_theta_range,
-                         symprec=symprec, debye_waller=debye_waller)
+                         symprec=symprec, debye_waller=debye_waller, u_as_b=u_as_b)
         except BaseException:
             self.abort()
             raise
@@ -98,7 +101,8 @@ class PeakDatabaseWriter:
         self.n_structures = self.n_errors = self.n_peaks = 0
         self.error_reasons: list[str] = []
 
-    def _create(self, *, inputs, wavelength, two_theta_range, symprec, debye_waller) -> None:
+    def _create(self, *, inputs, wavelength, two_theta_range, symprec, debye_waller,
+                u_as_b) -> None:
         """Create the temporary file: root attributes and empty, growable datasets."""
         try:
             f = self._file = h5py.File(self._tmp, "w")
@@ -110,6 +114,8 @@ class PeakDatabaseWriter:
             "wavelength": float(wavelength), "symprec": float(symprec),
             "two_theta_range": np.asarray(two_theta_range, dtype=np.float64),
             "debye_waller": bool(debye_waller),
+            "scattering": json.dumps(SCATTERING_MODEL | {"u_as_b": bool(u_as_b)},
+                                     sort_keys=True),
             "package_versions": json.dumps(package_versions(), sort_keys=True),
             "inputs": json.dumps([str(p) for p in inputs]),
         })

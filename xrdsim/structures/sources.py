@@ -43,7 +43,9 @@ class CifSource:
         structure_id: unique, stable id: the CSV id column (``material_id``) if present,
             else ``"<stem>#<row>"`` (row 0-based); for CIF files the file stem (the
             path below the common folder when distinct inputs share a stem, see
-            :func:`cif_ids`), plus ``"#<data block>"`` when a file holds several blocks.
+            :func:`cif_ids`), plus ``"#<data block>"`` when a file holds several blocks
+            (blocks without a cell or atom sites, such as powder-profile or publication
+            blocks, are skipped).
         text: the CIF text.
         intended_space_group: the space group the structure was generated in (CSV
             column :data:`INTENDED_GROUP_COLUMN`), or None.
@@ -158,8 +160,24 @@ def _file_sources(path: Path, cif_column, id_column,
     if len(blocks) <= 1:
         yield CifSource(str(path), stem, text)
         return
-    for name, block in blocks:
+    structural = [(name, block) for name, block in blocks if is_structure_block(block)]
+    if not structural:
+        yield StructureError(str(path), f"no atom sites in any of its {len(blocks)} data blocks "
+                             f"({', '.join(name for name, _ in blocks[:5])}); is this a "
+                             "powder-profile CIF without the structure?")
+    for name, block in structural:
         yield CifSource(f"{path}#{name}", f"{stem}#{name}", block)
+
+
+#: Tags that make a data block a structure (a cell or atom sites); multi-block files also
+#: hold profile (``_pd_*``), reflection-list and publication blocks, which are skipped.
+_STRUCTURE_TAG = re.compile(r"^[ \t]*_(cell_length_a|atom_site_fract_x|atom_site_cartn_x)\b",
+                            re.IGNORECASE | re.MULTILINE)
+
+
+def is_structure_block(text: str) -> bool:
+    """True if a CIF data block gives a cell or atom sites (what a structure needs)."""
+    return _STRUCTURE_TAG.search(text) is not None
 
 
 def split_data_blocks(text: str) -> list[tuple[str, str]]:
