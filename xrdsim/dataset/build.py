@@ -202,6 +202,7 @@ def build_dataset(
         split_summary,
         write_manifest,
     )
+    from xrdsim.parallel import check_workers
     from xrdsim.peaks.database import PeakDatabase
     from xrdsim.peaks.job import write_peak_database
     from xrdsim.simulation.disjoint import check_disjoint
@@ -214,6 +215,7 @@ def build_dataset(
     settings = BuildSettings(views_train=views_train, views_test=views_test,
                              test_fraction=test_fraction, seed=seed, shard_size=shard_size,
                              chunk_size=chunk_size, encoding=StoreEncoding(dtype=dtype))
+    check_workers(workers, scheduler=scheduler)
     configs = {"train": _load_config(train_config),
                "invariance": _load_config(invariance_config)}
     check_disjoint(configs["train"], configs["invariance"])

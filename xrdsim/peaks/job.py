@@ -160,6 +160,8 @@ def write_peak_database(
 
 
 def _check_settings(two_theta_range, symprec, workers, chunk_size) -> tuple[float, float]:
+    from xrdsim.parallel import check_workers
+
     try:
         lo, hi = (float(x) for x in two_theta_range)
     except (TypeError, ValueError):
@@ -170,8 +172,7 @@ def _check_settings(two_theta_range, symprec, workers, chunk_size) -> tuple[floa
                           f"got ({lo}, {hi})")
     if not (np.isfinite(symprec) and symprec > 0):
         raise ConfigError(f"symprec must be a positive distance in Å, got {symprec!r}")
-    if workers is not None and int(workers) < 1:
-        raise ConfigError(f"workers must be >= 1 (or None for all cores), got {workers}")
+    check_workers(workers)
     if int(chunk_size) < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
     return lo, hi
