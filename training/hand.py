@@ -32,7 +32,7 @@ from xrdsim_training.hand_features import visible_lines as visible_lines
 from xrdsim_training.hand_forest import ForestArrays, load_forests, save_forests
 from xrdsim_training.measured_labels import TASKS, accuracy_report, read_labels_csv
 
-from xrdsim.errors import ConfigError, PatternReadError, TrainingError
+from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimError
 
 MODEL_FILE = "hand_model.npz"
 SETTINGS_FILE = "hand.json"
@@ -257,6 +257,10 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
             source, grid = _as_grid(item, s, wavelength=wavelength, background=background)
         except PatternReadError as exc:
             out.append({"source": exc.source, "error": exc.reason})
+            continue
+        except XrdsimError as exc:
+            out.append({"source": str(item) if isinstance(item, (str, Path)) else "<pattern>",
+                        "error": str(exc)})
             continue
         peaks = find_pattern_peaks(grid, prominence=s.prominence,
                                    min_distance_deg=s.min_distance_deg,
