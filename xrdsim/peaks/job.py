@@ -198,6 +198,7 @@ def _process_chunk(chunk: _Chunk) -> list[tuple]:
 
 def _process_one(entry: Any, chunk: _Chunk) -> tuple:
     from xrdsim.peaks.lines import compute_peaks
+    from xrdsim.structures.cif_checks import symmetry_lost
     from xrdsim.structures.reader import parse_cif
     from xrdsim.structures.symmetry import structure_labels
 
@@ -214,6 +215,9 @@ def _process_one(entry: Any, chunk: _Chunk) -> tuple:
         return ("error", entry.source, exc.reason)
     except Exception as exc:  # noqa: BLE001 - one bad structure must not stop the batch
         return ("error", entry.source, f"{type(exc).__name__}: {exc}")
+    lost = symmetry_lost(record.declared_space_group, int(labels.space_group))
+    if lost:
+        return ("error", entry.source, lost)
     if len(peaks.two_theta) == 0:
         lo, hi = chunk.two_theta_range
         return ("error", entry.source, f"no Bragg peaks between {lo}° and {hi}° 2θ at "

@@ -31,6 +31,7 @@ from pymatgen.core import Structure
 from pymatgen.io.cif import CifParser
 
 from xrdsim.errors import StructureError
+from xrdsim.structures.cif_checks import check_as_written, check_block
 from xrdsim.structures.sources import CIF_SUFFIXES as CIF_SUFFIXES
 from xrdsim.structures.sources import CSV_SUFFIXES as CSV_SUFFIXES
 from xrdsim.structures.sources import DEFAULT_ID_COLUMN as DEFAULT_ID_COLUMN
@@ -223,6 +224,7 @@ def _parse(source: CifSource) -> StructureRecord:
             raise ValueError("no atom sites: no _atom_site_fract_x/y/z loop "
                              "(truncated before the atom list?)")
         _check_cell(block)
+        check_block(block, occupancy_tolerance=OCCUPANCY_TOLERANCE)
         try:
             structures = parser.parse_structures(primitive=False, on_error="raise")
         except Exception as exc:
@@ -230,6 +232,7 @@ def _parse(source: CifSource) -> StructureRecord:
     if not structures:
         raise ValueError(f"pymatgen found no structure ({_warning_text(caught) or 'no reason'})")
     structure = structures[0]
+    check_as_written(block, structure, _warning_text(caught))
     _check_species(structure)
     _check_structure(structure)
     b_iso = _b_iso_by_label(block)

@@ -26,6 +26,9 @@ CIF_SUFFIXES = (".cif",)
 CSV_SUFFIXES = (".csv", ".csv.gz")
 #: Default id column of CSV inputs (used when present).
 DEFAULT_ID_COLUMN = "material_id"
+#: A CIF file bigger than this is refused unread (the largest MP-20 CIF is a few kB; a
+#: 16 MB file of one structure would exceed every site limit anyway).
+MAX_CIF_BYTES = 16 << 20
 _DATA_LINE = re.compile(r"^data_(\S*)", re.IGNORECASE)
 
 
@@ -87,16 +90,38 @@ def iter_cif_sources(
     """
     for path in _as_paths(inputs):
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.is_file() and _suffix_kind(p))
-            if not files:
+            entries = sorted(p for p in path.iterdir() if _suffix_kind(p))
+            files = [p for p in entries if p.is_file()]
+            for odd in (p for p in entries if not p.is_file()):
+                if not odd.is_dir():  # a sub-folder named x.cif is simply not searched
+                    yield StructureError(str(odd), _not_a_file_reason(odd))
+            if not entries:
                 yield StructureError(str(path), "folder holds no .cif, .csv or .csv.gz "
                                      "files (sub-folders are not searched)")
             for file in files:
                 yield from _file_sources(file, cif_column, id_column)
-        elif path.exists():
+        elif path.is_file():
             yield from _file_sources(path, cif_column, id_column)
+        elif path.exists() or path.is_symlink():
+            yield StructureError(str(path), _not_a_file_reason(path))
         else:
             yield StructureError(str(path), "no such file or folder")
+
+
+def _not_a_file_reason(path: Path) -> str:
+    """Why a listed path is skipped: a dangling or looping link, a FIFO, a device, ..."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return "symbolic link that is dangling or loops; skipped"
+    return "not a regular file (FIFO, device or socket); skipped without reading"
+
+
+def normalise_newlines(text: str) -> str:
+    """CR-LF and CR-only (classic Mac) line ends -> LF: pymatgen's CIF reader reads to
+    the next LF, so a CR-only file would be one comment line."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def _file_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | StructureError]:
@@ -109,7 +134,14 @@ def _file_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | Str
                              ".csv.gz file, or a folder of them")
         return
     try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        size = path.stat().st_size
+        if size > MAX_CIF_BYTES:
+            yield StructureError(str(path), f"{size} bytes, more than the {MAX_CIF_BYTES} a "
+                                 "CIF file may have; split it or pass a CSV")
+            return
+        with path.open("rb") as handle:
+            text = normalise_newlines(handle.read(MAX_CIF_BYTES).decode("utf-8",
+                                                                       errors="replace"))
     except OSError as exc:
         yield StructureError(str(path), f"cannot read file: {exc.strerror or exc}")
         return
@@ -211,4 +243,4 @@ def _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen) -> CifSource | Stru
     text = row[cif_idx] if cif_idx < len(row) else ""
     if not text.strip():
         return StructureError(source, f"row {row_no}: empty CIF cell")
-    return CifSource(source, sid, text)
+    return CifSource(source, sid, normalise_newlines(text))
