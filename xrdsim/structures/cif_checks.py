@@ -40,14 +40,62 @@ def _element_of(symbol: str) -> str:
     return match.group(0) if match else symbol
 
 
-def check_block(block: dict[str, Any], *, occupancy_tolerance: float) -> None:
-    """Before the structure is built: raise ``ValueError`` for values pymatgen would guess.
+#: Budget of cell volume (Å³) × expanded sites, checked before pymatgen expands a CIF.
+#: Reflections to 120° at Cu Kα number ≈ 1.5·V, so this caps the structure-factor work
+#: near 1.5·10⁹ terms; the largest test structure (Li7La3Zr2O12) has 5.9·10⁵, a 260 Å
+#: cell of 19,200 sites 3.4·10¹¹ (its expansion alone took 192 s).
+MAX_VOLUME_SITES = 1e9
+
+
+def _cell_volume(block: dict[str, Any]) -> float:
+    """V = abc·√(1 − cos²α − cos²β − cos²γ + 2 cosα cosβ cosγ) from the (checked) cell."""
+    import math
+
+    a, b, c, al, be, ga = (_plain_number(re.sub(r"\(\d*\)$", "", _values(block, k)[0]))
+                           for k in ("_cell_length_a", "_cell_length_b", "_cell_length_c",
+                                     "_cell_angle_alpha", "_cell_angle_beta",
+                                     "_cell_angle_gamma"))
+    ca, cb, cg = (math.cos(math.radians(x)) for x in (al, be, ga))
+    return a * b * c * math.sqrt(max(1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg, 0.0))
+
+
+def estimate_sites(block: dict[str, Any], declared: int | None) -> int:
+    """Upper bound of the sites after symmetry expansion: operators × listed sites.
+
+    The operators are the file's symmetry-operator loop, or the order of the declared
+    space group when the file lists none (pymatgen then generates them). Special
+    positions give fewer sites; the bound is what expansion could cost at most.
+    """
+    rows = max(len(_values(block, "_atom_site_fract_x")), len(_values(block, "_atom_site_label")))
+    ops = max((len(_values(block, key)) for key in _SYMOP_KEYS), default=0)
+    if ops == 0 and declared:
+        from pymatgen.symmetry.groups import SpaceGroup
+
+        ops = SpaceGroup.from_int_number(declared).order
+    return max(ops, 1) * rows
+
+
+def check_block(block: dict[str, Any], *, occupancy_tolerance: float, max_sites: int,
+                declared: int | None) -> None:
+    """Before the structure is built: raise ``ValueError`` for values pymatgen would guess,
+    and for an expansion that could exceed ``max_sites`` (checked before expanding).
 
     Args:
         block: the CIF block (lower-case keys) pymatgen parsed.
         occupancy_tolerance: occupancies may reach 1 + this.
+        max_sites: most sites of the expanded cell. declared: the declared space group.
     """
     from pymatgen.core import Element
+
+    estimate = estimate_sites(block, declared)
+    if estimate > max_sites:
+        raise ValueError(f"absurd cell: up to {estimate} sites after symmetry expansion "
+                         f"(operators × listed sites > {max_sites}); refused before expanding")
+    volume = _cell_volume(block)
+    if volume * estimate > MAX_VOLUME_SITES:
+        raise ValueError(f"too costly: cell volume {volume:.3g} Å³ × up to {estimate} sites = "
+                         f"{volume * estimate:.3g} > {MAX_VOLUME_SITES:g} (expansion and "
+                         "structure factors grow with both); refused before expanding")
 
     symbols = _values(block, "_atom_site_type_symbol") or [
         _element_of(label) for label in _values(block, "_atom_site_label")]

@@ -224,7 +224,8 @@ def _parse(source: CifSource) -> StructureRecord:
             raise ValueError("no atom sites: no _atom_site_fract_x/y/z loop "
                              "(truncated before the atom list?)")
         _check_cell(block)
-        check_block(block, occupancy_tolerance=OCCUPANCY_TOLERANCE)
+        check_block(block, occupancy_tolerance=OCCUPANCY_TOLERANCE, max_sites=MAX_SITES,
+                    declared=declared_space_group(block))
         try:
             structures = parser.parse_structures(primitive=False, on_error="raise")
         except Exception as exc:
