@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("xrdsim_cli.evaluate:evaluate", "Score a trained run on a store's test splits."),
     "simulate": ("xrdsim_cli.simulate:simulate", "One structure -> patterns (npy/csv/png)."),
     "predict": ("xrdsim_cli.predict:predict", "Measured files -> CS / EG / SG with a trained run."),
+    "verify": ("xrdsim_cli.verify:verify", "Check a dataset store's completeness and checksums."),
 }
 
 

@@ -196,6 +196,7 @@ def build_dataset(
         DatasetError: existing store without resume/overwrite, unwritable store.
         ResumeMismatchError: resume with settings that differ from the store's.
     """
+    from xrdsim.dataset.checksums import array_checksums
     from xrdsim.dataset.manifest import (
         dataset_manifest,
         describe_inputs,
@@ -308,7 +309,8 @@ def build_dataset(
                 label="simulating shards", progress=progress,
                 weights=[len(t.view) for t in tasks]):
             record_complete(output, split, [shard])
-    finalize_store(output, {})
+    checksums = array_checksums(output, progress=progress)
+    finalize_store(output, {"checksums": checksums})  # `xrdsim verify` compares with these
 
     manifest_path = None
     if manifest_dir is not None:
@@ -316,6 +318,7 @@ def build_dataset(
             name=name or output.stem, inputs=inputs, store=output, failures=db.errors,
             n_structures=len(ids), configs={k: c.to_dict() for k, c in configs.items()},
             settings=settings.to_dict(), assignment_sha256=assignment_hash, progress=progress,
+            checksums=checksums,
             seeds={"seed": int(settings.seed), **{p.spec.name: p.seed for p in plans}},
             splits={p.spec.name: split_summary(
                 n_structures=len(p.structures), n_patterns=p.layout.n_patterns,
