@@ -24,6 +24,7 @@ import numpy as np
 
 from xrdsim import __version__
 from xrdsim.dataset.layout import ShardLayout, StoreEncoding
+from xrdsim.dataset.lock import holds_store_lock
 from xrdsim.dataset.settings import BuildSettings, BuildSummary, _fingerprint, check_resume
 from xrdsim.dataset.shard_task import ShardTask, run_shard, simulate_rows
 from xrdsim.dataset.shards import (
@@ -146,6 +147,7 @@ def _param_names(db: Any, config: Any) -> list[str]:
     return sorted(result.params)
 
 
+@holds_store_lock("output")
 def build_dataset(
     sources: Sequence[str | os.PathLike] = (),
     output: str | os.PathLike = "dataset.zarr",
