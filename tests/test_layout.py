@@ -23,7 +23,8 @@ ALLOWED = {
     "dataset": {"structures", "peaks", "simulation"},
     "measured": set(),
 }
-SHARED = {"errors", "grid", "wavelengths", "parallel", "progress", "versions", "data", "__init__"}
+SHARED = {"errors", "grid", "wavelengths", "parallel", "progress", "versions", "data", "__init__",
+          "config_files"}
 
 
 def _module_name(path: Path) -> str:
