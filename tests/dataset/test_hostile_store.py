@@ -139,3 +139,14 @@ def test_stale_partial_peak_files_are_removed(tmp_path):
                             symprec=0.1):
         pass
     assert not stale.exists() and live.exists()
+
+
+def test_truncated_shard_is_a_clear_error_when_read(peak_db, tmp_path):
+    from xrdsim_training.data.zarr_stream import ZarrStreamDataset
+
+    store = _build(peak_db, tmp_path / "d.zarr")
+    shard = store / "train" / "patterns" / "c" / "0" / "0"
+    shard.write_bytes(shard.read_bytes()[:50])  # truncated shard
+    data = ZarrStreamDataset(store, "train", batch_size=4, shuffle=False)
+    with pytest.raises(TrainingError, match="store is damaged"):
+        next(iter(data))
