@@ -108,7 +108,8 @@ class SimulationConfig:
                 )
         ops = {spec.name: _parse_op(spec, raw_ops.get(spec.name)) for spec in OPS}
         wavelength = data.get("wavelength", DEFAULT_WAVELENGTH)
-        if isinstance(wavelength, bool) or not isinstance(wavelength, (int, float, str)):
+        if (isinstance(wavelength, bool) or not isinstance(wavelength, (int, float, str))
+                or (isinstance(wavelength, str) and len(wavelength) > 40)):
             raise ConfigError(f"wavelength: expected a number of Å or a name such as 'CuKa1', "
                               f"got {brief(wavelength)}")
         wavelength = resolve_wavelength(wavelength)
