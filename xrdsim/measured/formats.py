@@ -115,7 +115,8 @@ def _xrdml_wavelength_problem(k1: float, k2: float | None, ratio: float | None) 
     """Why the file's λ is unusable (Kα outside :data:`XRDML_WAVELENGTH_RANGE`, a ratio
     outside [0, 1]), or ``""``."""
     lo, hi = XRDML_WAVELENGTH_RANGE
-    for name, value in (("kAlpha1", k1), ("kAlpha2", k2)):
+    used_k2 = k2 if ratio else None  # a Kα2 of 0 with ratio 0 is a monochromatic beam
+    for name, value in (("kAlpha1", k1), ("kAlpha2", used_k2)):
         if value is not None and not lo <= value <= hi:
             return f"usedWavelength {name} = {value:g} Å lies outside {lo}–{hi} Å"
     if ratio is not None and not 0.0 <= ratio <= 1.0:
