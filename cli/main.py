@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                        "Series -> before / during / after, transition intervals."),
     "series-evaluate": ("xrdsim_cli.series_predict:series_evaluate",
                         "Per-series accuracy table (sun2023 Table 1)."),
+    "verify": ("xrdsim_cli.verify:verify", "Check a dataset store's completeness and checksums."),
 }
 
 

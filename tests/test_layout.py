@@ -25,7 +25,8 @@ ALLOWED = {
     "calibration": {"structures", "peaks", "simulation", "measured"},
     "series": {"structures", "peaks", "simulation", "measured"},
 }
-SHARED = {"errors", "grid", "wavelengths", "parallel", "progress", "versions", "data", "__init__"}
+SHARED = {"errors", "grid", "wavelengths", "parallel", "progress", "versions", "data", "__init__",
+          "config_files"}
 
 
 def _module_name(path: Path) -> str:

@@ -41,7 +41,7 @@ from xrdsim_training.runtime import resolve_device
 
 from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimError
 from xrdsim.measured.paths import pattern_files
-from xrdsim.measured.prepare import prepare_pattern
+from xrdsim.measured.prepare import prepare_pattern, unexpected_reason
 from xrdsim.measured.readers import SUFFIX_FORMATS, read_pattern
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_index
 from xrdsim.structures.extinction import default_hall_numbers
@@ -186,6 +186,8 @@ def _prepare(path: Path, *, wavelength: Any, to_wavelength: Any, background: str
             record["error"] = exc.reason
         except XrdsimError as exc:  # e.g. too few points for the polynomial degree
             record["error"] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one file never stops the batch
+            record["error"] = unexpected_reason(exc)
     record["warnings"] = [str(w.message) for w in caught]
     if "error" in record:
         return record, None

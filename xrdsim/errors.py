@@ -120,3 +120,16 @@ def did_you_mean(word: str, choices: Any) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, or ``""``."""
     near = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def brief(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, never walking more than a few levels:
+    safe to put any value read from a file into a message (a YAML alias bomb included)."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlong = 3, 40
+    short.maxlist = short.maxdict = short.maxtuple = short.maxset = 6
+    short.maxstring = short.maxother = limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

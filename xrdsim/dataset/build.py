@@ -25,6 +25,7 @@ import numpy as np
 
 from xrdsim import __version__
 from xrdsim.dataset.layout import ShardLayout, StoreEncoding
+from xrdsim.dataset.lock import holds_store_lock
 from xrdsim.dataset.settings import BuildSettings, BuildSummary, _fingerprint, check_resume
 from xrdsim.dataset.shard_task import ShardTask, run_shard, simulate_rows
 from xrdsim.dataset.shards import (
@@ -146,6 +147,7 @@ def _param_names(db: Any, config: Any) -> list[str]:
     return sorted(result.params)
 
 
+@holds_store_lock("output")
 def build_dataset(
     sources: Sequence[str | os.PathLike] = (),
     output: str | os.PathLike = "dataset.zarr",
@@ -199,6 +201,7 @@ def build_dataset(
         DatasetError: existing store without resume/overwrite, unwritable store.
         ResumeMismatchError: resume with settings that differ from the store's.
     """
+    from xrdsim.dataset.checksums import array_checksums
     from xrdsim.dataset.manifest import (
         dataset_manifest,
         describe_inputs,
@@ -206,6 +209,7 @@ def build_dataset(
         split_summary,
         write_manifest,
     )
+    from xrdsim.parallel import check_workers
     from xrdsim.peaks.database import PeakDatabase
     from xrdsim.peaks.job import write_peak_database
     from xrdsim.simulation.disjoint import check_disjoint
@@ -218,6 +222,7 @@ def build_dataset(
     settings = BuildSettings(views_train=views_train, views_test=views_test,
                              test_fraction=test_fraction, seed=seed, shard_size=shard_size,
                              chunk_size=chunk_size, encoding=StoreEncoding(dtype=dtype))
+    check_workers(workers, scheduler=scheduler)
     configs = {"train": _load_config(train_config),
                "invariance": _load_config(invariance_config)}
     check_disjoint(configs["train"], configs["invariance"])
@@ -314,7 +319,8 @@ def build_dataset(
                 label="simulating shards", progress=progress,
                 weights=[len(t.view) for t in tasks]):
             record_complete(output, split, [shard])
-    finalize_store(output, {})
+    checksums = array_checksums(output, progress=progress)
+    finalize_store(output, {"checksums": checksums})  # `xrdsim verify` compares with these
 
     manifest_path = None
     if manifest_dir is not None:
@@ -322,6 +328,7 @@ def build_dataset(
             name=name or output.stem, inputs=inputs, store=output, failures=db.errors,
             n_structures=len(ids), configs={k: c.to_dict() for k, c in configs.items()},
             settings=settings.to_dict(), assignment_sha256=assignment_hash, progress=progress,
+            checksums=checksums,
             seeds={"seed": int(settings.seed), **{p.spec.name: p.seed for p in plans}},
             splits={p.spec.name: split_summary(
                 n_structures=len(p.structures), n_patterns=p.layout.n_patterns,

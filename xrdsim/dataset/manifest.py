@@ -131,13 +131,15 @@ def dataset_manifest(*, name: str, inputs: Sequence[Mapping[str, Any]], store: P
                      failures: Sequence[tuple[str, str]], n_structures: int,
                      splits: Mapping[str, Any], configs: Mapping[str, Any],
                      settings: Mapping[str, Any], seeds: Mapping[str, int],
-                     assignment_sha256: str, progress: bool = False) -> dict[str, Any]:
+                     assignment_sha256: str, progress: bool = False,
+                     checksums: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The manifest of a finished build (adds versions and the store's checksums).
 
     ``store.checksums`` maps every array (``"train/patterns"``, ...) to the sha256 of
     its stored bytes (:func:`xrdsim.dataset.checksums.array_checksums`); ``store.bytes`` is the
     size on disk of the stored arrays' chunk files (the ``zarr.json`` metadata documents
     are left out: they hold the platform string of the machine that built the store).
+    ``checksums`` already computed (the build's) are reused.
     """
     from xrdsim.dataset.checksums import array_checksums
     from xrdsim.versions import package_versions
@@ -149,7 +151,9 @@ def dataset_manifest(*, name: str, inputs: Sequence[Mapping[str, Any]], store: P
         "splits": dict(splits), "configs": dict(configs), "settings": dict(settings),
         "seeds": dict(seeds), "split_assignment_sha256": assignment_sha256,
         "versions": {k: v for k, v in package_versions().items() if k != "platform"},
-        "store": {"path": store.name, "checksums": array_checksums(store, progress=progress),
+        "store": {"path": store.name,
+                  "checksums": dict(checksums) if checksums is not None
+                  else array_checksums(store, progress=progress),
                   "bytes": sum(f.stat().st_size for f in store.rglob("*")
                                if f.is_file() and f.name != "zarr.json")},
     }

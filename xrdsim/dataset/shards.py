@@ -73,6 +73,11 @@ async def _gather(coroutines: Iterable[Any]) -> list[Any]:
     return await asyncio.gather(*coroutines)
 
 
+async def _gather_settled(coroutines: Iterable[Any]) -> list[Any]:
+    """Like :func:`_gather`, but every coroutine runs to its end; exceptions are returned."""
+    return await asyncio.gather(*coroutines, return_exceptions=True)
+
+
 async def _create_split(root: Any, name: str, layout: ShardLayout, attrs: Mapping[str, Any],
                         param_names: Iterable[str], encoding: StoreEncoding) -> None:
     group = await root.create_group(name, attributes=dict(attrs))
@@ -115,6 +120,12 @@ def create_store(
     path = Path(path)
     if path.exists():
         raise DatasetError(f"{path} already exists; pass overwrite or resume")
+    # built under a temporary name and renamed: a kill leaves either no store or a whole
+    # one, never a store without format or split groups (the caller holds the store lock,
+    # so any earlier temporary folder is a killed creation's)
+    for stale in path.parent.glob(f".{path.name}.creating-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    final, path = path, path.with_name(f".{path.name}.creating-{os.getpid()}")
     try:
         root = zarr.open_group(str(path), mode="w-", zarr_format=3)
         root.attrs.update({**attrs, "format": FORMAT, "status": "building"})
@@ -132,12 +143,20 @@ def create_store(
                                "n_shards": layout.n_shards, "complete_shards": []},
                               param_names[name], encoding)
                 for name, (layout, group_attrs) in splits.items()]
-        sync(_gather(jobs))
+        # wait for every split, failed or not, before cleaning up after a failure
+        failed = [r for r in sync(_gather_settled(jobs)) if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
         for name in splits:
             write_two_theta(root[name])
+        os.rename(path, final)
     except OSError as exc:
-        raise DatasetError(_os_message(exc, path)) from exc
-    return root
+        shutil.rmtree(path, ignore_errors=True)
+        raise DatasetError(_os_message(exc, final)) from exc
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return zarr.open_group(str(final), mode="r+")
 
 
 def write_two_theta(group: zarr.Group) -> None:

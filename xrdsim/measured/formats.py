@@ -30,11 +30,7 @@ def _float_text(el: ET.Element | None) -> float | None:
 
 def _read_xrdml(text: str, src: str, fmt: str) -> tuple:
     """PANalytical XRDML (schema 1.x / 2.x): the first scan's 2θ axis and counts."""
-    try:
-        root = ET.fromstring(text.encode("utf-8"))
-    except ET.ParseError as exc:
-        raise PatternReadError(src, f"not well-formed XML ({exc}); is the file complete?") \
-            from None
+    root = _parse_xml(text, src)
     _strip_ns(root)
     scans = root.findall(".//scan")
     if not scans:
@@ -71,6 +67,7 @@ def _read_xrdml(text: str, src: str, fmt: str) -> tuple:
         start, end = _float_text(axis.find("startPosition")), _float_text(axis.find("endPosition"))
         if start is None or end is None:
             raise PatternReadError(src, "2θ axis has neither start/end nor listPositions")
+        _check_xrdml_range(start, end, src, meta)
         x = np.linspace(start, end, y.size)
         meta["positions"] = "start-end"
     if x.size != y.size:
@@ -80,6 +77,51 @@ def _read_xrdml(text: str, src: str, fmt: str) -> tuple:
         meta["counting_time_s"] = _float_text(time_el)
     wl = _xrdml_wavelength(root, meta)
     return x, y, None, wl, meta
+
+
+#: X-ray tube lines lie between Ag Kβ (0.50 Å) and Cr Kα2 (2.29 Å); synchrotrons go lower.
+XRDML_WAVELENGTH_RANGE = (0.1, 5.0)
+
+
+def _parse_xml(text: str, src: str) -> ET.Element:
+    """Parse with defusedxml: entities, external references and DTDs are refused whatever
+    expat version Python links (billion laughs, file and network reads)."""
+    import defusedxml.ElementTree as DET
+    from defusedxml import DefusedXmlException
+
+    try:
+        return DET.fromstring(text.encode("utf-8"), forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise PatternReadError(src, f"the XML declares a DTD or entities ({type(exc).__name__});"
+                               " XRDML files have none — refused") from None
+    except ET.ParseError as exc:
+        raise PatternReadError(src, f"not well-formed XML ({exc}); is the file complete?") \
+            from None
+
+
+def _check_xrdml_range(start: float, end: float, src: str, meta: dict[str, Any]) -> None:
+    """startPosition/endPosition: finite and distinct; an end below the start is flagged."""
+    if not (np.isfinite(start) and np.isfinite(end)) or start == end:
+        raise PatternReadError(src, f"2θ axis from {start:g} to {end:g}: need two different "
+                               "finite positions")
+    if end < start:
+        meta["axis_reversed"] = True
+        warnings.warn(f"{src}: endPosition {end:g}° < startPosition {start:g}°; the counts "
+                      "were taken as recorded from start to end and the axis reversed — check "
+                      "the file if this scan did not run downwards", UserWarning, stacklevel=5)
+
+
+def _xrdml_wavelength_problem(k1: float, k2: float | None, ratio: float | None) -> str:
+    """Why the file's λ is unusable (Kα outside :data:`XRDML_WAVELENGTH_RANGE`, a ratio
+    outside [0, 1]), or ``""``."""
+    lo, hi = XRDML_WAVELENGTH_RANGE
+    used_k2 = k2 if ratio else None  # a Kα2 of 0 with ratio 0 is a monochromatic beam
+    for name, value in (("kAlpha1", k1), ("kAlpha2", used_k2)):
+        if value is not None and not lo <= value <= hi:
+            return f"usedWavelength {name} = {value:g} Å lies outside {lo}–{hi} Å"
+    if ratio is not None and not 0.0 <= ratio <= 1.0:
+        return f"usedWavelength ratioKAlpha2KAlpha1 = {ratio:g} lies outside [0, 1]"
+    return ""
 
 
 def _xrdml_wavelength(root: ET.Element, meta: dict[str, Any]) -> float | None:
@@ -92,6 +134,10 @@ def _xrdml_wavelength(root: ET.Element, meta: dict[str, Any]) -> float | None:
     meta.update(kalpha1=k1, kalpha2=k2, ratio_kalpha2_kalpha1=ratio, kbeta=kb,
                 intended=used.get("intended"))
     if k1 is None:
+        return None
+    problem = _xrdml_wavelength_problem(k1, k2, ratio)
+    if problem:  # not used: read_pattern asks for --wavelength and names the problem
+        meta["wavelength_problem"] = problem
         return None
     if k2 is not None and ratio:
         meta["wavelength_rule"] = "(kAlpha1 + ratio*kAlpha2) / (1 + ratio)"

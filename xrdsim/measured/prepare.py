@@ -42,6 +42,10 @@ from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 STORE_FORMAT = "xrdsim-measured/1"
 #: Fewer measured grid bins than this after conversion is refused: nothing to classify.
 MIN_MEASURED_BINS = 10
+#: A scan whose intensity range is below this fraction of its level is flat, and so is a
+#: background-subtracted scan whose maximum is below this fraction of the range (float64
+#: rounding residuals are ~1e-13 of it; a real peak is > 1e-3).
+FLAT_REL_TOL = 1e-6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +158,7 @@ def prepare_pattern(
     measured = np.zeros(N_BINS, dtype=bool)
     measured[lo:hi + 1] = True
     values = np.interp(centres[lo:hi + 1], x, y)
+    span = _refuse_flat(values, src)
     steps.append({"step": "resample", "method": "linear", "bins": [lo, hi],
                   "two_theta_range": [float(x[0]), float(x[-1])],
                   "native_step_median": float(np.median(np.diff(x)))})
@@ -167,6 +172,11 @@ def prepare_pattern(
         options = {"width_deg": width_deg} if background == "snip" else {"degree": degree}
         steps.append({"step": "background", "method": background, **options,
                       "smooth_deg": smooth_deg, "negative_bins_after": int((values < 0).sum())})
+        if not float(values.max()) > FLAT_REL_TOL * span:
+            raise PatternReadError(src, f"no point rises above the {background} background by "
+                                   f"more than {FLAT_REL_TOL:g} of the intensity range "
+                                   f"{span:g}: the scan holds no peak (normalising would blow "
+                                   "a rounding residual up to 1)")
     if clip_negative:
         steps.append({"step": "clip_negative", "bins_clipped": int((values < 0).sum())})
         values = np.maximum(values, 0.0)
@@ -187,6 +197,16 @@ def prepare_pattern(
     meta = {"format": pattern.format, "source_wavelength": pattern.wavelength,
             "wavelength_source": pattern.metadata.get("wavelength_source"), "steps": steps}
     return PreparedPattern(out, full_bg, measured, src, target, meta)
+
+
+def _refuse_flat(values: np.ndarray, src: str) -> float:
+    """The intensity range of the resampled points; refuse a flat (constant) scan."""
+    span = float(np.ptp(values))
+    if not span > FLAT_REL_TOL * float(np.max(np.abs(values))):
+        raise PatternReadError(src, f"the scan is flat (every point {float(values[0]):g} within "
+                               f"{FLAT_REL_TOL:g} relative): nothing to classify — check that "
+                               "the detector counted")
+    return span
 
 
 def _check_settings(background: str | None, width_deg: float, degree: int,
@@ -299,6 +319,8 @@ def prepare_files(
                 errors.append((exc.source, exc.reason))
             except XrdsimError as exc:  # e.g. too few points for the polynomial degree
                 errors.append((str(path), str(exc)))
+            except Exception as exc:  # noqa: BLE001 - one file never stops the batch
+                errors.append((str(path), unexpected_reason(exc)))
         notes.extend((str(path), str(w.message)) for w in caught)
     if not good:  # nothing to store: leave no empty store that a corrected rerun trips on
         return PrepareSummary(None, (), tuple(errors), tuple(notes))
@@ -341,6 +363,12 @@ def prepare_files(
             plot_prepared(m, p, Path(plot_dir) / f"{i:04d}_{Path(m.source).stem}.png")
     return PrepareSummary(str(output), tuple(m.source for m, _ in good), tuple(errors),
                           tuple(notes))
+
+
+def unexpected_reason(exc: BaseException) -> str:
+    """Error-table text for an exception no check anticipated (bounded length)."""
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"unexpected {type(exc).__name__} ({first}); please report this file"
 
 
 def load_prepared(path: str | Path) -> tuple[np.ndarray, list[str], dict[str, Any]]:

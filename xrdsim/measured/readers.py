@@ -39,6 +39,9 @@ SUFFIX_FORMATS = {
 }
 #: Two file and user wavelengths closer than this (Å) are "the same" (no warning).
 WAVELENGTH_TOL = 1e-4
+#: A pattern file larger than this is refused unread: 4·10⁵ points of '2θ I σ' take ≈ 16 MB,
+#: and the column parser holds ≈ 15 bytes of Python objects per byte of text.
+MAX_PATTERN_BYTES = 16 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,26 +144,59 @@ def read_pattern(
             )
     elif fmt not in FORMATS:
         raise PatternReadError(src, f"unknown format {fmt!r}; use one of {FORMATS}")
-    try:
-        text = path.read_text(encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        raise PatternReadError(src, f"cannot read the file ({exc.strerror or exc})") from None
+    text = read_limited_text(path)
     reader = {"xy": _read_columns, "xye": _read_columns, "fullprof": _read_columns,
               "asc": _read_columns,
               "xrdml": _read_xrdml, "chi": _read_chi, "cif": _read_pdcif}[fmt]
     try:
         x, y, s, file_wl, meta = reader(text, src, fmt)
-    except (ValueError, IndexError, KeyError, TypeError) as exc:  # malformed numbers / fields
+    except PatternReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile file provokes is this file's error
+        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
         raise PatternReadError(src, f"cannot parse the file as {fmt!r} ({type(exc).__name__}: "
-                               f"{exc}); check the format or pass fmt=") from None
+                               f"{reason}); check the format or pass fmt=") from None
     if fmt == "xy" and meta.get("layout") == "start-step-end":
         fmt = "fullprof"
     x, y, s = _clean_axis(x, y, s, src)
+    if file_wl is None and wavelength is None and meta.get("wavelength_problem"):
+        raise PatternReadError(src, f"{meta['wavelength_problem']}; fix the file or pass "
+                               "--wavelength")
     wl, wl_source = _choose_wavelength(file_wl, wavelength, src, force=force_wavelength)
     meta["wavelength_source"] = wl_source
     if file_wl is not None:
         meta["file_wavelength"] = file_wl
     return MeasuredPattern(x, y, s, wl, src, fmt, meta)
+
+
+def read_limited_text(path: Path) -> str:
+    """The text of a regular file of at most :data:`MAX_PATTERN_BYTES` bytes.
+
+    Devices (``/dev/zero``), FIFOs and sockets are refused before they are opened — reading
+    them would never end or block forever — and so is a file too big to be one pattern.
+    """
+    import os
+    import stat
+
+    src = str(path)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise PatternReadError(src, f"cannot read the file ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise PatternReadError(src, "not a regular file (a device, FIFO or socket); copy the "
+                               "data into a file")
+    if info.st_size > MAX_PATTERN_BYTES:
+        raise PatternReadError(src, f"{info.st_size} bytes, more than the {MAX_PATTERN_BYTES} "
+                               "one powder pattern may have; split or reduce the file")
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_PATTERN_BYTES + 1)
+    except OSError as exc:
+        raise PatternReadError(src, f"cannot read the file ({exc.strerror or exc})") from None
+    if len(raw) > MAX_PATTERN_BYTES:
+        raise PatternReadError(src, f"grew beyond {MAX_PATTERN_BYTES} bytes while read")
+    return raw.decode("utf-8-sig", errors="replace")
 
 
 def _choose_wavelength(

@@ -7,6 +7,7 @@ a clean close, so a reader never sees a half-written database (layout:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -89,6 +90,7 @@ class PeakDatabaseWriter:
                  u_as_b: bool = False):
         self.path = Path(path)
         check_output_path(self.path, overwrite=overwrite)
+        remove_stale_partials(self.path)
         self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
         self._file: h5py.File | None = None
         try:  # an interrupt while the file is being laid out must not leave it behind
@@ -163,22 +165,41 @@ class PeakDatabaseWriter:
         self.n_errors += 1
 
     def close(self) -> Path:
-        """Flush, mark complete, and rename the temporary file to ``path``."""
-        for appender in (self._peaks, self._offsets, self._table, self._errors):
-            appender.flush()
-        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        self._file.attrs.update({"created": now, "n_structures": self.n_structures,
-                                 "n_errors": self.n_errors, "n_peaks": self.n_peaks})
-        self._file.attrs["complete"] = True
-        self._file.close()
-        os.replace(self._tmp, self.path)
+        """Flush, mark complete, and rename the temporary file to ``path``.
+
+        Raises:
+            DatabaseError: the file could not be finished (disk full, ...); the temporary
+                file is deleted and ``path`` is left as it was.
+        """
+        try:
+            for appender in (self._peaks, self._offsets, self._table, self._errors):
+                appender.flush()
+            now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            self._file.attrs.update({"created": now, "n_structures": self.n_structures,
+                                     "n_errors": self.n_errors, "n_peaks": self.n_peaks})
+            self._file.attrs["complete"] = True
+            self._file.close()
+            self._file = None
+            os.replace(self._tmp, self.path)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise DatabaseError(f"cannot finish {self.path} ({exc}); is the disk full? "
+                                    "Nothing was written — free space and run again") from None
+            raise
         return self.path
 
     def abort(self) -> None:
-        """Close and delete the temporary file; ``path`` is left as it was."""
+        """Close and delete the temporary file; ``path`` is left as it was.
+
+        A close that fails (the disk filled up under HDF5) is not retried: the handle is
+        dropped and the temporary file deleted, so nothing half-written stays behind.
+        """
+        file, self._file = self._file, None
         try:
-            if self._file is not None:
-                self._file.close()
+            if file is not None:
+                with contextlib.suppress(Exception):
+                    file.close()
         finally:
             self._tmp.unlink(missing_ok=True)
 
@@ -190,6 +211,29 @@ class PeakDatabaseWriter:
             self.close()
         else:
             self.abort()
+
+
+def remove_stale_partials(path: Path) -> list[Path]:
+    """Delete ``.<name>.partial-PID`` files of writers that no longer run (a killed peak
+    stage); a live writer's file is kept. Returns the files removed."""
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.partial-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_output_path(path: Path, *, overwrite: bool) -> None:

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from xrdsim.errors import ConfigError
+from xrdsim.errors import ConfigError, brief
 
 KINDS = ("fixed", "uniform", "plusminus", "choice", "randint", "loguniform", "bands", "logbands")
 #: Kinds whose values are a flat list of band edges a, b, c, d, ...
@@ -32,7 +32,7 @@ BAND_KINDS = ("bands", "logbands")
 
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name}: expected a finite number, got {value!r}")
+        raise ConfigError(f"{name}: expected a finite number, got {brief(value)}")
     return float(value)
 
 
@@ -61,6 +61,8 @@ class Distribution:
         return [(v[0], v[1])]
 
     def bounds(self) -> tuple[float, float]:
+        if self.kind == "randint":  # without enumerating 0…10¹⁵ first
+            return self.values[0], self.values[1]
         iv = self.intervals()
         return min(a for a, _ in iv), max(b for _, b in iv)
 
@@ -83,7 +85,7 @@ class Distribution:
         else:
             if len(raw) != 1 or next(iter(raw)) not in KINDS:
                 raise ConfigError(
-                    f"{name}: got {raw!r}; write a number or one of "
+                    f"{name}: got {brief(raw)}; write a number or one of "
                     + ", ".join(f"{{{k}: ...}}" for k in KINDS)
                 )
             kind, arg = next(iter(raw.items()))
@@ -93,14 +95,15 @@ class Distribution:
                 dist = cls(kind, _parse_bands(name, kind, arg))
             else:
                 if not isinstance(arg, (list, tuple)) or not arg:
-                    raise ConfigError(f"{name}: {kind} needs a list, got {arg!r}")
+                    raise ConfigError(f"{name}: {kind} needs a list, got {brief(arg)}")
                 vals = tuple(_number(name, x) for x in arg)
                 if kind == "choice":
                     if len(set(vals)) != len(vals):
-                        raise ConfigError(f"{name}: choice values must be distinct, got {vals}")
+                        raise ConfigError(
+                            f"{name}: choice values must be distinct, got {brief(vals)}")
                 elif len(vals) != 2 or not vals[0] < vals[1]:
                     raise ConfigError(
-                        f"{name}: {kind} needs [lo, hi] with lo < hi, got {list(vals)}"
+                        f"{name}: {kind} needs [lo, hi] with lo < hi, got {brief(list(vals))}"
                         " (use a plain number for a fixed value)"
                     )
                 if kind == "loguniform" and vals[0] <= 0:

@@ -234,10 +234,11 @@ OPS: tuple[OpSpec, ...] = (
     OpSpec(
         "profile",
         (
-            ParamSpec("U", meaning="Caglioti U, deg²"),
-            ParamSpec("V", meaning="Caglioti V, deg²"),
-            ParamSpec("W", meaning="Caglioti W, deg²"),
-            ParamSpec("P", meaning="Caglioti P (Scherrer-like), deg²"),
+            # |U|, |V|, |W|, |P| ≤ 10 deg² keeps every FWHM on 0–120° below ≈ 10° 2θ
+            ParamSpec("U", -10.0, 10.0, "Caglioti U, deg²"),
+            ParamSpec("V", -10.0, 10.0, "Caglioti V, deg²"),
+            ParamSpec("W", -10.0, 10.0, "Caglioti W, deg²"),
+            ParamSpec("P", -10.0, 10.0, "Caglioti P (Scherrer-like), deg²"),
             ParamSpec("eta", 0.0, 1.0, "Lorentzian fraction η"),
             ParamSpec("rho", -1.0, 1.0, "asymmetry ρ"),
         ),

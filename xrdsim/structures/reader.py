@@ -35,6 +35,7 @@ from pymatgen.core import Structure
 from pymatgen.io.cif import CifFile, CifParser
 
 from xrdsim.errors import StructureError
+from xrdsim.structures.cif_checks import check_as_written, check_block
 from xrdsim.structures.displacement import anisotropic_u, isotropic_b
 from xrdsim.structures.sources import CIF_SUFFIXES as CIF_SUFFIXES
 from xrdsim.structures.sources import CSV_SUFFIXES as CSV_SUFFIXES
@@ -216,6 +217,8 @@ def _parse(source: CifSource, *, u_as_b: bool = False) -> StructureRecord:
                              "(truncated before the atom list?)")
         _check_cell(block)
         check_not_modulated(block)
+        check_block(block, occupancy_tolerance=OCCUPANCY_TOLERANCE, max_sites=MAX_SITES,
+                    declared=declared_space_group(block))
         try:
             structures = parser.parse_structures(primitive=False, on_error="raise")
         except Exception as exc:
@@ -223,6 +226,7 @@ def _parse(source: CifSource, *, u_as_b: bool = False) -> StructureRecord:
     if not structures:
         raise ValueError(f"pymatgen found no structure ({_warning_text(caught) or 'no reason'})")
     structure = structures[0]
+    check_as_written(block, structure, _warning_text(caught))
     _check_species(structure)
     _check_structure(structure)
     _add_displacements(structure, parser, blocks.index(block), block, source, u_as_b)

@@ -30,6 +30,9 @@ DEFAULT_ID_COLUMN = "material_id"
 #: CSV column with the space group a structure was made in (synthetic crystals, see
 #: :mod:`xrdsim.structures.synth_job`); when present the peaks job checks it by spglib.
 INTENDED_GROUP_COLUMN = "intended_space_group"
+#: A CIF file bigger than this is refused unread (the largest MP-20 CIF is a few kB; a
+#: 16 MB file of one structure would exceed every site limit anyway).
+MAX_CIF_BYTES = 16 << 20
 _DATA_LINE = re.compile(r"^data_(\S*)", re.IGNORECASE)
 
 
@@ -98,13 +101,18 @@ def iter_cif_sources(
     listed: list[Path | StructureError] = []
     for path in _as_paths(inputs):
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.is_file() and _suffix_kind(p))
-            if not files:
+            entries = sorted(p for p in path.iterdir() if _suffix_kind(p))
+            for odd in (p for p in entries if not p.is_file()):
+                if not odd.is_dir():  # a sub-folder named x.cif is simply not searched
+                    listed.append(StructureError(str(odd), _not_a_file_reason(odd)))
+            if not entries:
                 listed.append(StructureError(str(path), "folder holds no .cif, .csv or .csv.gz "
                                              "files (sub-folders are not searched)"))
-            listed.extend(files)
-        elif path.exists():
+            listed.extend(p for p in entries if p.is_file())
+        elif path.is_file():
             listed.append(path)
+        elif path.exists() or path.is_symlink():
+            listed.append(StructureError(str(path), _not_a_file_reason(path)))
         else:
             listed.append(StructureError(str(path), "no such file or folder"))
     ids = cif_ids([p for p in listed if isinstance(p, Path)])
@@ -138,6 +146,22 @@ def cif_ids(files: Iterable[Path]) -> dict[Path, str]:
     return out
 
 
+def _not_a_file_reason(path: Path) -> str:
+    """Why a listed path is skipped: a dangling or looping link, a FIFO, a device, ..."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return "symbolic link that is dangling or loops; skipped"
+    return "not a regular file (FIFO, device or socket); skipped without reading"
+
+
+def normalise_newlines(text: str) -> str:
+    """CR-LF and CR-only (classic Mac) line ends -> LF: pymatgen's CIF reader reads to
+    the next LF, so a CR-only file would be one comment line."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def _file_sources(path: Path, cif_column, id_column,
                   stem: str) -> Iterator[CifSource | StructureError]:
     kind = _suffix_kind(path)
@@ -149,7 +173,14 @@ def _file_sources(path: Path, cif_column, id_column,
                              ".csv.gz file, or a folder of them")
         return
     try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        size = path.stat().st_size
+        if size > MAX_CIF_BYTES:
+            yield StructureError(str(path), f"{size} bytes, more than the {MAX_CIF_BYTES} a "
+                                 "CIF file may have; split it or pass a CSV")
+            return
+        with path.open("rb") as handle:
+            text = normalise_newlines(handle.read(MAX_CIF_BYTES).decode("utf-8",
+                                                                       errors="replace"))
     except OSError as exc:
         yield StructureError(str(path), f"cannot read file: {exc.strerror or exc}")
         return
@@ -271,7 +302,7 @@ def _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen,
     if not text.strip():
         return StructureError(source, f"row {row_no}: empty CIF cell")
     if sg_idx is None or sg_idx >= len(row) or not row[sg_idx].strip():
-        return CifSource(source, sid, text)
+        return CifSource(source, sid, normalise_newlines(text))
     try:
         intended = int(row[sg_idx])
     except ValueError:
@@ -279,4 +310,4 @@ def _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen,
     if not 1 <= intended <= 230:
         return StructureError(source, f"row {row_no}: {INTENDED_GROUP_COLUMN} = "
                               f"{row[sg_idx]!r} is not a space-group number 1-230")
-    return CifSource(source, sid, text, intended)
+    return CifSource(source, sid, normalise_newlines(text), intended)
