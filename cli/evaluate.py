@@ -26,9 +26,11 @@ from xrdsim_cli._common import echo_json, handles_library_errors
 @click.option("--block-structures", type=click.IntRange(min=2), default=100, show_default=True)
 @click.option("--block-views", type=click.IntRange(min=2), default=None,
               help="Views per structure in the block matrix [all the split has; refused if more].")
+@click.option("--verify", is_flag=True,
+              help="Recompute the store's checksums first; refuse a damaged store.")
 @handles_library_errors
 def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, block_split,
-             block_structures, block_views):
+             block_structures, block_views, verify):
     """Score RUN_DIR's checkpoint on the splits of DATA: CS / EG / SG accuracy and top-k,
     SG-consistent-with-CS rate, a CS confusion-matrix figure and the cosine-similarity
     block matrix of das2025 Fig. 4. Writes the JSON report and prints the accuracies.
@@ -36,6 +38,11 @@ def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, bl
     Exit codes: 0 done; 2 usage error; 3 library error (no checkpoint, missing split, ...).
     """
     from xrdsim_training.evaluate import evaluate_run
+
+    if verify:
+        from xrdsim.dataset.checksums import check_store_for_reading
+
+        check_store_for_reading(data, verify=True)
 
     report = evaluate_run(run_dir, data=data, splits=tuple(splits) or None, output=output,
                           batch_size=batch_size, max_patterns=max_patterns, device=device,

@@ -103,6 +103,15 @@ def test_fast_path_refuses_every_malformed_file(test_data):
     assert (refused, accepted) == (14, 4)  # good rows: 2 of mixed_batch, 2 of truncated.csv.gz
 
 
+def test_fast_path_refuses_what_the_full_reader_refuses_in_the_hostile_corpus(hostile_data):
+    """Mutated and hostile CIFs (issue 16): wherever the full reader gives an error record
+    the fast path hands the file over, and wherever both read it they agree."""
+    files = sorted(p for p in hostile_data.rglob("*") if p.suffix.lower() == ".cif")
+    sources = [s for s in iter_cif_sources(files) if not isinstance(s, StructureError)]
+    accepted, refused = _compare(sources)
+    assert refused >= 1 and accepted + refused == len(sources)
+
+
 def test_fast_path_reads_oxidation_states_and_b(test_data):
     cif = """data_x
 _cell_length_a 4.2
