@@ -141,6 +141,9 @@ _atom_site_B_iso_or_equiv
 Ni1 Ni2+ 0 0 0 0.3(1)
 O1 O2- 0.5 0.5 0.5 0.5
 """
+    bare = CifSource(source="nio", structure_id="nio", text=cif)
+    assert parse_cif_fast(bare) is None  # charges without _chemical_formula_sum: full reader
+    cif = cif.replace("_cell_length_a", "_chemical_formula_sum 'Ni4 O4'\n_cell_length_a")
     record = parse_cif_fast(CifSource(source="nio", structure_id="nio", text=cif))
     assert record is not None and len(record.structure) == 8
     species = {str(sp) for site in record.structure for sp in site.species}

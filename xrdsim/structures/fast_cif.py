@@ -250,8 +250,8 @@ def _parse(source: CifSource) -> StructureRecord | None:
     if b_col is None:
         b_col, b_factor = _column(block, "_atom_site_u_iso_or_equiv"), _EIGHT_PI2
     oxidation = _oxidation_states(block)
-    if oxidation is None:
-        return None
+    if oxidation is None or (oxidation and block.find_value("_chemical_formula_sum") is None):
+        return None  # pymatgen cannot check the composition of charged symbols without it
 
     rows = []
     for i in range(n):
