@@ -18,8 +18,10 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
               help="λ of files that state none: Å or a name (CuKa, MoKa1, ...).")
 @click.option("--to-wavelength", default="1.5418", show_default=True,
               help="λ of the model grid (the wavelength the run was trained at).")
-@click.option("--background", type=click.Choice(["snip", "poly", "none"]), default="snip",
-              show_default=True, help="Background estimate to subtract (as xrdsim prepare).")
+@click.option("--background", type=click.Choice(["auto", "snip", "poly", "none"]),
+              default="auto", show_default=True,
+              help="Background to subtract before the model's input view (as xrdsim prepare); "
+                   "auto: none when the run's view subtracts one itself, else snip.")
 @click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True,
               help="Candidates listed per task.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,

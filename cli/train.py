@@ -56,6 +56,11 @@ def _runner(method: str):
 @click.option("--depth", type=click.IntRange(min=1), help="Residual stages [4].")
 @click.option("--embed-dim", type=click.IntRange(min=1), help="Representation size [256].")
 @click.option("--projector-dim", type=click.IntRange(min=1), help="RH output size [1024].")
+@click.option("--view-two-theta", type=(float, float), default=None,
+              help="2θ window LO HI (degrees) the network sees, zeros outside [5 90].")
+@click.option("--view-background", type=click.Choice(["snip", "none"]), default=None,
+              help="Subtract a SNIP background in the input view (as for measured files) "
+                   "[snip].")
 @click.option("--steps-per-epoch", type=click.IntRange(min=0),
               help="On-the-fly methods: steps per epoch (0 = one pass over the structures).")
 @click.option("--shuffle-buffer", type=click.IntRange(min=1), help="Shuffle-buffer rows [4096].")

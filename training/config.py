@@ -19,6 +19,10 @@ METHODS: tuple[str, ...] = ("supervised", "supervised-aug", "barlow", "simclr")
 CONTRASTIVE_METHODS: tuple[str, ...] = ("barlow", "simclr")
 #: Methods whose training patterns are simulated on the fly from a peak database.
 ON_THE_FLY_METHODS: tuple[str, ...] = ("supervised-aug", "barlow", "simclr")
+#: Background handling of the model's input view (:mod:`xrdsim_training.models.view`).
+VIEW_BACKGROUNDS: tuple[str, ...] = ("snip", "none")
+#: The view of runs saved before the view settings existed: the whole grid, as given.
+LEGACY_VIEW: dict[str, Any] = {"view_two_theta": (0.0, 120.0), "view_background": "none"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,9 @@ class ModelConfig:
         projector_dim: width of the representation head (Barlow Twins / SimCLR ``z``).
         n_extinction_groups: classes of the EG head; 0 = take K from the data (store attr
             ``n_extinction_groups`` or the extinction table) when the run starts.
+        view_two_theta: ``(lo, hi)`` degrees 2θ the network sees (zeros outside), the
+            first step of :class:`~xrdsim_training.models.view.PatternView`.
+        view_background: ``"snip"`` (subtract and clip, as for measured files) or ``"none"``.
     """
 
     width: int = 32
@@ -44,8 +51,18 @@ class ModelConfig:
     embed_dim: int = 256
     projector_dim: int = 1024
     n_extinction_groups: int = 0
+    view_two_theta: tuple[float, float] = (5.0, 90.0)
+    view_background: str = "snip"
 
     def __post_init__(self) -> None:
+        lo, hi = (float(v) for v in self.view_two_theta)
+        if not 0.0 <= lo < hi <= 120.0:
+            raise ConfigError(f"model.view_two_theta must be (lo, hi) with 0 ≤ lo < hi ≤ 120 "
+                              f"degrees 2θ, got {self.view_two_theta!r}")
+        object.__setattr__(self, "view_two_theta", (lo, hi))
+        if self.view_background not in VIEW_BACKGROUNDS:
+            raise ConfigError(f"model.view_background must be one of {VIEW_BACKGROUNDS}, got "
+                              f"{self.view_background!r}")
         for name in ("width", "depth", "blocks_per_stage", "pool_length", "embed_dim",
                      "projector_dim", "n_extinction_groups"):
             value = getattr(self, name)
@@ -54,11 +71,20 @@ class ModelConfig:
                 raise ConfigError(f"model.{name} must be an integer ≥ {minimum}, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["view_two_theta"] = list(self.view_two_theta)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        return cls(**_known(cls, data, "model"))
+        """Inverse of :meth:`to_dict`; a model saved before the view settings existed
+        (no ``view_*`` keys) gets :data:`LEGACY_VIEW`, the input it was trained on."""
+        data = dict(_known(cls, data, "model"))
+        if "view_two_theta" not in data and "view_background" not in data:
+            data.update(LEGACY_VIEW)
+        if "view_two_theta" in data:
+            data["view_two_theta"] = tuple(data["view_two_theta"])
+        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,14 @@ with a neural run written by ``xrdsim train`` (and score them against a labels C
 
 Each file goes through the same steps as ``xrdsim prepare``
 (:func:`xrdsim.measured.readers.read_pattern` → :func:`xrdsim.measured.prepare.prepare_pattern`: λ
-conversion to the training wavelength, resampling onto the 12,000-bin grid, background
-subtraction, max = 1), then through the network of ``RUN_DIR/checkpoint.pt``
-(:func:`xrdsim_training.inference.predict`). A file that cannot be read or prepared gives
-an error record and the batch goes on.
+conversion to the training wavelength, resampling onto the 12,000-bin grid, max = 1), then
+through the network of ``RUN_DIR/checkpoint.pt`` (:func:`xrdsim_training.inference.predict`),
+whose first layer (:class:`xrdsim_training.models.view.PatternView`) windows the pattern and
+subtracts its background exactly as it did for the simulated training views. A
+``background`` asked for here is subtracted *before* that, on the file's whole scan; the
+default ``"auto"`` leaves the background to the model's view (runs saved before the view
+existed see ``"snip"``-prepared files, as they always did). A file that cannot be read or
+prepared gives an error record and the batch goes on.
 
 Per file (:func:`predict_files`), in input order::
 
@@ -106,7 +110,7 @@ def predict_files(
     *,
     wavelength: float | str | None = None,
     to_wavelength: float | str = DEFAULT_WAVELENGTH,
-    background: str | None = "snip",
+    background: str | None = "auto",
     top_k: int = 3,
     labels: str | Path | dict[str, int] | None = None,
     device: str = "auto",
@@ -118,7 +122,9 @@ def predict_files(
         paths: pattern files and folders (expanded with :func:`expand_paths`).
         wavelength: λ of files that state none, Å or a preset name (``"CuKa"``).
         to_wavelength: λ of the model grid, the wavelength the run was trained at.
-        background: ``"snip"``, ``"poly"`` or None, as ``xrdsim prepare``.
+        background: ``"snip"``, ``"poly"`` or None, as ``xrdsim prepare``; ``"auto"``
+            (default): None when the run's view subtracts a background itself, else
+            ``"snip"`` (runs without an input view).
         top_k: candidates listed per task (1 ≤ top_k).
         labels: a labels CSV (see :func:`read_labels`) or ``{basename: space group}``;
             fills each record's ``true``.
@@ -143,6 +149,8 @@ def predict_files(
         labels = read_labels(labels)
     model, payload = load_run(run_dir, device=device)
     amp = payload["config"].amp
+    if background == "auto":
+        background = None if payload["config"].model.view_background != "none" else "snip"
     records: list[dict[str, Any]] = []
     for start in range(0, len(files), BATCH_SIZE):
         chunk = [_prepare(p, wavelength=wavelength, to_wavelength=to_wavelength,
