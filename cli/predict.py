@@ -83,6 +83,10 @@ def _echo_record(r: dict) -> None:
                f"  crystal system:   {cs['name']:<12} [{listed['cs']}]\n"
                f"  extinction group: {eg['symbol']:<12} [{listed['eg']}]\n"
                f"  space group:      {sg['prediction']} {sg['symbol']:<8} [{listed['sg']}]")
+    if r.get("unsure"):
+        how = "calibrated" if r.get("calibrated") else "uncalibrated"
+        click.echo(f"  unsure:           top crystal system has p = {cs['probability']:.2f} "
+                   f"({how}); consider every candidate listed")
     if r.get("true"):
         t = r["true"]
         click.echo(f"  labelled:         space group {t['space_group']}, crystal system "

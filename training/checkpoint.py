@@ -21,6 +21,8 @@ from xrdsim_training.config import ModelConfig, TrainConfig
 from xrdsim.errors import TrainingError
 
 CHECKPOINT_NAME = "checkpoint.pt"
+#: The epoch with the best validation score (early stopping, das2025 §4.3), same format.
+BEST_NAME = "best.pt"
 CHECKPOINT_FORMAT = "xrdsim-checkpoint/1"
 
 
@@ -91,6 +93,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise TrainingError(f"{str(path)!r} is not an xrdsim checkpoint ({CHECKPOINT_FORMAT})")
     payload["config"] = TrainConfig.from_dict(payload["config"])
     return payload
+
+
+def best_checkpoint(run_dir: str | Path) -> Path:
+    """``run_dir/best.pt`` when the run validated, else ``run_dir/checkpoint.pt`` (or a file
+    given directly): the weights that evaluation and prediction use."""
+    run_dir = Path(run_dir)
+    if run_dir.is_dir() and (run_dir / BEST_NAME).is_file():
+        return run_dir / BEST_NAME
+    return run_dir
 
 
 def check_architecture(saved: ModelConfig, wanted: ModelConfig, *, source: str) -> None:

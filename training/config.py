@@ -100,6 +100,13 @@ class TrainConfig:
         lr: peak AdamW learning rate (cosine decay over all epochs).
         weight_decay: AdamW weight decay.
         loss_weights: ``(w_cs, w_eg, w_sg)`` of the weighted cross-entropy (das2025 §4.3).
+        class_balance: β of the per-class weights ``n_c^(−β)`` from the training labels
+            (0 = plain cross-entropy, 1 = fully balanced; :func:`~xrdsim_training.losses.
+            supervised.class_weights`).
+        label_smoothing: ε of the supervised targets, in [0, 1).
+        patience: early stopping on the validation (equivariance) split as das2025 §4.3:
+            stop after this many supervised epochs without a better mean CS/EG/SG
+            accuracy; the best epoch is kept as ``best.pt`` either way (0 = never stop).
         barlow_lambda: off-diagonal weight τ of the Barlow Twins loss (das2025 eq. 6).
         temperature: NT-Xent temperature (SimCLR).
         shuffle_buffer: rows in the streaming shuffle buffer (store methods).
@@ -123,6 +130,9 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     loss_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    class_balance: float = 0.0
+    label_smoothing: float = 0.0
+    patience: int = 0
     barlow_lambda: float = 5e-3
     temperature: float = 0.1
     shuffle_buffer: int = 4096
@@ -147,6 +157,11 @@ class TrainConfig:
         _positive_int(self, "val_max_patterns", minimum=0)
         _positive_int(self, "workers", minimum=0)
         _positive_int(self, "seed", minimum=0)
+        _positive_int(self, "patience", minimum=0)
+        if not 0.0 <= float(self.class_balance) <= 1.0:
+            raise ConfigError(f"class_balance must be in [0, 1], got {self.class_balance!r}")
+        if not 0.0 <= float(self.label_smoothing) < 1.0:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if self.method in CONTRASTIVE_METHODS:
             if self.pretrain_epochs < 1:
                 raise ConfigError(

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from xrdsim_training.checkpoint import load_checkpoint, load_weights
+from xrdsim_training.checkpoint import best_checkpoint, load_checkpoint, load_weights
 from xrdsim_training.data.store import open_split
 from xrdsim_training.data.zarr_stream import ZarrStreamDataset
 from xrdsim_training.inference import predict
@@ -53,8 +53,10 @@ def evaluate_run(
     block_structures: int = 100,
     block_views: int | None = None,
     seed: int = 0,
+    calibrate: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate ``run_dir/checkpoint.pt`` on ``splits`` of ``data``; write the JSON report.
+    """Evaluate ``run_dir/best.pt`` (else ``checkpoint.pt``) on ``splits`` of ``data``; write
+    the JSON report.
 
     Args:
         run_dir: a run written by :func:`xrdsim_training.trainer.train`.
@@ -70,6 +72,9 @@ def evaluate_run(
         block_views: M views per structure; None = every view the split has (das2025
             Fig. 4 uses 8). More than the split has is refused, never clamped.
         seed: picks the block-matrix structures.
+        calibrate: fit the temperatures of :mod:`xrdsim_training.calibration` on the
+            equivariance split (when the store has it) and write ``calibration.json``;
+            the report's ``calibration`` holds ECE before/after on held-out structures.
 
     Raises:
         TrainingError: no checkpoint, a store of another K, a missing split.
@@ -77,7 +82,7 @@ def evaluate_run(
     import zarr
 
     run_dir = Path(run_dir)
-    payload = load_checkpoint(run_dir)
+    payload = load_checkpoint(best_checkpoint(run_dir))
     config = payload["config"]
     dev = resolve_device(device)
     model = XrdNet(config.model)
@@ -116,6 +121,11 @@ def evaluate_run(
         model, data=data, split=block_split, n_structures=block_structures, n_views=block_views,
         device=dev, seed=seed, figure=run_dir / f"block_similarity_{block_split}.png",
     )
+    if calibrate and "equivariance" in available:
+        from xrdsim_training.calibration import calibrate_run
+
+        report["calibration"] = calibrate_run(run_dir, data=data, max_patterns=max_patterns,
+                                              batch_size=batch_size, device=device)
     output = Path(output) if output is not None else run_dir / "eval.json"
     output.write_text(json.dumps(report, indent=2) + "\n")
     report["output"] = str(output)

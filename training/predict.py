@@ -22,6 +22,9 @@ Per file (:func:`predict_files`), in input order::
                           "top_k": [...] (joint p(cs)·p(sg|cs))},
      "true": {"crystal_system", "extinction_group", "space_group"} or None}
 
+plus ``"calibrated"`` (probabilities temperature-scaled with ``RUN_DIR/calibration.json``,
+:mod:`xrdsim_training.calibration`) and ``"unsure"`` (top-1 CS probability below
+:data:`~xrdsim_training.calibration.UNSURE_BELOW`: read the top-k, not the top-1),
 or ``{"source", "file", "error", "true"}`` for a file that failed. ``top_k`` entries are
 ``{"label", "name"|"symbol", "probability"}``, most probable first.
 """
@@ -36,7 +39,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from xrdsim_training.checkpoint import CHECKPOINT_NAME, load_checkpoint, load_weights
+from xrdsim_training.calibration import (
+    TASK_PROBS,
+    UNSURE_BELOW,
+    apply_temperature,
+    load_temperatures,
+)
+from xrdsim_training.checkpoint import (
+    CHECKPOINT_NAME,
+    best_checkpoint,
+    load_checkpoint,
+    load_weights,
+)
 from xrdsim_training.hand import SETTINGS_FILE as HAND_SETTINGS_FILE
 from xrdsim_training.inference import predict
 from xrdsim_training.measured_labels import TASKS, accuracy_report, read_labels
@@ -92,7 +106,7 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> tuple[XrdNet, dict
     if (run_dir / HAND_SETTINGS_FILE).is_file() and not (run_dir / CHECKPOINT_NAME).is_file():
         raise TrainingError(f"{run_dir} is a HAND run, not a neural one; use "
                             "`xrdsim hand predict` for it")
-    payload = load_checkpoint(run_dir)
+    payload = load_checkpoint(best_checkpoint(run_dir))
     config = payload["config"]
     k = extinction_table().n_classes
     if config.model.n_extinction_groups != k:
@@ -151,6 +165,7 @@ def predict_files(
     amp = payload["config"].amp
     if background == "auto":
         background = None if payload["config"].model.view_background != "none" else "snip"
+    temperatures = load_temperatures(run_dir)
     records: list[dict[str, Any]] = []
     for start in range(0, len(files), BATCH_SIZE):
         chunk = [_prepare(p, wavelength=wavelength, to_wavelength=to_wavelength,
@@ -160,9 +175,14 @@ def predict_files(
         if good:
             batch = _batch([grid for _, grid in good], [rec["true"] for rec, _ in good])
             pred = predict(model, [batch], device=next(model.parameters()).device, amp=amp)
+            probs = {task: getattr(pred, key) for task, key in TASK_PROBS.items()}
+            if temperatures is not None:
+                probs = {t: apply_temperature(p, temperatures[t]) for t, p in probs.items()}
             for i, (rec, _) in enumerate(good):
-                rec.update(_ranked(pred.cs_prob[i], pred.eg_prob[i], pred.sg_prob[i],
-                                   int(pred.sg_routed[i]), top_k))
+                rec.update(_ranked(probs["crystal_system"][i], probs["extinction_group"][i],
+                                   probs["space_group"][i], int(pred.sg_routed[i]), top_k))
+                rec["calibrated"] = temperatures is not None
+                rec["unsure"] = rec["crystal_system"]["probability"] < UNSURE_BELOW
         records.extend(rec for rec, _ in chunk)
     return records
 

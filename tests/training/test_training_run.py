@@ -200,3 +200,16 @@ def test_metrics_on_hand_made_predictions():
                       emb[1] @ emb[3] / np.linalg.norm(emb[1]) / np.linalg.norm(emb[3])])
     assert summary["mean_within"] == pytest.approx(within)
     assert s.shape == (4, 4) and np.allclose(np.diag(s), 1)
+
+
+def test_early_stopping_follows_the_best_validation_epoch():
+    from xrdsim_training.trainer import _best_epoch, _stop_early
+
+    history = [{"epoch": 1, "phase": "pretrain"}]
+    history += [{"epoch": e, "val_score": s} for e, s in ((2, 0.3), (3, 0.5), (4, 0.5),
+                                                          (5, 0.4))]
+    assert _best_epoch(history) == 3  # first of ties
+    assert _stop_early(TrainConfig(patience=2), history=history)
+    assert not _stop_early(TrainConfig(patience=3), history=history)
+    assert not _stop_early(TrainConfig(patience=0), history=history)
+    assert _best_epoch(history[:1]) is None
