@@ -9,7 +9,12 @@
      "confusion_figure": "<RUN_DIR>/confusion_cs.png",
      "block_similarity": {"split", "n_structures", "n_views", "mean_within", "mean_between",
                           "contrast", "silhouette_structure", "silhouette_crystal_system",
-                          "figure"}}
+                          "figure"},
+     "representation": {"figure": "<RUN_DIR>/tsne_crystal_system.png",
+                        "splits": {split: {"n", "silhouette_structure",
+                                           "silhouette_crystal_system"}}},
+     "calibration": {"split", "n_fit", "n_test", task: {"temperature", "ece_before",
+                     "ece_after", "nll_before", "nll_after"}, "output"}}
 
 The block matrix holds the cosine similarities of the representation ``h`` of ``N``
 structures × ``M`` views, ordered by structure: a model invariant to the
@@ -54,6 +59,7 @@ def evaluate_run(
     block_views: int | None = None,
     seed: int = 0,
     calibrate: bool = True,
+    tsne_points: int = 600,
 ) -> dict[str, Any]:
     """Evaluate ``run_dir/best.pt`` (else ``checkpoint.pt``) on ``splits`` of ``data``; write
     the JSON report.
@@ -75,6 +81,8 @@ def evaluate_run(
         calibrate: fit the temperatures of :mod:`xrdsim_training.calibration` on the
             equivariance split (when the store has it) and write ``calibration.json``;
             the report's ``calibration`` holds ECE before/after on held-out structures.
+        tsne_points: patterns per split of the t-SNE maps of ``h`` on the equivariance and
+            invariance splits (:mod:`xrdsim_training.representation`; 0 = none).
 
     Raises:
         TrainingError: no checkpoint, a store of another K, a missing split.
@@ -121,6 +129,13 @@ def evaluate_run(
         model, data=data, split=block_split, n_structures=block_structures, n_views=block_views,
         device=dev, seed=seed, figure=run_dir / f"block_similarity_{block_split}.png",
     )
+    mapped = tuple(s for s in ("equivariance", "invariance") if s in available)
+    if tsne_points and mapped:
+        from xrdsim_training.representation import representation_maps
+
+        report["representation"] = representation_maps(
+            model, data=data, splits=mapped, max_points=tsne_points, device=dev,
+            figure=run_dir / "tsne_crystal_system.png", seed=seed)
     if calibrate and "equivariance" in available:
         from xrdsim_training.calibration import calibrate_run
 

@@ -157,6 +157,12 @@ def test_cli_train_resume_and_evaluate(built_store, tmp_path):
     report = json.loads(out.read_text())
     assert set(report["splits"]) == {"equivariance", "invariance", "held_out_invariance"}
     assert report["block_similarity"]["split"] == "invariance"
+    rep = report["representation"]
+    assert set(rep["splits"]) == {"equivariance", "invariance"}
+    assert -1 <= rep["splits"]["invariance"]["silhouette_crystal_system"] <= 1
+    assert (run / "tsne_crystal_system.png").is_file()
+    assert (run / "calibration.json").is_file()
+    assert report["calibration"]["crystal_system"]["temperature"] > 0
     missing = runner.invoke(cli, ["evaluate", str(run), "--data", str(built_store),
                                   "--split", "nope"])
     assert missing.exit_code == 3 and "no split 'nope'" in missing.output
