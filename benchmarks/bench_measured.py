@@ -46,6 +46,7 @@ WAVELENGTH = "CuKa"
 COLUMNS = ("file", "space_group", "kind", "phase", "cif", "weight_fraction", "cosine",
            "runner_up_cosine")
 TASKS = ("crystal_system", "extinction_group", "space_group")
+SHORT = {"crystal_system": "CS", "extinction_group": "EG", "space_group": "SG"}
 
 
 def derive_rows(data: Path) -> list[dict[str, str]]:
@@ -137,8 +138,7 @@ def _print(result: dict) -> None:
               f"    SG true {t['space_group']:<4} pred {f['space_group'][0]:<4} "
               f"top3 {f['space_group'][1]}")
     for kind, g in result["groups"].items():
-        cells = "  ".join(f"{t[:2].upper() if t != 'extinction_group' else 'EG'} "
-                          f"{g[t]['top1']:.2f} (top3 {g[t]['top3']:.2f}, majority "
+        cells = "  ".join(f"{SHORT[t]} {g[t]['top1']:.2f} (top3 {g[t]['top3']:.2f}, majority "
                           f"{g[t]['majority_class']:.2f})" for t in TASKS)
         print(f"  {kind:<8} n={g['n']}: {cells}")
 
