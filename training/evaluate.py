@@ -60,6 +60,7 @@ def evaluate_run(
     seed: int = 0,
     calibrate: bool = True,
     tsne_points: int = 600,
+    checkpoint: str = "best",
 ) -> dict[str, Any]:
     """Evaluate ``run_dir/best.pt`` (else ``checkpoint.pt``) on ``splits`` of ``data``; write
     the JSON report.
@@ -81,6 +82,9 @@ def evaluate_run(
         calibrate: fit the temperatures of :mod:`xrdsim_training.calibration` on the
             equivariance split (when the store has it) and write ``calibration.json``;
             the report's ``calibration`` holds ECE before/after on held-out structures.
+        checkpoint: ``"best"`` (``best.pt``, the best validation epoch, when the run has
+            one) or ``"last"`` (``checkpoint.pt``). The calibration is always fitted for
+            the weights ``xrdsim predict`` uses (``best.pt`` when present).
         tsne_points: patterns per split of the t-SNE maps of ``h`` on the equivariance and
             invariance splits (:mod:`xrdsim_training.representation`; 0 = none).
 
@@ -90,7 +94,9 @@ def evaluate_run(
     import zarr
 
     run_dir = Path(run_dir)
-    payload = load_checkpoint(best_checkpoint(run_dir))
+    if checkpoint not in ("best", "last"):
+        raise TrainingError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+    payload = load_checkpoint(best_checkpoint(run_dir) if checkpoint == "best" else run_dir)
     config = payload["config"]
     dev = resolve_device(device)
     model = XrdNet(config.model)

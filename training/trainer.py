@@ -187,11 +187,10 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
             row["val_score"] = sum(scores[k] for k in VAL_KEYS) / len(VAL_KEYS)
         if runtime.is_main:
             log.append(row)
-            path = save_checkpoint(run_dir, model=model, optimizer=optimizer,
-                                   scheduler=scheduler, epoch=epoch + 1, config=config,
-                                   history=log.history)
+            save_checkpoint(run_dir, model=model, optimizer=optimizer, scheduler=scheduler,
+                            epoch=epoch + 1, config=config, history=log.history)
             if _best_epoch(log.history) == epoch + 1:
-                shutil.copyfile(path, run_dir / BEST_NAME)
+                shutil.copyfile(run_dir / CHECKPOINT_NAME, run_dir / BEST_NAME)
         if runtime.distributed:
             torch.distributed.barrier()
         if _stop_early(config, history=log.history):

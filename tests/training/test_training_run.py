@@ -40,8 +40,10 @@ def test_supervised_run_learns_its_training_structures(built_store, tmp_path):
     assert result.history[-1]["loss"] < 0.5 * result.history[0]["loss"]
     for name in ("checkpoint.pt", "config.json", "metrics.csv", "metrics.json"):
         assert (tmp_path / "run" / name).is_file()
+    assert (tmp_path / "run" / "best.pt").is_file()  # the best validation epoch
     report = evaluate_run(tmp_path / "run", data=built_store, splits=("train",),
-                          block_split="train", block_structures=10, block_views=4)
+                          block_split="train", block_structures=10, block_views=4,
+                          checkpoint="last")
     scores = report["splits"]["train"]
     labels = zarr.open_group(str(built_store), mode="r")["train"]["crystal_system"][:]
     majority = np.bincount(labels).max() / labels.size  # ≈ 0.14 for this balanced store
