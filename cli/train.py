@@ -59,8 +59,8 @@ def _runner(method: str):
 @click.option("--patience", type=click.IntRange(min=0),
               help="Stop after this many epochs without a better validation score; the "
                    "best epoch is kept as best.pt (0 = never stop) [0].")
-@click.option("--width", type=click.IntRange(min=1), help="Channels of the first stage [32].")
-@click.option("--depth", type=click.IntRange(min=1), help="Residual stages [4].")
+@click.option("--width", type=click.IntRange(min=1), help="Channels of the first stage [8].")
+@click.option("--depth", type=click.IntRange(min=1), help="Residual stages [5].")
 @click.option("--embed-dim", type=click.IntRange(min=1), help="Representation size [256].")
 @click.option("--projector-dim", type=click.IntRange(min=1), help="RH output size [1024].")
 @click.option("--view-two-theta", type=(float, float), default=None,

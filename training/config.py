@@ -29,6 +29,10 @@ LEGACY_VIEW: dict[str, Any] = {"view_two_theta": (0.0, 120.0), "view_background"
 class ModelConfig:
     """Architecture of the 1D ResNet encoder, the heads and the projector.
 
+    Defaults: width 8, depth 5, chosen by a reduced-scale CPU measurement (docs/training.md
+    "Width and depth"): after one epoch on 2,700 structures, width 8 beat 4 and 16, and
+    depth 5 beat 4. On a GPU at paper scale raise ``width`` (das2025 use wider networks).
+
     Attributes:
         width: channels of the first residual stage (doubles per stage, capped at 8×).
         depth: number of residual stages (each halves the length; ≥ 1).
@@ -44,8 +48,8 @@ class ModelConfig:
         view_background: ``"snip"`` (subtract and clip, as for measured files) or ``"none"``.
     """
 
-    width: int = 32
-    depth: int = 4
+    width: int = 8
+    depth: int = 5
     blocks_per_stage: int = 1
     pool_length: int = 16
     embed_dim: int = 256
