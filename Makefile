@@ -4,8 +4,20 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# CPU wheel of torch; pinned here (not in the package metadata) so CI never pulls a CUDA build.
+# The CPU build of torch, pinned here (not in the package metadata) so CI and `make test`
+# never pull a CUDA build. On Linux, PyPI's plain torch==2.13.0 wheel is the CUDA one (with
+# ~3 GB of nvidia-* packages); the CPU wheel carries the local version "+cpu" and lives on
+# PyTorch's CPU index. `install` first asks the configured indexes alone (a local wheel
+# cache or mirror that holds the +cpu wheel; PyPI answers "no matching distribution" at
+# once), then adds TORCH_CPU_INDEX. macOS wheels on PyPI are CPU builds without "+cpu".
+# With a GPU: `make install TORCH_PIN=torch==2.13.0` (CUDA wheel from PyPI), see README.
+UNAME_S := $(shell uname -s)
+ifeq ($(UNAME_S),Darwin)
 TORCH_PIN ?= torch==2.13.0
+else
+TORCH_PIN ?= torch==2.13.0+cpu
+endif
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: venv install demo test lint bench clean
 
@@ -14,7 +26,8 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install -q "$(TORCH_PIN)"
+	$(BIN)/pip install -q "$(TORCH_PIN)" 2>/dev/null || \
+		$(BIN)/pip install -q "$(TORCH_PIN)" --extra-index-url "$(TORCH_CPU_INDEX)"
 	$(BIN)/pip install -q -e ".[training,dev]"
 
 demo: install

@@ -10,11 +10,18 @@ exponential, scaled to max 100 like a computed peak list), 12,000 bins, float32 
 in batches of ``--batch`` patterns (the dataset builder's shard size), best of
 ``--repeats``. Wall-clock rates with ``threads=1`` and ``threads=2``; CPU time per
 pattern with ``threads=1`` as a figure less sensitive to other load on a shared
-machine. The NumPy reference (tests/reference_profile.py) runs the same formulas
+machine. The NumPy reference (tests/simulation/reference_profile.py) runs the same formulas
 on ``--reference-patterns`` patterns. The train preset is also timed on the real peak
 lists of ``--real-structures`` bundled MP-20 structures (xrdsim.peaks.lines, cycled to
 ``--patterns``). A peer renderer (braggcalculator) is timed when
-importable, otherwise the reason is recorded. Results: benchmarks/results/profile.json.
+importable, otherwise the reason is recorded.
+
+All ops on: ``train_all_ops_synthetic`` runs the train preset with preferred orientation
+active (random hkl per line, cubic / tetragonal / monoclinic cells cycled) on the
+synthetic lists; ``train_all_ops_database`` runs ``simulate_database`` (mixtures and
+preferred orientation from a peak database of the first ``--real-structures`` bundled
+MP-20 structures, written once to a temporary file) — what dataset builds and on-the-fly
+training run. Results: benchmarks/results/profile.json.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from xrdsim.versions import machine_description, package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "profile.json"
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "simulation"))
 
 
 def peak_lists(n_patterns: int, n_peaks: int, seed: int = 0):
@@ -68,7 +75,17 @@ def real_peak_lists(n_structures: int, n_patterns: int):
     return tt, np.concatenate([i for _, i in chosen]), offsets, float(sizes.mean())
 
 
-def time_numba(config, tt, inten, offsets, *, threads, batch, repeats):
+def crystals(tt: np.ndarray, offsets: np.ndarray, seed: int = 0):
+    """Random hkl per line and cells cycling cubic / tetragonal / monoclinic (for PO)."""
+    g = np.random.default_rng(seed)
+    hkl = g.integers(-4, 5, (tt.size, 3))
+    hkl[(hkl == 0).all(axis=1)] = [1, 0, 0]
+    kinds = np.array([[4.0, 4.0, 4.0, 90, 90, 90], [4.0, 4.0, 6.0, 90, 90, 90],
+                      [5.0, 6.0, 7.0, 90, 103, 90]])  # fmt: skip
+    return hkl, kinds[np.arange(offsets.size - 1) % 3]
+
+
+def time_numba(config, tt, inten, offsets, *, threads, batch, repeats, hkl=None, cells=None):
     n = offsets.size - 1
     keys = np.arange(n)
     best_wall, best_cpu = np.inf, np.inf
@@ -76,12 +93,65 @@ def time_numba(config, tt, inten, offsets, *, threads, batch, repeats):
         w0, c0 = time.perf_counter(), time.process_time()
         for lo in range(0, n, batch):
             hi = min(n, lo + batch)
-            simulate_batch(tt[offsets[lo]:offsets[hi]], inten[offsets[lo]:offsets[hi]],
-                           offsets[lo:hi + 1] - offsets[lo], config, seed=1,
-                           structure_keys=keys[lo:hi], views=0, threads=threads)  # fmt: skip
+            a, b = offsets[lo], offsets[hi]
+            simulate_batch(tt[a:b], inten[a:b], offsets[lo:hi + 1] - a, config, seed=1,
+                           structure_keys=keys[lo:hi], views=0, threads=threads,
+                           hkl=None if hkl is None else hkl[a:b],
+                           cells=None if cells is None else cells[lo:hi])  # fmt: skip
         best_wall = min(best_wall, time.perf_counter() - w0)
         best_cpu = min(best_cpu, time.process_time() - c0)
     return n / best_wall, 1e6 * best_cpu / n
+
+
+def time_database(config, db, n, *, threads, batch, repeats):
+    from xrdsim.simulation.phases import simulate_database
+
+    idx = np.arange(n) % len(db)
+    best_wall, best_cpu = np.inf, np.inf
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        for lo in range(0, n, batch):
+            hi = min(n, lo + batch)
+            simulate_database(db, idx[lo:hi], config, seed=1, structure_keys=np.arange(lo, hi),
+                              views=np.zeros(hi - lo, np.int64), threads=threads)
+        best_wall = min(best_wall, time.perf_counter() - w0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    return n / best_wall, 1e6 * best_cpu / n
+
+
+def database_rows(n_structures, n_patterns, *, batch, repeats) -> dict:
+    import tempfile
+    from importlib import resources
+
+    from xrdsim.peaks.database import PeakDatabase
+    from xrdsim.peaks.job import write_peak_database
+    from xrdsim.structures.reader import read_structures
+
+    source = str(resources.files("xrdsim.data").joinpath("default_structures.csv.gz"))
+    with tempfile.TemporaryDirectory() as tmp:
+        cifs = Path(tmp) / "cifs"
+        cifs.mkdir()
+        for i, record in enumerate(read_structures(source)):
+            if i >= n_structures:
+                break
+            if hasattr(record, "structure"):
+                record.structure.to(filename=str(cifs / f"s{i}.cif"))
+        path = Path(tmp) / "peaks.h5"
+        write_peak_database([str(cifs)], path, workers=1, progress=False)
+        db = PeakDatabase(path)
+        cfg = load_config("train")
+        time_database(cfg, db, 16, threads=1, batch=16, repeats=1)  # compile
+        row = {"structures": len(db), "mean_lines_per_structure":
+               round(float(np.diff(db.offsets).mean()), 1)}  # fmt: skip
+        for threads in (1, 2):
+            rate, cpu_us = time_database(cfg, db, n_patterns, threads=threads, batch=batch,
+                                         repeats=repeats)  # fmt: skip
+            row[f"numba_{threads}_threads_patterns_per_s"] = round(rate, 1)
+            if threads == 1:
+                row["numba_cpu_us_per_pattern"] = round(cpu_us, 1)
+                row["projected_2_idle_cores_patterns_per_s"] = round(2e6 / cpu_us, 1)
+        db.close()
+    return row
 
 
 def time_reference(config, tt, inten, offsets, n):
@@ -112,7 +182,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--reference-patterns", type=int, default=10)
-    ap.add_argument("--presets", default="train,invariance,das2025")
+    ap.add_argument("--presets", default="train,invariance,extrapolation,das2025")
     ap.add_argument(
         "--real-structures",
         type=int,
@@ -165,6 +235,22 @@ def main() -> None:
                 row["projected_2_idle_cores_patterns_per_s"] = round(2e6 / cpu_us, 1)
         rows["train_on_mp20_peaks"] = row
         print("train_on_mp20_peaks", json.dumps(row))
+    hkl, cells = crystals(tt, offsets)
+    cfg = load_config("train")
+    row = {}
+    for threads in (1, 2):
+        rate, cpu_us = time_numba(cfg, tt, inten, offsets, threads=threads, batch=args.batch,
+                                  repeats=args.repeats, hkl=hkl, cells=cells)  # fmt: skip
+        row[f"numba_{threads}_threads_patterns_per_s"] = round(rate, 1)
+        if threads == 1:
+            row["numba_cpu_us_per_pattern"] = round(cpu_us, 1)
+            row["projected_2_idle_cores_patterns_per_s"] = round(2e6 / cpu_us, 1)
+    rows["train_all_ops_synthetic"] = row
+    print("train_all_ops_synthetic", json.dumps(row))
+    if args.real_structures:
+        rows["train_all_ops_database"] = database_rows(
+            args.real_structures, args.patterns, batch=args.batch, repeats=args.repeats)
+        print("train_all_ops_database", json.dumps(rows["train_all_ops_database"]))
     result = {
         "command": "python benchmarks/bench_profile.py " + " ".join(sys.argv[1:]),
         "workload": {

@@ -40,6 +40,19 @@ def handles_library_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def existing_inputs(paths: Any, *, param: str = "FILES") -> list[str]:
+    """``paths`` as given, after checking each names something (a file, a folder, or a
+    glob pattern with matches); a missing one is a usage error (exit code 2), as for
+    every command that takes input paths."""
+    from xrdsim.measured.paths import missing_inputs
+
+    missing = missing_inputs(paths)
+    if missing:
+        raise click.BadParameter(f"no such file, folder or glob match: {', '.join(missing)}",
+                                 param_hint=param)
+    return [str(p) for p in paths]
+
+
 def echo_json(obj: Any) -> None:
     """Print ``obj`` as indented JSON on stdout."""
     click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
@@ -16,6 +17,9 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
               help="Preset name or config file for train / equivariance.")
 @click.option("--invariance-config", default="invariance", show_default=True,
               help="Preset name or config file for invariance / held_out_invariance.")
+@click.option("--extra-split", "extra_split", multiple=True, metavar="NAME=CONFIG",
+              help="A further split of the train structures rendered by CONFIG (preset or "
+                   "file), e.g. extrapolation=extrapolation. Repeatable.")
 @click.option("--views-train", default=6, show_default=True, help="Views per train structure.")
 @click.option("--views-test", default=2, show_default=True,
               help="Views per structure in the three test splits.")
@@ -40,7 +44,7 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @handles_library_errors
-def build(sources, output, train_config, invariance_config, views_train, views_test,
+def build(sources, output, train_config, invariance_config, extra_split, views_train, views_test,
           test_fraction, seed, workers, scheduler, resume, overwrite, shard_size, chunk_size,
           dtype, manifest_dir, name, as_json, quiet) -> None:
     """Build a dataset from SOURCES (CIFs, folders, CSV(.gz), or one peak .h5).
@@ -50,12 +54,25 @@ def build(sources, output, train_config, invariance_config, views_train, views_t
     """
     from xrdsim.dataset.build import build_dataset
 
-    summary = build_dataset(
-        sources, output, train_config=train_config, invariance_config=invariance_config,
-        views_train=views_train, views_test=views_test, test_fraction=test_fraction,
-        seed=seed, shard_size=shard_size, chunk_size=chunk_size, dtype=dtype,
-        workers=workers, scheduler=scheduler, resume=resume, overwrite=overwrite,
-        manifest_dir=manifest_dir, name=name, progress=not quiet)
+    extra = {}
+    for item in extra_split:
+        name, sep, config = item.partition("=")
+        if not sep or not name or not config:
+            raise click.BadParameter(f"expected NAME=CONFIG, got {item!r}",
+                                     param_hint="--extra-split")
+        extra[name] = config
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        summary = build_dataset(
+            sources, output, train_config=train_config, invariance_config=invariance_config,
+            extra_splits=extra,
+            views_train=views_train, views_test=views_test, test_fraction=test_fraction,
+            seed=seed, shard_size=shard_size, chunk_size=chunk_size, dtype=dtype,
+            workers=workers, scheduler=scheduler, resume=resume, overwrite=overwrite,
+            manifest_dir=manifest_dir, name=name, progress=not quiet)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            click.echo(f"warning: {w.message}", err=True)
     info = {"path": str(summary.path), "manifest": str(summary.manifest_path),
             "n_structures": summary.n_structures, "n_failed": summary.n_failed,
             "n_patterns": summary.n_patterns, "shards_written": summary.shards_written,

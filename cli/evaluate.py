@@ -34,9 +34,11 @@ from xrdsim_cli._common import echo_json, handles_library_errors
                    "(equivariance, invariance; 0 = none).")
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best",
               show_default=True, help="best.pt (best validation epoch) or checkpoint.pt.")
+@click.option("--verify", is_flag=True,
+              help="Recompute the store's checksums first; refuse a damaged store.")
 @handles_library_errors
 def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, block_split,
-             block_structures, block_views, calibrate, tsne_points, checkpoint):
+             block_structures, block_views, calibrate, tsne_points, checkpoint, verify):
     """Score RUN_DIR's checkpoint on the splits of DATA: CS / EG / SG accuracy and top-k,
     SG-consistent-with-CS rate, a CS confusion-matrix figure and the cosine-similarity
     block matrix of das2025 Fig. 4. Writes the JSON report and prints the accuracies.
@@ -44,6 +46,11 @@ def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, bl
     Exit codes: 0 done; 2 usage error; 3 library error (no checkpoint, missing split, ...).
     """
     from xrdsim_training.evaluate import evaluate_run
+
+    if verify:
+        from xrdsim.dataset.checksums import check_store_for_reading
+
+        check_store_for_reading(data, verify=True)
 
     report = evaluate_run(run_dir, data=data, splits=tuple(splits) or None, output=output,
                           batch_size=batch_size, max_patterns=max_patterns, device=device,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
+from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles_library_errors
 
 
 @click.group("hand")
@@ -33,22 +33,33 @@ def train(peak_db, out_dir, seed, test_fraction, n_estimators, jobs):
 
 @hand.command("predict")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--wavelength", default=None, help="λ of files that state none (Å or CuKa1, ...).")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--wavelength", default=None,
+              help="λ of files that state none (Å or CuKa1, ...). A file's own λ (.xrdml) "
+                   "wins unless --force-wavelength.")
+@click.option("--force-wavelength", is_flag=True,
+              help="Use --wavelength even for files that state their own λ (.xrdml); "
+                   "without it the file's value wins, with a warning when they differ.")
 @click.option("--background", type=click.Choice(["snip", "poly", "none"]), default="snip",
               show_default=True)
-@click.option("--top-k", type=int, default=3, show_default=True)
+@click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Candidates listed per task.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @handles_library_errors
-def predict(model_dir, files, wavelength, background, top_k, as_json):
-    """Predict crystal system / extinction group / space group of measured FILES.
+def predict(model_dir, files, wavelength, force_wavelength, background, top_k, as_json):
+    """Predict crystal system / extinction group / space group of measured FILES (files,
+    folders or glob patterns of .xy .xye .dat .txt .xrdml .chi .ASC .cif).
 
     Exit code 1 when some files could not be read.
     """
     from xrdsim_training.hand import predict_hand
 
-    results = predict_hand(model_dir, list(files), wavelength=wavelength, top_k=top_k,
-                           background=None if background == "none" else background)
+    from xrdsim.measured.paths import pattern_files
+
+    results = predict_hand(model_dir, pattern_files(existing_inputs(files)),
+                           wavelength=wavelength, top_k=top_k,
+                           background=None if background == "none" else background,
+                           force_wavelength=force_wavelength)
     if as_json:
         echo_json(results)
     else:
@@ -56,13 +67,13 @@ def predict(model_dir, files, wavelength, background, top_k, as_json):
             if "error" in r:
                 click.echo(f"{r['source']}: error: {r['error']}", err=True)
                 continue
-            ranked = {task: ", ".join(f"{label} ({p:.2f})" for label, p in r[task]["top_k"])
+            ranked = {task: ", ".join(f"{name} ({p:.2f})" for name, (_, p) in
+                                      zip(r[task]["names"], r[task]["top_k"], strict=True))
                       for task in ("crystal_system", "extinction_group", "space_group")}
             click.echo(f"{r['source']}  [{r['n_peaks']} peaks]\n"
-                       f"  crystal system: {r['crystal_system']['name']}  "
-                       f"[{ranked['crystal_system']}]\n"
+                       f"  crystal system:   {ranked['crystal_system']}\n"
                        f"  extinction group: {ranked['extinction_group']}\n"
-                       f"  space group: {ranked['space_group']}")
+                       f"  space group:      {ranked['space_group']}")
     if any("error" in r for r in results):
         sys.exit(EXIT_PARTIAL)
 

@@ -21,8 +21,11 @@ from xrdsim import __version__
 
 # command name -> ("module:attribute", one-line help shown by ``xrdsim --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "calibrate": ("xrdsim_cli.calibrate:calibrate",
+                  "Fit an instrument to a measured pattern of a known phase -> config."),
     "build": ("xrdsim_cli.build:build", "CIFs / CSVs / peak DB -> sharded Zarr v3 dataset."),
     "inspect": ("xrdsim_cli.inspect:inspect", "Summarise a dataset store; example-pattern PNG."),
+    "mix": ("xrdsim_cli.mix:mix", "Real + synthetic structures at a ratio -> one input."),
     "peaks": ("xrdsim_cli.peaks:peaks", "Structures (CIF / CSV) -> labelled HDF5 peak database."),
     "peaks-info": ("xrdsim_cli.peaks:peaks_info", "Summarise an HDF5 peak database."),
     "prepare": ("xrdsim_cli.prepare:prepare", "Measured pattern files onto the model grid (Zarr)."),
@@ -30,7 +33,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("xrdsim_cli.train:train", "Train a CS/EG/SG classifier (CNNstatic, DIFCON, ...)."),
     "evaluate": ("xrdsim_cli.evaluate:evaluate", "Score a trained run on a store's test splits."),
     "simulate": ("xrdsim_cli.simulate:simulate", "One structure -> patterns (npy/csv/png)."),
+    "sources": ("xrdsim_cli.sources:sources", "Fetch AFLOW / Avogadro CIFs, deduplicated."),
+    "synth": ("xrdsim_cli.synth:synth", "Synthetic crystals per space group -> CSV.gz."),
     "predict": ("xrdsim_cli.predict:predict", "Measured files -> CS / EG / SG with a trained run."),
+    "series": ("xrdsim_cli.series:series", "Structures -> labelled phase-transition series."),
+    "series-prepare": ("xrdsim_cli.series:series_prepare", "Measured files -> a series store."),
+    "series-train": ("xrdsim_cli.series_train:series_train", "SpecRR / SpecMoco on series."),
+    "series-predict": ("xrdsim_cli.series_predict:series_predict",
+                       "Series -> before / during / after, transition intervals."),
+    "series-evaluate": ("xrdsim_cli.series_predict:series_evaluate",
+                        "Per-series accuracy table (sun2023 Table 1)."),
+    "verify": ("xrdsim_cli.verify:verify", "Check a dataset store's completeness and checksums."),
 }
 
 

@@ -19,7 +19,7 @@ def default_input() -> Path:
 
 
 @click.command("peaks")
-@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="HDF5 peak database to write (e.g. peaks.h5).")
 @click.option("--wavelength", default="1.5418", show_default=True,
@@ -40,11 +40,14 @@ def default_input() -> Path:
 @click.option("--chunk-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Structures per parallel task.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--u-as-b", is_flag=True,
+              help="Read CIF _atom_site_U_iso_or_equiv / aniso_U columns as B (for files "
+                   "that put B values under the U tags; the reader warns about such files).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @handles_library_errors
 def peaks(inputs, output, wavelength, two_theta_min, two_theta_max, symprec, workers,
-          scheduler, chunk_size, overwrite, quiet, as_json):
+          scheduler, chunk_size, overwrite, u_as_b, quiet, as_json):
     """Compute symmetry labels and Bragg peaks of every structure in INPUT... (CIF files,
     folders of CIFs, CSV / CSV.gz files with a CIF column) into one HDF5 peak database.
 
@@ -67,7 +70,7 @@ def peaks(inputs, output, wavelength, two_theta_min, two_theta_max, symprec, wor
     summary = write_peak_database(
         paths, output, wavelength=wavelength, two_theta_range=(two_theta_min, two_theta_max),
         symprec=symprec, workers=workers, scheduler=scheduler, progress=not quiet,
-        overwrite=overwrite, chunk_size=chunk_size,
+        overwrite=overwrite, chunk_size=chunk_size, u_as_b=u_as_b,
     )
     if as_json:
         echo_json(summary.to_dict())

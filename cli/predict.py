@@ -8,14 +8,18 @@ import sys
 from pathlib import Path
 
 import click
-from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
+from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles_library_errors
 
 
 @click.command("predict")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--wavelength", default=None,
-              help="λ of files that state none: Å or a name (CuKa, MoKa1, ...).")
+              help="λ of files that state none: Å or a name (CuKa, MoKa1, ...). A file's "
+                   "own λ (.xrdml) wins unless --force-wavelength.")
+@click.option("--force-wavelength", is_flag=True,
+              help="Use --wavelength even for files that state their own λ (.xrdml); "
+                   "without it the file's value wins, with a warning when they differ.")
 @click.option("--to-wavelength", default="1.5418", show_default=True,
               help="λ of the model grid (the wavelength the run was trained at).")
 @click.option("--background", type=click.Choice(["auto", "snip", "poly", "none"]),
@@ -32,10 +36,11 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
                                  "basename): report accuracies per task and crystal system.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:n].")
 @handles_library_errors
-def predict(run, files, wavelength, to_wavelength, background, top_k, json_out, labels_csv,
-            device):
+def predict(run, files, wavelength, force_wavelength, to_wavelength, background, top_k,
+            json_out, labels_csv, device):
     """Predict the crystal system, extinction group and space group of measured FILES
-    (files or folders of .xy .xye .dat .txt .xrdml .chi .ASC .cif) with the trained RUN.
+    (files, folders or glob patterns of .xy .xye .dat .txt .xrdml .chi .ASC .cif) with the
+    trained RUN.
 
     The space group is the one chosen by the SG head of the predicted crystal system; the
     listed SG candidates rank the joint probability p(cs)·p(sg|cs). Exit code 1 when some
@@ -43,10 +48,11 @@ def predict(run, files, wavelength, to_wavelength, background, top_k, json_out, 
     """
     from xrdsim_training.predict import accuracy_summary, predict_files
 
-    records = predict_files(run, list(files), wavelength=wavelength,
+    records = predict_files(run, existing_inputs(files), wavelength=wavelength,
                             to_wavelength=to_wavelength,
                             background=None if background == "none" else background,
-                            top_k=top_k, labels=labels_csv, device=device)
+                            top_k=top_k, labels=labels_csv, device=device,
+                            force_wavelength=force_wavelength)
     summary = accuracy_summary(records) if labels_csv else None
     report = {"run": str(run), "labels": labels_csv, "files": records, "summary": summary,
               "n_failed": sum("error" in r for r in records),

@@ -19,8 +19,11 @@ def _load_peaks(cif: Path | None, peaks_db: Path | None, structure_id: str | Non
         if structure_id is None:
             raise click.UsageError("--peaks DB needs --id ID (a structure id of the database)")
         from xrdsim.peaks.database import PeakDatabase
+        from xrdsim.wavelengths import check_peak_wavelength
 
         with PeakDatabase(peaks_db) as db:
+            check_peak_wavelength(db.attrs["wavelength"], wavelength,
+                                  source=f"peak database {peaks_db}")
             return db.peaks(structure_id), structure_id
     from xrdsim.peaks.lines import compute_peaks
     from xrdsim.structures.reader import read_structures
@@ -31,6 +34,19 @@ def _load_peaks(cif: Path | None, peaks_db: Path | None, structure_id: str | Non
         if structure_id is None or record.structure_id == structure_id:
             return compute_peaks(record.structure, wavelength=wavelength), record.structure_id
     raise ConfigError(f"{cif}: no structure with id {structure_id!r}")
+
+
+def _write_xy(output: Path, rows: list[tuple[str, np.ndarray]], *, header: str) -> list[Path]:
+    """One two-column text file (2θ in degrees, intensity) per pattern; a single pattern
+    goes to ``output``, several to ``<stem>_<config>_view<k>.xy`` beside it."""
+    from xrdsim.grid import grid_centers
+
+    paths = [output] if len(rows) == 1 else [
+        output.with_name(f"{output.stem}_{label.replace(' ', '_')}.xy") for label, _ in rows]
+    for path, (label, pattern) in zip(paths, rows, strict=True):
+        np.savetxt(path, np.column_stack([grid_centers(), pattern]), fmt="%.7g",
+                   header=f"{header}, {label}\n2theta intensity")
+    return paths
 
 
 def _plot(path: Path, peaks, rows: list[tuple[str, np.ndarray]], title: str) -> None:
@@ -91,7 +107,8 @@ def _plot(path: Path, peaks, rows: list[tuple[str, np.ndarray]], title: str) -> 
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Output: .npy (configs×views, 12000) float32, .csv (2θ + one column per "
-    "pattern) or .png (sticks and profiles).",
+    "pattern), .xy (2θ and intensity, one file per pattern: OUT, or OUT_<config>_view<k>.xy "
+    "for several) or .png (sticks and profiles).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the sampled parameters as JSON.")
 @handles_library_errors
@@ -111,8 +128,9 @@ def simulate(cif, peaks_db, structure_id, configs, seed, views, output, as_json)
     from xrdsim.simulation.profile import structure_key
 
     suffix = output.suffix.lower()
-    if suffix not in (".npy", ".csv", ".png"):
-        raise click.BadParameter(f"{output}: use a .npy, .csv or .png file name", param_hint="-o")
+    if suffix not in (".npy", ".csv", ".xy", ".png"):
+        raise click.BadParameter(f"{output}: use a .npy, .csv, .xy or .png file name",
+                                 param_hint="-o")
     cfgs = [load_config(c) for c in configs]
     peaks, sid = _load_peaks(cif, peaks_db, structure_id, cfgs[0].wavelength)
     rows, report = [], []
@@ -130,9 +148,14 @@ def simulate(cif, peaks_db, structure_id, configs, seed, views, output, as_json)
         table = np.column_stack([grid_centers()] + [p for _, p in rows])
         header = "two_theta," + ",".join(label.replace(" ", "_") for label, _ in rows)
         np.savetxt(output, table, delimiter=",", header=header, comments="", fmt="%.7g")
+    elif suffix == ".xy":
+        written = _write_xy(output, rows, header=f"xrdsim simulate: {sid}, seed {seed}, "
+                            f"lambda {cfgs[0].wavelength} A")
     else:
         _plot(output, peaks, rows, f"{sid}: {len(peaks.two_theta)} Bragg lines, seed {seed}")
     summary = {"structure_id": sid, "output": str(output), "patterns": report}
+    if suffix == ".xy":
+        summary["files"] = [str(p) for p in written]
     if as_json:
         echo_json(summary)
     else:

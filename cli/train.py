@@ -48,7 +48,8 @@ def _runner(method: str):
               type=click.Path(file_okay=False, path_type=Path), help="Run directory to write.")
 @click.option("--epochs", type=click.IntRange(min=0), help="(Fine-tuning) epochs [10].")
 @click.option("--pretrain-epochs", type=click.IntRange(min=0),
-              help="Representation epochs of barlow / simclr before fine-tuning.")
+              help="Representation epochs of barlow / simclr before fine-tuning [10]; "
+                   "each phase has its own cosine learning-rate decay.")
 @click.option("--batch-size", type=click.IntRange(min=2), help="Patterns per step [128].")
 @click.option("--lr", type=float, help="Peak AdamW learning rate [1e-3].")
 @click.option("--weight-decay", type=float, help="AdamW weight decay [1e-4].")
@@ -78,9 +79,12 @@ def _runner(method: str):
 @click.option("--device", help="auto, cpu, cuda, cuda:N [auto].")
 @click.option("--amp/--no-amp", default=None, help="bfloat16 autocast on CUDA [on].")
 @click.option("--resume", is_flag=True, help="Continue RUN_DIR from its last checkpoint.")
+@click.option("--verify", is_flag=True,
+              help="Recompute --data's checksums first; refuse a damaged store.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @handles_library_errors
-def train(method, data, peaks, sim_config, train_config, run_dir, resume, quiet, **flags):
+def train(method, data, peaks, sim_config, train_config, run_dir, resume, quiet, verify,
+          **flags):
     """Train METHOD into RUN_DIR: config.json, checkpoint.pt (every epoch), metrics.csv and
     metrics.json (one row per epoch). Prints the last epoch's metrics as JSON.
 
@@ -94,6 +98,10 @@ def train(method, data, peaks, sim_config, train_config, run_dir, resume, quiet,
     Exit codes: 0 trained; 2 usage error; 3 library error (missing split or labels, a
     checkpoint of another architecture, a non-finite loss, ...).
     """
+    if verify and data is not None:
+        from xrdsim.dataset.checksums import check_store_for_reading
+
+        check_store_for_reading(data, verify=True)
     options = {"method": method, "sim_config": sim_config, **flags}
     result = _runner(method)(options, run_dir=run_dir, data=data, peaks=peaks,
                              config_file=train_config, resume=resume, progress=not quiet)

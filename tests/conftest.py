@@ -24,3 +24,9 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def test_data() -> Path:
     return TEST_DATA
+
+
+@pytest.fixture(scope="session")
+def hostile_data() -> Path:
+    """tests/data/hostile: small malformed and hostile inputs (docs/trust_model.md)."""
+    return Path(__file__).parent / "data" / "hostile"

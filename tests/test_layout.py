@@ -22,8 +22,11 @@ ALLOWED = {
     "simulation": {"structures", "peaks"},
     "dataset": {"structures", "peaks", "simulation"},
     "measured": set(),
+    "calibration": {"structures", "peaks", "simulation", "measured"},
+    "series": {"structures", "peaks", "simulation", "measured"},
 }
-SHARED = {"errors", "grid", "wavelengths", "parallel", "progress", "versions", "data", "__init__"}
+SHARED = {"errors", "grid", "wavelengths", "parallel", "progress", "versions", "data", "__init__",
+          "config_files"}
 
 
 def _module_name(path: Path) -> str:

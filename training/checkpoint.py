@@ -5,10 +5,17 @@ number of completed epochs, the RNG states (torch, NumPy, Python), the resolved
 :class:`~xrdsim_training.config.TrainConfig` and the metrics history. It is
 written to a temporary file and renamed into place, so a run killed while saving
 still leaves the previous checkpoint intact.
+
+A checkpoint is read with ``torch.load(weights_only=True)``: only tensors, numbers,
+strings and containers of them are accepted, so a crafted file in a run directory
+cannot run code when ``predict`` / ``evaluate`` / ``train --resume`` open it. Anything
+that is not a tensor (config, history, NumPy and Python RNG states) is stored as one
+JSON string.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
@@ -23,15 +30,19 @@ from xrdsim.errors import TrainingError
 CHECKPOINT_NAME = "checkpoint.pt"
 #: The epoch with the best validation score (early stopping, das2025 §4.3), same format.
 BEST_NAME = "best.pt"
-CHECKPOINT_FORMAT = "xrdsim-checkpoint/1"
+CHECKPOINT_FORMAT = "xrdsim-checkpoint/2"
+#: A checkpoint of the largest model is a few hundred MB; bigger files are refused unread.
+MAX_CHECKPOINT_BYTES = 8 << 30
 
 
 def rng_states() -> dict[str, Any]:
-    """Current torch / NumPy / Python global RNG states."""
+    """Current torch / NumPy / Python global RNG states (tensors, ints and lists only)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002 - legacy stream
+    version, internal, gauss_next = random.getstate()
     return {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),  # noqa: NPY002 - the legacy global stream
-        "python": random.getstate(),
+        "numpy": [kind, [int(k) for k in keys], int(pos), int(has_gauss), float(gauss)],
+        "python": [version, list(internal), gauss_next],
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
 
@@ -39,10 +50,20 @@ def rng_states() -> dict[str, Any]:
 def restore_rng_states(states: dict[str, Any]) -> None:
     """Undo :func:`rng_states`."""
     torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])  # noqa: NPY002
-    random.setstate(states["python"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    keys = np.asarray(keys, dtype=np.uint32)
+    np.random.set_state((kind, keys, pos, has_gauss, gauss))  # noqa: NPY002
+    version, internal, gauss_next = states["python"]
+    random.setstate((version, tuple(internal), gauss_next))
     if states.get("cuda") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def _plain(value: Any) -> Any:
+    """JSON fallback for NumPy scalars in the metrics history."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def save_checkpoint(
@@ -57,15 +78,18 @@ def save_checkpoint(
 ) -> Path:
     """Write ``run_dir/checkpoint.pt`` atomically after ``epoch`` completed epochs."""
     path = Path(run_dir) / CHECKPOINT_NAME
+    rng = rng_states()
+    meta = {"config": config.to_dict(), "history": list(history),
+            "rng_numpy": rng["numpy"], "rng_python": rng["python"]}
     payload = {
         "format": CHECKPOINT_FORMAT,
         "epoch": int(epoch),
-        "config": config.to_dict(),
+        "meta": json.dumps(meta, default=_plain),
         "model": _unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
-        "rng": rng_states(),
-        "history": list(history),
+        "rng_torch": rng["torch"],
+        "rng_cuda": rng["cuda"],
     }
     tmp = path.with_suffix(".pt.tmp")
     torch.save(payload, tmp)
@@ -74,24 +98,45 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (on the CPU).
+    """Read a checkpoint written by :func:`save_checkpoint` (on the CPU), safely.
+
+    The file is opened with ``weights_only=True``: a pickle that asks for any object other
+    than tensors and plain containers is refused before anything in it runs.
+
+    Returns:
+        ``format``, ``epoch``, ``config`` (a :class:`TrainConfig`), ``history``, ``model``,
+        ``optimizer``, ``scheduler`` and ``rng`` (for :func:`restore_rng_states`).
 
     Raises:
-        TrainingError: missing, unreadable, or not an xrdsim checkpoint.
+        TrainingError: missing, too big, unreadable, unsafe, or not an xrdsim checkpoint.
     """
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise TrainingError(f"no checkpoint at {str(path)!r}; train a run first (`xrdsim train`)")
+    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+        raise TrainingError(f"checkpoint {str(path)!r} is larger than {MAX_CHECKPOINT_BYTES} "
+                            "bytes; no xrdsim model is that big, refused")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises pickle / zip / runtime errors alike
-        raise TrainingError(f"checkpoint {str(path)!r} is unreadable ({exc}); it is truncated "
-                            "or not a torch file — delete it and train again") from exc
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise TrainingError(f"checkpoint {str(path)!r} is unreadable or holds more than tensors "
+                            f"({reason}); it is truncated, from xrdsim-checkpoint/1, or not from "
+                            "xrdsim — nothing in it was run; train again") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise TrainingError(f"{str(path)!r} is not an xrdsim checkpoint ({CHECKPOINT_FORMAT})")
-    payload["config"] = TrainConfig.from_dict(payload["config"])
+        raise TrainingError(f"{str(path)!r} is not an xrdsim checkpoint ({CHECKPOINT_FORMAT}); "
+                            "train again")
+    try:
+        meta = json.loads(payload.pop("meta"))
+        payload["config"] = TrainConfig.from_dict(meta["config"])
+        payload["history"] = list(meta["history"])
+        payload["rng"] = {"torch": payload.pop("rng_torch"), "cuda": payload.pop("rng_cuda"),
+                          "numpy": meta["rng_numpy"], "python": meta["rng_python"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrainingError(f"checkpoint {str(path)!r} lacks its metadata ({type(exc).__name__}: "
+                            f"{str(exc)[:100]}); train again") from None
     return payload
 
 

@@ -7,11 +7,13 @@ checkpoint, so a run can be resumed (or reproduced) from its directory alone.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xrdsim.errors import ConfigError
+from xrdsim.errors import ConfigError, brief
 
 #: Methods the trainer knows (das2025 §4.3–4.5 and the SimCLR variant).
 METHODS: tuple[str, ...] = ("supervised", "supervised-aug", "barlow", "simclr")
@@ -23,6 +25,30 @@ ON_THE_FLY_METHODS: tuple[str, ...] = ("supervised-aug", "barlow", "simclr")
 VIEW_BACKGROUNDS: tuple[str, ...] = ("snip", "none")
 #: The view of runs saved before the view settings existed: the whole grid, as given.
 LEGACY_VIEW: dict[str, Any] = {"view_two_theta": (0.0, 120.0), "view_background": "none"}
+#: Pre-training epochs of the contrastive methods when none are given (as many as the
+#: default fine-tuning ``epochs``), so ``xrdsim train --method barlow`` runs as written.
+DEFAULT_PRETRAIN_EPOCHS = 10
+
+
+#: Allowed [min, max] of the architecture integers (the upper ends keep one model in memory).
+_MODEL_RANGES: dict[str, tuple[int, int]] = {
+    "width": (1, 1024), "depth": (1, 12), "blocks_per_stage": (1, 32), "pool_length": (1, 12000),
+    "embed_dim": (1, 65536), "projector_dim": (1, 65536), "n_extinction_groups": (0, 10000),
+}
+#: Allowed [min, max] of the run's integers; seeds fit torch's 64-bit generator.
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "epochs": (0, 1_000_000), "pretrain_epochs": (0, 1_000_000), "batch_size": (2, 65536),
+    "shuffle_buffer": (1, 1_000_000), "steps_per_epoch": (0, 10**9),
+    "val_max_patterns": (0, 10**8), "workers": (0, 256), "seed": (0, 2**63 - 1),
+    "patience": (0, 1_000_000),
+}
+#: (low, high, low excluded) of the run's real numbers; an lr of 1e300 or inf only makes NaNs.
+_FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
+    "lr": (0.0, 10.0, True), "temperature": (0.0, 100.0, True),
+    "barlow_lambda": (0.0, 100.0, True), "weight_decay": (0.0, 100.0, False),
+    "grad_clip": (0.0, 1e6, False),
+}
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,3})?")
 
 
 @dataclass(frozen=True)
@@ -67,12 +93,12 @@ class ModelConfig:
         if self.view_background not in VIEW_BACKGROUNDS:
             raise ConfigError(f"model.view_background must be one of {VIEW_BACKGROUNDS}, got "
                               f"{self.view_background!r}")
-        for name in ("width", "depth", "blocks_per_stage", "pool_length", "embed_dim",
-                     "projector_dim", "n_extinction_groups"):
+        for name, (minimum, maximum) in _MODEL_RANGES.items():
             value = getattr(self, name)
-            minimum = 0 if name == "n_extinction_groups" else 1
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise ConfigError(f"model.{name} must be an integer ≥ {minimum}, got {value!r}")
+            if (not isinstance(value, int) or isinstance(value, bool)
+                    or not minimum <= value <= maximum):
+                raise ConfigError(f"model.{name} must be an integer in [{minimum}, {maximum}], "
+                                  f"got {brief(value)}")
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -83,6 +109,9 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """Inverse of :meth:`to_dict`; a model saved before the view settings existed
         (no ``view_*`` keys) gets :data:`LEGACY_VIEW`, the input it was trained on."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"model must be a mapping of architecture settings (width, "
+                              f"depth, ...), got {brief(data)}")
         data = dict(_known(cls, data, "model"))
         if "view_two_theta" not in data and "view_background" not in data:
             data.update(LEGACY_VIEW)
@@ -99,9 +128,12 @@ class TrainConfig:
         method: one of :data:`METHODS`.
         epochs: supervised epochs (for contrastive methods: the fine-tuning epochs).
         pretrain_epochs: representation-learning epochs before fine-tuning
-            (contrastive methods only; must be 0 for the supervised ones).
+            (contrastive methods only; must be 0 for the supervised ones). None (the
+            default) resolves to :data:`DEFAULT_PRETRAIN_EPOCHS` for the contrastive
+            methods and 0 for the others.
         batch_size: patterns per optimiser step (per DDP rank).
-        lr: peak AdamW learning rate (cosine decay over all epochs).
+        lr: peak AdamW learning rate (cosine decay over each phase, see
+            :mod:`xrdsim_training.schedule`).
         weight_decay: AdamW weight decay.
         loss_weights: ``(w_cs, w_eg, w_sg)`` of the weighted cross-entropy (das2025 §4.3).
         class_balance: β of the per-class weights ``n_c^(−β)`` from the training labels
@@ -129,7 +161,7 @@ class TrainConfig:
 
     method: str = "supervised"
     epochs: int = 10
-    pretrain_epochs: int = 0
+    pretrain_epochs: int | None = None
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -151,21 +183,20 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
-        _positive_int(self, "epochs", minimum=0)
-        _positive_int(self, "pretrain_epochs", minimum=0)
-        _positive_int(self, "batch_size", minimum=2)
-        _positive_int(self, "shuffle_buffer", minimum=1)
-        _positive_int(self, "steps_per_epoch", minimum=0)
-        _positive_int(self, "val_max_patterns", minimum=0)
-        _positive_int(self, "workers", minimum=0)
-        _positive_int(self, "seed", minimum=0)
-        _positive_int(self, "patience", minimum=0)
-        if not 0.0 <= float(self.class_balance) <= 1.0:
-            raise ConfigError(f"class_balance must be in [0, 1], got {self.class_balance!r}")
-        if not 0.0 <= float(self.label_smoothing) < 1.0:
-            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if not isinstance(self.method, str) or self.method not in METHODS:
+            raise ConfigError(f"method must be one of {METHODS}, got {brief(self.method)}")
+        if self.pretrain_epochs is None:
+            object.__setattr__(self, "pretrain_epochs", DEFAULT_PRETRAIN_EPOCHS
+                               if self.method in CONTRASTIVE_METHODS else 0)
+        for name, (minimum, maximum) in _INT_RANGES.items():
+            _bounded_int(self, name, minimum=minimum, maximum=maximum)
+        for name, high, open_high in (("class_balance", 1.0, False),
+                                      ("label_smoothing", 1.0, True)):
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not (0.0 <= value < high if open_high else 0.0 <= value <= high)):
+                raise ConfigError(f"{name} must be in [0, {high:g}{')' if open_high else ']'}, "
+                                  f"got {brief(value)}")
         if self.method in CONTRASTIVE_METHODS:
             if self.pretrain_epochs < 1:
                 raise ConfigError(
@@ -179,23 +210,38 @@ class TrainConfig:
             )
         if self.epochs + self.pretrain_epochs < 1:
             raise ConfigError("a run needs at least one epoch (epochs + pretrain_epochs ≥ 1)")
-        for name in ("lr", "temperature", "barlow_lambda"):
-            if not float(getattr(self, name)) > 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("weight_decay", "grad_clip"):
-            if not float(getattr(self, name)) >= 0:
-                raise ConfigError(f"{name} must be ≥ 0, got {getattr(self, name)!r}")
-        weights = tuple(float(w) for w in self.loss_weights)
-        if len(weights) != 3 or min(weights) < 0 or sum(weights) <= 0:
+        for name, (low, high, open_low) in _FLOAT_RANGES.items():
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value) or not low <= value <= high
+                    or (open_low and value == low)):
+                side = "(" if open_low else "["
+                raise ConfigError(f"{name} must be a finite number in {side}{low}, {high}], "
+                                  f"got {brief(value)}")
+            object.__setattr__(self, name, float(value))
+        weights = self.loss_weights
+        if (not isinstance(weights, (list, tuple)) or len(weights) != 3
+                or not all(isinstance(w, (int, float)) and not isinstance(w, bool)
+                           and math.isfinite(w) and 0 <= w <= 1e3 for w in weights)
+                or sum(weights) <= 0):
             raise ConfigError(
-                f"loss_weights must be three non-negative numbers (cs, eg, sg) with a "
-                f"positive sum, got {self.loss_weights!r}"
+                f"loss_weights must be three numbers in [0, 1000] (cs, eg, sg) with a "
+                f"positive sum, got {brief(weights)}"
             )
-        object.__setattr__(self, "loss_weights", weights)
+        object.__setattr__(self, "loss_weights", tuple(float(w) for w in weights))
         if isinstance(self.model, dict):
             object.__setattr__(self, "model", ModelConfig.from_dict(self.model))
-        if not (self.device == "auto" or self.device.startswith(("cpu", "cuda"))):
-            raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda[:n]', got {self.device!r}")
+        if not isinstance(self.model, ModelConfig):
+            raise ConfigError(f"model must be a mapping of architecture settings (width, "
+                              f"depth, ...), got {brief(self.model)}")
+        if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
+            raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got "
+                              f"{brief(self.device)}")
+        if not isinstance(self.amp, bool):
+            raise ConfigError(f"amp must be true or false, got {brief(self.amp)}")
+        if not isinstance(self.sim_config, str) or len(self.sim_config) > 4096:
+            raise ConfigError(f"sim_config must be a preset name or a file path, got "
+                              f"{brief(self.sim_config)}")
 
     @property
     def total_epochs(self) -> int:
@@ -209,11 +255,11 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"a train config must be a mapping, got {brief(data)}")
         kw = _known(cls, data, "train config")
         if "model" in kw:
             kw["model"] = ModelConfig.from_dict(kw["model"])
-        if "loss_weights" in kw:
-            kw["loss_weights"] = tuple(kw["loss_weights"])
         return cls(**kw)
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -223,16 +269,17 @@ class TrainConfig:
 
 def _known(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    unknown = sorted(str(k) for k in set(data) - names)
     if unknown:
-        raise ConfigError(f"unknown {what} key(s) {unknown}; allowed: {sorted(names)}")
+        raise ConfigError(f"unknown {what} key(s) {brief(unknown)}; allowed: {sorted(names)}")
     return dict(data)
 
 
-def _positive_int(cfg: TrainConfig, name: str, *, minimum: int) -> None:
+def _bounded_int(cfg: TrainConfig, name: str, *, minimum: int, maximum: int) -> None:
     value = getattr(cfg, name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be an integer in [{minimum}, {maximum}], "
+                          f"got {brief(value)}")
 
 
 def config_from_options(options: dict[str, Any], *, base: TrainConfig | None = None) -> TrainConfig:
@@ -241,31 +288,30 @@ def config_from_options(options: dict[str, Any], *, base: TrainConfig | None = N
     Keys of :class:`ModelConfig` (``width``, ``depth``, ...) go to ``model``; the rest
     to :class:`TrainConfig`. Unknown keys are refused.
     """
-    base = base or TrainConfig()
     model_keys = {f.name for f in dataclasses.fields(ModelConfig)}
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
     given = {k: v for k, v in options.items() if v is not None}
     unknown = sorted(set(given) - model_keys - train_keys)
     if unknown:
         raise ConfigError(f"unknown training option(s) {unknown}")
-    model = ModelConfig.from_dict({**base.model.to_dict(),
+    # without a base, settings not given keep their defaults (pretrain_epochs: per method)
+    model = ModelConfig.from_dict({**(base.model.to_dict() if base else {}),
                                    **{k: v for k, v in given.items() if k in model_keys}})
-    data = {**base.to_dict(), **{k: v for k, v in given.items() if k in train_keys}}
+    data = {**(base.to_dict() if base else {}),
+            **{k: v for k, v in given.items() if k in train_keys}}
     data["model"] = model.to_dict()
     return TrainConfig.from_dict(data)
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
     """A :class:`TrainConfig` from a JSON or YAML file (e.g. a run's ``config.json``)."""
-    import json
+    from xrdsim.config_files import read_config_file
 
-    import yaml
-
-    text = Path(path).read_text()
-    try:
-        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: not valid JSON/YAML ({exc})") from exc
+    data = read_config_file(path, what="train config")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of training settings, got {type(data)}")
-    return TrainConfig.from_dict(data)
+        raise ConfigError(f"{path}: expected a mapping of training settings, got "
+                          f"{type(data).__name__}")
+    try:
+        return TrainConfig.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

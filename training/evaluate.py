@@ -119,6 +119,11 @@ def evaluate_run(
                 "built with the same extinction table"
             )
         rows = reader.complete_rows()
+        if rows.size == 0:
+            raise TrainingError(
+                f"split {split!r} of store {str(data)!r} holds no patterns: the build held "
+                "out no structure (too few structures for its --test-fraction); rebuild with "
+                "more structures or a larger --test-fraction, or score other splits (--split)")
         if max_patterns and rows.size > max_patterns:
             rows = rows[np.linspace(0, rows.size - 1, max_patterns).astype(np.int64)]
         dataset = ZarrStreamDataset(data, split, batch_size=batch_size, shuffle=False,
@@ -213,14 +218,14 @@ def _confusion_figure(report: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     splits = list(report["splits"])
-    fig, axes = plt.subplots(1, len(splits), figsize=(4.2 * len(splits), 4), squeeze=False)
-    short = [c[:4] for c in CRYSTAL_SYSTEMS]
+    fig, axes = plt.subplots(1, len(splits), figsize=(5.6 * len(splits), 5), squeeze=False)
     for ax, split in zip(axes[0], splits, strict=True):
         m = np.asarray(report["splits"][split]["cs_confusion"], dtype=float)
         m = m / np.maximum(m.sum(1, keepdims=True), 1)
-        ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
-        ax.set_xticks(range(7), short, rotation=90)
-        ax.set_yticks(range(7), short)
+        image = ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
+        fig.colorbar(image, ax=ax, fraction=0.046, label="fraction of the true class")
+        ax.set_xticks(range(7), CRYSTAL_SYSTEMS, rotation=90)
+        ax.set_yticks(range(7), CRYSTAL_SYSTEMS)
         ax.set_xlabel("predicted crystal system")
         ax.set_ylabel("true crystal system")
         ax.set_title(f"{split}: CS acc {report['splits'][split]['cs_accuracy']:.2f}")
@@ -239,6 +244,8 @@ def _matrix_figure(matrix: np.ndarray, path: Path, *, title: str) -> None:
     fig, ax = plt.subplots(figsize=(5.5, 4.6))
     image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
     fig.colorbar(image, ax=ax, label="cosine similarity")
+    ax.set_xlabel("pattern (grouped by structure)")
+    ax.set_ylabel("pattern (grouped by structure)")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -29,13 +29,16 @@ from xrdsim_training.hand_features import (
     hand_features,
 )
 from xrdsim_training.hand_features import visible_lines as visible_lines
+from xrdsim_training.hand_forest import ForestArrays, load_forests, save_forests
 from xrdsim_training.measured_labels import TASKS, accuracy_report, read_labels_csv
 
-from xrdsim.errors import ConfigError, PatternReadError, TrainingError
+from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimError
 
-MODEL_FILE = "hand_model.joblib"
+MODEL_FILE = "hand_model.npz"
 SETTINGS_FILE = "hand.json"
-FORMAT = "xrdsim-hand/1"
+FORMAT = "xrdsim-hand/2"
+#: Written by xrdsim-hand/1: a pickle, never loaded (it could run code when opened).
+LEGACY_MODEL_FILE = "hand_model.joblib"
 
 
 class HandModel:
@@ -44,7 +47,7 @@ class HandModel:
     def __init__(self, settings: HandSettings | None = None, *, n_jobs: int = 1):
         self.settings = settings or HandSettings()
         self.n_jobs = int(n_jobs)
-        self.classifiers: dict[str, Any] = {}
+        self.classifiers: dict[str, ForestArrays] = {}
 
     def fit(self, features: np.ndarray, labels: dict[str, np.ndarray]) -> HandModel:
         """Train one classifier per task on (N, F) features and (N,) integer labels."""
@@ -54,7 +57,8 @@ class HandModel:
             clf = ExtraTreesClassifier(n_estimators=self.settings.n_estimators,
                                        min_samples_leaf=self.settings.min_samples_leaf,
                                        random_state=self.settings.seed, n_jobs=self.n_jobs)
-            self.classifiers[task] = clf.fit(features, np.asarray(labels[task], dtype=np.int64))
+            clf.fit(features, np.asarray(labels[task], dtype=np.int64))
+            self.classifiers[task] = ForestArrays.from_sklearn(clf)
         return self
 
     def predict_proba(self, features: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -62,7 +66,7 @@ class HandModel:
         if not self.classifiers:
             raise TrainingError("the HAND model is not trained; call fit() or HandModel.load()")
         x = np.atleast_2d(np.asarray(features, dtype=np.float64))
-        return {t: (c.classes_, c.predict_proba(x)) for t, c in self.classifiers.items()}
+        return {t: (c.classes, c.predict_proba(x)) for t, c in self.classifiers.items()}
 
     def predict(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """Per task the most probable label, (N,) int64."""
@@ -82,12 +86,10 @@ class HandModel:
         return np.asarray(rows)
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``hand_model.joblib`` (the classifiers) and ``hand.json`` (settings)."""
-        import joblib
-
+        """Write ``hand_model.npz`` (the trees as arrays) and ``hand.json`` (settings)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.classifiers, directory / MODEL_FILE, compress=3)
+        save_forests(directory / MODEL_FILE, self.classifiers)
         (directory / SETTINGS_FILE).write_text(json.dumps(
             {"format": FORMAT, "settings": self.settings.to_dict(), "tasks": list(TASKS)},
             indent=2))
@@ -95,23 +97,29 @@ class HandModel:
 
     @classmethod
     def load(cls, directory: str | Path, *, n_jobs: int = 1) -> HandModel:
-        """Read a model written by :meth:`save`.
+        """Read a model written by :meth:`save`; nothing in the folder is unpickled.
 
         Raises:
-            TrainingError: missing files or another format.
+            TrainingError: missing files, another format, a pickled (version 1) model.
         """
-        import joblib
-
         directory = Path(directory)
         meta_path, model_path = directory / SETTINGS_FILE, directory / MODEL_FILE
+        if (directory / LEGACY_MODEL_FILE).exists() and not model_path.exists():
+            raise TrainingError(f"{directory} holds a pickled HAND model ({LEGACY_MODEL_FILE}, "
+                                "xrdsim-hand/1); pickles can run code when opened and are "
+                                "never loaded: train the model again")
         if not (meta_path.is_file() and model_path.is_file()):
             raise TrainingError(f"{directory} holds no HAND model (need {SETTINGS_FILE} and "
                                 f"{MODEL_FILE}); train one with train_hand / --method hand")
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format") != FORMAT:
-            raise TrainingError(f"{meta_path}: format {meta.get('format')!r}, expected {FORMAT}")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TrainingError(f"{meta_path}: not valid JSON ({exc})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            found = meta.get("format") if isinstance(meta, dict) else None
+            raise TrainingError(f"{meta_path}: format {str(found)[:40]!r}, expected {FORMAT}")
         model = cls(HandSettings.from_dict(meta["settings"]), n_jobs=n_jobs)
-        model.classifiers = joblib.load(model_path)
+        model.classifiers = load_forests(model_path, TASKS)
         return model
 
 
@@ -126,7 +134,7 @@ def train_hand(peak_db_path: str | Path, out_dir: str | Path, *, seed: int = 0,
 
     Args:
         peak_db_path: HDF5 peak database (:func:`xrdsim.write_peak_database`).
-        out_dir: folder for ``hand_model.joblib``, ``hand.json``, ``hand_metrics.json``.
+        out_dir: folder for ``hand_model.npz``, ``hand.json``, ``hand_metrics.json``.
         seed: split and classifier seed. test_fraction: 0 trains on everything.
         n_estimators: trees per classifier. n_jobs: scikit-learn worker threads.
         settings: feature settings (``seed`` and ``n_estimators`` above override theirs).
@@ -190,15 +198,15 @@ def train_hand_from_options(options: dict[str, Any], *, run_dir: str | Path,
     seed = options.get("seed")
     return train_hand(peaks, run_dir, seed=0 if seed is None else int(seed))
 
-def _as_grid(item: Any, settings: HandSettings, *, wavelength: Any, background: str | None
-             ) -> tuple[str, np.ndarray]:
+def _as_grid(item: Any, settings: HandSettings, *, wavelength: Any, background: str | None,
+             force_wavelength: bool = False) -> tuple[str, np.ndarray]:
     """(source, (12000,) grid pattern at the model's λ) of a path, pattern object or array."""
     from xrdsim.grid import N_BINS
     from xrdsim.measured.prepare import PreparedPattern, prepare_pattern
     from xrdsim.measured.readers import MeasuredPattern, read_pattern
 
     if isinstance(item, (str, Path)):
-        item = read_pattern(item, wavelength=wavelength)
+        item = read_pattern(item, wavelength=wavelength, force_wavelength=force_wavelength)
     if isinstance(item, MeasuredPattern):
         item = prepare_pattern(item, to_wavelength=settings.wavelength, background=background)
     if isinstance(item, PreparedPattern):
@@ -220,7 +228,8 @@ def _top_k(classes: np.ndarray, prob: np.ndarray, k: int) -> list[tuple[int, flo
 
 
 def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None,
-                 background: str | None = "snip", top_k: int = 3) -> list[dict[str, Any]]:
+                 background: str | None = "snip", top_k: int = 3,
+                 force_wavelength: bool = False) -> list[dict[str, Any]]:
     """Predict CS / EG / SG of measured patterns with a saved HAND model.
 
     Args:
@@ -231,14 +240,33 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
         wavelength: λ for files that state none (Å or preset name).
         background: background method used when preparing files / MeasuredPatterns.
         top_k: candidates listed per task.
+        force_wavelength: use ``wavelength`` even where a file states its own λ.
 
     Returns:
         one dict per input, in order: ``source``, ``n_peaks``, ``peaks`` (2θ found), and per
-        task ``{"prediction": label, "top_k": [[label, probability], ...]}`` (crystal
-        system also by name); or ``source`` and ``error`` when the input failed.
-    """
-    from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
+        task ``{"prediction": label, "top_k": [[label, probability], ...], "names": [...]}``
+        (names: crystal system name, extinction-group symbol, ``"<number> <H-M symbol>"``
+        of the space group; crystal system also ``name``); or ``source`` and ``error``
+        when the input failed.
 
+    Raises:
+        ConfigError: ``top_k`` below 1, an unknown ``wavelength``.
+    """
+    from xrdsim_training.predict import space_group_symbol
+
+    from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
+    from xrdsim.structures.extinction_table import extinction_table
+    from xrdsim.wavelengths import resolve_wavelength
+
+    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
+        raise ConfigError(f"top_k must be an integer ≥ 1 (candidates listed per task), "
+                          f"got {top_k!r}")
+    if wavelength is not None:
+        resolve_wavelength(wavelength)  # a bad name is the user's error, not each file's
+    symbols = extinction_table().symbols
+    names = {"crystal_system": lambda c: CRYSTAL_SYSTEMS[c],
+             "extinction_group": lambda c: symbols[c],
+             "space_group": lambda c: f"{c} {space_group_symbol(c)}"}
     model = HandModel.load(model_dir)
     s = model.settings
     if isinstance(patterns, np.ndarray) and patterns.ndim == 2:
@@ -246,9 +274,14 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
     out: list[dict[str, Any]] = []
     for item in patterns:
         try:
-            source, grid = _as_grid(item, s, wavelength=wavelength, background=background)
+            source, grid = _as_grid(item, s, wavelength=wavelength, background=background,
+                                    force_wavelength=force_wavelength)
         except PatternReadError as exc:
             out.append({"source": exc.source, "error": exc.reason})
+            continue
+        except XrdsimError as exc:
+            out.append({"source": str(item) if isinstance(item, (str, Path)) else "<pattern>",
+                        "error": str(exc)})
             continue
         peaks = find_pattern_peaks(grid, prominence=s.prominence,
                                    min_distance_deg=s.min_distance_deg,
@@ -259,7 +292,8 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
                                "peaks": np.round(peaks, 4).tolist()}
         for task, (classes, prob) in model.predict_proba(feats[None]).items():
             ranked = _top_k(classes, prob[0], top_k)
-            row[task] = {"prediction": ranked[0][0], "top_k": [list(r) for r in ranked]}
+            row[task] = {"prediction": ranked[0][0], "top_k": [list(r) for r in ranked],
+                         "names": [names[task](c) for c, _ in ranked]}
         row["crystal_system"]["name"] = CRYSTAL_SYSTEMS[row["crystal_system"]["prediction"]]
         out.append(row)
     return out

@@ -58,12 +58,13 @@ from xrdsim_training.models import XrdNet
 from xrdsim_training.runtime import resolve_device
 
 from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimError
-from xrdsim.measured.prepare import prepare_pattern
+from xrdsim.measured.paths import pattern_files
+from xrdsim.measured.prepare import prepare_pattern, unexpected_reason
 from xrdsim.measured.readers import SUFFIX_FORMATS, read_pattern
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_index
 from xrdsim.structures.extinction import default_hall_numbers
 from xrdsim.structures.extinction_table import extinction_table
-from xrdsim.wavelengths import DEFAULT_WAVELENGTH
+from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 
 #: Files prepared and sent through the network together (bounds memory: 48 kB a file).
 BATCH_SIZE = 64
@@ -76,23 +77,6 @@ def space_group_symbol(space_group: int) -> str:
 
     return str(spglib.get_spacegroup_type(default_hall_numbers()[int(space_group)],
                                           _throw=True).international_short)
-
-
-def expand_paths(paths: Iterable[str | Path], *, exclude: Iterable[str | Path] = ()
-                 ) -> list[Path]:
-    """Files as given; a folder becomes its pattern files (suffixes of
-    :data:`xrdsim.measured.readers.SUFFIX_FORMATS`, not recursive, sorted by name, hidden files and
-    ``exclude`` — e.g. the labels CSV — skipped). Missing paths stay, to fail per file."""
-    skip = {Path(p).resolve() for p in exclude}
-    out: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            out.extend(p for p in sorted(path.iterdir())
-                       if p.is_file() and p.suffix.lower() in SUFFIX_FORMATS
-                       and not p.name.startswith(".") and p.resolve() not in skip)
-        else:
-            out.append(path)
-    return out
 
 
 def load_run(run_dir: str | Path, *, device: str = "auto") -> tuple[XrdNet, dict[str, Any]]:
@@ -128,12 +112,14 @@ def predict_files(
     top_k: int = 3,
     labels: str | Path | dict[str, int] | None = None,
     device: str = "auto",
+    force_wavelength: bool = False,
 ) -> list[dict[str, Any]]:
     """Predict CS / EG / SG of measured pattern files with a trained run.
 
     Args:
         run_dir: a run directory of ``xrdsim train`` (``checkpoint.pt``).
-        paths: pattern files and folders (expanded with :func:`expand_paths`).
+        paths: pattern files, folders and glob patterns
+            (:func:`xrdsim.measured.paths.pattern_files`).
         wavelength: λ of files that state none, Å or a preset name (``"CuKa"``).
         to_wavelength: λ of the model grid, the wavelength the run was trained at.
         background: ``"snip"``, ``"poly"`` or None, as ``xrdsim prepare``; ``"auto"``
@@ -143,19 +129,23 @@ def predict_files(
         labels: a labels CSV (see :func:`read_labels`) or ``{basename: space group}``;
             fills each record's ``true``.
         device: ``"auto"``, ``"cpu"``, ``"cuda[:n]"``.
+        force_wavelength: use ``wavelength`` even where a file states its own λ
+            (otherwise the file's value wins).
 
     Returns:
         one record per file, in order (module docstring).
 
     Raises:
-        ConfigError: ``top_k`` < 1, no files, a bad labels CSV.
+        ConfigError: ``top_k`` < 1, an unknown ``wavelength``, no files, a bad labels CSV.
         TrainingError: see :func:`load_run`.
     """
     if not isinstance(top_k, int) or top_k < 1:
         raise ConfigError(f"top_k must be an integer ≥ 1, got {top_k!r}")
+    if wavelength is not None:
+        resolve_wavelength(wavelength)  # a bad name is the user's error, not each file's
     paths = list(paths)
     exclude = [labels] if isinstance(labels, (str, Path)) else []
-    files = expand_paths(paths, exclude=exclude)
+    files = pattern_files(paths, exclude=exclude)
     if not files:
         raise ConfigError(f"no pattern files in {[str(p) for p in paths]}; give files or "
                           f"folders holding {', '.join(sorted(SUFFIX_FORMATS))} files")
@@ -169,7 +159,7 @@ def predict_files(
     records: list[dict[str, Any]] = []
     for start in range(0, len(files), BATCH_SIZE):
         chunk = [_prepare(p, wavelength=wavelength, to_wavelength=to_wavelength,
-                          background=background, labels=labels)
+                          background=background, labels=labels, force=force_wavelength)
                  for p in files[start:start + BATCH_SIZE]]
         good = [(rec, grid) for rec, grid in chunk if grid is not None]
         if good:
@@ -205,7 +195,8 @@ def accuracy_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _prepare(path: Path, *, wavelength: Any, to_wavelength: Any, background: str | None,
-             labels: dict[str, int] | None) -> tuple[dict[str, Any], np.ndarray | None]:
+             labels: dict[str, int] | None, force: bool
+             ) -> tuple[dict[str, Any], np.ndarray | None]:
     """(record, (12000,) float32 grid pattern or None when the file failed)."""
     record: dict[str, Any] = {"source": str(path), "file": path.name, "true": None}
     if labels is not None and path.name in labels:
@@ -216,13 +207,15 @@ def _prepare(path: Path, *, wavelength: Any, to_wavelength: Any, background: str
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            measured = read_pattern(path, wavelength=wavelength)
+            measured = read_pattern(path, wavelength=wavelength, force_wavelength=force)
             prepared = prepare_pattern(measured, to_wavelength=to_wavelength,
                                        background=background)
         except PatternReadError as exc:
             record["error"] = exc.reason
         except XrdsimError as exc:  # e.g. too few points for the polynomial degree
             record["error"] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one file never stops the batch
+            record["error"] = unexpected_reason(exc)
     record["warnings"] = [str(w.message) for w in caught]
     if "error" in record:
         return record, None

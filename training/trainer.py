@@ -5,8 +5,9 @@
 validation score, see ``TrainConfig.patience``), ``metrics.csv`` and
 ``metrics.json`` (one row per epoch). A run killed at any point resumes from its
 last checkpoint with ``resume=True`` and continues the same curve: the data order
-and the simulated views are functions of ``(seed, epoch)``, and the weights,
-optimiser, scheduler and RNG states are restored.
+and the simulated views are functions of ``(seed, epoch)``, the learning rate is a
+function of ``(config, epoch)`` (:mod:`xrdsim_training.schedule`), and the weights,
+optimiser and RNG states are restored.
 
 Mixed precision (bfloat16 autocast) is only active on CUDA; under ``torchrun`` each
 rank trains a DDP replica on its share of the shards / structures and rank 0
@@ -16,7 +17,6 @@ writes the files.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -40,6 +40,7 @@ from xrdsim_training.methods import METHOD_PHASES, phase_of, step_loss
 from xrdsim_training.metrics import MetricsLog, classification_metrics
 from xrdsim_training.models import XrdNet
 from xrdsim_training.runtime import Runtime, setup_runtime, teardown_runtime
+from xrdsim_training.schedule import lr_factor, starts_phase
 
 from xrdsim.errors import TrainingError
 from xrdsim.progress import progress_bar
@@ -143,19 +144,17 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
     model = XrdNet(config.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
-    total = config.total_epochs
-    # closed-form cosine decay per epoch, lr_e = lr · ½(1 + cos(π e / E)); the lambda is not
-    # saved with the scheduler state, so a resumed run with more epochs re-targets E
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda e: 0.5 * (1.0 + math.cos(math.pi * min(e, total) / total))
-    )
     start, history = 0, []
     if payload is not None:
         model.load_state_dict(payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
-        scheduler.load_state_dict(payload["scheduler"])
+        optimizer.load_state_dict(payload["optimizer"])  # keeps each group's initial_lr
         restore_rng_states(payload["rng"])
         start, history = int(payload["epoch"]), list(payload["history"])
+    # cosine decay per phase, lr_e = lr · lr_factor(config, e), rebuilt at the resumed epoch
+    # from the config (not from the saved scheduler state, whose last rate belongs to the
+    # old number of epochs: a run resumed with more epochs follows the longer curve)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda e: lr_factor(config, e), last_epoch=start - 1)
     net: torch.nn.Module = model
     if runtime.distributed:
         ids = [device.index] if device.type == "cuda" else None
@@ -176,6 +175,8 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
                                                          structures=structures)
         dataset = datasets[phase.name]
         dataset.set_epoch(epoch)
+        if starts_phase(config, epoch):  # fine-tuning starts like a fresh CNNaug run
+            optimizer.state.clear()
         row = _train_epoch(net, optimizer, dataset, phase=phase, config=config, epoch=epoch,
                            runtime=runtime, progress=progress, class_weights=weights)
         row["lr"] = scheduler.get_last_lr()[0]
@@ -263,7 +264,7 @@ def _train_epoch(net, optimizer, dataset, *, phase, config: TrainConfig, epoch: 
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
             steps += 1
             patterns += int(batch["pattern"].shape[0])
-            bar.update(1)
+            bar.update(1, f"loss {sums['loss'] / steps:.4f}")  # running mean of the epoch
     if steps == 0:
         raise TrainingError(
             f"epoch {epoch + 1} ({phase.name}) had no full batch: the training data yields "

@@ -87,11 +87,25 @@ class PatternReadError(XrdsimError):
         super().__init__(f"{self.source}: {self.reason}")
 
 
+class CalibrationError(XrdsimError):
+    """A measured pattern could not be calibrated against its known phase.
+
+    Attributes:
+        source: the measured file (or CIF) concerned.
+        reason: what went wrong and how to fix it.
+    """
+
+    def __init__(self, source: str, reason: str):
+        self.source = str(source)
+        self.reason = str(reason)
+        super().__init__(f"{self.source}: {self.reason}")
+
+
 class TrainingError(XrdsimError):
     """A training run, checkpoint or evaluation cannot proceed as asked."""
 
 
-def _reduce_source_reason(self: StructureError | PatternReadError):
+def _reduce_source_reason(self: StructureError | PatternReadError | CalibrationError):
     """Pickle as ``(source, reason)``: the default would call ``cls(message)`` on unpickling
     and fail, and these errors travel to and from dask process workers."""
     return (type(self), (self.source, self.reason))
@@ -99,9 +113,23 @@ def _reduce_source_reason(self: StructureError | PatternReadError):
 
 StructureError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
 PatternReadError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
+CalibrationError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
 
 
 def did_you_mean(word: str, choices: Any) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, or ``""``."""
     near = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def brief(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, never walking more than a few levels:
+    safe to put any value read from a file into a message (a YAML alias bomb included)."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlong = 3, 40
+    short.maxlist = short.maxdict = short.maxtuple = short.maxset = 6
+    short.maxstring = short.maxother = limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

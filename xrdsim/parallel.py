@@ -28,6 +28,28 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def max_local_workers() -> int:
+    """Most processes of a local cluster: 4 per core (more only adds memory and switching)."""
+    return 4 * default_workers()
+
+
+def check_workers(workers: int | None, *, scheduler: str | None = None) -> None:
+    """Refuse ``workers < 1`` and more local processes than :func:`max_local_workers`.
+
+    Raises:
+        ConfigError: naming the limit and the fix.
+    """
+    if workers is None:
+        return
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be an integer >= 1 (or None for all cores), "
+                          f"got {workers!r}")
+    if scheduler is None and workers > max_local_workers():
+        raise ConfigError(f"workers = {workers} on a machine with {default_workers()} cores; "
+                          f"at most {max_local_workers()} local processes are started (each "
+                          "holds a simulator): lower --workers, or pass --scheduler")
+
+
 @contextlib.contextmanager
 def dask_client(*, workers: int, scheduler: str | None) -> Iterator[Any]:
     """A ``distributed.Client`` on a scheduler address or on a new local cluster.
@@ -79,12 +101,11 @@ def run_tasks(
         weights: progress units per item (e.g. structures per chunk); default 1 each.
 
     Raises:
-        ConfigError: for ``workers < 1``.
+        ConfigError: for ``workers < 1`` or more than :func:`max_local_workers`.
     """
     if workers is None:
         workers = default_workers()
-    if workers < 1:
-        raise ConfigError(f"workers must be >= 1, got {workers}")
+    check_workers(workers, scheduler=scheduler)
     weights = list(weights) if weights is not None else [1] * len(items)
     total = int(sum(weights))
     with progress_bar(total, label, enabled=progress) as bar:

@@ -10,13 +10,15 @@ import click
 
 
 class _NullBar:
-    def update(self, n: int = 1) -> None:  # noqa: D401 - same protocol as click's bar
-        """Do nothing."""
+    def update(self, n: int = 1, current_item: str | None = None) -> None:  # noqa: D401
+        """Do nothing (same protocol as click's bar)."""
 
 
 @contextlib.contextmanager
 def progress_bar(total: int, label: str, *, enabled: bool = True) -> Iterator[object]:
-    """A progress bar with an ``update(n)`` method, or a silent stand-in.
+    """A progress bar with an ``update(n, current_item=None)`` method, or a silent stand-in.
+
+    ``current_item`` (a short text such as ``"loss 0.4123"``) is shown after the bar.
 
     Args:
         total: number of steps expected.
@@ -27,6 +29,7 @@ def progress_bar(total: int, label: str, *, enabled: bool = True) -> Iterator[ob
         yield _NullBar()
         return
     with click.progressbar(
-        length=total, label=label, file=sys.stderr, show_eta=True, show_pos=True, width=30
+        length=total, label=label, file=sys.stderr, show_eta=True, show_pos=True, width=30,
+        item_show_func=lambda item: item,
     ) as bar:
         yield bar

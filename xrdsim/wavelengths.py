@@ -8,7 +8,7 @@ Phys. Rev. A 56, 4554 (1997)). The default, 1.5418 Å, is the Cu Kα value of da
 
 from __future__ import annotations
 
-from xrdsim.errors import ConfigError
+from xrdsim.errors import ConfigError, PeakInputError
 
 #: Cu Kα, the wavelength of the das2025 pipeline (Å).
 DEFAULT_WAVELENGTH = 1.5418
@@ -47,6 +47,11 @@ KALPHA_DOUBLETS: dict[str, tuple[float, float]] = {
     for anode in ("Cu", "Mo", "Cr", "Fe", "Co", "Ag")
 }
 
+#: Kβ1 wavelength (Å) of each anode, for the simulator's tube-line contamination.
+KBETA: dict[str, float] = {anode: WAVELENGTHS[f"{anode}Kb1"] for anode in KALPHA_DOUBLETS}
+#: W Lα1 (Å; Bearden 8.3976 keV): tungsten from the cathode deposited on an aged anode.
+TUNGSTEN_LALPHA1 = 1.47642
+
 _LOWER = {name.lower(): value for name, value in WAVELENGTHS.items()}
 
 
@@ -76,3 +81,31 @@ def resolve_wavelength(value: float | str) -> float:
     if not (number > 0.0 and number < 100.0):
         raise ConfigError(f"wavelength must be a positive number of Å below 100, got {value!r}")
     return number
+
+
+#: Å; a peak list and a simulation config agree on the wavelength when closer than this.
+#: The preset ``CuKa`` (1.54184 Å) and the das2025 default 1.5418 Å differ by 4e-5 Å and
+#: name the same line; at 2θ = 120° a difference of 1e-4 Å moves a peak by
+#: 2·tanθ·Δλ/λ ≈ 0.013° (about one 0.01° bin), less at lower angles.
+WAVELENGTH_TOL = 1e-4
+
+
+def check_peak_wavelength(peaks_wavelength: float, config_wavelength: float, *,
+                          source: str) -> None:
+    """The one wavelength rule of ``simulate``, ``build`` and ``train``: peaks computed at
+    another λ than the config renders (beyond :data:`WAVELENGTH_TOL`) are refused.
+
+    Args:
+        peaks_wavelength: Å the peaks were computed at (peak list or database).
+        config_wavelength: Å the simulation config expects.
+        source: what holds the peaks, for the message (``"peak database peaks.h5"``).
+
+    Raises:
+        PeakInputError: naming both wavelengths and the two fixes.
+    """
+    a, b = float(peaks_wavelength), float(config_wavelength)
+    if abs(a - b) > WAVELENGTH_TOL:
+        raise PeakInputError(
+            f"{source} was computed at λ = {a:g} Å but the config renders peaks at {b:g} Å "
+            f"(they may differ by at most {WAVELENGTH_TOL:g} Å); recompute the peaks with "
+            f"`xrdsim peaks --wavelength {b:g}` or set `wavelength: {a:g}` in the config")

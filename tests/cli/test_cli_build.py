@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ FIRST_SHARD_TIMEOUT = 120
 @pytest.fixture(scope="module")
 def peak_db(tmp_path_factory):
     """Same small real-structure peak database as tests/dataset/test_dataset.py."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dataset"))
     from test_dataset import make_small_peak_db
 
     return make_small_peak_db(tmp_path_factory.mktemp("peaks"))
@@ -102,3 +104,22 @@ def test_inspect_agrees_with_plain_zarr(peak_db, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = runner.invoke(cli, ["inspect", str(path)])
     assert text.exit_code == 0 and "equivariance" in text.output
+
+
+def test_extra_split_adds_a_fifth_split(peak_db, tmp_path):
+    path = tmp_path / "extra.zarr"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["build", str(peak_db), "-o", str(path), "--manifest-dir",
+                                 str(tmp_path / "m"), "--extra-split",
+                                 "extrapolation=extrapolation", *ARGS])
+    assert result.exit_code == 0, result.output
+    root = zarr.open_group(str(path), mode="r")
+    splits = root.attrs["splits"]
+    assert splits["extrapolation"]["config"] == "extrapolation"
+    assert splits["extrapolation"]["n_structures"] == splits["invariance"]["n_structures"]
+    assert root.attrs["configs"]["extrapolation"]["name"] == "extrapolation"
+    patterns = root["extrapolation"]["patterns"][:]
+    assert patterns.shape[0] == splits["extrapolation"]["n_patterns"] and patterns.max() > 0
+    bad = runner.invoke(cli, ["build", str(peak_db), "-o", str(tmp_path / "b.zarr"),
+                              "--extra-split", "train=extrapolation", *ARGS])
+    assert bad.exit_code != 0 and "extra split name" in bad.output

@@ -71,17 +71,15 @@ def test_bad_inputs_exit_1_and_keep_the_good(tmp_path, test_data):
     out = tmp_path / "p.h5"
     bad = test_data / "bad"
     result = _run("peaks", str(bad / "unknown_element.cif"), str(bad / "zero_volume.cif"),
-                  str(test_data / "cifs" / "NiO_225_sym.cif"), str(tmp_path / "absent.cif"),
-                  "-o", str(out), "--workers", "1")
+                  str(test_data / "cifs" / "NiO_225_sym.cif"), "-o", str(out), "--workers", "1")
     assert result.exit_code == 1
-    assert "1 structure(s), 3 failed" in result.stdout
+    assert "1 structure(s), 2 failed" in result.stdout
     assert "most common failure reasons:" in result.stdout
     listing = _run("peaks-info", str(out), "--errors")
     assert f"failed: {bad / 'unknown_element.cif'}: unknown element symbol 'Xx'" in listing.stdout
-    assert f"failed: {tmp_path / 'absent.cif'}: no such file or folder" in listing.stdout
     with PeakDatabase(out) as db:
         assert db.ids.tolist() == ["NiO_225_sym"]
-    quiet = _run("peaks", str(tmp_path / "absent.cif"), "-o", str(tmp_path / "q.h5"), "-q",
+    quiet = _run("peaks", str(bad / "zero_volume.cif"), "-o", str(tmp_path / "q.h5"), "-q",
                  "--workers", "1")
     assert quiet.exit_code == 1 and quiet.stdout == ""
     assert "1 input(s) failed" in quiet.stderr
@@ -159,3 +157,46 @@ def test_interrupt_leaves_no_output(tmp_path):
     proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert list(tmp_path.iterdir()) == []
+
+
+_U_HOLDS_B = """data_nacl_u_holds_b
+_cell_length_a 5.6402
+_cell_length_b 5.6402
+_cell_length_c 5.6402
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_space_group_name_H-M 'F m -3 m'
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+_atom_site_U_iso_or_equiv
+Na1 Na 0 0 0 1.25(3)
+Cl1 Cl 0.5 0.5 0.5 0.98(2)
+"""
+
+
+def test_u_column_holding_b_is_an_error_record_unless_u_as_b(tmp_path):
+    cif = tmp_path / "nacl.cif"
+    cif.write_text(_U_HOLDS_B)
+    out = tmp_path / "u.h5"
+    result = _run("peaks", str(cif), "-o", str(out), "--workers", "1", "-q")
+    assert result.exit_code == 1
+    with PeakDatabase(out) as db:
+        (source, reason), = db.errors
+    assert source == str(cif) and "absurd displacement" in reason and "u_as_b" in reason
+    fixed = tmp_path / "b.h5"
+    assert _run("peaks", str(cif), "-o", str(fixed), "--workers", "1", "-q",
+                "--u-as-b").exit_code == 0
+    info = json.loads(_run("peaks-info", str(fixed), "--json").stdout)
+    assert info["settings"]["scattering"] == {"form_factors": "waasmaier-kirfel",
+                                              "anomalous": True, "ionic": True, "u_as_b": True}
+
+
+def test_wavelength_outside_the_anomalous_table_is_a_usage_error(tmp_path, test_data):
+    result = _run("peaks", str(test_data / "cifs"), "-o", str(tmp_path / "x.h5"),
+                  "--wavelength", "0.05", "-q")
+    assert result.exit_code == 3 and "anomalous" in result.output

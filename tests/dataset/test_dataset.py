@@ -46,7 +46,8 @@ def peak_db(tmp_path_factory):
 
 def test_store_layout_splits_and_rows(peak_db, tmp_path):
     from xrdsim.simulation.config import SimulationConfig, load_config
-    from xrdsim.simulation.profile import simulate_batch, structure_key
+    from xrdsim.simulation.phases import simulate_database
+    from xrdsim.simulation.profile import structure_key
 
     path = tmp_path / "d.zarr"
     summary = build_dataset([peak_db], path, **SMALL)
@@ -85,11 +86,9 @@ def test_store_layout_splits_and_rows(peak_db, tmp_path):
     assert config.to_dict() == load_config("train").to_dict()
     for r in (0, 5, len(s_index) - 1):
         i = int(s_index[r])
-        batch = db.ragged([i])
-        ref = simulate_batch(batch.two_theta, batch.intensity, batch.offsets, config,
-                             seed=train.attrs["seed"],
-                             structure_keys=np.array([structure_key(str(db.ids[i]))]),
-                             views=np.array([int(train["view"][r])]))
+        ref = simulate_database(db, [i], config, seed=train.attrs["seed"],
+                                structure_keys=np.array([structure_key(str(db.ids[i]))]),
+                                views=np.array([int(train["view"][r])]))
         np.testing.assert_array_equal(train["patterns"][r],
                                       ref.patterns[0].astype(train["patterns"].dtype))
         for name, value in ref.params.items():
@@ -235,7 +234,8 @@ def test_settings_round_trip_and_auto_workers():
 def test_overwrite_with_other_sources_never_reads_stale_peaks(shared_data, tmp_path):
     from xrdsim.peaks.database import PeakDatabase
     from xrdsim.simulation.config import load_config
-    from xrdsim.simulation.profile import simulate_batch, structure_key
+    from xrdsim.simulation.phases import simulate_database
+    from xrdsim.simulation.profile import structure_key
 
     out = tmp_path / "d.zarr"
     stored = {}
@@ -252,9 +252,8 @@ def test_overwrite_with_other_sources_never_reads_stale_peaks(shared_data, tmp_p
         db = PeakDatabase(out.with_name(out.name + ".peaks.h5"))
         assert [str(s) for s in db.ids] == [name[:-4]]
         # rows are the simulation of *this* build's peaks (not a cached older database)
-        batch = db.ragged([0, 0])
-        ref = simulate_batch(batch.two_theta, batch.intensity, batch.offsets,
-                             load_config("train"), seed=root["train"].attrs["seed"],
-                             structure_keys=np.full(2, structure_key(name[:-4])),
-                             views=np.arange(2))
+        ref = simulate_database(db, [0, 0], load_config("train"),
+                                seed=root["train"].attrs["seed"],
+                                structure_keys=np.full(2, structure_key(name[:-4])),
+                                views=np.arange(2))
         np.testing.assert_array_equal(stored[name], ref.patterns.astype(np.float16))

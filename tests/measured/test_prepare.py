@@ -162,10 +162,15 @@ def test_cli_prepare_exit_codes(test_data, shared_data, tmp_path):
     summary = json.loads(result.stdout)
     assert summary["n_prepared"] == 2 and summary["errors"] == []
     assert zarr.open_group(str(out), mode="r")["measured/patterns"].shape == (2, N_BINS)
-    result = runner.invoke(cli, ["prepare", *good, str(tmp_path / "missing.xy"),
+    (tmp_path / "empty.xy").write_text("")
+    result = runner.invoke(cli, ["prepare", *good, str(tmp_path / "empty.xy"),
                                  "-o", str(tmp_path / "b.zarr")])
     assert result.exit_code == 1
-    assert "missing.xy" in result.stderr and "prepared 1 of 3" in result.stdout
+    assert "empty.xy" in result.stderr and "prepared 1 of 3" in result.stdout
+    result = runner.invoke(cli, ["prepare", *good, str(tmp_path / "missing.xy"),
+                                 "-o", str(tmp_path / "c.zarr")])
+    assert result.exit_code == 2 and "missing.xy" in result.output
+    assert not (tmp_path / "c.zarr").exists()
 
 
 def _clean_config(wavelength: float):

@@ -123,9 +123,14 @@ def test_wavelength_required_when_file_has_none(shared_data):
     assert "MnO.xy" in str(info.value)
 
 
-def test_user_wavelength_overrides_file_with_warning(test_data):
-    with pytest.warns(UserWarning, match="file states λ = 1.54187"):
+def test_item10_file_wavelength_wins_unless_forced(test_data):
+    with pytest.warns(UserWarning, match="file states λ = 1.54187.*using the file's value"):
         p = read_pattern(test_data / "patterns/feooh.xrdml", wavelength="MoKa1")
+    assert p.wavelength == pytest.approx(1.54187, abs=1e-5)
+    assert p.metadata["wavelength_source"] == "file"
+    with pytest.warns(UserWarning, match="file states λ = 1.54187.*using the given value"):
+        p = read_pattern(test_data / "patterns/feooh.xrdml", wavelength="MoKa1",
+                         force_wavelength=True)
     assert p.wavelength == 0.70930 and p.metadata["wavelength_source"] == "user"
 
 
@@ -236,3 +241,41 @@ def test_text_lines_inside_data_are_skipped_with_warning(tmp_path):
     with pytest.warns(UserWarning, match="1 non-numeric line.*'END OF BLOCK'"):
         p = read_pattern(path, wavelength="CuKa")
     assert p.two_theta.size == 3
+
+
+# ------------------------------------------------------------- multi-block powder CIF
+
+
+def test_pdcif_multiblock_net_intensity_and_wavelength_from_another_block(test_data):
+    p = read_pattern(test_data / "patterns/handmade_pdcif_multiblock.cif")
+    m = p.metadata
+    assert (m["block"], m["y_tag"], m["x_tag"]) == (
+        "NaCl_profile", "_pd_proc_intensity_net", "_pd_proc_2theta_corrected")
+    assert p.two_theta.size == 41 and p.intensity.max() == 800.0
+    assert p.sigma[20] == pytest.approx(2.8)  # "800.0(28)": s.u. 28 in the last digit
+    # Kα1/Kα2 from the publication block, ratio 0.497 as the file gives it
+    assert m["wavelength_block"] == "global" and m["kalpha2_kalpha1_ratio"] == 0.497
+    assert p.wavelength == pytest.approx((1.540593 + 0.497 * 1.544427) / 1.497, abs=1e-12)
+    assert m["wavelength_rule"].startswith("weighted mean")
+
+
+def test_pdcif_proc_wavelength_unweighted_pair_and_calc_only(test_data, tmp_path):
+    text = (test_data / "patterns/handmade_pdcif_multiblock.cif").read_text()
+    head, profile = text[:text.index("data_NaCl_profile")], text[text.index("data_NaCl_profile"):]
+    no_wl = head[head.index("data_NaCl_phase"):]
+    only_proc = tmp_path / "proc_wl.cif"
+    only_proc.write_text(no_wl + profile.replace(
+        "_pd_proc_number_of_points", "_pd_proc_wavelength 0.413906(2)\n_pd_proc_number_of_points"))
+    p = read_pattern(only_proc)
+    assert p.wavelength == 0.413906 and p.metadata["wavelength_tag"] == "_pd_proc_wavelength"
+    unweighted = tmp_path / "unweighted.cif"
+    unweighted.write_text(text.replace("  _diffrn_radiation_wavelength_wt\n", "")
+                          .replace("1.540593  1.0", "1.540593").replace("1.544427  0.497",
+                                                                         "1.544427"))
+    q = read_pattern(unweighted)
+    assert q.wavelength == pytest.approx((1.540593 + 1.544427) / 2, abs=1e-12)
+    assert q.metadata["wavelength_rule"].startswith("unweighted mean")
+    assert "kalpha2_kalpha1_ratio" not in q.metadata
+    calc = tmp_path / "calc.cif"
+    calc.write_text(text.replace("  _pd_proc_intensity_net\n", "  _pd_proc_ls_weight\n"))
+    assert read_pattern(calc).metadata["y_tag"] == "_pd_calc_intensity_net"

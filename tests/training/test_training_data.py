@@ -119,7 +119,8 @@ def _otf(built_store, **kw):
 
 def test_on_the_fly_views_match_the_simulator_and_are_reproducible(built_store):
     from xrdsim.peaks.database import PeakDatabase
-    from xrdsim.simulation.profile import simulate_batch, structure_key
+    from xrdsim.simulation.phases import simulate_database
+    from xrdsim.simulation.profile import structure_key
 
     ds = _otf(built_store, batch_size=4, views=2, seed=5)
     ds.set_epoch(2)
@@ -132,10 +133,10 @@ def test_on_the_fly_views_match_the_simulator_and_are_reproducible(built_store):
     # one row re-simulated directly from the database and the documented seeding
     db = PeakDatabase(str(built_store) + ".peaks.h5")
     i, v = int(b["structure_index"][1]), int(b["view"][1])
-    peaks = db.ragged([i])
     seed = int(np.random.SeedSequence([5, 2]).generate_state(1)[0])
-    ref = simulate_batch(peaks.two_theta, peaks.intensity, peaks.offsets, "train", seed=seed,
-                         structure_keys=np.array([structure_key(db.ids[i])]), views=np.array([v]))
+    ref = simulate_database(db, [i], "train", seed=seed,
+                            structure_keys=np.array([structure_key(db.ids[i])]),
+                            views=np.array([v]))
     np.testing.assert_array_equal(b["pattern"][1].numpy(), ref.patterns[0])
     assert int(b["space_group"][1]) == int(db.labels["space_group"][i])
     ds.set_epoch(3)

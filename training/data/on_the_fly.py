@@ -2,7 +2,7 @@
 
 Each batch reads the peaks of ``B`` structures with
 :meth:`xrdsim.peaks.database.PeakDatabase.ragged` and simulates full 12,000-bin patterns
-with :func:`xrdsim.simulation.profile.simulate_batch` inside the DataLoader worker
+with :func:`xrdsim.simulation.phases.simulate_database` inside the DataLoader worker
 (``threads=1`` per worker, so workers do not oversubscribe the cores). This is the
 data pipeline of CNNaug and DIFCON (das2025 §4.4–4.5), which need new views every
 step; contrastive methods get two views of every structure.
@@ -61,12 +61,15 @@ class OnTheFlyDataset(IterableDataset):
         super().__init__()
         from xrdsim.peaks.database import PeakDatabase
         from xrdsim.simulation.config import load_config
+        from xrdsim.wavelengths import check_peak_wavelength
 
         if views not in (1, 2):
             raise TrainingError(f"views must be 1 or 2, got {views!r}")
         self.peaks_path = str(peaks)
         self.db = PeakDatabase(self.peaks_path)
         self.config = load_config(sim_config) if isinstance(sim_config, str) else sim_config
+        check_peak_wavelength(self.db.attrs["wavelength"], self.config.wavelength,
+                              source=f"peak database {self.peaks_path}")
         n = len(self.db)
         self.structures = (np.arange(n) if structures is None
                            else np.asarray(structures, dtype=np.int64))
@@ -119,7 +122,7 @@ class OnTheFlyDataset(IterableDataset):
 
     def iterate(self, layout: WorkerLayout) -> Iterator[dict[str, torch.Tensor]]:
         """The batches of global worker ``layout`` this epoch (``__iter__`` uses the caller's)."""
-        from xrdsim.simulation.profile import simulate_batch
+        from xrdsim.simulation.phases import simulate_database
 
         threads = 1 if torch.utils.data.get_worker_info() is not None else None
         sim_seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
@@ -131,10 +134,9 @@ class OnTheFlyDataset(IterableDataset):
             idx, cycle = self._batch_structures(j)
             rows = np.concatenate([idx] * self.views)
             view = np.repeat(np.arange(self.views) + self.views * cycle, len(idx))
-            pb = self.db.ragged(rows)
-            result = simulate_batch(pb.two_theta, pb.intensity, pb.offsets, self.config,
-                                    seed=sim_seed, structure_keys=self.keys[rows],
-                                    views=view, threads=threads)
+            result = simulate_database(self.db, rows, self.config, seed=sim_seed,
+                                       structure_keys=self.keys[rows], views=view,
+                                       threads=threads)
             patterns = torch.from_numpy(np.ascontiguousarray(result.patterns, dtype=np.float32))
             batch = {"pattern": patterns[: len(idx)]}
             if self.views == 2:

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import zarr
 
-from xrdsim.errors import TrainingError
+from xrdsim.dataset.checksums import missing_shard_files
+from xrdsim.errors import DatasetError, TrainingError
 
 #: Per-pattern label arrays every split must carry.
 LABELS: tuple[str, ...] = (
@@ -128,6 +129,14 @@ def open_split(path: str | Path, split: str) -> SplitReader:
             f"{split!r} has no 'complete_shards' record; finish the build with "
             "`xrdsim build --resume`"
         )
+    try:
+        missing = missing_shard_files(path)
+    except DatasetError as exc:
+        raise TrainingError(str(exc)) from None
+    if missing:
+        raise TrainingError(f"store {path!r} is damaged: {len(missing)} shard file(s) missing, "
+                            f"e.g. {missing[:3]} (they would read as NaN rows); rebuild it, or "
+                            "run `xrdsim verify` for the full list")
     k = attrs.get("n_extinction_groups")
     if not isinstance(k, int) or k < 1:
         raise TrainingError(f"store {path!r} lacks the attribute n_extinction_groups (got {k!r})")

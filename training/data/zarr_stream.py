@@ -31,6 +31,8 @@ from torch.utils.data import IterableDataset
 from xrdsim_training.data.distributed import WorkerLayout, current_layout
 from xrdsim_training.data.store import LABELS, SplitReader, open_split
 
+from xrdsim.errors import TrainingError
+
 Batch = dict[str, torch.Tensor]
 
 
@@ -160,7 +162,14 @@ class ZarrStreamDataset(IterableDataset):
     # -- the three orders -------------------------------------------------------------
 
     def _read(self, lo: int, hi: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return self.reader.patterns[lo:hi], {k: v[lo:hi] for k, v in self.reader.labels.items()}
+        try:
+            patterns = self.reader.patterns[lo:hi]
+        except Exception as exc:  # noqa: BLE001 - truncated / garbled shard bytes
+            raise TrainingError(
+                f"rows {lo}–{hi} of {self.split!r} in {self.path!r} cannot be read "
+                f"({type(exc).__name__}); the store is damaged — run `xrdsim verify` on it "
+                "and rebuild") from None
+        return patterns, {k: v[lo:hi] for k, v in self.reader.labels.items()}
 
     def _blocks(self, shards: list[int]) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         """Rows of ``shards`` in blocks of exactly ``batch_size`` (the last may be short)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -24,6 +25,7 @@ import numpy as np
 
 from xrdsim import __version__
 from xrdsim.dataset.layout import ShardLayout, StoreEncoding
+from xrdsim.dataset.lock import holds_store_lock
 from xrdsim.dataset.settings import BuildSettings, BuildSummary, _fingerprint, check_resume
 from xrdsim.dataset.shard_task import ShardTask, run_shard, simulate_rows
 from xrdsim.dataset.shards import (
@@ -42,6 +44,7 @@ from xrdsim.dataset.splits import (
     SplitSpec,
     assign_splits,
     assignment_sha256,
+    check_extra_name,
     split_cells,
     split_rows,
     split_seed,
@@ -52,12 +55,10 @@ from xrdsim.grid import BIN_WIDTH, N_BINS, TWO_THETA_MIN
 from xrdsim.parallel import run_tasks
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 from xrdsim.versions import package_versions
+from xrdsim.wavelengths import WAVELENGTH_TOL, check_peak_wavelength
 
 #: Package path under which the bundled default input is recorded in manifests.
 DEFAULT_SOURCE_NAME = "xrdsim/data/default_structures.csv.gz"
-#: Å; a peak database and a config agree on the wavelength when closer than this
-#: (the database stores it as float64, configs resolve presets to 4-5 decimals).
-WAVELENGTH_TOL = 1e-6
 #: ``workers=None`` (auto) runs in-process below these sizes: starting a local cluster
 #: (process start, imports, numba cache load: ~10-20 s on 2 busy cores, measured) costs
 #: more than it saves on ~7 s of single-core simulation (~3,000 patterns/CPU-s) or on
@@ -120,12 +121,13 @@ class _SplitPlan:
     seed: int
 
 
-def _plan(labels: Mapping[str, np.ndarray], settings: BuildSettings) -> tuple[np.ndarray,
-                                                                             list[_SplitPlan]]:
+def _plan(labels: Mapping[str, np.ndarray], settings: BuildSettings,
+          extra: Sequence[str] = ()) -> tuple[np.ndarray, list[_SplitPlan]]:
     assignment = assign_splits([str(f) for f in labels["formula"]], labels["space_group"],
                                test_fraction=settings.test_fraction, seed=settings.seed)
     plans = []
-    for spec in split_cells(views_train=settings.views_train, views_test=settings.views_test):
+    for spec in split_cells(views_train=settings.views_train, views_test=settings.views_test,
+                            extra=extra):
         structures = split_structures(assignment, spec, seed=settings.seed)
         s_index, view = split_rows(structures, spec.views)
         plans.append(_SplitPlan(spec, structures, s_index, view,
@@ -137,21 +139,22 @@ def _plan(labels: Mapping[str, np.ndarray], settings: BuildSettings) -> tuple[np
 
 def _param_names(db: Any, config: Any) -> list[str]:
     """Names of the parameters the simulator reports for ``config`` (one-pattern probe)."""
-    from xrdsim.simulation.profile import simulate_batch
+    from xrdsim.simulation.phases import simulate_database
 
-    batch = db.ragged(np.array([0]))
-    result = simulate_batch(batch.two_theta, batch.intensity, batch.offsets, config, seed=0,
-                            structure_keys=np.zeros(1, dtype=np.int64),
-                            views=np.zeros(1, dtype=np.int64), threads=1)
+    result = simulate_database(db, np.array([0]), config, seed=0,
+                               structure_keys=np.zeros(1, dtype=np.int64),
+                               views=np.zeros(1, dtype=np.int64), threads=1)
     return sorted(result.params)
 
 
+@holds_store_lock("output")
 def build_dataset(
     sources: Sequence[str | os.PathLike] = (),
     output: str | os.PathLike = "dataset.zarr",
     *,
     train_config: Any = "train",
     invariance_config: Any = "invariance",
+    extra_splits: Mapping[str, Any] | None = None,
     views_train: int = 6,
     views_test: int = 2,
     test_fraction: float = 0.1,
@@ -176,6 +179,8 @@ def build_dataset(
             kept beside it as ``<output>.peaks.h5`` (reused by ``resume``).
         train_config / invariance_config: preset name, YAML path or SimulationConfig;
             they must be disjoint (:func:`xrdsim.simulation.disjoint.check_disjoint`).
+        extra_splits: ``{name: config}`` of further splits of the train structures
+            (``views_test`` views each), e.g. ``{"extrapolation": "extrapolation"}``.
         views_train / views_test: patterns per structure in ``train`` / in the test splits.
         test_fraction: fraction of structures held out (whole formula+space-group groups).
         seed: build seed; the same seed and inputs give the same bytes.
@@ -196,12 +201,15 @@ def build_dataset(
         DatasetError: existing store without resume/overwrite, unwritable store.
         ResumeMismatchError: resume with settings that differ from the store's.
     """
+    from xrdsim.dataset.checksums import array_checksums
     from xrdsim.dataset.manifest import (
         dataset_manifest,
         describe_inputs,
+        portable_sources,
         split_summary,
         write_manifest,
     )
+    from xrdsim.parallel import check_workers
     from xrdsim.peaks.database import PeakDatabase
     from xrdsim.peaks.job import write_peak_database
     from xrdsim.simulation.disjoint import check_disjoint
@@ -214,15 +222,20 @@ def build_dataset(
     settings = BuildSettings(views_train=views_train, views_test=views_test,
                              test_fraction=test_fraction, seed=seed, shard_size=shard_size,
                              chunk_size=chunk_size, encoding=StoreEncoding(dtype=dtype))
+    check_workers(workers, scheduler=scheduler)
     configs = {"train": _load_config(train_config),
                "invariance": _load_config(invariance_config)}
     check_disjoint(configs["train"], configs["invariance"])
+    for extra_name, extra_config in (extra_splits or {}).items():
+        check_extra_name(extra_name)
+        configs[extra_name] = _load_config(extra_config)
     wavelength = _common_wavelength(configs)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)  # "-o out/dataset.zarr" on a fresh checkout
     paths = [Path(s) for s in sources] or [default_source()]
     db_input = _peak_db_input(paths)
-    inputs = describe_inputs(paths, labels={str(default_source()): DEFAULT_SOURCE_NAME})
+    names = {str(default_source()): DEFAULT_SOURCE_NAME}
+    inputs = describe_inputs(paths, labels=names)
     fingerprint = _fingerprint(settings, configs, inputs)
     sidecar = output.with_name(output.name + ".peaks.h5")
 
@@ -246,17 +259,15 @@ def build_dataset(
                                 scheduler=scheduler, progress=progress,
                                 overwrite=True)
     db = PeakDatabase(peaks_path)
-    if abs(float(db.attrs["wavelength"]) - wavelength) > WAVELENGTH_TOL:
-        raise ConfigError(
-            f"peak database {peaks_path} was computed at {db.attrs['wavelength']} Å but the "
-            f"configs render peaks given at {wavelength} Å; recompute the peaks with "
-            f"`xrdsim peaks --wavelength {wavelength}` or set the configs' wavelength")
+    check_peak_wavelength(db.attrs["wavelength"], wavelength,
+                          source=f"peak database {peaks_path}")
     if len(db) == 0:
         raise DatasetError(f"no usable structure in {[str(p) for p in paths]}: "
                            f"{len(db.errors)} input(s) failed, e.g. {db.errors[:3]}")
     labels = db.labels
     ids = [str(s) for s in labels["structure_id"]]
-    assignment, plans = _plan(labels, settings)
+    assignment, plans = _plan(labels, settings, extra=list(extra_splits or {}))
+    _warn_empty_test_splits(plans, settings, len(ids))
     assignment_hash = assignment_sha256(ids, assignment)
     symbols = list(extinction_table().symbols)
 
@@ -284,7 +295,9 @@ def build_dataset(
             "sources": inputs, "encoding": settings.encoding.to_dict(),
         }
         structures = {"structure_id": np.array(ids), "formula": labels["formula"],
-                      "source": labels["source"], "split": assignment,
+                      "source": np.array(portable_sources(labels["source"], paths,
+                                                          labels=names)),
+                      "split": assignment,
                       **{k: labels[k] for k in ("space_group", "crystal_system",
                                                 "extinction_group")}}
         params = {k: _param_names(db, c) for k, c in configs.items()}
@@ -306,7 +319,8 @@ def build_dataset(
                 label="simulating shards", progress=progress,
                 weights=[len(t.view) for t in tasks]):
             record_complete(output, split, [shard])
-    finalize_store(output, {})
+    checksums = array_checksums(output, progress=progress)
+    finalize_store(output, {"checksums": checksums})  # `xrdsim verify` compares with these
 
     manifest_path = None
     if manifest_dir is not None:
@@ -314,6 +328,7 @@ def build_dataset(
             name=name or output.stem, inputs=inputs, store=output, failures=db.errors,
             n_structures=len(ids), configs={k: c.to_dict() for k, c in configs.items()},
             settings=settings.to_dict(), assignment_sha256=assignment_hash, progress=progress,
+            checksums=checksums,
             seeds={"seed": int(settings.seed), **{p.spec.name: p.seed for p in plans}},
             splits={p.spec.name: split_summary(
                 n_structures=len(p.structures), n_patterns=p.layout.n_patterns,
@@ -327,6 +342,19 @@ def build_dataset(
                         n_patterns={p.spec.name: p.layout.n_patterns for p in plans},
                         shards_written=len(tasks), shards_reused=reused,
                         seconds=time.perf_counter() - t0)
+
+
+def _warn_empty_test_splits(plans: Sequence[_SplitPlan], settings: BuildSettings,
+                            n_structures: int) -> None:
+    """Warn (UserWarning) when a test fraction was asked but no structure was held out."""
+    empty = [p.spec.name for p in plans if p.spec.structures == "held_out" and
+             len(p.structures) == 0]
+    if empty and settings.test_fraction > 0:
+        warnings.warn(
+            f"the held-out splits {', '.join(empty)} are empty: {n_structures} structure(s) "
+            f"with test_fraction={settings.test_fraction} hold out no whole formula + space "
+            "group group, so `xrdsim evaluate` has nothing to score there; build from more "
+            "structures or raise --test-fraction", UserWarning, stacklevel=3)
 
 
 def _tasks(output: Path, peaks_path: Path, plans: Sequence[_SplitPlan],

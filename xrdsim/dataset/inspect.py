@@ -105,7 +105,9 @@ def _short(value: Any) -> str:
 
 def plot_examples(path: str | os.PathLike, png: str | os.PathLike, *,
                   views: int = EXAMPLE_VIEWS) -> Path:
-    """PNG of one train structure: its train views beside its invariance views.
+    """PNG of one train structure: its train views beside its invariance views; the
+    title names the structure and its classes (crystal system, space group, extinction
+    group symbol).
 
     Picks the first complete row of ``train``; draws up to ``views`` patterns of that
     structure from ``train`` and from ``invariance`` (offset vertically), so the
@@ -126,8 +128,13 @@ def plot_examples(path: str | os.PathLike, png: str | os.PathLike, *,
         raise DatasetError(f"{path} has no complete train shard to plot yet")
     row = int(np.flatnonzero(mask)[0])
     s = int(train["structure_index"][row])
-    sid = str(root["structures"]["structure_id"][s])
-    formula = str(root["structures"]["formula"][s])
+    table = root["structures"]
+    sid, formula = str(table["structure_id"][s]), str(table["formula"][s])
+    eg_names = root.attrs.get("class_names", {}).get("extinction_group", [])
+    eg = int(table["extinction_group"][s])
+    classes = (f"{CRYSTAL_SYSTEMS[int(table['crystal_system'][s])]}, space group "
+               f"{int(table['space_group'][s])}, extinction group "
+               f"{eg_names[eg] if eg < len(eg_names) else eg}")
     x = grid_centers()
     panels = [n for n in ("train", "invariance") if n in root]
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
@@ -142,7 +149,7 @@ def plot_examples(path: str | os.PathLike, png: str | os.PathLike, *,
         ax.set_yticks([])
         if len(rows):
             ax.legend(fontsize=7, loc="upper right")
-    fig.suptitle(f"{sid} {formula}")
+    fig.suptitle(f"{sid} {formula} — {classes}")
     fig.tight_layout()
     png = Path(png)
     fig.savefig(png, dpi=110)

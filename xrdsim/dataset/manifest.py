@@ -1,9 +1,12 @@
 """Build manifests: what went into a dataset and what came out (SPEC §4).
 
 A manifest is one JSON file, ``data_manifests/<name>.json``, written at the end of
-every build. It holds no wall-clock times, host names or absolute paths of the
-bundled data, so two builds of the same inputs and settings write the same
-manifest (the default build's manifest is committed to the repository).
+every build. It holds no wall-clock times, host names or absolute paths: an input is
+recorded by :func:`recorded_name` (the bundled data by its package path, a file inside
+the working directory relative to it, any other file by its name) with its size and
+sha256, and the store's ``structures/source`` column uses the same names. So two builds
+of the same inputs and settings write the same manifest wherever the checkout lives
+(the default build's manifest is committed to the repository).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 from xrdsim.errors import DatasetError
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
+from xrdsim.structures.mix import recipe_path
 
 #: Version of the manifest layout.
 MANIFEST_FORMAT = "xrdsim-manifest/1"
@@ -49,9 +53,26 @@ def input_files(sources: Iterable[str | os.PathLike]) -> list[Path]:
     return out
 
 
+def recorded_name(path: str | os.PathLike, *, labels: Mapping[str, str] | None = None) -> str:
+    """How an input file is named in manifests and stores, the same wherever the repository
+    or the data lives: its label (``labels``, e.g. the bundled default file by its package
+    path), else its path relative to the working directory (POSIX) when it lies inside it,
+    else its file name alone (its sha256 identifies it)."""
+    p = Path(path)
+    for key, name in (labels or {}).items():
+        if p.resolve() == Path(key).resolve():
+            return name
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return p.name
+
+
 def describe_inputs(sources: Iterable[str | os.PathLike], *,
                     labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """``[{"path", "bytes", "sha256"}]`` for every input file.
+    """``[{"path", "bytes", "sha256"}]`` for every input file (``path`` is its
+    :func:`recorded_name`), plus ``"mix"``: the recipe of a table written by
+    :func:`xrdsim.structures.mix.mix_sources` (its ``<stem>.mix.json``).
 
     Args:
         sources: files and folders as given to the build.
@@ -61,13 +82,30 @@ def describe_inputs(sources: Iterable[str | os.PathLike], *,
     Raises:
         DatasetError: for a missing file.
     """
-    labels = {str(Path(k)): v for k, v in (labels or {}).items()}
     out = []
     for f in input_files(sources):
         if not f.is_file():
             raise DatasetError(f"input {f} does not exist or is not a file")
-        out.append({"path": labels.get(str(f), str(f)), "bytes": f.stat().st_size,
-                    "sha256": file_sha256(f)})
+        entry = {"path": recorded_name(f, labels=labels), "bytes": f.stat().st_size,
+                 "sha256": file_sha256(f)}
+        recipe = recipe_path(f)
+        if recipe.is_file():
+            entry["mix"] = json.loads(recipe.read_text(encoding="utf-8"))
+        out.append(entry)
+    return out
+
+
+def portable_sources(sources: Iterable[str], inputs: Iterable[str | os.PathLike], *,
+                     labels: Mapping[str, str] | None = None) -> list[str]:
+    """``sources`` (``"<file>"`` or ``"<file>#<id>"`` as the structure readers write them)
+    with each input file's path replaced by its :func:`recorded_name`."""
+    names = {str(f): recorded_name(f, labels=labels) for f in input_files(inputs)}
+    prefixes = sorted(names, key=len, reverse=True)
+    out = []
+    for s in sources:
+        s = str(s)
+        hit = next((p for p in prefixes if s == p or s.startswith(p + "#")), None)
+        out.append(s if hit is None else names[hit] + s[len(hit):])
     return out
 
 
@@ -93,12 +131,15 @@ def dataset_manifest(*, name: str, inputs: Sequence[Mapping[str, Any]], store: P
                      failures: Sequence[tuple[str, str]], n_structures: int,
                      splits: Mapping[str, Any], configs: Mapping[str, Any],
                      settings: Mapping[str, Any], seeds: Mapping[str, int],
-                     assignment_sha256: str, progress: bool = False) -> dict[str, Any]:
+                     assignment_sha256: str, progress: bool = False,
+                     checksums: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The manifest of a finished build (adds versions and the store's checksums).
 
     ``store.checksums`` maps every array (``"train/patterns"``, ...) to the sha256 of
     its stored bytes (:func:`xrdsim.dataset.checksums.array_checksums`); ``store.bytes`` is the
-    store's size on disk.
+    size on disk of the stored arrays' chunk files (the ``zarr.json`` metadata documents
+    are left out: they hold the platform string of the machine that built the store).
+    ``checksums`` already computed (the build's) are reused.
     """
     from xrdsim.dataset.checksums import array_checksums
     from xrdsim.versions import package_versions
@@ -110,8 +151,11 @@ def dataset_manifest(*, name: str, inputs: Sequence[Mapping[str, Any]], store: P
         "splits": dict(splits), "configs": dict(configs), "settings": dict(settings),
         "seeds": dict(seeds), "split_assignment_sha256": assignment_sha256,
         "versions": {k: v for k, v in package_versions().items() if k != "platform"},
-        "store": {"path": store.name, "checksums": array_checksums(store, progress=progress),
-                  "bytes": sum(f.stat().st_size for f in store.rglob("*") if f.is_file())},
+        "store": {"path": store.name,
+                  "checksums": dict(checksums) if checksums is not None
+                  else array_checksums(store, progress=progress),
+                  "bytes": sum(f.stat().st_size for f in store.rglob("*")
+                               if f.is_file() and f.name != "zarr.json")},
     }
 
 

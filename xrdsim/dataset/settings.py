@@ -10,7 +10,12 @@ from typing import Any
 from xrdsim import __version__
 from xrdsim.dataset.layout import ShardLayout, StoreEncoding
 from xrdsim.dataset.splits import split_cells
-from xrdsim.errors import ConfigError, ResumeMismatchError
+from xrdsim.errors import ConfigError, ResumeMismatchError, brief
+
+#: Views per structure: das2025 uses 6; 10⁴ views of one structure is already a benchmark.
+MAX_VIEWS = 10_000
+#: Rows per shard, held in memory while a shard is simulated (65,536 × 12,000 float32 = 3 GB).
+MAX_SHARD_SIZE = 65_536
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,12 @@ class BuildSettings:
     encoding: StoreEncoding = field(default_factory=StoreEncoding)
 
     def __post_init__(self) -> None:
+        for name, maximum in (("views_train", MAX_VIEWS), ("views_test", MAX_VIEWS),
+                              ("shard_size", MAX_SHARD_SIZE), ("chunk_size", MAX_SHARD_SIZE)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value > maximum:
+                raise ConfigError(f"{name} must be an integer ≤ {maximum}, got {brief(value)} "
+                                  "(checked before anything is allocated)")
         split_cells(views_train=self.views_train, views_test=self.views_test)
         ShardLayout(0, self.shard_size, self.chunk_size)
         if not 0.0 <= self.test_fraction < 1.0:

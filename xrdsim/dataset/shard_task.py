@@ -54,13 +54,12 @@ def _peak_db(path: str) -> Any:
 def simulate_rows(task: ShardTask) -> dict[str, np.ndarray]:
     """Simulate the rows of one task: every array of its shard, keyed as the store's."""
     from xrdsim.simulation.config import SimulationConfig
-    from xrdsim.simulation.profile import simulate_batch
+    from xrdsim.simulation.phases import simulate_database
 
-    batch = _peak_db(task.peaks).ragged(task.structure_index)
-    result = simulate_batch(batch.two_theta, batch.intensity, batch.offsets,
-                            SimulationConfig.from_dict(task.config),
-                            seed=task.seed, structure_keys=task.structure_keys,
-                            views=task.view.astype(np.int64), threads=task.threads)
+    result = simulate_database(_peak_db(task.peaks), task.structure_index,
+                               SimulationConfig.from_dict(task.config), seed=task.seed,
+                               structure_keys=task.structure_keys,
+                               views=task.view.astype(np.int64), threads=task.threads)
     arrays = {"patterns": result.patterns, "structure_index": task.structure_index,
               "view": task.view, **task.labels}
     arrays.update({f"params/{k}": np.asarray(v) for k, v in result.params.items()})

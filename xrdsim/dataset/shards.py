@@ -33,7 +33,7 @@ from zarr.core.sync import sync
 from xrdsim.dataset.codec import _direct_writer, encode_full_shard
 from xrdsim.dataset.layout import ShardLayout, StoreEncoding
 from xrdsim.errors import DatasetError
-from xrdsim.grid import N_BINS
+from xrdsim.grid import N_BINS, grid_centers
 
 #: The ``format`` attribute of the root group.
 FORMAT = "xrdsim-dataset/1"
@@ -45,6 +45,9 @@ LABEL_DTYPES: dict[str, str] = {
     "structure_index": "int32",
     "view": "int16",
 }
+#: Coordinate array of every split group: the (12000,) bin centres in degrees 2θ, so
+#: ``xarray.open_zarr(store, group=split)`` labels the patterns' second axis.
+COORDINATE = "two_theta"
 #: Suffix of the temporary files zarr's LocalStore renames into place.
 PARTIAL_SUFFIX = ".partial"
 
@@ -68,6 +71,11 @@ def _array_kwargs(*, n: int, width: int | None, dtype: str, layout: ShardLayout,
 async def _gather(coroutines: Iterable[Any]) -> list[Any]:
     """Run coroutines concurrently on zarr's event loop (call through ``sync``)."""
     return await asyncio.gather(*coroutines)
+
+
+async def _gather_settled(coroutines: Iterable[Any]) -> list[Any]:
+    """Like :func:`_gather`, but every coroutine runs to its end; exceptions are returned."""
+    return await asyncio.gather(*coroutines, return_exceptions=True)
 
 
 async def _create_split(root: Any, name: str, layout: ShardLayout, attrs: Mapping[str, Any],
@@ -112,6 +120,12 @@ def create_store(
     path = Path(path)
     if path.exists():
         raise DatasetError(f"{path} already exists; pass overwrite or resume")
+    # built under a temporary name and renamed: a kill leaves either no store or a whole
+    # one, never a store without format or split groups (the caller holds the store lock,
+    # so any earlier temporary folder is a killed creation's)
+    for stale in path.parent.glob(f".{path.name}.creating-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    final, path = path, path.with_name(f".{path.name}.creating-{os.getpid()}")
     try:
         root = zarr.open_group(str(path), mode="w-", zarr_format=3)
         root.attrs.update({**attrs, "format": FORMAT, "status": "building"})
@@ -129,10 +143,28 @@ def create_store(
                                "n_shards": layout.n_shards, "complete_shards": []},
                               param_names[name], encoding)
                 for name, (layout, group_attrs) in splits.items()]
-        sync(_gather(jobs))
+        # wait for every split, failed or not, before cleaning up after a failure
+        failed = [r for r in sync(_gather_settled(jobs)) if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
+        for name in splits:
+            write_two_theta(root[name])
+        os.rename(path, final)
     except OSError as exc:
-        raise DatasetError(_os_message(exc, path)) from exc
-    return root
+        shutil.rmtree(path, ignore_errors=True)
+        raise DatasetError(_os_message(exc, final)) from exc
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return zarr.open_group(str(final), mode="r+")
+
+
+def write_two_theta(group: zarr.Group) -> None:
+    """Add the :data:`COORDINATE` array (bin centres, degrees 2θ) to ``group``."""
+    coord = group.create_array(COORDINATE, shape=(N_BINS,), chunks=(N_BINS,), dtype="float64",
+                               dimension_names=(COORDINATE,))
+    coord[:] = grid_centers()
+    coord.attrs.update({"units": "degree", "long_name": "2θ (bin centre)"})
 
 
 def layout_of(group: zarr.Group) -> ShardLayout:
@@ -289,6 +321,8 @@ def discard_shard(path: str | os.PathLike, split: str, shard_index: int) -> None
     """Delete every file of one (unrecorded) shard of ``split``, so it is rewritten whole."""
     root = Path(path)
     for key, folder in _array_dirs(root / split):
+        if key == COORDINATE:  # written once at creation, not per shard
+            continue
         ndim = 2 if key == "patterns" else 1
         _shard_file(folder, ndim, shard_index).unlink(missing_ok=True)
 

@@ -23,11 +23,17 @@ split                         structures        config              views
 ``equivariance``              held-out          train               ``views_test``
 ``held_out_invariance``       held-out          invariance          ``views_test``
 ============================  ================  ==================  ==============
+
+Extra splits (``build_dataset(extra_splits={"extrapolation": "extrapolation"})``,
+``xrdsim build --extra-split NAME=CONFIG``) render the train structures with their own
+config and ``views_test`` views, like ``invariance``: a stress test of one more instrument
+distribution on the same structures.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,6 +44,8 @@ from xrdsim.structures.crystal_systems import crystal_system_index
 
 #: Split names in store order.
 SPLIT_NAMES: tuple[str, ...] = ("train", "invariance", "equivariance", "held_out_invariance")
+#: Names an extra split may take (lower-case identifier, not one of the four cells).
+EXTRA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: Value of the per-structure split code for train structures.
 TRAIN = 0
 #: Value of the per-structure split code for held-out structures.
@@ -49,8 +57,9 @@ class SplitSpec:
     """One cell of the dataset grid.
 
     Attributes:
-        name: one of :data:`SPLIT_NAMES`.
-        config: ``"train"`` or ``"invariance"`` — which simulation config renders it.
+        name: one of :data:`SPLIT_NAMES`, or an extra split's name (:data:`EXTRA_NAME`).
+        config: ``"train"`` or ``"invariance"`` — which simulation config renders it; an
+            extra split is rendered by the config of its own name.
         structures: ``"train"`` or ``"held_out"`` — which structures it draws.
         views: patterns per structure (>= 1).
     """
@@ -62,8 +71,11 @@ class SplitSpec:
 
     def __post_init__(self) -> None:
         if self.name not in SPLIT_NAMES:
-            raise ConfigError(f"split name must be one of {SPLIT_NAMES}, got {self.name!r}")
-        if self.config not in ("train", "invariance"):
+            check_extra_name(self.name)
+            if self.config != self.name:
+                raise ConfigError(f"extra split {self.name!r} is rendered by the config of its "
+                                  f"own name, got {self.config!r}")
+        elif self.config not in ("train", "invariance"):
             raise ConfigError(f"split config must be 'train' or 'invariance', got {self.config!r}")
         if self.structures not in ("train", "held_out"):
             raise ConfigError(
@@ -84,13 +96,25 @@ class SplitSpec:
                    views=int(data["views"]))
 
 
-def split_cells(*, views_train: int = 6, views_test: int = 2) -> tuple[SplitSpec, ...]:
-    """The four cells of SPEC §4 with their view counts, in :data:`SPLIT_NAMES` order."""
+def check_extra_name(name: str) -> None:
+    """Refuse an extra split name that is not a short lower-case identifier or is taken."""
+    if name in SPLIT_NAMES or not EXTRA_NAME.match(str(name)):
+        raise ConfigError(
+            f"extra split name {name!r}: use a lower-case identifier (letters, digits, _; "
+            f"at most 40) other than {', '.join(SPLIT_NAMES)}, e.g. 'extrapolation'"
+        )
+
+
+def split_cells(*, views_train: int = 6, views_test: int = 2,
+                extra: Sequence[str] = ()) -> tuple[SplitSpec, ...]:
+    """The four cells of SPEC §4 with their view counts, in :data:`SPLIT_NAMES` order,
+    then one cell per ``extra`` split name (train structures, ``views_test`` views)."""
     return (
         SplitSpec("train", "train", "train", views_train),
         SplitSpec("invariance", "invariance", "train", views_test),
         SplitSpec("equivariance", "train", "held_out", views_test),
         SplitSpec("held_out_invariance", "invariance", "held_out", views_test),
+        *(SplitSpec(name, name, "train", views_test) for name in extra),
     )
 
 

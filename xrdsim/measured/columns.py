@@ -18,6 +18,8 @@ from xrdsim.errors import PatternReadError
 #: Relative tolerance when checking a FullProf "start step end" header against the
 #: number of values that follow (steps are printed with few decimals).
 STEP_REL_TOL = 1e-3
+#: A FullProf header implying more points than this (e.g. step 1e-320) is not a header.
+MAX_HEADER_POINTS = 10**7
 
 # Numbers, including nan / inf so that such rows reach the finite check and are refused.
 _NUMBER = re.compile(r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)$",
@@ -50,6 +52,32 @@ def _numeric_rows(text: str) -> tuple[list[list[float]], list[str], int, str]:
     return rows, header, skipped_after_data, first_skipped
 
 
+#: A digit, a comma, a digit: "12,5" is twelve and a half in European notation.
+_DECIMAL_COMMA = re.compile(r"\d,\d")
+
+
+def _refuse_decimal_commas(text: str, src: str) -> None:
+    """Refuse data written with decimal commas ("10,05  1234,5").
+
+    Split at the commas, such rows read as integer 2θ values and the fractions as extra
+    columns: a silently wrong pattern. A row counts as European when it has a digit-comma-
+    digit, no '.', and a separator other than the comma (whitespace or ';').
+    """
+    rows = european = 0
+    for line in text.splitlines()[:5000]:
+        stripped = line.strip()
+        if not stripped or not stripped[0].isdigit() and stripped[0] not in "+-":
+            continue
+        rows += 1
+        if ("." not in stripped and _DECIMAL_COMMA.search(stripped)
+                and re.search(r"[\s;]", stripped)):
+            european += 1
+    if rows and european > rows // 2:
+        raise PatternReadError(src, f"{european} of {rows} data rows use decimal commas "
+                               "('10,05 1234,5'); replace the decimal commas by points "
+                               "(e.g. sed 's/,/./g') and read the file again")
+
+
 def _header_wavelength(header: list[str]) -> float | None:
     for line in header:
         match = _WAVELENGTH_IN_HEADER.search(line)
@@ -65,6 +93,7 @@ def _read_columns(text: str, src: str, fmt: str) -> tuple:
     something else (the autoxrd examples carry a fitted background there), so it is
     ignored and ``metadata["n_columns"]`` records that it existed.
     """
+    _refuse_decimal_commas(text, src)
     rows, header, skipped, first_skipped = _numeric_rows(text)
     if not rows:
         raise PatternReadError(
@@ -103,7 +132,9 @@ def _start_step_end(rows: list[list[float]], src: str) -> tuple[np.ndarray, np.n
         return None
     start, step, end = first
     values = np.asarray([v for r in rows[1:] for v in r], dtype=np.float64)
-    if step <= 0 or end <= start:
+    if not (np.isfinite(start) and np.isfinite(end) and np.isfinite(step)):
+        return None
+    if step <= 0 or end <= start or (end - start) / step > MAX_HEADER_POINTS:
         return None
     n_expected = round((end - start) / step) + 1
     if abs((end - start) / step + 1 - n_expected) > STEP_REL_TOL * n_expected:

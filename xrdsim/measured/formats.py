@@ -1,4 +1,4 @@
-"""Structured-format readers of measured patterns: PANalytical XRDML and powder CIF.
+"""Structured-format readers of measured patterns: PANalytical XRDML and powder CIF (pdCIF).
 
 Each reader takes the file text and returns ``(two_theta, intensity, sigma or None,
 file wavelength Å or None, metadata)`` for :func:`xrdsim.measured.readers.read_pattern`, which
@@ -30,11 +30,7 @@ def _float_text(el: ET.Element | None) -> float | None:
 
 def _read_xrdml(text: str, src: str, fmt: str) -> tuple:
     """PANalytical XRDML (schema 1.x / 2.x): the first scan's 2θ axis and counts."""
-    try:
-        root = ET.fromstring(text.encode("utf-8"))
-    except ET.ParseError as exc:
-        raise PatternReadError(src, f"not well-formed XML ({exc}); is the file complete?") \
-            from None
+    root = _parse_xml(text, src)
     _strip_ns(root)
     scans = root.findall(".//scan")
     if not scans:
@@ -71,6 +67,7 @@ def _read_xrdml(text: str, src: str, fmt: str) -> tuple:
         start, end = _float_text(axis.find("startPosition")), _float_text(axis.find("endPosition"))
         if start is None or end is None:
             raise PatternReadError(src, "2θ axis has neither start/end nor listPositions")
+        _check_xrdml_range(start, end, src, meta)
         x = np.linspace(start, end, y.size)
         meta["positions"] = "start-end"
     if x.size != y.size:
@@ -80,6 +77,51 @@ def _read_xrdml(text: str, src: str, fmt: str) -> tuple:
         meta["counting_time_s"] = _float_text(time_el)
     wl = _xrdml_wavelength(root, meta)
     return x, y, None, wl, meta
+
+
+#: X-ray tube lines lie between Ag Kβ (0.50 Å) and Cr Kα2 (2.29 Å); synchrotrons go lower.
+XRDML_WAVELENGTH_RANGE = (0.1, 5.0)
+
+
+def _parse_xml(text: str, src: str) -> ET.Element:
+    """Parse with defusedxml: entities, external references and DTDs are refused whatever
+    expat version Python links (billion laughs, file and network reads)."""
+    import defusedxml.ElementTree as DET
+    from defusedxml import DefusedXmlException
+
+    try:
+        return DET.fromstring(text.encode("utf-8"), forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise PatternReadError(src, f"the XML declares a DTD or entities ({type(exc).__name__});"
+                               " XRDML files have none — refused") from None
+    except ET.ParseError as exc:
+        raise PatternReadError(src, f"not well-formed XML ({exc}); is the file complete?") \
+            from None
+
+
+def _check_xrdml_range(start: float, end: float, src: str, meta: dict[str, Any]) -> None:
+    """startPosition/endPosition: finite and distinct; an end below the start is flagged."""
+    if not (np.isfinite(start) and np.isfinite(end)) or start == end:
+        raise PatternReadError(src, f"2θ axis from {start:g} to {end:g}: need two different "
+                               "finite positions")
+    if end < start:
+        meta["axis_reversed"] = True
+        warnings.warn(f"{src}: endPosition {end:g}° < startPosition {start:g}°; the counts "
+                      "were taken as recorded from start to end and the axis reversed — check "
+                      "the file if this scan did not run downwards", UserWarning, stacklevel=5)
+
+
+def _xrdml_wavelength_problem(k1: float, k2: float | None, ratio: float | None) -> str:
+    """Why the file's λ is unusable (Kα outside :data:`XRDML_WAVELENGTH_RANGE`, a ratio
+    outside [0, 1]), or ``""``."""
+    lo, hi = XRDML_WAVELENGTH_RANGE
+    used_k2 = k2 if ratio else None  # a Kα2 of 0 with ratio 0 is a monochromatic beam
+    for name, value in (("kAlpha1", k1), ("kAlpha2", used_k2)):
+        if value is not None and not lo <= value <= hi:
+            return f"usedWavelength {name} = {value:g} Å lies outside {lo}–{hi} Å"
+    if ratio is not None and not 0.0 <= ratio <= 1.0:
+        return f"usedWavelength ratioKAlpha2KAlpha1 = {ratio:g} lies outside [0, 1]"
+    return ""
 
 
 def _xrdml_wavelength(root: ET.Element, meta: dict[str, Any]) -> float | None:
@@ -92,6 +134,10 @@ def _xrdml_wavelength(root: ET.Element, meta: dict[str, Any]) -> float | None:
     meta.update(kalpha1=k1, kalpha2=k2, ratio_kalpha2_kalpha1=ratio, kbeta=kb,
                 intended=used.get("intended"))
     if k1 is None:
+        return None
+    problem = _xrdml_wavelength_problem(k1, k2, ratio)
+    if problem:  # not used: read_pattern asks for --wavelength and names the problem
+        meta["wavelength_problem"] = problem
         return None
     if k2 is not None and ratio:
         meta["wavelength_rule"] = "(kAlpha1 + ratio*kAlpha2) / (1 + ratio)"
@@ -117,38 +163,79 @@ def _cif_number(token: str) -> tuple[float, float]:
     return value, int(su) * 10.0 ** (-decimals)
 
 
-def _cif_wavelength(data: dict[str, Any], meta: dict[str, Any]) -> float | None:
-    """λ of a pdCIF block; a wavelength loop with weights gives the weighted mean."""
-    text = data.get("_diffrn_radiation_wavelength")
-    if text is None:
-        return None
-    texts = text if isinstance(text, list) else [text]
-    if any(t in ("?", ".") for t in texts):
-        return None
-    values = np.array([_cif_number(t)[0] for t in texts])
-    weights = data.get("_diffrn_radiation_wavelength_wt")
-    w = np.array([_cif_number(t)[0] for t in weights]) if isinstance(weights, list) \
-        else np.ones_like(values)
-    meta["wavelengths"] = values.tolist()
-    if values.size > 1:
-        meta["wavelength_rule"] = "weighted mean of _diffrn_radiation_wavelength (_wt)"
-    return float(np.sum(values * w) / np.sum(w))
+#: Wavelength tags of a pdCIF block, in order of preference.
+_CIF_WAVELENGTH = ("_diffrn_radiation_wavelength", "_pd_proc_wavelength")
+
+
+def _block_wavelength(data: dict[str, Any], meta: dict[str, Any]) -> float | None:
+    """λ of one pdCIF block, or None.
+
+    A wavelength loop with ``_diffrn_radiation_wavelength_wt`` gives the weighted mean
+    ``Σ wᵢλᵢ / Σ wᵢ`` (a Kα1/Kα2 pair with weights 1 and r: ``(λ1 + r·λ2)/(1 + r)``, the ratio
+    r as the file gives it, recorded in the metadata as ``kalpha2_kalpha1_ratio``); a loop
+    without weights gives the plain mean and says so in ``wavelength_rule``.
+    """
+    for tag in _CIF_WAVELENGTH:
+        text = data.get(tag)
+        if text is None:
+            continue
+        texts = text if isinstance(text, list) else [text]
+        if any(t in ("?", ".") for t in texts):
+            continue
+        values = np.array([_cif_number(t)[0] for t in texts])
+        weights = data.get(f"{tag}_wt")
+        if weights is not None:
+            weights = weights if isinstance(weights, list) else [weights]
+            w = np.array([_cif_number(t)[0] for t in weights])
+            rule = f"weighted mean of {tag} (weights {tag}_wt)"
+        else:
+            w = np.ones_like(values)
+            rule = f"unweighted mean of {tag} (no {tag}_wt given)"
+        if w.shape != values.shape or not np.all(w >= 0) or w.sum() <= 0:
+            raise ValueError(f"{tag}_wt {weights!r} does not give one weight >= 0 per "
+                             "wavelength")
+        meta["wavelengths"] = values.tolist()
+        meta["wavelength_tag"] = tag
+        if values.size > 1:
+            meta["wavelength_rule"] = rule
+            meta["wavelength_weights"] = w.tolist()
+            if values.size == 2 and weights is not None and w[0] > 0:
+                meta["kalpha2_kalpha1_ratio"] = float(w[1] / w[0])
+        return float(np.sum(values * w) / np.sum(w))
+    return None
+
+
+def _cif_wavelength(blocks: dict[str, dict[str, Any]], name: str,
+                    meta: dict[str, Any]) -> float | None:
+    """λ of the profile block ``name``, else of the first other block of the file that has one."""
+    for other in [name, *(b for b in blocks if b != name)]:
+        wl = _block_wavelength(blocks[other], meta)
+        if wl is not None:
+            if other != name:
+                meta["wavelength_block"] = other
+            return wl
+    return None
 
 
 _CIF_X = ("_pd_proc_2theta_corrected", "_pd_meas_2theta_scan", "_pd_meas_angle_2theta")
-_CIF_Y = ("_pd_meas_counts_total", "_pd_meas_intensity_total", "_pd_proc_intensity_total")
+#: Intensity loops, observed before processed before calculated: a Rietveld profile block
+#: holds observed and calculated columns side by side, and the observed one is the pattern.
+_CIF_Y = ("_pd_meas_counts_total", "_pd_meas_intensity_total", "_pd_proc_intensity_total",
+          "_pd_proc_intensity_net", "_pd_calc_intensity_total", "_pd_calc_intensity_net")
 
 
 def _read_pdcif(text: str, src: str, fmt: str) -> tuple:
-    """Powder CIF: the first data block with a ``_pd_meas_*`` / ``_pd_proc_*`` intensity loop."""
+    """Powder CIF: the first data block with a ``_pd_meas_*`` / ``_pd_proc_*`` /
+    ``_pd_calc_*`` intensity loop; λ from that block or any other block of the file."""
     from pymatgen.io.cif import CifFile
 
     try:
-        blocks = CifFile.from_str(text).data
+        raw_blocks = CifFile.from_str(text).data
     except Exception as exc:  # pymatgen raises assorted errors on broken CIF syntax
         raise PatternReadError(src, f"CIF syntax error ({exc})") from None
-    for name, block in blocks.items():
-        data = {k.lower(): v for k, v in block.data.items()}
+    blocks = {name: {k.lower(): v for k, v in block.data.items()}
+              for name, block in raw_blocks.items()}
+    for name, data in blocks.items():
         ytag = next((t for t in _CIF_Y if isinstance(data.get(t), list)), None)
         if ytag is None:
             continue
@@ -166,14 +253,14 @@ def _read_pdcif(text: str, src: str, fmt: str) -> tuple:
                 if abs(x[-1] - hi) > STEP_REL_TOL * max(abs(hi), 1.0):
                     raise PatternReadError(src, f"2θ range {lo:g}..{hi:g} step {inc:g} does "
                                            f"not match the {ys.shape[0]} intensities")
+            meta = {"block": name, "x_tag": xtag, "y_tag": ytag}
+            wl = _cif_wavelength(blocks, name, meta)
         except (ValueError, KeyError) as exc:
             raise PatternReadError(
                 src, f"block {name!r}: unreadable number or missing 2θ ({exc}); need one of "
                 f"{_CIF_X} or _pd_meas_ / _pd_proc_2theta_range_min/max/inc",
             ) from None
         sigma = ys[:, 1] if np.all(np.isfinite(ys[:, 1])) else None
-        meta = {"block": name, "x_tag": xtag, "y_tag": ytag}
-        wl = _cif_wavelength(data, meta)
         return x, ys[:, 0], sigma, wl, meta
     raise PatternReadError(src, f"no powder intensity loop ({', '.join(_CIF_Y)}) in any "
                            "data block; is this a structure CIF rather than a pdCIF?")

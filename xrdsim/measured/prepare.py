@@ -42,6 +42,10 @@ from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 STORE_FORMAT = "xrdsim-measured/1"
 #: Fewer measured grid bins than this after conversion is refused: nothing to classify.
 MIN_MEASURED_BINS = 10
+#: A scan whose intensity range is below this fraction of its level is flat, and so is a
+#: background-subtracted scan whose maximum is below this fraction of the range (float64
+#: rounding residuals are ~1e-13 of it; a real peak is > 1e-3).
+FLAT_REL_TOL = 1e-6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +158,7 @@ def prepare_pattern(
     measured = np.zeros(N_BINS, dtype=bool)
     measured[lo:hi + 1] = True
     values = np.interp(centres[lo:hi + 1], x, y)
+    span = _refuse_flat(values, src)
     steps.append({"step": "resample", "method": "linear", "bins": [lo, hi],
                   "two_theta_range": [float(x[0]), float(x[-1])],
                   "native_step_median": float(np.median(np.diff(x)))})
@@ -167,6 +172,11 @@ def prepare_pattern(
         options = {"width_deg": width_deg} if background == "snip" else {"degree": degree}
         steps.append({"step": "background", "method": background, **options,
                       "smooth_deg": smooth_deg, "negative_bins_after": int((values < 0).sum())})
+        if not float(values.max()) > FLAT_REL_TOL * span:
+            raise PatternReadError(src, f"no point rises above the {background} background by "
+                                   f"more than {FLAT_REL_TOL:g} of the intensity range "
+                                   f"{span:g}: the scan holds no peak (normalising would blow "
+                                   "a rounding residual up to 1)")
     if clip_negative:
         steps.append({"step": "clip_negative", "bins_clipped": int((values < 0).sum())})
         values = np.maximum(values, 0.0)
@@ -189,6 +199,16 @@ def prepare_pattern(
     return PreparedPattern(out, full_bg, measured, src, target, meta)
 
 
+def _refuse_flat(values: np.ndarray, src: str) -> float:
+    """The intensity range of the resampled points; refuse a flat (constant) scan."""
+    span = float(np.ptp(values))
+    if not span > FLAT_REL_TOL * float(np.max(np.abs(values))):
+        raise PatternReadError(src, f"the scan is flat (every point {float(values[0]):g} within "
+                               f"{FLAT_REL_TOL:g} relative): nothing to classify — check that "
+                               "the detector counted")
+    return span
+
+
 def _check_settings(background: str | None, width_deg: float, degree: int,
                     smooth_deg: float) -> None:
     """Refuse bad preparation settings before any file is touched."""
@@ -201,9 +221,10 @@ def _check_settings(background: str | None, width_deg: float, degree: int,
 
 @dataclasses.dataclass(frozen=True)
 class PrepareSummary:
-    """What :func:`prepare_files` did: output path, good sources, errors and warnings."""
+    """What :func:`prepare_files` did: output path (None: nothing prepared, no store
+    written), good sources, errors and warnings."""
 
-    output: str
+    output: str | None
     sources: tuple[str, ...]
     errors: tuple[tuple[str, str], ...]
     warnings: tuple[tuple[str, str], ...]
@@ -228,33 +249,52 @@ def prepare_files(
     normalise: bool = True,
     overwrite: bool = False,
     plot_dir: str | Path | None = None,
+    force_wavelength: bool = False,
+    xy_dir: str | Path | None = None,
 ) -> PrepareSummary:
     """Read and prepare many files into one Zarr v3 store.
 
-    Store layout (group ``measured``): ``patterns`` (N, 12000) float32, ``sources`` (N,) str,
+    Store layout (group ``measured``, readable with
+    ``xarray.open_zarr(output, group="measured")``; dimensions ``pattern``, ``two_theta``,
+    ``bound``): ``patterns`` (N, 12000) float32, ``two_theta`` (12000,) float64 bin
+    centres in degrees (the coordinate), ``sources`` (N,) str,
     ``wavelengths`` (N,) float64 (λ of each file), ``measured_bins`` (N, 2) int32 (first and
     last measured bin); group attributes ``settings``, ``errors`` [[source, reason]],
     ``warnings`` [[source, message]], ``grid``; root attribute ``format`` =
     :data:`STORE_FORMAT`.
 
     Args:
-        paths: files to read (their suffix picks the reader).
-        output: the ``.zarr`` directory to write.
-        wavelength: λ for files that state none (Å or a preset name); also overrides the
-            file's λ, with a warning, where both exist.
+        paths: files, folders and glob patterns (:func:`xrdsim.measured.paths.pattern_files`);
+            each file's suffix picks its reader.
+        output: the ``.zarr`` directory to write; none is written when no file could be
+            prepared (the summary lists why).
+        wavelength: λ for files that state none (Å or a preset name); where a file states
+            its own λ, the file's value wins (with a warning when they differ) unless
+            ``force_wavelength``.
         to_wavelength, background, width_deg, degree, smooth_deg, clip_negative, normalise:
             see :func:`prepare_pattern`.
         overwrite: replace an existing store.
         plot_dir: write one before/after PNG per good file there.
+        force_wavelength: use ``wavelength`` even for files that state another λ.
+        xy_dir: also write each prepared pattern there as ``<index>_<stem>.xy`` (grid
+            2θ in degrees and intensity, measured bins only).
 
     Returns:
         a :class:`PrepareSummary`; failures are listed, not raised.
+
+    Raises:
+        ConfigError: bad settings, e.g. a wavelength that is neither a number nor a
+            preset name (checked before any file is read).
+        DatasetError: ``output`` exists without ``overwrite``.
     """
     import zarr
 
+    from xrdsim.measured.paths import pattern_files
     from xrdsim.versions import package_versions
 
     output = Path(output)
+    if wavelength is not None:
+        resolve_wavelength(wavelength)  # a bad name is the user's error, not the files'
     if output.exists() and not overwrite:
         raise DatasetError(f"{output} exists; pass overwrite=True (--overwrite) to replace it")
     settings = {"wavelength": wavelength, "to_wavelength": resolve_wavelength(to_wavelength),
@@ -264,11 +304,12 @@ def prepare_files(
     good: list[tuple[MeasuredPattern, PreparedPattern]] = []
     errors: list[tuple[str, str]] = []
     notes: list[tuple[str, str]] = []
-    for path in paths:
+    for path in pattern_files(paths):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                measured = read_pattern(path, wavelength=wavelength)
+                measured = read_pattern(path, wavelength=wavelength,
+                                        force_wavelength=force_wavelength)
                 prepared = prepare_pattern(measured, to_wavelength=to_wavelength,
                                            background=background, width_deg=width_deg,
                                            degree=degree, smooth_deg=smooth_deg,
@@ -278,32 +319,56 @@ def prepare_files(
                 errors.append((exc.source, exc.reason))
             except XrdsimError as exc:  # e.g. too few points for the polynomial degree
                 errors.append((str(path), str(exc)))
+            except Exception as exc:  # noqa: BLE001 - one file never stops the batch
+                errors.append((str(path), unexpected_reason(exc)))
         notes.extend((str(path), str(w.message)) for w in caught)
+    if not good:  # nothing to store: leave no empty store that a corrected rerun trips on
+        return PrepareSummary(None, (), tuple(errors), tuple(notes))
     root = zarr.open_group(str(output), mode="w", zarr_format=3)
     root.attrs.update({"format": STORE_FORMAT, "versions": package_versions()})
     group = root.create_group("measured")
     n = len(good)
     patterns = group.create_array("patterns", shape=(n, N_BINS), dtype="float32",
-                                  chunks=(max(1, min(n, 256)), N_BINS))
-    if n:
-        patterns[:] = np.stack([p.pattern for _, p in good])
-    group.create_array("sources", shape=(n,), dtype=str)[:] = np.array(
-        [m.source for m, _ in good], dtype=object)
-    group.create_array("wavelengths", shape=(n,), dtype="float64")[:] = np.array(
+                                  chunks=(max(1, min(n, 256)), N_BINS),
+                                  dimension_names=("pattern", "two_theta"))
+    patterns[:] = np.stack([p.pattern for _, p in good])
+    coord = group.create_array("two_theta", shape=(N_BINS,), dtype="float64",
+                               dimension_names=("two_theta",))
+    coord[:] = grid_centers()
+    coord.attrs.update({"units": "degree", "long_name": "2θ (bin centre)"})
+    group.create_array("sources", shape=(n,), dtype=str, dimension_names=("pattern",))[:] = (
+        np.array([m.source for m, _ in good], dtype=object))
+    group.create_array("wavelengths", shape=(n,), dtype="float64",
+                       dimension_names=("pattern",))[:] = np.array(
         [m.wavelength for m, _ in good], dtype=np.float64)
     bins = np.array([p.metadata["steps"][1]["bins"] for _, p in good], dtype=np.int32)
-    group.create_array("measured_bins", shape=(n, 2), dtype="int32")[:] = bins.reshape(n, 2)
+    group.create_array("measured_bins", shape=(n, 2), dtype="int32",
+                       dimension_names=("pattern", "bound"))[:] = bins.reshape(n, 2)
     group.attrs.update({"settings": settings, "errors": [list(e) for e in errors],
                         "warnings": [list(w) for w in notes],
                         "steps": [p.metadata["steps"] for _, p in good],
                         "grid": {"n_bins": N_BINS, "bin_width": BIN_WIDTH,
                                  "two_theta_min": TWO_THETA_MIN}})
+    if xy_dir is not None:
+        Path(xy_dir).mkdir(parents=True, exist_ok=True)
+        x = grid_centers()
+        for i, (m, p) in enumerate(good):
+            np.savetxt(Path(xy_dir) / f"{i:04d}_{Path(m.source).stem}.xy",
+                       np.column_stack([x[p.measured], p.pattern[p.measured]]), fmt="%.7g",
+                       header=f"xrdsim prepare: {m.source}, lambda {p.wavelength} A\n"
+                              "2theta intensity")
     if plot_dir is not None:
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
         for i, (m, p) in enumerate(good):
             plot_prepared(m, p, Path(plot_dir) / f"{i:04d}_{Path(m.source).stem}.png")
     return PrepareSummary(str(output), tuple(m.source for m, _ in good), tuple(errors),
                           tuple(notes))
+
+
+def unexpected_reason(exc: BaseException) -> str:
+    """Error-table text for an exception no check anticipated (bounded length)."""
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"unexpected {type(exc).__name__} ({first}); please report this file"
 
 
 def load_prepared(path: str | Path) -> tuple[np.ndarray, list[str], dict[str, Any]]:

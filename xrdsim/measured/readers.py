@@ -39,6 +39,9 @@ SUFFIX_FORMATS = {
 }
 #: Two file and user wavelengths closer than this (Å) are "the same" (no warning).
 WAVELENGTH_TOL = 1e-4
+#: A pattern file larger than this is refused unread: 4·10⁵ points of '2θ I σ' take ≈ 16 MB,
+#: and the column parser holds ≈ 15 bytes of Python objects per byte of text.
+MAX_PATTERN_BYTES = 16 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,16 +111,20 @@ class MeasuredPattern:
 
 
 def read_pattern(
-    path: str | Path, *, wavelength: float | str | None = None, fmt: str | None = None
+    path: str | Path, *, wavelength: float | str | None = None, fmt: str | None = None,
+    force_wavelength: bool = False,
 ) -> MeasuredPattern:
     """Read one measured pattern.
 
     Args:
         path: the file; its suffix picks the reader unless ``fmt`` is given.
         wavelength: Å or a preset name (``"CuKa1"``). Required when the file states no
-            wavelength; when the file states one, the user's value wins, with a
-            warning if they differ by more than :data:`WAVELENGTH_TOL`.
+            wavelength; when the file states one (``.xrdml``, some ``.chi`` / pdCIF), the
+            file's value wins, with a warning if they differ by more than
+            :data:`WAVELENGTH_TOL`, unless ``force_wavelength``.
         fmt: force a format, one of :data:`FORMATS`.
+        force_wavelength: use ``wavelength`` even where the file states another one
+            (CLI ``--force-wavelength``; warned when they differ).
 
     Returns:
         a :class:`MeasuredPattern`; ``metadata["wavelength_source"]`` says where λ came from.
@@ -137,30 +144,63 @@ def read_pattern(
             )
     elif fmt not in FORMATS:
         raise PatternReadError(src, f"unknown format {fmt!r}; use one of {FORMATS}")
-    try:
-        text = path.read_text(encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        raise PatternReadError(src, f"cannot read the file ({exc.strerror or exc})") from None
+    text = read_limited_text(path)
     reader = {"xy": _read_columns, "xye": _read_columns, "fullprof": _read_columns,
               "asc": _read_columns,
               "xrdml": _read_xrdml, "chi": _read_chi, "cif": _read_pdcif}[fmt]
     try:
         x, y, s, file_wl, meta = reader(text, src, fmt)
-    except (ValueError, IndexError, KeyError, TypeError) as exc:  # malformed numbers / fields
+    except PatternReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile file provokes is this file's error
+        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
         raise PatternReadError(src, f"cannot parse the file as {fmt!r} ({type(exc).__name__}: "
-                               f"{exc}); check the format or pass fmt=") from None
+                               f"{reason}); check the format or pass fmt=") from None
     if fmt == "xy" and meta.get("layout") == "start-step-end":
         fmt = "fullprof"
     x, y, s = _clean_axis(x, y, s, src)
-    wl, wl_source = _choose_wavelength(file_wl, wavelength, src)
+    if file_wl is None and wavelength is None and meta.get("wavelength_problem"):
+        raise PatternReadError(src, f"{meta['wavelength_problem']}; fix the file or pass "
+                               "--wavelength")
+    wl, wl_source = _choose_wavelength(file_wl, wavelength, src, force=force_wavelength)
     meta["wavelength_source"] = wl_source
     if file_wl is not None:
         meta["file_wavelength"] = file_wl
     return MeasuredPattern(x, y, s, wl, src, fmt, meta)
 
 
+def read_limited_text(path: Path) -> str:
+    """The text of a regular file of at most :data:`MAX_PATTERN_BYTES` bytes.
+
+    Devices (``/dev/zero``), FIFOs and sockets are refused before they are opened — reading
+    them would never end or block forever — and so is a file too big to be one pattern.
+    """
+    import os
+    import stat
+
+    src = str(path)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise PatternReadError(src, f"cannot read the file ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise PatternReadError(src, "not a regular file (a device, FIFO or socket); copy the "
+                               "data into a file")
+    if info.st_size > MAX_PATTERN_BYTES:
+        raise PatternReadError(src, f"{info.st_size} bytes, more than the {MAX_PATTERN_BYTES} "
+                               "one powder pattern may have; split or reduce the file")
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_PATTERN_BYTES + 1)
+    except OSError as exc:
+        raise PatternReadError(src, f"cannot read the file ({exc.strerror or exc})") from None
+    if len(raw) > MAX_PATTERN_BYTES:
+        raise PatternReadError(src, f"grew beyond {MAX_PATTERN_BYTES} bytes while read")
+    return raw.decode("utf-8-sig", errors="replace")
+
+
 def _choose_wavelength(
-    file_wl: float | None, user: float | str | None, src: str
+    file_wl: float | None, user: float | str | None, src: str, *, force: bool
 ) -> tuple[float, str]:
     if user is None:
         if file_wl is None:
@@ -173,12 +213,16 @@ def _choose_wavelength(
         wl = resolve_wavelength(user)
     except ConfigError as exc:
         raise PatternReadError(src, str(exc)) from None
-    if file_wl is not None and abs(file_wl - wl) > WAVELENGTH_TOL:
+    if file_wl is None:
+        return wl, "user"
+    if abs(file_wl - wl) > WAVELENGTH_TOL:
+        used, other = ("the given value", "the file's: drop --force-wavelength") if force else (
+            "the file's value", "the given one: add --force-wavelength")
         warnings.warn(
             f"{src}: the file states λ = {file_wl:.5f} Å but {wl:.5f} Å was given; using "
-            "the given value (drop --wavelength to use the file's)", UserWarning, stacklevel=3,
+            f"{used} (to use {other})", UserWarning, stacklevel=3,
         )
-    return wl, "user"
+    return (wl, "user") if force else (file_wl, "file")
 
 
 def _clean_axis(

@@ -6,12 +6,18 @@ Arrays in / arrays out, float64 / int64 / int32 only, no Python objects:
   Friedel half-space (``h > 0``, or ``h = 0, k > 0``, or ``h = k = 0, l > 0``) with
   ``g_min ≤ |G| ≤ g_max``, and the unscaled powder intensity of each pair ``±G``::
 
-      I(G) = 2 · |F(G)|² · LP(θ)
-      F(G) = Σ_j  o_j · f_j(s) · exp(−B_j s²) · exp(2πi (h x_j + k y_j + l z_j))
-      f(s) = Z − 41.78214 · s² · Σ_{i=1..4} a_i · exp(−b_i s²),   s = |G|/2 = sinθ/λ
-      LP(θ) = (1 + cos²2θ) / (sin²θ · cosθ),                        sinθ = λ|G|/2
+      I(±G) = (|F(G)|² + |F(−G)|²) · LP(θ)
+      F(G) = Σ_j  o_j · (f0_j(s) + f′_j + i·f″_j) · T_j(h) · exp(2πi (h x_j + k y_j + l z_j))
+      f0(s) = c + Σ_{i=1..5} a_i · exp(−b_i s²)                  (Waasmaier–Kirfel form)
+      f0(s) = c − 41.78214 · s² · Σ_{i=1..5} a_i · exp(−b_i s²)  (pymatgen's Mott–Bethe form)
+      T_j(h) = exp(−B_j s²) · exp(−hᵀ β_j h),    s = |G|/2 = sinθ/λ
+      LP(θ) = (1 + cos²2θ) / (sin²θ · cosθ),      sinθ = λ|G|/2
 
-  The factor 2 is Friedel's law (real form factors: ``I(−G) = I(G)``), as in pymatgen.
+  With the real weights ``w_j = o_j·T_j`` (even in h), ``F_r = Σ w_j (f0_j + f′_j) e^{iφ_j}``
+  and ``F_i = Σ w_j f″_j e^{iφ_j}`` give ``F(G) = F_r + i·F_i`` and
+  ``F(−G) = F_r* + i·F_i*``, so that exactly ``|F(G)|² + |F(−G)|² = 2·(|F_r|² + |F_i|²)``:
+  Friedel's law is not assumed (with f″ it fails for non-centrosymmetric structures); both
+  halves are summed. Without f″ this is ``2·|F|²``, as in pymatgen.
 - :func:`powder_lines`: the reflections merged into lines
   (:func:`xrdsim.peaks.merge_kernel.merge_lines`), scaled to 100 with the intensity floor,
   in one call.
@@ -24,12 +30,8 @@ import math
 import numpy as np
 from numba import njit
 
+from xrdsim.peaks.form_factors import FORM_FACTOR_PREFACTOR, N_GAUSSIANS
 from xrdsim.peaks.merge_kernel import merge_lines
-
-#: 8·π²·a₀ in Å (a₀ = 0.529177 Å, Bohr radius): the Mott–Bethe prefactor that turns the
-#: tabulated 4-Gaussian electron form factor Σ a·exp(−b s²) into the X-ray one,
-#: f(s) = Z − 41.78214·s²·Σ a·exp(−b s²) (pymatgen's constant, kept digit for digit).
-FORM_FACTOR_PREFACTOR = 41.78214
 
 
 @njit(cache=True)
@@ -91,6 +93,14 @@ def _phase_tables(coord: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray
 
 
 @njit(cache=True)
+def _aniso_row(beta: np.ndarray, j: int, h: int, k: int) -> tuple[float, float, float]:
+    """hᵀβ_j h = A + B·l + C·l² for fixed h, k: (A, B, C)."""
+    qa = beta[j, 0] * h * h + beta[j, 1] * k * k + 2.0 * beta[j, 3] * h * k
+    qb = 2.0 * (beta[j, 4] * h + beta[j, 5] * k)
+    return qa, qb, beta[j, 2]
+
+
+@njit(cache=True)
 def bragg_reflections(
     lattice: np.ndarray,
     g_min: float,
@@ -101,9 +111,12 @@ def bragg_reflections(
     entry_group: np.ndarray,
     group_kind: np.ndarray,
     group_b: np.ndarray,
-    kind_z: np.ndarray,
+    entry_beta: np.ndarray,
+    kind_c: np.ndarray,
     kind_a: np.ndarray,
     kind_b: np.ndarray,
+    kind_fpp: np.ndarray,
+    mott_bethe: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All reflections of one Friedel half-space with ``g_min ≤ |G| ≤ g_max`` and their intensity.
 
@@ -117,12 +130,16 @@ def bragg_reflections(
         entry_group: (N,) int64 group of each entry; a group shares element and B.
         group_kind: (n_groups,) int64 index into the kind (element) arrays.
         group_b: (n_groups,) float64 isotropic Debye–Waller B in Å².
-        kind_z: (n_kinds,) float64 atomic number Z.
-        kind_a, kind_b: (n_kinds, 4) float64 Gaussian coefficients a_i, b_i (b in Å²).
+        entry_beta: (N, 6) float64 anisotropic displacement β11, β22, β33, β12, β13, β23
+            (dimensionless, ``hᵀβh = Σ βᵢⱼ hᵢ hⱼ``); a row of zeros for isotropic entries.
+        kind_c: (n_kinds,) float64 constant term c plus f′ (pymatgen form: Z).
+        kind_a, kind_b: (n_kinds, 5) float64 Gaussian coefficients a_i, b_i (b in Å²).
+        kind_fpp: (n_kinds,) float64 f″ (zeros without anomalous dispersion).
+        mott_bethe: True for the pymatgen form ``c − 41.78214·s²·Σ…``, False for ``c + Σ…``.
 
     Returns:
         hkl (M, 3) int32, two_theta (M,) float64 degrees, intensity (M,) float64
-        ``2·|F|²·LP``, in enumeration order (h, then k, then l ascending).
+        ``(|F(G)|² + |F(−G)|²)·LP``, in enumeration order (h, then k, then l ascending).
     """
     metric = _reciprocal_metric(lattice)
     g_max2 = g_max * g_max
@@ -147,21 +164,41 @@ def bragg_reflections(
 
     n_atoms = frac.shape[0]
     n_groups = group_kind.shape[0]
-    n_kinds = kind_z.shape[0]
+    n_kinds = kind_c.shape[0]
     h_re, h_im = _phase_tables(np.ascontiguousarray(frac[:, 0]), hb)
     k_re, k_im = _phase_tables(np.ascontiguousarray(frac[:, 1]), kb)
     l_re, l_im = _phase_tables(np.ascontiguousarray(frac[:, 2]), lb)
     row_re = np.empty(n_atoms, dtype=np.float64)
     row_im = np.empty(n_atoms, dtype=np.float64)
     weight = np.empty(n_groups, dtype=np.float64)
-    # Gaussian exponents β: the 4 b_i of every kind, then the B of every group
-    n_exp = 4 * n_kinds + n_groups
+    weight_im = np.zeros(n_groups, dtype=np.float64)
+    has_imag = False
+    for t in range(n_kinds):
+        has_imag = has_imag or kind_fpp[t] != 0.0
+    # entries with an anisotropic β get T_j(h) = exp(−hᵀβ_j h) per reflection
+    n_aniso = 0
+    for j in range(n_atoms):
+        for q in range(6):
+            if entry_beta[j, q] != 0.0:
+                n_aniso += 1
+                break
+    aniso = np.empty(n_aniso, dtype=np.int64)
+    n_aniso = 0
+    for j in range(n_atoms):
+        for q in range(6):
+            if entry_beta[j, q] != 0.0:
+                aniso[n_aniso] = j
+                n_aniso += 1
+                break
+    entry_dw = np.ones(n_atoms, dtype=np.float64)
+    # Gaussian exponents β: the 5 b_i of every kind, then the B of every group
+    n_exp = N_GAUSSIANS * n_kinds + n_groups
     beta = np.empty(n_exp, dtype=np.float64)
     for t in range(n_kinds):
-        for i in range(4):
-            beta[4 * t + i] = kind_b[t, i]
+        for i in range(N_GAUSSIANS):
+            beta[N_GAUSSIANS * t + i] = kind_b[t, i]
     for grp in range(n_groups):
-        beta[4 * n_kinds + grp] = group_b[grp]
+        beta[N_GAUSSIANS * n_kinds + grp] = group_b[grp]
     # exp(−β s²) along an l row by recurrence: s²(l) is quadratic in l, so
     # E(l+1) = E(l)·R(l), R(l+1) = R(l)·Q with R(l) = exp(−β(2Bc + A(2l+1))/4),
     # Q = exp(−β·A/2): two products instead of an exp. Used when every exponent met is
@@ -171,9 +208,24 @@ def bragg_reflections(
     e_step = np.empty(n_exp, dtype=np.float64)
     beta_max = 0.0
     for q in range(n_exp):
-        beta_max = max(beta_max, beta[q])
+        beta_max = max(beta_max, abs(beta[q]))
         e_step[q] = math.exp(-0.5 * beta[q] * metric[2, 2])
     use_recurrence = beta_max * (g_max + math.sqrt(metric[2, 2])) ** 2 / 4.0 < 500.0
+    # anisotropic T_j(l) = exp(−(A + B·l + C·l²)) along a row, same recurrence:
+    # T(l+1) = T(l)·R(l), R(l+1) = R(l)·exp(−2C), R(l) = exp(−(B + C(2l+1)));
+    # |exponents| ≤ Σ|β_j|·(hb + kb + lb + 1)² must stay far from under/overflow
+    a_val = np.empty(n_aniso, dtype=np.float64)
+    a_ratio = np.empty(n_aniso, dtype=np.float64)
+    a_step = np.empty(n_aniso, dtype=np.float64)
+    index_span = float(hb + kb + lb + 1) ** 2
+    for q in range(n_aniso):
+        j = aniso[q]
+        a_step[q] = math.exp(-2.0 * entry_beta[j, 2])
+        size = 0.0
+        for c in range(6):
+            size += abs(entry_beta[j, c])
+        if size * index_span >= 500.0:
+            use_recurrence = False
     m = 0
     for h in range(0, hb + 1):
         for k in range(0 if h == 0 else -kb, kb + 1):
@@ -200,32 +252,63 @@ def bragg_reflections(
                         for q in range(n_exp):
                             e_val[q] = math.exp(-beta[q] * s2)
                             e_ratio[q] = math.exp(-0.25 * beta[q] * (2.0 * bc + a * (2 * l_ + 1)))
+                        for q in range(n_aniso):
+                            j = aniso[q]
+                            qa, qb, qc = _aniso_row(entry_beta, j, h, k)
+                            a_val[q] = math.exp(-(qa + qb * l_ + qc * l_ * l_))
+                            a_ratio[q] = math.exp(-(qb + qc * (2 * l_ + 1)))
                 if use_recurrence:
                     while last_l < l_:
                         for q in range(n_exp):
                             e_val[q] *= e_ratio[q]
                             e_ratio[q] *= e_step[q]
+                        for q in range(n_aniso):
+                            a_val[q] *= a_ratio[q]
+                            a_ratio[q] *= a_step[q]
                         last_l += 1
                 else:
                     for q in range(n_exp):
                         e_val[q] = math.exp(-beta[q] * s2)
-                # f(s) = Z − 41.78214·s²·Σ a_i exp(−b_i s²);  weight = f·exp(−B s²)
+                # f0(s) = c + Σ a_i exp(−b_i s²)  (or c − 41.78214·s²·Σ…);  weight = f·exp(−B s²)
                 for grp in range(n_groups):
                     t = group_kind[grp]
                     acc = 0.0
-                    for i in range(4):
-                        acc += kind_a[t, i] * e_val[4 * t + i]
-                    f = kind_z[t] - FORM_FACTOR_PREFACTOR * s2 * acc
-                    weight[grp] = f * e_val[4 * n_kinds + grp]
+                    for i in range(N_GAUSSIANS):
+                        acc += kind_a[t, i] * e_val[N_GAUSSIANS * t + i]
+                    if mott_bethe:
+                        f = kind_c[t] - FORM_FACTOR_PREFACTOR * s2 * acc
+                    else:
+                        f = kind_c[t] + acc
+                    dw = e_val[N_GAUSSIANS * n_kinds + grp]
+                    weight[grp] = f * dw
+                    weight_im[grp] = kind_fpp[t] * dw
+                # T_j = exp(−hᵀβ_j h) for the anisotropic entries
+                for q in range(n_aniso):
+                    j = aniso[q]
+                    if use_recurrence:
+                        entry_dw[j] = a_val[q]
+                    else:
+                        qa, qb, qc = _aniso_row(entry_beta, j, h, k)
+                        entry_dw[j] = math.exp(-(qa + qb * l_ + qc * l_ * l_))
+                # F_r = Σ w_j (f0+f′) e^{iφ}, F_i = Σ w_j f″ e^{iφ}
                 f_re = 0.0
                 f_im = 0.0
+                g_re = 0.0
+                g_im = 0.0
                 lr = l_ + lb
                 for j in range(n_atoms):
-                    w = weight[entry_group[j]]
+                    grp = entry_group[j]
                     zr = l_re[lr, j]
                     zi = l_im[lr, j]
-                    f_re += w * (row_re[j] * zr - row_im[j] * zi)
-                    f_im += w * (row_re[j] * zi + row_im[j] * zr)
+                    cr = entry_dw[j] * (row_re[j] * zr - row_im[j] * zi)  # w_j cos φ_j
+                    ci = entry_dw[j] * (row_re[j] * zi + row_im[j] * zr)  # w_j sin φ_j
+                    w = weight[grp]
+                    f_re += w * cr
+                    f_im += w * ci
+                    if has_imag:
+                        wi = weight_im[grp]
+                        g_re += wi * cr
+                        g_im += wi * ci
                 sin2 = 0.25 * wavelength * wavelength * g2  # sin²θ = (λ|G|/2)²
                 cos_2t = 1.0 - 2.0 * sin2
                 lp = (1.0 + cos_2t * cos_2t) / (sin2 * math.sqrt(max(1.0 - sin2, 0.0)))
@@ -233,7 +316,8 @@ def bragg_reflections(
                 hkl[m, 1] = k
                 hkl[m, 2] = l_
                 two_theta[m] = math.degrees(2.0 * math.asin(min(math.sqrt(sin2), 1.0)))
-                intensity[m] = 2.0 * (f_re * f_re + f_im * f_im) * lp  # Friedel pair ±G
+                # |F(G)|² + |F(−G)|² = 2·(|F_r|² + |F_i|²)
+                intensity[m] = 2.0 * (f_re * f_re + f_im * f_im + g_re * g_re + g_im * g_im) * lp
                 m += 1
     return hkl, two_theta, intensity
 
@@ -249,9 +333,12 @@ def powder_lines(
     entry_group: np.ndarray,
     group_kind: np.ndarray,
     group_b: np.ndarray,
-    kind_z: np.ndarray,
+    entry_beta: np.ndarray,
+    kind_c: np.ndarray,
     kind_a: np.ndarray,
     kind_b: np.ndarray,
+    kind_fpp: np.ndarray,
+    mott_bethe: bool,
     merge_tolerance: float,
     intensity_tolerance: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -267,7 +354,7 @@ def powder_lines(
     """
     hkl, two_theta, intensity = bragg_reflections(
         lattice, g_min, g_max, wavelength, frac, occupancy, entry_group, group_kind, group_b,
-        kind_z, kind_a, kind_b,
+        entry_beta, kind_c, kind_a, kind_b, kind_fpp, mott_bethe,
     )  # fmt: skip
     tt, raw, hkl_m, mult = merge_lines(two_theta, intensity, hkl, merge_tolerance)
     n = tt.shape[0]

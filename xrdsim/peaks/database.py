@@ -82,12 +82,15 @@ READ_CACHE_BYTES = 64 * 1024 * 1024
 #: size (256 MiB = 16.8 million peaks, ~100,000 MP-20-like structures): a random batch
 #: from memory is a NumPy gather, ~5–10× faster than slices of the HDF5 file.
 PRELOAD_AUTO_BYTES = 256 * 1024 * 1024
+#: Peak fields a preloaded database keeps in memory once a batch asks for them.
+PRELOADABLE = ("two_theta", "intensity", "hkl", "intensity_raw")
 #: Wanted row ranges closer than this many rows are read with one slice: copying a
 #: few thousand unneeded rows (16 KiB) costs less than another h5py call (~10–40 µs).
 MERGE_GAP_ROWS = 2048
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?([eE][-+]?\d+)?")
+#: A number standing alone; digits inside names and paths (``Li2O_225.cif``) are kept.
+_NUMBER = re.compile(r"(?<![\w./])[-+]?\d+(\.\d+)?([eE][-+]?\d+)?(?![\w/])")
 
 
 @dataclass(frozen=True)
@@ -99,12 +102,15 @@ class PeakBatch:
         two_theta: (P,) float64 degrees 2θ, the B peak lists concatenated.
         intensity: (P,) float64 on the 0–100 scale, aligned with ``two_theta``.
         offsets: (B+1,) int64; structure ``indices[k]`` owns ``offsets[k]:offsets[k+1]``.
+        hkl: (P, 3) int32 representative Miller indices when asked for (``ragged(...,
+            hkl=True)``), else None.
     """
 
     indices: np.ndarray
     two_theta: np.ndarray
     intensity: np.ndarray
     offsets: np.ndarray
+    hkl: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.indices.shape[0])
@@ -275,8 +281,13 @@ class PeakDatabase:
                   for c, v in self.labels.items()}
         return self.peaks(i), labels
 
-    def ragged(self, indices: Sequence[int] | np.ndarray) -> PeakBatch:
+    def ragged(self, indices: Sequence[int] | np.ndarray, *, hkl: bool = False,
+               raw: bool = False) -> PeakBatch:
         """Peaks of an arbitrary list of structures (any order, repeats allowed).
+
+        ``hkl=True`` also reads each line's Miller indices (for preferred orientation);
+        ``raw=True`` returns the unscaled |F|²·LP·multiplicity as ``intensity`` (for
+        multi-phase patterns, whose phases must keep their absolute scale).
 
         Preloaded (see ``preload``): one NumPy gather. Otherwise the wanted row ranges
         closer than :data:`MERGE_GAP_ROWS` are merged and each merged range is read with
@@ -290,8 +301,17 @@ class PeakDatabase:
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise DatabaseError(f"structure indices must lie in [0, {n}), got min "
                                 f"{idx.min()} and max {idx.max()}")
-        rows, offsets = self._read(idx, ("two_theta", "intensity"))
-        return PeakBatch(idx, rows["two_theta"], rows["intensity"], offsets)
+        inten = "intensity_raw" if raw else "intensity"
+        fields = ("two_theta", inten, "hkl") if hkl else ("two_theta", inten)
+        rows, offsets = self._read(idx, fields)
+        return PeakBatch(idx, rows["two_theta"], rows[inten], offsets, rows.get("hkl"))
+
+    def cells(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        """(B, 6) float64 unit cells a, b, c (Å), α, β, γ (°) of the given structures."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        labels = self.labels
+        return np.stack([labels[c][idx] for c in ("a", "b", "c", "alpha", "beta", "gamma")],
+                        axis=1).astype(np.float64)
 
     def iter_batches(self, batch_size: int) -> Iterator[PeakBatch]:
         """Yield batches of ``batch_size`` consecutive structures (the last may be shorter)."""
@@ -314,9 +334,12 @@ class PeakDatabase:
 
     def _gather(self, pos, lengths, starts, ends, fields) -> dict[str, np.ndarray]:
         """Rows ``pos`` of each field, from memory or from merged contiguous slices."""
-        if self._preload and set(fields) <= {"two_theta", "intensity"}:
+        if self._preload and set(fields) <= set(PRELOADABLE):  # each field loaded when first asked
             if self._memory is None:
-                self._memory = {k: self._dsets[k][()] for k in ("two_theta", "intensity")}
+                self._memory = {}
+            for k in fields:
+                if k not in self._memory:
+                    self._memory[k] = self._dsets[k][()]
             return {k: self._memory[k][pos] for k in fields}
         # merge the wanted [start, end) ranges into blocks read with one slice each
         keep = lengths > 0
@@ -357,8 +380,9 @@ class PeakDatabase:
             "n_errors": len(errors), "n_peaks": int(self._offsets[-1]),
             "crystal_systems": {name: int(systems[i]) for i, name in enumerate(CRYSTAL_SYSTEMS)},
             "peaks_per_structure": stats,
-            "settings": {k: attrs[k] for k in ("wavelength", "two_theta_range", "symprec",
-                                               "debye_waller")},
+            "settings": {**{k: attrs[k] for k in ("wavelength", "two_theta_range", "symprec",
+                                                  "debye_waller")},
+                         "scattering": json.loads(attrs.get("scattering", "null"))},
             "inputs": attrs["inputs"], "versions": attrs["package_versions"],
             "failure_reasons": reason_counts([r for _, r in errors], top=top_errors),
         }

@@ -11,7 +11,8 @@ them to the workers, so workers need no access to the input files.
 Every input that yields no structure becomes one ``(source, reason)`` error record
 and the rest of the batch goes on: unreadable paths and CSVs without a CIF column
 (reported by the source listing), parse failures (``StructureError``), symmetry
-failures, any other exception in one structure's work (recorded as
+failures, a CSV's ``intended_space_group`` that spglib does not find (synthetic
+crystals: recorded, never relabelled), any other exception in one structure's work (recorded as
 ``"<ExceptionType>: <message>"``), duplicate structure ids, and structures with no
 Bragg line in the 2θ range (an empty pattern is useless downstream, so it is an
 error rather than a row with 0 peaks).
@@ -19,10 +20,13 @@ error rather than a row with 0 peaks).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,13 @@ from xrdsim.peaks.writer import PeakDatabaseWriter, check_output_path
 #: Structures per parallel task: large enough that scheduling overhead (~ms per task
 #: on dask) is small next to the work (~ms per structure), small enough to balance.
 CHUNK_SIZE = 64
+#: Per-structure budget of structure-factor terms (reflections × sites): the largest
+#: structures of the test data (Li7La3Zr2O12, 256 sites, V = 2292 Å³) need ≈ 3.5·10⁶ at
+#: Cu Kα to 120°, the bundled MP-20 set at most ≈ 9.4·10⁴.
+MAX_PEAK_WORK = 1e9
+#: Wall-time budget of one structure (parse, symmetry, peaks) where it can be enforced
+#: (see :func:`time_budget`); the slowest test structure takes well under a second.
+STRUCTURE_SECONDS = 300.0
 #: ``workers=None`` runs in-process below this many inputs: a local dask cluster costs
 #: ~5–20 s to start and close (measured, docs/peaks.md) while in-process work
 #: runs at ~8–17 ms per MP-20 structure, so smaller inputs finish sooner without one.
@@ -81,6 +92,7 @@ class _Chunk:
     wavelength: float
     two_theta_range: tuple[float, float]
     symprec: float
+    u_as_b: bool = False
 
 
 def write_peak_database(
@@ -95,6 +107,7 @@ def write_peak_database(
     progress: bool = True,
     overwrite: bool = False,
     chunk_size: int = CHUNK_SIZE,
+    u_as_b: bool = False,
 ) -> PeakDatabaseSummary:
     """Compute labels and Bragg peaks of every input structure into one HDF5 file.
 
@@ -110,20 +123,25 @@ def write_peak_database(
         progress: show a progress bar on stderr.
         overwrite: replace an existing ``output``.
         chunk_size: structures per parallel task.
+        u_as_b: read CIF U columns as B (``xrdsim.structures.reader.parse_cif``), for
+            inputs that put B values under ``_atom_site_U_iso_or_equiv``.
 
     Returns:
         A :class:`PeakDatabaseSummary`.
 
     Raises:
-        ConfigError: invalid settings. DatabaseError: ``output`` exists (without
-            ``overwrite``) or its folder is missing. Per-structure problems never raise.
+        ConfigError: invalid settings (λ outside 0.062–3.10 Å included).
+        DatabaseError: ``output`` exists (without ``overwrite``) or its folder is missing.
+            Per-structure problems never raise.
     """
     from xrdsim.parallel import default_workers, run_tasks
+    from xrdsim.peaks.form_factors import check_wavelength
     from xrdsim.structures.reader import iter_cif_sources
     from xrdsim.wavelengths import resolve_wavelength
 
     t0 = time.perf_counter()
     lam = resolve_wavelength(wavelength)
+    check_wavelength(lam)  # the peaks include f′/f″: λ must be inside their table
     lo, hi = _check_settings(two_theta_range, symprec, workers, chunk_size)
     output = Path(output)
     check_output_path(output, overwrite=overwrite)
@@ -131,8 +149,8 @@ def write_peak_database(
     if not paths:
         raise ConfigError("no inputs given: pass CIF files, folders or CSV(.gz) files")
     entries = list(iter_cif_sources(paths))
-    chunks = [_Chunk(tuple(entries[i:i + chunk_size]), lam, (lo, hi), float(symprec))
-              for i in range(0, len(entries), chunk_size)]
+    chunks = [_Chunk(tuple(entries[i:i + chunk_size]), lam, (lo, hi), float(symprec),
+                     bool(u_as_b)) for i in range(0, len(entries), chunk_size)]
     if scheduler is None:
         if workers is None:  # automatic: a cluster start costs more than small inputs
             workers = 1 if len(entries) < AUTO_PARALLEL_MIN else default_workers()
@@ -141,7 +159,7 @@ def write_peak_database(
     next_chunk = 0
     with PeakDatabaseWriter(output, wavelength=lam, two_theta_range=(lo, hi),
                             symprec=symprec, inputs=[str(p) for p in paths],
-                            overwrite=overwrite) as writer:
+                            overwrite=overwrite, u_as_b=u_as_b) as writer:
         tasks = run_tasks(_process_chunk, chunks, workers=workers, scheduler=scheduler,
                           label="peaks", progress=progress,
                           weights=[len(c.entries) for c in chunks])
@@ -160,6 +178,8 @@ def write_peak_database(
 
 
 def _check_settings(two_theta_range, symprec, workers, chunk_size) -> tuple[float, float]:
+    from xrdsim.parallel import check_workers
+
     try:
         lo, hi = (float(x) for x in two_theta_range)
     except (TypeError, ValueError):
@@ -170,8 +190,7 @@ def _check_settings(two_theta_range, symprec, workers, chunk_size) -> tuple[floa
                           f"got ({lo}, {hi})")
     if not (np.isfinite(symprec) and symprec > 0):
         raise ConfigError(f"symprec must be a positive distance in Å, got {symprec!r}")
-    if workers is not None and int(workers) < 1:
-        raise ConfigError(f"workers must be >= 1 (or None for all cores), got {workers}")
+    check_workers(workers)
     if int(chunk_size) < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
     return lo, hi
@@ -197,27 +216,87 @@ def _process_chunk(chunk: _Chunk) -> list[tuple]:
 
 def _process_one(entry: Any, chunk: _Chunk) -> tuple:
     from xrdsim.peaks.lines import compute_peaks
+    from xrdsim.structures.cif_checks import symmetry_lost
     from xrdsim.structures.reader import parse_cif
     from xrdsim.structures.symmetry import structure_labels
 
     if isinstance(entry, StructureError):
         return ("error", entry.source, entry.reason)
     try:
-        with warnings.catch_warnings():  # pymatgen's CIF warnings would garble the bar
-            warnings.simplefilter("ignore")
-            record = parse_cif(entry)
+        with warnings.catch_warnings(), time_budget(STRUCTURE_SECONDS):
+            warnings.simplefilter("ignore")  # pymatgen's CIF warnings would garble the bar
+            record = parse_cif(entry, u_as_b=chunk.u_as_b)
+            _check_peak_work(record.structure, chunk)
             labels = structure_labels(record.structure, symprec=chunk.symprec)
+            intended = entry.intended_space_group
+            if intended is not None and labels.space_group != intended:
+                return ("error", entry.source, _mismatch(intended, labels.space_group,
+                                                         chunk.symprec))
             peaks = compute_peaks(record.structure, wavelength=chunk.wavelength,
                                   two_theta_range=chunk.two_theta_range)
     except StructureError as exc:  # the record names the input, not compute_peaks' label
         return ("error", entry.source, exc.reason)
     except Exception as exc:  # noqa: BLE001 - one bad structure must not stop the batch
         return ("error", entry.source, f"{type(exc).__name__}: {exc}")
+    lost = symmetry_lost(record.declared_space_group, int(labels.space_group))
+    if lost:
+        return ("error", entry.source, lost)
     if len(peaks.two_theta) == 0:
         lo, hi = chunk.two_theta_range
         return ("error", entry.source, f"no Bragg peaks between {lo}° and {hi}° 2θ at "
                                        f"λ = {chunk.wavelength} Å")
     return ("ok", record.structure_id, record.source, peaks, _label_row(record, labels))
+
+
+def _mismatch(intended: int, found: int, symprec: float) -> str:
+    return (f"intended space group {intended} but spglib finds {found} at symprec "
+            f"{symprec} Å (a generated crystal whose symmetry changed; regenerate it at "
+            "this symprec or drop it)")
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Raise ``TimeoutError`` in the block after ``seconds`` of wall time (SIGALRM).
+
+    Enforced where signals can be delivered: the main thread of a process, which is where
+    in-process runs (``workers=1``) do their work. dask worker threads cannot receive
+    signals; there the work budget of :func:`_check_peak_work` bounds the cost instead.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+            signal, "setitimer"):
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"over the per-structure time budget of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _check_peak_work(structure: Any, chunk: _Chunk) -> None:
+    """Refuse a structure whose structure-factor sum would exceed :data:`MAX_PEAK_WORK`.
+
+    Reflections inside the limiting sphere: N ≈ (4π/3)·(2 sinθ_max/λ)³·V; the work is
+    N × sites (one complex exponential each). Cost grows with V² for a fixed density, so
+    a plausible-looking 260 Å cell of 19,200 sites (≈ 2·10¹²) would run for hours.
+    """
+    import math
+
+
+    s_max = 2.0 * math.sin(math.radians(min(chunk.two_theta_range[1], 180.0) / 2.0))
+    reflections = 4.0 / 3.0 * math.pi * (s_max / chunk.wavelength) ** 3 * structure.volume
+    work = reflections * len(structure)
+    if work > MAX_PEAK_WORK:
+        raise StructureError("", f"too costly: ≈ {reflections:.3g} reflections × "
+                             f"{len(structure)} sites = {work:.3g} terms (> {MAX_PEAK_WORK:g}, "
+                             "the per-structure budget); a cell this large is not a powder-"
+                             "diffraction training structure")
 
 
 def _label_row(record: Any, labels: Any) -> dict[str, Any]:

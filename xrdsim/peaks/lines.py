@@ -2,26 +2,26 @@
 
 :func:`compute_peaks` turns a pymatgen ``Structure`` into a :class:`PeakList`: every
 reciprocal-lattice point inside the 2θ range, its structure factor with tabulated atomic
-form factors, occupancies and isotropic Debye–Waller factors, the Lorentz–polarisation
+form factors (Waasmaier–Kirfel f0 of atoms and ions, Chantler f′ and f″), occupancies and
+isotropic or anisotropic Debye–Waller factors, the Lorentz–polarisation
 factor, and equal-2θ reflections merged into lines with a multiplicity. The physics runs
 in the numba kernels of :mod:`xrdsim.peaks.bragg_kernel`; this module validates input and
-converts the structure to arrays once. Formulas and the comparison with pymatgen's
-``XRDCalculator`` are in ``docs/peaks.md``.
+has :mod:`xrdsim.peaks.scatterers` convert the structure to arrays once. Formulas and
+the comparison with pymatgen's ``XRDCalculator`` are in ``docs/peaks.md``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
-from xrdsim.errors import ConfigError, StructureError
+from xrdsim.errors import ConfigError
 from xrdsim.peaks.bragg_kernel import powder_lines
+from xrdsim.peaks.form_factors import DEFAULT_FORM_FACTORS, FORM_FACTOR_TABLES, check_wavelength
+from xrdsim.peaks.scatterers import KERNEL_ARRAYS, structure_arrays
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 
 #: Reflections in the same 2θ bin of this width (key ``round(2θ / TWO_THETA_TOL)``) are one
@@ -44,10 +44,6 @@ SCALED_INTENSITY_TOL = 1e-3
 
 #: The 2θ range of :func:`compute_peaks` by default (degrees), the das2025 grid.
 DEFAULT_TWO_THETA_RANGE = (0.0, 120.0)
-
-#: Site property holding the isotropic Debye–Waller B in Å² (set by xrdsim.structures.reader).
-B_ISO_PROPERTY = "b_iso"
-
 
 #: (field, dtype, ndim) of the arrays of a PeakList.
 _PEAKLIST_FIELDS = (
@@ -147,19 +143,6 @@ class PeakList:
         )
 
 
-@lru_cache(maxsize=1)
-def _scattering_table() -> dict[str, tuple[float, np.ndarray, np.ndarray]]:
-    """Element symbol -> (Z, a (4,), b (4,)) from ``data/atomic_scattering_params.json``."""
-    from pymatgen.core.periodic_table import Element
-
-    text = resources.files("xrdsim.data").joinpath("atomic_scattering_params.json").read_text()
-    table = {}
-    for symbol, coeffs in json.loads(text).items():
-        arr = np.asarray(coeffs, dtype=np.float64)
-        table[symbol] = (float(Element(symbol).Z), arr[:, 0].copy(), arr[:, 1].copy())
-    return table
-
-
 def _check_range(two_theta_range: Any) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in two_theta_range)
@@ -175,107 +158,14 @@ def _check_range(two_theta_range: Any) -> tuple[float, float]:
     return lo, hi
 
 
-def _label(structure: Any) -> str:
-    """Name of a structure for error messages (built only on the error path)."""
-    try:
-        return f"structure {structure.composition.reduced_formula}"
-    except Exception:  # an empty or broken structure has no formula
-        return "structure"
-
-
-def _det3(m: list[list[float]]) -> float:
-    return (
-        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-    )
-
-
-def structure_arrays(structure: Any, *, debye_waller: bool = True) -> dict[str, np.ndarray]:
-    """Convert a pymatgen ``Structure`` to the kernel's arrays (one pass over the sites).
-
-    Every (site, species) pair with non-zero occupancy becomes one scattering entry. Entries
-    share a group when they share element and B, so the form factor and Debye–Waller factor
-    are evaluated once per group and reflection.
-
-    Returns:
-        dict with ``lattice`` (3, 3) Å (rows a, b, c), ``frac`` (N, 3), ``occupancy`` (N,),
-        ``entry_group`` (N,) int64, ``group_kind`` (G,) int64, ``group_b`` (G,) Å²,
-        ``kind_z`` (K,), ``kind_a`` / ``kind_b`` (K, 4); float64 unless stated,
-        C-contiguous.
-
-    Raises:
-        StructureError: empty structure, zero volume, non-finite coordinates, an element
-            without form-factor coefficients, or a negative / non-finite B.
-    """
-    sites = structure.sites
-    if not sites:
-        raise StructureError(
-            _label(structure), "the structure has no sites; give at least one atom"
+def _check_options(form_factors: str, wavelength: float, anomalous: bool) -> None:
+    if form_factors not in FORM_FACTOR_TABLES:
+        raise ConfigError(
+            f"form_factors must be one of {', '.join(FORM_FACTOR_TABLES)}, got "
+            f"{form_factors!r}; 'pymatgen' reproduces pymatgen's XRDCalculator"
         )
-    lattice = np.array(structure.lattice.matrix, dtype=np.float64)
-    volume = _det3(lattice.tolist())
-    if not (abs(volume) > 1e-6 and math.isfinite(volume)):
-        raise StructureError(
-            _label(structure),
-            f"the cell volume is {volume!r} Å^3; give 3 independent lattice vectors",
-        )
-    table = _scattering_table()
-    kinds: dict[str, int] = {}
-    groups: dict[tuple[int, float], int] = {}
-    coeffs = []
-    coords = []
-    occupancy = []
-    entry_group = []
-    for i, site in enumerate(sites):
-        b_iso = 0.0
-        if debye_waller and site.properties:
-            value = site.properties.get(B_ISO_PROPERTY)
-            if value is not None:
-                b_iso = float(value)
-                if not (b_iso >= 0.0 and math.isfinite(b_iso)):
-                    raise StructureError(
-                        _label(structure),
-                        f"site {i} has {B_ISO_PROPERTY}={value!r} Å^2; B must be finite and "
-                        ">= 0 (or pass debye_waller=False)",
-                    )
-        fc = site.frac_coords
-        for species, occ in site.species.items():
-            if not occ:
-                continue
-            symbol = species.symbol
-            kind = kinds.get(symbol)
-            if kind is None:
-                if symbol not in table:
-                    raise StructureError(
-                        _label(structure),
-                        f"no X-ray form-factor coefficients for species {symbol!r} at site {i}; "
-                        "known: elements H to Cf",
-                    )
-                kind = kinds[symbol] = len(coeffs)
-                coeffs.append(table[symbol])
-            group = groups.get((kind, b_iso))
-            if group is None:
-                group = groups[(kind, b_iso)] = len(groups)
-            coords.append(fc)
-            occupancy.append(occ)
-            entry_group.append(group)
-    if not coords:
-        raise StructureError(_label(structure), "every site has zero occupancy; nothing scatters")
-    frac = np.array(coords, dtype=np.float64)
-    if not np.isfinite(frac).all():
-        raise StructureError(_label(structure), "non-finite fractional coordinates")
-    return {
-        "lattice": lattice,
-        "frac": frac,
-        "occupancy": np.array(occupancy, dtype=np.float64),
-        "entry_group": np.array(entry_group, dtype=np.int64),
-        "group_kind": np.array([key[0] for key in groups], dtype=np.int64),
-        "group_b": np.array([key[1] for key in groups], dtype=np.float64),
-        "kind_z": np.array([c[0] for c in coeffs], dtype=np.float64),
-        "kind_a": np.array([c[1] for c in coeffs], dtype=np.float64),
-        "kind_b": np.array([c[2] for c in coeffs], dtype=np.float64),
-    }
+    if anomalous:
+        check_wavelength(wavelength)
 
 
 def compute_peaks(
@@ -285,36 +175,48 @@ def compute_peaks(
     two_theta_range: tuple[float, float] = DEFAULT_TWO_THETA_RANGE,
     debye_waller: bool = True,
     merge_tolerance: float = TWO_THETA_TOL,
+    form_factors: str = DEFAULT_FORM_FACTORS,
+    anomalous: bool = True,
+    ionic: bool = True,
 ) -> PeakList:
     """Kinematic X-ray powder lines of a structure.
 
-    ``I = Σ_lines 2·|F(G)|²·(1 + cos²2θ)/(sin²θ·cosθ)`` over the reciprocal-lattice points
-    with 2θ in range, ``F = Σ_j o_j·f_j(s)·exp(−B_j s²)·exp(2πi G·r_j)``, form factors
-    ``f(s) = Z − 41.78214·s²·Σ aᵢ exp(−bᵢ s²)`` (s = sinθ/λ), reflections in the same
-    2θ bin (``merge_tolerance``) merged, lines at or below :data:`SCALED_INTENSITY_TOL`
-    (0–100 scale) dropped. Matches pymatgen's ``XRDCalculator(wavelength).get_pattern(structure,
-    two_theta_range=...)`` (see ``docs/peaks.md`` for the conventions).
+    ``I = Σ_lines (|F(G)|² + |F(−G)|²)·(1 + cos²2θ)/(sin²θ·cosθ)`` over the reciprocal-lattice
+    points with 2θ in range, ``F = Σ_j o_j·(f0_j(s) + f′_j + i f″_j)·T_j·exp(2πi G·r_j)``
+    (s = sinθ/λ; T_j = exp(−B_j s²), or exp(−hᵀβ_j h) for an anisotropic site), reflections
+    in the same 2θ bin (``merge_tolerance``) merged, lines at or below
+    :data:`SCALED_INTENSITY_TOL` (0–100 scale) dropped. With ``form_factors="pymatgen"`` and
+    ``anomalous=False`` it matches pymatgen's ``XRDCalculator(wavelength).get_pattern(structure,
+    two_theta_range=...)`` (see ``docs/peaks.md`` for the conventions and what differs).
 
     Args:
         structure: a pymatgen ``Structure`` (ordered or disordered; each species on a site
             scatters with its occupancy). Site property ``"b_iso"`` (Å²) gives the isotropic
-            Debye–Waller B of that site; absent means B = 0.
+            Debye–Waller B of that site, ``"u_aniso"`` (Cartesian 3×3, Å²) its anisotropic U
+            (used instead of B); absent means B = 0.
         wavelength: λ in Å, or a preset name such as ``"CuKa"`` / ``"MoKa1"``
             (:func:`xrdsim.wavelengths.resolve_wavelength`). Default 1.5418 Å.
         two_theta_range: (min, max) degrees 2θ, ``0 <= min < max <= 180``, both inclusive.
-        debye_waller: apply ``exp(−B s²)`` to each site's form factor from ``"b_iso"``.
+        debye_waller: apply each site's displacement factor from ``"b_iso"`` / ``"u_aniso"``.
         merge_tolerance: 2θ bin width in degrees for merging reflections into lines,
             ``0 < w <= MAX_MERGE_TOLERANCE``; default pymatgen's 1e-5°. A wider bin (e.g.
             1e-3°) merges the pseudo-equivalent reflections of slightly distorted cells
             (see ``docs/peaks.md``).
+        form_factors: f0 table, ``"waasmaier-kirfel"`` (default; atoms and ions) or
+            ``"pymatgen"`` (pymatgen's element table, for line-by-line comparison).
+        anomalous: add Chantler's f′(λ) and f″(λ) of each element (default); ``False``
+            matches pymatgen.
+        ionic: species with an oxidation state scatter with their ion's f0 where the
+            Waasmaier–Kirfel table has it (no effect with ``form_factors="pymatgen"``).
 
     Returns:
         :class:`PeakList` ascending in 2θ (empty when no reflection falls in range).
 
     Raises:
-        ConfigError: unknown wavelength name, λ <= 0, or a bad 2θ range.
+        ConfigError: unknown wavelength name, λ <= 0, a bad 2θ range, an unknown
+            form-factor table, or (with ``anomalous``) λ outside the f′/f″ table.
         StructureError: an empty or degenerate structure, an element without form-factor
-            coefficients, or a negative B.
+            coefficients, a negative B or a bad U tensor.
     """
     lam = resolve_wavelength(wavelength)
     lo, hi = _check_range(two_theta_range)
@@ -324,20 +226,15 @@ def compute_peaks(
             f"merge_tolerance must be in (0, {MAX_MERGE_TOLERANCE}] degrees 2θ, got "
             f"{merge_tolerance!r}; the default {TWO_THETA_TOL} matches pymatgen"
         )
-    arrays = structure_arrays(structure, debye_waller=debye_waller)
+    _check_options(form_factors, lam, anomalous)
+    arrays = structure_arrays(structure, debye_waller=debye_waller, wavelength=lam,
+                              form_factors=form_factors, anomalous=anomalous, ionic=ionic)
     two_theta, intensity, raw, d, hkl, multiplicity = powder_lines(
         arrays["lattice"],
         2.0 * math.sin(math.radians(lo / 2.0)) / lam,  # |G| = 2 sinθ / λ
         2.0 * math.sin(math.radians(hi / 2.0)) / lam,
         lam,
-        arrays["frac"],
-        arrays["occupancy"],
-        arrays["entry_group"],
-        arrays["group_kind"],
-        arrays["group_b"],
-        arrays["kind_z"],
-        arrays["kind_a"],
-        arrays["kind_b"],
+        *(arrays[key] for key in KERNEL_ARRAYS),
         tol,
         SCALED_INTENSITY_TOL,
     )

@@ -7,6 +7,7 @@ a clean close, so a reader never sees a half-written database (layout:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -20,6 +21,7 @@ import numpy as np
 from xrdsim import __version__
 from xrdsim.errors import DatabaseError
 from xrdsim.peaks import database as layout
+from xrdsim.peaks.form_factors import SCATTERING_MODEL
 from xrdsim.versions import package_versions
 
 
@@ -76,6 +78,7 @@ class PeakDatabaseWriter:
         inputs: the input paths, recorded as an attribute.
         overwrite: replace an existing ``path``; otherwise its existence is an error.
         debye_waller: whether the peaks include the CIF's isotropic B factors.
+        u_as_b: whether CIF U columns were read as B (recorded with the scattering model).
 
     Raises:
         DatabaseError: ``path`` exists without ``overwrite``, or its folder does not exist.
@@ -83,14 +86,16 @@ class PeakDatabaseWriter:
 
     def __init__(self, path: str | os.PathLike, *, wavelength: float,
                  two_theta_range: tuple[float, float], symprec: float,
-                 inputs: Sequence[str] = (), overwrite: bool = False, debye_waller: bool = True):
+                 inputs: Sequence[str] = (), overwrite: bool = False, debye_waller: bool = True,
+                 u_as_b: bool = False):
         self.path = Path(path)
         check_output_path(self.path, overwrite=overwrite)
+        remove_stale_partials(self.path)
         self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
         self._file: h5py.File | None = None
         try:  # an interrupt while the file is being laid out must not leave it behind
             self._create(inputs=inputs, wavelength=wavelength, two_theta_range=two_theta_range,
-                         symprec=symprec, debye_waller=debye_waller)
+                         symprec=symprec, debye_waller=debye_waller, u_as_b=u_as_b)
         except BaseException:
             self.abort()
             raise
@@ -98,7 +103,8 @@ class PeakDatabaseWriter:
         self.n_structures = self.n_errors = self.n_peaks = 0
         self.error_reasons: list[str] = []
 
-    def _create(self, *, inputs, wavelength, two_theta_range, symprec, debye_waller) -> None:
+    def _create(self, *, inputs, wavelength, two_theta_range, symprec, debye_waller,
+                u_as_b) -> None:
         """Create the temporary file: root attributes and empty, growable datasets."""
         try:
             f = self._file = h5py.File(self._tmp, "w")
@@ -110,6 +116,8 @@ class PeakDatabaseWriter:
             "wavelength": float(wavelength), "symprec": float(symprec),
             "two_theta_range": np.asarray(two_theta_range, dtype=np.float64),
             "debye_waller": bool(debye_waller),
+            "scattering": json.dumps(SCATTERING_MODEL | {"u_as_b": bool(u_as_b)},
+                                     sort_keys=True),
             "package_versions": json.dumps(package_versions(), sort_keys=True),
             "inputs": json.dumps([str(p) for p in inputs]),
         })
@@ -157,22 +165,41 @@ class PeakDatabaseWriter:
         self.n_errors += 1
 
     def close(self) -> Path:
-        """Flush, mark complete, and rename the temporary file to ``path``."""
-        for appender in (self._peaks, self._offsets, self._table, self._errors):
-            appender.flush()
-        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        self._file.attrs.update({"created": now, "n_structures": self.n_structures,
-                                 "n_errors": self.n_errors, "n_peaks": self.n_peaks})
-        self._file.attrs["complete"] = True
-        self._file.close()
-        os.replace(self._tmp, self.path)
+        """Flush, mark complete, and rename the temporary file to ``path``.
+
+        Raises:
+            DatabaseError: the file could not be finished (disk full, ...); the temporary
+                file is deleted and ``path`` is left as it was.
+        """
+        try:
+            for appender in (self._peaks, self._offsets, self._table, self._errors):
+                appender.flush()
+            now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            self._file.attrs.update({"created": now, "n_structures": self.n_structures,
+                                     "n_errors": self.n_errors, "n_peaks": self.n_peaks})
+            self._file.attrs["complete"] = True
+            self._file.close()
+            self._file = None
+            os.replace(self._tmp, self.path)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise DatabaseError(f"cannot finish {self.path} ({exc}); is the disk full? "
+                                    "Nothing was written — free space and run again") from None
+            raise
         return self.path
 
     def abort(self) -> None:
-        """Close and delete the temporary file; ``path`` is left as it was."""
+        """Close and delete the temporary file; ``path`` is left as it was.
+
+        A close that fails (the disk filled up under HDF5) is not retried: the handle is
+        dropped and the temporary file deleted, so nothing half-written stays behind.
+        """
+        file, self._file = self._file, None
         try:
-            if self._file is not None:
-                self._file.close()
+            if file is not None:
+                with contextlib.suppress(Exception):
+                    file.close()
         finally:
             self._tmp.unlink(missing_ok=True)
 
@@ -184,6 +211,29 @@ class PeakDatabaseWriter:
             self.close()
         else:
             self.abort()
+
+
+def remove_stale_partials(path: Path) -> list[Path]:
+    """Delete ``.<name>.partial-PID`` files of writers that no longer run (a killed peak
+    stage); a live writer's file is kept. Returns the files removed."""
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.partial-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_output_path(path: Path, *, overwrite: bool) -> None:

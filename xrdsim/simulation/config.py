@@ -8,7 +8,9 @@ every parameter is a :class:`Distribution`, written in a file as
 - ``{uniform: [lo, hi]}`` — continuous uniform, ``lo < hi``;
 - ``{plusminus: [lo, hi]}`` — ``±U(lo, hi)`` with a random sign, ``0 ≤ lo < hi``;
 - ``{choice: [a, b, ...]}`` — one of a finite set of distinct values, equally likely;
-- ``{randint: [lo, hi]}`` — integer uniform on ``lo…hi`` inclusive.
+- ``{randint: [lo, hi]}`` — integer uniform on ``lo…hi`` inclusive;
+- ``{loguniform: [lo, hi]}``, ``{bands: [[a, b], ...]}``, ``{logbands: [[a, b], ...]}``
+  (see :mod:`xrdsim.simulation.distributions`).
 
 Ops run in the fixed Table-1 order of :data:`OPS` whatever their order in the file; an
 op missing from the file is off. ``docs/simulation.md`` describes every op.
@@ -16,21 +18,20 @@ op missing from the file is off. ``docs/simulation.md`` describes every op.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import tomllib
 import yaml
 
-from xrdsim.errors import ConfigError, did_you_mean
+from xrdsim.config_files import read_config_file
+from xrdsim.errors import ConfigError, brief, did_you_mean
 from xrdsim.simulation.distributions import Distribution
 from xrdsim.simulation.ops import OP_BY_NAME, OPS, OpSpec
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, KALPHA_DOUBLETS, resolve_wavelength
 
-PRESETS = ("das2025", "train", "invariance")
+PRESETS = ("das2025", "train", "invariance", "extrapolation", "series")
 
 
 @dataclass(frozen=True)
@@ -92,22 +93,28 @@ class SimulationConfig:
             raise ConfigError(f"a config must be a mapping, got {type(data).__name__}")
         unknown = set(data) - {"name", "wavelength", "ops", "description"}
         if unknown:
-            key = sorted(unknown)[0]
+            key = str(sorted(unknown, key=str)[0])
             raise ConfigError(
-                f"unknown top-level key {key!r}; allowed: name, description, wavelength, ops"
-                + did_you_mean(key, ["name", "description", "wavelength", "ops"])
+                f"unknown top-level key {key[:40]!r}; allowed: name, description, "
+                "wavelength, ops" + did_you_mean(key, ["name", "description", "wavelength", "ops"])
             )
         raw_ops = data.get("ops", {}) or {}
         if not isinstance(raw_ops, dict):
-            raise ConfigError(f"'ops' must map op names to settings, got {raw_ops!r}")
+            raise ConfigError(f"'ops' must map op names to settings, got {brief(raw_ops)}")
         for name in raw_ops:
-            if name not in OP_BY_NAME:
+            if not isinstance(name, str) or name not in OP_BY_NAME:
+                name = brief(name) if not isinstance(name, str) else name
                 raise ConfigError(
                     f"unknown op {name!r}; allowed: {', '.join(OP_BY_NAME)}"
                     + did_you_mean(name, OP_BY_NAME)
                 )
         ops = {spec.name: _parse_op(spec, raw_ops.get(spec.name)) for spec in OPS}
-        wavelength = resolve_wavelength(data.get("wavelength", DEFAULT_WAVELENGTH))
+        wavelength = data.get("wavelength", DEFAULT_WAVELENGTH)
+        if (isinstance(wavelength, bool) or not isinstance(wavelength, (int, float, str))
+                or (isinstance(wavelength, str) and len(wavelength) > 40)):
+            raise ConfigError(f"wavelength: expected a number of Å or a name such as 'CuKa1', "
+                              f"got {brief(wavelength)}")
+        wavelength = resolve_wavelength(wavelength)
         if ops["sample_broadening"].enabled and not ops["profile"].enabled:
             raise ConfigError("sample_broadening widens the profile: enable 'profile' too")
         anode = ops["doublet"].settings["anode"]
@@ -116,7 +123,37 @@ class SimulationConfig:
                 f"doublet.anode {anode!r} (Kα1 = {KALPHA_DOUBLETS[anode][0]} Å) does not match "
                 f"the peak lists' wavelength {wavelength} Å; set the anode of that wavelength"
             )
-        return cls(ops=tuple(ops.values()), wavelength=wavelength, name=str(data.get("name", "")))
+        _check_combinations(ops, wavelength)
+        name = data.get("name", "")
+        if not isinstance(name, str) or len(name) > 200:
+            raise ConfigError(f"name: expected a label of at most 200 characters, got "
+                              f"{brief(name)}")
+        return cls(ops=tuple(ops.values()), wavelength=wavelength, name=name)
+
+
+def _check_combinations(ops: dict[str, OpConfig], wavelength: float) -> None:
+    """Checks that involve more than one op."""
+    profile = ops["profile"]
+    if (profile.enabled and profile.settings["positions"] == "exact"
+            and ops["binning"].settings["mode"] == "mean"):
+        raise ConfigError(
+            "binning.mode 'mean' averages lines that share a bin, which only the binned "
+            "profile uses: set profile.positions: binned (as das2025 does) or binning.mode: sum"
+        )
+    tube = ops["tube_lines"]
+    if tube.enabled:
+        anode = tube.settings["anode"]
+        if abs(KALPHA_DOUBLETS[anode][0] / wavelength - 1) > 0.01:
+            raise ConfigError(
+                f"tube_lines.anode {anode!r} (Kα1 = {KALPHA_DOUBLETS[anode][0]} Å) does not "
+                f"match the peak lists' wavelength {wavelength} Å; set the anode of that wavelength"
+            )
+    disp, transp = ops["displacement"], ops["transparency"]
+    if disp.enabled and transp.enabled and disp.settings["radius"] != transp.settings["radius"]:
+        raise ConfigError(
+            f"displacement.radius ({disp.settings['radius']} mm) and transparency.radius "
+            f"({transp.settings['radius']} mm) describe one goniometer: make them equal"
+        )
 
 
 def _parse_op(spec: OpSpec, raw: Any) -> OpConfig:
@@ -125,22 +162,25 @@ def _parse_op(spec: OpSpec, raw: Any) -> OpConfig:
     if raw is True or raw is False:
         raw = {"enabled": raw}
     if not isinstance(raw, dict):
-        raise ConfigError(f"op {spec.name!r}: expected a mapping of parameters, got {raw!r}")
+        raise ConfigError(f"op {spec.name!r}: expected a mapping of parameters, got {brief(raw)}")
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise ConfigError(f"{spec.name}.enabled must be true/false, got {enabled!r}")
+        raise ConfigError(f"{spec.name}.enabled must be true/false, got {brief(enabled)}")
     if spec.always_on and not enabled:
         raise ConfigError(f"{spec.name} cannot be switched off (every pattern is binned)")
     names = {p.name: p for p in spec.params}
     allowed = ["enabled", *spec.settings, *names]
     for key in raw:
-        if key not in allowed:
+        if not isinstance(key, str) or key not in allowed:
+            key = key if isinstance(key, str) else brief(key)
             raise ConfigError(
-                f"unknown parameter {spec.name}.{key}; allowed: {', '.join(allowed)}"
+                f"unknown parameter {spec.name}.{key[:40]}; allowed: {', '.join(allowed)}"
                 + did_you_mean(key, allowed)
             )
     settings = {k: raw.get(k, v) for k, v in spec.settings.items()}
     settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()}
+    for key, value in settings.items():
+        _check_setting_type(f"{spec.name}.{key}", value, spec.settings[key])
     params: dict[str, Distribution] = {}
     for p in spec.params:
         full = f"{spec.name}.{p.name}"
@@ -155,7 +195,7 @@ def _parse_op(spec: OpSpec, raw: Any) -> OpConfig:
         lo, hi = dist.bounds()
         if lo < p.lo or hi > p.hi:
             raise ConfigError(
-                f"{full} ({p.meaning}): got {dist.to_value()!r}, allowed values lie in "
+                f"{full} ({p.meaning}): got {brief(dist.to_value())}, allowed values lie in "
                 f"[{p.lo}, {p.hi}]; values outside are refused, not clamped"
             )
         params[p.name] = dist
@@ -164,16 +204,28 @@ def _parse_op(spec: OpSpec, raw: Any) -> OpConfig:
     return OpConfig(spec.name, enabled, params, settings)
 
 
-def _read_file(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() == ".toml":
-            return tomllib.loads(text)
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: not valid {path.suffix[1:] or 'YAML'}: {exc}") from None
+def _check_setting_type(name: str, value: Any, default: Any) -> None:
+    """A setting has the type of its default (a bool, a short string, a finite number or a
+    list of as many finite numbers), so the op's own check only ever sees such values."""
+    import math
+
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+        want = "true or false"
+    elif isinstance(default, str):
+        ok = isinstance(value, str) and len(value) <= 40
+        want = "a name"
+    elif isinstance(default, (int, float)):
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and math.isfinite(value))
+        want = "a finite number"
+    else:
+        ok = (isinstance(value, (list, tuple)) and len(value) == len(default)
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                      and math.isfinite(v) for v in value))
+        want = f"a list of {len(default)} finite numbers"
+    if not ok:
+        raise ConfigError(f"{name}: expected {want} (default {default!r}), got {brief(value)}")
 
 
 def load_config(source: str | Path | dict[str, Any] | SimulationConfig) -> SimulationConfig:
@@ -203,6 +255,6 @@ def load_config(source: str | Path | dict[str, Any] | SimulationConfig) -> Simul
             f"config {text!r} is neither a preset ({', '.join(PRESETS)}) nor an existing file"
             + did_you_mean(text, PRESETS)
         )
-    return SimulationConfig.from_dict(_read_file(path))
+    return SimulationConfig.from_dict(read_config_file(path, what="simulation config"))
 
 

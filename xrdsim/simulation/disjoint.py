@@ -24,6 +24,22 @@ def _intersect(
     ]
 
 
+#: Common values listed in an overlap message before it says how many more there are.
+MAX_LISTED = 6
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def describe_common(common: list[tuple[float, float]]) -> str:
+    """Shared values for humans: points as numbers, ranges as ``[lo, hi]``, e.g. ``0, 1, 2``."""
+    parts = sorted(set(common))
+    shown = [_num(a) if a == b else f"[{_num(a)}, {_num(b)}]" for a, b in parts[:MAX_LISTED]]
+    more = len(parts) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
 def check_disjoint(a: SimulationConfig, b: SimulationConfig) -> None:
     """Refuse two configs whose randomised parameters can take a common value.
 
@@ -55,7 +71,8 @@ def check_disjoint(a: SimulationConfig, b: SimulationConfig) -> None:
                 overlaps.append(
                     (
                         f"{spec.name}.{p.name}",
-                        f"{da.to_value()!r} vs {db.to_value()!r} share {what} {common[0]}",
+                        f"{da.to_value()!r} vs {db.to_value()!r} share {what} "
+                        f"{describe_common(common)}",
                     )
                 )
     if overlaps:

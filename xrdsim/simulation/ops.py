@@ -15,7 +15,8 @@ import numpy as np
 
 from xrdsim.errors import ConfigError, did_you_mean
 from xrdsim.simulation.distributions import Distribution, _number
-from xrdsim.wavelengths import KALPHA_DOUBLETS
+from xrdsim.simulation.orientation import DEFAULT_DIRECTIONS
+from xrdsim.wavelengths import KALPHA_DOUBLETS, KBETA
 
 _INF = float("inf")
 
@@ -49,12 +50,13 @@ class OpSpec:
     always_on: bool = False
 
 
-def _check_crop(op: str) -> Callable[[dict, dict], None]:
+def _check_crop(op: str, low: str = "low", high: str = "high") -> Callable[[dict, dict], None]:
     def check(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-        if p["low"].bounds()[1] >= p["high"].bounds()[0]:
+        if p[low].bounds()[1] >= p[high].bounds()[0]:
             raise ConfigError(
-                f"{op}.low can reach {p['low'].bounds()[1]} and {op}.high can be as low as "
-                f"{p['high'].bounds()[0]}: every low must lie below every high; shrink the ranges"
+                f"{op}.{low} can reach {p[low].bounds()[1]} and {op}.{high} can be as low as "
+                f"{p[high].bounds()[0]}: every {low} must lie below every {high}; "
+                "shrink the ranges"
             )
 
     return check
@@ -83,6 +85,11 @@ def _check_profile(p: dict[str, Distribution], s: dict[str, Any]) -> None:
     cut = s["tail_cutoff"]
     if not 1e-4 <= cut <= 0.1:
         raise ConfigError(f"profile.tail_cutoff must lie in [1e-4, 0.1], got {cut}")
+    if s["positions"] not in ("exact", "binned"):
+        raise ConfigError(
+            f"profile.positions: got {s['positions']!r}, allowed 'exact' (each line at its "
+            "true 2θ) or 'binned' (lines moved to their bin centre, das2025)"
+        )
     if not isinstance(s["latin_hypercube"], bool):
         raise ConfigError(
             f"profile.latin_hypercube must be true/false, got {s['latin_hypercube']!r}"
@@ -112,9 +119,60 @@ def _check_impurity(p: dict[str, Distribution], s: dict[str, Any]) -> None:
         raise ConfigError(
             f"impurity.two_theta_range: got {r!r}, need [lo, hi] with 0 <= lo < hi <= 120"
         )
-    if p["intensity"].kind not in ("fixed", "uniform"):
+    _check_per_hump("impurity", ("intensity",))(p, s)
+
+
+def _check_radius(op: str) -> Callable[[dict, dict], None]:
+    def check(p: dict[str, Distribution], s: dict[str, Any]) -> None:
+        r = _number(f"{op}.radius", s["radius"])
+        if not 50.0 <= r <= 1000.0:
+            raise ConfigError(
+                f"{op}.radius (goniometer radius, mm) must lie in [50, 1000], got {r}"
+            )
+
+    return check
+
+
+def _check_tube_lines(p: dict[str, Distribution], s: dict[str, Any]) -> None:
+    if s["anode"] not in KBETA:
         raise ConfigError(
-            "impurity.intensity is drawn per peak: use a number or {uniform: [lo, hi]}"
+            f"tube_lines.anode: got {s['anode']!r}, allowed {sorted(KBETA)}"
+            + did_you_mean(str(s["anode"]), KBETA)
+        )
+
+
+def _check_per_hump(op: str, names: tuple[str, ...]) -> Callable[[dict, dict], None]:
+    def check(p: dict[str, Distribution], s: dict[str, Any]) -> None:
+        for n in names:
+            if p[n].kind not in ("fixed", "uniform", "loguniform", "bands", "logbands"):
+                raise ConfigError(
+                    f"{op}.{n} is drawn per {op} item: use a number, uniform, loguniform, "
+                    f"bands or logbands, got {p[n].to_value()!r}"
+                )
+
+    return check
+
+
+def _check_directions(p: dict[str, Distribution], s: dict[str, Any]) -> None:
+    d = s["directions"]
+    ok = isinstance(d, (list, tuple)) and len(d) > 0 and all(
+        isinstance(v, (list, tuple)) and len(v) == 3
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in v) and any(v)
+        for v in d
+    )  # fmt: skip
+    if not ok:
+        raise ConfigError(
+            f"preferred_orientation.directions: got {d!r}; need a list of integer [h, k, l] "
+            "plate normals, e.g. [[0, 0, 1], [1, 1, 1]]"
+        )
+
+
+def _check_mixture(p: dict[str, Distribution], s: dict[str, Any]) -> None:
+    n, f = p["phases"].bounds()[1], p["fraction"].bounds()[1]
+    if f * (n + 1) >= 1.0:
+        raise ConfigError(
+            f"mixture: {int(n)} extra phases of weight fraction up to {f} can outweigh the "
+            f"labelled phase (1 − {int(n)}·{f} ≤ {f}); keep fraction below {1 / (n + 1):.3g}"
         )
 
 
@@ -127,12 +185,41 @@ def _crop(meaning: str) -> tuple[ParamSpec, ...]:
 
 #: Every op in execution order (das2025 Table 1, with the extra ops slotted in where they act).
 OPS: tuple[OpSpec, ...] = (
+    OpSpec(
+        "mixture",
+        (
+            ParamSpec("phases", 0.0, 2.0, "extra phases from other structures", integer=True),
+            ParamSpec("fraction", 0.0, 0.5, "weight fraction of each extra phase"),
+        ),
+        check=_check_mixture,
+    ),
     OpSpec("zero_shift", (ParamSpec("delta", -5.0, 5.0, "2θ offset, degrees"),)),
+    OpSpec(
+        "displacement",
+        (ParamSpec("shift", -2.0, 2.0, "sample height displacement s, mm"),),
+        {"radius": 240.0},
+        _check_radius("displacement"),
+    ),
     OpSpec("position_noise", (ParamSpec("amplitude", -1.0, 1.0, "a, degrees", symmetric=True),)),
     OpSpec("peak_crop", _crop("peak window"), check=_check_crop("peak_crop")),
     OpSpec("intensity_noise", (ParamSpec("amplitude", -1.0, 1.0, "ℓ, fraction", symmetric=True),)),
     OpSpec(
+        "preferred_orientation",
+        (ParamSpec("r", 0.1, 10.0, "March–Dollase ratio r (< 1 plates, > 1 needles)"),),
+        {"directions": [list(d) for d in DEFAULT_DIRECTIONS]},
+        _check_directions,
+    ),
+    OpSpec(
         "doublet", (ParamSpec("ratio", 0.0, 1.0, "I(Kα2)/I(Kα1)"),), {"anode": "Cu"}, _check_doublet
+    ),
+    OpSpec(
+        "tube_lines",
+        (
+            ParamSpec("kbeta", 0.0, 0.5, "I(Kβ1)/I(Kα), unfiltered or leaky filter"),
+            ParamSpec("tungsten", 0.0, 0.2, "I(W Lα1)/I(Kα), contaminated anode"),
+        ),
+        {"anode": "Cu"},
+        _check_tube_lines,
     ),
     OpSpec("binning", (), {"mode": "sum"}, _check_binning, always_on=True),
     OpSpec(
@@ -147,14 +234,15 @@ OPS: tuple[OpSpec, ...] = (
     OpSpec(
         "profile",
         (
-            ParamSpec("U", meaning="Caglioti U, deg²"),
-            ParamSpec("V", meaning="Caglioti V, deg²"),
-            ParamSpec("W", meaning="Caglioti W, deg²"),
-            ParamSpec("P", meaning="Caglioti P (Scherrer-like), deg²"),
+            # |U|, |V|, |W|, |P| ≤ 10 deg² keeps every FWHM on 0–120° below ≈ 10° 2θ
+            ParamSpec("U", -10.0, 10.0, "Caglioti U, deg²"),
+            ParamSpec("V", -10.0, 10.0, "Caglioti V, deg²"),
+            ParamSpec("W", -10.0, 10.0, "Caglioti W, deg²"),
+            ParamSpec("P", -10.0, 10.0, "Caglioti P (Scherrer-like), deg²"),
             ParamSpec("eta", 0.0, 1.0, "Lorentzian fraction η"),
             ParamSpec("rho", -1.0, 1.0, "asymmetry ρ"),
         ),
-        {"latin_hypercube": True, "tail_cutoff": 0.005},
+        {"latin_hypercube": True, "tail_cutoff": 0.005, "positions": "exact"},
         _check_profile,
     ),
     OpSpec(
@@ -164,7 +252,32 @@ OPS: tuple[OpSpec, ...] = (
             ParamSpec("strain", 0.0, 0.1, "microstrain ε"),
         ),
     ),
+    OpSpec(
+        "transparency",
+        (ParamSpec("mu", 1.0, 1e5, "linear absorption coefficient μ of the sample, 1/cm"),),
+        {"radius": 240.0},
+        _check_radius("transparency"),
+    ),
     OpSpec("background", tuple(ParamSpec(f"c{k}", 0.0, 10.0, "Bernstein level") for k in range(4))),
+    OpSpec(
+        "amorphous",
+        (
+            ParamSpec("count", 0.0, 10.0, "number of amorphous humps", integer=True),
+            ParamSpec("height", 0.0, 10.0, "hump height, fraction of the maximum", per_peak=True),
+            ParamSpec("center", 0.0, 180.0, "hump centre, degrees 2θ", per_peak=True),
+            ParamSpec("fwhm", 0.5, 180.0, "hump FWHM, degrees 2θ", per_peak=True),
+            ParamSpec("eta", 0.0, 1.0, "hump Lorentzian fraction", per_peak=True),
+        ),
+        check=_check_per_hump("amorphous", ("height", "center", "fwhm", "eta")),
+    ),
+    OpSpec(
+        "air_scatter",
+        (
+            ParamSpec("amplitude", 0.0, 100.0, "level at 2θ = 0, fraction of the maximum"),
+            ParamSpec("decay", 0.1, 90.0, "e-folding length, degrees 2θ"),
+        ),
+    ),
+    OpSpec("poisson_noise", (ParamSpec("counts", 1.0, 1e12, "counts at the maximum"),)),
     OpSpec("counting_noise", (ParamSpec("counts", 1.0, 1e12, "counts at the maximum"),)),
     OpSpec(
         "background_noise",
@@ -173,6 +286,10 @@ OPS: tuple[OpSpec, ...] = (
             ParamSpec("dilation", 0.0, 12000.0, "knot spacing d, bins"),
         ),
     ),
+    OpSpec("scan_range", (
+        ParamSpec("start", 0.0, 180.0, "first 2θ of the scan, degrees"),
+        ParamSpec("end", 0.0, 180.0, "last 2θ of the scan, degrees"),
+    ), check=_check_crop("scan_range", "start", "end")),
     OpSpec("renormalize", ()),
     OpSpec("final_crop", _crop("pattern window"), check=_check_crop("final_crop")),
 )
@@ -188,3 +305,8 @@ def op_spec(name: str) -> OpSpec:
 def param_slots() -> tuple[str, ...]:
     """Dotted names of every per-pattern parameter of every op, in op order."""
     return tuple(f"{op.name}.{p.name}" for op in OPS for p in op.params if not p.per_peak)
+
+
+def per_item_slots() -> tuple[str, ...]:
+    """Dotted names of every parameter drawn per peak / per hump inside the kernel."""
+    return tuple(f"{op.name}.{p.name}" for op in OPS for p in op.params if p.per_peak)

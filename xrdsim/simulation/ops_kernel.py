@@ -3,14 +3,10 @@
 :func:`render_batch` applies every op of ``xrdsim.simulation.ops.OPS`` to each pattern of a
 batch, in parallel over patterns (``prange``). All randomness inside the ops comes from
 the counter-based streams of :mod:`xrdsim.simulation.rng` keyed on the pattern key, and all
-per-pattern parameters come in as a (B, 24) float64 matrix whose columns are
+per-pattern parameters come in as a (B, P) float64 matrix whose columns are
 :data:`PARAM_SLOTS` (drawn elsewhere, by :mod:`xrdsim.simulation.sampling`): draw in one place,
-apply deterministically here.
-
-The profile is integrated over each bin through a per-pattern table of the cumulative
-shape function C(u), u = (2θ − 2θ_peak)/FWHM, evaluated by cubic Hermite interpolation
-(C and its derivative F at nodes du = 1/64): bin value = s·[C(u_right) − C(u_left)],
-so the area of every peak is conserved whatever its width relative to the bin.
+apply deterministically here. Peak shapes are in :mod:`xrdsim.simulation.profile_kernel`,
+backgrounds and noise in :mod:`xrdsim.simulation.noise_kernel`.
 """
 
 from __future__ import annotations
@@ -21,209 +17,197 @@ import numba as nb
 import numpy as np
 
 from xrdsim.grid import BIN_WIDTH, N_BINS
+from xrdsim.simulation import noise_kernel as nk_
+from xrdsim.simulation.profile_kernel import (
+    TABLE_DU,
+    cubic_table,
+    half_window,
+    profile_binned,
+    profile_exact,
+)
 from xrdsim.simulation.rng import (
+    STREAM_AMORPHOUS,
     STREAM_BACKGROUND,
     STREAM_COUNTING,
     STREAM_IMPURITY,
     STREAM_INTENSITY,
+    STREAM_ORIENTATION,
+    STREAM_POISSON,
     STREAM_POSITION,
     stream_key,
+    transform,
     uniform,
 )
 
 #: Column order of the parameter matrix (must equal ``xrdsim.simulation.ops.param_slots()``).
 PARAM_SLOTS = (
-    "zero_shift.delta", "position_noise.amplitude", "peak_crop.low", "peak_crop.high",
-    "intensity_noise.amplitude", "doublet.ratio", "impurity.count",
+    "mixture.phases", "mixture.fraction", "zero_shift.delta", "displacement.shift",
+    "position_noise.amplitude", "peak_crop.low", "peak_crop.high", "intensity_noise.amplitude",
+    "preferred_orientation.r", "doublet.ratio", "tube_lines.kbeta", "tube_lines.tungsten",
+    "impurity.count",
     "profile.U", "profile.V", "profile.W", "profile.P", "profile.eta", "profile.rho",
-    "sample_broadening.size", "sample_broadening.strain",
-    "background.c0", "background.c1", "background.c2", "background.c3",
+    "sample_broadening.size", "sample_broadening.strain", "transparency.mu",
+    "background.c0", "background.c1", "background.c2", "background.c3", "amorphous.count",
+    "air_scatter.amplitude", "air_scatter.decay", "poisson_noise.counts",
     "counting_noise.counts", "background_noise.amplitude", "background_noise.dilation",
-    "final_crop.low", "final_crop.high",
+    "scan_range.start", "scan_range.end", "final_crop.low", "final_crop.high",
 )  # fmt: skip
+#: Per-item parameters drawn inside the kernel (``xrdsim.simulation.ops.per_item_slots()``).
+ITEM_SLOTS = ("impurity.intensity", "amorphous.height", "amorphous.center", "amorphous.fwhm",
+              "amorphous.eta")  # fmt: skip
 #: Op order of the ``ops_on`` flags (must equal ``[op.name for op in config.OPS]``).
 OP_ORDER = (
-    "zero_shift", "position_noise", "peak_crop", "intensity_noise", "doublet", "binning",
-    "impurity", "profile", "sample_broadening", "background", "counting_noise",
-    "background_noise", "renormalize", "final_crop",
+    "mixture", "zero_shift", "displacement", "position_noise", "peak_crop", "intensity_noise",
+    "preferred_orientation", "doublet", "tube_lines", "binning", "impurity", "profile",
+    "sample_broadening", "transparency", "background", "amorphous", "air_scatter",
+    "poisson_noise", "counting_noise", "background_noise", "scan_range", "renormalize",
+    "final_crop",
 )  # fmt: skip
-(ZERO, POSN, PCROP, INTN, DOUBLET, BINNING, IMPURITY, PROFILE, BROADEN, BACKGROUND,
- COUNTING, BGNOISE, RENORM, FCROP) = range(len(OP_ORDER))  # fmt: skip
+(MIXTURE, ZERO, DISPL, POSN, PCROP, INTN, PO, DOUBLET, TUBE, BINNING, IMPURITY,
+ PROFILE, BROADEN, TRANSP, BACKGROUND, AMORPH, AIR, POISSON, COUNTING, BGNOISE, SCAN, RENORM,
+ FCROP) = range(len(OP_ORDER))  # fmt: skip
 
-#: Node spacing of the profile shape tables, in units of FWHM.
-TABLE_DU = 1.0 / 64.0
-#: Largest half-window the tables cover (FWHM units): the pure-Lorentzian half window
-#: for the smallest allowed tail cutoff 1e-4 is √(1/1e-4 − 1)/2 = 49.99.
-TABLE_UMAX = 50.0
-TABLE_NODES = int(round(TABLE_UMAX / TABLE_DU)) + 1
-#: Scherrer constant K for spherical crystallites.
-SCHERRER_K = 0.9
+# parameter columns (numba freezes module globals as constants)
+P_DELTA, P_DISPL, P_POSN, P_PCLO, P_PCHI, P_INTN, P_PO, P_RATIO, P_KBETA, P_W, P_MU, P_IMPN = (
+    PARAM_SLOTS.index(n) for n in (
+        "zero_shift.delta", "displacement.shift", "position_noise.amplitude", "peak_crop.low",
+        "peak_crop.high", "intensity_noise.amplitude", "preferred_orientation.r",
+        "doublet.ratio", "tube_lines.kbeta", "tube_lines.tungsten", "transparency.mu",
+        "impurity.count"))  # fmt: skip
+P_U = PARAM_SLOTS.index("profile.U")
+P_ETA, P_RHO, P_SIZE, P_STRAIN = (P_U + 4, P_U + 5, P_U + 6, P_U + 7)
+P_C0 = PARAM_SLOTS.index("background.c0")
+P_HUMPS = PARAM_SLOTS.index("amorphous.count")
+P_AIR_A, P_AIR_T = P_HUMPS + 1, P_HUMPS + 2
+P_POISSON = PARAM_SLOTS.index("poisson_noise.counts")
+P_COUNTS = PARAM_SLOTS.index("counting_noise.counts")
+P_BGN_A, P_BGN_D = P_COUNTS + 1, P_COUNTS + 2
+P_SCAN_LO, P_SCAN_HI, P_FC_LO, P_FC_HI = (P_BGN_D + 1, P_BGN_D + 2, P_BGN_D + 3, P_BGN_D + 4)
+#: Entries of the ``consts`` vector of :func:`render_batch`.
+C_CUTOFF, C_WAVELENGTH, C_MEAN, C_EXACT, C_RADIUS_D, C_RADIUS_T, C_IMP_LO, C_IMP_HI = range(8)
+N_CONSTS = 8
+
+#: Lines per peak (Kα1, Kα2, Kβ1, W Lα1).
+LINES_PER_PEAK = 4
 _RAD2DEG = 180.0 / math.pi
-_FOUR_LN2 = 4.0 * math.log(2.0)
-
-
-@nb.njit(cache=True)
-def half_window(eta, cutoff):
-    """Half window k (FWHM units) where the unit-height pV falls to ``cutoff``.
-
-    Solves (1 − η)·exp(−4 ln2 k²) + η/(1 + 4k²) = cutoff by bisection on [0, TABLE_UMAX].
-    """
-    lo, hi = 0.0, TABLE_UMAX
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        f = (1.0 - eta) * math.exp(-_FOUR_LN2 * mid * mid) + eta / (1.0 + 4.0 * mid * mid)
-        if f > cutoff:
-            lo = mid
-        else:
-            hi = mid
-    return hi
-
-
-@nb.njit(cache=True)
-def _shape_table(tables, eta, rho, nk):
-    """(2nk+1, 2) table of C(u) and du·F(u) at u = (n − nk)·du for one (η, ρ).
-
-    F(u) = [(1−η)g(u) + ηl(u)]·(1 − ρ·erf(u)); C(u) = ∫₀ᵘ F. With S = ∫₀ᵘ pV (odd) and
-    A = ∫₀ᵘ pV·erf (even): C(±u) = ±S(u) − ρA(u), F(±u) = pV(u) ∓ ρ·pV(u)erf(u).
-    """
-    tab = np.empty((2 * nk + 1, 2), dtype=np.float64)
-    a = 1.0 - eta
-    for m in range(nk + 1):
-        pv = a * tables[0, m] + eta * tables[1, m]
-        pve = a * tables[2, m] + eta * tables[3, m]
-        s = a * tables[4, m] + eta * tables[5, m]
-        q = a * tables[6, m] + eta * tables[7, m]
-        tab[nk + m, 0] = s - rho * q
-        tab[nk + m, 1] = TABLE_DU * (pv - rho * pve)
-        tab[nk - m, 0] = -s - rho * q
-        tab[nk - m, 1] = TABLE_DU * (pv + rho * pve)
-    return tab
-
-
-@nb.njit(cache=True)
-def _cubic_table(tab, nk):
-    """Per-interval cubic coefficients of the Hermite interpolant of C.
-
-    On [n, n+1] (table units), C(n + f) = a0 + f·(a1 + f·(a2 + f·a3)) with a0 = C_n,
-    a1 = du·F_n, a2 = 3(C_{n+1} − C_n) − 2du·F_n − du·F_{n+1},
-    a3 = 2(C_n − C_{n+1}) + du·F_n + du·F_{n+1}.
-    """
-    coef = np.empty(8 * nk, dtype=np.float64)
-    for n in range(2 * nk):
-        c0 = tab[n, 0]
-        d0 = tab[n, 1]
-        c1 = tab[n + 1, 0]
-        d1 = tab[n + 1, 1]
-        coef[4 * n] = c0
-        coef[4 * n + 1] = d0
-        coef[4 * n + 2] = 3.0 * (c1 - c0) - 2.0 * d0 - d1
-        coef[4 * n + 3] = 2.0 * (c0 - c1) + d0 + d1
-    return coef
+_DEG2RAD = math.pi / 180.0
+_TOP = N_BINS * BIN_WIDTH
 
 
 @nb.njit(cache=True, inline="always")
-def _cdf(coef, t):
-    """C at table coordinate t = u/du + nk (0 ≤ t ≤ 2nk − 1 + 1), Horner form."""
-    n = int(t)
-    f = t - n
-    b = 4 * n
-    return coef[b] + f * (coef[b + 1] + f * (coef[b + 2] + f * coef[b + 3]))
+def _push(x, w, prm, on, lx, ly, nl):
+    """Append line (x, w) unless it falls outside the grid or the peak-crop window."""
+    if not (x >= 0.0 and x < _TOP):
+        return nl
+    if on[PCROP] and (x < prm[P_PCLO] or x > prm[P_PCHI]):
+        return nl
+    lx[nl] = x
+    ly[nl] = w
+    return nl + 1
 
 
 @nb.njit(cache=True)
-def _bin_peaks(tt1, tt2, inten, lo, hi, prm, on, key, mean_mode, sticks):
-    """Zero shift, position noise, peak crop, intensity noise, doublet split, binning."""
-    counts = np.zeros(N_BINS, dtype=np.int32)
+def march_dollase(hkl, gs, mask, ops, p, r):
+    """W = ⟨(r²cos²α + sin²α/r)^(−3/2)⟩ over the equivalents M·hkl (mask) of one line.
+
+    α is the angle between the reciprocal vectors of M·hkl and the preferred direction p:
+    cos²α = (h'·G*·p)² / ((h'·G*·h')(p·G*·p)); G* is ``gs`` (9,) row-major.
+    """
+    gp0 = gs[0] * p[0] + gs[1] * p[1] + gs[2] * p[2]
+    gp1 = gs[3] * p[0] + gs[4] * p[1] + gs[5] * p[2]
+    gp2 = gs[6] * p[0] + gs[7] * p[1] + gs[8] * p[2]
+    pp = p[0] * gp0 + p[1] * gp1 + p[2] * gp2
+    h, k, l = float(hkl[0]), float(hkl[1]), float(hkl[2])
+    hh = (h * (gs[0] * h + gs[1] * k + gs[2] * l) + k * (gs[3] * h + gs[4] * k + gs[5] * l)
+          + l * (gs[6] * h + gs[7] * k + gs[8] * l))  # fmt: skip
+    total = 0.0
+    n = 0
+    for m in range(ops.shape[0]):
+        if not mask[m]:
+            continue
+        a = ops[m, 0] * h + ops[m, 1] * k + ops[m, 2] * l
+        b = ops[m, 3] * h + ops[m, 4] * k + ops[m, 5] * l
+        c = ops[m, 6] * h + ops[m, 7] * k + ops[m, 8] * l
+        hp = a * gp0 + b * gp1 + c * gp2
+        c2 = min(hp * hp / (hh * pp), 1.0)
+        x = r * r * c2 + (1.0 - c2) / r
+        total += 1.0 / (x * math.sqrt(x))
+        n += 1
+    return total / n
+
+
+@nb.njit(cache=True)
+def make_lines(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, ops, dirs, lx, ly):
+    """Instrument lines of one pattern into (lx, ly); returns their number.
+
+    Per peak i: zero shift, position noise δ_i ~ U(−a, a), intensity noise
+    y_i(1 + ℓ(2u − 1)), preferred orientation (:func:`march_dollase`, direction drawn
+    from ``dirs``); then one line per wavelength (``tt`` rows: Kα1 or single line,
+    Kα2, Kβ1, W Lα1), each moved by the displacement Δ2θ = −2s·cosθ/R. A Kβ / W line
+    is kept when its intensity reaches ``tail_cutoff`` × the strongest input peak (the
+    profile drops features below that fraction of each peak as well).
+    """
     kpos = stream_key(key, STREAM_POSITION)
     kint = stream_key(key, STREAM_INTENSITY)
+    nl = 0
+    floor = 0.0
+    for i in range(hi - lo):
+        floor = max(floor, inten[lo + i])
+    floor *= consts[C_CUTOFF]
+    direction = dirs[min(int(uniform(stream_key(key, STREAM_ORIENTATION), 0) * dirs.shape[0]),
+                         dirs.shape[0] - 1)]  # fmt: skip
+    ratio = prm[P_RATIO]
     for i in range(hi - lo):
         shift = 0.0
         if on[ZERO]:
-            shift += prm[0]
+            shift += prm[P_DELTA]
         if on[POSN]:  # δ_i = a·(2u − 1) ~ U(−a, a)
-            shift += prm[1] * (2.0 * uniform(kpos, i) - 1.0)
+            shift += prm[P_POSN] * (2.0 * uniform(kpos, i) - 1.0)
         y = inten[lo + i]
         if on[INTN]:  # y ← y·(1 + ℓ(2u − 1))
-            y = y * (1.0 + prm[4] * (2.0 * uniform(kint, i) - 1.0))
-        n_lines = 1
-        y1 = y
-        y2 = 0.0
-        if on[DOUBLET]:  # Kα1 : Kα2 = 1 : r, total intensity kept
-            n_lines = 2
-            y1 = y / (1.0 + prm[5])
-            y2 = y * prm[5] / (1.0 + prm[5])
-        for line in range(n_lines):
-            x = (tt1[lo + i] if line == 0 else tt2[lo + i]) + shift
-            if not (x >= 0.0 and x < N_BINS * BIN_WIDTH):
+            y = y * (1.0 + prm[P_INTN] * (2.0 * uniform(kint, i) - 1.0))
+        if on[PO]:  # March–Dollase, averaged over the line's equivalent reflections
+            ph = phase[lo + i]
+            y = y * march_dollase(hkl[lo + i], gs[ph], mask[ph], ops, direction, prm[P_PO])
+        for line in range(4):
+            if line == 0:  # Kα1 : Kα2 = 1 : r, total intensity kept
+                w = y / (1.0 + ratio) if on[DOUBLET] else y
+            elif line == 1:
+                if not on[DOUBLET]:
+                    continue
+                w = y * ratio / (1.0 + ratio)
+            elif not on[TUBE]:
+                break
+            else:
+                w = y * (prm[P_KBETA] if line == 2 else prm[P_W])
+                if w < floor:
+                    continue
+            x0 = tt[line, lo + i]
+            if math.isnan(x0):  # cannot diffract at this wavelength
                 continue
-            if on[PCROP] and (x < prm[2] or x > prm[3]):
-                continue
-            j = int(math.floor(x / BIN_WIDTH))
-            if j >= N_BINS:
-                continue
-            sticks[j] += y1 if line == 0 else y2
-            counts[j] += 1
-    if mean_mode:
-        for j in range(N_BINS):
-            if counts[j] > 1:
-                sticks[j] /= counts[j]
+            x = x0 + shift
+            if on[DISPL]:  # Δ2θ = −2s·cosθ/R
+                x -= _RAD2DEG * 2.0 * prm[P_DISPL] * math.cos(0.5 * x0 * _DEG2RAD) / consts[
+                    C_RADIUS_D]
+            nl = _push(x, w, prm, on, lx, ly, nl)
+    return nl
 
 
-@nb.njit(cache=True, fastmath={"contract"})  # FMA contraction only: ~15 % faster, same results
-def _profile(sticks, prm, on, tables, trig, cutoff, wavelength, y):
-    """y_j += s_i·[C((j−i+½)h/Γ_i) − C((j−i−½)h/Γ_i)] over the window |u| ≤ k(η).
+@nb.njit(cache=True)
+def add_transparency(y, mu, radius_mm):
+    """Exponential tail toward low angle: y'_j = (1 − a_j)·y_j + a_j·y'_{j+1}, from high
+    to low angle, a_j = δ_j/(h + δ_j), δ_j = sin 2θ_j/(2μR)·180/π (μ in 1/cm, R in cm).
 
-    Bins j = i−m…i+m with m = ⌈k/step − ½⌉, step = h/Γ_i: only the outermost two edges
-    can pass ±k and are clipped there; interior edges advance by one step each.
+    The discrete kernel (1 − a)·a^m over m bins below each bin has mean a/(1 − a)·h = δ:
+    the centroid moves by −δ, the penetration depth of the beam seen at 2θ.
     """
-    eta = prm[11]
-    rho = prm[12]
-    k = half_window(eta, cutoff)
-    nk = int(math.ceil(k / TABLE_DU)) + 1
-    coef = _cubic_table(_shape_table(tables, eta, rho, nk), nk)
-    inv_du = 1.0 / TABLE_DU
-    t_lo = nk - k * inv_du
-    t_hi = nk + k * inv_du
-    t_max = 2.0 * nk - 1.0
-    for i in range(N_BINS):
-        s = sticks[i]
-        if s == 0.0:
-            continue
-        t = trig[0, i]  # tan θ_i
-        c = trig[1, i]  # cos θ_i
-        # Caglioti: FWHM² = U tan²θ + V tanθ + W + P/cos²θ  (deg²)
-        f2 = prm[7] * t * t + prm[8] * t + prm[9] + prm[10] / (c * c)
-        if on[BROADEN]:  # Scherrer Kλ/(D cosθ) + strain 4ε tanθ, in quadrature with Caglioti
-            extra = _RAD2DEG * (SCHERRER_K * wavelength / (prm[13] * 10.0 * c) + 4.0 * prm[14] * t)
-            f2 += extra * extra
-        step = BIN_WIDTH / math.sqrt(f2)
-        m = min(int(math.ceil(k / step - 0.5)), N_BINS)
-        jlo = max(0, i - m)
-        jhi = min(N_BINS - 1, i + m)
-        dt = step * inv_du
-        prev = _cdf(coef, min(max((jlo - i - 0.5) * dt + nk, t_lo), t_max))
-        tt = (jlo - i + 0.5) * dt + nk
-        for j in range(jlo, jhi):
-            cur = _cdf(coef, tt)
-            y[j] += s * (cur - prev)
-            prev = cur
-            tt += dt
-        cur = _cdf(coef, min(tt, t_hi, t_max))
-        y[jhi] += s * (cur - prev)
-
-
-@nb.njit(cache=True, inline="always")
-def _normal(q, u):
-    """Standard normal quantile by linear interpolation of q at u_k = (k + ½)/M."""
-    m = q.shape[0]
-    t = u * m - 0.5
-    if t <= 0.0:
-        return q[0]
-    if t >= m - 1:
-        return q[m - 1]
-    n = int(t)
-    f = t - n
-    return q[n] + f * (q[n + 1] - q[n])
+    scale = _RAD2DEG / (2.0 * mu * 0.1 * radius_mm)
+    prev = 0.0
+    for j in range(N_BINS - 1, -1, -1):
+        delta = scale * math.sin((j + 0.5) * BIN_WIDTH * _DEG2RAD)
+        a = delta / (BIN_WIDTH + delta)
+        prev = (1.0 - a) * y[j] + a * prev
+        y[j] = prev
 
 
 @nb.njit(cache=True)
@@ -238,80 +222,127 @@ def _scale_to_max(y):
             y[j] *= inv
 
 
+@nb.njit(cache=True, inline="always")
+def _item(slot, skey, counter, item_kind, item_lo, item_hi, item_off, item_n, vals):
+    """Per-item draw of ITEM_SLOTS[slot] from uniform(skey, counter)."""
+    return transform(item_kind[slot], item_lo[slot], item_hi[slot], vals, item_off[slot],
+                     item_n[slot], uniform(skey, counter))  # fmt: skip
+
+
 @nb.njit(cache=True)
-def render_one(tt1, tt2, inten, lo, hi, prm, on, key, mean_mode, impurity, cutoff,
-               wavelength, tables, trig, normal_q, out):  # fmt: skip
+def render_one(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, ops, dirs,
+               item_kind, item_lo, item_hi, item_off, item_n, vals, tables, trig, normal_q,
+               out):  # fmt: skip
     """All ops for one pattern; writes float32 into ``out`` (N_BINS,)."""
+    n_imp = int(prm[P_IMPN]) if on[IMPURITY] else 0
+    lx = np.empty(LINES_PER_PEAK * (hi - lo) + n_imp, dtype=np.float64)
+    ly = np.empty_like(lx)
+    nl = make_lines(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, ops, dirs, lx,
+                    ly)  # fmt: skip
+    exact = on[PROFILE] and consts[C_EXACT] > 0.0
     sticks = np.zeros(N_BINS, dtype=np.float64)
-    _bin_peaks(tt1, tt2, inten, lo, hi, prm, on, key, mean_mode, sticks)
-    if on[IMPURITY]:  # M peaks at U(2θ range), intensity U(lo, hi)·max(binned)
+    counts = np.zeros(N_BINS, dtype=np.int32)
+    for n in range(nl):
+        j = int(math.floor(lx[n] / BIN_WIDTH))
+        if j >= N_BINS:
+            continue
+        sticks[j] += ly[n]
+        counts[j] += 1
+    if consts[C_MEAN] > 0.0:
+        for j in range(N_BINS):
+            if counts[j] > 1:
+                sticks[j] /= counts[j]
+    if n_imp > 0:  # M peaks at U(2θ range), intensity drawn per peak, times max(binned)
         base = sticks.max()
         kimp = stream_key(key, STREAM_IMPURITY)
         if base > 0.0:
-            for mm in range(int(prm[6])):
-                x = impurity[2] + (impurity[3] - impurity[2]) * uniform(kimp, 2 * mm)
-                a = impurity[0] + (impurity[1] - impurity[0]) * uniform(kimp, 2 * mm + 1)
-                j = min(int(math.floor(x / BIN_WIDTH)), N_BINS - 1)
-                sticks[j] += a * base
+            for mm in range(n_imp):
+                x = consts[C_IMP_LO] + (consts[C_IMP_HI] - consts[C_IMP_LO]) * uniform(kimp, 2 * mm)
+                a = _item(0, kimp, 2 * mm + 1, item_kind, item_lo, item_hi, item_off, item_n, vals)
+                if exact:
+                    lx[nl] = x
+                    ly[nl] = a * base
+                    nl += 1
+                else:
+                    sticks[min(int(math.floor(x / BIN_WIDTH)), N_BINS - 1)] += a * base
     if on[PROFILE]:
         y = np.zeros(N_BINS, dtype=np.float64)
-        _profile(sticks, prm, on, tables, trig, cutoff, wavelength, y)
+        eta = prm[P_ETA]
+        k = half_window(eta, consts[C_CUTOFF])
+        nk = int(math.ceil(k / TABLE_DU)) + 1
+        coef = cubic_table(tables, eta, prm[P_RHO], nk)
+        uvwp = prm[P_U : P_U + 4]
+        size = prm[P_SIZE] if on[BROADEN] else 0.0
+        if exact:
+            profile_exact(lx, ly, nl, uvwp, size, prm[P_STRAIN], coef, nk, k,
+                          consts[C_WAVELENGTH], y)  # fmt: skip
+        else:
+            profile_binned(sticks, uvwp, size, prm[P_STRAIN], coef, nk, k, trig,
+                           consts[C_WAVELENGTH], y)  # fmt: skip
     else:
         y = sticks
+    if on[TRANSP]:
+        add_transparency(y, prm[P_MU], consts[C_RADIUS_T])
     _scale_to_max(y)
     if on[BACKGROUND]:  # cubic Bernstein: Σ c_k C(3,k) t^k (1−t)^(3−k), t = 2θ/120°
         for j in range(N_BINS):
             t = (j + 0.5) / N_BINS
             s = 1.0 - t
-            y[j] += (prm[15] * s * s * s + 3.0 * prm[16] * t * s * s
-                     + 3.0 * prm[17] * t * t * s + prm[18] * t * t * t)  # fmt: skip
-    if on[COUNTING]:  # y ← y + √(max(y, 0)/C)·z, z ~ N(0, 1)  (Gaussian limit of Poisson)
-        kc = stream_key(key, STREAM_COUNTING)
-        inv_c = 1.0 / prm[19]
+            y[j] += (prm[P_C0] * s * s * s + 3.0 * prm[P_C0 + 1] * t * s * s
+                     + 3.0 * prm[P_C0 + 2] * t * t * s + prm[P_C0 + 3] * t * t * t)  # fmt: skip
+    if on[AMORPH]:  # humps: height, centre, FWHM, η drawn per hump (counter 4m + slot)
+        ka = stream_key(key, STREAM_AMORPHOUS)
+        for mm in range(int(prm[P_HUMPS])):
+            h = _item(1, ka, 4 * mm, item_kind, item_lo, item_hi, item_off, item_n, vals)
+            c = _item(2, ka, 4 * mm + 1, item_kind, item_lo, item_hi, item_off, item_n, vals)
+            w = _item(3, ka, 4 * mm + 2, item_kind, item_lo, item_hi, item_off, item_n, vals)
+            e = _item(4, ka, 4 * mm + 3, item_kind, item_lo, item_hi, item_off, item_n, vals)
+            nk_.add_hump(y, h, c, w, e)
+    if on[AIR]:
+        nk_.add_air_scatter(y, prm[P_AIR_A], prm[P_AIR_T])
+    if on[POISSON]:
+        nk_.add_poisson(y, prm[P_POISSON], stream_key(key, STREAM_POISSON))
+    if on[COUNTING]:
+        nk_.add_counting(y, prm[P_COUNTS], stream_key(key, STREAM_COUNTING), normal_q)
+    if on[BGNOISE]:
+        nk_.add_background_noise(y, prm[P_BGN_A], prm[P_BGN_D], stream_key(key, STREAM_BACKGROUND))
+    if on[SCAN]:  # nothing measured outside the scan
         for j in range(N_BINS):
-            if y[j] > 0.0:
-                y[j] += math.sqrt(y[j] * inv_c) * _normal(normal_q, uniform(kc, j))
-    if on[BGNOISE]:  # knots z_k ~ U(−n, n) every D = max(d, 1) bins, linear in between
-        kb = stream_key(key, STREAM_BACKGROUND)
-        amp = prm[20]
-        inv_sp = 1.0 / max(prm[21], 1.0)
-        kk = 0
-        z0 = amp * (2.0 * uniform(kb, 0) - 1.0)
-        z1 = amp * (2.0 * uniform(kb, 1) - 1.0)
-        for j in range(N_BINS):
-            p = j * inv_sp
-            while p >= kk + 1:
-                kk += 1
-                z0 = z1
-                z1 = amp * (2.0 * uniform(kb, kk + 1) - 1.0)
-            f = p - kk
-            y[j] += z0 + (z1 - z0) * f
+            x = (j + 0.5) * BIN_WIDTH
+            if x < prm[P_SCAN_LO] or x > prm[P_SCAN_HI]:
+                y[j] = 0.0
     if on[RENORM]:
         _scale_to_max(y)
     for j in range(N_BINS):
         x = (j + 0.5) * BIN_WIDTH
-        if on[FCROP] and (x < prm[22] or x > prm[23]):
+        if on[FCROP] and (x < prm[P_FC_LO] or x > prm[P_FC_HI]):
             out[j] = 0.0
         else:
             out[j] = y[j]
 
 
 @nb.njit(cache=True, parallel=True)
-def render_batch(tt1, tt2, inten, offsets, params, keys, on, mean_mode, impurity, cutoff,
-                 wavelength, tables, trig, normal_q, out):  # fmt: skip
+def render_batch(tt, inten, offsets, params, keys, on, consts, hkl, phase, gs, mask, ops, dirs,
+                 item_kind, item_lo, item_hi, item_off, item_n, vals, tables, trig, normal_q,
+                 out):  # fmt: skip
     """Render B patterns into ``out`` (B, N_BINS) float32, in parallel over patterns.
 
     Args:
-        tt1, tt2: (n,) float64 Kα1 (or single-line) and Kα2 positions, degrees 2θ, of the
-            concatenated peaks (NaN where a line cannot diffract).
+        tt: (4, n) float64 positions, degrees 2θ, of the concatenated peaks for Kα1 (or
+            the single line), Kα2, Kβ1 and W Lα1 (NaN where a line cannot diffract).
         inten: (n,) float64 intensities; offsets: (B+1,) int64 ragged bounds.
-        params: (B, 24) float64 in :data:`PARAM_SLOTS` order; keys: (B,) uint64.
-        on: (14,) bool flags in :data:`OP_ORDER`; impurity: (4,) float64
-            (intensity lo, hi, 2θ lo, hi); cutoff: profile tail cutoff; wavelength: Å.
+        params: (B, P) float64 in :data:`PARAM_SLOTS` order; keys: (B,) uint64.
+        on: bool flags in :data:`OP_ORDER`; consts: (N_CONSTS,) float64 (C_* entries).
+        hkl: (n, 3) int64 line indices; phase: (n,) int64 row of each line's crystal in
+            gs: (C, 9) reciprocal metrics and mask: (C, M) bool holohedries among ``ops``
+            (M, 9) float64; dirs: (D, 3) preferred directions (all only read when
+            preferred orientation is on).
+        item_*: distribution codes of :data:`ITEM_SLOTS` (see ``sampling.encode_config``);
+            vals: choice values and band edges of both parameter sets.
         tables: (8, TABLE_NODES) shape tables; trig: (2, N_BINS) tan θ_j and cos θ_j of
             the bin centres; normal_q: normal quantile nodes.
     """
     for b in nb.prange(keys.shape[0]):
-        render_one(tt1, tt2, inten, offsets[b], offsets[b + 1], params[b], on, keys[b],
-                   mean_mode, impurity, cutoff, wavelength, tables, trig, normal_q,
-                   out[b])  # fmt: skip
+        render_one(tt, inten, offsets[b], offsets[b + 1], params[b], on, keys[b], consts, hkl,
+                   phase, gs, mask, ops, dirs, item_kind, item_lo, item_hi, item_off, item_n,
+                   vals, tables, trig, normal_q, out[b])  # fmt: skip

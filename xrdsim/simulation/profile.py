@@ -25,19 +25,20 @@ import numpy as np
 from scipy import integrate, special
 
 from xrdsim.errors import ConfigError, PeakInputError
-from xrdsim.grid import N_BINS, convert_two_theta, grid_centers
+from xrdsim.grid import N_BINS, grid_centers
 from xrdsim.simulation.config import SimulationConfig, load_config
+from xrdsim.simulation.kernel_inputs import line_positions, orientation_arrays
 from xrdsim.simulation.ops import OPS
-from xrdsim.simulation.ops_kernel import PARAM_SLOTS, TABLE_DU, TABLE_NODES, render_batch
+from xrdsim.simulation.ops_kernel import PARAM_SLOTS, render_batch
+from xrdsim.simulation.profile_kernel import TABLE_DU, TABLE_NODES
 from xrdsim.simulation.sampling import draw_matrix, encode_config, params_to_dict, pattern_keys
+from xrdsim.wavelengths import check_peak_wavelength
 
 #: Nodes of the tabulated standard-normal quantile used for counting noise; the
 #: table ends at u = 0.5/M, i.e. |z| ≤ 3.84σ (tails beyond, p = 1.2e-4, are folded in).
 NORMAL_NODES = 8192
 #: Sub-steps per table node for the numerical integrals ∫pV·erf (Simpson, error < 1e-13).
 _FINE = 16
-#: Wavelength mismatch (Å) between peak list and config that is refused.
-WAVELENGTH_TOL = 1e-4
 
 T = TypeVar("T")
 
@@ -109,7 +110,7 @@ class SimulationResult:
 
     Attributes:
         patterns: (B, 12000) float32, C-contiguous, on the model grid.
-        params: dotted name → (B,) array (float32; int32 for ``impurity.count``), one per
+        params: dotted name → (B,) array (float32; int32 for integer parameters), one per
             :meth:`SimulationConfig.param_names`.
     """
 
@@ -156,7 +157,16 @@ def _with_threads(threads: int | None, fn: Callable[[], T]) -> T:
         numba.set_num_threads(old)
 
 
-def _run(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_keys, views, threads):
+def run_simulation(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_keys, views,
+                   threads, hkl=None, cells=None, phase=None, mixed=False):  # fmt: skip
+    """Validate ragged peaks, build every kernel input, render (shared by all entry points).
+
+    ``matrix_fn(cfg, enc, keys)`` gives the (B, P) parameters; ``mixed``: the peaks already
+    hold each pattern's extra phases (:mod:`xrdsim.simulation.phases`). Otherwise a bare
+    peak list has no other structures to mix in, and ``mixture.phases`` is recorded as 0;
+    without ``hkl`` and ``cells`` there is no crystal to orient, and
+    ``preferred_orientation.r`` is recorded as 1 (no texture).
+    """
     cfg = load_config(config)
     tt = np.ascontiguousarray(two_theta, dtype=np.float64)
     inten = np.ascontiguousarray(intensity, dtype=np.float64)
@@ -167,19 +177,24 @@ def _run(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_ke
     vw = np.broadcast_to(np.asarray(views, dtype=np.int64), (n_pat,))
     keys = pattern_keys(seed, sk, vw)
     enc = encode_config(cfg)
-    matrix = np.ascontiguousarray(matrix_fn(cfg, enc, keys), dtype=np.float64)
-    if enc.on[[op.name for op in OPS].index("doublet")]:
-        with np.errstate(invalid="ignore"):
-            tt1 = convert_two_theta(tt, from_wavelength=cfg.wavelength, to_wavelength=enc.kalpha[0])
-            tt2 = convert_two_theta(tt, from_wavelength=cfg.wavelength, to_wavelength=enc.kalpha[1])
-    else:
-        tt1 = tt2 = tt
+    matrix = np.array(matrix_fn(cfg, enc, keys), dtype=np.float64, order="C")
+    if cfg.enabled("mixture") and not mixed:
+        matrix[:, PARAM_SLOTS.index("mixture.phases")] = 0.0
+    on = enc.on.copy()
+    po = [op.name for op in OPS].index("preferred_orientation")
+    if on[po] and (hkl is None or cells is None):  # no crystal given: nothing to orient
+        on[po] = False
+        matrix[:, PARAM_SLOTS.index("preferred_orientation.r")] = 1.0
+    tt_lines = line_positions(tt, cfg, enc)
+    hkl_, phase_, gs, mask, ops, dirs = orientation_arrays(cfg, on[po], hkl, cells, phase, offs)
     out = np.empty((n_pat, N_BINS), dtype=np.float32)
     tables, trig, normal_q = shape_tables(), grid_trig(), normal_quantiles()
 
     def run() -> None:
-        render_batch(tt1, tt2, inten, offs, matrix, keys, enc.on, enc.mean_mode, enc.impurity,
-                     enc.tail_cutoff, enc.wavelength, tables, trig, normal_q, out)  # fmt: skip
+        render_batch(tt_lines, inten, offs, matrix, keys, on, enc.consts, hkl_, phase_, gs,
+                     mask, ops, dirs, enc.item_kind,
+                     enc.item_lo, enc.item_hi, enc.item_off, enc.item_n, enc.choice_vals,
+                     tables, trig, normal_q, out)  # fmt: skip
 
     _with_threads(threads, run)
     return SimulationResult(patterns=out, params=params_to_dict(cfg, matrix))
@@ -195,6 +210,8 @@ def simulate_batch(
     structure_keys: np.ndarray | int,
     views: np.ndarray | int,
     threads: int | None = None,
+    hkl: np.ndarray | None = None,
+    cells: np.ndarray | None = None,
 ) -> SimulationResult:
     """Simulate B patterns from ragged peak lists (all sampling and ops in numba).
 
@@ -208,6 +225,11 @@ def simulate_batch(
         structure_keys: (B,) non-negative int64 (see :func:`structure_key`) or one int.
         views: (B,) non-negative view indices or one int.
         threads: numba threads (None: numba's default; 1: single core).
+        hkl: (n,) × 3 Miller indices of every line, and cells: (B, 6) a, b, c (Å), α, β,
+            γ (°) of every pattern — used only by ``preferred_orientation`` (without
+            them it is skipped and ``r`` recorded as 1). ``mixture`` needs a peak
+            database (:func:`xrdsim.simulation.phases.simulate_database`); here
+            ``mixture.phases`` is recorded as 0.
 
     Returns:
         :class:`SimulationResult` with (B, 12000) float32 patterns and (B,) parameters.
@@ -216,10 +238,11 @@ def simulate_batch(
         PeakInputError: NaN/inf positions, NaN/inf/negative intensities, bad offsets.
         ConfigError: bad config, seed, keys or thread count.
     """
-    return _run(
+    return run_simulation(
         two_theta, intensity, offsets, config,
         lambda cfg, enc, keys: draw_matrix(cfg, enc, seed, keys),
-        seed=seed, structure_keys=structure_keys, views=views, threads=threads,
+        seed=seed, structure_keys=structure_keys, views=views, threads=threads, hkl=hkl,
+        cells=cells,
     )  # fmt: skip
 
 
@@ -234,6 +257,8 @@ def render(
     structure_keys: np.ndarray | int,
     views: np.ndarray | int,
     threads: int | None = None,
+    hkl: np.ndarray | None = None,
+    cells: np.ndarray | None = None,
 ) -> SimulationResult:
     """Like :func:`simulate_batch`, with the per-pattern parameters given.
 
@@ -276,9 +301,10 @@ def render(
                 )
         return m
 
-    return _run(
+    return run_simulation(
         two_theta, intensity, offsets, cfg, matrix_fn,
-        seed=seed, structure_keys=structure_keys, views=views, threads=threads,
+        seed=seed, structure_keys=structure_keys, views=views, threads=threads, hkl=hkl,
+        cells=cells,
     )  # fmt: skip
 
 
@@ -304,8 +330,12 @@ def simulate(
     seed: int,
     structure_key: int = 0,
     view: int = 0,
+    cell: Any = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Simulate one pattern; identical to row 0 of :func:`simulate_batch` on the same key.
+
+    ``cell`` (a, b, c, α, β, γ) is needed only by ``preferred_orientation``, which also
+    takes the hkl of a :class:`xrdsim.PeakList`.
 
     Returns:
         (pattern (12000,) float32, dict of the sampled parameters as Python numbers).
@@ -316,14 +346,14 @@ def simulate(
     """
     cfg = load_config(config)
     tt, inten, wavelength = _as_peaks(peaks)
-    if wavelength is not None and abs(float(wavelength) - cfg.wavelength) > WAVELENGTH_TOL:
-        raise PeakInputError(
-            f"peaks were computed at λ = {wavelength} Å but the config expects "
-            f"{cfg.wavelength} Å; recompute the peaks or set 'wavelength' in the config"
-        )
+    if wavelength is not None:
+        check_peak_wavelength(wavelength, cfg.wavelength, source="the peak list")
     tt, inten = np.ravel(tt), np.ravel(inten)
+    hkl = getattr(peaks, "hkl", None)
     res = simulate_batch(
         tt, inten, np.array([0, tt.size]), cfg, seed=seed,
         structure_keys=np.array([structure_key]), views=np.array([view]),
+        hkl=None if hkl is None else np.asarray(hkl).reshape(-1, 3),
+        cells=None if cell is None else np.asarray(cell, dtype=np.float64).reshape(1, 6),
     )  # fmt: skip
     return res.patterns[0], {k: v[0].item() for k, v in res.params.items()}

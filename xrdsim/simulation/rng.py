@@ -35,6 +35,10 @@ STREAM_INTENSITY = 5  # per-peak intensity noise, counter = peak index
 STREAM_IMPURITY = 6  # impurity peaks, counter = 2m (position), 2m+1 (intensity)
 STREAM_COUNTING = 7  # counting noise, counter = bin index
 STREAM_BACKGROUND = 8  # correlated background noise, counter = knot index
+STREAM_POISSON = 9  # Poisson counting noise, counter = 64·bin + attempt
+STREAM_AMORPHOUS = 10  # amorphous humps, counter = 4·hump + parameter
+STREAM_MIXTURE = 11  # which structures join a multi-phase pattern, counter = phase
+STREAM_ORIENTATION = 12  # preferred-orientation axis, counter 0
 
 _SH30 = np.uint64(30)
 _SH27 = np.uint64(27)
@@ -91,10 +95,13 @@ KIND_UNIFORM = 1
 KIND_PLUSMINUS = 2
 KIND_CHOICE = 3
 KIND_RANDINT = 4
+KIND_LOGUNIFORM = 5  # lo, hi hold log(lo), log(hi)
+KIND_BANDS = 6  # band edges a, b, c, d, ... in vals[off : off + n]
+KIND_LOGBANDS = 7  # the same with log edges
 
 
 @nb.njit(cache=True, inline="always")
-def _transform(kind, lo, hi, vals, off, n, u):
+def transform(kind, lo, hi, vals, off, n, u):
     """Map u ∈ [0, 1) to a draw of the slot's distribution."""
     if kind == KIND_FIXED:
         return lo
@@ -109,6 +116,21 @@ def _transform(kind, lo, hi, vals, off, n, u):
     if kind == KIND_RANDINT:  # lo + ⌊u·(hi − lo + 1)⌋
         span = int(hi - lo)
         return lo + min(int(u * (span + 1)), span)
+    if kind == KIND_LOGUNIFORM:  # exp(log lo + (log hi − log lo)·u)
+        return np.exp(lo + (hi - lo) * u)
+    if kind == KIND_BANDS or kind == KIND_LOGBANDS:  # t = u·Σ(b − a), walked band by band
+        total = 0.0
+        for i in range(0, n, 2):
+            total += vals[off + i + 1] - vals[off + i]
+        t = u * total
+        x = vals[off + n - 1]
+        for i in range(0, n, 2):
+            width = vals[off + i + 1] - vals[off + i]
+            if t < width:
+                x = vals[off + i] + t
+                break
+            t -= width
+        return np.exp(x) if kind == KIND_LOGBANDS else x
     return np.nan
 
 
@@ -136,7 +158,18 @@ def draw_parameters(keys, kind, lo, hi, choice_off, choice_n, choice_vals, lhs_c
                 u = (cell + uniform(kj, c)) / n_rows
             else:
                 u = uniform(kp, p)
-            out[b, p] = _transform(
+            out[b, p] = transform(
                 kind[p], lo[p], hi[p], choice_vals, choice_off[p], choice_n[p], u
             )
+    return out
+
+
+@nb.njit(cache=True)
+def stream_uniforms(keys, stream, n):
+    """(B, n) float64: uniform(stream_key(keys[b], stream), c) for c = 0…n−1."""
+    out = np.empty((keys.shape[0], n), dtype=np.float64)
+    for b in range(keys.shape[0]):
+        sk = stream_key(keys[b], stream)
+        for c in range(n):
+            out[b, c] = uniform(sk, c)
     return out

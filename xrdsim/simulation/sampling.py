@@ -21,9 +21,22 @@ from scipy.stats import qmc
 from xrdsim.errors import ConfigError
 from xrdsim.simulation import rng
 from xrdsim.simulation.config import SimulationConfig
-from xrdsim.simulation.ops import OPS, param_slots
-from xrdsim.simulation.ops_kernel import OP_ORDER, PARAM_SLOTS
-from xrdsim.wavelengths import KALPHA_DOUBLETS
+from xrdsim.simulation.ops import OPS, param_slots, per_item_slots
+from xrdsim.simulation.ops_kernel import (
+    C_CUTOFF,
+    C_EXACT,
+    C_IMP_HI,
+    C_IMP_LO,
+    C_MEAN,
+    C_RADIUS_D,
+    C_RADIUS_T,
+    C_WAVELENGTH,
+    ITEM_SLOTS,
+    N_CONSTS,
+    OP_ORDER,
+    PARAM_SLOTS,
+)
+from xrdsim.wavelengths import KALPHA_DOUBLETS, KBETA
 
 #: Rows of the fixed Latin-hypercube design of the Caglioti group (per seed).
 LHS_ROWS = 4096
@@ -38,60 +51,87 @@ _KIND_CODES = {
     "plusminus": rng.KIND_PLUSMINUS,
     "choice": rng.KIND_CHOICE,
     "randint": rng.KIND_RANDINT,
+    "loguniform": rng.KIND_LOGUNIFORM,
+    "bands": rng.KIND_BANDS,
+    "logbands": rng.KIND_LOGBANDS,
 }
 
-if param_slots() != PARAM_SLOTS or tuple(op.name for op in OPS) != OP_ORDER:
+#: Per-pattern parameters stored as int32.
+INTEGER_SLOTS = tuple(f"{o.name}.{p.name}" for o in OPS for p in o.params if p.integer)
+
+if (param_slots() != PARAM_SLOTS or per_item_slots() != ITEM_SLOTS
+        or tuple(op.name for op in OPS) != OP_ORDER):
     raise ImportError("config.OPS and ops_kernel slot order differ")
 
 
 @dataclass(frozen=True)
 class EncodedConfig:
-    """A config as the flat arrays the numba kernels take (see :func:`encode_config`)."""
+    """A config as the flat arrays the numba kernels take (see :func:`encode_config`).
+
+    ``kind … choice_n`` describe the per-pattern slots (:data:`PARAM_SLOTS`), ``item_*``
+    the per-item slots (:data:`ITEM_SLOTS`); both index ``choice_vals``.
+    """
 
     kind: np.ndarray  # (P,) int64 distribution codes, KIND_OFF for disabled ops
-    lo: np.ndarray  # (P,) float64
+    lo: np.ndarray  # (P,) float64 (log for loguniform)
     hi: np.ndarray  # (P,) float64
     choice_off: np.ndarray  # (P,) int64
     choice_n: np.ndarray  # (P,) int64
-    choice_vals: np.ndarray  # (n_choices,) float64
+    choice_vals: np.ndarray  # (n_values,) float64 choices and band edges
     lhs_col: np.ndarray  # (P,) int64, −1 outside the LHS group
+    item_kind: np.ndarray  # (I,) int64
+    item_lo: np.ndarray  # (I,) float64
+    item_hi: np.ndarray  # (I,) float64
+    item_off: np.ndarray  # (I,) int64
+    item_n: np.ndarray  # (I,) int64
     on: np.ndarray  # (n_ops,) bool
-    mean_mode: bool
-    impurity: np.ndarray  # (4,) float64: intensity lo, hi, 2θ lo, hi
-    tail_cutoff: float
+    consts: np.ndarray  # (N_CONSTS,) float64, see ops_kernel.C_*
     wavelength: float
     kalpha: tuple[float, float]  # Kα1, Kα2 wavelengths (Å) when the doublet is on
+    kbeta: float  # Kβ1 wavelength (Å) of the tube-line anode
 
 
-def encode_config(config: SimulationConfig) -> EncodedConfig:
-    """Flatten a config into kernel arrays (cheap; done once per batch)."""
-    n = len(PARAM_SLOTS)
+def _encode_slots(config: SimulationConfig, names: tuple[str, ...], values: list[float]):
+    n = len(names)
     kind = np.full(n, rng.KIND_OFF, dtype=np.int64)
-    lo = np.zeros(n)
-    hi = np.zeros(n)
-    choice_off = np.zeros(n, dtype=np.int64)
-    choice_n = np.zeros(n, dtype=np.int64)
-    lhs_col = np.full(n, -1, dtype=np.int64)
-    values: list[float] = []
-    use_lhs = config.op("profile").settings["latin_hypercube"]
-    for p, name in enumerate(PARAM_SLOTS):
+    lo, hi = np.zeros(n), np.zeros(n)
+    off, count = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for p, name in enumerate(names):
         op_name, par = name.split(".")
         op = config.op(op_name)
         if not op.enabled:
             continue
         dist = op.params[par]
         kind[p] = _KIND_CODES[dist.kind]
-        if dist.kind == "choice":
-            choice_off[p], choice_n[p] = len(values), len(dist.values)
-            values.extend(dist.values)
+        vals = dist.values
+        if dist.kind in ("loguniform", "logbands"):
+            vals = tuple(float(np.log(v)) for v in vals)
+        if dist.kind in ("choice", "bands", "logbands"):
+            off[p], count[p] = len(values), len(vals)
+            values.extend(vals)
         else:
-            lo[p] = dist.values[0]
-            hi[p] = dist.values[-1]
-        if use_lhs and name in LHS_GROUP:
-            lhs_col[p] = LHS_GROUP.index(name)
-    imp = config.op("impurity")
-    intensity = imp.params.get("intensity")
-    iv = (intensity.values[0], intensity.values[-1]) if intensity is not None else (0.0, 0.0)
+            lo[p], hi[p] = vals[0], vals[-1]
+    return kind, lo, hi, off, count
+
+
+def encode_config(config: SimulationConfig) -> EncodedConfig:
+    """Flatten a config into kernel arrays (cheap; done once per batch)."""
+    values: list[float] = []
+    kind, lo, hi, choice_off, choice_n = _encode_slots(config, PARAM_SLOTS, values)
+    item_kind, item_lo, item_hi, item_off, item_n = _encode_slots(config, ITEM_SLOTS, values)
+    lhs_col = np.full(len(PARAM_SLOTS), -1, dtype=np.int64)
+    if config.op("profile").settings["latin_hypercube"]:
+        for name in LHS_GROUP:
+            lhs_col[PARAM_SLOTS.index(name)] = LHS_GROUP.index(name)
+    profile = config.op("profile").settings
+    consts = np.zeros(N_CONSTS)
+    consts[C_CUTOFF] = float(profile["tail_cutoff"])
+    consts[C_WAVELENGTH] = float(config.wavelength)
+    consts[C_MEAN] = float(config.op("binning").settings["mode"] == "mean")
+    consts[C_EXACT] = float(profile["positions"] == "exact")
+    consts[C_RADIUS_D] = float(config.op("displacement").settings["radius"])
+    consts[C_RADIUS_T] = float(config.op("transparency").settings["radius"])
+    consts[C_IMP_LO], consts[C_IMP_HI] = config.op("impurity").settings["two_theta_range"]
     return EncodedConfig(
         kind=kind,
         lo=lo,
@@ -100,12 +140,16 @@ def encode_config(config: SimulationConfig) -> EncodedConfig:
         choice_n=choice_n,
         choice_vals=np.asarray(values, dtype=np.float64),
         lhs_col=lhs_col,
+        item_kind=item_kind,
+        item_lo=item_lo,
+        item_hi=item_hi,
+        item_off=item_off,
+        item_n=item_n,
         on=np.array([op.enabled for op in config.ops], dtype=np.bool_),
-        mean_mode=config.op("binning").settings["mode"] == "mean",
-        impurity=np.array([*iv, *imp.settings["two_theta_range"]], dtype=np.float64),
-        tail_cutoff=float(config.op("profile").settings["tail_cutoff"]),
+        consts=consts,
         wavelength=float(config.wavelength),
         kalpha=KALPHA_DOUBLETS[config.op("doublet").settings["anode"]],
+        kbeta=KBETA[config.op("tube_lines").settings["anode"]],
     )
 
 
@@ -140,7 +184,7 @@ def pattern_keys(seed: int, structure_keys: np.ndarray, views: np.ndarray) -> np
 def draw_matrix(
     config: SimulationConfig, enc: EncodedConfig, seed: int, keys: np.ndarray
 ) -> np.ndarray:
-    """(B, 24) float64 parameter matrix (NaN in the slots of disabled ops)."""
+    """(B, P) float64 parameter matrix (NaN in the slots of disabled ops)."""
     return rng.draw_parameters(
         keys, enc.kind, enc.lo, enc.hi, enc.choice_off, enc.choice_n, enc.choice_vals,
         enc.lhs_col, lhs_design(check_seed(seed)),
@@ -152,7 +196,7 @@ def params_to_dict(config: SimulationConfig, matrix: np.ndarray) -> dict[str, np
     out: dict[str, np.ndarray] = {}
     for name in config.param_names():
         col = matrix[:, PARAM_SLOTS.index(name)]
-        out[name] = col.astype(np.int32) if name == "impurity.count" else col.astype(np.float32)
+        out[name] = col.astype(np.int32) if name in INTEGER_SLOTS else col.astype(np.float32)
     return out
 
 

@@ -14,7 +14,11 @@ Two stages, so a batch can be spread over workers cheaply:
 
 Isotropic displacement: when the CIF gives ``_atom_site_B_iso_or_equiv`` (B, Å²) or
 ``_atom_site_U_iso_or_equiv`` (U, Å²) every site gets the site property ``"b_iso"``
-in Å², with B = 8π²·U; the Debye–Waller factor is exp(−B·sin²θ/λ²).
+in Å², with B = 8π²·U; the Debye–Waller factor is exp(−B·sin²θ/λ²). Anisotropic
+displacement (``_atom_site_aniso_U_ij`` / ``B_ij`` / ``beta_ij``) becomes the site property
+``"u_aniso"`` (Cartesian U, Å²) on the symmetry-expanded sites; U/B plausibility rules and
+the conversions are in :mod:`xrdsim.structures.displacement`. Modulated (superspace) CIFs
+are refused (:mod:`xrdsim.structures.superspace`).
 """
 
 from __future__ import annotations
@@ -28,13 +32,16 @@ from os import PathLike
 
 import numpy as np
 from pymatgen.core import Structure
-from pymatgen.io.cif import CifParser
+from pymatgen.io.cif import CifFile, CifParser
 
 from xrdsim.errors import StructureError
+from xrdsim.structures.cif_checks import check_as_written, check_block
+from xrdsim.structures.displacement import anisotropic_u, isotropic_b
 from xrdsim.structures.sources import CIF_SUFFIXES as CIF_SUFFIXES
 from xrdsim.structures.sources import CSV_SUFFIXES as CSV_SUFFIXES
 from xrdsim.structures.sources import DEFAULT_ID_COLUMN as DEFAULT_ID_COLUMN
 from xrdsim.structures.sources import CifSource, iter_cif_sources, split_data_blocks
+from xrdsim.structures.superspace import check_not_modulated
 from xrdsim.structures.symmetry import space_group_from_symbol
 
 #: Sites closer than this (Å) count as "at the same position" for the overlap check.
@@ -55,7 +62,6 @@ MAX_VOLUME_PER_ATOM = 1000.0
 #: of a mistyped CIF would otherwise exhaust memory in later stages).
 MAX_SITES = 20000
 
-_EIGHT_PI2 = 8.0 * math.pi**2
 _CELL_KEYS = ("_cell_length_a", "_cell_length_b", "_cell_length_c",
               "_cell_angle_alpha", "_cell_angle_beta", "_cell_angle_gamma")
 _SG_NUMBER_KEYS = ("_space_group_it_number", "_symmetry_int_tables_number")
@@ -146,23 +152,6 @@ def declared_space_group(block: dict) -> int | None:
     return None
 
 
-def _b_iso_by_label(block: dict) -> dict[str, float] | None:
-    """Label → B (Å²) from ``_atom_site_B_iso_or_equiv`` or 8π²·``U_iso_or_equiv``."""
-    labels = block.get("_atom_site_label")
-    for key, factor in (("_atom_site_b_iso_or_equiv", 1.0),
-                        ("_atom_site_u_iso_or_equiv", _EIGHT_PI2)):
-        values = block.get(key)
-        if isinstance(labels, list) and isinstance(values, list) and len(values) == len(labels):
-            out = {}
-            for label, value in zip(labels, values, strict=True):
-                number = _number(value)
-                if number is not None:
-                    out.setdefault(str(label), number * factor)
-            if out:
-                return out
-    return None
-
-
 def _warning_text(caught) -> str:
     messages = []
     for w in caught:
@@ -172,25 +161,29 @@ def _warning_text(caught) -> str:
     return "; ".join(messages)[:500]
 
 
-def parse_cif(source: CifSource) -> StructureRecord:
+def parse_cif(source: CifSource, *, u_as_b: bool = False) -> StructureRecord:
     """Parse and check one CIF text.
 
     Args:
         source: the CIF text and its origin (from :func:`iter_cif_sources`).
+        u_as_b: read ``_atom_site_U_iso_or_equiv`` / ``_atom_site_aniso_U_ij`` as B (for
+            files that put B values under the U tags; a warning names such columns).
 
     Returns:
         The record; the structure is the cell as written, symmetry-expanded
         (``primitive=False``), with site property ``"b_iso"`` (Å²) on every site when
-        the CIF gives B or U (sites whose label has no value get 0.0).
+        the CIF gives B or U (sites whose label has no value get 0.0), and ``"u_aniso"``
+        (Cartesian U, Å², None on isotropic sites) when it gives an aniso loop.
 
     Raises:
         StructureError: (source, reason) for text that is not a CIF or is truncated,
             a missing / non-numeric cell, zero or negative volume, an absurd cell,
             no atom sites, unknown element symbols, atoms on top of each other, or
-            too many sites. The reason names the offending values.
+            too many sites, a modulated (superspace) structure, or a displacement
+            parameter outside 0..20 Å². The reason names the offending values.
     """
     try:
-        return _parse(source)
+        return _parse(source, u_as_b=u_as_b)
     except StructureError:
         raise
     except ValueError as exc:
@@ -200,7 +193,7 @@ def parse_cif(source: CifSource) -> StructureRecord:
                              f"reading the CIF: {exc}") from None
 
 
-def _parse(source: CifSource) -> StructureRecord:
+def _parse(source: CifSource, *, u_as_b: bool = False) -> StructureRecord:
     text = source.text
     if not text.strip():
         raise ValueError("empty CIF text")
@@ -223,6 +216,9 @@ def _parse(source: CifSource) -> StructureRecord:
             raise ValueError("no atom sites: no _atom_site_fract_x/y/z loop "
                              "(truncated before the atom list?)")
         _check_cell(block)
+        check_not_modulated(block)
+        check_block(block, occupancy_tolerance=OCCUPANCY_TOLERANCE, max_sites=MAX_SITES,
+                    declared=declared_space_group(block))
         try:
             structures = parser.parse_structures(primitive=False, on_error="raise")
         except Exception as exc:
@@ -230,13 +226,26 @@ def _parse(source: CifSource) -> StructureRecord:
     if not structures:
         raise ValueError(f"pymatgen found no structure ({_warning_text(caught) or 'no reason'})")
     structure = structures[0]
+    check_as_written(block, structure, _warning_text(caught))
     _check_species(structure)
     _check_structure(structure)
-    b_iso = _b_iso_by_label(block)
-    if b_iso is not None:
-        structure.add_site_property("b_iso", [float(b_iso.get(s.label, 0.0)) for s in structure])
+    _add_displacements(structure, parser, blocks.index(block), block, source, u_as_b)
     return StructureRecord(source.source, source.structure_id, structure,
                            declared_space_group(block))
+
+
+def _add_displacements(structure: Structure, parser: CifParser, index: int, block: dict,
+                       source: CifSource, u_as_b: bool) -> None:
+    """Site properties ``"b_iso"`` and ``"u_aniso"`` from the block's displacement tags."""
+    b_iso = isotropic_b(block, source.source, u_as_b=u_as_b)
+    if b_iso is not None:
+        structure.add_site_property("b_iso", [float(b_iso.get(s.label, 0.0)) for s in structure])
+    if "_atom_site_aniso_label" in block:
+        cif_block = list(CifFile.from_str(source.text).data.values())[index]
+        u_aniso = anisotropic_u(block, parser.get_symops(cif_block), structure, source.source,
+                                u_as_b=u_as_b)
+        if u_aniso is not None:
+            structure.add_site_property("u_aniso", u_aniso)
 
 
 def _pymatgen_reason(message: str, warned: str) -> str:
@@ -290,6 +299,7 @@ def read_structures(
     *,
     cif_column: str | None = None,
     id_column: str | None = None,
+    u_as_b: bool = False,
 ) -> Iterator[StructureRecord | StructureError]:
     """Read every structure of ``inputs``; bad ones become error records, never exceptions.
 
@@ -297,6 +307,7 @@ def read_structures(
         inputs: as :func:`iter_cif_sources`.
         cif_column: as :func:`iter_cif_sources`.
         id_column: as :func:`iter_cif_sources`.
+        u_as_b: as :func:`parse_cif`.
 
     Yields:
         :class:`StructureRecord` or :class:`StructureError`, in input order.
@@ -306,6 +317,6 @@ def read_structures(
             yield item
             continue
         try:
-            yield parse_cif(item)
+            yield parse_cif(item, u_as_b=u_as_b)
         except StructureError as exc:
             yield exc

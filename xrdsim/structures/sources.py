@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 import re
 import sys
 import zlib
@@ -26,6 +27,12 @@ CIF_SUFFIXES = (".cif",)
 CSV_SUFFIXES = (".csv", ".csv.gz")
 #: Default id column of CSV inputs (used when present).
 DEFAULT_ID_COLUMN = "material_id"
+#: CSV column with the space group a structure was made in (synthetic crystals, see
+#: :mod:`xrdsim.structures.synth_job`); when present the peaks job checks it by spglib.
+INTENDED_GROUP_COLUMN = "intended_space_group"
+#: A CIF file bigger than this is refused unread (the largest MP-20 CIF is a few kB; a
+#: 16 MB file of one structure would exceed every site limit anyway).
+MAX_CIF_BYTES = 16 << 20
 _DATA_LINE = re.compile(r"^data_(\S*)", re.IGNORECASE)
 
 
@@ -37,14 +44,20 @@ class CifSource:
         source: origin for humans and error tables: ``"dir/file.cif"`` or
             ``"dir/file.csv.gz#<id>"``.
         structure_id: unique, stable id: the CSV id column (``material_id``) if present,
-            else ``"<stem>#<row>"`` (row 0-based); for CIF files the file stem, plus
-            ``"#<data block>"`` when a file holds several blocks.
+            else ``"<stem>#<row>"`` (row 0-based); for CIF files the file stem (the
+            path below the common folder when distinct inputs share a stem, see
+            :func:`cif_ids`), plus ``"#<data block>"`` when a file holds several blocks
+            (blocks without a cell or atom sites, such as powder-profile or publication
+            blocks, are skipped).
         text: the CIF text.
+        intended_space_group: the space group the structure was generated in (CSV
+            column :data:`INTENDED_GROUP_COLUMN`), or None.
     """
 
     source: str
     structure_id: str
     text: str
+    intended_space_group: int | None = None
 
 
 def _as_paths(inputs: str | PathLike | Iterable[str | PathLike]) -> list[Path]:
@@ -85,21 +98,72 @@ def iter_cif_sources(
         CSV without the CIF column, an empty CIF cell, or a truncated / corrupt file
         (the rows read before the damage are still yielded).
     """
+    listed: list[Path | StructureError] = []
     for path in _as_paths(inputs):
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.is_file() and _suffix_kind(p))
-            if not files:
-                yield StructureError(str(path), "folder holds no .cif, .csv or .csv.gz "
-                                     "files (sub-folders are not searched)")
-            for file in files:
-                yield from _file_sources(file, cif_column, id_column)
-        elif path.exists():
-            yield from _file_sources(path, cif_column, id_column)
+            entries = sorted(p for p in path.iterdir() if _suffix_kind(p))
+            for odd in (p for p in entries if not p.is_file()):
+                if not odd.is_dir():  # a sub-folder named x.cif is simply not searched
+                    listed.append(StructureError(str(odd), _not_a_file_reason(odd)))
+            if not entries:
+                listed.append(StructureError(str(path), "folder holds no .cif, .csv or .csv.gz "
+                                             "files (sub-folders are not searched)"))
+            listed.extend(p for p in entries if p.is_file())
+        elif path.is_file():
+            listed.append(path)
+        elif path.exists() or path.is_symlink():
+            listed.append(StructureError(str(path), _not_a_file_reason(path)))
         else:
-            yield StructureError(str(path), "no such file or folder")
+            listed.append(StructureError(str(path), "no such file or folder"))
+    ids = cif_ids([p for p in listed if isinstance(p, Path)])
+    for item in listed:
+        if isinstance(item, StructureError):
+            yield item
+        else:
+            yield from _file_sources(item, cif_column, id_column, ids.get(item, item.stem))
 
 
-def _file_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | StructureError]:
+def cif_ids(files: Iterable[Path]) -> dict[Path, str]:
+    """Structure id of every CIF file among ``files``: its stem, unique across the inputs.
+
+    Distinct files that share a stem (``a/Li2O.cif``, ``b/Li2O.cif``) get their path
+    relative to the folder that holds all of them, without the suffix (``a/Li2O``,
+    ``b/Li2O``), so no structure is lost to an id collision. The same file listed twice
+    keeps one id: the peak database reports the second copy as a duplicate.
+    """
+    cifs = [f for f in files if _suffix_kind(f) == "cif"]
+    by_stem: dict[str, set[Path]] = {}
+    for f in cifs:
+        by_stem.setdefault(f.stem, set()).add(f.resolve())
+    out: dict[Path, str] = {}
+    for f in cifs:
+        group = by_stem[f.stem]
+        if len(group) == 1:
+            out[f] = f.stem
+            continue
+        root = Path(os.path.commonpath([g.parent for g in group]))
+        out[f] = f.resolve().relative_to(root).with_suffix("").as_posix()
+    return out
+
+
+def _not_a_file_reason(path: Path) -> str:
+    """Why a listed path is skipped: a dangling or looping link, a FIFO, a device, ..."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return "symbolic link that is dangling or loops; skipped"
+    return "not a regular file (FIFO, device or socket); skipped without reading"
+
+
+def normalise_newlines(text: str) -> str:
+    """CR-LF and CR-only (classic Mac) line ends -> LF: pymatgen's CIF reader reads to
+    the next LF, so a CR-only file would be one comment line."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _file_sources(path: Path, cif_column, id_column,
+                  stem: str) -> Iterator[CifSource | StructureError]:
     kind = _suffix_kind(path)
     if kind == "csv":
         yield from _csv_sources(path, cif_column, id_column)
@@ -109,7 +173,14 @@ def _file_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | Str
                              ".csv.gz file, or a folder of them")
         return
     try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        size = path.stat().st_size
+        if size > MAX_CIF_BYTES:
+            yield StructureError(str(path), f"{size} bytes, more than the {MAX_CIF_BYTES} a "
+                                 "CIF file may have; split it or pass a CSV")
+            return
+        with path.open("rb") as handle:
+            text = normalise_newlines(handle.read(MAX_CIF_BYTES).decode("utf-8",
+                                                                       errors="replace"))
     except OSError as exc:
         yield StructureError(str(path), f"cannot read file: {exc.strerror or exc}")
         return
@@ -118,10 +189,26 @@ def _file_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | Str
         return
     blocks = split_data_blocks(text)
     if len(blocks) <= 1:
-        yield CifSource(str(path), path.stem, text)
+        yield CifSource(str(path), stem, text)
         return
-    for name, block in blocks:
-        yield CifSource(f"{path}#{name}", f"{path.stem}#{name}", block)
+    structural = [(name, block) for name, block in blocks if is_structure_block(block)]
+    if not structural:
+        yield StructureError(str(path), f"no atom sites in any of its {len(blocks)} data blocks "
+                             f"({', '.join(name for name, _ in blocks[:5])}); is this a "
+                             "powder-profile CIF without the structure?")
+    for name, block in structural:
+        yield CifSource(f"{path}#{name}", f"{stem}#{name}", block)
+
+
+#: Tags that make a data block a structure (a cell or atom sites); multi-block files also
+#: hold profile (``_pd_*``), reflection-list and publication blocks, which are skipped.
+_STRUCTURE_TAG = re.compile(r"^[ \t]*_(cell_length_a|atom_site_fract_x|atom_site_cartn_x)\b",
+                            re.IGNORECASE | re.MULTILINE)
+
+
+def is_structure_block(text: str) -> bool:
+    """True if a CIF data block gives a cell or atom sites (what a structure needs)."""
+    return _STRUCTURE_TAG.search(text) is not None
 
 
 def split_data_blocks(text: str) -> list[tuple[str, str]]:
@@ -173,9 +260,11 @@ def _csv_sources(path: Path, cif_column, id_column) -> Iterator[CifSource | Stru
             if problem:
                 yield StructureError(str(path), problem)
                 return
+            names = [h.strip() for h in header]
+            sg_idx = names.index(INTENDED_GROUP_COLUMN) if INTENDED_GROUP_COLUMN in names else None
             seen: set[str] = set()
             for row_no, row in enumerate(reader):
-                yield _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen)
+                yield _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen, sg_idx)
         except (OSError, EOFError, zlib.error, csv.Error) as exc:
             yield StructureError(str(path), f"file is truncated or corrupt after {row_no + 1} "
                                  f"data rows ({type(exc).__name__}: {exc})")
@@ -202,7 +291,8 @@ def _csv_columns(header, cif_column, id_column) -> tuple[int, int | None, str | 
     return matches[0], id_idx, None
 
 
-def _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen) -> CifSource | StructureError:
+def _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen,
+             sg_idx) -> CifSource | StructureError:
     sid = row[id_idx].strip() if id_idx is not None and id_idx < len(row) else ""
     if not sid or sid in seen:  # missing or repeated id: fall back to the row number
         sid = f"{sid or stem}#{row_no}"
@@ -211,4 +301,13 @@ def _csv_row(path, stem, row_no, row, cif_idx, id_idx, seen) -> CifSource | Stru
     text = row[cif_idx] if cif_idx < len(row) else ""
     if not text.strip():
         return StructureError(source, f"row {row_no}: empty CIF cell")
-    return CifSource(source, sid, text)
+    if sg_idx is None or sg_idx >= len(row) or not row[sg_idx].strip():
+        return CifSource(source, sid, normalise_newlines(text))
+    try:
+        intended = int(row[sg_idx])
+    except ValueError:
+        intended = 0
+    if not 1 <= intended <= 230:
+        return StructureError(source, f"row {row_no}: {INTENDED_GROUP_COLUMN} = "
+                              f"{row[sg_idx]!r} is not a space-group number 1-230")
+    return CifSource(source, sid, normalise_newlines(text), intended)

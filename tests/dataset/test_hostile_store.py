@@ -1,0 +1,152 @@
+"""Damaged, concurrent and interrupted stores (26–29, 31)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from test_dataset import SMALL, make_small_peak_db
+from xrdsim_cli.main import cli
+
+from xrdsim.dataset.build import build_dataset
+from xrdsim.dataset.checksums import check_store_for_reading, verify_store_integrity
+from xrdsim.errors import DatasetError, TrainingError
+
+
+@pytest.fixture(scope="module")
+def peak_db(tmp_path_factory):
+    return make_small_peak_db(tmp_path_factory.mktemp("hostile_store"))
+
+
+def _build(peak_db, out):
+    build_dataset([str(peak_db)], out, **SMALL)
+    return out
+
+
+def test_verify_detects_overwritten_and_deleted_shards(peak_db, tmp_path):
+    from xrdsim_training.data.store import open_split
+
+    store = _build(peak_db, tmp_path / "d.zarr")
+    assert verify_store_integrity(store)["ok"]
+    assert CliRunner().invoke(cli, ["verify", str(store)]).exit_code == 0
+    shard = store / "train" / "patterns" / "c" / "1" / "0"
+    data = bytearray(shard.read_bytes())
+    data[100:164] = bytes(64)  # 64 overwritten bytes
+    shard.write_bytes(bytes(data))
+    report = verify_store_integrity(store)
+    assert report["mismatched"] == ["train/patterns"] and not report["ok"]
+    result = CliRunner().invoke(cli, ["verify", str(store)])
+    assert result.exit_code == 1 and "train/patterns" in result.output
+    with pytest.raises(DatasetError, match="damaged"):
+        check_store_for_reading(store, verify=True)
+    (store / "invariance" / "space_group" / "c" / "0").unlink()  # one shard file deleted
+    assert "invariance/space_group shard 0" in verify_store_integrity(store)["missing"]
+    with pytest.raises(TrainingError, match="shard file\\(s\\) missing"):
+        open_split(store, "invariance")
+
+
+def test_verify_refuses_what_is_not_a_store(tmp_path):
+    (tmp_path / "empty.zarr").mkdir()
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path / "empty.zarr")])
+    assert result.exit_code == 3 and "Traceback" not in result.output
+
+
+def test_second_writer_is_refused_and_stale_lock_taken_over(peak_db, tmp_path):
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from xrdsim.dataset.lock import lock_path, store_lock
+
+    out = tmp_path / "d.zarr"
+    with store_lock(out):
+        for extra in ({}, {"resume": True}, {"overwrite": True}):
+            with pytest.raises(DatasetError, match=f"being written by pid {os.getpid()}"):
+                build_dataset([str(peak_db)], out, **{**SMALL, **extra})
+    assert not lock_path(out).exists() and not out.exists()
+    # a lock whose process is gone (a killed build) is stale and taken over
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    lock_path(out).write_text(json.dumps({"pid": int(dead), "host": socket.gethostname(),
+                                          "started": 0}))
+    _build(peak_db, out)
+    assert verify_store_integrity(out)["ok"] and not lock_path(out).exists()
+
+
+def test_killed_store_creation_leaves_nothing_unrecoverable(peak_db, tmp_path, monkeypatch):
+    import zarr
+
+    from xrdsim.dataset import shards
+
+    out = tmp_path / "d.zarr"
+    real = shards._create_split
+
+    async def killed(root, name, *args, **kwargs):
+        if name == "invariance":
+            raise RuntimeError("killed")  # the kill arrives after "train" was created
+        return await real(root, name, *args, **kwargs)
+
+    monkeypatch.setattr(shards, "_create_split", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        _build(peak_db, out)
+    assert not out.exists()
+    assert not list(tmp_path.glob(".d.zarr.creating-*"))
+    monkeypatch.undo()
+    # a creation folder left by a SIGKILL is removed by the next build
+    (tmp_path / ".d.zarr.creating-999999").mkdir()
+    build_dataset([str(peak_db)], out, **{**SMALL, "resume": True})
+    assert zarr.open_group(str(out), mode="r").attrs["status"] == "complete"
+    assert not list(tmp_path.glob(".d.zarr.creating-*"))
+
+
+def test_disk_full_while_finishing_the_peak_database(tmp_path):
+    """h5py raising while the file is finished: clean error, no .partial, no segfault."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import errno
+        import numpy as np
+        from xrdsim.errors import DatabaseError
+        from xrdsim.peaks import writer as w
+        def full(self):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        w._Appender.flush = full
+        try:
+            with w.PeakDatabaseWriter({str(tmp_path / 'p.h5')!r}, wavelength=1.5418,
+                                      two_theta_range=(0.0, 120.0), symprec=0.1) as out:
+                out.add_error("a.cif", "bad")
+        except DatabaseError as exc:
+            print("refused:", exc)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "is the disk full?" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_stale_partial_peak_files_are_removed(tmp_path):
+    from xrdsim.peaks.writer import PeakDatabaseWriter
+
+    stale = tmp_path / ".p.h5.partial-999999"
+    live = tmp_path / f".p.h5.partial-{__import__('os').getppid()}"
+    stale.write_bytes(b"x")
+    live.write_bytes(b"x")
+    with PeakDatabaseWriter(tmp_path / "p.h5", wavelength=1.5418, two_theta_range=(0.0, 120.0),
+                            symprec=0.1):
+        pass
+    assert not stale.exists() and live.exists()
+
+
+def test_truncated_shard_is_a_clear_error_when_read(peak_db, tmp_path):
+    from xrdsim_training.data.zarr_stream import ZarrStreamDataset
+
+    store = _build(peak_db, tmp_path / "d.zarr")
+    shard = store / "train" / "patterns" / "c" / "0" / "0"
+    shard.write_bytes(shard.read_bytes()[:50])  # truncated shard
+    data = ZarrStreamDataset(store, "train", batch_size=4, shuffle=False)
+    with pytest.raises(TrainingError, match="store is damaged"):
+        next(iter(data))

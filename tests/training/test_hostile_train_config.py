@@ -1,0 +1,47 @@
+"""Hostile training configs: exit 3 naming the setting, never a traceback or a NaN run (25)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from xrdsim_cli.main import cli
+from xrdsim_training.config import TrainConfig, load_train_config
+
+from xrdsim.errors import ConfigError
+
+CASES = [
+    ("train_lr_abc.yaml", r"lr must be a finite number in \(0\.0, 10\.0\], got 'abc'"),
+    ("train_lr_1e300.yaml", r"lr must be a finite number"),
+    ("train_lr_inf.yaml", r"lr must be a finite number.*got inf"),
+    ("train_loss_weights_scalar.yaml", r"loss_weights must be three numbers"),
+    ("train_seed_1e23.yaml", r"seed must be an integer in \[0, 9223372036854775807\]"),
+    ("train_model_5.yaml", r"model must be a mapping"),
+    ("train_device_cudaXYZ.yaml", r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"),
+]
+
+
+@pytest.mark.parametrize(("name", "match"), CASES)
+def test_hostile_train_config_is_refused(hostile_data, name, match):
+    with pytest.raises(ConfigError, match=match):
+        load_train_config(hostile_data / "configs" / name)
+
+
+@pytest.mark.parametrize("name", [c[0] for c in CASES] + ["sim_alias_bomb.yaml",
+                                                          "sim_not_utf8.yaml"])
+def test_cli_train_exits_3(hostile_data, name, tmp_path):
+    result = CliRunner().invoke(cli, ["train", "--method", "supervised", "--train-config",
+                                      str(hostile_data / "configs" / name), "-o",
+                                      str(tmp_path / "run")])
+    assert result.exit_code == 3, result.output
+    assert result.output.startswith("error:") and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_device_flag_and_bounds():
+    result = CliRunner().invoke(cli, ["train", "--method", "supervised", "--device", "cudaXYZ",
+                                      "-o", "unused_run"])
+    assert result.exit_code == 3 and "device must be" in result.output
+    for bad in ({"batch_size": 10**9}, {"model": {"depth": 40}}, {"workers": 5000}):
+        with pytest.raises(ConfigError):
+            TrainConfig.from_dict(bad)
+    assert TrainConfig.from_dict({"lr": 1}).lr == 1.0

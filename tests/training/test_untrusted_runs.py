@@ -1,0 +1,129 @@
+"""Run directories from someone else: opening them runs none of their code (defect 19)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+from xrdsim_training.checkpoint import (
+    CHECKPOINT_FORMAT,
+    load_checkpoint,
+    restore_rng_states,
+    rng_states,
+    save_checkpoint,
+)
+from xrdsim_training.config import ModelConfig, TrainConfig
+from xrdsim_training.hand import MODEL_FILE, SETTINGS_FILE, HandModel
+from xrdsim_training.hand_forest import ForestArrays
+
+from xrdsim.errors import TrainingError
+
+
+class _Payload:
+    """Pickles as a call that writes ``marker``: what a hostile run directory would hold."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
+
+
+def test_crafted_checkpoint_runs_nothing(tmp_path):
+    marker = tmp_path / "executed"
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"format": CHECKPOINT_FORMAT, "epoch": 1, "meta": _Payload(marker)},
+               run / "checkpoint.pt")
+    with pytest.raises(TrainingError, match="nothing in it was run"):
+        load_checkpoint(run)
+    assert not marker.exists()
+
+
+def test_crafted_checkpoint_through_predict_and_evaluate(tmp_path):
+    from click.testing import CliRunner
+    from xrdsim_cli.main import cli
+
+    marker = tmp_path / "executed"
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(_Payload(marker), run / "checkpoint.pt")
+    (tmp_path / "p.xy").write_text("10 1\n20 2\n30 1\n")
+    for args in (["predict", str(run), str(tmp_path / "p.xy")],
+                 ["evaluate", str(run), "--data", str(tmp_path / "nowhere.zarr")]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code != 0
+        assert not marker.exists(), args
+
+
+def test_checkpoint_round_trip_restores_every_rng(tmp_path):
+    config = TrainConfig(model=ModelConfig(width=4, depth=2, embed_dim=16, projector_dim=32,
+                                           pool_length=4))
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.randn(2, 3)).sum().backward()
+    opt.step()
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
+    torch.manual_seed(5)
+    np.random.seed(6)  # noqa: NPY002 - the legacy global stream is what is saved
+    random.seed(7)
+    save_checkpoint(tmp_path, model=model, optimizer=opt, scheduler=sched, epoch=2,
+                    config=config, history=[{"epoch": 1, "loss": np.float32(0.5)}])
+    expected = (torch.rand(3), np.random.rand(3), random.random())  # noqa: NPY002
+    payload = load_checkpoint(tmp_path)
+    assert payload["epoch"] == 2 and payload["config"] == config
+    assert payload["history"] == [{"epoch": 1, "loss": 0.5}]
+    assert torch.equal(payload["model"]["weight"], model.weight.detach())
+    restore_rng_states(payload["rng"])
+    got = (torch.rand(3), np.random.rand(3), random.random())  # noqa: NPY002
+    assert torch.equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+    assert got[2] == expected[2]
+    assert set(rng_states()) == {"torch", "numpy", "python", "cuda"}
+
+
+def test_pickled_hand_model_is_never_loaded(tmp_path):
+    import pickle
+
+    marker = tmp_path / "executed"
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"format": "xrdsim-hand/1"}))
+    (tmp_path / "hand_model.joblib").write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(TrainingError, match="never loaded"):
+        HandModel.load(tmp_path)
+    # the same pickle under the new name: numpy refuses object arrays, nothing runs
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(
+        {"format": "xrdsim-hand/2", "settings": {}, "tasks": []}))
+    np.savez(tmp_path / "evil.npz", **{"crystal_system.classes": np.array([_Payload(marker)],
+                                                                         dtype=object)})
+    (tmp_path / "evil.npz").rename(tmp_path / MODEL_FILE)
+    with pytest.raises(TrainingError, match="pickled models are never loaded"):
+        HandModel.load(tmp_path)
+    assert not marker.exists()
+
+
+def test_forest_arrays_predict_as_scikit_learn():
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 11))
+    y = (3 * x[:, 0] + x[:, 1]).astype(int) % 7
+    clf = ExtraTreesClassifier(n_estimators=30, min_samples_leaf=2, random_state=0).fit(x, y)
+    forest = ForestArrays.from_sklearn(clf)
+    test = rng.normal(size=(200, 11))
+    np.testing.assert_allclose(forest.predict_proba(test), clf.predict_proba(test), atol=1e-12)
+    assert np.array_equal(forest.classes, clf.classes_)
+
+
+def test_malformed_trees_are_refused(tmp_path):
+    from sklearn.ensemble import ExtraTreesClassifier
+    from xrdsim_training.hand_forest import load_forests, save_forests
+
+    clf = ExtraTreesClassifier(n_estimators=2, random_state=0).fit(np.eye(4), [0, 1, 0, 1])
+    forest = ForestArrays.from_sklearn(clf)
+    loop = forest.left.copy()
+    loop[forest.left >= 0] = 0  # every child points back at the root: an endless walk
+    save_forests(tmp_path / "m.npz", {"cs": ForestArrays(**{**forest.__dict__, "left": loop})})
+    with pytest.raises(TrainingError, match="malformed"):
+        load_forests(tmp_path / "m.npz", ("cs",))

@@ -1,0 +1,1 @@
+"""Phase-transition series: a structure compressed or heated along a path, with a transition."""
