@@ -40,8 +40,10 @@ def test_supervised_run_learns_its_training_structures(built_store, tmp_path):
     assert result.history[-1]["loss"] < 0.5 * result.history[0]["loss"]
     for name in ("checkpoint.pt", "config.json", "metrics.csv", "metrics.json"):
         assert (tmp_path / "run" / name).is_file()
+    assert (tmp_path / "run" / "best.pt").is_file()  # the best validation epoch
     report = evaluate_run(tmp_path / "run", data=built_store, splits=("train",),
-                          block_split="train", block_structures=10, block_views=4)
+                          block_split="train", block_structures=10, block_views=4,
+                          checkpoint="last")
     scores = report["splits"]["train"]
     labels = zarr.open_group(str(built_store), mode="r")["train"]["crystal_system"][:]
     majority = np.bincount(labels).max() / labels.size  # ≈ 0.14 for this balanced store
@@ -163,6 +165,12 @@ def test_cli_train_resume_and_evaluate(built_store, tmp_path):
     report = json.loads(out.read_text())
     assert set(report["splits"]) == {"equivariance", "invariance", "held_out_invariance"}
     assert report["block_similarity"]["split"] == "invariance"
+    rep = report["representation"]
+    assert set(rep["splits"]) == {"equivariance", "invariance"}
+    assert -1 <= rep["splits"]["invariance"]["silhouette_crystal_system"] <= 1
+    assert (run / "tsne_crystal_system.png").is_file()
+    assert (run / "calibration.json").is_file()
+    assert report["calibration"]["crystal_system"]["temperature"] > 0
     missing = runner.invoke(cli, ["evaluate", str(run), "--data", str(built_store),
                                   "--split", "nope"])
     assert missing.exit_code == 3 and "no split 'nope'" in missing.output
@@ -206,3 +214,16 @@ def test_metrics_on_hand_made_predictions():
                       emb[1] @ emb[3] / np.linalg.norm(emb[1]) / np.linalg.norm(emb[3])])
     assert summary["mean_within"] == pytest.approx(within)
     assert s.shape == (4, 4) and np.allclose(np.diag(s), 1)
+
+
+def test_early_stopping_follows_the_best_validation_epoch():
+    from xrdsim_training.trainer import _best_epoch, _stop_early
+
+    history = [{"epoch": 1, "phase": "pretrain"}]
+    history += [{"epoch": e, "val_score": s} for e, s in ((2, 0.3), (3, 0.5), (4, 0.5),
+                                                          (5, 0.4))]
+    assert _best_epoch(history) == 3  # first of ties
+    assert _stop_early(TrainConfig(patience=2), history=history)
+    assert not _stop_early(TrainConfig(patience=3), history=history)
+    assert not _stop_early(TrainConfig(patience=0), history=history)
+    assert _best_epoch(history[:1]) is None
