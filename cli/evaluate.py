@@ -26,11 +26,19 @@ from xrdsim_cli._common import echo_json, handles_library_errors
 @click.option("--block-structures", type=click.IntRange(min=2), default=100, show_default=True)
 @click.option("--block-views", type=click.IntRange(min=2), default=None,
               help="Views per structure in the block matrix [all the split has; refused if more].")
+@click.option("--calibrate/--no-calibrate", default=True, show_default=True,
+              help="Fit temperature scaling on the equivariance split (RUN_DIR/"
+                   "calibration.json, used by xrdsim predict).")
+@click.option("--tsne-points", type=click.IntRange(min=0), default=600, show_default=True,
+              help="Patterns per split of the t-SNE maps of h coloured by crystal system "
+                   "(equivariance, invariance; 0 = none).")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best",
+              show_default=True, help="best.pt (best validation epoch) or checkpoint.pt.")
 @click.option("--verify", is_flag=True,
               help="Recompute the store's checksums first; refuse a damaged store.")
 @handles_library_errors
 def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, block_split,
-             block_structures, block_views, verify):
+             block_structures, block_views, calibrate, tsne_points, checkpoint, verify):
     """Score RUN_DIR's checkpoint on the splits of DATA: CS / EG / SG accuracy and top-k,
     SG-consistent-with-CS rate, a CS confusion-matrix figure and the cosine-similarity
     block matrix of das2025 Fig. 4. Writes the JSON report and prints the accuracies.
@@ -47,8 +55,11 @@ def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, bl
     report = evaluate_run(run_dir, data=data, splits=tuple(splits) or None, output=output,
                           batch_size=batch_size, max_patterns=max_patterns, device=device,
                           block_split=block_split, block_structures=block_structures,
-                          block_views=block_views)
+                          block_views=block_views, calibrate=calibrate,
+                          tsne_points=tsne_points, checkpoint=checkpoint)
     keys = ("n_patterns", "cs_accuracy", "eg_accuracy", "sg_accuracy", "sg_consistent_with_cs")
     echo_json({"output": report["output"],
                "splits": {s: {k: v[k] for k in keys} for s, v in report["splits"].items()},
-               "block_similarity": report["block_similarity"]})
+               "block_similarity": report["block_similarity"],
+               "representation": report.get("representation"),
+               "calibration": report.get("calibration")})

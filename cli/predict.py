@@ -22,8 +22,10 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles
                    "without it the file's value wins, with a warning when they differ.")
 @click.option("--to-wavelength", default="1.5418", show_default=True,
               help="λ of the model grid (the wavelength the run was trained at).")
-@click.option("--background", type=click.Choice(["snip", "poly", "none"]), default="snip",
-              show_default=True, help="Background estimate to subtract (as xrdsim prepare).")
+@click.option("--background", type=click.Choice(["auto", "snip", "poly", "none"]),
+              default="auto", show_default=True,
+              help="Background to subtract before the model's input view (as xrdsim prepare); "
+                   "auto: none when the run's view subtracts one itself, else snip.")
 @click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True,
               help="Candidates listed per task.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
@@ -87,6 +89,10 @@ def _echo_record(r: dict) -> None:
                f"  crystal system:   {cs['name']:<12} [{listed['cs']}]\n"
                f"  extinction group: {eg['symbol']:<12} [{listed['eg']}]\n"
                f"  space group:      {sg['prediction']} {sg['symbol']:<8} [{listed['sg']}]")
+    if r.get("unsure"):
+        how = "calibrated" if r.get("calibrated") else "uncalibrated"
+        click.echo(f"  unsure:           top crystal system has p = {cs['probability']:.2f} "
+                   f"({how}); consider every candidate listed")
     if r.get("true"):
         t = r["true"]
         click.echo(f"  labelled:         space group {t['space_group']}, crystal system "

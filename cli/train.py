@@ -53,10 +53,22 @@ def _runner(method: str):
 @click.option("--batch-size", type=click.IntRange(min=2), help="Patterns per step [128].")
 @click.option("--lr", type=float, help="Peak AdamW learning rate [1e-3].")
 @click.option("--weight-decay", type=float, help="AdamW weight decay [1e-4].")
-@click.option("--width", type=click.IntRange(min=1), help="Channels of the first stage [32].")
-@click.option("--depth", type=click.IntRange(min=1), help="Residual stages [4].")
+@click.option("--class-balance", type=click.FloatRange(0, 1),
+              help="β of the class weights n_c^-β (0 plain CE, 1 balanced) [0].")
+@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True),
+              help="ε of the supervised targets [0].")
+@click.option("--patience", type=click.IntRange(min=0),
+              help="Stop after this many epochs without a better validation score; the "
+                   "best epoch is kept as best.pt (0 = never stop) [0].")
+@click.option("--width", type=click.IntRange(min=1), help="Channels of the first stage [8].")
+@click.option("--depth", type=click.IntRange(min=1), help="Residual stages [5].")
 @click.option("--embed-dim", type=click.IntRange(min=1), help="Representation size [256].")
 @click.option("--projector-dim", type=click.IntRange(min=1), help="RH output size [1024].")
+@click.option("--view-two-theta", type=(float, float), default=None,
+              help="2θ window LO HI (degrees) the network sees, zeros outside [5 90].")
+@click.option("--view-background", type=click.Choice(["snip", "none"]), default=None,
+              help="Subtract a SNIP background in the input view (as for measured files) "
+                   "[snip].")
 @click.option("--steps-per-epoch", type=click.IntRange(min=0),
               help="On-the-fly methods: steps per epoch (0 = one pass over the structures).")
 @click.option("--shuffle-buffer", type=click.IntRange(min=1), help="Shuffle-buffer rows [4096].")

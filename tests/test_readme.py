@@ -116,8 +116,8 @@ def _local_fetchers(monkeypatch) -> None:
 def test_readme_command_block_is_what_this_test_runs():
     names = [c[0] if c[0] != "hand" else "hand " + c[1] for c in readme_commands()]
     assert names == ["peaks", "peaks-info", "synth", "sources", "mix", "simulate", "build",
-                     "build", "inspect", "train", "train", "evaluate", "prepare", "predict",
-                     "train", "hand predict", "calibrate"]
+                     "build", "inspect", "verify", "train", "train", "evaluate", "prepare",
+                     "predict", "train", "hand predict", "calibrate"]
 
 
 @pytest.mark.slow

@@ -28,6 +28,8 @@ from xrdsim_training.config import ModelConfig, TrainConfig
 from xrdsim.errors import TrainingError
 
 CHECKPOINT_NAME = "checkpoint.pt"
+#: The epoch with the best validation score (early stopping, das2025 §4.3), same format.
+BEST_NAME = "best.pt"
 CHECKPOINT_FORMAT = "xrdsim-checkpoint/2"
 #: A checkpoint of the largest model is a few hundred MB; bigger files are refused unread.
 MAX_CHECKPOINT_BYTES = 8 << 30
@@ -136,6 +138,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise TrainingError(f"checkpoint {str(path)!r} lacks its metadata ({type(exc).__name__}: "
                             f"{str(exc)[:100]}); train again") from None
     return payload
+
+
+def best_checkpoint(run_dir: str | Path) -> Path:
+    """``run_dir/best.pt`` when the run validated, else ``run_dir/checkpoint.pt`` (or a file
+    given directly): the weights that evaluation and prediction use."""
+    run_dir = Path(run_dir)
+    if run_dir.is_dir() and (run_dir / BEST_NAME).is_file():
+        return run_dir / BEST_NAME
+    return run_dir
 
 
 def check_architecture(saved: ModelConfig, wanted: ModelConfig, *, source: str) -> None:

@@ -21,6 +21,10 @@ METHODS: tuple[str, ...] = ("supervised", "supervised-aug", "barlow", "simclr")
 CONTRASTIVE_METHODS: tuple[str, ...] = ("barlow", "simclr")
 #: Methods whose training patterns are simulated on the fly from a peak database.
 ON_THE_FLY_METHODS: tuple[str, ...] = ("supervised-aug", "barlow", "simclr")
+#: Background handling of the model's input view (:mod:`xrdsim_training.models.view`).
+VIEW_BACKGROUNDS: tuple[str, ...] = ("snip", "none")
+#: The view of runs saved before the view settings existed: the whole grid, as given.
+LEGACY_VIEW: dict[str, Any] = {"view_two_theta": (0.0, 120.0), "view_background": "none"}
 #: Pre-training epochs of the contrastive methods when none are given (as many as the
 #: default fine-tuning ``epochs``), so ``xrdsim train --method barlow`` runs as written.
 DEFAULT_PRETRAIN_EPOCHS = 10
@@ -36,6 +40,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "epochs": (0, 1_000_000), "pretrain_epochs": (0, 1_000_000), "batch_size": (2, 65536),
     "shuffle_buffer": (1, 1_000_000), "steps_per_epoch": (0, 10**9),
     "val_max_patterns": (0, 10**8), "workers": (0, 256), "seed": (0, 2**63 - 1),
+    "patience": (0, 1_000_000),
 }
 #: (low, high, low excluded) of the run's real numbers; an lr of 1e300 or inf only makes NaNs.
 _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
@@ -50,6 +55,10 @@ _DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,3})?")
 class ModelConfig:
     """Architecture of the 1D ResNet encoder, the heads and the projector.
 
+    Defaults: width 8, depth 5, chosen by a reduced-scale CPU measurement (docs/training.md
+    "Width and depth"): after one epoch on 2,700 structures, width 8 beat 4 and 16, and
+    depth 5 beat 4. On a GPU at paper scale raise ``width`` (das2025 use wider networks).
+
     Attributes:
         width: channels of the first residual stage (doubles per stage, capped at 8×).
         depth: number of residual stages (each halves the length; ≥ 1).
@@ -60,17 +69,30 @@ class ModelConfig:
         projector_dim: width of the representation head (Barlow Twins / SimCLR ``z``).
         n_extinction_groups: classes of the EG head; 0 = take K from the data (store attr
             ``n_extinction_groups`` or the extinction table) when the run starts.
+        view_two_theta: ``(lo, hi)`` degrees 2θ the network sees (zeros outside), the
+            first step of :class:`~xrdsim_training.models.view.PatternView`.
+        view_background: ``"snip"`` (subtract and clip, as for measured files) or ``"none"``.
     """
 
-    width: int = 32
-    depth: int = 4
+    width: int = 8
+    depth: int = 5
     blocks_per_stage: int = 1
     pool_length: int = 16
     embed_dim: int = 256
     projector_dim: int = 1024
     n_extinction_groups: int = 0
+    view_two_theta: tuple[float, float] = (5.0, 90.0)
+    view_background: str = "snip"
 
     def __post_init__(self) -> None:
+        lo, hi = (float(v) for v in self.view_two_theta)
+        if not 0.0 <= lo < hi <= 120.0:
+            raise ConfigError(f"model.view_two_theta must be (lo, hi) with 0 ≤ lo < hi ≤ 120 "
+                              f"degrees 2θ, got {self.view_two_theta!r}")
+        object.__setattr__(self, "view_two_theta", (lo, hi))
+        if self.view_background not in VIEW_BACKGROUNDS:
+            raise ConfigError(f"model.view_background must be one of {VIEW_BACKGROUNDS}, got "
+                              f"{self.view_background!r}")
         for name, (minimum, maximum) in _MODEL_RANGES.items():
             value = getattr(self, name)
             if (not isinstance(value, int) or isinstance(value, bool)
@@ -79,14 +101,23 @@ class ModelConfig:
                                   f"got {brief(value)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["view_two_theta"] = list(self.view_two_theta)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; a model saved before the view settings existed
+        (no ``view_*`` keys) gets :data:`LEGACY_VIEW`, the input it was trained on."""
         if not isinstance(data, dict):
             raise ConfigError(f"model must be a mapping of architecture settings (width, "
                               f"depth, ...), got {brief(data)}")
-        return cls(**_known(cls, data, "model"))
+        data = dict(_known(cls, data, "model"))
+        if "view_two_theta" not in data and "view_background" not in data:
+            data.update(LEGACY_VIEW)
+        if "view_two_theta" in data:
+            data["view_two_theta"] = tuple(data["view_two_theta"])
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -105,6 +136,13 @@ class TrainConfig:
             :mod:`xrdsim_training.schedule`).
         weight_decay: AdamW weight decay.
         loss_weights: ``(w_cs, w_eg, w_sg)`` of the weighted cross-entropy (das2025 §4.3).
+        class_balance: β of the per-class weights ``n_c^(−β)`` from the training labels
+            (0 = plain cross-entropy, 1 = fully balanced; :func:`~xrdsim_training.losses.
+            supervised.class_weights`).
+        label_smoothing: ε of the supervised targets, in [0, 1).
+        patience: early stopping on the validation (equivariance) split as das2025 §4.3:
+            stop after this many supervised epochs without a better mean CS/EG/SG
+            accuracy; the best epoch is kept as ``best.pt`` either way (0 = never stop).
         barlow_lambda: off-diagonal weight τ of the Barlow Twins loss (das2025 eq. 6).
         temperature: NT-Xent temperature (SimCLR).
         shuffle_buffer: rows in the streaming shuffle buffer (store methods).
@@ -128,6 +166,9 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     loss_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    class_balance: float = 0.0
+    label_smoothing: float = 0.0
+    patience: int = 0
     barlow_lambda: float = 5e-3
     temperature: float = 0.1
     shuffle_buffer: int = 4096
@@ -149,6 +190,13 @@ class TrainConfig:
                                if self.method in CONTRASTIVE_METHODS else 0)
         for name, (minimum, maximum) in _INT_RANGES.items():
             _bounded_int(self, name, minimum=minimum, maximum=maximum)
+        for name, high, open_high in (("class_balance", 1.0, False),
+                                      ("label_smoothing", 1.0, True)):
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not (0.0 <= value < high if open_high else 0.0 <= value <= high)):
+                raise ConfigError(f"{name} must be in [0, {high:g}{')' if open_high else ']'}, "
+                                  f"got {brief(value)}")
         if self.method in CONTRASTIVE_METHODS:
             if self.pretrain_epochs < 1:
                 raise ConfigError(

@@ -9,7 +9,12 @@
      "confusion_figure": "<RUN_DIR>/confusion_cs.png",
      "block_similarity": {"split", "n_structures", "n_views", "mean_within", "mean_between",
                           "contrast", "silhouette_structure", "silhouette_crystal_system",
-                          "figure"}}
+                          "figure"},
+     "representation": {"figure": "<RUN_DIR>/tsne_crystal_system.png",
+                        "splits": {split: {"n", "silhouette_structure",
+                                           "silhouette_crystal_system"}}},
+     "calibration": {"split", "n_fit", "n_test", task: {"temperature", "ece_before",
+                     "ece_after", "nll_before", "nll_after"}, "output"}}
 
 The block matrix holds the cosine similarities of the representation ``h`` of ``N``
 structures × ``M`` views, ordered by structure: a model invariant to the
@@ -25,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from xrdsim_training.checkpoint import load_checkpoint, load_weights
+from xrdsim_training.checkpoint import best_checkpoint, load_checkpoint, load_weights
 from xrdsim_training.data.store import open_split
 from xrdsim_training.data.zarr_stream import ZarrStreamDataset
 from xrdsim_training.inference import predict
@@ -53,8 +58,12 @@ def evaluate_run(
     block_structures: int = 100,
     block_views: int | None = None,
     seed: int = 0,
+    calibrate: bool = True,
+    tsne_points: int = 600,
+    checkpoint: str = "best",
 ) -> dict[str, Any]:
-    """Evaluate ``run_dir/checkpoint.pt`` on ``splits`` of ``data``; write the JSON report.
+    """Evaluate ``run_dir/best.pt`` (else ``checkpoint.pt``) on ``splits`` of ``data``; write
+    the JSON report.
 
     Args:
         run_dir: a run written by :func:`xrdsim_training.trainer.train`.
@@ -70,6 +79,14 @@ def evaluate_run(
         block_views: M views per structure; None = every view the split has (das2025
             Fig. 4 uses 8). More than the split has is refused, never clamped.
         seed: picks the block-matrix structures.
+        calibrate: fit the temperatures of :mod:`xrdsim_training.calibration` on the
+            equivariance split (when the store has it) and write ``calibration.json``;
+            the report's ``calibration`` holds ECE before/after on held-out structures.
+        checkpoint: ``"best"`` (``best.pt``, the best validation epoch, when the run has
+            one) or ``"last"`` (``checkpoint.pt``). The calibration is always fitted for
+            the weights ``xrdsim predict`` uses (``best.pt`` when present).
+        tsne_points: patterns per split of the t-SNE maps of ``h`` on the equivariance and
+            invariance splits (:mod:`xrdsim_training.representation`; 0 = none).
 
     Raises:
         TrainingError: no checkpoint, a store of another K, a missing split.
@@ -77,7 +94,9 @@ def evaluate_run(
     import zarr
 
     run_dir = Path(run_dir)
-    payload = load_checkpoint(run_dir)
+    if checkpoint not in ("best", "last"):
+        raise TrainingError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+    payload = load_checkpoint(best_checkpoint(run_dir) if checkpoint == "best" else run_dir)
     config = payload["config"]
     dev = resolve_device(device)
     model = XrdNet(config.model)
@@ -121,6 +140,18 @@ def evaluate_run(
         model, data=data, split=block_split, n_structures=block_structures, n_views=block_views,
         device=dev, seed=seed, figure=run_dir / f"block_similarity_{block_split}.png",
     )
+    mapped = tuple(s for s in ("equivariance", "invariance") if s in available)
+    if tsne_points and mapped:
+        from xrdsim_training.representation import representation_maps
+
+        report["representation"] = representation_maps(
+            model, data=data, splits=mapped, max_points=tsne_points, device=dev,
+            figure=run_dir / "tsne_crystal_system.png", seed=seed)
+    if calibrate and "equivariance" in available:
+        from xrdsim_training.calibration import calibrate_run
+
+        report["calibration"] = calibrate_run(run_dir, data=data, max_patterns=max_patterns,
+                                              batch_size=batch_size, device=device)
     output = Path(output) if output is not None else run_dir / "eval.json"
     output.write_text(json.dumps(report, indent=2) + "\n")
     report["output"] = str(output)

@@ -72,8 +72,12 @@ def step_loss(
     phase: Phase,
     config: TrainConfig,
     device: torch.device,
+    class_weights: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Loss of one batch: ``{"loss": scalar with grad, parts...: detached scalars}``."""
+    """Loss of one batch: ``{"loss": scalar with grad, parts...: detached scalars}``.
+
+    ``class_weights``: per-class weights of the supervised CE (trainer, from the
+    training labels when ``config.class_balance`` > 0)."""
     x = batch["pattern"].to(device, non_blocking=True).float()
     if phase.objective == "supervised":
         with autocast(device, config.amp):
@@ -84,6 +88,8 @@ def step_loss(
             extinction_group=batch["extinction_group"].to(device),
             space_group=batch["space_group"].to(device),
             weights=config.loss_weights,
+            class_weights=class_weights,
+            label_smoothing=config.label_smoothing,
         )
     xb = batch["pattern_b"].to(device, non_blocking=True).float()
     with autocast(device, config.amp):

@@ -3,10 +3,14 @@ with a neural run written by ``xrdsim train`` (and score them against a labels C
 
 Each file goes through the same steps as ``xrdsim prepare``
 (:func:`xrdsim.measured.readers.read_pattern` → :func:`xrdsim.measured.prepare.prepare_pattern`: λ
-conversion to the training wavelength, resampling onto the 12,000-bin grid, background
-subtraction, max = 1), then through the network of ``RUN_DIR/checkpoint.pt``
-(:func:`xrdsim_training.inference.predict`). A file that cannot be read or prepared gives
-an error record and the batch goes on.
+conversion to the training wavelength, resampling onto the 12,000-bin grid, max = 1), then
+through the network of ``RUN_DIR/checkpoint.pt`` (:func:`xrdsim_training.inference.predict`),
+whose first layer (:class:`xrdsim_training.models.view.PatternView`) windows the pattern and
+subtracts its background exactly as it did for the simulated training views. A
+``background`` asked for here is subtracted *before* that, on the file's whole scan; the
+default ``"auto"`` leaves the background to the model's view (runs saved before the view
+existed see ``"snip"``-prepared files, as they always did). A file that cannot be read or
+prepared gives an error record and the batch goes on.
 
 Per file (:func:`predict_files`), in input order::
 
@@ -18,6 +22,9 @@ Per file (:func:`predict_files`), in input order::
                           "top_k": [...] (joint p(cs)·p(sg|cs))},
      "true": {"crystal_system", "extinction_group", "space_group"} or None}
 
+plus ``"calibrated"`` (probabilities temperature-scaled with ``RUN_DIR/calibration.json``,
+:mod:`xrdsim_training.calibration`) and ``"unsure"`` (top-1 CS probability below
+:data:`~xrdsim_training.calibration.UNSURE_BELOW`: read the top-k, not the top-1),
 or ``{"source", "file", "error", "true"}`` for a file that failed. ``top_k`` entries are
 ``{"label", "name"|"symbol", "probability"}``, most probable first.
 """
@@ -32,7 +39,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from xrdsim_training.checkpoint import CHECKPOINT_NAME, load_checkpoint, load_weights
+from xrdsim_training.calibration import (
+    TASK_PROBS,
+    UNSURE_BELOW,
+    apply_temperature,
+    load_temperatures,
+)
+from xrdsim_training.checkpoint import (
+    CHECKPOINT_NAME,
+    best_checkpoint,
+    load_checkpoint,
+    load_weights,
+)
 from xrdsim_training.hand import SETTINGS_FILE as HAND_SETTINGS_FILE
 from xrdsim_training.inference import predict
 from xrdsim_training.measured_labels import TASKS, accuracy_report, read_labels
@@ -72,7 +90,7 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> tuple[XrdNet, dict
     if (run_dir / HAND_SETTINGS_FILE).is_file() and not (run_dir / CHECKPOINT_NAME).is_file():
         raise TrainingError(f"{run_dir} is a HAND run, not a neural one; use "
                             "`xrdsim hand predict` for it")
-    payload = load_checkpoint(run_dir)
+    payload = load_checkpoint(best_checkpoint(run_dir))
     config = payload["config"]
     k = extinction_table().n_classes
     if config.model.n_extinction_groups != k:
@@ -90,7 +108,7 @@ def predict_files(
     *,
     wavelength: float | str | None = None,
     to_wavelength: float | str = DEFAULT_WAVELENGTH,
-    background: str | None = "snip",
+    background: str | None = "auto",
     top_k: int = 3,
     labels: str | Path | dict[str, int] | None = None,
     device: str = "auto",
@@ -104,7 +122,9 @@ def predict_files(
             (:func:`xrdsim.measured.paths.pattern_files`).
         wavelength: λ of files that state none, Å or a preset name (``"CuKa"``).
         to_wavelength: λ of the model grid, the wavelength the run was trained at.
-        background: ``"snip"``, ``"poly"`` or None, as ``xrdsim prepare``.
+        background: ``"snip"``, ``"poly"`` or None, as ``xrdsim prepare``; ``"auto"``
+            (default): None when the run's view subtracts a background itself, else
+            ``"snip"`` (runs without an input view).
         top_k: candidates listed per task (1 ≤ top_k).
         labels: a labels CSV (see :func:`read_labels`) or ``{basename: space group}``;
             fills each record's ``true``.
@@ -133,6 +153,9 @@ def predict_files(
         labels = read_labels(labels)
     model, payload = load_run(run_dir, device=device)
     amp = payload["config"].amp
+    if background == "auto":
+        background = None if payload["config"].model.view_background != "none" else "snip"
+    temperatures = load_temperatures(run_dir)
     records: list[dict[str, Any]] = []
     for start in range(0, len(files), BATCH_SIZE):
         chunk = [_prepare(p, wavelength=wavelength, to_wavelength=to_wavelength,
@@ -142,9 +165,14 @@ def predict_files(
         if good:
             batch = _batch([grid for _, grid in good], [rec["true"] for rec, _ in good])
             pred = predict(model, [batch], device=next(model.parameters()).device, amp=amp)
+            probs = {task: getattr(pred, key) for task, key in TASK_PROBS.items()}
+            if temperatures is not None:
+                probs = {t: apply_temperature(p, temperatures[t]) for t, p in probs.items()}
             for i, (rec, _) in enumerate(good):
-                rec.update(_ranked(pred.cs_prob[i], pred.eg_prob[i], pred.sg_prob[i],
-                                   int(pred.sg_routed[i]), top_k))
+                rec.update(_ranked(probs["crystal_system"][i], probs["extinction_group"][i],
+                                   probs["space_group"][i], int(pred.sg_routed[i]), top_k))
+                rec["calibrated"] = temperatures is not None
+                rec["unsure"] = rec["crystal_system"]["probability"] < UNSURE_BELOW
         records.extend(rec for rec, _ in chunk)
     return records
 

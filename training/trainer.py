@@ -1,7 +1,8 @@
 """The training loop: one call trains (or resumes) a run into ``RUN_DIR``.
 
 ``RUN_DIR`` holds ``config.json`` (the resolved :class:`TrainConfig`),
-``checkpoint.pt`` (after every epoch, atomically), ``metrics.csv`` and
+``checkpoint.pt`` (after every epoch, atomically), ``best.pt`` (the epoch of the best
+validation score, see ``TrainConfig.patience``), ``metrics.csv`` and
 ``metrics.json`` (one row per epoch). A run killed at any point resumes from its
 last checkpoint with ``resume=True`` and continues the same curve: the data order
 and the simulated views are functions of ``(seed, epoch)``, the learning rate is a
@@ -16,6 +17,7 @@ writes the files.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from typing import Any
 
 import torch
 from xrdsim_training.checkpoint import (
+    BEST_NAME,
     CHECKPOINT_NAME,
     check_architecture,
     load_checkpoint,
@@ -43,7 +46,7 @@ from xrdsim.errors import TrainingError
 from xrdsim.progress import progress_bar
 
 #: Settings that may change when a run is resumed (they do not change the curve).
-RESUME_MUTABLE = ("epochs", "workers", "device", "val_max_patterns")
+RESUME_MUTABLE = ("epochs", "workers", "device", "val_max_patterns", "patience")
 #: Validation metrics copied into the per-epoch log.
 VAL_KEYS = ("cs_accuracy", "eg_accuracy", "sg_accuracy")
 
@@ -162,6 +165,8 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
                   else None)
     val = sources.validation_dataset(config, data)
     log = MetricsLog(run_dir, history)
+    weights = _class_weights(config, data=data, peaks=peaks, structures=structures,
+                             device=device)
     datasets: dict[str, Any] = {}
     for epoch in range(start, config.total_epochs):
         phase = phase_of(config, epoch)
@@ -173,20 +178,55 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
         if starts_phase(config, epoch):  # fine-tuning starts like a fresh CNNaug run
             optimizer.state.clear()
         row = _train_epoch(net, optimizer, dataset, phase=phase, config=config, epoch=epoch,
-                           runtime=runtime, progress=progress)
+                           runtime=runtime, progress=progress, class_weights=weights)
         row["lr"] = scheduler.get_last_lr()[0]
         scheduler.step()
         if val is not None and runtime.is_main and phase.objective == "supervised":
             scores = classification_metrics(predict(model, _loader(val, config, device),
                                                     device=device, amp=config.amp))
             row.update({f"val_{k}": scores[k] for k in VAL_KEYS})
+            row["val_score"] = sum(scores[k] for k in VAL_KEYS) / len(VAL_KEYS)
         if runtime.is_main:
             log.append(row)
             save_checkpoint(run_dir, model=model, optimizer=optimizer, scheduler=scheduler,
                             epoch=epoch + 1, config=config, history=log.history)
+            if _best_epoch(log.history) == epoch + 1:
+                shutil.copyfile(run_dir / CHECKPOINT_NAME, run_dir / BEST_NAME)
         if runtime.distributed:
             torch.distributed.barrier()
-    return TrainResult(run_dir, config.total_epochs, log.history)
+        if _stop_early(config, history=log.history):
+            break
+    return TrainResult(run_dir, int(log.history[-1]["epoch"]) if log.history else start,
+                       log.history)
+
+
+def _class_weights(config: TrainConfig, *, data, peaks, structures, device
+                   ) -> dict[str, torch.Tensor] | None:
+    """Per-class CE weights from the training labels (None when ``class_balance`` is 0)."""
+    if not config.class_balance:
+        return None
+    from xrdsim_training.losses.supervised import class_weights
+
+    labels = sources.train_labels(config, data=data, peaks=peaks, structures=structures)
+    n = {"crystal_system": 7, "extinction_group": config.model.n_extinction_groups,
+         "space_group": 230}
+    return {k: v.to(device) for k, v in
+            class_weights(labels, beta=config.class_balance, n_classes=n).items()}
+
+
+def _best_epoch(history: list[dict[str, Any]]) -> int | None:
+    """The (1-based) epoch of the best validation score so far (first of ties)."""
+    scored = [(row["val_score"], -int(row["epoch"])) for row in history if "val_score" in row]
+    return -max(scored)[1] if scored else None
+
+
+def _stop_early(config: TrainConfig, *, history: list[dict[str, Any]]) -> bool:
+    """True once ``patience`` validated epochs have passed without a better score."""
+    best = _best_epoch(history)
+    if not config.patience or best is None:
+        return False
+    later = [r for r in history if "val_score" in r and int(r["epoch"]) > best]
+    return len(later) >= config.patience
 
 
 def _loader(dataset, config: TrainConfig, device: torch.device):
@@ -194,7 +234,8 @@ def _loader(dataset, config: TrainConfig, device: torch.device):
 
 
 def _train_epoch(net, optimizer, dataset, *, phase, config: TrainConfig, epoch: int,
-                 runtime: Runtime, progress: bool) -> dict[str, Any]:
+                 runtime: Runtime, progress: bool,
+                 class_weights: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
     net.train()
     device = runtime.device
     sums: dict[str, float] = {}
@@ -204,7 +245,8 @@ def _train_epoch(net, optimizer, dataset, *, phase, config: TrainConfig, epoch: 
     total = dataset.batches_per_epoch()
     with progress_bar(total, label, enabled=progress and runtime.is_main) as bar:
         for batch in _loader(dataset, config, device):
-            parts = step_loss(net, batch, phase=phase, config=config, device=device)
+            parts = step_loss(net, batch, phase=phase, config=config, device=device,
+                              class_weights=class_weights)
             loss = parts["loss"]
             value = float(loss.detach())
             if not torch.isfinite(loss.detach()):

@@ -191,3 +191,15 @@ def test_fixed_equal_is_allowed_fixed_inside_range_is_not():
     # an op enabled in only one of the configs is never compared
     d = {"ops": {"doublet": {"enabled": False, "ratio": 0.5}}}
     check_disjoint(SimulationConfig.from_dict(b), SimulationConfig.from_dict(d))
+
+
+def test_vector_list_settings_take_any_count_of_vectors_of_the_right_length():
+    """preferred_orientation.directions is a list of hkl triples: its own count, checked."""
+    data = load_config("train").to_dict()
+    data["ops"]["preferred_orientation"]["directions"] = [[0, 0, 1], [1, 1, 1]]
+    assert load_config(data).op("preferred_orientation").settings["directions"] == [
+        [0, 0, 1], [1, 1, 1]]
+    for bad in ([[0, 0]], [], [[0, 0, float("nan")]], "001"):
+        data["ops"]["preferred_orientation"]["directions"] = bad
+        with pytest.raises(ConfigError, match="preferred_orientation.directions"):
+            load_config(data)

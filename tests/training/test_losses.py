@@ -140,3 +140,44 @@ def test_losses_refuse_mismatched_views():
         barlow_twins_loss(torch.zeros(4, 3), torch.zeros(4, 2), lambda_offdiag=1.0)
     with pytest.raises(ValueError, match="views"):
         nt_xent_loss(torch.zeros(4, 3), torch.zeros(5, 3), temperature=0.1)
+
+
+def test_smoothed_and_class_weighted_supervised_loss_against_loops():
+    from xrdsim_training.losses.supervised import class_weights
+
+    rng = np.random.default_rng(7)
+    b, k, eps = 6, 4, 0.1
+    cs_logits, eg_logits = rng.normal(size=(b, 7)), rng.normal(size=(b, k))
+    sg_logits = rng.normal(size=(b, 230))
+    sg = np.array([2, 14, 14, 62, 225, 160])
+    cs = np.array([next(c for c, (lo, hi) in enumerate(SPACE_GROUP_RANGES) if lo <= s <= hi)
+                   for s in sg])
+    eg = rng.integers(0, k, size=b)
+    labels = {"crystal_system": cs, "extinction_group": eg, "space_group": sg}
+    cw = class_weights(labels, beta=1.0, n_classes={"crystal_system": 7,
+                                                    "extinction_group": k, "space_group": 230})
+    # fully balanced: every present class weighs 1/count, examples average 1
+    assert float(cw["space_group"][sg - 1].mean()) == pytest.approx(1.0)
+    assert float(cw["space_group"][13] / cw["space_group"][1]) == pytest.approx(0.5)
+
+    def smoothed(logits, label):
+        logp = logits - math.log(sum(math.exp(v) for v in logits))
+        return -((1 - eps) * logp[label] + eps * np.mean(logp))
+
+    def weighted(values, w):
+        return float(np.sum(w * values) / np.sum(w))
+
+    w_cs, w_sg = cw["crystal_system"].numpy()[cs], cw["space_group"].numpy()[sg - 1]
+    ref_cs = weighted(np.array([smoothed(cs_logits[i], cs[i]) for i in range(b)]), w_cs)
+    heads = [SPACE_GROUP_RANGES[c] for c in cs]
+    ref_sg = weighted(np.array([smoothed(sg_logits[i, lo - 1:hi], sg[i] - lo)
+                                for i, (lo, hi) in enumerate(heads)]), w_sg)
+    out = supervised_loss(
+        {"cs": torch.tensor(cs_logits), "eg": torch.tensor(eg_logits),
+         "sg": torch.tensor(sg_logits)},
+        crystal_system=torch.tensor(cs), extinction_group=torch.tensor(eg),
+        space_group=torch.tensor(sg), weights=(1.0, 1.0, 1.0), class_weights=cw,
+        label_smoothing=eps,
+    )
+    assert float(out["cs"]) == pytest.approx(ref_cs, rel=RTOL)
+    assert float(out["sg"]) == pytest.approx(ref_sg, rel=RTOL)

@@ -107,3 +107,18 @@ def validation_dataset(config: TrainConfig, data: str | Path | None) -> ZarrStre
         rows = rows[np.linspace(0, rows.size - 1, config.val_max_patterns).astype(np.int64)]
     return ZarrStreamDataset(data, VALIDATION_SPLIT, batch_size=config.batch_size, shuffle=False,
                              drop_last=False, rows=rows, dtype="native")
+
+
+def train_labels(config: TrainConfig, *, data: str | Path | None, peaks: str | Path | None,
+                 structures: np.ndarray | None) -> dict[str, np.ndarray]:
+    """CS / EG / SG labels of what the run trains on, one per training example: the store's
+    train rows (store methods) or the train structures of the peak database (on-the-fly)."""
+    tasks = ("crystal_system", "extinction_group", "space_group")
+    if "on_the_fly" not in sources_needed(config):
+        labels = open_split(data, "train").labels
+        return {t: np.asarray(labels[t], dtype=np.int64) for t in tasks}
+    from xrdsim.peaks.database import PeakDatabase
+
+    db = PeakDatabase(peaks)
+    idx = np.arange(len(db)) if structures is None else np.asarray(structures)
+    return {t: np.asarray(db.labels[t], dtype=np.int64)[idx] for t in tasks}

@@ -7,10 +7,15 @@ from torch import nn
 from xrdsim_training.config import ModelConfig
 from xrdsim_training.models.heads import ClassificationHeads, ProjectionHead
 from xrdsim_training.models.resnet1d import ResNet1dEncoder
+from xrdsim_training.models.view import PatternView
 
 
 class XrdNet(nn.Module):
-    """Encoder ``f`` (1D ResNet), heads ``g`` (CS, EG, 7×SG) and projector ``p`` (RH).
+    """Input view, encoder ``f`` (1D ResNet), heads ``g`` (CS, EG, 7×SG), projector ``p`` (RH).
+
+    Every pattern first goes through :class:`~xrdsim_training.models.view.PatternView`
+    (window, background, max = 1; no parameters), so simulated and measured inputs are
+    prepared by one function with the settings saved in the checkpoint.
 
     ``forward(x)`` gives the head logits and the representation ``h``;
     ``forward(x, project=True)`` gives the RH output ``z = p(f(x))`` of the contrastive losses.
@@ -20,6 +25,7 @@ class XrdNet(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
+        self.view = PatternView(config.view_two_theta, config.view_background)
         self.encoder = ResNet1dEncoder(config)
         self.heads = ClassificationHeads(config.embed_dim, config.n_extinction_groups)
         self.projector = ProjectionHead(config.embed_dim, config.projector_dim)
@@ -30,14 +36,14 @@ class XrdNet(nn.Module):
         """Head logits, or the RH output.
 
         Args:
-            x: (B, 12000) float32 patterns.
+            x: (B, 12000) float32 patterns (any positive scale; the view normalises).
             project: return ``z = p(f(x))`` of shape ``(B, projector_dim)`` instead of the
                 heads (one ``forward`` for both, so DDP sees every call).
 
         Returns:
             ``{"cs": (B,7), "eg": (B,K), "sg": (B,230) logits, "h": (B, embed_dim)}``, or ``z``.
         """
-        h = self.encoder(x)
+        h = self.encoder(self.view(x))
         if project:
             return self.projector(h)
         out = self.heads(h)

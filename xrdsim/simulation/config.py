@@ -18,6 +18,7 @@ op missing from the file is off. ``docs/simulation.md`` describes every op.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -204,11 +205,15 @@ def _parse_op(spec: OpSpec, raw: Any) -> OpConfig:
     return OpConfig(spec.name, enabled, params, settings)
 
 
+def _finite_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
 def _check_setting_type(name: str, value: Any, default: Any) -> None:
     """A setting has the type of its default (a bool, a short string, a finite number or a
-    list of as many finite numbers), so the op's own check only ever sees such values."""
-    import math
-
+    list of as many finite numbers, or a list of such vectors), so the op's own check only
+    ever sees such values."""
     if isinstance(default, bool):
         ok = isinstance(value, bool)
         want = "true or false"
@@ -219,10 +224,16 @@ def _check_setting_type(name: str, value: Any, default: Any) -> None:
         ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
               and math.isfinite(value))
         want = "a finite number"
+    elif default and isinstance(default[0], (list, tuple)):
+        # a list of vectors (e.g. preferred_orientation.directions): any count up to 64
+        width = len(default[0])
+        ok = (isinstance(value, (list, tuple)) and 1 <= len(value) <= 64
+              and all(isinstance(row, (list, tuple)) and len(row) == width
+                      and all(_finite_number(v) for v in row) for row in value))
+        want = f"a list of 1 to 64 lists of {width} finite numbers"
     else:
         ok = (isinstance(value, (list, tuple)) and len(value) == len(default)
-              and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                      and math.isfinite(v) for v in value))
+              and all(_finite_number(v) for v in value))
         want = f"a list of {len(default)} finite numbers"
     if not ok:
         raise ConfigError(f"{name}: expected {want} (default {default!r}), got {brief(value)}")
