@@ -4,7 +4,10 @@ Each adapter turns a pymatgen ``Structure`` into a line list ``(two_theta, inten
 (degrees 2θ, intensities scaled so the strongest line is 100) for the same wavelength and
 2θ range, so that a timing ratio always compares the same work. :func:`unmatched` is the
 criterion of ``tests/peaks/test_peaks.py``: every line above 1 % of the strongest must
-have a partner within ``two_theta_tol`` degrees and ``intensity_tol`` on the 0–100 scale.
+have a partner within ``two_theta_tol`` degrees and ``intensity_tol`` on the 0–100 scale;
+:func:`same_lines_unmatched` applies it after joining lines closer than ``two_theta_tol``
+in both lists (:func:`coalesce`), because codes differ in whether reflections that
+coincide to ~1e-5° form one line or two.
 
 Peers (install with ``pip install -e ".[bench]"``):
 
@@ -18,7 +21,7 @@ Peers (install with ``pip install -e ".[bench]"``):
   so the adapter applies the Lorentz–polarisation factor ``(1 + cos²2θ)/(sin²θ·cosθ)``
   and merges reflections within 1e-5° 2θ (pymatgen's conventions) in NumPy; that part is
   timed with the peer. Its X-ray form factors are the International Tables
-  (Cromer–Mann) coefficients, not pymatgen's table, hence the looser intensity tolerance.
+  (Table 6.1.1.4) coefficients, not pymatgen's table, hence the looser intensity tolerance.
 - ``braggcalculator``: needs Python >= 3.12 (PyPI metadata of 0.4.1); skipped on older
   interpreters with that reason.
 
@@ -43,10 +46,11 @@ MATCH_FLOOR = 1.0
 #: 2θ (degrees) and intensity (0–100 scale) tolerances of the same-lines criterion.
 TWO_THETA_TOL = 1e-3
 INTENSITY_TOL = 0.5
-#: Dans_Diffraction uses the International Tables Cromer–Mann form factors where pymatgen
-#: and xrdsim use pymatgen's fitted table; on MP-20 structures the scaled intensities then
-#: differ by up to ~1.5 on the 0–100 scale (measured by tests/benchmarks/test_peer_adapters.py).
-DANS_INTENSITY_TOL = 2.0
+#: Dans_Diffraction uses the International Tables form factors (ITC Table 6.1.1.4) where
+#: pymatgen and xrdsim use pymatgen's fitted table; on 150 MP-20 structures (the suite's
+#: sample, seed 20251122) the scaled intensities then differ by up to 2.91 on the 0–100
+#: scale (median 0.42, 99th percentile 2.23), so 3.0 is allowed for Dans only.
+DANS_INTENSITY_TOL = 3.0
 #: pymatgen's merge bin and the scaled-intensity floor (both xrdsim's defaults too).
 MERGE_TOL = 1e-5
 SCALED_FLOOR = 1e-3
@@ -78,6 +82,31 @@ def unmatched(a: Lines, b: Lines, *, two_theta_tol: float, intensity_tol: float)
             near = (np.abs(x_b - t) <= two_theta_tol) & (np.abs(y_b - i) <= intensity_tol)
             bad += int(not near.any())
     return bad
+
+
+def coalesce(lines: Lines, tol: float) -> Lines:
+    """Sum lines closer than ``tol`` degrees to their neighbour (chains join), rescale to 100.
+
+    Codes split or join reflections that coincide to ~1e-5° differently (pymatgen and
+    xrdsim keep float-rounding-split pseudo-equivalent reflections apart, xrd-rust joins
+    them), so both lists are coalesced at the 2θ tolerance before they are compared; the
+    first 2θ of a group is kept, and the strongest line is scaled back to 100 (a split
+    strongest reflection is two lines of 100 and less in one code, one line in another).
+    """
+    x, y = np.asarray(lines[0], dtype=float), np.asarray(lines[1], dtype=float)
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    if not len(x):
+        return x, y
+    starts = np.flatnonzero(np.r_[True, np.diff(x) >= tol])
+    y = np.add.reduceat(y, starts)
+    return x[starts], y * (100.0 / y.max())
+
+
+def same_lines_unmatched(a: Lines, b: Lines, *, two_theta_tol: float, intensity_tol: float) -> int:
+    """:func:`unmatched` after :func:`coalesce` of both lists at ``two_theta_tol``."""
+    return unmatched(coalesce(a, two_theta_tol), coalesce(b, two_theta_tol),
+                     two_theta_tol=two_theta_tol, intensity_tol=intensity_tol)  # fmt: skip
 
 
 def _version(dist: str) -> str | None:
