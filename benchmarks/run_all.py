@@ -46,6 +46,14 @@ SIZES = {
              "batches": [1, 4, 16, 64, 256, 1024], "repeats": 3,
              "build": [100, 300, 1000, 3000]},
 }  # fmt: skip
+#: Renderers of given line lists that could stand beside simulate_batch, and why none does.
+RENDERERS = (
+    "braggcalculator's batched `render_artifact_batch` (profile + background + noise) is the "
+    "one peer renderer known; it needs Python >= 3.12, so it is skipped on this interpreter. "
+    "Dans_Diffraction's `powder()` renders one crystal from its own reflections (a 1/Q² "
+    "weighted, single-width pseudo-Voigt), not a given line list with the Table-1 ops, so it "
+    "is not the same work and is not timed here."
+)
 TRIED = {
     "cif2xrd 1.0.3": "installs; its lines are pymatgen's get_pattern (plus broadening): "
     "timing it would time pymatgen twice",
@@ -208,6 +216,7 @@ def main() -> None:
         "settings": {"wavelength": WAVELENGTH, "two_theta_range": list(RANGE),
                      "seed": args.seed} | size,  # fmt: skip
         "peers_tried_and_left_out": TRIED,
+        "profile_peers": RENDERERS,
         "peaks": peaks,
         "profile": prof,
         "build": build,
