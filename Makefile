@@ -1,6 +1,7 @@
 # Fresh-machine entry points (see README):
 #   make demo   — create .venv, install xrdsim, run the main job on the bundled data
 #   make test   — create .venv, install xrdsim with test extras, run lint + tests
+#   make bench  — install the benchmark peers, run benchmarks/run_all.py (<= 15 min)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -39,6 +40,10 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m pytest -n 2 -q tests
+
+bench: install
+	$(BIN)/pip install -q -e ".[bench]"
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache
