@@ -78,3 +78,15 @@ def test_folder_records_fifos_and_bad_links(hostile_data, tmp_path):
     assert out["a.cif"] == "ok"
     assert "FIFO" in out["pipe.cif"]
     assert "dangling or loops" in out["dangling.cif"] and "dangling or loops" in out["loop.cif"]
+
+
+@pytest.mark.parametrize(("number", "order"), [
+    (1, 1), (2, 2), (14, 4), (62, 8), (139, 32), (166, 36), (194, 24), (225, 192), (227, 192),
+    (230, 96),
+])
+def test_group_order_is_the_conventional_cell_operation_count(number, order):
+    """International Tables: general-position multiplicity of the conventional cell (R
+    groups in hexagonal axes), which the symmetry-loss check compares."""
+    from xrdsim.structures.cif_checks import group_order
+
+    assert group_order(number) == order
