@@ -136,7 +136,7 @@ def test_errors_attrs_and_duplicates(written):
     assert errors[0] == ("first.cif", "unknown element 'Xx'")
     assert errors[1][0] == "b/again.cif" and "duplicate structure id 'mp-3'" in errors[1][1]
     attrs = db.attrs
-    assert attrs["format"] == peakdb.FORMAT_NAME and attrs["format_version"] == 1
+    assert attrs["format"] == peakdb.FORMAT_NAME and attrs["format_version"] == 2
     assert attrs["wavelength"] == 1.5418 and attrs["two_theta_range"] == (0.0, 120.0)
     assert attrs["symprec"] == 0.1 and attrs["inputs"] == ["a.csv", "b/"]
     assert attrs["package_versions"]["h5py"] == h5py.__version__
@@ -292,7 +292,8 @@ def _mp20_rows(tmp_path, n: int, name: str = "mp20.csv"):
 def test_database_holds_exactly_what_compute_peaks_gives(tmp_path):
     from xrdsim import write_peak_database
     from xrdsim.peaks.lines import compute_peaks
-    from xrdsim.structures.reader import read_structures
+    from xrdsim.structures.fast_cif import parse_cif_fast
+    from xrdsim.structures.reader import iter_cif_sources, parse_cif, read_structures
     from xrdsim.structures.symmetry import structure_labels
 
     csv_path, rows = _mp20_rows(tmp_path, 30)
@@ -306,7 +307,13 @@ def test_database_holds_exactly_what_compute_peaks_gives(tmp_path):
         # MP-20's own spglib labels at symprec 0.1: an independent check of the table
         assert db.labels["space_group"].tolist() == [
             int(row["spacegroup_number_symprec0.1"]) for row in rows]
-        records = list(read_structures([csv_path]))
+        # the job reads each row with the fast path (pymatgen where it refuses); the fast
+        # path equals pymatgen's up to summation order (tests/structures/test_fast_cif.py),
+        # so the database must hold exactly what compute_peaks gives on those records
+        assert set(db.labels["reader"]) == {"fast"}
+        records = [parse_cif_fast(s) or parse_cif(s) for s in iter_cif_sources([csv_path])]
+        assert [r.structure_id for r in records] == [r.structure_id
+                                                     for r in read_structures([csv_path])]
         for i, record in enumerate(records):
             expected = compute_peaks(record.structure, wavelength=1.54184,
                                      two_theta_range=(5.0, 100.0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from xrdsim_training.models.view import COARSE, PatternView, snip_batch
+from xrdsim_training.models.view import COARSE, SPAN_FLOOR, PatternView, snip_batch
 
 from xrdsim.grid import N_BINS, grid_centers
 from xrdsim.measured.background import estimate_background
@@ -14,7 +14,7 @@ from xrdsim.measured.background import estimate_background
 def reference_background(y: np.ndarray, coarse: int = COARSE) -> np.ndarray:
     """NumPy reference of :func:`snip_batch` for one row (edge-extended coarse SNIP)."""
     n = y.size
-    nz = np.flatnonzero(y)
+    nz = np.flatnonzero(np.abs(y) > SPAN_FLOOR * np.abs(y).max())
     lo, hi = nz[0], nz[-1]
     ext = y.astype(np.float64).copy()
     ext[:lo], ext[hi + 1:] = y[lo], y[hi]

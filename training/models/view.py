@@ -68,6 +68,10 @@ class PatternView(nn.Module):
         return out
 
 
+#: Fraction of a row's maximum below which a value counts as outside the scan (zero).
+SPAN_FLOOR = 1e-6
+
+
 def snip_batch(y: torch.Tensor, *, coarse: int = COARSE) -> torch.Tensor:
     """SNIP background of every row of ``y`` (B, n) on its non-zero span, 0 elsewhere.
 
@@ -82,7 +86,9 @@ def snip_batch(y: torch.Tensor, *, coarse: int = COARSE) -> torch.Tensor:
     b, n = y.shape
     y = y.float()
     idx = torch.arange(n, device=y.device).expand(b, n)
-    nonzero = y != 0
+    # the scan's span: values above SPAN_FLOOR of the row maximum (a scan's zeros stay
+    # zeros only to rounding once a file is resampled onto the grid: ~1e-13 must not count)
+    nonzero = y.abs() > SPAN_FLOOR * y.abs().amax(dim=1, keepdim=True)
     lo = torch.argmax(nonzero.int(), 1)
     hi = n - 1 - torch.argmax(nonzero.flip(1).int(), 1)
     inside = (idx >= lo[:, None]) & (idx <= hi[:, None])
