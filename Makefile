@@ -29,7 +29,8 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH_PIN)" 2>/dev/null || \
 		$(BIN)/pip install -q "$(TORCH_PIN)" --extra-index-url "$(TORCH_CPU_INDEX)"
-	$(BIN)/pip install -q -e ".[training,dev]"
+	# tables (xraydb) and bench (the peer simulators) too: tests compare against them
+	$(BIN)/pip install -q -e ".[training,dev,tables,bench]"
 
 demo: install
 	$(BIN)/xrdsim build -o out/default.zarr --overwrite
@@ -42,7 +43,6 @@ test: install lint
 	$(BIN)/python -m pytest -n 2 -q tests
 
 bench: install
-	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
