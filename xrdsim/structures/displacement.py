@@ -18,10 +18,11 @@ site property ``"u_aniso"``.
 from __future__ import annotations
 
 import math
-import re
 import warnings
 
 import numpy as np
+
+from xrdsim.structures.cif_values import cif_number
 
 #: U (Å²) above which a value looks like a B: U = 0.2 Å² is an rms displacement of 0.45 Å,
 #: liquid-like; refined inorganic structures have U ≈ 0.003–0.05 Å² (B ≈ 0.2–4 Å²).
@@ -36,16 +37,6 @@ _ANISO_KINDS = (("u", 1.0), ("b", 1.0 / _EIGHT_PI2), ("beta", None))
 _ANISO_INDEX = ("11", "22", "33", "12", "13", "23")
 #: Distance (fractional, per axis) within which a symmetry image is the site.
 _SITE_MATCH = 1e-3
-
-
-def _number(value) -> float | None:
-    """CIF number → float (esd in parentheses dropped); None for '?', '.', text."""
-    text = re.sub(r"\(\d*\)$", "", str(value).strip())
-    try:
-        out = float(text)
-    except ValueError:
-        return None
-    return out if math.isfinite(out) else None
 
 
 def isotropic_b(block: dict, source: str, *, u_as_b: bool = False) -> dict[str, float] | None:
@@ -68,7 +59,7 @@ def isotropic_b(block: dict, source: str, *, u_as_b: bool = False) -> dict[str, 
             continue
         numbers = {}
         for label, value in zip(labels, values, strict=True):
-            number = _number(value)
+            number = cif_number(value)
             if number is not None:
                 numbers.setdefault(str(label), number)
         if not numbers:
@@ -124,7 +115,7 @@ def _beta_by_label(block: dict, lattice, source: str, u_as_b: bool) -> dict[str,
             continue
         rows = {}
         for i, label in enumerate(labels):
-            values = [_number(c[i]) for c in columns]
+            values = [cif_number(c[i]) for c in columns]
             if any(v is None for v in values):
                 continue
             m = np.array([[values[0], values[3], values[4]],
@@ -171,7 +162,7 @@ def anisotropic_u(block: dict, symops, structure, source: str, *,
     labels = [str(x) for x in block.get("_atom_site_label", [])]
     coords = {}
     for i, label in enumerate(labels):
-        xyz = [_number(block.get(f"_atom_site_fract_{c}", [None] * len(labels))[i])
+        xyz = [cif_number(block.get(f"_atom_site_fract_{c}", [None] * len(labels))[i])
                for c in "xyz"]
         if None not in xyz:
             coords.setdefault(label, np.array(xyz))

@@ -32,6 +32,7 @@ import gemmi
 import numpy as np
 from pymatgen.core import Composition, Element, Species
 
+from xrdsim.structures.cif_values import cif_number
 from xrdsim.structures.reader import (
     MAX_CELL_EDGE,
     MAX_SITES,
@@ -66,7 +67,6 @@ _REFUSED_PREFIXES = ("_atom_site_aniso", "_cell_modulation", "_space_group_ssg",
 #: pymatgen's ``frac_tolerance``: a coordinate within this relative distance of 1/3 or 2/3
 #: is read as exactly that ("0.3333" → 1/3), so symmetry images do not split.
 FRAC_TOLERANCE = 1e-4
-_NUMBER = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(?:\(\d+\))?$")
 _SYMBOL = re.compile(r"^([A-Z][a-z]?)(?:(\d*)([+-]))?$")
 
 
@@ -119,19 +119,6 @@ class LightStructure:
                 totals[sp] = totals.get(sp, 0.0) + occ
         return Composition(totals)
 
-
-def _number(text: str | None) -> float | None:
-    """CIF number → float (a standard uncertainty in parentheses dropped), else None."""
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        match = _NUMBER.match(text.strip())
-        if match is None:
-            return None
-        value = float(match.group(1))
-    return value if math.isfinite(value) else None
 
 
 def _ideal(value: float) -> float:
@@ -187,7 +174,7 @@ def _oxidation_states(block: gemmi.cif.Block) -> dict[str, float] | None:
         return {}
     out = {}
     for s, n in zip(symbols, numbers, strict=False):
-        value = _number(n)
+        value = cif_number(n)
         if value is None:
             return None
         out[s] = value
@@ -222,7 +209,7 @@ def _parse(source: CifSource) -> StructureRecord | None:
             list(item.loop.tags) if item.loop is not None else [])
         if any(t.lower().startswith(_REFUSED_PREFIXES) for t in tags):
             return None
-    cell = [_number(block.find_value(t)) for t in _CELL_TAGS]
+    cell = [cif_number(block.find_value(t)) for t in _CELL_TAGS]
     if any(v is None for v in cell):
         return None
     a, b, c, alpha, beta, gamma = cell
@@ -255,8 +242,8 @@ def _parse(source: CifSource) -> StructureRecord | None:
 
     rows = []
     for i in range(n):
-        xyz = [_number(v) for v in (fx[i], fy[i], fz[i])]
-        occ = 1.0 if occ_col is None else _number(occ_col[i])
+        xyz = [cif_number(v) for v in (fx[i], fy[i], fz[i])]
+        occ = 1.0 if occ_col is None else cif_number(occ_col[i])
         if any(v is None for v in xyz) or occ is None or not 0.0 < occ <= 1.0:
             return None
         xyz = [_ideal(v) for v in xyz]
@@ -273,7 +260,7 @@ def _parse(source: CifSource) -> StructureRecord | None:
             return None  # a charge without an _atom_type row, or a partly typed file
         b_iso = None
         if b_col is not None:
-            value = _number(b_col[i])
+            value = cif_number(b_col[i])
             if value is None:
                 return None
             if b_factor != 1.0 and value > MAX_PLAUSIBLE_U:

@@ -36,6 +36,7 @@ from pymatgen.io.cif import CifFile, CifParser
 
 from xrdsim.errors import StructureError
 from xrdsim.structures.cif_checks import check_as_written, check_block
+from xrdsim.structures.cif_values import cif_number
 from xrdsim.structures.displacement import anisotropic_u, isotropic_b
 from xrdsim.structures.sources import CIF_SUFFIXES as CIF_SUFFIXES
 from xrdsim.structures.sources import CSV_SUFFIXES as CSV_SUFFIXES
@@ -92,22 +93,6 @@ class StructureRecord:
 # --------------------------------------------------------------------------- parsing
 
 
-def _number(value) -> float | None:
-    """CIF number → float (esd in parentheses dropped); None for '?', '.', text."""
-    if value is None:
-        return None
-    if isinstance(value, list):
-        value = value[0] if value else None
-        if value is None:
-            return None
-    text = re.sub(r"\(\d*\)$", "", str(value).strip())
-    try:
-        out = float(text)
-    except ValueError:
-        return None
-    return out if math.isfinite(out) else None
-
-
 def _check_cell(block: dict) -> None:
     """Raise ValueError with a precise reason when the cell is missing or unusable."""
     missing = [k for k in _CELL_KEYS if k not in block]
@@ -115,7 +100,7 @@ def _check_cell(block: dict) -> None:
         raise ValueError(f"missing cell: {', '.join(missing)} not given")
     values = {}
     for key in _CELL_KEYS:
-        values[key] = _number(block[key])
+        values[key] = cif_number(block[key])
         if values[key] is None:
             raise ValueError(f"cell parameter {key} = {block[key]!r} is not a number")
     a, b, c, al, be, ga = values.values()
@@ -141,7 +126,7 @@ def _check_cell(block: dict) -> None:
 def declared_space_group(block: dict) -> int | None:
     """Space-group number a CIF block declares (IT number, else H-M symbol), or None."""
     for key in _SG_NUMBER_KEYS:
-        number = _number(block.get(key))
+        number = cif_number(block.get(key))
         if number is not None and number == int(number) and 1 <= number <= 230:
             return int(number)
     for key in _SG_SYMBOL_KEYS:
