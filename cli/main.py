@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hand": ("xrdsim_cli.hand:hand", "HAND baseline: train / predict / evaluate (peak features)."),
     "train": ("xrdsim_cli.train:train", "Train a CS/EG/SG classifier (CNNstatic, DIFCON, ...)."),
     "evaluate": ("xrdsim_cli.evaluate:evaluate", "Score a trained run on a store's test splits."),
-    "simulate": ("xrdsim_cli.simulate:simulate", "One structure -> patterns (npy/csv/png)."),
+    "simulate": ("xrdsim_cli.simulate:simulate", "One structure -> patterns (npy/csv/xy/png)."),
     "sources": ("xrdsim_cli.sources:sources", "Fetch AFLOW / Avogadro CIFs, deduplicated."),
     "synth": ("xrdsim_cli.synth:synth", "Synthetic crystals per space group -> CSV.gz."),
     "predict": ("xrdsim_cli.predict:predict", "Measured files -> CS / EG / SG with a trained run."),

@@ -40,7 +40,7 @@ def line_positions(tt: np.ndarray, cfg: SimulationConfig, enc: Any) -> np.ndarra
 
 def orientation_arrays(cfg: SimulationConfig, active: bool, hkl: Any, cells: Any, phase: Any,
                  offsets: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Kernel inputs of preferred orientation (placeholders when the op is off).
+    """Kernel inputs of preferred orientation (1-element dummies when the op is off).
 
     Without ``phase`` the crystal of pattern b (``cells[b]``) owns all its lines;
     with it, line i belongs to crystal ``cells[phase[i]]`` (multi-phase patterns).
