@@ -7,7 +7,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from xrdsim.dataset.shards import COORDINATE, PARTIAL_SUFFIX, _array_dirs, _shard_file, open_store
+from xrdsim.dataset.shards import (
+    PARTIAL_SUFFIX,
+    ROW_DIMENSION,
+    _array_dirs,
+    _shard_file,
+    open_store,
+)
 from xrdsim.errors import DatasetError
 
 
@@ -71,9 +77,11 @@ def missing_shard_files(path: str | os.PathLike) -> list[str]:
         shards = range(int(group.attrs["n_shards"])) if complete else \
             [int(i) for i in group.attrs.get("complete_shards", [])]
         for key, folder in _array_dirs(root / split):
-            if key == COORDINATE:  # the 2θ coordinate: one chunk written at creation
-                continue
-            ndim = len(json.loads((folder / "zarr.json").read_text())["shape"])
+            meta = json.loads((folder / "zarr.json").read_text())
+            names = meta.get("dimension_names") or [ROW_DIMENSION]
+            if names[0] != ROW_DIMENSION:
+                continue  # not per pattern (the 2θ coordinate): written once, no shards
+            ndim = len(meta["shape"])
             missing += [f"{split}/{key} shard {i}" for i in shards
                         if not _shard_file(folder, ndim, i).is_file()]
     return missing

@@ -48,6 +48,9 @@ LABEL_DTYPES: dict[str, str] = {
 #: Coordinate array of every split group: the (12000,) bin centres in degrees 2θ, so
 #: ``xarray.open_zarr(store, group=split)`` labels the patterns' second axis.
 COORDINATE = "two_theta"
+#: Dimension name of the rows (one per pattern) of every per-pattern array; arrays along it
+#: are written shard by shard, the others (the 2θ coordinate) once at creation.
+ROW_DIMENSION = "pattern"
 #: Suffix of the temporary files zarr's LocalStore renames into place.
 PARTIAL_SUFFIX = ".partial"
 
@@ -57,10 +60,10 @@ def _array_kwargs(*, n: int, width: int | None, dtype: str, layout: ShardLayout,
     if width is None:
         # Per-pattern scalars: one plain chunk per shard (a few KiB), no inner chunks —
         # same files per work unit, without ~4 tiny encodes per array per shard.
-        shape, chunks, shards, dims = (n,), (layout.shard_size,), None, ("pattern",)
+        shape, chunks, shards, dims = (n,), (layout.shard_size,), None, (ROW_DIMENSION,)
     else:
         shape, chunks = (n, width), (layout.chunk_size, width)
-        shards, dims = (layout.shard_size, width), ("pattern", "two_theta")
+        shards, dims = (layout.shard_size, width), (ROW_DIMENSION, COORDINATE)
     # write_empty_chunks: every shard file exists once written (resume / checksums rely
     # on it), and zarr skips its costly all-equal-to-fill scan of every chunk.
     return dict(shape=shape, chunks=chunks, shards=shards, dtype=dtype,
