@@ -56,11 +56,11 @@ def build(sources, output, train_config, invariance_config, extra_split, views_t
 
     extra = {}
     for item in extra_split:
-        name, sep, config = item.partition("=")
-        if not sep or not name or not config:
+        split, sep, config = item.partition("=")
+        if not sep or not split or not config:
             raise click.BadParameter(f"expected NAME=CONFIG, got {item!r}",
                                      param_hint="--extra-split")
-        extra[name] = config
+        extra[split] = config
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         summary = build_dataset(

@@ -113,6 +113,8 @@ def test_extra_split_adds_a_fifth_split(peak_db, tmp_path):
                                  str(tmp_path / "m"), "--extra-split",
                                  "extrapolation=extrapolation", *ARGS])
     assert result.exit_code == 0, result.output
+    # the manifest keeps the store's name (the split name must not replace it)
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["extra.json"]
     root = zarr.open_group(str(path), mode="r")
     splits = root.attrs["splits"]
     assert splits["extrapolation"]["config"] == "extrapolation"
