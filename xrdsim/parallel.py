@@ -79,6 +79,10 @@ def dask_client(*, workers: int, scheduler: str | None) -> Iterator[Any]:
         yield client
 
 
+#: Items submitted per worker thread ahead of the results (:func:`run_tasks`).
+IN_FLIGHT_PER_THREAD = 3
+
+
 def run_tasks(
     func: Callable[[Any], Any],
     items: Sequence[Any],
@@ -117,10 +121,25 @@ def run_tasks(
         from distributed import as_completed
 
         with dask_client(workers=workers, scheduler=scheduler) as client:
-            futures = client.map(func, list(items), pure=False)
-            index = {f.key: i for i, f in enumerate(futures)}
-            for future in as_completed(futures):
-                i = index[future.key]
+            # a bounded window of submitted items: the inputs travel one by one (no
+            # multi-MB task graph), and few results wait in memory at once
+            window = IN_FLIGHT_PER_THREAD * max(1, sum(client.nthreads().values()))
+            pending = iter(enumerate(items))
+            index: dict[str, int] = {}
+            running = as_completed()
+
+            def submit_next() -> None:
+                nxt = next(pending, None)
+                if nxt is not None:
+                    future = client.submit(func, nxt[1], pure=False)
+                    index[future.key] = nxt[0]
+                    running.add(future)
+
+            for _ in range(window):
+                submit_next()
+            for future in running:
+                i = index.pop(future.key)
                 yield i, future.result()
                 bar.update(weights[i])
                 future.release()
+                submit_next()
