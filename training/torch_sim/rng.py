@@ -60,5 +60,6 @@ def stream_key(key: torch.Tensor, stream: int) -> torch.Tensor:
 
 def uniform(skey: torch.Tensor, counter: torch.Tensor | int) -> torch.Tensor:
     """float64 in [0, 1): top 53 bits of mix(skey + (counter+1)·γ) times 2⁻⁵³."""
+    counter = torch.as_tensor(counter, dtype=torch.int64, device=skey.device)
     z = mix64(skey + (counter + 1) * GOLDEN)
     return _shr(z, 11).to(torch.float64) * _INV_2_53
