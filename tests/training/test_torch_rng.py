@@ -38,5 +38,5 @@ def test_uniform_streams_equal_numba(stream):
 def test_uniform_takes_a_plain_int_counter():
     keys = R.pattern_keys(np.uint64(3), STRUCTURE_KEYS, VIEWS)
     st = T.stream_key(T.as_key(keys), R.STREAM_IMPURITY)
-    want = [R.uniform(R.stream_key(k, R.STREAM_IMPURITY), 12_345) for k in keys]
+    want = [R.uniform(np.uint64(R.stream_key(k, R.STREAM_IMPURITY)), 12_345) for k in keys]
     assert np.array_equal(T.uniform(st, 12_345).numpy(), np.array(want))
