@@ -191,3 +191,25 @@ def _single(cfg, batch, cells, b):
         structure_keys=np.array([b * 7919 + 3]), views=np.zeros(1, np.int64), hkl=batch.hkl[sl],
         cells=cells[b : b + 1],
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("r", [0.4, 1.0, 1.7])
+def test_march_dollase_closed_form_on_a_cubic_100_line(r):
+    """{100} of a cubic crystal textured along [001]: of the six equivalents, ±(001) lie
+    along p (cos²α = 1, term r⁻³) and four lie across it (cos²α = 0, term r^{3/2}), so
+    W = (2r⁻³ + 4r^{3/2})/6 — and numba's kernel agrees."""
+    from xrdsim_training.torch_sim.orientation import march_dollase
+
+    from xrdsim.simulation.orientation import candidate_operations, orientation_inputs
+
+    gs, mask = orientation_inputs(np.array([[4.2, 4.2, 4.2, 90.0, 90.0, 90.0]]), 1)
+    ops = candidate_operations().reshape(-1, 9).astype(np.float64)
+    assert mask.sum() == 48  # m-3m
+    hkl, p = np.array([[1, 0, 0], [0, 0, 2]]), np.array([0.0, 0.0, 1.0])
+    got = march_dollase(hkl=torch.from_numpy(hkl), gs=torch.from_numpy(gs).expand(2, 9),
+                        mask=torch.from_numpy(mask).expand(2, -1), ops=torch.from_numpy(ops),
+                        direction=torch.from_numpy(p).expand(2, 3),
+                        r=torch.full((2,), r, dtype=torch.float64)).numpy()  # fmt: skip
+    want = (2.0 * r**-3 + 4.0 * r**1.5) / 6.0
+    np.testing.assert_allclose(got, [want, want], rtol=1e-14)
+    assert K.march_dollase(hkl[0], gs[0], mask[0], ops, p, r) == pytest.approx(want, rel=1e-14)
