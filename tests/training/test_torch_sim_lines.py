@@ -206,10 +206,23 @@ def test_march_dollase_closed_form_on_a_cubic_100_line(r):
     ops = candidate_operations().reshape(-1, 9).astype(np.float64)
     assert mask.sum() == 48  # m-3m
     hkl, p = np.array([[1, 0, 0], [0, 0, 2]]), np.array([0.0, 0.0, 1.0])
-    got = march_dollase(hkl=torch.from_numpy(hkl), gs=torch.from_numpy(gs).expand(2, 9),
-                        mask=torch.from_numpy(mask).expand(2, -1), ops=torch.from_numpy(ops),
+    got = march_dollase(hkl=torch.from_numpy(hkl), phase=torch.zeros(2, dtype=torch.int64),
+                        gs=torch.from_numpy(gs), mask=torch.from_numpy(mask),
+                        ops=torch.from_numpy(ops),
                         direction=torch.from_numpy(p).expand(2, 3),
                         r=torch.full((2,), r, dtype=torch.float64)).numpy()  # fmt: skip
     want = (2.0 * r**-3 + 4.0 * r**1.5) / 6.0
     np.testing.assert_allclose(got, [want, want], rtol=1e-14)
     assert K.march_dollase(hkl[0], gs[0], mask[0], ops, p, r) == pytest.approx(want, rel=1e-14)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_lines_equal_numba(peak_db):  # noqa: F811
+    args = _db_arguments(load_config("train"), peak_db)
+    names = ("tt", "inten", "offsets", "params", "consts", "hkl", "phase", "gs", "mask", "ops",
+             "dirs")  # fmt: skip
+    kw = {n: torch.from_numpy(np.ascontiguousarray(getattr(args, n))).cuda() for n in names}
+    lines = make_lines(**kw, keys=torch.from_numpy(args.keys.view(np.int64)).cuda(),
+                       on=tuple(bool(v) for v in args.on))  # fmt: skip
+    assert lines.x.is_cuda
+    assert assert_same_lines(args, Lines(lines.x.cpu(), lines.y.cpu(), lines.valid.cpu())) > 1000

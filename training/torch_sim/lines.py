@@ -50,6 +50,7 @@ def _column(params: torch.Tensor, slot: int, pat: torch.Tensor) -> torch.Tensor:
     return params[:, slot][pat]
 
 
+@torch.inference_mode()
 def make_lines(
     *,
     tt: torch.Tensor,
@@ -107,7 +108,7 @@ def make_lines(
         n_dirs = dirs.shape[0]
         ud = rng.uniform(rng.stream_key(keys, STREAM_ORIENTATION), 0)
         pick = torch.clamp((ud * n_dirs).to(torch.int64), max=n_dirs - 1)
-        y = y * march_dollase(hkl=hkl, gs=gs[phase], mask=mask[phase], ops=ops,
+        y = y * march_dollase(hkl=hkl, phase=phase, gs=gs, mask=mask, ops=ops,
                               direction=dirs[pick][pat], r=_column(params, K.P_PO, pat))
 
     # candidate lines (n, 4): Kα1 (or single), Kα2, Kβ1, W Lα1

@@ -26,6 +26,7 @@ def _quad(v: torch.Tensor, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 def march_dollase(
     *,
     hkl: torch.Tensor,
+    phase: torch.Tensor,
     gs: torch.Tensor,
     mask: torch.Tensor,
     ops: torch.Tensor,
@@ -36,8 +37,9 @@ def march_dollase(
 
     Args:
         hkl: (k, 3) int64 representative Miller indices.
-        gs: (k, 9) float64 reciprocal metric G* (row-major) of each line's crystal.
-        mask: (k, M) bool, the operations of each line's holohedry.
+        phase: (k,) int64 crystal of each line: a row of ``gs`` and ``mask``.
+        gs: (C, 9) float64 reciprocal metrics G* (row-major) of the crystals.
+        mask: (C, M) bool, the operations of each crystal's holohedry.
         ops: (M, 9) float64 integer matrices acting on hkl columns.
         direction: (k, 3) float64 preferred direction p of each line's pattern.
         r: (k,) float64 March parameter of each line's pattern.
@@ -46,23 +48,53 @@ def march_dollase(
         W = ⟨(r²c² + (1 − c²)/r)^(−3/2)⟩ over the masked equivalents, c² = min((h'·G*·p)² /
         ((h'·G*·h')(p·G*·p)), 1).
     """
-    out = torch.empty(hkl.shape[0], dtype=torch.float64, device=hkl.device)
+    dev = hkl.device
+    rep, neg = _half(ops)
+    # per crystal: weight of representative m = how many of ±M_m its holohedry holds
+    w = mask[:, rep].to(torch.int64) + (mask[:, neg] & (neg != rep)).to(torch.int64)
+    ci, oi = torch.nonzero(w, as_tuple=True)  # (crystal, operation) pairs, crystal-major
+    pair_w, pair_op = w[ci, oi].to(torch.float64), ops[rep[oi]]
+    n_ops = (w > 0).sum(dim=1)
+    first = torch.cumsum(n_ops, 0) - n_ops
+    count = mask.sum(dim=1).to(torch.float64)
+    out = torch.empty(hkl.shape[0], dtype=torch.float64, device=dev)
     for s in range(0, hkl.shape[0], CHUNK_LINES):
         e = min(s + CHUNK_LINES, hkl.shape[0])
+        ph = phase[s:e]
         h = hkl[s:e].to(torch.float64)
-        g, p, rr = gs[s:e], direction[s:e], r[s:e, None]
-        gp0 = g[:, 0] * p[:, 0] + g[:, 1] * p[:, 1] + g[:, 2] * p[:, 2]
-        gp1 = g[:, 3] * p[:, 0] + g[:, 4] * p[:, 1] + g[:, 5] * p[:, 2]
-        gp2 = g[:, 6] * p[:, 0] + g[:, 7] * p[:, 1] + g[:, 8] * p[:, 2]
-        pp = (p[:, 0] * gp0 + p[:, 1] * gp1 + p[:, 2] * gp2)[:, None]
-        hh = _quad(h, g, h)[:, None]
-        hk, kk, lk = h[:, 0:1], h[:, 1:2], h[:, 2:3]
-        a = ops[:, 0] * hk + ops[:, 1] * kk + ops[:, 2] * lk  # (k, M): rows of M·hkl
-        b = ops[:, 3] * hk + ops[:, 4] * kk + ops[:, 5] * lk
-        c = ops[:, 6] * hk + ops[:, 7] * kk + ops[:, 8] * lk
-        hp = a * gp0[:, None] + b * gp1[:, None] + c * gp2[:, None]
-        c2 = torch.clamp(hp * hp / (hh * pp), max=1.0)
-        x = rr * rr * c2 + (1.0 - c2) / rr
-        term = torch.where(mask[s:e], 1.0 / (x * torch.sqrt(x)), 0.0)
-        out[s:e] = term.sum(dim=1) / mask[s:e].sum(dim=1)
+        g, p, rr = gs[ph], direction[s:e], r[s:e]
+        gp = torch.stack([g[:, 0] * p[:, 0] + g[:, 1] * p[:, 1] + g[:, 2] * p[:, 2],
+                          g[:, 3] * p[:, 0] + g[:, 4] * p[:, 1] + g[:, 5] * p[:, 2],
+                          g[:, 6] * p[:, 0] + g[:, 7] * p[:, 1] + g[:, 8] * p[:, 2]], dim=1)
+        pp = p[:, 0] * gp[:, 0] + p[:, 1] * gp[:, 1] + p[:, 2] * gp[:, 2]
+        hhpp = _quad(h, g, h) * pp
+        # every (line, operation) pair of the chunk: line li, pair index of its crystal
+        k = n_ops[ph]
+        total_pairs = int(k.sum())
+        li = torch.repeat_interleave(torch.arange(e - s, device=dev), k, output_size=total_pairs)
+        pair = first[ph][li] + torch.arange(total_pairs, device=dev) - (torch.cumsum(k, 0) - k)[li]
+        hl, op, gl = h[li], pair_op[pair], gp[li]
+        a = op[:, 0] * hl[:, 0] + op[:, 1] * hl[:, 1] + op[:, 2] * hl[:, 2]  # M·hkl
+        b = op[:, 3] * hl[:, 0] + op[:, 4] * hl[:, 1] + op[:, 5] * hl[:, 2]
+        c = op[:, 6] * hl[:, 0] + op[:, 7] * hl[:, 1] + op[:, 8] * hl[:, 2]
+        hp = a * gl[:, 0] + b * gl[:, 1] + c * gl[:, 2]
+        c2 = torch.clamp(hp * hp / hhpp[li], max=1.0)
+        rl = rr[li]
+        x = rl * rl * c2 + (1.0 - c2) / rl
+        term = pair_w[pair] / (x * torch.sqrt(x))
+        total = torch.zeros(e - s, dtype=torch.float64, device=dev)
+        out[s:e] = total.index_add_(0, li, term) / count[ph]
     return out
+
+
+def _half(ops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (rep, neg) with ops[neg] = −ops[rep], one per ± couple: (−M)·hkl gives the
+    same cos²α, so each couple is computed once and counted once per member the mask
+    keeps. An operation without its negative among ``ops`` stands alone (neg = rep)."""
+    minus = (ops[:, None, :] == -ops[None, :, :]).all(dim=2)  # (M, M)
+    has = minus.any(dim=1)
+    partner = torch.where(has, minus.to(torch.int64).argmax(dim=1),
+                          torch.arange(ops.shape[0], device=ops.device))
+    idx = torch.arange(ops.shape[0], device=ops.device)
+    keep = idx <= partner
+    return idx[keep], partner[keep]

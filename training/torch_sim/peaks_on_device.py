@@ -96,6 +96,7 @@ class DevicePeaks:
     def __len__(self) -> int:
         return int(self.offsets.shape[0]) - 1
 
+    @torch.inference_mode()
     def gather(self, rows: torch.Tensor, *, keys: torch.Tensor | None = None,
                n_extra: torch.Tensor | None = None,
                fraction: torch.Tensor | None = None) -> PeakRows:  # fmt: skip
@@ -149,6 +150,7 @@ class DevicePeaks:
             starts - out_starts, per, output_size=total)
         return self.two_theta[pos], intensity[pos], self.hkl[pos], per
 
+    @torch.inference_mode()
     def kernel_inputs(self, rows: np.ndarray, config: SimulationConfig | str, *, seed: int,
                       structure_keys: np.ndarray, views: np.ndarray) -> KernelInputs:  # fmt: skip
         """The inputs :func:`phases.simulate_database` renders ``rows`` from, on the device.
