@@ -81,7 +81,8 @@ def make_lines(
     Returns:
         :class:`Lines` (B, L), L = most lines of any pattern; lines of pattern b are
         the multiset numba's ``make_lines`` gives (here in peak order, Kα1 … W Lα1 per
-        peak, as numba appends them). No impurity lines (they belong to the render stage).
+        peak, as numba appends them), bit-identical in any batch. No impurity lines
+        (they belong to the render stage).
     """
     dev = inten.device
     n_pat, n = offsets.shape[0] - 1, inten.shape[0]
@@ -111,37 +112,33 @@ def make_lines(
         y = y * march_dollase(hkl=hkl, phase=phase, gs=gs, mask=mask, ops=ops,
                               direction=dirs[pick][pat], r=_column(params, K.P_PO, pat))
 
-    # candidate lines (n, 4): Kα1 (or single), Kα2, Kβ1, W Lα1
-    ratio = _column(params, K.P_RATIO, pat) if on[K.DOUBLET] else None
-    weights, keep = [], []
-    for line in range(K.LINES_PER_PEAK):
-        ok = ~torch.isnan(tt[line])
-        if line == 0:  # Kα1 : Kα2 = 1 : r, total intensity kept
-            w = y / (1.0 + ratio) if on[K.DOUBLET] else y
-        elif line == 1:
-            if not on[K.DOUBLET]:
-                ok = torch.zeros_like(ok)
-            w = y * ratio / (1.0 + ratio) if on[K.DOUBLET] else torch.zeros_like(y)
-        elif not on[K.TUBE]:
-            ok, w = torch.zeros_like(ok), torch.zeros_like(y)
-        else:
-            w = y * _column(params, K.P_KBETA if line == 2 else K.P_W, pat)
-            ok = ok & ~(w < floor)
-        weights.append(w)
-        keep.append(ok)
-    x0 = tt.T  # (n, 4)
+    # candidate lines (n, k) of the wavelength rows in use: Kα1 (or the single line),
+    # Kα2, Kβ1, W Lα1; a row that cannot diffract is NaN in tt
+    if on[K.DOUBLET]:  # Kα1 : Kα2 = 1 : r, total intensity kept
+        ratio = _column(params, K.P_RATIO, pat)
+        rows, weights = [0, 1], [y / (1.0 + ratio), y * ratio / (1.0 + ratio)]
+    else:
+        rows, weights = [0], [y]
+    strong = [torch.ones_like(y, dtype=torch.bool)] * len(rows)
+    if on[K.TUBE]:  # kept when reaching tail_cutoff × the strongest peak
+        for row, slot in ((2, K.P_KBETA), (3, K.P_W)):
+            w = y * _column(params, slot, pat)
+            rows.append(row)
+            weights.append(w)
+            strong.append(~(w < floor))
+    x0 = tt[rows].T  # (n, k)
     x = x0 + shift[:, None]
     if on[K.DISPL]:  # Δ2θ = −2s·cosθ/R
         s = _column(params, K.P_DISPL, pat)[:, None]
         x = x - _RAD2DEG * 2.0 * s * torch.cos(0.5 * x0 * _DEG2RAD) / consts[K.C_RADIUS_D]
     w = torch.stack(weights, dim=1)
-    ok = torch.stack(keep, dim=1) & (x >= 0.0) & (x < _TOP)  # _push: on the grid
+    ok = torch.stack(strong, dim=1) & ~torch.isnan(x0) & (x >= 0.0) & (x < _TOP)  # on the grid
     if on[K.PCROP]:  # ... and inside the peak-crop window
         lo = _column(params, K.P_PCLO, pat)[:, None]
         hi = _column(params, K.P_PCHI, pat)[:, None]
         ok = ok & ~((x < lo) | (x > hi))
     return _pack(x.reshape(-1), w.reshape(-1), ok.reshape(-1),
-                 pat.repeat_interleave(K.LINES_PER_PEAK), n_pat)  # fmt: skip
+                 pat.repeat_interleave(len(rows)), n_pat)  # fmt: skip
 
 
 def _pack(x: torch.Tensor, w: torch.Tensor, ok: torch.Tensor, owner: torch.Tensor,
