@@ -137,3 +137,48 @@ def test_prepare_equals_kernel_arguments(peak_db):  # noqa: F811
                  "tables", "trig", "normal_q"):  # fmt: skip
         assert np.array_equal(getattr(got, name).numpy(), getattr(want, name), equal_nan=True)
     assert set(got.render_kwargs()) >= {"offsets", "params", "keys", "on", "tables", "normal_q"}
+
+
+def test_rows_outside_the_database_are_refused(peak_db):  # noqa: F811
+    from xrdsim.errors import DatabaseError
+
+    with PeakDatabase(peak_db) as db:
+        dev = DevicePeaks(db, device="cpu")
+    with pytest.raises(DatabaseError, match=r"rows must lie in \[0, 14\)"):
+        dev.gather(torch.tensor([0, 14]))
+    with pytest.raises(DatabaseError, match="got min -1"):
+        dev.kernel_inputs(np.array([-1]), "das2025", seed=0, structure_keys=np.array([1]),
+                          views=np.array([0]))
+
+
+def test_device_lines_do_not_depend_on_the_batch(peak_db):  # noqa: F811
+    """Mixture partners, scales and lines of a pattern are the same alone and in a batch."""
+    with PeakDatabase(peak_db) as db:
+        dev = DevicePeaks(db, device="cpu")
+    rows, skeys, views = _batch(len(dev))
+    whole = make_lines(**dev.kernel_inputs(rows, "train", seed=SEED, structure_keys=skeys,
+                                           views=views).line_kwargs())  # fmt: skip
+    for b in (0, 7, 29):
+        one = dev.kernel_inputs(rows[b : b + 1], "train", seed=SEED,
+                                structure_keys=skeys[b : b + 1], views=views[b : b + 1])
+        alone = make_lines(**one.line_kwargs())
+        n = int(alone.valid.sum())
+        assert int(whole.valid[b].sum()) == n
+        assert torch.equal(alone.x[0, :n], whole.x[b, :n])
+        assert torch.equal(alone.y[0, :n], whole.y[b, :n])
+
+
+def test_one_structure_database_mixes_nothing(tmp_path, test_data):
+    """With a single structure there is no partner: mixture.phases is recorded as 0 and the
+    peaks keep the 0–100 scale, as in simulate_database."""
+    from xrdsim import write_peak_database
+
+    cif = sorted((test_data / "cifs").rglob("*.cif"))[0]
+    write_peak_database([cif], tmp_path / "one.h5", progress=False)
+    with PeakDatabase(tmp_path / "one.h5") as db:
+        dev = DevicePeaks(db, device="cpu")
+        ki = dev.kernel_inputs(np.zeros(3, np.int64), "invariance", seed=1,
+                               structure_keys=np.array([4, 5, 6]), views=np.zeros(3, np.int64))
+        assert dev.zmv is None and len(dev) == 1
+        assert (ki.params[:, K.PARAM_SLOTS.index("mixture.phases")] == 0).all()
+        assert np.array_equal(ki.inten.numpy(), np.tile(db.peaks(0).intensity, 3))

@@ -21,6 +21,7 @@ import torch
 from xrdsim_training.torch_sim import rng
 from xrdsim_training.torch_sim.inputs import KernelInputs, as_tensor, line_positions
 
+from xrdsim.errors import DatabaseError
 from xrdsim.simulation import phases
 from xrdsim.simulation.config import SimulationConfig, load_config
 from xrdsim.simulation.ops_kernel import PARAM_SLOTS, PO
@@ -110,6 +111,9 @@ class DevicePeaks:
         each partner (:func:`phases.simulate_database`).
         """
         rows = rows.to(self.device, torch.int64)
+        if rows.numel() and (int(rows.min()) < 0 or int(rows.max()) >= len(self)):
+            raise DatabaseError(f"structure rows must lie in [0, {len(self)}) of {self.path}, "
+                                f"got min {int(rows.min())} and max {int(rows.max())}")
         if n_extra is None:
             tt, inten, hkl, per = self._take(rows, self.intensity)
             offsets = _bounds(per)
@@ -157,7 +161,12 @@ class DevicePeaks:
 
         Pattern keys and the (B, P) parameters come from the engine's sampler on the host
         (B numbers each); peaks, mixture partners, line positions and crystal arrays are
-        gathered on the device.
+        gathered on the device. Like ``simulate_database`` this does not compare the
+        database's wavelength with the config's: callers check it once
+        (``xrdsim.wavelengths.check_peak_wavelength``, as ``OnTheFlyDataset`` does).
+
+        Raises:
+            DatabaseError: a row outside the database.
         """
         cfg = load_config(config)
         idx = np.asarray(rows, dtype=np.int64).reshape(-1)
