@@ -4,14 +4,17 @@ Each line's factor is the mean of (r²cos²α + sin²α/r)^(−3/2) over its equ
 reflections M·hkl (the operations of ``ops`` its crystal's holohedry ``mask`` keeps),
 α the angle between the reciprocal vectors of M·hkl and the preferred direction p
 (Dollase, J. Appl. Cryst. 19, 267 (1986)). Same formula, same operand order as the numba
-kernel; only the order of the sum over operations may differ (float64 rounding).
+kernel; only the order of the sum over operations differs (float64 rounding). M and −M give
+the same cos²α, so each ± couple is evaluated once and counted per member kept, and only
+the (line, operation) pairs a crystal's holohedry keeps are evaluated (2 for triclinic,
+48 for cubic lattices, of the 64 candidates).
 """
 
 from __future__ import annotations
 
 import torch
 
-#: Lines per chunk: the (chunk, M) float64 temporaries stay near 16 MiB for M = 64.
+#: Lines per chunk: ≤ 32 (line, ±operation) pairs each, so a pair temporary stays ≤ 8 MiB.
 CHUNK_LINES = 32_768
 
 

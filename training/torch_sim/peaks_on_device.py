@@ -65,8 +65,8 @@ class DevicePeaks:
         db: the open peak database.
         device: where the tensors live (``"cpu"``, ``"cuda"``, ...).
 
-    Memory: 56 bytes per peak (2θ, two intensities, hkl) plus 160 bytes and 64 mask
-    bytes per structure.
+    Memory: 48 bytes per peak (2θ, two intensities, hkl) plus 136 bytes (offset, cell,
+    G*, Z·M·V) and 64 mask bytes per structure.
     """
 
     def __init__(self, db: Any, *, device: str | torch.device = "cpu"):
