@@ -6,8 +6,8 @@ reflections M·hkl (the operations of ``ops`` its crystal's holohedry ``mask`` k
 (Dollase, J. Appl. Cryst. 19, 267 (1986)). Same formula, same operand order as the numba
 kernel; only the order of the sum over operations differs (float64 rounding). M and −M give
 the same cos²α, so each ± couple is evaluated once and counted per member kept, and only
-the (line, operation) pairs a crystal's holohedry keeps are evaluated (2 for triclinic,
-48 for cubic lattices, of the 64 candidates).
+for the couples a crystal's holohedry keeps (1 for triclinic, 24 for cubic lattices, of
+the 32 couples of the 64 candidate operations).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ engine's sampler, travel.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,7 @@ class DevicePeaks:
         self.mask = put(mask)
         self.zmv = put(phases.cell_zmv(db, every)) if n >= 2 else None
         self.ops = put(candidate_operations().reshape(-1, 9).astype(np.float64))
+        self._static: dict[str, tuple[Any, dict[str, torch.Tensor]]] = {}
 
     def __len__(self) -> int:
         return int(self.offsets.shape[0]) - 1
@@ -173,11 +175,10 @@ class DevicePeaks:
         sk = np.broadcast_to(np.asarray(structure_keys, dtype=np.int64), idx.shape)
         vw = np.broadcast_to(np.asarray(views, dtype=np.int64), idx.shape)
         keys = pattern_keys(seed, sk, vw)
-        enc = encode_config(cfg)
+        enc, static = self._constants(cfg)
         matrix = draw_matrix(cfg, enc, seed, keys)
-        dev = self.device
-        tkeys = torch.from_numpy(keys.view(np.int64)).to(dev)
-        trows = torch.from_numpy(idx).to(dev)
+        tkeys = torch.from_numpy(keys.view(np.int64)).to(self.device)
+        trows = torch.from_numpy(idx).to(self.device)
         if cfg.enabled("mixture") and len(self) >= 2:
             peaks = self.gather(trows, keys=tkeys,
                                 n_extra=torch.from_numpy(matrix[:, _P_PHASES].astype(np.int64)),
@@ -188,27 +189,33 @@ class DevicePeaks:
             peaks = self.gather(trows)
         on = tuple(bool(v) for v in enc.on)
         if on[PO]:
-            hkl, phase = peaks.hkl, peaks.phase
-            gs, mask, ops = self.gs[peaks.rows], self.mask[peaks.rows], self.ops
-            dirs = directions_array(cfg.op("preferred_orientation").settings["directions"])
+            crystal = {"hkl": peaks.hkl, "phase": peaks.phase, "gs": self.gs[peaks.rows],
+                       "mask": self.mask[peaks.rows]}  # fmt: skip
         else:  # the engine's 1-element dummies
-            hkl, phase = torch.zeros((1, 3), dtype=torch.int64), torch.zeros(1, dtype=torch.int64)
-            gs, mask = torch.zeros((1, 9), dtype=torch.float64), torch.zeros(
-                (1, self.ops.shape[0]), dtype=torch.bool)
-            ops, dirs = self.ops, np.ones((1, 3))
-
-        def put(arr: Any) -> torch.Tensor:
-            return as_tensor(arr, dev)
-
+            crystal = {k: static[k] for k in ("hkl", "phase", "gs", "mask")}
         return KernelInputs(
             tt=line_positions(peaks.two_theta, enc), inten=peaks.intensity,
-            offsets=peaks.offsets, params=put(matrix), keys=tkeys, on=on, consts=put(enc.consts),
-            hkl=put(hkl), phase=put(phase), gs=put(gs), mask=put(mask), ops=put(ops),
-            dirs=put(dirs), item_kind=put(enc.item_kind), item_lo=put(enc.item_lo),
-            item_hi=put(enc.item_hi), item_off=put(enc.item_off), item_n=put(enc.item_n),
-            vals=put(enc.choice_vals), tables=put(shape_tables()), trig=put(grid_trig()),
-            normal_q=put(normal_quantiles()),
+            offsets=peaks.offsets, params=as_tensor(matrix, self.device), keys=tkeys, on=on,
+            **crystal, **{k: v for k, v in static.items() if k not in crystal},
         )  # fmt: skip
+
+    def _constants(self, cfg: SimulationConfig) -> tuple[Any, dict[str, torch.Tensor]]:
+        """The encoded config and its per-config tensors on the device (made once)."""
+        key = json.dumps(cfg.to_dict(), sort_keys=True)
+        if key not in self._static:
+            enc = encode_config(cfg)
+            dirs = directions_array(cfg.op("preferred_orientation").settings["directions"])
+            arrays = {
+                "consts": enc.consts, "item_kind": enc.item_kind, "item_lo": enc.item_lo,
+                "item_hi": enc.item_hi, "item_off": enc.item_off, "item_n": enc.item_n,
+                "vals": enc.choice_vals, "tables": shape_tables(), "trig": grid_trig(),
+                "normal_q": normal_quantiles(), "ops": self.ops,
+                "dirs": dirs if enc.on[PO] else np.ones((1, 3)),
+                "hkl": np.zeros((1, 3), np.int64), "phase": np.zeros(1, np.int64),
+                "gs": np.zeros((1, 9)), "mask": np.zeros((1, self.ops.shape[0]), np.bool_),
+            }  # fmt: skip
+            self._static[key] = (enc, {k: as_tensor(v, self.device) for k, v in arrays.items()})
+        return self._static[key]
 
 
 def _bounds(per: torch.Tensor) -> torch.Tensor:
