@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from xrdsim.errors import PeakInputError
 from xrdsim.grid import convert_two_theta
 from xrdsim.simulation.config import SimulationConfig
 from xrdsim.simulation.ops import OPS
@@ -59,3 +60,29 @@ def orientation_arrays(cfg: SimulationConfig, active: bool, hkl: Any, cells: Any
     gs, mask = orientation_inputs(cells, n_cells)
     dirs = directions_array(cfg.op("preferred_orientation").settings["directions"])
     return check_hkl(hkl, n_peaks), phase, gs, mask, ops, dirs
+
+
+def check_peaks(tt: np.ndarray, inten: np.ndarray, offsets: np.ndarray) -> None:
+    """Refuse ragged peaks the kernels cannot take (bad shapes, offsets, NaN/inf, < 0)."""
+    if tt.ndim != 1 or inten.shape != tt.shape:
+        raise PeakInputError(
+            f"two_theta and intensity must be 1-D of equal length, got {tt.shape} and {inten.shape}"
+        )
+    if offsets.ndim != 1 or offsets.size < 1 or offsets[0] != 0 or offsets[-1] != tt.size:
+        raise PeakInputError(
+            f"offsets must be 1-D, start at 0 and end at len(two_theta)={tt.size}, got "
+            f"{offsets[:3].tolist()}...{offsets[-3:].tolist()}"
+        )
+    if (np.diff(offsets) < 0).any():
+        raise PeakInputError("offsets must be non-decreasing (ragged bounds of each pattern)")
+    for arr, what in ((tt, "two_theta"), (inten, "intensity")):
+        bad = ~np.isfinite(arr) | ((arr < 0) if what == "intensity" else False)
+        if bad.any():
+            i = int(np.argmax(bad))
+            b = int(np.searchsorted(offsets, i, side="right") - 1)
+            raise PeakInputError(
+                f"pattern {b}, peak {i - offsets[b]}: {what} = {float(arr[i])!r}; "
+                f"{what} must be finite"
+                + (" and >= 0" if what == "intensity" else "")
+                + " (drop or repair the peak list)"
+            )

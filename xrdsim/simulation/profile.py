@@ -17,7 +17,7 @@ import functools
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 import numba
@@ -27,7 +27,7 @@ from scipy import integrate, special
 from xrdsim.errors import ConfigError, PeakInputError
 from xrdsim.grid import N_BINS, grid_centers
 from xrdsim.simulation.config import SimulationConfig, load_config
-from xrdsim.simulation.kernel_inputs import line_positions, orientation_arrays
+from xrdsim.simulation.kernel_inputs import check_peaks, line_positions, orientation_arrays
 from xrdsim.simulation.ops import OPS
 from xrdsim.simulation.ops_kernel import PARAM_SLOTS, render_batch
 from xrdsim.simulation.profile_kernel import TABLE_DU, TABLE_NODES
@@ -118,31 +118,6 @@ class SimulationResult:
     params: dict[str, np.ndarray]
 
 
-def _check_peaks(tt: np.ndarray, inten: np.ndarray, offsets: np.ndarray) -> None:
-    if tt.ndim != 1 or inten.shape != tt.shape:
-        raise PeakInputError(
-            f"two_theta and intensity must be 1-D of equal length, got {tt.shape} and {inten.shape}"
-        )
-    if offsets.ndim != 1 or offsets.size < 1 or offsets[0] != 0 or offsets[-1] != tt.size:
-        raise PeakInputError(
-            f"offsets must be 1-D, start at 0 and end at len(two_theta)={tt.size}, got "
-            f"{offsets[:3].tolist()}...{offsets[-3:].tolist()}"
-        )
-    if (np.diff(offsets) < 0).any():
-        raise PeakInputError("offsets must be non-decreasing (ragged bounds of each pattern)")
-    for arr, what in ((tt, "two_theta"), (inten, "intensity")):
-        bad = ~np.isfinite(arr) | ((arr < 0) if what == "intensity" else False)
-        if bad.any():
-            i = int(np.argmax(bad))
-            b = int(np.searchsorted(offsets, i, side="right") - 1)
-            raise PeakInputError(
-                f"pattern {b}, peak {i - offsets[b]}: {what} = {float(arr[i])!r}; "
-                f"{what} must be finite"
-                + (" and >= 0" if what == "intensity" else "")
-                + " (drop or repair the peak list)"
-            )
-
-
 def _with_threads(threads: int | None, fn: Callable[[], T]) -> T:
     if threads is None:
         return fn()
@@ -157,21 +132,49 @@ def _with_threads(threads: int | None, fn: Callable[[], T]) -> T:
         numba.set_num_threads(old)
 
 
-def run_simulation(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_keys, views,
-                   threads, hkl=None, cells=None, phase=None, mixed=False):  # fmt: skip
-    """Validate ragged peaks, build every kernel input, render (shared by all entry points).
+@dataclass(frozen=True)
+class KernelArguments:
+    """Every input of :func:`xrdsim.simulation.ops_kernel.render_batch` but ``out``, as
+    validated NumPy arrays with the names, shapes and meaning documented there, plus the
+    resolved config (so any backend, numba or torch, renders from the same arrays)."""
 
-    ``matrix_fn(cfg, enc, keys)`` gives the (B, P) parameters; ``mixed``: the peaks already
-    hold each pattern's extra phases (:mod:`xrdsim.simulation.phases`). Otherwise a bare
-    peak list has no other structures to mix in, and ``mixture.phases`` is recorded as 0;
-    without ``hkl`` and ``cells`` there is no crystal to orient, and
-    ``preferred_orientation.r`` is recorded as 1 (no texture).
-    """
+    config: SimulationConfig
+    tt: np.ndarray
+    inten: np.ndarray
+    offsets: np.ndarray
+    params: np.ndarray
+    keys: np.ndarray
+    on: np.ndarray
+    consts: np.ndarray
+    hkl: np.ndarray
+    phase: np.ndarray
+    gs: np.ndarray
+    mask: np.ndarray
+    ops: np.ndarray
+    dirs: np.ndarray
+    item_kind: np.ndarray
+    item_lo: np.ndarray
+    item_hi: np.ndarray
+    item_off: np.ndarray
+    item_n: np.ndarray
+    vals: np.ndarray
+    tables: np.ndarray
+    trig: np.ndarray
+    normal_q: np.ndarray
+
+    def kernel_tuple(self) -> tuple[np.ndarray, ...]:
+        """The arguments in :func:`render_batch` order (without ``out``)."""
+        return tuple(getattr(self, f.name) for f in fields(self)[1:])
+
+
+def kernel_arguments(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_keys,
+                     views, hkl=None, cells=None, phase=None, mixed=False) -> KernelArguments:
+    """Validate ragged peaks and build every kernel input (see :func:`run_simulation`)."""
     cfg = load_config(config)
     tt = np.ascontiguousarray(two_theta, dtype=np.float64)
     inten = np.ascontiguousarray(intensity, dtype=np.float64)
     offs = np.ascontiguousarray(offsets, dtype=np.int64)
-    _check_peaks(tt, inten, offs)
+    check_peaks(tt, inten, offs)
     n_pat = offs.size - 1
     sk = np.broadcast_to(np.asarray(structure_keys, dtype=np.int64), (n_pat,))
     vw = np.broadcast_to(np.asarray(views, dtype=np.int64), (n_pat,))
@@ -185,19 +188,32 @@ def run_simulation(two_theta, intensity, offsets, config, matrix_fn, *, seed, st
     if on[po] and (hkl is None or cells is None):  # no crystal given: nothing to orient
         on[po] = False
         matrix[:, PARAM_SLOTS.index("preferred_orientation.r")] = 1.0
-    tt_lines = line_positions(tt, cfg, enc)
     hkl_, phase_, gs, mask, ops, dirs = orientation_arrays(cfg, on[po], hkl, cells, phase, offs)
-    out = np.empty((n_pat, N_BINS), dtype=np.float32)
-    tables, trig, normal_q = shape_tables(), grid_trig(), normal_quantiles()
+    return KernelArguments(
+        config=cfg, tt=line_positions(tt, cfg, enc), inten=inten, offsets=offs, params=matrix,
+        keys=keys, on=on, consts=enc.consts, hkl=hkl_, phase=phase_, gs=gs, mask=mask, ops=ops,
+        dirs=dirs, item_kind=enc.item_kind, item_lo=enc.item_lo, item_hi=enc.item_hi,
+        item_off=enc.item_off, item_n=enc.item_n, vals=enc.choice_vals, tables=shape_tables(),
+        trig=grid_trig(), normal_q=normal_quantiles(),
+    )  # fmt: skip
 
-    def run() -> None:
-        render_batch(tt_lines, inten, offs, matrix, keys, on, enc.consts, hkl_, phase_, gs,
-                     mask, ops, dirs, enc.item_kind,
-                     enc.item_lo, enc.item_hi, enc.item_off, enc.item_n, enc.choice_vals,
-                     tables, trig, normal_q, out)  # fmt: skip
 
-    _with_threads(threads, run)
-    return SimulationResult(patterns=out, params=params_to_dict(cfg, matrix))
+def run_simulation(two_theta, intensity, offsets, config, matrix_fn, *, seed, structure_keys, views,
+                   threads, hkl=None, cells=None, phase=None, mixed=False):  # fmt: skip
+    """Validate ragged peaks, build every kernel input, render (shared by all entry points).
+
+    ``matrix_fn(cfg, enc, keys)`` gives the (B, P) parameters; ``mixed``: the peaks already
+    hold each pattern's extra phases (:mod:`xrdsim.simulation.phases`). Otherwise a bare
+    peak list has no other structures to mix in, and ``mixture.phases`` is recorded as 0;
+    without ``hkl`` and ``cells`` there is no crystal to orient, and
+    ``preferred_orientation.r`` is recorded as 1 (no texture).
+    """
+    args = kernel_arguments(two_theta, intensity, offsets, config, matrix_fn, seed=seed,
+                            structure_keys=structure_keys, views=views, hkl=hkl, cells=cells,
+                            phase=phase, mixed=mixed)  # fmt: skip
+    out = np.empty((args.offsets.size - 1, N_BINS), dtype=np.float32)
+    _with_threads(threads, lambda: render_batch(*args.kernel_tuple(), out))
+    return SimulationResult(patterns=out, params=params_to_dict(args.config, args.params))
 
 
 def simulate_batch(
