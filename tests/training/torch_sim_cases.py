@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from xrdsim_training.torch_sim.render import render_lines
 
 from xrdsim.grid import N_BINS
 from xrdsim.simulation import ops_kernel as K
@@ -28,7 +29,6 @@ from xrdsim.simulation.kernel_inputs import line_positions, orientation_arrays
 from xrdsim.simulation.ops import OPS
 from xrdsim.simulation.profile import grid_trig, normal_quantiles, shape_tables
 from xrdsim.simulation.sampling import draw_matrix, encode_config, pattern_keys
-from xrdsim_training.torch_sim.render import render_lines
 
 #: MP-20 test structures drawn (rows sorted by id, then random.Random(SEED).sample).
 N_STRUCTURES = 8
@@ -124,7 +124,7 @@ def torch_render(case, lines, **options) -> np.ndarray:
     """``render_lines`` on the case's inputs (tensors on the lines' device)."""
     names = ("offsets", "params", "consts", "item_kind", "item_lo", "item_hi", "item_off",
              "item_n", "vals", "tables", "trig", "normal_q")
-    kw = {n: torch.from_numpy(np.ascontiguousarray(case[n])) for n in names}
+    kw = {n: torch.tensor(np.asarray(case[n])) for n in names}
     kw["keys"] = torch.from_numpy(case["keys"].view(np.int64).copy())
     kw["on"] = tuple(bool(v) for v in case["on"])
     return render_lines(lines, **kw, **options).cpu().numpy()
