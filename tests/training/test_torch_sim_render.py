@@ -137,7 +137,7 @@ def test_half_window_and_cubic_table_equal_numba(eta, cutoff):
     tables = shape_tables()
     want = PK.cubic_table(tables, eta, -0.4, nk).reshape(-1, 4)
     got = profile.cubic_tables(torch.tensor(tables), torch.tensor([eta], dtype=torch.float64),
-                               torch.tensor([-0.4], dtype=torch.float64), torch.tensor([nk]))
+                               torch.tensor([-0.4], dtype=torch.float64), torch.tensor([nk])).T
     # the profile reads intervals ⌊nk − k/du⌋ … ⌊nk + k/du⌋ only; at cutoff 1e-4 and η = 1
     # (nk = TABLE_NODES) numba fills the two outermost, unread ones from one node past the table
     used = slice(int(nk - k / PK.TABLE_DU), int(nk + k / PK.TABLE_DU) + 1)

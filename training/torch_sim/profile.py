@@ -47,7 +47,7 @@ def half_window(eta: torch.Tensor, cutoff: float) -> torch.Tensor:
 
 def cubic_tables(tables: torch.Tensor, eta: torch.Tensor, rho: torch.Tensor,
                  nk: torch.Tensor) -> torch.Tensor:
-    """(B·2K, 4) float64 Hermite coefficients of C, row b·2K + n for interval n of pattern b.
+    """(4, B·2K) float64 Hermite coefficients of C, column b·2K + n for interval n of pattern b.
 
     K = max nk. Node n of pattern b sits at u = (n − nk_b)·du; C(±u) = ±S(u) − ρA(u) and
     du·F(±u) = du·(pV(u) ∓ ρ·pV(u)erf(u)) with S, A, pV, pV·erf mixed from the 8 rows of
@@ -69,8 +69,8 @@ def cubic_tables(tables: torch.Tensor, eta: torch.Tensor, rho: torch.Tensor,
     c = torch.where(neg, -s - r * q, s - r * q)
     d = TABLE_DU * torch.where(neg, pv + r * pve, pv - r * pve)
     c0, c1, d0, d1 = c[:, :-1], c[:, 1:], d[:, :-1], d[:, 1:]
-    coef = torch.stack([c0, d0, 3.0 * (c1 - c0) - 2.0 * d0 - d1, 2.0 * (c0 - c1) + d0 + d1], -1)
-    return coef.reshape(-1, 4)
+    coef = torch.stack([c0, d0, 3.0 * (c1 - c0) - 2.0 * d0 - d1, 2.0 * (c0 - c1) + d0 + d1])
+    return coef.reshape(4, -1)
 
 
 def fwhm2(tan: torch.Tensor, cos: torch.Tensor, prm: dict[str, torch.Tensor],
@@ -121,53 +121,56 @@ def binned_windows(sticks, trig, prm, k, nk, wavelength):
 
 
 def add_windows(y, coef, width, b, s, jlo, nbins, t0, dt, t_lo, t_hi, *, edge_chunk):
-    """y[b, j] += s·[C(t_{r+1}) − C(t_r)] for bin j = jlo + r of every line, in chunks.
+    """y[b, j] += s·[C(t_{r+1}) − C(t_r)] for bin j = jlo + r of every line, t_r = t₀ + r·dt
+    clipped to [t_lo, t_hi] (±k).
+
+    Lines are grouped by window length (next power of two of the edge count) and each
+    group is evaluated as a dense (lines, edges) block of at most ``edge_chunk`` entries,
+    so per-line values broadcast instead of being gathered per edge; padding edges go
+    to a scratch bin. The additions into one bin come group by group, in line order
+    inside a group — an order fixed by each line alone, so a pattern's result does not
+    depend on its batch.
 
     Args:
-        y: (B, N_BINS) float64, added to in place; coef: (B·width, 4) from
-            :func:`cubic_tables` (``width`` = 2K rows per pattern).
+        y: (B, N_BINS) float64, added to in place; coef: (4, B·width) from
+            :func:`cubic_tables` (``width`` = 2K intervals per pattern).
         b, s, jlo, nbins, t0, dt: (n,) per line (pattern, height, first bin, bins, table
             coordinate of edge jlo, step per bin); t_lo, t_hi: (B,) clip of t to ±k.
     """
     keep = nbins > 0
-    if not bool(keep.all()):
-        idx = torch.nonzero(keep, as_tuple=True)[0]
-        b, s, jlo, nbins, t0, dt = (v[idx] for v in (b, s, jlo, nbins, t0, dt))
-    if b.numel() == 0:
+    if not bool(keep.any()):
         return
-    edges = nbins + 1
-    cum = torch.cumsum(edges, 0)
-    total = int(cum[-1])
-    cuts = [0]
-    if total > edge_chunk:
-        marks = torch.arange(edge_chunk, total, edge_chunk, device=cum.device)
-        cuts += torch.searchsorted(cum, marks, right=True).tolist()
-    cuts.append(b.numel())
-    flat = y.view(-1)
-    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
-        if hi > lo:
-            _add_chunk(flat, coef, width, b[lo:hi], s[lo:hi], jlo[lo:hi], edges[lo:hi],
-                       t0[lo:hi], dt[lo:hi], t_lo, t_hi)
+    idx = torch.nonzero(keep, as_tuple=True)[0]
+    b, s, jlo, nbins, t0, dt = (v[idx] for v in (b, s, jlo, nbins, t0, dt))
+    group = torch.ceil(torch.log2((nbins + 1).to(torch.float64))).long().clamp(min=3)
+    scratch = y.numel()
+    flat = torch.cat([y.view(-1), y.new_zeros(1)])
+    for g in torch.unique(group).tolist():
+        sel = torch.nonzero(group == g, as_tuple=True)[0]
+        per = max(1, edge_chunk >> g)
+        for lo in range(0, sel.numel(), per):
+            i = sel[lo : lo + per]
+            bi = b[i]
+            _add_block(flat, coef, 1 << g, bi * width, s[i], bi * N_BINS + jlo[i], nbins[i],
+                       t0[i], dt[i], t_lo[bi], t_hi[bi], scratch)
+    y.view(-1).copy_(flat[:scratch])
 
 
-def _add_chunk(flat, coef, width, b, s, jlo, edges, t0, dt, t_lo, t_hi):
-    n_edges = int(edges.sum())
-    seg = torch.repeat_interleave(torch.arange(b.numel(), device=b.device), edges,
-                                  output_size=n_edges)
-    start = torch.cumsum(edges, 0) - edges
-    r = torch.arange(n_edges, device=b.device) - start[seg]
-    bb = b[seg]
-    t = torch.minimum(torch.maximum(t0[seg] + r * dt[seg], t_lo[bb]), t_hi[bb])  # clip to ±k
+def _add_block(flat, coef, n_edges, row, s, first, nbins, t0, dt, t_lo, t_hi, scratch):
+    """One dense block: lines × ``n_edges`` edges (the first nbins + 1 of each are real)."""
+    r = torch.arange(n_edges, device=flat.device, dtype=torch.float64)
+    t = torch.addcmul(t0[:, None], r, dt[:, None]).clamp_(t_lo[:, None], t_hi[:, None])  # ±k
     n = t.long()
-    f = t - n
-    c = coef[bb * width + n]
-    cdf = c[:, 0] + f * (c[:, 1] + f * (c[:, 2] + f * c[:, 3]))  # C(n + f), Horner
-    del t, n, f, c
-    val = s[seg[1:]] * (cdf[1:] - cdf[:-1])  # s·[C(right edge) − C(left edge)] of bin r − 1
-    first = r[1:] == 0  # pairs that straddle two lines
-    val = torch.where(first, torch.zeros_like(val), val)
-    bins = bb[1:] * N_BINS + jlo[seg[1:]] + (r[1:] - 1).clamp(min=0)
-    flat.index_add_(0, bins, val)
+    f = t.sub_(n)
+    idx = n.add_(row[:, None]).view(-1)
+    cdf = coef[3].index_select(0, idx).view_as(f)
+    for col in (2, 1, 0):  # C(n + f) = a0 + f·(a1 + f·(a2 + f·a3)), Horner
+        cdf = torch.addcmul(coef[col].index_select(0, idx).view_as(f), f, cdf)
+    del f, idx, n
+    val = (cdf[:, 1:] - cdf[:, :-1]).mul_(s[:, None])  # s·[C(right edge) − C(left edge)]
+    ri = torch.arange(n_edges - 1, device=flat.device)
+    bins = torch.where(ri < nbins[:, None], first[:, None] + ri, scratch)
+    flat.index_add_(0, bins.view(-1), val.view(-1))
 
 
 def add_transparency(y: torch.Tensor, mu: torch.Tensor, radius_mm: float) -> torch.Tensor:

@@ -119,7 +119,7 @@ def _profile(lines, sticks, prm, on, consts, tables, trig, edge_chunk):
     k = P.half_window(eta, consts[K.C_CUTOFF])
     nk = (torch.ceil(k / TABLE_DU) + 1.0).long()
     coef = P.cubic_tables(tables, eta, rho, nk)
-    width = coef.shape[0] // max(eta.shape[0], 1)
+    width = coef.shape[1] // max(eta.shape[0], 1)
     shape = {"U": prm[:, K.P_U], "V": prm[:, K.P_U + 1], "W": prm[:, K.P_U + 2],
              "P": prm[:, K.P_U + 3], "strain": prm[:, K.P_STRAIN],
              "size": prm[:, K.P_SIZE] if on[K.BROADEN] else torch.zeros_like(eta)}
