@@ -103,39 +103,39 @@ def _ptrs(lam, skey, j):
     """Poisson(λ ≥ 10) by PTRS (Hörmann 1993, as NumPy): attempt a uses the uniforms
     (64j + 2a, 64j + 2a + 1); after POISSON_ATTEMPTS rejections, ⌊λ + ½⌋."""
     out = torch.floor(lam + 0.5).clamp(min=0.0)
-    slam = torch.sqrt(lam)
-    loglam = torch.log(lam)
-    b = 0.931 + 2.53 * slam
-    a = -0.059 + 0.02483 * b
-    invalpha = 1.1239 + 1.1328 / (b - 3.4)
-    vr = 0.9277 - 3.6224 / (b - 2.0)
+    b = 0.931 + 2.53 * torch.sqrt(lam)
+    # columns: λ, log λ, b, a, 1/α, v_r (the rejected bins are carried to the next attempt)
+    state = torch.stack([lam, torch.log(lam), b, -0.059 + 0.02483 * b,
+                         1.1239 + 1.1328 / (b - 3.4), 0.9277 - 3.6224 / (b - 2.0)])
     sel = torch.arange(lam.numel(), device=lam.device)
+    base = 64 * j
     for att in range(POISSON_ATTEMPTS):
         if not sel.numel():
             break
-        base = 64 * j[sel] + 2 * att
-        uu = uniform(skey[sel], base) - 0.5
-        v = uniform(skey[sel], base + 1)
+        lam_, loglam, b_, a_, invalpha, vr = state
+        uu = uniform(skey, base + 2 * att) - 0.5
+        v = uniform(skey, base + 2 * att + 1)
         us = 0.5 - uu.abs()
-        a_, b_, lam_ = a[sel], b[sel], lam[sel]
         k = torch.floor((2.0 * a_ / us + b_) * uu + lam_ + 0.43)
-        fast = (us >= 0.07) & (v <= vr[sel])
+        fast = (us >= 0.07) & (v <= vr)
         reject = (k < 0.0) | ((us < 0.013) & (v > us))
-        lhs = torch.log(v) + torch.log(invalpha[sel]) - torch.log(a_ / (us * us) + b_)
-        rhs = -lam_ + k * loglam[sel] - torch.lgamma(k + 1.0)
+        lhs = torch.log(v) + torch.log(invalpha) - torch.log(a_ / (us * us) + b_)
+        rhs = -lam_ + k * loglam - torch.lgamma(k + 1.0)
         accept = fast | (~reject & (lhs <= rhs))
         out[sel[accept]] = k[accept]
-        sel = sel[~accept]
+        again = torch.nonzero(~accept, as_tuple=True)[0]
+        sel, state, skey, base = sel[again], state[:, again], skey[again], base[again]
     return out
 
 
 def add_poisson(y, counts, skey):
     """y_j ← Poisson(N·y_j)/N where N·y_j > 0, else 0 (N = counts at the maximum)."""
-    lam = y * counts[:, None]
-    out = torch.zeros_like(y)
+    lam = (y * counts[:, None]).view(-1)
+    out = torch.zeros_like(lam)
     for pick, draw in ((lam > 0.0) & (lam < POISSON_INVERSION_MAX), _inversion), (
             lam >= POISSON_INVERSION_MAX, _ptrs):
-        b, j = torch.nonzero(pick, as_tuple=True)
-        if b.numel():
-            out[b, j] = draw(lam[b, j], skey[b], j) * (1.0 / counts[b])
-    return out
+        i = torch.nonzero(pick, as_tuple=True)[0]
+        if i.numel():
+            b = i // N_BINS
+            out[i] = draw(lam[i], skey[b], i - b * N_BINS) * (1.0 / counts[b])
+    return out.view_as(y)

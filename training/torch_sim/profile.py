@@ -124,12 +124,12 @@ def add_windows(y, coef, width, b, s, jlo, nbins, t0, dt, t_lo, t_hi, *, edge_ch
     """y[b, j] += s·[C(t_{r+1}) − C(t_r)] for bin j = jlo + r of every line, t_r = t₀ + r·dt
     clipped to [t_lo, t_hi] (±k).
 
-    Lines are grouped by window length (next power of two of the edge count) and each
-    group is evaluated as a dense (lines, edges) block of at most ``edge_chunk`` entries,
-    so per-line values broadcast instead of being gathered per edge; padding edges go
-    to a scratch bin. The additions into one bin come group by group, in line order
-    inside a group — an order fixed by each line alone, so a pattern's result does not
-    depend on its batch.
+    Lines are grouped by window length (the edge count rounded up to a quarter of its
+    power of two: at most 25 % padding) and each group is evaluated as dense (lines,
+    edges) blocks of at most ``edge_chunk`` entries, so per-line values broadcast
+    instead of being gathered per edge; padding edges go to a scratch bin. The
+    additions into one bin come group by group, in line order inside a group — an order
+    fixed by each line alone, so a pattern's result does not depend on its batch.
 
     Args:
         y: (B, N_BINS) float64, added to in place; coef: (4, B·width) from
@@ -142,16 +142,18 @@ def add_windows(y, coef, width, b, s, jlo, nbins, t0, dt, t_lo, t_hi, *, edge_ch
         return
     idx = torch.nonzero(keep, as_tuple=True)[0]
     b, s, jlo, nbins, t0, dt = (v[idx] for v in (b, s, jlo, nbins, t0, dt))
-    group = torch.ceil(torch.log2((nbins + 1).to(torch.float64))).long().clamp(min=3)
+    edges = (nbins + 1).to(torch.float64)
+    quarter = torch.exp2((torch.floor(torch.log2(edges)) - 2.0).clamp(min=0.0))
+    group = (torch.ceil(edges / quarter) * quarter).long().clamp(min=8)  # ≤ 25 % padding
     scratch = y.numel()
     flat = torch.cat([y.view(-1), y.new_zeros(1)])
-    for g in torch.unique(group).tolist():
-        sel = torch.nonzero(group == g, as_tuple=True)[0]
-        per = max(1, edge_chunk >> g)
+    for n_edges in torch.unique(group).tolist():
+        sel = torch.nonzero(group == n_edges, as_tuple=True)[0]
+        per = max(1, edge_chunk // n_edges)
         for lo in range(0, sel.numel(), per):
             i = sel[lo : lo + per]
             bi = b[i]
-            _add_block(flat, coef, 1 << g, bi * width, s[i], bi * N_BINS + jlo[i], nbins[i],
+            _add_block(flat, coef, n_edges, bi * width, s[i], bi * N_BINS + jlo[i], nbins[i],
                        t0[i], dt[i], t_lo[bi], t_hi[bi], scratch)
     y.view(-1).copy_(flat[:scratch])
 
