@@ -120,6 +120,15 @@ def test_batch_size_and_chunking_do_not_change_a_pattern(peaks):
         assert np.array_equal(torch_render(one, sub), full[rows])
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("preset", ["das2025", "train"])
+def test_cuda_equals_numba(preset, peaks):
+    case = kernel_case(preset, peaks[1.5418])
+    lines = numba_lines(case)
+    on_gpu = PackedLines(*(v.cuda() for v in (lines.x, lines.y, lines.valid)))
+    assert_close(torch_render(case, on_gpu), numba_render(case))
+
+
 def test_empty_lines_tensor():
     case = _edge_case([150.0], "train")
     lines = numba_lines(case)

@@ -124,8 +124,9 @@ def torch_render(case, lines, **options) -> np.ndarray:
     """``render_lines`` on the case's inputs (tensors on the lines' device)."""
     names = ("offsets", "params", "consts", "item_kind", "item_lo", "item_hi", "item_off",
              "item_n", "vals", "tables", "trig", "normal_q")
-    kw = {n: torch.tensor(np.asarray(case[n])) for n in names}
-    kw["keys"] = torch.from_numpy(case["keys"].view(np.int64).copy())
+    device = lines.x.device
+    kw = {n: torch.tensor(np.asarray(case[n]), device=device) for n in names}
+    kw["keys"] = torch.from_numpy(case["keys"].view(np.int64).copy()).to(device)
     kw["on"] = tuple(bool(v) for v in case["on"])
     return render_lines(lines, **kw, **options).cpu().numpy()
 

@@ -23,8 +23,10 @@ import torch
 from xrdsim.grid import BIN_WIDTH, N_BINS
 from xrdsim.simulation.profile_kernel import SCHERRER_K, TABLE_DU, TABLE_NODES, TABLE_UMAX
 
-#: Default number of (line, edge) pairs per chunk (~120 bytes each at the peak).
+#: (line, edge) pairs per profile block on the CPU (~100 bytes each at the peak: ~100 MB).
 EDGE_CHUNK = 1 << 20
+#: The same on an accelerator (~6 GB): fewer, larger kernels.
+EDGE_CHUNK_ACCELERATOR = 1 << 26
 _RAD2DEG = 180.0 / math.pi
 _DEG2RAD = math.pi / 180.0
 _FOUR_LN2 = 4.0 * math.log(2.0)
@@ -147,10 +149,14 @@ def add_windows(y, coef, width, b, s, jlo, nbins, t0, dt, t_lo, t_hi, *, edge_ch
     group = (torch.ceil(edges / quarter) * quarter).long().clamp(min=8)  # ≤ 25 % padding
     scratch = y.numel()
     flat = torch.cat([y.view(-1), y.new_zeros(1)])
-    for n_edges in torch.unique(group).tolist():
-        sel = torch.nonzero(group == n_edges, as_tuple=True)[0]
+    order = torch.sort(group, stable=True).indices  # line order kept inside each group
+    sizes, counts = torch.unique_consecutive(group[order], return_counts=True)
+    start = 0
+    for n_edges, count in zip(sizes.tolist(), counts.tolist(), strict=True):
+        sel = order[start : start + count]
+        start += count
         per = max(1, edge_chunk // n_edges)
-        for lo in range(0, sel.numel(), per):
+        for lo in range(0, count, per):
             i = sel[lo : lo + per]
             bi = b[i]
             _add_block(flat, coef, n_edges, bi * width, s[i], bi * N_BINS + jlo[i], nbins[i],

@@ -170,7 +170,7 @@ def _noise(y, prm, keys, on, items, normal_q):
 
 def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo, item_hi,
                  item_off, item_n, vals, tables, trig, normal_q,
-                 edge_chunk: int = P.EDGE_CHUNK) -> torch.Tensor:
+                 edge_chunk: int | None = None) -> torch.Tensor:
     """Render B patterns from their instrument lines, as numba ``render_one`` after
     ``make_lines``.
 
@@ -187,7 +187,9 @@ def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo
         tables: (8, TABLE_NODES) float64 shape tables; trig: (2, N_BINS) float64 tan θ
             and cos θ of the bin centres; normal_q: (M,) float64 normal quantiles
             (``xrdsim.simulation.profile.shape_tables / grid_trig / normal_quantiles``).
-        edge_chunk: (line, edge) pairs of the profile per chunk (memory ≈ 120 B each).
+        edge_chunk: (line, edge) pairs of the profile per block, ≈ 100 B each (None:
+            ``profile.EDGE_CHUNK`` on the CPU, ``EDGE_CHUNK_ACCELERATOR`` elsewhere); it
+            bounds memory and does not change the result.
 
     Returns:
         (B, N_BINS) float32 on the lines' device; equal to numba's ``render_batch``
@@ -195,6 +197,8 @@ def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo
     """
     device = lines.x.device
     n_pat = lines.x.shape[0]
+    if edge_chunk is None:
+        edge_chunk = P.EDGE_CHUNK if device.type == "cpu" else P.EDGE_CHUNK_ACCELERATOR
     if params.shape[0] != n_pat or keys.shape[0] != n_pat or offsets.shape[0] != n_pat + 1:
         raise ValueError(f"lines hold {n_pat} patterns but params {tuple(params.shape)}, keys "
                          f"{tuple(keys.shape)} and offsets {tuple(offsets.shape)} disagree")
