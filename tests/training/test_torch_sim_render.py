@@ -129,6 +129,18 @@ def test_cuda_equals_numba(preset, peaks):
     assert_close(torch_render(case, on_gpu), numba_render(case))
 
 
+@pytest.mark.parametrize("preset", ["das2025", "train"])
+def test_padding_is_ignored_whatever_it_holds(preset, peaks):
+    case = kernel_case(preset, peaks[1.5418][:3])
+    lines = numba_lines(case)
+    pad = torch.full((lines.x.shape[0], 5), float("nan"), dtype=torch.float64)
+    messy = PackedLines(torch.cat([lines.x, pad], 1), torch.cat([lines.y, pad.abs() + 7.0], 1),
+                        torch.cat([lines.valid, torch.zeros(pad.shape, dtype=torch.bool)], 1))
+    assert np.array_equal(torch_render(case, messy), torch_render(case, lines))
+    with pytest.raises(ValueError, match="one \\(B, L\\) shape"):
+        torch_render(case, PackedLines(lines.x, lines.y[:, :-1], lines.valid))
+
+
 def test_empty_lines_tensor():
     case = _edge_case([150.0], "train")
     lines = numba_lines(case)

@@ -78,9 +78,8 @@ def _scale_to_max(y: torch.Tensor) -> torch.Tensor:
     return y * inv
 
 
-def _sticks(lines, mean: bool) -> torch.Tensor:
+def _sticks(x, y, valid, mean: bool) -> torch.Tensor:
     """(B, N_BINS) float64: line intensities summed per bin ⌊x/h⌋ (mean where ≥ 2 lines)."""
-    x, y, valid = lines.x, lines.y, lines.valid
     n_pat = x.shape[0]
     j = torch.floor(x / BIN_WIDTH)
     keep = valid & (j < N_BINS)
@@ -199,6 +198,10 @@ def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo
     n_pat = lines.x.shape[0]
     if edge_chunk is None:
         edge_chunk = P.EDGE_CHUNK if device.type == "cpu" else P.EDGE_CHUNK_ACCELERATOR
+    if lines.y.shape != lines.x.shape or lines.valid.shape != lines.x.shape:
+        raise ValueError(f"lines.x, y and valid must have one (B, L) shape, got "
+                         f"{tuple(lines.x.shape)}, {tuple(lines.y.shape)}, "
+                         f"{tuple(lines.valid.shape)}")
     if params.shape[0] != n_pat or keys.shape[0] != n_pat or offsets.shape[0] != n_pat + 1:
         raise ValueError(f"lines hold {n_pat} patterns but params {tuple(params.shape)}, keys "
                          f"{tuple(keys.shape)} and offsets {tuple(offsets.shape)} disagree")
@@ -207,9 +210,12 @@ def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo
         prm = params.to(device=device, dtype=torch.float64)
         keys = keys.to(device)
         items = _Items(item_kind, item_lo, item_hi, item_off, item_n, vals)
-        sticks = _sticks(lines, c[K.C_MEAN] > 0.0)
+        valid = lines.valid.to(device)
+        zero = torch.zeros((), dtype=torch.float64, device=device)
+        x = torch.where(valid, lines.x.to(torch.float64), zero)  # padding: x = y = 0
+        s = torch.where(valid, lines.y.to(torch.float64), zero)
+        sticks = _sticks(x, s, valid, c[K.C_MEAN] > 0.0)
         exact = bool(on[K.PROFILE]) and c[K.C_EXACT] > 0.0
-        x, s = lines.x, lines.y
         if on[K.IMPURITY]:
             ix, iy = _impurities(sticks, prm, keys, c, items)
             if exact:
