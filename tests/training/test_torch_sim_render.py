@@ -181,3 +181,28 @@ def test_poisson_draws_equal_numba():
     got[~small] = noise._ptrs(lt[~small], keys[~small], jt[~small]).numpy()
     assert np.array_equal(got, want)
     assert want.max() > 2e6  # the large-λ branch reached its range
+
+
+@pytest.mark.parametrize("kind, lo, hi, vals", [
+    (R.KIND_FIXED, 0.25, 0.25, []),
+    (R.KIND_UNIFORM, 0.01, 0.05, []),
+    (R.KIND_PLUSMINUS, 0.1, 0.3, []),
+    (R.KIND_CHOICE, 0.0, 0.0, [1.0, 3.0, 7.5]),
+    (R.KIND_RANDINT, 2.0, 6.0, []),
+    (R.KIND_LOGUNIFORM, np.log(3.0), np.log(30.0), []),
+    (R.KIND_BANDS, 0.0, 0.0, [0.0, 0.1, 0.3, 0.35, 0.9, 1.0]),
+    (R.KIND_LOGBANDS, 0.0, 0.0, list(np.log([1.0, 2.0, 5.0, 9.0]))),
+])
+def test_item_draws_equal_numba_transform(kind, lo, hi, vals):
+    from xrdsim_training.torch_sim.render import _Items
+
+    vals = np.array([-1.0, *vals])  # offset 1: another slot's values come first
+    n = vals.size - 1
+    u = np.concatenate([np.linspace(0.0, 1.0, 1001, endpoint=False), [1.0 - 2.0**-53]])
+    want = np.array([R.transform(kind, lo, hi, vals, 1, n, x) for x in u])
+    items = _Items([kind], [lo], [hi], [1], [n], vals)
+    got = items.draw(0, torch.from_numpy(u)).numpy()
+    if kind in (R.KIND_LOGUNIFORM, R.KIND_LOGBANDS):  # torch's exp and numba's may differ by 1 ulp
+        np.testing.assert_allclose(got, want, rtol=2.5e-16, atol=0.0)
+    else:
+        assert np.array_equal(got, want)

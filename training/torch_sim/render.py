@@ -30,15 +30,16 @@ class _Items:
     """Per-item draws of :data:`ops_kernel.ITEM_SLOTS` (``rng.transform`` in torch)."""
 
     def __init__(self, item_kind, item_lo, item_hi, item_off, item_n, vals):
-        self.slots = list(zip(*(torch.as_tensor(a).tolist() for a in (
-            item_kind, item_lo, item_hi, item_off, item_n)), strict=True))
+        ints = [torch.as_tensor(a, dtype=torch.int64).tolist() for a in (item_kind, item_off,
+                                                                         item_n)]
+        floats = [torch.as_tensor(a, dtype=torch.float64).tolist() for a in (item_lo, item_hi)]
+        self.slots = list(zip(ints[0], *floats, ints[1], ints[2], strict=True))
         self.vals = torch.as_tensor(vals, dtype=torch.float64)
         self.host = self.vals.tolist()
 
     def draw(self, slot: int, u: torch.Tensor) -> torch.Tensor:
         """Map u ∈ [0, 1) to a draw of ITEM_SLOTS[slot], as ``rng.transform``."""
         kind, lo, hi, off, n = self.slots[slot]
-        off, n = int(off), int(n)
         if kind == R.KIND_FIXED:
             return torch.full_like(u, lo)
         if kind == R.KIND_UNIFORM:  # lo + (hi − lo)·u
