@@ -10,8 +10,11 @@ random hkl and cycled cells so preferred orientation is active). The lines are m
 by the numba ``make_lines`` (not timed); ``render_lines`` then renders them in batches of
 ``--batch``, best of ``--repeats`` (wall and CPU time), once per ``--threads`` value
 (torch and numba threads). For scale, the numba ``render_batch`` (make_lines + render)
-runs on the same inputs. On a shared, oversubscribed 2-core box torch's OpenMP threads
-spin against each other, so 1 thread can beat 2: both are recorded.
+runs on the same inputs. First, one batch of ``--memory-patterns`` patterns of
+``--memory-peaks`` peaks (~1,200 lines each) is rendered once, single-threaded, and
+the peak resident memory above the resident memory before it is recorded. On a shared,
+oversubscribed 2-core box torch's OpenMP threads spin against each other, so 1 thread
+can beat 2: both are recorded.
 Results: benchmarks/results/torch_sim_render_cpu.json.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -54,6 +58,41 @@ def _best(fn, repeats: int) -> tuple[float, float]:
     return wall, cpu
 
 
+def _cases(n_patterns: int, n_peaks: int, batch: int) -> tuple[list, list]:
+    """Numba kernel inputs and numba lines of the train preset, in batches."""
+    tt, inten, offs = peak_lists(n_patterns, n_peaks)
+    hkl, cells = crystals(tt, offs)
+    peaks = [(tt[offs[b]:offs[b + 1]], inten[offs[b]:offs[b + 1]], hkl[offs[b]:offs[b + 1]],
+              cells[b]) for b in range(n_patterns)]  # fmt: skip
+    cases = [kernel_case("train", peaks[lo : lo + batch], views=(0,))
+             for lo in range(0, n_patterns, batch)]
+    return cases, [numba_lines(c) for c in cases]
+
+
+def _current_rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def _memory(n_patterns: int, n_peaks: int) -> dict:
+    """Peak resident memory above the current one while rendering one batch of
+    n_patterns (1 torch thread); run first, before any larger peak could hide it."""
+    torch.set_num_threads(1)
+    (case,), (lines,) = _cases(n_patterns, n_peaks, n_patterns)
+    ref = numba_render(case)
+    before = _current_rss_kib()
+    w0 = time.perf_counter()
+    got = torch_render(case, lines)
+    wall = time.perf_counter() - w0
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"patterns": n_patterns, "peaks_per_pattern": n_peaks,
+            "lines_per_pattern_mean": round(float(lines.valid.sum(1).double().mean()), 1),
+            "wall_s": round(wall, 2), "peak_rss_increase_mib": round((after - before) / 1024, 1),
+            "equal_to_numba": bool(np.array_equal(got, ref))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patterns", type=int, default=256)
@@ -61,17 +100,12 @@ def main() -> None:
     ap.add_argument("--peaks", type=int, default=300)
     ap.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--memory-patterns", type=int, default=256)
+    ap.add_argument("--memory-peaks", type=int, default=600)
     args = ap.parse_args()
     load_before = [round(x, 2) for x in os.getloadavg()]
-    tt, inten, offs = peak_lists(args.patterns, args.peaks)
-    hkl, cells = crystals(tt, offs)
-    peaks = [(tt[offs[b]:offs[b + 1]], inten[offs[b]:offs[b + 1]], hkl[offs[b]:offs[b + 1]],
-              cells[b]) for b in range(args.patterns)]  # fmt: skip
-    cases, lines = [], []
-    for lo in range(0, args.patterns, args.batch):
-        case = kernel_case("train", peaks[lo : lo + args.batch], views=(0,))
-        cases.append(case)
-        lines.append(numba_lines(case))
+    memory = _memory(args.memory_patterns, args.memory_peaks)
+    cases, lines = _cases(args.patterns, args.peaks, args.batch)
     ref = np.concatenate([numba_render(c) for c in cases])
     runs = []
     for threads in args.threads:
@@ -106,6 +140,7 @@ def main() -> None:
                      "repeats": args.repeats,
                      "timing": "best of repeats; lines made once by numba make_lines, untimed"},
         "runs": runs,
+        "one_large_batch_1_thread": memory,
         "load_average_before": load_before,
         "machine": machine_description(),
         "versions": {**package_versions(), "torch": torch.__version__},
