@@ -100,6 +100,8 @@ def main() -> None:
     ap.add_argument("--peaks", type=int, default=300)
     ap.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--compile", action="store_true",
+                    help="also time render_lines(compile_profile=True) on 1 thread")
     ap.add_argument("--memory-patterns", type=int, default=256)
     ap.add_argument("--memory-peaks", type=int, default=600)
     args = ap.parse_args()
@@ -132,6 +134,23 @@ def main() -> None:
                                               / np.abs(ref).max(1)).max()),
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
         })
+    if args.compile:
+        torch.set_num_threads(1)
+        torch_render(cases[0], lines[0], compile_profile=True)  # compiles
+        out = []
+
+        def run_compiled() -> None:
+            out.clear()
+            out.extend(torch_render(c, ln, compile_profile=True)
+                       for c, ln in zip(cases, lines, strict=True))
+
+        wall, cpu = _best(run_compiled, args.repeats)
+        runs.append({"threads": 1, "compile_profile": True, "torch_render_lines": {
+            "patterns_per_s": round(args.patterns / wall, 1),
+            "cpu_ms_per_pattern": round(1e3 * cpu / args.patterns, 2)},
+            "max_relative_difference": float((np.abs(np.concatenate(out) - ref).max(1)
+                                              / np.abs(ref).max(1)).max()),
+            "load_average_after": [round(x, 2) for x in os.getloadavg()]})
     n_lines = float(np.mean([ln.valid.sum(1).double().mean().item() for ln in lines]))
     result = {
         "command": "python " + " ".join([sys.argv[0], *sys.argv[1:]]),

@@ -141,6 +141,13 @@ def test_padding_is_ignored_whatever_it_holds(preset, peaks):
         torch_render(case, PackedLines(lines.x, lines.y[:, :-1], lines.valid))
 
 
+@pytest.mark.slow  # torch.compile of the profile block: ~1.5 min on 2 busy cores
+def test_compiled_profile_equals_numba(peaks):
+    case = kernel_case("train", peaks[1.5418][:4])
+    lines = numba_lines(case)
+    assert_close(torch_render(case, lines, compile_profile=True), numba_render(case))
+
+
 def test_empty_lines_tensor():
     case = _edge_case([150.0], "train")
     lines = numba_lines(case)

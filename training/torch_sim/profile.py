@@ -16,6 +16,7 @@ recurrence over the bins, evaluated as a doubling (Hillis–Steele) scan of affi
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -122,7 +123,15 @@ def binned_windows(sticks, trig, prm, k, nk, wavelength):
     return b, s, jlo, jhi - jlo + 1, t0, dt
 
 
-def add_windows(y, coef, width, b, s, jlo, nbins, t0, dt, t_lo, t_hi, *, edge_chunk):
+@functools.lru_cache(maxsize=1)
+def compiled_block():
+    """:func:`_add_block` through ``torch.compile`` (dynamic shapes: fused kernels
+    compiled on first use, once per process, ~1.5 min on a busy 2-core CPU)."""
+    return torch.compile(_add_block, dynamic=True)
+
+
+def add_windows(y, coef, width, b, s, jlo, nbins, t0, dt, t_lo, t_hi, *, edge_chunk,
+                compiled=False):
     """y[b, j] += s·[C(t_{r+1}) − C(t_r)] for bin j = jlo + r of every line, t_r = t₀ + r·dt
     clipped to [t_lo, t_hi] (±k).
 
@@ -138,7 +147,9 @@ def add_windows(y, coef, width, b, s, jlo, nbins, t0, dt, t_lo, t_hi, *, edge_ch
             :func:`cubic_tables` (``width`` = 2K intervals per pattern).
         b, s, jlo, nbins, t0, dt: (n,) per line (pattern, height, first bin, bins, table
             coordinate of edge jlo, step per bin); t_lo, t_hi: (B,) clip of t to ±k.
+        compiled: run the blocks through :func:`compiled_block`.
     """
+    block = compiled_block() if compiled else _add_block
     keep = nbins > 0
     if not bool(keep.any()):
         return
@@ -159,7 +170,7 @@ def add_windows(y, coef, width, b, s, jlo, nbins, t0, dt, t_lo, t_hi, *, edge_ch
         for lo in range(0, count, per):
             i = sel[lo : lo + per]
             bi = b[i]
-            _add_block(flat, coef, n_edges, bi * width, s[i], bi * N_BINS + jlo[i], nbins[i],
+            block(flat, coef, n_edges, bi * width, s[i], bi * N_BINS + jlo[i], nbins[i],
                        t0[i], dt[i], t_lo[bi], t_hi[bi], scratch)
     y.view(-1).copy_(flat[:scratch])
 

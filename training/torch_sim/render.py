@@ -113,7 +113,7 @@ def _impurities(sticks, prm, keys, consts, items):
     return x, torch.where(present, a * base[:, None], torch.zeros_like(a))
 
 
-def _profile(lines, sticks, prm, on, consts, tables, trig, edge_chunk):
+def _profile(lines, sticks, prm, on, consts, tables, trig, edge_chunk, compiled):
     """(B, N_BINS) float64 profile of the lines (exact) or of the sticks (binned)."""
     eta, rho = prm[:, K.P_ETA], prm[:, K.P_RHO]
     k = P.half_window(eta, consts[K.C_CUTOFF])
@@ -136,7 +136,7 @@ def _profile(lines, sticks, prm, on, consts, tables, trig, edge_chunk):
         args = tuple(v.reshape(-1) for v in args)
     else:
         args = P.binned_windows(sticks, trig, shape, k, nk, wavelength)
-    P.add_windows(y, coef, width, *args, t_lo, t_hi, edge_chunk=edge_chunk)
+    P.add_windows(y, coef, width, *args, t_lo, t_hi, edge_chunk=edge_chunk, compiled=compiled)
     return y
 
 
@@ -170,7 +170,7 @@ def _noise(y, prm, keys, on, items, normal_q):
 
 def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo, item_hi,
                  item_off, item_n, vals, tables, trig, normal_q,
-                 edge_chunk: int | None = None) -> torch.Tensor:
+                 edge_chunk: int | None = None, compile_profile: bool = False) -> torch.Tensor:
     """Render B patterns from their instrument lines, as numba ``render_one`` after
     ``make_lines``.
 
@@ -190,6 +190,8 @@ def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo
         edge_chunk: (line, edge) pairs of the profile per block, ≈ 100 B each (None:
             ``profile.EDGE_CHUNK`` on the CPU, ``EDGE_CHUNK_ACCELERATOR`` elsewhere); it
             bounds memory and does not change the result.
+        compile_profile: evaluate the profile blocks through ``torch.compile`` (fused
+            kernels; compiled on the first call, then reused; same result).
 
     Returns:
         (B, N_BINS) float32 on the lines' device; equal to numba's ``render_batch``
@@ -226,7 +228,7 @@ def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo
                 sticks = sticks.scatter_add(1, j, iy)
         if on[K.PROFILE]:
             y = _profile((x, s), sticks, prm, on, c, tables.to(device), trig.to(device),
-                         edge_chunk)
+                         edge_chunk, compile_profile)
         else:
             y = sticks
         if on[K.TRANSP]:
