@@ -153,6 +153,9 @@ def test_empty_lines_tensor():
     lines = numba_lines(case)
     assert lines.x.shape == (4, 0)
     assert_close(torch_render(case, lines), numba_render(case))
+    none = dict(case, params=case["params"][:0], keys=case["keys"][:0], offsets=np.zeros(1, int))
+    empty = PackedLines(lines.x[:0], lines.y[:0], lines.valid[:0])
+    assert torch_render(none, empty).shape == (0, 12000)
 
 
 @pytest.mark.parametrize("eta", [0.0, 0.3, 1.0])

@@ -208,6 +208,8 @@ def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo
     if params.shape[0] != n_pat or keys.shape[0] != n_pat or offsets.shape[0] != n_pat + 1:
         raise ValueError(f"lines hold {n_pat} patterns but params {tuple(params.shape)}, keys "
                          f"{tuple(keys.shape)} and offsets {tuple(offsets.shape)} disagree")
+    if n_pat == 0:
+        return torch.zeros((0, N_BINS), dtype=torch.float32, device=device)
     with torch.inference_mode():
         c = torch.as_tensor(consts, dtype=torch.float64).tolist()
         prm = params.to(device=device, dtype=torch.float64)
