@@ -41,6 +41,13 @@ FORMAT = "xrdsim-hand/2"
 LEGACY_MODEL_FILE = "hand_model.joblib"
 
 
+def is_hand_run(run_dir: str | Path) -> bool:
+    """True for a folder holding a HAND model (``hand.json``) and no neural run
+    (``config.json`` of :func:`xrdsim_training.trainer.train`)."""
+    run_dir = Path(run_dir)
+    return (run_dir / SETTINGS_FILE).is_file() and not (run_dir / "config.json").is_file()
+
+
 class HandModel:
     """Three ExtraTrees classifiers (CS, EG, SG) on :func:`hand_features`."""
 
