@@ -69,11 +69,14 @@ def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, bl
                           block_views=block_views, calibrate=calibrate,
                           tsne_points=tsne_points, checkpoint=checkpoint,
                           background=None if background == "none" else background)
+    for warning in report.get("warnings", ()):
+        click.echo(f"warning: {warning}", err=True)
     skipped = report.get("skipped")
     if skipped:
         click.echo(f"note: {report['method']} run: skipped "
                    + "; ".join(f"{name} ({why})" for name, why in skipped.items()), err=True)
-    shown = ("skipped",) if skipped else ("block_similarity", "representation", "calibration")
+    shown = ("skipped", "warnings") if skipped else ("block_similarity", "representation",
+                                                     "calibration")
     keys = ("n_patterns", "cs_accuracy", "eg_accuracy", "sg_accuracy", "sg_consistent_with_cs")
     echo_json({"output": report["output"],
                "splits": {s: {k: v[k] for k in keys} for s, v in report["splits"].items()},

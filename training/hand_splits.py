@@ -14,7 +14,12 @@ resulting :class:`~xrdsim.measured.prepare.PreparedPattern` goes through
 The report has the neural report's per-split keys where they mean the same
 (``n_patterns``, ``{cs,eg,sg}_accuracy``, ``sg_consistent_with_cs``,
 ``{cs,eg,sg}_top{1,3,5}``, ``cs_confusion``), plus ``n_failed``: rows that could not be
-prepared (e.g. nothing above the background), counted as wrong in every accuracy. HAND's
+prepared (e.g. nothing above the background), counted as wrong in every accuracy;
+``n_structures`` and ``structures_seen_in_training`` (how many of the split's structures
+HAND was fitted on, from the run's ``hand_train_structures.txt``; None for a run without
+it). A held-out split (equivariance, held-out invariance) with seen structures is named
+in the report's ``warnings``: HAND trained on the store's whole peak database has seen
+them, ``xrdsim train --method hand --data STORE`` fits the train structures only. HAND's
 three forests are independent, so its SG is the SG forest's own argmax (no
 ``sg_accuracy_joint``); a top-k hit needs the label among the ``k`` most probable classes
 *with non-zero probability* (a forest gives many classes exactly 0, and their order is
@@ -29,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from xrdsim_training.hand import HandModel, predict_hand
+from xrdsim_training.hand import TRAIN_IDS_FILE, HandModel, predict_hand
 from xrdsim_training.measured_labels import TASKS
 from xrdsim_training.metrics import TOP_K, confusion_matrix
 
+from xrdsim.dataset.splits import HELD_OUT, TRAIN
 from xrdsim.errors import PatternReadError, TrainingError
 from xrdsim.grid import grid_centers
 from xrdsim.measured.background import POLY_DEGREE, SMOOTH_DEG, SNIP_WIDTH_DEG, estimate_background
@@ -86,6 +92,31 @@ def grid_row_pattern(row: np.ndarray, *, source: str, wavelength: float,
                            {"format": "store row", "steps": [{"background": background}]})
 
 
+def store_structures(data: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(structure_id (S,) str, split code (S,) int64)`` of the store's structures table,
+    indexed by the splits' ``structure_index`` (codes ``TRAIN`` / ``HELD_OUT``).
+
+    Raises:
+        TrainingError: no readable store, or one without a structures table.
+    """
+    import zarr
+
+    try:
+        table = zarr.open_group(str(data), mode="r")["structures"]
+        # zarr v3 returns NumPy's variable-width StringDType: via Python str to "<U"
+        return (np.array(table["structure_id"][:].tolist(), dtype=str),
+                np.asarray(table["split"][:], dtype=np.int64))
+    except Exception as exc:  # zarr raises several unrelated types for a non-store
+        raise TrainingError(f"{str(data)!r} is not a dataset store with a structures table "
+                            f"({type(exc).__name__}); build one with `xrdsim build`") from None
+
+
+def store_train_structures(data: str | Path) -> list[str]:
+    """Ids of the store's train structures (those of its train / invariance splits)."""
+    ids, code = store_structures(data)
+    return ids[code == TRAIN].tolist()
+
+
 def evaluate_hand_splits(run_dir: str | Path, *, data: str | Path,
                          splits: tuple[str, ...] | None = None,
                          output: str | Path | None = None, max_patterns: int = 0,
@@ -112,9 +143,16 @@ def evaluate_hand_splits(run_dir: str | Path, *, data: str | Path,
     run_dir = Path(run_dir)
     model = HandModel.load(run_dir)
     splits = resolve_splits(data, splits)
+    ids, code = store_structures(data)
+    ids_file = run_dir / TRAIN_IDS_FILE
+    seen = set(ids_file.read_text().split()) if ids_file.is_file() else None
     report: dict[str, Any] = {"run": str(run_dir), "data": str(data), "method": "hand",
                               "background": background, "splits": {},
-                              "skipped": dict(SKIPPED)}
+                              "skipped": dict(SKIPPED), "warnings": []}
+    if seen is None:
+        report["warnings"].append(f"{run_dir} has no {TRAIN_IDS_FILE} (trained before it was "
+                                  "written): whether HAND saw the held-out structures is "
+                                  "unknown")
     for split in splits:
         reader = open_split(data, split)
         wavelength = float(reader.attrs.get("wavelength", float("nan")))
@@ -132,7 +170,18 @@ def evaluate_hand_splits(run_dir: str | Path, *, data: str | Path,
         failed: dict[int, str] = {}
         results = predict_hand(run_dir, _prepared(reader, rows, wavelength, background, failed),
                                top_k=max(TOP_K))
-        report["splits"][split] = split_scores(results, labels, failed, n=rows.size)
+        scores = split_scores(results, labels, failed, n=rows.size)
+        structures = np.unique(reader.labels["structure_index"][rows])
+        scores["n_structures"] = int(structures.size)
+        scores["structures_seen_in_training"] = None if seen is None else \
+            sum(i in seen for i in ids[structures])
+        if scores["structures_seen_in_training"] and np.any(code[structures] == HELD_OUT):
+            report["warnings"].append(
+                f"{split}: HAND was fitted on {scores['structures_seen_in_training']} of its "
+                f"{structures.size} held-out structures, so its scores there are not "
+                "held-out scores; train with `xrdsim train --method hand --peaks P --data "
+                "STORE` to fit the store's train structures only")
+        report["splits"][split] = scores
     report["confusion_figure"] = str(confusion_figure(report, run_dir / "confusion_cs.png"))
     output = Path(output) if output is not None else run_dir / "eval.json"
     output.write_text(json.dumps(report, indent=2) + "\n")

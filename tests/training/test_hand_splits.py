@@ -15,7 +15,7 @@ import pytest
 import training_store
 import zarr
 from xrdsim_training.evaluate import evaluate_run
-from xrdsim_training.hand import predict_hand, train_hand
+from xrdsim_training.hand import TRAIN_IDS_FILE, predict_hand, train_hand
 
 from xrdsim.errors import ConfigError
 from xrdsim.grid import grid_centers
@@ -102,6 +102,43 @@ def test_hand_evaluate_cli_skips_network_analyses_with_a_note(built_store, hand_
     assert "block_similarity" not in report and "calibration" not in report
     assert set(report["splits"]) == {"equivariance", "invariance", "held_out_invariance"}
     assert all(s["n_patterns"] == 5 for s in report["splits"].values())
+
+
+def test_hand_fitted_on_held_out_structures_is_flagged(built_store, hand_run, tmp_path):
+    """The module's run was fitted on the whole peak database, test structures included."""
+    report = evaluate_run(hand_run, data=built_store, max_patterns=4,
+                          output=tmp_path / "eval.json")
+    splits = report["splits"]
+    for split in ("equivariance", "held_out_invariance"):
+        n = splits[split]["n_structures"]
+        assert splits[split]["structures_seen_in_training"] == n > 0
+        assert sum(w.startswith(f"{split}: HAND was fitted on {n} of its {n}")
+                   for w in report["warnings"]) == 1
+    assert splits["invariance"]["structures_seen_in_training"] == splits["invariance"][
+        "n_structures"]
+    assert len(report["warnings"]) == 2  # train structures seen in training are no warning
+
+
+def test_train_hand_with_data_fits_the_store_train_structures_only(built_store, tmp_path):
+    from click.testing import CliRunner
+    from xrdsim_cli.main import cli
+
+    run = tmp_path / "hand"
+    result = CliRunner().invoke(cli, ["train", "--method", "hand", "--peaks",
+                                      f"{built_store}.peaks.h5", "--data", str(built_store),
+                                      "-o", str(run)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    root = zarr.open_group(str(built_store), mode="r")["structures"]
+    train_ids = {i for i, code in zip(root["structure_id"][:].tolist(), root["split"][:],
+                                      strict=True) if code == 0}
+    fitted = set((run / TRAIN_IDS_FILE).read_text().split())
+    assert summary["n_train"] + summary["n_test"] == len(train_ids) == 21
+    assert fitted < train_ids and len(fitted) == summary["n_train"]
+    report = evaluate_run(run, data=built_store, max_patterns=4, output=tmp_path / "e.json")
+    assert report["warnings"] == []
+    assert report["splits"]["equivariance"]["structures_seen_in_training"] == 0
+    assert report["splits"]["invariance"]["structures_seen_in_training"] > 0
 
 
 def test_background_is_refused_for_a_neural_run(built_store, tmp_path):
