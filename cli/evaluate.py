@@ -51,8 +51,9 @@ def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, bl
 
     A HAND run (xrdsim train --method hand) is scored on the same splits as measured
     files are by `xrdsim hand predict`: background (--background), peak finding,
-    features, forests. Its report has the accuracies, top-k and confusion figure; the
-    block matrix, t-SNE and calibration need a network and are skipped with a note.
+    features, forests. Its report has the accuracies, top-k and confusion figure, and
+    warns when HAND was fitted on a held-out split's structures (train it with --data);
+    the block matrix, t-SNE and calibration need a network and are skipped with a note.
 
     Exit codes: 0 done; 2 usage error; 3 library error (no checkpoint, missing split, ...).
     """
