@@ -117,6 +117,14 @@ def test_hand_fitted_on_held_out_structures_is_flagged(built_store, hand_run, tm
     assert splits["invariance"]["structures_seen_in_training"] == splits["invariance"][
         "n_structures"]
     assert len(report["warnings"]) == 2  # train structures seen in training are no warning
+    (hand_run / TRAIN_IDS_FILE).rename(tmp_path / "ids.txt")  # a run from before the file
+    try:
+        old = evaluate_run(hand_run, data=built_store, max_patterns=2,
+                           output=tmp_path / "old.json")
+    finally:
+        (tmp_path / "ids.txt").rename(hand_run / TRAIN_IDS_FILE)
+    assert old["splits"]["equivariance"]["structures_seen_in_training"] is None
+    assert len(old["warnings"]) == 1 and "unknown" in old["warnings"][0]
 
 
 def test_train_hand_with_data_fits_the_store_train_structures_only(built_store, tmp_path):
