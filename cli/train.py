@@ -37,9 +37,10 @@ def _runner(method: str):
                    "hand (HAND baseline: ExtraTrees on peak features, needs --peaks).")
 @click.option("--data", type=click.Path(exists=True, path_type=Path),
               help="dataset.zarr: training shards (supervised), train structures and "
-                   "validation split (all methods).")
+                   "validation split (all methods; hand: fit the train structures only).")
 @click.option("--peaks", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="peaks.h5 for the on-the-fly methods (supervised-aug, barlow, simclr).")
+              help="peaks.h5 for the on-the-fly methods (supervised-aug, barlow, simclr) "
+                   "and hand.")
 @click.option("--config", "sim_config", default=None,
               help="Simulation preset or YAML for on-the-fly views [default: train].")
 @click.option("--train-config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -94,6 +95,7 @@ def train(method, data, peaks, sim_config, train_config, run_dir, resume, quiet,
       xrdsim train --method barlow --peaks peaks.h5 --data dataset.zarr --config train \\
           --pretrain-epochs 20 --epochs 10 -o runs/difcon
       xrdsim train --method barlow ... -o runs/difcon --resume      # after a crash
+      xrdsim train --method hand --peaks dataset.zarr.peaks.h5 --data dataset.zarr -o runs/hand
 
     Exit codes: 0 trained; 2 usage error; 3 library error (missing split or labels, a
     checkpoint of another architecture, a non-finite loss, ...).

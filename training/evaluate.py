@@ -33,12 +33,13 @@ from torch.utils.data import DataLoader
 from xrdsim_training.checkpoint import best_checkpoint, load_checkpoint, load_weights
 from xrdsim_training.data.store import open_split
 from xrdsim_training.data.zarr_stream import ZarrStreamDataset
+from xrdsim_training.hand import is_hand_run
 from xrdsim_training.inference import predict
 from xrdsim_training.metrics import classification_metrics, confusion_matrix, cosine_block_matrix
 from xrdsim_training.models import XrdNet
 from xrdsim_training.runtime import resolve_device
 
-from xrdsim.errors import TrainingError
+from xrdsim.errors import ConfigError, TrainingError
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
 #: Splits scored when none are named (those the store has).
@@ -61,9 +62,15 @@ def evaluate_run(
     calibrate: bool = True,
     tsne_points: int = 600,
     checkpoint: str = "best",
+    background: str | None = "auto",
 ) -> dict[str, Any]:
     """Evaluate ``run_dir/best.pt`` (else ``checkpoint.pt``) on ``splits`` of ``data``; write
     the JSON report.
+
+    A HAND run (:func:`xrdsim_training.hand.is_hand_run`) is scored by
+    :func:`xrdsim_training.hand_splits.evaluate_hand_splits` with ``splits``, ``output``,
+    ``max_patterns`` and ``background``; the network-only analyses (block matrix, t-SNE,
+    calibration) are listed under the report's ``skipped`` instead.
 
     Args:
         run_dir: a run written by :func:`xrdsim_training.trainer.train`.
@@ -85,15 +92,27 @@ def evaluate_run(
         checkpoint: ``"best"`` (``best.pt``, the best validation epoch, when the run has
             one) or ``"last"`` (``checkpoint.pt``). The calibration is always fitted for
             the weights ``xrdsim predict`` uses (``best.pt`` when present).
+        background: HAND runs only: subtracted from each row before peak finding as from
+            a measured file (``"snip"``, ``"poly"``, None); ``"auto"`` = ``"snip"``. A
+            neural run's input view handles the background itself; anything but
+            ``"auto"`` is refused for it.
         tsne_points: patterns per split of the t-SNE maps of ``h`` on the equivariance and
             invariance splits (:mod:`xrdsim_training.representation`; 0 = none).
 
     Raises:
         TrainingError: no checkpoint, a store of another K, a missing split.
+        ConfigError: ``background`` given for a neural run.
     """
-    import zarr
-
     run_dir = Path(run_dir)
+    if is_hand_run(run_dir):
+        from xrdsim_training.hand_splits import evaluate_hand_splits
+
+        return evaluate_hand_splits(run_dir, data=data, splits=splits, output=output,
+                                    max_patterns=max_patterns,
+                                    background="snip" if background == "auto" else background)
+    if background != "auto":
+        raise ConfigError(f"background {background!r} applies to HAND runs only; "
+                          f"{run_dir} is a neural run, whose input view handles the background")
     if checkpoint not in ("best", "last"):
         raise TrainingError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
     payload = load_checkpoint(best_checkpoint(run_dir) if checkpoint == "best" else run_dir)
@@ -102,12 +121,8 @@ def evaluate_run(
     model = XrdNet(config.model)
     load_weights(model, payload, source=str(run_dir))
     model.to(dev).eval()
-    available = [k for k in zarr.open_group(str(data), mode="r").group_keys()]
-    if splits is None:
-        splits = tuple(s for s in DEFAULT_SPLITS if s in available)
-        if not splits:
-            raise TrainingError(f"store {str(data)!r} has none of the test splits "
-                                f"{DEFAULT_SPLITS}; name one with --split (it has {available})")
+    available = store_groups(data)
+    splits = resolve_splits(data, splits)
     report: dict[str, Any] = {"run": str(run_dir), "data": str(data), "method": config.method,
                               "checkpoint_epoch": payload["epoch"], "splits": {}}
     for split in splits:
@@ -134,7 +149,7 @@ def evaluate_run(
             pred.labels["crystal_system"], pred.cs_prob.argmax(1), len(CRYSTAL_SYSTEMS)
         ).tolist()
         report["splits"][split] = scores
-    report["confusion_figure"] = str(_confusion_figure(report, run_dir / "confusion_cs.png"))
+    report["confusion_figure"] = str(confusion_figure(report, run_dir / "confusion_cs.png"))
     block_split = block_split or ("invariance" if "invariance" in splits else splits[0])
     report["block_similarity"] = block_similarity(
         model, data=data, split=block_split, n_structures=block_structures, n_views=block_views,
@@ -156,6 +171,29 @@ def evaluate_run(
     output.write_text(json.dumps(report, indent=2) + "\n")
     report["output"] = str(output)
     return report
+
+
+def store_groups(data: str | Path) -> list[str]:
+    """Names of the groups (splits, ``structures``) of the store at ``data``."""
+    import zarr
+
+    return list(zarr.open_group(str(data), mode="r").group_keys())
+
+
+def resolve_splits(data: str | Path, splits: tuple[str, ...] | None) -> tuple[str, ...]:
+    """``splits`` as given, or those of :data:`DEFAULT_SPLITS` the store has.
+
+    Raises:
+        TrainingError: none given and the store has none of :data:`DEFAULT_SPLITS`.
+    """
+    if splits is not None:
+        return tuple(splits)
+    available = store_groups(data)
+    found = tuple(s for s in DEFAULT_SPLITS if s in available)
+    if not found:
+        raise TrainingError(f"store {str(data)!r} has none of the test splits "
+                            f"{DEFAULT_SPLITS}; name one with --split (it has {available})")
+    return found
 
 
 def block_similarity(
@@ -211,7 +249,8 @@ def silhouettes(embeddings: np.ndarray, labels: dict[str, np.ndarray]) -> dict[s
     return out
 
 
-def _confusion_figure(report: dict[str, Any], path: Path) -> Path:
+def confusion_figure(report: dict[str, Any], path: Path) -> Path:
+    """One normalised 7×7 crystal-system confusion matrix per scored split, side by side."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,16 @@ SETTINGS_FILE = "hand.json"
 FORMAT = "xrdsim-hand/2"
 #: Written by xrdsim-hand/1: a pickle, never loaded (it could run code when opened).
 LEGACY_MODEL_FILE = "hand_model.joblib"
+#: The structure ids HAND was fitted on, one a line: ``xrdsim evaluate`` checks a store's
+#: held-out structures against it.
+TRAIN_IDS_FILE = "hand_train_structures.txt"
+
+
+def is_hand_run(run_dir: str | Path) -> bool:
+    """True for a folder holding a HAND model (``hand.json``) and no neural run
+    (``config.json`` of :func:`xrdsim_training.trainer.train`)."""
+    run_dir = Path(run_dir)
+    return (run_dir / SETTINGS_FILE).is_file() and not (run_dir / "config.json").is_file()
 
 
 class HandModel:
@@ -125,7 +136,8 @@ class HandModel:
 
 def train_hand(peak_db_path: str | Path, out_dir: str | Path, *, seed: int = 0,
                test_fraction: float = 0.1, n_estimators: int = 100, n_jobs: int = 1,
-               settings: HandSettings | None = None) -> dict[str, Any]:
+               settings: HandSettings | None = None,
+               structures: Collection[str] | None = None) -> dict[str, Any]:
     """Train HAND on a peak database and save it (the ``--method hand`` entry point).
 
     The structures are split at random (``seed``) into ``1 − test_fraction`` for training
@@ -138,6 +150,8 @@ def train_hand(peak_db_path: str | Path, out_dir: str | Path, *, seed: int = 0,
         seed: split and classifier seed. test_fraction: 0 trains on everything.
         n_estimators: trees per classifier. n_jobs: scikit-learn worker threads.
         settings: feature settings (``seed`` and ``n_estimators`` above override theirs).
+        structures: split and fit only these structure ids of the database (e.g. a store's
+            train structures, so that its held-out splits stay unseen); None = all.
 
     Returns:
         ``{"out_dir", "n_train", "n_test", "test": accuracy_report or None, "settings"}``.
@@ -149,11 +163,15 @@ def train_hand(peak_db_path: str | Path, out_dir: str | Path, *, seed: int = 0,
     settings = dataclasses.replace(settings or HandSettings(), seed=int(seed),
                                    n_estimators=int(n_estimators))
     with PeakDatabase(peak_db_path) as db:
-        n = len(db)
+        ids = np.asarray(db.labels["structure_id"]).astype(str)
+        keep = np.arange(ids.size) if structures is None else \
+            np.flatnonzero(np.isin(ids, np.asarray(list(structures), dtype=str)))
+        n = int(keep.size)
         if n < 2:
-            raise TrainingError(f"{peak_db_path}: {n} structure(s); HAND needs at least 2")
-        labels = {t: np.asarray(db.labels[t], dtype=np.int64) for t in TASKS}
-        features = database_features(db, settings)
+            raise TrainingError(f"{peak_db_path}: {n} of the structures asked for; HAND needs "
+                                "at least 2")
+        labels = {t: np.asarray(db.labels[t], dtype=np.int64)[keep] for t in TASKS}
+        features = database_features(db, settings, keep)
     order = np.random.default_rng(settings.seed).permutation(n)
     n_test = int(round(test_fraction * n))
     test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
@@ -164,6 +182,7 @@ def train_hand(peak_db_path: str | Path, out_dir: str | Path, *, seed: int = 0,
         report = accuracy_report({t: v[test] for t, v in labels.items()},
                                  model.predict(features[test]))
     model.save(out_dir)
+    (Path(out_dir) / TRAIN_IDS_FILE).write_text("".join(f"{i}\n" for i in ids[keep][train]))
     summary = {"out_dir": str(out_dir), "peak_db": str(peak_db_path), "n_train": int(train.size),
                "n_test": n_test, "test": report, "settings": settings.to_dict()}
     (Path(out_dir) / "hand_metrics.json").write_text(json.dumps(summary, indent=2))
@@ -176,14 +195,13 @@ def train_hand_from_options(options: dict[str, Any], *, run_dir: str | Path,
                             progress: bool = True) -> dict[str, Any]:
     """``xrdsim train --method hand``: HAND from the peak database given as ``--peaks``.
 
-    Only ``--seed`` applies; the neural-network flags, ``--data``, ``--train-config`` and
-    ``--resume`` are refused rather than silently ignored (``progress`` is unused: the
-    fit has no epochs to report).
+    With ``--data STORE`` only the store's train structures are used (its held-out splits
+    stay unseen, as for the networks). Only ``--seed`` applies besides; the neural-network
+    flags, ``--train-config`` and ``--resume`` are refused rather than silently ignored
+    (``progress`` is unused: the fit has no epochs to report).
     """
     ignored = sorted(k for k, v in options.items()
                      if v is not None and k not in ("method", "seed"))
-    if data is not None:
-        ignored.append("data")
     if config_file is not None:
         ignored.append("train_config")
     if resume:
@@ -196,7 +214,13 @@ def train_hand_from_options(options: dict[str, Any], *, run_dir: str | Path,
         raise ConfigError("--method hand trains from a peak database: pass --peaks peaks.h5 "
                           "(from `xrdsim peaks`, or the <store>.peaks.h5 beside a dataset)")
     seed = options.get("seed")
-    return train_hand(peaks, run_dir, seed=0 if seed is None else int(seed))
+    structures = None
+    if data is not None:
+        from xrdsim_training.hand_splits import store_train_structures
+
+        structures = store_train_structures(data)
+    return train_hand(peaks, run_dir, seed=0 if seed is None else int(seed),
+                      structures=structures)
 
 def _as_grid(item: Any, settings: HandSettings, *, wavelength: Any, background: str | None,
              force_wavelength: bool = False) -> tuple[str, np.ndarray]:
