@@ -3,4 +3,23 @@
 Mirrors :mod:`xrdsim.simulation` op for op: the same inputs give the same patterns on
 CPU-numba, CPU-torch and CUDA up to float32 rounding, because every random number comes
 from the same counter-based streams (:mod:`xrdsim_training.torch_sim.rng`).
+
+Entry points (:mod:`.simulate`)::
+
+    from xrdsim_training.torch_sim import DevicePeaks, simulate_batch, simulate_database
+
+    out = simulate_batch(two_theta, intensity, offsets, "train", seed=0,
+                         structure_keys=keys, views=0, device="cuda")   # out.patterns
+    peaks = DevicePeaks(PeakDatabase("peaks.h5"), device="cuda")         # the DB on the GPU
+    out = simulate_database(peaks, rows, "train", seed=0, structure_keys=k, views=v)
 """
+
+from xrdsim_training.torch_sim.peaks_on_device import DevicePeaks
+from xrdsim_training.torch_sim.simulate import (
+    TorchSimulation,
+    render,
+    simulate_batch,
+    simulate_database,
+)
+
+__all__ = ["DevicePeaks", "TorchSimulation", "render", "simulate_batch", "simulate_database"]
