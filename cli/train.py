@@ -79,6 +79,9 @@ def _runner(method: str):
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of weights, data order, views.")
 @click.option("--device", help="auto, cpu, cuda, cuda:N [auto].")
 @click.option("--amp/--no-amp", default=None, help="bfloat16 autocast on CUDA [on].")
+@click.option("--simulate-on", type=click.Choice(["loader", "device"]), default=None,
+              help="On-the-fly views: numba in the data loader, or torch_sim on --device "
+                   "with the peak database held there (the GPU path) [loader].")
 @click.option("--resume", is_flag=True, help="Continue RUN_DIR from its last checkpoint.")
 @click.option("--verify", is_flag=True,
               help="Recompute --data's checksums first; refuse a damaged store.")
@@ -95,6 +98,7 @@ def train(method, data, peaks, sim_config, train_config, run_dir, resume, quiet,
       xrdsim train --method barlow --peaks peaks.h5 --data dataset.zarr --config train \\
           --pretrain-epochs 20 --epochs 10 -o runs/difcon
       xrdsim train --method barlow ... -o runs/difcon --resume      # after a crash
+      xrdsim train --method barlow ... --device cuda --simulate-on device   # views on the GPU
       xrdsim train --method hand --peaks dataset.zarr.peaks.h5 --data dataset.zarr -o runs/hand
 
     Exit codes: 0 trained; 2 usage error; 3 library error (missing split or labels, a

@@ -48,6 +48,8 @@ _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "barlow_lambda": (0.0, 100.0, True), "weight_decay": (0.0, 100.0, False),
     "grad_clip": (0.0, 1e6, False),
 }
+#: Where on-the-fly views are simulated (``TrainConfig.simulate_on``).
+SIMULATE_ON = ("loader", "device")
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,3})?")
 
 
@@ -154,6 +156,10 @@ class TrainConfig:
         seed: seeds the weights, the data order and the simulated views.
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
         amp: bfloat16 autocast; only ever active on CUDA.
+        simulate_on: where on-the-fly views are simulated: ``"loader"`` (the numba
+            simulator in the data loader: the main process or ``workers`` processes) or
+            ``"device"`` (:mod:`xrdsim_training.torch_sim` on the training device, the
+            peak database held there; same patterns up to float32 rounding).
         grad_clip: maximum gradient norm (0 disables clipping).
         sim_config: simulation preset/file for on-the-fly views (``"train"``).
         model: the architecture.
@@ -178,6 +184,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True
+    simulate_on: str = "loader"
     grad_clip: float = 1.0
     sim_config: str = "train"
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -239,6 +246,12 @@ class TrainConfig:
                               f"{brief(self.device)}")
         if not isinstance(self.amp, bool):
             raise ConfigError(f"amp must be true or false, got {brief(self.amp)}")
+        if self.simulate_on not in SIMULATE_ON:
+            raise ConfigError(f"simulate_on must be one of {SIMULATE_ON}, got "
+                              f"{brief(self.simulate_on)}")
+        if self.simulate_on == "device" and self.workers:
+            raise ConfigError(f"simulate_on='device' renders views in the training process; "
+                              f"workers must be 0, got {self.workers}")
         if not isinstance(self.sim_config, str) or len(self.sim_config) > 4096:
             raise ConfigError(f"sim_config must be a preset name or a file path, got "
                               f"{brief(self.sim_config)}")

@@ -46,7 +46,7 @@ from xrdsim.errors import TrainingError
 from xrdsim.progress import progress_bar
 
 #: Settings that may change when a run is resumed (they do not change the curve).
-RESUME_MUTABLE = ("epochs", "workers", "device", "val_max_patterns", "patience")
+RESUME_MUTABLE = ("epochs", "workers", "device", "val_max_patterns", "patience", "simulate_on")
 #: Validation metrics copied into the per-epoch log.
 VAL_KEYS = ("cs_accuracy", "eg_accuracy", "sg_accuracy")
 
@@ -172,7 +172,7 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
         phase = phase_of(config, epoch)
         if phase.name not in datasets:
             datasets[phase.name] = sources.train_dataset(config, phase, data=data, peaks=peaks,
-                                                         structures=structures)
+                                                         structures=structures, device=device)
         dataset = datasets[phase.name]
         dataset.set_epoch(epoch)
         if starts_phase(config, epoch):  # fine-tuning starts like a fresh CNNaug run

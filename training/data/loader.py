@@ -75,8 +75,13 @@ class ThreadPrefetcher:
 def make_loader(
     dataset: IterableDataset, *, workers: int, device: torch.device
 ) -> DataLoader | ThreadPrefetcher:
-    """Batches of ``dataset``: ``workers`` processes, or a prefetch thread when 0."""
+    """Batches of ``dataset``: ``workers`` processes, or a prefetch thread when 0; views
+    simulated on the device come straight from the dataset (no copies, no thread)."""
+    from xrdsim_training.data.device_on_the_fly import DeviceOnTheFlyDataset
     from xrdsim_training.data.on_the_fly import OnTheFlyDataset
+
+    if isinstance(dataset, DeviceOnTheFlyDataset):
+        return dataset
 
     if workers == 0:
         return ThreadPrefetcher(dataset)

@@ -120,12 +120,8 @@ class OnTheFlyDataset(IterableDataset):
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         return self.iterate(current_layout())
 
-    def iterate(self, layout: WorkerLayout) -> Iterator[dict[str, torch.Tensor]]:
-        """The batches of global worker ``layout`` this epoch (``__iter__`` uses the caller's)."""
-        from xrdsim.simulation.phases import simulate_database
-
-        threads = 1 if torch.utils.data.get_worker_info() is not None else None
-        sim_seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
+    def plan(self, layout: WorkerLayout) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(structure indices, simulated rows, view numbers) of each batch of ``layout``."""
         for j in range(self._sequence_length(layout.world)):
             mine = (j % layout.world == layout.rank
                     and (j // layout.world) % layout.workers == layout.worker)
@@ -134,15 +130,34 @@ class OnTheFlyDataset(IterableDataset):
             idx, cycle = self._batch_structures(j)
             rows = np.concatenate([idx] * self.views)
             view = np.repeat(np.arange(self.views) + self.views * cycle, len(idx))
+            yield idx, rows, view
+
+    def simulation_seed(self) -> int:
+        """The simulator's seed of this epoch, from ``(seed, epoch)``."""
+        return int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
+
+    def batch(self, idx: np.ndarray, view: np.ndarray, patterns: torch.Tensor
+              ) -> dict[str, torch.Tensor]:
+        """The batch dict of simulated ``patterns`` (views stacked), on their device."""
+        device = patterns.device
+        out = {"pattern": patterns[: len(idx)]}
+        if self.views == 2:
+            out["pattern_b"] = patterns[len(idx) :]
+        for name, values in self.labels.items():
+            out[name] = torch.from_numpy(values[idx]).to(device)
+        out["structure_index"] = torch.from_numpy(idx.astype(np.int64)).to(device)
+        out["view"] = torch.from_numpy(view[: len(idx)].astype(np.int64)).to(device)
+        return out
+
+    def iterate(self, layout: WorkerLayout) -> Iterator[dict[str, torch.Tensor]]:
+        """The batches of global worker ``layout`` this epoch (``__iter__`` uses the caller's)."""
+        from xrdsim.simulation.phases import simulate_database
+
+        threads = 1 if torch.utils.data.get_worker_info() is not None else None
+        sim_seed = self.simulation_seed()
+        for idx, rows, view in self.plan(layout):
             result = simulate_database(self.db, rows, self.config, seed=sim_seed,
                                        structure_keys=self.keys[rows], views=view,
                                        threads=threads)
             patterns = torch.from_numpy(np.ascontiguousarray(result.patterns, dtype=np.float32))
-            batch = {"pattern": patterns[: len(idx)]}
-            if self.views == 2:
-                batch["pattern_b"] = patterns[len(idx) :]
-            for name, values in self.labels.items():
-                batch[name] = torch.from_numpy(values[idx])
-            batch["structure_index"] = torch.from_numpy(idx.astype(np.int64))
-            batch["view"] = torch.from_numpy(view[: len(idx)].astype(np.int64))
-            yield batch
+            yield self.batch(idx, view, patterns)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from xrdsim_training.config import TrainConfig
@@ -77,18 +78,24 @@ def train_structures(data: str | Path | None, peaks: str | Path) -> np.ndarray |
 
 def train_dataset(
     config: TrainConfig, phase: Phase, *, data: str | Path | None, peaks: str | Path | None,
-    structures: np.ndarray | None,
+    structures: np.ndarray | None, device: Any = "cpu",
 ):
-    """The IterableDataset of one phase."""
+    """The IterableDataset of one phase (on-the-fly views simulated on ``device`` when
+    ``config.simulate_on == "device"``)."""
     if phase.source == "store":
         return ZarrStreamDataset(data, "train", batch_size=config.batch_size, shuffle=True,
                                  buffer_size=config.shuffle_buffer, seed=config.seed,
                                  dtype="native")
     from xrdsim_training.data.on_the_fly import OnTheFlyDataset
 
-    return OnTheFlyDataset(peaks, sim_config=config.sim_config, batch_size=config.batch_size,
-                           structures=structures, views=phase.views,
-                           steps_per_epoch=config.steps_per_epoch, seed=config.seed)
+    kwargs = dict(sim_config=config.sim_config, batch_size=config.batch_size,
+                  structures=structures, views=phase.views,
+                  steps_per_epoch=config.steps_per_epoch, seed=config.seed)
+    if config.simulate_on == "device":
+        from xrdsim_training.data.device_on_the_fly import DeviceOnTheFlyDataset
+
+        return DeviceOnTheFlyDataset(peaks, device=device, **kwargs)
+    return OnTheFlyDataset(peaks, **kwargs)
 
 
 def validation_dataset(config: TrainConfig, data: str | Path | None) -> ZarrStreamDataset | None:
