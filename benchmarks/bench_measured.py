@@ -24,6 +24,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from xrdsim.errors import XrdsimError
+
 HERE = Path(__file__).resolve().parent
 LABELS_CSV = HERE / "measured_labels.csv"
 #: Measured files of ../shared/data/patterns whose phases have CIFs in ../shared/data/cifs,
@@ -164,13 +166,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {len(rows)} rows to {args.output}")
         return 0
     rows = read_rows(args.labels)
-    results = [score(run, args.data, rows) for run in args.runs]
-    for result in results:
+    results, failed = [], []
+    for run in args.runs:  # a run that cannot be scored (no checkpoint, ...) is reported
+        try:
+            result = score(run, args.data, rows)
+        except XrdsimError as exc:
+            failed.append({"run": str(run), "error": str(exc)})
+            print(f"{run}: not scored: {exc}", file=sys.stderr)
+            continue
+        results.append(result)
         _print(result)
     if args.json is not None:
-        args.json.write_text(json.dumps({"command": " ".join(sys.argv), "results": results},
-                                        indent=2) + "\n")
-    return 0
+        args.json.write_text(json.dumps({"command": " ".join(sys.argv), "results": results,
+                                         "failed": failed}, indent=2) + "\n")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

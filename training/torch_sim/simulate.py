@@ -18,7 +18,7 @@ from xrdsim_training.torch_sim.lines import make_lines
 from xrdsim_training.torch_sim.peaks_on_device import DevicePeaks
 from xrdsim_training.torch_sim.render import render_lines
 
-from xrdsim.simulation.config import SimulationConfig
+from xrdsim.simulation.config import SimulationConfig, load_config
 from xrdsim.simulation.sampling import params_to_dict
 
 
@@ -42,12 +42,10 @@ def render(inputs: KernelInputs, *, compile_profile: bool = False) -> torch.Tens
         return render_lines(lines, **inputs.render_kwargs(), compile_profile=compile_profile)
 
 
-def _result(inputs: KernelInputs, config: SimulationConfig | str, patterns: torch.Tensor
+def _result(inputs: KernelInputs, config: SimulationConfig, patterns: torch.Tensor
             ) -> TorchSimulation:
-    from xrdsim.simulation.config import load_config
-
     matrix = inputs.params.detach().cpu().numpy()
-    return TorchSimulation(patterns=patterns, params=params_to_dict(load_config(config), matrix))
+    return TorchSimulation(patterns=patterns, params=params_to_dict(config, matrix))
 
 
 def simulate_batch(
@@ -69,6 +67,7 @@ def simulate_batch(
     Raises:
         PeakInputError, ConfigError: as :func:`xrdsim.simulate_batch`.
     """
+    config = load_config(config)  # once: a preset name is a YAML file to parse
     inputs = KernelInputs.prepare(two_theta, intensity, offsets, config, seed=seed,
                                   structure_keys=structure_keys, views=views, hkl=hkl,
                                   cells=cells, device=device)  # fmt: skip
@@ -87,6 +86,7 @@ def simulate_database(
 ) -> TorchSimulation:
     """Torch twin of :func:`xrdsim.simulation.phases.simulate_database`, from a peak
     database held on the device (:class:`DevicePeaks`; mixture partners gathered there)."""
+    config = load_config(config)
     inputs = peaks.kernel_inputs(np.asarray(rows, dtype=np.int64), config, seed=seed,
                                  structure_keys=np.asarray(structure_keys, dtype=np.int64),
                                  views=np.asarray(views, dtype=np.int64))  # fmt: skip
