@@ -54,12 +54,13 @@ for m in $METHODS; do
     esac
 done
 
-# 3. simulated splits (+ t-SNE, block matrix, calibration; HAND skips those three with a
+# 3. simulated splits (+ t-SNE, block matrix of the 3 train views of 50 structures — the
+#    test splits have one view per structure —, calibration; HAND skips those three with a
 #    note) and the measured patterns
 for m in $METHODS; do
     "$XRDSIM" evaluate "$m" --data mp20.zarr --split equivariance --split invariance \
         --split held_out_invariance --split extrapolation --max-patterns 2000 \
-        --block-structures 50 --tsne-points 400 > "eval_$m.log"
+        --block-split train --block-structures 50 --tsne-points 400 > "eval_$m.log"
 done
 # shellcheck disable=SC2086
 "$PY" "$REPO/benchmarks/bench_measured.py" score $METHODS --data "$DATA" --json measured.json
