@@ -64,7 +64,6 @@ def test_overlapped_writer_equals_sequential_writes(tmp_path, dtype):
     with pipeline.ShardWriter(ovl, digests) as writer:
         for split, i in _units():
             writer.submit(split, i, _arrays(split, i))
-    assert writer.written == len(_units())
     assert _files(ovl) == _files(seq)  # every shard file, byte for byte
     reference = array_checksums(seq)  # the files read back
     streamed = digests.hexdigests()

@@ -60,7 +60,6 @@ class ShardWriter:
         self._abort = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="xrdsim-shard-writer")
-        self.written = 0
 
     def __enter__(self) -> ShardWriter:
         self._thread.start()
@@ -112,7 +111,6 @@ class ShardWriter:
                                                                 arrays)
                 self._digests.add(split, shard, written)
                 record_complete(self._store, split, [shard])
-                self.written += 1
             except BaseException as exc:  # handed to the builder thread
                 exc.add_note(f"raised by the shard writer thread on shard {shard} of split "
                              f"{split!r} of {self._store}; that shard is not recorded "
