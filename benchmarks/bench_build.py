@@ -56,6 +56,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "build.json"
 PAPER = {"train_structures": 180_000, "held_out_structures": 20_000,
          "views_train_structures": 6 + 2, "views_held_out_structures": 2 + 2}
 NODE_CORES = 16
+#: ``train_config`` / ``invariance_config`` of every build (set from the command line).
+CONFIGS: dict = {}
 
 
 def _subset_csv(n: int, folder: Path, sources: list[Path]) -> Path:
@@ -164,7 +166,7 @@ def _warm_up(peaks: Path) -> None:
     from xrdsim.simulation.phases import simulate_database
 
     db = PeakDatabase(peaks)
-    for preset in ("train", "invariance"):
+    for preset in (CONFIGS["train_config"], CONFIGS["invariance_config"]):
         simulate_database(db, np.arange(min(4, len(db))), load_config(preset), seed=0,
                           structure_keys=np.arange(min(4, len(db))), views=0, threads=1)
     to_float16(np.zeros((2, 3), dtype=np.float32))
@@ -209,7 +211,8 @@ def _load() -> float:
 def _build(peaks: Path, path: Path, workers: int) -> dict:
     shutil.rmtree(path, ignore_errors=True)
     load, cpu0 = _load(), time.process_time()
-    s = build_dataset([peaks], path, workers=workers, progress=False, manifest_dir=None)
+    s = build_dataset([peaks], path, workers=workers, progress=False, manifest_dir=None,
+                      **CONFIGS)
     n = sum(s.n_patterns.values())
     out = {"seconds": s.seconds, "patterns": n, "patterns_per_s": n / s.seconds,
            "load_before": load, "load_after": _load()}
@@ -257,10 +260,13 @@ def main() -> None:
     ap.add_argument("--skip-cluster", action="store_true",
                     help="no build with --workers processes (a big run on a busy machine)")
     ap.add_argument("--study-patterns", type=int, default=4096)
+    ap.add_argument("--train-config", default="train", help="preset name or YAML")
+    ap.add_argument("--invariance-config", default="invariance", help="preset name or YAML")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     from xrdsim.peaks.job import write_peak_database
 
+    CONFIGS.update(train_config=args.train_config, invariance_config=args.invariance_config)
     tmp = Path(tempfile.mkdtemp(prefix="bench_build_"))
     try:
         src = _subset_csv(args.structures, tmp, args.sources)
@@ -303,6 +309,7 @@ def main() -> None:
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "machine": machine_description(), "versions": package_versions(),
             "structures": args.structures, "sources": [p.name for p in args.sources],
+            "configs": CONFIGS,
             "workers": args.workers,
             "full_shards": {k: int(root[k]["patterns"].shape[0]) // shard
                             for k in root.attrs["splits"]},
