@@ -19,6 +19,7 @@ from xrdsim.dataset.shards import (
     remove_partial_files,
     write_shard,
 )
+from xrdsim.errors import DatasetError
 
 PARAMS = ("profile.U", "zero_shift.delta")
 #: Two splits of three full shards and a short last one (written through zarr).
@@ -90,7 +91,7 @@ def test_digests_refuse_a_missing_shard(tmp_path):
     digests = StoreDigests(path, done=_no_done())
     for split, i in _units()[1:]:
         digests.add(split, i, write_shard(path, split, i, _arrays(split, i)))
-    with pytest.raises(Exception, match=r"split 'train' has 4 shards, only the first 0"):
+    with pytest.raises(DatasetError, match=r"split 'train' has 4 shards, only the first 0"):
         digests.hexdigests()
 
 
