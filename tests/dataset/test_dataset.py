@@ -112,6 +112,8 @@ def test_workers_and_scheduler_never_change_bytes(peak_db, tmp_path):
     assert array_checksums(two.path) == reference
     assert array_checksums(sch.path) == reference
     assert len(reference) > 30  # every label and parameter array is compared
+    for built in (one, two, sch):  # hashed while written (in order / out of order) = read back
+        assert zarr.open_group(str(built.path), mode="r").attrs["checksums"] == reference
 
 
 def test_refusals(peak_db, tmp_path):
@@ -143,6 +145,7 @@ def test_refusals(peak_db, tmp_path):
 
 
 def test_disk_full_then_resume_is_byte_identical(peak_db, tmp_path, monkeypatch):
+    import xrdsim.dataset.pipeline as pipeline
     import xrdsim.dataset.shards as shards
 
     ref = build_dataset([peak_db], tmp_path / "ref.zarr", **SMALL)
@@ -157,10 +160,11 @@ def test_disk_full_then_resume_is_byte_identical(peak_db, tmp_path, monkeypatch)
                 OSError(errno.ENOSPC, "No space left on device"), path))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(shards, "write_shard", flaky)
-    with pytest.raises(DatasetError, match="No space left on device.*--resume"):
+    monkeypatch.setattr(pipeline, "write_shard", flaky)  # the in-process writer thread's
+    with pytest.raises(DatasetError, match="No space left on device.*--resume") as err:
         build_dataset([peak_db], path, **SMALL)
-    monkeypatch.setattr(shards, "write_shard", real)
+    assert any("shard writer thread on shard" in note for note in err.value.__notes__)
+    monkeypatch.setattr(pipeline, "write_shard", real)
     # a reader sees a clear incomplete state, and only complete rows when it asks for them
     with pytest.raises(DatasetError, match="incomplete"):
         open_split(path, "train")

@@ -24,8 +24,10 @@ from typing import Any
 import numpy as np
 
 from xrdsim import __version__
+from xrdsim.dataset.checksums import StoreDigests
 from xrdsim.dataset.layout import ShardLayout, StoreEncoding
 from xrdsim.dataset.lock import holds_store_lock
+from xrdsim.dataset.pipeline import ShardWriter
 from xrdsim.dataset.settings import BuildSettings, BuildSummary, _fingerprint, check_resume
 from xrdsim.dataset.shard_task import ShardTask, run_shard, simulate_rows
 from xrdsim.dataset.shards import (
@@ -35,7 +37,6 @@ from xrdsim.dataset.shards import (
     finalize_store,
     layout_of,
     open_store,
-    record_complete,
     remove_partial_files,
     remove_store,
 )
@@ -201,7 +202,6 @@ def build_dataset(
         DatasetError: existing store without resume/overwrite, unwritable store.
         ResumeMismatchError: resume with settings that differ from the store's.
     """
-    from xrdsim.dataset.checksums import array_checksums
     from xrdsim.dataset.manifest import (
         dataset_manifest,
         describe_inputs,
@@ -308,18 +308,22 @@ def build_dataset(
                      encoding=settings.encoding)
 
     keys = np.array([structure_key(s) for s in ids], dtype=np.int64)
-    tasks, reused = _tasks(output, peaks_path, plans, configs, labels, keys)
+    tasks, done = _tasks(output, peaks_path, plans, configs, labels, keys)
+    digests = StoreDigests(output, done=done)
     if tasks:  # (a finished store resumed needs no cluster)
         n_workers = _auto_workers(workers, sum(len(t.view) for t in tasks),
                                   AUTO_CLUSTER_MIN_PATTERNS)
-        if scheduler is None and n_workers == 1:  # in-process: the simulator takes every core
+        in_process = scheduler is None and n_workers == 1
+        if in_process:  # the simulator takes every core; a thread writes behind it
             tasks = [dataclasses.replace(t, threads=None) for t in tasks]
-        for _, (split, shard) in run_tasks(
-                run_shard, tasks, scheduler=scheduler, workers=n_workers,
-                label="simulating shards", progress=progress,
-                weights=[len(t.view) for t in tasks]):
-            record_complete(output, split, [shard])
-    checksums = array_checksums(output, progress=progress)
+        with ShardWriter(output, digests) as writer:
+            for i, result in run_tasks(
+                    simulate_rows if in_process else run_shard, tasks, scheduler=scheduler,
+                    workers=n_workers, label="simulating shards", progress=progress,
+                    weights=[len(t.view) for t in tasks]):
+                writer.submit(tasks[i].split, tasks[i].shard_index,
+                              result if in_process else None)
+    checksums = digests.hexdigests()  # hashed while written: no pass over the store
     finalize_store(output, {"checksums": checksums})  # `xrdsim verify` compares with these
 
     manifest_path = None
@@ -340,7 +344,8 @@ def build_dataset(
     return BuildSummary(path=output, manifest_path=manifest_path, n_structures=len(ids),
                         n_failed=len(db.errors),
                         n_patterns={p.spec.name: p.layout.n_patterns for p in plans},
-                        shards_written=len(tasks), shards_reused=reused,
+                        shards_written=len(tasks),
+                        shards_reused=sum(len(d) for d in done.values()),
                         seconds=time.perf_counter() - t0)
 
 
@@ -359,18 +364,18 @@ def _warn_empty_test_splits(plans: Sequence[_SplitPlan], settings: BuildSettings
 
 def _tasks(output: Path, peaks_path: Path, plans: Sequence[_SplitPlan],
            configs: Mapping[str, Any], labels: Mapping[str, np.ndarray],
-           keys: np.ndarray) -> tuple[list[ShardTask], int]:
-    """Work units of the shards not yet recorded complete (their stale files removed)."""
+           keys: np.ndarray) -> tuple[list[ShardTask], dict[str, set[int]]]:
+    """Work units of the shards not yet recorded complete (their stale files removed),
+    and ``{split: shards already complete}``."""
     remove_partial_files(output)
     root = open_store(output)
-    tasks, reused = [], 0
+    tasks, done_by_split = [], {}
     for p in plans:
         group = root[p.spec.name]
         if layout_of(group) != p.layout:
             raise ResumeMismatchError(f"split {p.spec.name!r} of {output} has layout "
                                       f"{layout_of(group)}, this build plans {p.layout}")
-        done = set(complete_shards(group))
-        reused += len(done)
+        done = done_by_split[p.spec.name] = set(complete_shards(group))
         for i in range(p.layout.n_shards):
             if i in done:
                 continue
@@ -384,7 +389,7 @@ def _tasks(output: Path, peaks_path: Path, plans: Sequence[_SplitPlan],
                 labels={k: np.asarray(labels[k])[s] for k in
                         ("space_group", "crystal_system", "extinction_group")},
                 structure_keys=keys[s]))
-    return tasks, reused
+    return tasks, done_by_split
 
 
 __all__ = ["BuildSettings", "BuildSummary", "ShardTask", "build_dataset", "check_resume",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from xrdsim.dataset.shards import (
     PARTIAL_SUFFIX,
@@ -24,9 +26,92 @@ def _array_digest(folder: Path) -> str:
              and not p.name.endswith(PARTIAL_SUFFIX)] if chunks.is_dir() else []
     files.sort(key=lambda p: tuple(int(x) for x in p.relative_to(chunks).parts))
     for f in files:
-        h.update(f.relative_to(folder).as_posix().encode())
-        h.update(f.read_bytes())
+        _feed(h, folder, f, None)
     return h.hexdigest()
+
+
+def _feed(h: Any, folder: Path, file: Path, data: bytes | None) -> None:
+    """Hash one stored file: its path below the array folder, then its bytes
+    (``data`` if given — the bytes just written — else read from ``file``)."""
+    h.update(file.relative_to(folder).as_posix().encode())
+    h.update(file.read_bytes() if data is None else data)
+
+
+def _row_dimension(folder: Path) -> tuple[bool, int]:
+    """(is the array per pattern, its ndim), from its ``zarr.json``."""
+    meta = json.loads((folder / "zarr.json").read_text())
+    names = meta.get("dimension_names") or [ROW_DIMENSION]
+    return names[0] == ROW_DIMENSION, len(meta["shape"])
+
+
+class StoreDigests:
+    """The checksums of :func:`array_checksums`, computed while the shards are written.
+
+    sha256 cannot be assembled from parts, so each array's digest takes its shard files
+    in shard order, as :func:`array_checksums` reads them. :meth:`add` takes one shard
+    of a split — the bytes the writer just wrote, or None per file to read from disk
+    (written by a worker process, by zarr, or by the run being resumed); a shard that
+    comes before its predecessors waits (bytes kept) until they are in. In-process
+    builds add shards in order, so nothing waits there and no byte is read back.
+    :meth:`hexdigests` hashes the arrays written at creation (structure table, 2θ
+    coordinate) and returns what :func:`array_checksums` would (tested equal).
+
+    Args:
+        path: the store (created, split groups in place).
+        done: ``{split: shard indices already complete}`` (resume): read from disk.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, done: Mapping[str, Iterable[int]]) -> None:
+        self._path = Path(path)
+        self._rows: dict[str, list[tuple[str, Path, int]]] = {}  # split -> (name, folder, ndim)
+        self._other: list[tuple[str, Path]] = []
+        for key, folder in _array_dirs(self._path):
+            per_row, ndim = _row_dimension(folder)
+            split, _, name = key.partition("/")
+            if per_row and split in done:
+                self._rows.setdefault(split, []).append((name, folder, ndim))
+            else:
+                self._other.append((key, folder))
+        self._hash = {f"{s}/{name}": hashlib.sha256() for s, arrays in self._rows.items()
+                      for name, _, _ in arrays}
+        store = open_store(self._path)
+        self._n_shards = {s: int(store[s].attrs["n_shards"]) for s in done}
+        self._next = dict.fromkeys(done, 0)
+        self._waiting: dict[str, dict[int, Mapping[str, bytes | None]]] = {
+            s: dict.fromkeys((int(i) for i in shards), {}) for s, shards in done.items()}
+
+    def add(self, split: str, shard: int, written: Mapping[str, bytes | None]) -> None:
+        """Shard ``shard`` of ``split`` is in place; ``written`` maps array names to the
+        bytes of their files (missing or None: read the file)."""
+        self._waiting[split][int(shard)] = written
+        self._advance(split)
+
+    def _advance(self, split: str) -> None:
+        """Hash the waiting shards of ``split`` that follow the last one hashed."""
+        while self._next[split] in self._waiting[split]:
+            data = self._waiting[split].pop(self._next[split])
+            for name, folder, ndim in self._rows.get(split, []):
+                file = _shard_file(folder, ndim, self._next[split])
+                if data.get(name) is not None or file.is_file():
+                    _feed(self._hash[f"{split}/{name}"], folder, file, data.get(name))
+            self._next[split] += 1
+
+    def hexdigests(self) -> dict[str, str]:
+        """``{array key: sha256}`` of every array, sorted by key (= :func:`array_checksums`).
+
+        Raises:
+            DatasetError: a shard of some split was never added (digest incomplete).
+        """
+        for split in self._next:
+            self._advance(split)  # a resumed store with nothing left to write
+            if self._next[split] != self._n_shards[split]:
+                raise DatasetError(
+                    f"checksums of {self._path}: split {split!r} has {self._n_shards[split]} "
+                    f"shards, only the first {self._next[split]} were hashed; run "
+                    "`xrdsim build ... --resume` to finish the store")
+        out = {key: h.hexdigest() for key, h in self._hash.items()}
+        out.update({key: _array_digest(folder) for key, folder in self._other})
+        return dict(sorted(out.items()))
 
 
 def array_checksums(path: str | os.PathLike, *, progress: bool = False) -> dict[str, str]:
@@ -64,8 +149,6 @@ def missing_shard_files(path: str | os.PathLike) -> list[str]:
     A deleted shard file reads back as fill values (NaN patterns, −1 labels) without any
     error from zarr, so readers check its presence before trusting the rows.
     """
-    import json
-
     root = Path(path)
     store = open_store(root)
     missing = []
@@ -77,11 +160,9 @@ def missing_shard_files(path: str | os.PathLike) -> list[str]:
         shards = range(int(group.attrs["n_shards"])) if complete else \
             [int(i) for i in group.attrs.get("complete_shards", [])]
         for key, folder in _array_dirs(root / split):
-            meta = json.loads((folder / "zarr.json").read_text())
-            names = meta.get("dimension_names") or [ROW_DIMENSION]
-            if names[0] != ROW_DIMENSION:
+            per_row, ndim = _row_dimension(folder)
+            if not per_row:
                 continue  # not per pattern (the 2θ coordinate): written once, no shards
-            ndim = len(meta["shape"])
             missing += [f"{split}/{key} shard {i}" for i in shards
                         if not _shard_file(folder, ndim, i).is_file()]
     return missing

@@ -30,7 +30,7 @@ import zarr
 import zarr.api.asynchronous as zasync
 from zarr.core.sync import sync
 
-from xrdsim.dataset.codec import _direct_writer, encode_full_shard
+from xrdsim.dataset.codec import _direct_writer, as_stored, encode_full_shard
 from xrdsim.dataset.layout import ShardLayout, StoreEncoding
 from xrdsim.errors import DatasetError
 from xrdsim.grid import N_BINS, grid_centers
@@ -213,7 +213,7 @@ def _split_arrays(path: str, split: str) -> tuple[ShardLayout, dict[str, Any]]:
 
 
 def write_shard(path: str | os.PathLike, split: str, shard_index: int,
-                arrays: Mapping[str, np.ndarray]) -> None:
+                arrays: Mapping[str, np.ndarray]) -> dict[str, bytes | None]:
     """Write every row of shard ``shard_index`` of every array of ``split``.
 
     Each array's shard is encoded whole and lands as one file, written to a temporary
@@ -230,6 +230,11 @@ def write_shard(path: str | os.PathLike, split: str, shard_index: int,
             ``params/<name>`` (n,) for every parameter array of the split, with
             ``n`` the rows of the shard. Missing or extra names are refused.
 
+    Returns:
+        ``{array name: the bytes of its shard file}``, None for files zarr wrote (their
+        bytes are not at hand) — what :class:`xrdsim.dataset.checksums.StoreDigests`
+        hashes without reading the files back.
+
     Raises:
         DatasetError: wrong names or row counts, or an OS error (disk full,
             permission) — the shard stays unrecorded, so ``resume`` redoes it.
@@ -242,27 +247,36 @@ def write_shard(path: str | os.PathLike, split: str, shard_index: int,
                 f"shard {shard_index} of {split!r}: arrays {sorted(arrays)} do not match the "
                 f"store's {sorted(targets)}")
         values = {}
-        for name, (target, _) in targets.items():
-            value = np.asarray(arrays[name])
-            if value.shape[0] != stop - start:
+        for name in targets:
+            values[name] = np.asarray(arrays[name])
+            if values[name].shape[0] != stop - start:
                 raise DatasetError(f"shard {shard_index} of {split!r}: {name} has "
-                                   f"{value.shape[0]} rows, the shard has {stop - start}")
-            values[name] = np.ascontiguousarray(value.astype(target.dtype, copy=False))
-        via_zarr = []
+                                   f"{values[name].shape[0]} rows, the shard has {stop - start}")
+        via_zarr, written = [], {}
         for name, (target, direct) in targets.items():
             if (direct is None or stop - start != layout.shard_size
                     or direct[3] != layout.shard_size):
-                via_zarr.append(target.setitem(slice(start, stop), values[name]))
-            elif direct[0] == "shard":
-                _put_atomic(Path(path, split, *name.split("/"), "c", str(shard_index), "0"),
-                            encode_full_shard(values[name], direct[2], direct[1]))
+                via_zarr.append(target.setitem(slice(start, stop),
+                                               as_stored(values[name], target.dtype)))
+                written[name] = None
+                continue
+            if direct[0] == "shard":  # cast chunk by chunk inside the encoder
+                data = encode_full_shard(values[name], direct[2], direct[1], target.dtype)
             else:  # one plain chunk = the shard's rows: bytes(little) -> blosc
-                _put_atomic(Path(path, split, *name.split("/"), "c", str(shard_index)),
-                            direct[1].encode(values[name]))
+                data = direct[1].encode(as_stored(values[name], target.dtype))
+            _put_atomic(shard_path(path, split, name, shard_index), data)
+            written[name] = data
         if via_zarr:
             sync(_gather(via_zarr))
+        return written
     except OSError as exc:
         raise DatasetError(_os_message(exc, Path(path))) from exc
+
+
+def shard_path(path: str | os.PathLike, split: str, name: str, shard_index: int) -> Path:
+    """The file of shard ``shard_index`` of array ``name`` (e.g. ``params/x``) of ``split``."""
+    ndim = 2 if name == "patterns" else 1
+    return _shard_file(Path(path, split, *name.split("/")), ndim, shard_index)
 
 
 def _os_message(exc: OSError, path: Path) -> str:

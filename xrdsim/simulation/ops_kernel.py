@@ -321,7 +321,8 @@ def render_one(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, op
             out[j] = y[j]
 
 
-@nb.njit(cache=True, parallel=True)
+# nogil: the dataset builder's shard writer thread runs while a batch renders
+@nb.njit(cache=True, parallel=True, nogil=True)
 def render_batch(tt, inten, offsets, params, keys, on, consts, hkl, phase, gs, mask, ops, dirs,
                  item_kind, item_lo, item_hi, item_off, item_n, vals, tables, trig, normal_q,
                  out):  # fmt: skip
