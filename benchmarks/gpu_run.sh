@@ -31,7 +31,7 @@ case $SCALE in
         SOURCES=("$DATA/structures/mp20_val.csv.gz" "$DATA/structures/mp20_test.csv.gz") ;;
     tiny)  # CPU rehearsal of every command at toy size
         WORKERS=1 VIEWS_TRAIN=2 VIEWS_TEST=2 WIDTH=4 DEPTH=2 BATCH=16
-        BUDGET=${BUDGET:-20} SIM_BATCH=16 MAX_PATTERNS=40 TSNE=30 STEPS=2
+        BUDGET=${BUDGET:-80} SIM_BATCH=16 MAX_PATTERNS=40 TSNE=30 STEPS=2
         "$PY" - "$DATA/structures/mp20_val.csv.gz" "$OUT/tiny.csv" <<'PYEOF'
 import csv, gzip, sys
 csv.field_size_limit(10**9)
@@ -65,18 +65,21 @@ log "bench"
 
 # 3. training at equal time: epochs sized from the measured rates so that each method
 #    fills BUDGET seconds; `timeout` is only the safety net (best.pt is kept per epoch)
-#    (STEPS > 0: on-the-fly epochs of STEPS batches instead of one pass)
-read -r SUP_EPOCHS OTF_EPOCHS PAIR_EPOCHS < <("$PY" - "$BUDGET" "$BATCH" "$STEPS" <<'PYEOF'
+#    (tiny: one epoch each, on-the-fly epochs of STEPS batches)
+if [ "$SCALE" = tiny ]; then
+    SUP_EPOCHS=1 OTF_EPOCHS=1 PAIR_EPOCHS=1
+else
+read -r SUP_EPOCHS OTF_EPOCHS PAIR_EPOCHS < <("$PY" - "$BUDGET" "$BATCH" <<'PYEOF'
 import json, sys
 import zarr
-budget, batch, steps = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+budget, batch = float(sys.argv[1]), int(sys.argv[2])
 bench = json.load(open("gpu_bench.json"))
 train = min(r["patterns_per_s"] for r in bench["training"].values())
 sim = next(r["patterns_per_s"] for r in bench["simulation"] if r["preset"] == "train")
 fresh = 1.0 / (1.0 / train + 1.0 / sim)          # simulate, then step, in one process
 root = zarr.open_group("store.zarr", mode="r")
 n_store = root["train"]["patterns"].shape[0]
-n_struct = steps * batch or root.attrs["splits"]["train"]["n_structures"]
+n_struct = root.attrs["splits"]["train"]["n_structures"]
 budget *= 0.8                                      # validation, start-up
 sup = max(1, int(budget * train / n_store))
 otf = max(1, int(budget * fresh / n_struct))
@@ -84,6 +87,7 @@ pairs = max(1, int(budget * fresh / (3 * n_struct)))  # 2 views pre-training + 1
 print(sup, otf, pairs)
 PYEOF
 )
+fi
 log "epochs: supervised $SUP_EPOCHS, supervised-aug $OTF_EPOCHS, barlow/simclr $PAIR_EPOCHS + $PAIR_EPOCHS"
 "$XRDSIM" train --method hand --peaks peaks.h5 --data store.zarr -o hand > hand.log 2>&1
 COMMON=(--data store.zarr --device "$DEVICE" --width "$WIDTH" --depth "$DEPTH"
