@@ -56,11 +56,15 @@ def _shape_table(tables, eta, rho, nk):
     """
     tab = np.empty((2 * nk + 1, 2), dtype=np.float64)
     a = 1.0 - eta
+    last = tables.shape[1] - 1
     for m in range(nk + 1):
-        pv = a * tables[0, m] + eta * tables[1, m]
-        pve = a * tables[2, m] + eta * tables[3, m]
-        s = a * tables[4, m] + eta * tables[5, m]
-        q = a * tables[6, m] + eta * tables[7, m]
+        # nk reaches TABLE_NODES when the window saturates at TABLE_UMAX (tiny tail_cutoff,
+        # η ≈ 1): the outermost entry repeats the last node (that interval is never read)
+        j = min(m, last)
+        pv = a * tables[0, j] + eta * tables[1, j]
+        pve = a * tables[2, j] + eta * tables[3, j]
+        s = a * tables[4, j] + eta * tables[5, j]
+        q = a * tables[6, j] + eta * tables[7, j]
         tab[nk + m, 0] = s - rho * q
         tab[nk + m, 1] = TABLE_DU * (pv - rho * pve)
         tab[nk - m, 0] = -s - rho * q
