@@ -4,7 +4,7 @@ Run from the repository root (``benchmarks/gpu_run.sh`` runs it first):
 
     python benchmarks/bench_gpu.py --peaks PEAKS.h5 --device cuda -o results/gpu_bench.json
 
-1. **Simulation**: :func:`xrdsim_training.torch_sim.simulate_database` from the peak
+1. **Simulation**: :func:`xrdsim_training.torch_sim.render` of the inputs gathered from the peak
    database held on the device (:class:`DevicePeaks`), presets ``train`` and ``das2025``,
    batches of ``--sim-batch`` structures drawn in order from the database; best of
    ``--repeats`` timed batches after one warm-up batch (CUDA synchronised), patterns/s and
@@ -26,9 +26,10 @@ import numpy as np
 import torch
 from xrdsim_training.config import ModelConfig
 from xrdsim_training.models import XrdNet
-from xrdsim_training.torch_sim import DevicePeaks, simulate_database
+from xrdsim_training.torch_sim import DevicePeaks, render
 
 from xrdsim import PeakDatabase
+from xrdsim.simulation.config import load_config
 from xrdsim.simulation.profile import structure_key
 from xrdsim.versions import machine_description, package_versions
 
@@ -44,18 +45,21 @@ def _sync(device: torch.device) -> None:
 def bench_simulation(peaks: DevicePeaks, db: PeakDatabase, keys: np.ndarray, *, preset: str,
                      batch: int, repeats: int, device: torch.device, compile_profile: bool
                      ) -> dict:
+    config = load_config(preset)
     n = len(db)
     best = float("inf")
     for r in range(repeats + 1):
         rows = (np.arange(batch) + r * batch) % n
         _sync(device)
         t = time.perf_counter()
-        out = simulate_database(peaks, rows, preset, seed=r, structure_keys=keys[rows],
-                                views=np.zeros(batch, np.int64), compile_profile=compile_profile)
+        # as the training path (DeviceOnTheFlyDataset): inputs on the device, then render
+        inputs = peaks.kernel_inputs(rows, config, seed=r, structure_keys=keys[rows],
+                                     views=np.zeros(batch, np.int64))
+        patterns = render(inputs, compile_profile=compile_profile)
         _sync(device)
         if r:  # the first batch warms up (allocator, kernels, compilation)
             best = min(best, time.perf_counter() - t)
-        assert out.patterns.shape == (batch, 12000)
+        assert patterns.shape == (batch, 12000)
     counts = np.diff(db.ragged(np.arange(min(n, batch))).offsets)
     return {"preset": preset, "batch": batch, "compile_profile": compile_profile,
             "seconds_per_batch": best, "patterns_per_s": batch / best,

@@ -118,18 +118,18 @@ def test_mixture_partners_and_weights_by_hand(peak_db):  # noqa: F811
         assert got.phase.tolist() == sum(([k] * s for k, s in enumerate(sizes)), [])
 
 
-def test_prepare_equals_kernel_arguments(peak_db):  # noqa: F811
-    """KernelInputs.prepare holds the arrays simulate_batch renders from."""
+def test_inputs_equal_kernel_arguments(peak_db):  # noqa: F811
+    """KernelInputs.from_arguments holds, as tensors, the arrays simulate_batch renders from."""
     cfg = load_config("train")
     with PeakDatabase(peak_db) as db:
         rows = np.arange(len(db))
         b = db.ragged(rows, hkl=True)
         cells = db.cells(rows)
     kw = dict(seed=1, structure_keys=rows + 5, views=np.ones_like(rows), hkl=b.hkl, cells=cells)
-    got = KernelInputs.prepare(b.two_theta, b.intensity, b.offsets, cfg, device="cpu", **kw)
     want = profile.kernel_arguments(
         b.two_theta, b.intensity, b.offsets, cfg,
         lambda c, enc, keys: profile.draw_matrix(c, enc, 1, keys), **kw)  # fmt: skip
+    got = KernelInputs.from_arguments(want, device="cpu")
     assert got.on == tuple(bool(v) for v in want.on) and got.n_patterns == len(rows)
     assert np.array_equal(got.keys.numpy().view(np.uint64), want.keys)
     for name in ("tt", "inten", "offsets", "params", "consts", "hkl", "phase", "gs", "mask",

@@ -29,12 +29,13 @@ class DeviceOnTheFlyDataset(OnTheFlyDataset):
         self._on_device = None
 
     def iterate(self, layout: WorkerLayout) -> Iterator[dict[str, torch.Tensor]]:
-        from xrdsim_training.torch_sim import DevicePeaks, simulate_database
+        from xrdsim_training.torch_sim import DevicePeaks, render
 
         if self._on_device is None:  # the database goes to the device once
             self._on_device = DevicePeaks(self.db, device=self.device)
         sim_seed = self.simulation_seed()
         for idx, rows, view in self.plan(layout):
-            result = simulate_database(self._on_device, rows, self.config, seed=sim_seed,
-                                       structure_keys=self.keys[rows], views=view)
-            yield self.batch(idx, view, result.patterns)
+            # patterns only: the drawn parameters stay where they are (no device → host copy)
+            inputs = self._on_device.kernel_inputs(rows, self.config, seed=sim_seed,
+                                                   structure_keys=self.keys[rows], views=view)
+            yield self.batch(idx, view, render(inputs))

@@ -17,10 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from xrdsim.simulation.config import SimulationConfig
 from xrdsim.simulation.ops_kernel import DOUBLET, TUBE
-from xrdsim.simulation.profile import KernelArguments, kernel_arguments
-from xrdsim.simulation.sampling import EncodedConfig, draw_matrix
+from xrdsim.simulation.profile import KernelArguments
+from xrdsim.simulation.sampling import EncodedConfig
 from xrdsim.wavelengths import TUNGSTEN_LALPHA1
 
 #: Fields :func:`xrdsim_training.torch_sim.lines.make_lines` takes.
@@ -101,36 +100,6 @@ class KernelInputs:
             else:
                 values[f.name] = as_tensor(arr, device)
         return cls(**values)
-
-    @classmethod
-    def prepare(
-        cls,
-        two_theta: np.ndarray,
-        intensity: np.ndarray,
-        offsets: np.ndarray,
-        config: SimulationConfig | str,
-        *,
-        seed: int,
-        structure_keys: np.ndarray | int,
-        views: np.ndarray | int,
-        hkl: np.ndarray | None = None,
-        cells: np.ndarray | None = None,
-        device: str | torch.device = "cpu",
-    ) -> KernelInputs:
-        """The inputs ``xrdsim.simulate_batch`` renders from, as tensors on ``device``.
-
-        Same arguments and checks as :func:`xrdsim.simulate_batch` (parameters drawn by
-        the engine's sampler from the (seed, structure key, view) streams).
-
-        Raises:
-            PeakInputError, ConfigError: as :func:`xrdsim.simulate_batch`.
-        """
-        args = kernel_arguments(
-            two_theta, intensity, offsets, config,
-            lambda cfg, enc, keys: draw_matrix(cfg, enc, seed, keys),
-            seed=seed, structure_keys=structure_keys, views=views, hkl=hkl, cells=cells,
-        )  # fmt: skip
-        return cls.from_arguments(args, device=device)
 
 
 def as_tensor(arr: Any, device: str | torch.device) -> torch.Tensor:

@@ -19,7 +19,8 @@ from xrdsim_training.torch_sim.peaks_on_device import DevicePeaks
 from xrdsim_training.torch_sim.render import render_lines
 
 from xrdsim.simulation.config import SimulationConfig, load_config
-from xrdsim.simulation.sampling import params_to_dict
+from xrdsim.simulation.profile import kernel_arguments
+from xrdsim.simulation.sampling import draw_matrix, params_to_dict
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,12 @@ def simulate_batch(
         PeakInputError, ConfigError: as :func:`xrdsim.simulate_batch`.
     """
     config = load_config(config)  # once: a preset name is a YAML file to parse
-    inputs = KernelInputs.prepare(two_theta, intensity, offsets, config, seed=seed,
-                                  structure_keys=structure_keys, views=views, hkl=hkl,
-                                  cells=cells, device=device)  # fmt: skip
+    args = kernel_arguments(
+        two_theta, intensity, offsets, config,
+        lambda cfg, enc, keys: draw_matrix(cfg, enc, seed, keys),
+        seed=seed, structure_keys=structure_keys, views=views, hkl=hkl, cells=cells,
+    )  # fmt: skip
+    inputs = KernelInputs.from_arguments(args, device=device)
     return _result(inputs, config, render(inputs, compile_profile=compile_profile))
 
 
