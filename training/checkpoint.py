@@ -130,7 +130,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                             "train again")
     try:
         meta = json.loads(payload.pop("meta"))
-        payload["config"] = TrainConfig.from_dict(meta["config"])
+        payload["config"] = TrainConfig.from_dict(meta["config"], saved=True)
         payload["history"] = list(meta["history"])
         payload["rng"] = {"torch": payload.pop("rng_torch"), "cuda": payload.pop("rng_cuda"),
                           "numpy": meta["rng_numpy"], "python": meta["rng_python"]}

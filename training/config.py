@@ -108,14 +108,19 @@ class ModelConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Inverse of :meth:`to_dict`; a model saved before the view settings existed
-        (no ``view_*`` keys) gets :data:`LEGACY_VIEW`, the input it was trained on."""
+    def from_dict(cls, data: dict[str, Any], *, saved: bool = False) -> ModelConfig:
+        """Inverse of :meth:`to_dict`: settings not given keep their defaults.
+
+        With ``saved`` (the settings of a trained model: a checkpoint, a run's
+        ``config.json``), a model saved before the view settings existed (no ``view_*``
+        keys) gets :data:`LEGACY_VIEW`, the input it was trained on. New settings (flags,
+        a user's config file) never do: they get the default view.
+        """
         if not isinstance(data, dict):
             raise ConfigError(f"model must be a mapping of architecture settings (width, "
                               f"depth, ...), got {brief(data)}")
         data = dict(_known(cls, data, "model"))
-        if "view_two_theta" not in data and "view_background" not in data:
+        if saved and "view_two_theta" not in data and "view_background" not in data:
             data.update(LEGACY_VIEW)
         if "view_two_theta" in data:
             data["view_two_theta"] = tuple(data["view_two_theta"])
@@ -267,12 +272,14 @@ class TrainConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: dict[str, Any], *, saved: bool = False) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; ``saved``: the settings of a trained run
+        (:meth:`ModelConfig.from_dict`)."""
         if not isinstance(data, dict):
             raise ConfigError(f"a train config must be a mapping, got {brief(data)}")
         kw = _known(cls, data, "train config")
         if "model" in kw:
-            kw["model"] = ModelConfig.from_dict(kw["model"])
+            kw["model"] = ModelConfig.from_dict(kw["model"], saved=saved)
         return cls(**kw)
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -316,8 +323,9 @@ def config_from_options(options: dict[str, Any], *, base: TrainConfig | None = N
     return TrainConfig.from_dict(data)
 
 
-def load_train_config(path: str | Path) -> TrainConfig:
-    """A :class:`TrainConfig` from a JSON or YAML file (e.g. a run's ``config.json``)."""
+def load_train_config(path: str | Path, *, saved: bool = False) -> TrainConfig:
+    """A :class:`TrainConfig` from a JSON or YAML file: a user's settings, or with
+    ``saved`` a run's own ``config.json`` (:meth:`ModelConfig.from_dict`)."""
     from xrdsim.config_files import read_config_file
 
     data = read_config_file(path, what="train config")
@@ -325,6 +333,6 @@ def load_train_config(path: str | Path) -> TrainConfig:
         raise ConfigError(f"{path}: expected a mapping of training settings, got "
                           f"{type(data).__name__}")
     try:
-        return TrainConfig.from_dict(data)
+        return TrainConfig.from_dict(data, saved=saved)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

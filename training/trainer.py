@@ -299,7 +299,7 @@ def train_from_options(
 
     saved = Path(run_dir) / "config.json"
     if resume and saved.is_file():
-        base = load_train_config(saved)
+        base = load_train_config(saved, saved=True)
         base = base.replace(model=base.model.__class__(**{**base.model.to_dict(),
                                                           "n_extinction_groups": 0}))
     else:

@@ -153,6 +153,9 @@ def test_cli_train_resume_and_evaluate(built_store, tmp_path):
     first = runner.invoke(cli, args)
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["epochs_completed"] == 1
+    # no view flag given: the run sees the default view (5-90 deg, SNIP), as predict does
+    model = json.loads((run / "config.json").read_text())["model"]
+    assert (model["view_two_theta"], model["view_background"]) == ([5.0, 90.0], "snip")
     again = runner.invoke(cli, args[:7] + ["--epochs", "2", "--resume", "-q"])
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["last_epoch"]["epoch"] == 2

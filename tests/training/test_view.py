@@ -87,9 +87,30 @@ def test_models_saved_before_the_view_keep_their_input():
     from xrdsim_training.config import LEGACY_VIEW, ModelConfig
 
     old = {k: v for k, v in ModelConfig().to_dict().items() if not k.startswith("view_")}
-    legacy = ModelConfig.from_dict(old)
+    legacy = ModelConfig.from_dict(old, saved=True)
     assert (legacy.view_two_theta, legacy.view_background) == \
         (LEGACY_VIEW["view_two_theta"], LEGACY_VIEW["view_background"])
     new = ModelConfig()
     assert ModelConfig.from_dict(new.to_dict()) == new
+    assert ModelConfig.from_dict(new.to_dict(), saved=True) == new
     assert (new.view_two_theta, new.view_background) == ((5.0, 90.0), "snip")
+    # new settings without view keys (flags, a user's file) get the default view, not
+    # the legacy one: every CLI run trained on the whole grid without SNIP until this
+    assert ModelConfig.from_dict(old) == new
+
+
+def test_flags_and_user_config_files_get_the_default_view(tmp_path):
+    from xrdsim_training.config import config_from_options, load_train_config
+
+    for cfg in (config_from_options({}), config_from_options({"width": 4, "depth": 2}),
+                config_from_options({"epochs": 2}, base=load_train_config(
+                    _write(tmp_path / "user.yaml", "epochs: 3\nmodel:\n  width: 4\n")))):
+        assert (cfg.model.view_two_theta, cfg.model.view_background) == ((5.0, 90.0), "snip")
+    run_config = _write(tmp_path / "config.json", '{"model": {"width": 4}}')
+    saved = load_train_config(run_config, saved=True).model
+    assert (saved.view_two_theta, saved.view_background) == ((0.0, 120.0), "none")
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
