@@ -76,8 +76,8 @@ def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, bl
     if skipped:
         click.echo(f"note: {report['method']} run: skipped "
                    + "; ".join(f"{name} ({why})" for name, why in skipped.items()), err=True)
-    shown = ("skipped", "warnings") if skipped else ("block_similarity", "representation",
-                                                     "calibration")
+    shown = [k for k in ("block_similarity", "representation", "calibration", "skipped",
+                         "warnings") if k in report]
     keys = ("n_patterns", "cs_accuracy", "eg_accuracy", "sg_accuracy", "sg_consistent_with_cs")
     echo_json({"output": report["output"],
                "splits": {s: {k: v[k] for k in keys} for s, v in report["splits"].items()},

@@ -188,6 +188,22 @@ def test_cli_train_resume_and_evaluate(built_store, tmp_path):
                                   str(out), "--block-structures", "4"])
     assert default.exit_code == 0, default.output
     assert json.loads(out.read_text())["block_similarity"]["n_views"] == views
+    # a store with one view per structure: the default block matrix is skipped with a
+    # note (the accuracies stand); a block split asked for by name is refused
+    from xrdsim.dataset.build import build_dataset
+
+    one_view = tmp_path / "one_view.zarr"
+    build_dataset([str(built_store) + ".peaks.h5"], one_view, views_train=1, views_test=1,
+                  test_fraction=0.25, workers=1, manifest_dir=None, progress=False)
+    skipped = runner.invoke(cli, ["evaluate", str(run), "--data", str(one_view), "-o", str(out)])
+    assert skipped.exit_code == 0, skipped.output
+    report = json.loads(out.read_text())
+    assert "block_similarity" not in report
+    assert "--views-test 2" in report["skipped"]["block_similarity"]
+    assert "note:" in skipped.stderr and report["splits"]["invariance"]["n_patterns"] > 0
+    named = runner.invoke(cli, ["evaluate", str(run), "--data", str(one_view),
+                                "--block-split", "invariance"])
+    assert named.exit_code == 3 and "needs ≥ 2 structures" in named.output
 
 
 def test_metrics_on_hand_made_predictions():
