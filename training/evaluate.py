@@ -161,7 +161,8 @@ def evaluate_run(
         if block_split is not None or block_views is not None:
             raise  # asked for: the user's request cannot be met
         # the default split of a store with one view per structure: the accuracies stand
-        report["skipped"] = {"block_similarity": f"{exc} (build with --views-test 2 or more)"}
+        report["skipped"] = {"block_similarity": f"{exc}, or build the store with "
+                                                  "--views-test 2 or more"}
     mapped = tuple(s for s in ("equivariance", "invariance") if s in available)
     if tsne_points and mapped:
         from xrdsim_training.representation import representation_maps
