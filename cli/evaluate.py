@@ -23,7 +23,8 @@ from xrdsim_cli._common import echo_json, handles_library_errors
               help="Score at most this many evenly spaced patterns per split (0 = all).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--block-split", default=None,
-              help="Split of the cosine-similarity block matrix [invariance].")
+              help="Split of the cosine-similarity block matrix [invariance; skipped with "
+                   "a note when that split has one view per structure].")
 @click.option("--block-structures", type=click.IntRange(min=2), default=100, show_default=True)
 @click.option("--block-views", type=click.IntRange(min=2), default=None,
               help="Views per structure in the block matrix [all the split has; refused if more].")
