@@ -68,6 +68,13 @@ from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 
 #: Files prepared and sent through the network together (bounds memory: 48 kB a file).
 BATCH_SIZE = 64
+#: Added to every record of a run whose network has no input view (whole grid, no
+#: background subtraction): runs saved before the view existed, and every run of
+#: ``xrdsim train`` before the fix that made flags get the default view.
+VIEWLESS_WARNING = ("this run was trained without the input view (whole 0-120 deg grid, "
+                    "simulated background kept), so measured files reach it prepared "
+                    "differently from its training patterns; retrain it with this xrdsim "
+                    "(default view: 5-90 deg, SNIP on both) before trusting it on measured data")
 
 
 @functools.cache
@@ -153,8 +160,9 @@ def predict_files(
         labels = read_labels(labels)
     model, payload = load_run(run_dir, device=device)
     amp = payload["config"].amp
+    viewless = payload["config"].model.view_background == "none"
     if background == "auto":
-        background = None if payload["config"].model.view_background != "none" else "snip"
+        background = "snip" if viewless else None
     temperatures = load_temperatures(run_dir)
     records: list[dict[str, Any]] = []
     for start in range(0, len(files), BATCH_SIZE):
@@ -174,6 +182,9 @@ def predict_files(
                 rec["calibrated"] = temperatures is not None
                 rec["unsure"] = rec["crystal_system"]["probability"] < UNSURE_BELOW
         records.extend(rec for rec, _ in chunk)
+    if viewless:
+        for rec in records:
+            rec["warnings"].append(VIEWLESS_WARNING)
     return records
 
 

@@ -248,3 +248,21 @@ def test_labels_csv_inside_the_folder_is_not_read_as_a_pattern(run_dir, shared_d
                             device="cpu")
     assert [r["file"] for r in records] == ["MnO.xy"]
     assert records[0]["true"]["space_group"] == 225 and "error" not in records[0]
+
+
+def test_a_run_without_the_input_view_is_flagged_on_every_record(run_dir, built_store,
+                                                                   shared_data, tmp_path):
+    from dataclasses import replace
+
+    from xrdsim_training.predict import VIEWLESS_WARNING
+
+    run = tmp_path / "legacy"
+    legacy = replace(TINY, view_two_theta=(0.0, 120.0), view_background="none")
+    config = TrainConfig(method="supervised", epochs=1, batch_size=16, shuffle_buffer=48,
+                         model=legacy, val_max_patterns=0, device="cpu")
+    trainer.train(config, run_dir=run, data=built_store, progress=False)
+    mno = shared_data / "patterns" / "autoxrd_examples" / "MnO.xy"
+    records = predict_files(run, [mno], wavelength="CuKa", device="cpu")
+    assert VIEWLESS_WARNING in records[0]["warnings"] and "error" not in records[0]
+    with_view = predict_files(run_dir, [mno], wavelength="CuKa", device="cpu")
+    assert VIEWLESS_WARNING not in with_view[0]["warnings"]
