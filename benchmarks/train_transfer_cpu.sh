@@ -5,7 +5,9 @@
 # of ../shared/data/structures), default network (width 8 x depth 5), default presets.
 # Scored on the store's equivariance / invariance / held-out-invariance / extrapolation
 # splits and on the labelled measured patterns of ../shared/data
-# (benchmarks/bench_measured.py). README "Trained models" reports what this script printed.
+# (benchmarks/bench_measured.py). README "Trained models" reports what this script printed;
+# its "new structure types" column comes from benchmarks/eval_new_structures.sh OUT DATA RUN...
+# (needs PyPI and Debian to fetch the structures).
 #
 # Usage: benchmarks/train_transfer_cpu.sh [OUT_DIR] [DATA_DIR]   (from the repository root)
 #        TRAIN_CONFIG / INVARIANCE_CONFIG (env) override the presets (default train /
