@@ -34,6 +34,6 @@ for run in "$@"; do
     copy="$OUT/runs/$(basename "$run")"
     rm -rf "$copy" && mkdir -p "$OUT/runs" && cp -rL "$FOLDER/$run" "$copy"
     "$XRDSIM" evaluate "$copy" --data "$OUT/structures.zarr" --split equivariance \
-        --split invariance --no-calibrate --tsne-points 10 \
+        --split invariance --no-calibrate --tsne-points 0 \
         -o "$OUT/$(basename "$run").json" > /dev/null
 done
