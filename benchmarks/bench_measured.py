@@ -9,6 +9,11 @@ Two commands, run from the repository root::
     python benchmarks/bench_measured.py score RUN_DIR [RUN_DIR ...] --data ../shared/data \
         [--json benchmarks/results/measured_RUN.json]
 
+    # each single-phase file against simulations of its own CIF through the same run:
+    # is a wrong answer a domain gap (simulations right) or an unlearnt structure?
+    python benchmarks/bench_measured.py own-cif RUN_DIR [RUN_DIR ...] --data ../shared/data \
+        [--views 32] [--config train] [--debye-b 0 1 2 3]
+
 ``score`` prints, per file, the true and predicted CS / EG / SG with the top-3 candidates,
 then per run the top-1 and top-3 accuracies of the single-phase files and of the mixtures
 (labelled by their majority phase) apart, next to the majority-class rate of the same
@@ -145,6 +150,48 @@ def _print(result: dict) -> None:
         print(f"  {kind:<8} n={g['n']}: {cells}")
 
 
+def own_cif(run: Path, data: Path, rows: list[dict[str, str]], *, views: int, config: str,
+            debye_b: list[float]) -> list[dict]:
+    """Per single-phase file: the run's CS answer on the file and on ``views`` simulations
+    of its CIF (``config``, seed 1) for each overall Debye–Waller B (Å²; intensities ×
+    exp(−2B sin²θ/λ²), which MP-style CIFs lack)."""
+    import dataclasses
+
+    import numpy as np
+    import torch
+    from xrdsim_training.inference import predict
+    from xrdsim_training.predict import _batch, load_run
+
+    import xrdsim
+    from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
+    from xrdsim.structures.reader import read_structures
+
+    model = load_run(run, device="cpu")[0]
+    single = [r for r in rows if r["kind"] == "single"]
+    measured = _predictions(run, [data / "patterns" / r["file"] for r in single])
+    cfg = xrdsim.load_config(config)
+    out = []
+    for row, answer in zip(single, measured, strict=True):
+        structure = next(iter(read_structures([str(data / "cifs" / row["cif"])]))).structure
+        true = _truth(int(row["space_group"]))["crystal_system"]
+        peaks = xrdsim.compute_peaks(structure, wavelength="CuKa", two_theta_range=(0, 120))
+        stl2 = (np.sin(np.radians(peaks.two_theta / 2)) / peaks.wavelength) ** 2
+        entry = {"file": row["file"], "true": CRYSTAL_SYSTEMS[true],
+                 "measured": CRYSTAL_SYSTEMS[answer["crystal_system"][0]]
+                 if "error" not in answer else answer["error"], "simulated": {}}
+        for b in debye_b:
+            damped = dataclasses.replace(peaks, intensity=peaks.intensity * np.exp(-2 * b * stl2))
+            batch = _batch([xrdsim.simulate(damped, cfg, seed=1, view=v)[0]
+                            for v in range(views)], [None] * views)
+            calls = predict(model, [batch], device=torch.device("cpu")).cs_prob.argmax(1)
+            entry["simulated"][f"B={b:g}"] = {
+                "right": float(np.mean(calls == true)),
+                "answers": {CRYSTAL_SYSTEMS[i]: int(n)
+                            for i, n in enumerate(np.bincount(calls, minlength=7)) if n}}
+        out.append(entry)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -156,7 +203,30 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("--data", type=Path, required=True, help="the shared data folder")
     sc.add_argument("--labels", type=Path, default=LABELS_CSV)
     sc.add_argument("--json", type=Path, default=None, help="write every result here")
+    own = sub.add_parser("own-cif", help="each file vs simulations of its own CIF")
+    own.add_argument("runs", nargs="+", type=Path)
+    own.add_argument("--data", type=Path, required=True, help="the shared data folder")
+    own.add_argument("--labels", type=Path, default=LABELS_CSV)
+    own.add_argument("--views", type=int, default=32)
+    own.add_argument("--config", default="train", help="simulation preset or YAML")
+    own.add_argument("--debye-b", type=float, nargs="+", default=[0.0],
+                     help="overall Debye-Waller B values (A^2) of the simulations")
+    own.add_argument("--json", type=Path, default=None, help="write every result here")
     args = parser.parse_args(argv)
+    if args.command == "own-cif":
+        report = {"command": " ".join(sys.argv), "runs": {}}
+        for run in args.runs:
+            report["runs"][str(run)] = own_cif(run, args.data, read_rows(args.labels),
+                                               views=args.views, config=args.config,
+                                               debye_b=args.debye_b)
+            for e in report["runs"][str(run)]:
+                sims = "  ".join(f"{k}: {v['right']:.2f} right {v['answers']}"
+                                 for k, v in e["simulated"].items())
+                print(f"{run}  {e['file']:<28} true {e['true']:<12} measured "
+                      f"{e['measured']:<12} {sims}")
+        if args.json is not None:
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+        return 0
     if args.command == "labels":
         rows = derive_rows(args.data)
         with open(args.output, "w", newline="", encoding="utf-8") as handle:
