@@ -90,9 +90,9 @@ def _truth(sg: int) -> dict[str, int]:
 
 def _predictions(run: Path, files: list[Path]) -> list[dict]:
     """Per file ``{task: (top-1, [top-3 labels])}`` or ``{"error": reason}``."""
-    from xrdsim_training.hand import SETTINGS_FILE
+    from xrdsim_training.hand import is_hand_run
 
-    if (run / SETTINGS_FILE).is_file():
+    if is_hand_run(run):
         from xrdsim_training.hand import predict_hand
 
         records = predict_hand(run, files, wavelength=WAVELENGTH, top_k=3)

@@ -46,12 +46,11 @@ from xrdsim_training.calibration import (
     load_temperatures,
 )
 from xrdsim_training.checkpoint import (
-    CHECKPOINT_NAME,
     best_checkpoint,
     load_checkpoint,
     load_weights,
 )
-from xrdsim_training.hand import SETTINGS_FILE as HAND_SETTINGS_FILE
+from xrdsim_training.hand import is_hand_run
 from xrdsim_training.inference import predict
 from xrdsim_training.measured_labels import TASKS, accuracy_report, read_labels
 from xrdsim_training.models import XrdNet
@@ -94,7 +93,7 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> tuple[XrdNet, dict
             or an EG head whose size differs from the shipped extinction table.
     """
     run_dir = Path(run_dir)
-    if (run_dir / HAND_SETTINGS_FILE).is_file() and not (run_dir / CHECKPOINT_NAME).is_file():
+    if is_hand_run(run_dir):
         raise TrainingError(f"{run_dir} is a HAND run, not a neural one; use "
                             "`xrdsim hand predict` for it")
     payload = load_checkpoint(best_checkpoint(run_dir))

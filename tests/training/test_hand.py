@@ -196,6 +196,13 @@ def test_predict_and_evaluate_on_pattern_files(peak_db, tmp_path):
     assert report["accuracy"]["crystal_system"] >= 5 / 6
     row = report["files"][0]
     assert row["true"]["space_group"] == 221 and row["true"]["crystal_system"] == 6
+    # the neural predictor names a HAND run instead of failing on its missing checkpoint
+    from xrdsim_training.predict import predict_files
+
+    from xrdsim.errors import TrainingError
+
+    with pytest.raises(TrainingError, match="is a HAND run"):
+        predict_files(tmp_path / "m", [folder / "p0.xy"], device="cpu")
 
 
 def test_bad_settings_and_missing_model(tmp_path):
