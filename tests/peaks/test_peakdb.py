@@ -136,7 +136,7 @@ def test_errors_attrs_and_duplicates(written):
     assert errors[0] == ("first.cif", "unknown element 'Xx'")
     assert errors[1][0] == "b/again.cif" and "duplicate structure id 'mp-3'" in errors[1][1]
     attrs = db.attrs
-    assert attrs["format"] == peakdb.FORMAT_NAME and attrs["format_version"] == 2
+    assert attrs["format"] == peakdb.FORMAT_NAME and attrs["format_version"] == 3
     assert attrs["wavelength"] == 1.5418 and attrs["two_theta_range"] == (0.0, 120.0)
     assert attrs["symprec"] == 0.1 and attrs["inputs"] == ["a.csv", "b/"]
     assert attrs["package_versions"]["h5py"] == h5py.__version__
@@ -228,6 +228,15 @@ def test_reader_refuses_bad_files(tmp_path):
     with pytest.raises(DatabaseError, match="upgrade xrdsim"):
         PeakDatabase(newer)
 
+    # version 2 indexed the lines in the CIF's cell: peaks read, Miller indices refused
+    older = _small_db(tmp_path / "older.h5")
+    with h5py.File(older, "a") as f:
+        f.attrs["format_version"] = 2
+    with PeakDatabase(older) as db:
+        assert db.ragged([0]).two_theta.size > 0
+        with pytest.raises(DatabaseError, match=r"older.h5 .*rebuild it with `xrdsim peaks`"):
+            db.ragged([0], hkl=True)
+
     broken = _small_db(tmp_path / "broken.h5")
     with h5py.File(broken, "a") as f:
         del f["structures/formula"]
@@ -318,9 +327,11 @@ def test_database_holds_exactly_what_compute_peaks_gives(tmp_path):
             expected = compute_peaks(record.structure, wavelength=1.54184,
                                      two_theta_range=(5.0, 100.0))
             got, labels = db.record(record.structure_id)
-            for name in peakdb.PEAK_FIELDS:
-                np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
             want = structure_labels(record.structure, symprec=0.1)
+            for name in peakdb.PEAK_FIELDS:
+                np.testing.assert_array_equal(
+                    getattr(got, name), want.standard_miller(expected.hkl) if name == "hkl"
+                    else getattr(expected, name))
             assert (labels["space_group"], labels["crystal_system"], labels["extinction_group"],
                     labels["bravais_lattice"], labels["formula"]) == (
                 want.space_group, want.crystal_system, want.extinction_group,
@@ -328,6 +339,19 @@ def test_database_holds_exactly_what_compute_peaks_gives(tmp_path):
             assert (labels["a"], labels["gamma"]) == (want.lattice[0], want.lattice[5])
             assert labels["n_peaks"] == len(expected.two_theta) and labels["source"] == (
                 f"{csv_path}#{rows[i]['material_id']}")
+        # the Miller indices and the table's (standardised) cell give every line's d:
+        # 1/d² = hᵀ·G*·h with G* from a … γ (NumPy reference, not the kernels' code)
+        batch = db.ragged(np.arange(len(db)), hkl=True)
+        for i in range(len(db)):
+            a, b, c, al, be, ga = (float(db.labels[k][i])
+                                   for k in ("a", "b", "c", "alpha", "beta", "gamma"))
+            ca, cb, cg = np.cos(np.radians([al, be, ga]))
+            g = np.array([[a * a, a * b * cg, a * c * cb], [a * b * cg, b * b, b * c * ca],
+                          [a * c * cb, b * c * ca, c * c]])
+            h = batch.hkl[batch.offsets[i]:batch.offsets[i + 1]].astype(float)
+            d = 1.0 / np.sqrt(np.einsum("ni,ij,nj->n", h, np.linalg.inv(g), h))
+            # spglib's standardised cell is idealised at symprec: agreement to 1 %
+            np.testing.assert_allclose(d, db.peaks(i).d, rtol=1e-2)
 
 
 def _all_arrays(path) -> dict[str, np.ndarray]:

@@ -1,12 +1,13 @@
 """The HDF5 peak database: layout, writer and reader.
 
-One file holds the Bragg peaks and labels of many structures (layout version 1)::
+One file holds the Bragg peaks and labels of many structures (layout version 3)::
 
     /peaks/two_theta      (P,)   float64  degrees 2θ, ascending within a structure
     /peaks/intensity      (P,)   float64  scaled so each structure's strongest line is 100
     /peaks/intensity_raw  (P,)   float64  unscaled |F|²·LP·multiplicity
     /peaks/d              (P,)   float64  Å
-    /peaks/hkl            (P, 3) int32    one representative Miller index per line
+    /peaks/hkl            (P, 3) int32    one representative Miller index per line, in the
+                                          standardised cell of /structures/a … gamma
     /peaks/multiplicity   (P,)   int32
     /peaks/offsets        (S+1,) int64    structure i owns rows offsets[i]:offsets[i+1]
     /structures/<column>  (S,)   one dataset per label column (see STRUCTURE_COLUMNS)
@@ -39,7 +40,10 @@ from xrdsim import __version__
 from xrdsim.errors import DatabaseError
 
 FORMAT_NAME = "xrdsim-peak-database"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: First version whose /peaks/hkl index the lines in the cell of the structure table
+#: (earlier files index them in the cell as read from the CIF, often a primitive one).
+STANDARD_HKL_VERSION = 3
 #: Structure columns added after version 1, with the value a version-1 file reads as.
 ADDED_COLUMNS = {"reader": ""}
 
@@ -293,7 +297,8 @@ class PeakDatabase:
                raw: bool = False) -> PeakBatch:
         """Peaks of an arbitrary list of structures (any order, repeats allowed).
 
-        ``hkl=True`` also reads each line's Miller indices (for preferred orientation);
+        ``hkl=True`` also reads each line's Miller indices (for preferred orientation and
+        lattice strain; refused for files of format version < 3);
         ``raw=True`` returns the unscaled |F|²·LP·multiplicity as ``intensity`` (for
         multi-phase patterns, whose phases must keep their absolute scale).
 
@@ -302,13 +307,20 @@ class PeakDatabase:
         one contiguous slice per field, then gathered with NumPy.
 
         Raises:
-            DatabaseError: an index outside ``[0, len(db))``, or an unreadable file.
+            DatabaseError: an index outside ``[0, len(db))``, an unreadable file, or
+                ``hkl=True`` on a file of format version < 3.
         """
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         n = len(self)
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise DatabaseError(f"structure indices must lie in [0, {n}), got min "
                                 f"{idx.min()} and max {idx.max()}")
+        if hkl and int(self._h5().attrs["format_version"]) < STANDARD_HKL_VERSION:
+            raise DatabaseError(
+                f"{self.path} was written by an xrdsim that indexed each line in the CIF's own "
+                "cell, not in the standardised cell of its structure table, so the crystal ops "
+                "(preferred_orientation, lattice_strain) cannot use it: rebuild it with "
+                "`xrdsim peaks` (or `xrdsim build`, which writes it beside the store)")
         inten = "intensity_raw" if raw else "intensity"
         fields = ("two_theta", inten, "hkl") if hkl else ("two_theta", inten)
         rows, offsets = self._read(idx, fields)

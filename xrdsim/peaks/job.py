@@ -27,7 +27,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +245,8 @@ def _process_one(entry: Any, chunk: _Chunk) -> tuple:
                                                          chunk.symprec))
             peaks = compute_peaks(record.structure, wavelength=chunk.wavelength,
                                   two_theta_range=chunk.two_theta_range)
+            # the database's cell (a … γ) is the standardised one: index the lines in it
+            peaks = replace(peaks, hkl=labels.standard_miller(peaks.hkl))
     except StructureError as exc:  # the record names the input, not compute_peaks' label
         return ("error", entry.source, exc.reason)
     except Exception as exc:  # noqa: BLE001 - one bad structure must not stop the batch

@@ -67,6 +67,10 @@ class StructureLabels:
         lattice: (a, b, c in Å, α, β, γ in degrees) of spglib's standardised
             conventional cell (hexagonal axes for rhombohedral groups).
         num_sites: number of sites in the structure as given.
+        miller_to_standard: the 3 × 3 matrix T (row-major, 9 entries) taking Miller
+            indices in the cell as given to that standardised cell, h_std = T·h
+            (``spglib``'s transformation matrix P: T = P⁻ᵀ; integral unless the cell as
+            given is a supercell).
     """
 
     space_group: int
@@ -79,6 +83,7 @@ class StructureLabels:
     formula: str
     lattice: tuple[float, float, float, float, float, float]
     num_sites: int
+    miller_to_standard: tuple[float, ...]
 
     def to_dict(self) -> dict:
         """Plain-Python dict (lattice as a list)."""
@@ -89,7 +94,24 @@ class StructureLabels:
     @classmethod
     def from_dict(cls, data: dict) -> StructureLabels:
         """Inverse of :meth:`to_dict`."""
-        return cls(**{**data, "lattice": tuple(float(x) for x in data["lattice"])})
+        return cls(**{**data, "lattice": tuple(float(x) for x in data["lattice"]),
+                      "miller_to_standard": tuple(float(x) for x in data["miller_to_standard"])})
+
+    def standard_miller(self, hkl: np.ndarray) -> np.ndarray:
+        """(n, 3) int32 Miller indices in the standardised cell of those in the cell as given.
+
+        Raises:
+            SymmetryError: a line whose indices are not integers there (a reflection of a
+                supercell that the crystal's own lattice does not have).
+        """
+        t = np.asarray(self.miller_to_standard, dtype=np.float64).reshape(3, 3)
+        h = np.asarray(hkl, dtype=np.float64).reshape(-1, 3) @ t.T
+        hi = np.rint(h)
+        if h.size and np.abs(h - hi).max() > 1e-6:
+            i = int(np.abs(h - hi).max(axis=1).argmax())
+            raise SymmetryError(self.formula, f"line {hkl[i].tolist()} has non-integer indices "
+                                f"{h[i].round(3).tolist()} in the standardised cell")
+        return hi.astype(np.int32)
 
 
 def spglib_cell(structure: Structure) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,6 +173,9 @@ def structure_labels(
     table = extinction_table()
     group = table.of_space_group(number)
     params = _lattice_parameters(np.asarray(data.std_lattice))
+    # spglib: (a_s b_s c_s) = (a b c)·P⁻¹ and x_s = P·x + p; the phase h·x = h_s·x_s
+    # gives h = Pᵀ·h_s, so h_s = P⁻ᵀ·h
+    to_standard = np.linalg.inv(np.asarray(data.transformation_matrix, dtype=np.float64)).T
     return StructureLabels(
         space_group=number,
         space_group_symbol=str(data.international),
@@ -162,6 +187,7 @@ def structure_labels(
         formula=formula,
         lattice=params,
         num_sites=len(structure),
+        miller_to_standard=tuple(float(x) for x in to_standard.reshape(-1)),
     )
 
 
