@@ -207,6 +207,17 @@ def reference_pattern(
     on = config.enabled
     tt = np.asarray(two_theta, dtype=np.float64)
     n = tt.size
+    stretch = np.ones(n)  # d / d' of each line under the lattice strain
+    if on("lattice_strain") and hkl is not None:
+        e = p["lattice_strain.amplitude"] * (
+            2.0 * uniforms(key, streams.STREAM_LATTICE, np.arange(10)) - 1.0)
+        gs, mats = holohedry(np.asarray(cell, float))
+        d = np.sqrt(np.diag(gs))
+        t = np.eye(3) * (1.0 + e[0]) + e[1:].reshape(3, 3) * d[None, :] / d[:, None]
+        strained = np.mean(mats.transpose(0, 2, 1) @ (t.T @ gs @ t) @ mats, axis=0)
+        h = np.asarray(hkl, float)
+        stretch = np.sqrt(np.einsum("ni,ij,nj->n", h, strained, h)
+                          / np.einsum("ni,ij,nj->n", h, gs, h))
     shift = np.zeros(n)
     if on("zero_shift"):
         shift = shift + p["zero_shift.delta"]
@@ -240,6 +251,8 @@ def reference_pattern(
     for lam, w in waves:
         with np.errstate(invalid="ignore"):
             x0 = convert_two_theta(tt, from_wavelength=config.wavelength, to_wavelength=lam)
+            sin_t = np.sin(np.deg2rad(x0 / 2)) * stretch
+            x0 = np.where(sin_t < 1.0, 2.0 * np.rad2deg(np.arcsin(sin_t)), np.nan)
         x = x0 + shift
         if on("displacement"):  # Δ2θ = −2s·cosθ/R (radians)
             r_mm = config.op("displacement").settings["radius"]

@@ -101,6 +101,8 @@ def _assert_matches_reference(cfg, tt, inten, offsets, *, seed, skeys, views, hk
         sl = slice(offsets[b], offsets[b + 1])
         if hkl is None and "preferred_orientation.r" in params:
             params["preferred_orientation.r"][b] = 1.0  # skipped without a crystal
+        if hkl is None and "lattice_strain.amplitude" in params:
+            params["lattice_strain.amplitude"][b] = 0.0
         ref = reference_pattern(
             tt[sl], inten[sl], cfg, {k: v[b] for k, v in params.items()}, int(keys[b]),
             hkl=None if hkl is None else hkl[sl], cell=None if cells is None else cells[b],
@@ -143,17 +145,21 @@ def test_each_op_matches_numpy_reference(case):
     )
 
 
-def test_preferred_orientation_matches_numpy_reference():
-    tt, inten, offsets = _peaks(3, 40, seed=5)
+@pytest.mark.parametrize("ops", [
+    {"preferred_orientation": {"r": {"logbands": [[0.3, 0.6], [1.5, 3.0]]}}},
+    {"lattice_strain": {"amplitude": {"uniform": [0.0, 0.08]}}, "doublet": {"ratio": 0.5},
+     "displacement": {"shift": 0.3}},
+])  # fmt: skip
+def test_crystal_ops_match_numpy_reference(ops):
+    tt, inten, offsets = _peaks(4, 40, seed=5)
     g = np.random.default_rng(5)
     hkl = g.integers(-3, 4, (tt.size, 3))
     hkl[(hkl == 0).all(axis=1)] = [1, 0, 0]
     cells = np.array([[4.0, 4.0, 6.0, 90, 90, 90], [3.0, 3.0, 5.0, 90, 90, 120],
-                      [3.0, 4.0, 5.0, 90, 104, 90]])
-    cfg = _config({"preferred_orientation": {"r": {"logbands": [[0.3, 0.6], [1.5, 3.0]]}},
-                   "profile": PROFILE})
-    _assert_matches_reference(cfg, tt, inten, offsets, seed=3, skeys=np.array([1, 2, 3]),
-                              views=np.array([0, 1, 2]), hkl=hkl, cells=cells)
+                      [3.0, 4.0, 5.0, 90, 104, 90], [3.1, 4.2, 5.3, 81, 97, 104]])
+    cfg = _config({**ops, "profile": PROFILE})
+    _assert_matches_reference(cfg, tt, inten, offsets, seed=3, skeys=np.array([1, 2, 3, 4]),
+                              views=np.array([0, 1, 2, 0]), hkl=hkl, cells=cells)
 
 
 @pytest.mark.parametrize("preset", ["train", "invariance", "das2025", "extrapolation"])

@@ -40,7 +40,10 @@ LINE_OPS = {
     "tube_lines": {"tube_lines": {"kbeta": {"uniform": [0.01, 0.2]}, "tungsten": 0.05},
                    "doublet": {"ratio": 0.5}},
     "preferred_orientation": {"preferred_orientation": {"r": {"uniform": [0.3, 2.0]}}},
+    "lattice_strain": {"lattice_strain": {"amplitude": {"uniform": [0.0, 0.08]}},
+                       "doublet": {"ratio": 0.5}},
     "all_line_ops": {
+        "lattice_strain": {"amplitude": {"uniform": [0.0, 0.08]}},
         "zero_shift": {"delta": {"uniform": [-0.3, 0.3]}},
         "displacement": {"shift": {"uniform": [-0.5, 0.5]}},
         "position_noise": {"amplitude": {"uniform": [0.0, 0.05]}},
@@ -129,6 +132,8 @@ def test_each_line_op_gives_numba_lines_on_real_peaks(case, peak_db):  # noqa: F
     args = _db_arguments(_config(LINE_OPS[case]), peak_db, seed=11)
     if "preferred_orientation" in LINE_OPS[case] or case == "all_line_ops":
         assert args.on[K.PO]
+    if "lattice_strain" in LINE_OPS[case]:
+        assert args.on[K.STRAIN] and args.params[:, K.P_LSTRAIN].max() > 0.01
     assert assert_same_lines(args, torch_lines(args)) > 1000
 
 

@@ -2,7 +2,8 @@
 
 Torch equivalent of ``xrdsim.simulation.ops_kernel.make_lines`` (and its ``_push``,
 ``march_dollase``) for a whole batch, without a Python loop over patterns or peaks. Per
-peak i of pattern b: zero shift + position noise δ_i = a·(2u − 1), intensity noise
+peak i of pattern b: lattice strain (:mod:`.strain`: each wavelength's sin θ times d / d′),
+zero shift + position noise δ_i = a·(2u − 1), intensity noise
 y_i·(1 + ℓ(2u − 1)), preferred orientation (:mod:`.orientation`); then one line per
 wavelength (Kα1 or the single line, Kα2, Kβ1, W Lα1) moved by the displacement
 Δ2θ = −2s·cosθ/R, kept when it lies on the grid [0, 120°) and inside the peak-crop
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from xrdsim_training.torch_sim import rng
 from xrdsim_training.torch_sim.orientation import march_dollase
+from xrdsim_training.torch_sim.strain import strain_scale
 
 from xrdsim.grid import BIN_WIDTH, N_BINS
 from xrdsim.simulation import ops_kernel as K
@@ -76,7 +78,7 @@ def make_lines(
     tuple of Python bools in ``OP_ORDER``, consts (N_CONSTS,) float64, hkl (n, 3) int64,
     phase (n,) int64 crystal row of each peak in gs (C, 9) / mask (C, M) bool, ops
     (M, 9) float64, dirs (D, 3) float64 (the last five read only with preferred
-    orientation on).
+    orientation or lattice strain on).
 
     Returns:
         :class:`Lines` (B, L), L = most lines of any pattern; lines of pattern b are
@@ -127,6 +129,11 @@ def make_lines(
             weights.append(w)
             strong.append(~(w < floor))
     x0 = tt[rows].T  # (n, k)
+    if on[K.STRAIN]:  # sin θ′ = sin θ · d / d′; a line past sin θ′ = 1 no longer diffracts
+        scale = strain_scale(hkl=hkl, phase=phase, pat=pat, gs=gs, mask=mask, ops=ops, keys=keys,
+                             amplitude=params[:, K.P_LSTRAIN])
+        s_ = torch.sin(0.5 * x0 * _DEG2RAD) * scale[:, None]
+        x0 = torch.where(s_ >= 1.0, torch.nan, 2.0 * _RAD2DEG * torch.asin(torch.clamp(s_, max=1.0)))
     x = x0 + shift[:, None]
     if on[K.DISPL]:  # Δ2θ = −2s·cosθ/R
         s = _column(params, K.P_DISPL, pat)[:, None]

@@ -25,7 +25,7 @@ from xrdsim_training.torch_sim.inputs import KernelInputs, as_tensor, line_posit
 from xrdsim.errors import DatabaseError
 from xrdsim.simulation import phases
 from xrdsim.simulation.config import SimulationConfig, load_config
-from xrdsim.simulation.ops_kernel import PARAM_SLOTS, PO
+from xrdsim.simulation.ops_kernel import PARAM_SLOTS, PO, STRAIN
 from xrdsim.simulation.orientation import candidate_operations, directions_array, orientation_inputs
 from xrdsim.simulation.profile import grid_trig, normal_quantiles, shape_tables
 from xrdsim.simulation.rng import STREAM_MIXTURE
@@ -188,7 +188,7 @@ class DevicePeaks:
                 matrix[:, _P_PHASES] = 0.0
             peaks = self.gather(trows)
         on = tuple(bool(v) for v in enc.on)
-        if on[PO]:
+        if on[PO] or on[STRAIN]:
             crystal = {"hkl": peaks.hkl, "phase": peaks.phase, "gs": self.gs[peaks.rows],
                        "mask": self.mask[peaks.rows]}  # fmt: skip
         else:  # the engine's 1-element dummies

@@ -19,6 +19,15 @@ from xrdsim.simulation.orientation import (
 )
 from xrdsim.wavelengths import TUNGSTEN_LALPHA1
 
+#: Ops that need each line's hkl and its crystal's cell: (op, parameter, value recorded
+#: when no crystal is given and the op is skipped).
+CRYSTAL_OPS = (("preferred_orientation", "r", 1.0), ("lattice_strain", "amplitude", 0.0))
+
+
+def needs_crystal(cfg: SimulationConfig) -> bool:
+    """True when an op of ``cfg`` reads the lines' hkl and cells (:data:`CRYSTAL_OPS`)."""
+    return any(cfg.enabled(name) for name, _, _ in CRYSTAL_OPS)
+
 
 def line_positions(tt: np.ndarray, cfg: SimulationConfig, enc: Any) -> np.ndarray:
     """(4, n) float64 2θ of every peak for Kα1 (or the single line), Kα2, Kβ1 and W Lα1.
@@ -41,7 +50,8 @@ def line_positions(tt: np.ndarray, cfg: SimulationConfig, enc: Any) -> np.ndarra
 
 def orientation_arrays(cfg: SimulationConfig, active: bool, hkl: Any, cells: Any, phase: Any,
                  offsets: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Kernel inputs of preferred orientation (1-element dummies when the op is off).
+    """Crystal inputs of preferred orientation and lattice strain (1-element dummies when
+    ``active`` is False: neither op is on).
 
     Without ``phase`` the crystal of pattern b (``cells[b]``) owns all its lines;
     with it, line i belongs to crystal ``cells[phase[i]]`` (multi-phase patterns).

@@ -193,6 +193,10 @@ OPS: tuple[OpSpec, ...] = (
         ),
         check=_check_mixture,
     ),
+    OpSpec(
+        "lattice_strain",
+        (ParamSpec("amplitude", 0.0, 0.1, "ε, relative change of the lattice parameters"),),
+    ),
     OpSpec("zero_shift", (ParamSpec("delta", -5.0, 5.0, "2θ offset, degrees"),)),
     OpSpec(
         "displacement",
@@ -296,6 +300,10 @@ OPS: tuple[OpSpec, ...] = (
 
 
 OP_BY_NAME = {op.name: op for op in OPS}
+#: Ops added after the first release. A per-pattern parameter's slot is the counter of
+#: its random draw, so these take the last slots: a config without them draws exactly the
+#: numbers it drew before they existed.
+LATE_OPS = ("lattice_strain",)
 
 
 def op_spec(name: str) -> OpSpec:
@@ -303,8 +311,9 @@ def op_spec(name: str) -> OpSpec:
 
 
 def param_slots() -> tuple[str, ...]:
-    """Dotted names of every per-pattern parameter of every op, in op order."""
-    return tuple(f"{op.name}.{p.name}" for op in OPS for p in op.params if not p.per_peak)
+    """Dotted names of every per-pattern parameter of every op: op order, :data:`LATE_OPS` last."""
+    order = [op for op in OPS if op.name not in LATE_OPS] + [OP_BY_NAME[n] for n in LATE_OPS]
+    return tuple(f"{op.name}.{p.name}" for op in order for p in op.params if not p.per_peak)
 
 
 def per_item_slots() -> tuple[str, ...]:

@@ -31,6 +31,7 @@ from xrdsim.simulation.rng import (
     STREAM_COUNTING,
     STREAM_IMPURITY,
     STREAM_INTENSITY,
+    STREAM_LATTICE,
     STREAM_ORIENTATION,
     STREAM_POISSON,
     STREAM_POSITION,
@@ -51,19 +52,20 @@ PARAM_SLOTS = (
     "air_scatter.amplitude", "air_scatter.decay", "poisson_noise.counts",
     "counting_noise.counts", "background_noise.amplitude", "background_noise.dilation",
     "scan_range.start", "scan_range.end", "final_crop.low", "final_crop.high",
+    "lattice_strain.amplitude",
 )  # fmt: skip
 #: Per-item parameters drawn inside the kernel (``xrdsim.simulation.ops.per_item_slots()``).
 ITEM_SLOTS = ("impurity.intensity", "amorphous.height", "amorphous.center", "amorphous.fwhm",
               "amorphous.eta")  # fmt: skip
 #: Op order of the ``ops_on`` flags (must equal ``[op.name for op in config.OPS]``).
 OP_ORDER = (
-    "mixture", "zero_shift", "displacement", "position_noise", "peak_crop", "intensity_noise",
+    "mixture", "lattice_strain", "zero_shift", "displacement", "position_noise", "peak_crop", "intensity_noise",
     "preferred_orientation", "doublet", "tube_lines", "binning", "impurity", "profile",
     "sample_broadening", "transparency", "background", "amorphous", "air_scatter",
     "poisson_noise", "counting_noise", "background_noise", "scan_range", "renormalize",
     "final_crop",
 )  # fmt: skip
-(MIXTURE, ZERO, DISPL, POSN, PCROP, INTN, PO, DOUBLET, TUBE, BINNING, IMPURITY,
+(MIXTURE, STRAIN, ZERO, DISPL, POSN, PCROP, INTN, PO, DOUBLET, TUBE, BINNING, IMPURITY,
  PROFILE, BROADEN, TRANSP, BACKGROUND, AMORPH, AIR, POISSON, COUNTING, BGNOISE, SCAN, RENORM,
  FCROP) = range(len(OP_ORDER))  # fmt: skip
 
@@ -83,6 +85,9 @@ P_POISSON = PARAM_SLOTS.index("poisson_noise.counts")
 P_COUNTS = PARAM_SLOTS.index("counting_noise.counts")
 P_BGN_A, P_BGN_D = P_COUNTS + 1, P_COUNTS + 2
 P_SCAN_LO, P_SCAN_HI, P_FC_LO, P_FC_HI = (P_BGN_D + 1, P_BGN_D + 2, P_BGN_D + 3, P_BGN_D + 4)
+P_LSTRAIN = PARAM_SLOTS.index("lattice_strain.amplitude")
+#: Random numbers of one lattice strain: e₀ and the 9 entries of E (:func:`strained_metric`).
+N_STRAIN_DRAWS = 10
 #: Entries of the ``consts`` vector of :func:`render_batch`.
 C_CUTOFF, C_WAVELENGTH, C_MEAN, C_EXACT, C_RADIUS_D, C_RADIUS_T, C_IMP_LO, C_IMP_HI = range(8)
 N_CONSTS = 8
@@ -137,10 +142,71 @@ def march_dollase(hkl, gs, mask, ops, p, r):
 
 
 @nb.njit(cache=True)
+def strain_draws(key, amplitude, e):
+    """e[k] = ε(2u_k − 1), k < :data:`N_STRAIN_DRAWS`: e₀, then E row-major."""
+    ks = stream_key(key, STREAM_LATTICE)
+    for k in range(N_STRAIN_DRAWS):
+        e[k] = amplitude * (2.0 * uniform(ks, k) - 1.0)
+
+
+@nb.njit(cache=True)
+def strained_metric(gs, mask, ops, e, out):
+    """Reciprocal metric G*′ (9,) of a crystal under the strain draws ``e``.
+
+    S = e₀·I + D⁻¹·E·D with D = diag(√G*₁₁, √G*₂₂, √G*₃₃) (E acts on the reciprocal
+    components scaled to length), G*″ = (I + S)ᵀ·G*·(I + S), and G*′ the mean of
+    Mᵀ·G*″·M over the lattice's holohedry (``mask`` of ``ops``): a metric the holohedry
+    keeps, so symmetry-equivalent lines stay equal and the crystal system is unchanged
+    (cubic: isotropic; tetragonal / hexagonal: a and c; … triclinic: all six).
+    """
+    d = np.empty(3)
+    for i in range(3):
+        d[i] = math.sqrt(gs[4 * i])
+    t = np.empty(9)  # I + S
+    for i in range(3):
+        for j in range(3):
+            t[3 * i + j] = e[1 + 3 * i + j] * d[j] / d[i] + ((1.0 + e[0]) if i == j else 0.0)
+    g2 = np.empty(9)  # G*'' = Tᵀ G* T
+    for i in range(3):
+        for j in range(3):
+            acc = 0.0
+            for k in range(3):
+                for m in range(3):
+                    acc += t[3 * k + i] * gs[3 * k + m] * t[3 * m + j]
+            g2[3 * i + j] = acc
+    for q in range(9):
+        out[q] = 0.0
+    n = 0
+    for o in range(ops.shape[0]):
+        if not mask[o]:
+            continue
+        for i in range(3):
+            for j in range(3):
+                acc = 0.0
+                for k in range(3):
+                    for m in range(3):
+                        acc += ops[o, 3 * k + i] * g2[3 * k + m] * ops[o, 3 * m + j]
+                out[3 * i + j] += acc
+        n += 1
+    for q in range(9):
+        out[q] /= n
+
+
+@nb.njit(cache=True, inline="always")
+def _quad(h, g):
+    """hᵀ·G·h for a (3,) Miller index and a (9,) row-major metric."""
+    x, y, z = float(h[0]), float(h[1]), float(h[2])
+    return (x * (g[0] * x + g[1] * y + g[2] * z) + y * (g[3] * x + g[4] * y + g[5] * z)
+            + z * (g[6] * x + g[7] * y + g[8] * z))  # fmt: skip
+
+
+@nb.njit(cache=True)
 def make_lines(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, ops, dirs, lx, ly):
     """Instrument lines of one pattern into (lx, ly); returns their number.
 
-    Per peak i: zero shift, position noise δ_i ~ U(−a, a), intensity noise
+    Per peak i: lattice strain (each wavelength's sin θ_i times d_i/d′_i, d′ from the
+    line's hkl in :func:`strained_metric` of its crystal), zero shift, position noise
+    δ_i ~ U(−a, a), intensity noise
     y_i(1 + ℓ(2u − 1)), preferred orientation (:func:`march_dollase`, direction drawn
     from ``dirs``); then one line per wavelength (``tt`` rows: Kα1 or single line,
     Kα2, Kβ1, W Lα1), each moved by the displacement Δ2θ = −2s·cosθ/R. A Kβ / W line
@@ -157,7 +223,19 @@ def make_lines(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, op
     direction = dirs[min(int(uniform(stream_key(key, STREAM_ORIENTATION), 0) * dirs.shape[0]),
                          dirs.shape[0] - 1)]  # fmt: skip
     ratio = prm[P_RATIO]
+    draws = np.empty(N_STRAIN_DRAWS)
+    strained = np.empty(9)
+    strained_of = -1  # crystal whose strained metric ``strained`` holds
+    if on[STRAIN]:
+        strain_draws(key, prm[P_LSTRAIN], draws)
     for i in range(hi - lo):
+        scale = 1.0  # d / d′ of the line
+        if on[STRAIN]:
+            ph = phase[lo + i]
+            if ph != strained_of:
+                strained_metric(gs[ph], mask[ph], ops, draws, strained)
+                strained_of = ph
+            scale = math.sqrt(_quad(hkl[lo + i], strained) / _quad(hkl[lo + i], gs[ph]))
         shift = 0.0
         if on[ZERO]:
             shift += prm[P_DELTA]
@@ -185,6 +263,11 @@ def make_lines(tt, inten, lo, hi, prm, on, key, consts, hkl, phase, gs, mask, op
             x0 = tt[line, lo + i]
             if math.isnan(x0):  # cannot diffract at this wavelength
                 continue
+            if on[STRAIN]:  # sin θ′ = sin θ · d / d′
+                s_ = math.sin(0.5 * x0 * _DEG2RAD) * scale
+                if s_ >= 1.0:  # no longer diffracts
+                    continue
+                x0 = 2.0 * _RAD2DEG * math.asin(s_)
             x = x0 + shift
             if on[DISPL]:  # Δ2θ = −2s·cosθ/R
                 x -= _RAD2DEG * 2.0 * prm[P_DISPL] * math.cos(0.5 * x0 * _DEG2RAD) / consts[

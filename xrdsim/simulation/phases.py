@@ -17,6 +17,7 @@ import numpy as np
 
 from xrdsim.simulation import rng
 from xrdsim.simulation.config import SimulationConfig, load_config
+from xrdsim.simulation.kernel_inputs import needs_crystal
 from xrdsim.simulation.ops_kernel import PARAM_SLOTS
 from xrdsim.simulation.profile import SimulationResult, run_simulation, simulate_batch
 from xrdsim.simulation.sampling import draw_matrix, encode_config, pattern_keys
@@ -76,13 +77,13 @@ def simulate_database(
     """Simulate one pattern per entry of ``indices`` from a :class:`PeakDatabase`.
 
     Same bytes as :func:`simulate_batch` on the structures' peaks when neither
-    ``mixture`` nor ``preferred_orientation`` is on; with them, the extra phases and the
-    hkl / cells come from ``db``. A pattern depends only on (config, seed, structure key,
+    ``mixture`` nor a crystal op (``preferred_orientation``, ``lattice_strain``) is on;
+    with them, the extra phases and the hkl / cells come from ``db``. A pattern depends only on (config, seed, structure key,
     view) and the database, never on the batch.
     """
     cfg = load_config(config)
     idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-    po = cfg.enabled("preferred_orientation")
+    po = needs_crystal(cfg)  # preferred orientation or lattice strain
     if not cfg.enabled("mixture") or len(db) < 2:
         batch = db.ragged(idx, hkl=po)
         return simulate_batch(batch.two_theta, batch.intensity, batch.offsets, cfg, seed=seed,

@@ -27,7 +27,12 @@ from scipy import integrate, special
 from xrdsim.errors import ConfigError, PeakInputError
 from xrdsim.grid import N_BINS, grid_centers
 from xrdsim.simulation.config import SimulationConfig, load_config
-from xrdsim.simulation.kernel_inputs import check_peaks, line_positions, orientation_arrays
+from xrdsim.simulation.kernel_inputs import (
+    CRYSTAL_OPS,
+    check_peaks,
+    line_positions,
+    orientation_arrays,
+)
 from xrdsim.simulation.ops import OPS
 from xrdsim.simulation.ops_kernel import PARAM_SLOTS, render_batch
 from xrdsim.simulation.profile_kernel import TABLE_DU, TABLE_NODES
@@ -184,11 +189,14 @@ def kernel_arguments(two_theta, intensity, offsets, config, matrix_fn, *, seed, 
     if cfg.enabled("mixture") and not mixed:
         matrix[:, PARAM_SLOTS.index("mixture.phases")] = 0.0
     on = enc.on.copy()
-    po = [op.name for op in OPS].index("preferred_orientation")
-    if on[po] and (hkl is None or cells is None):  # no crystal given: nothing to orient
-        on[po] = False
-        matrix[:, PARAM_SLOTS.index("preferred_orientation.r")] = 1.0
-    hkl_, phase_, gs, mask, ops, dirs = orientation_arrays(cfg, on[po], hkl, cells, phase, offs)
+    names = [op.name for op in OPS]
+    if hkl is None or cells is None:  # no crystal given: nothing to orient or strain
+        for name, param, neutral in CRYSTAL_OPS:
+            if on[names.index(name)]:
+                on[names.index(name)] = False
+                matrix[:, PARAM_SLOTS.index(f"{name}.{param}")] = neutral
+    crystal = any(on[names.index(name)] for name, _, _ in CRYSTAL_OPS)
+    hkl_, phase_, gs, mask, ops, dirs = orientation_arrays(cfg, crystal, hkl, cells, phase, offs)
     return KernelArguments(
         config=cfg, tt=line_positions(tt, cfg, enc), inten=inten, offsets=offs, params=matrix,
         keys=keys, on=on, consts=enc.consts, hkl=hkl_, phase=phase_, gs=gs, mask=mask, ops=ops,
@@ -205,8 +213,9 @@ def run_simulation(two_theta, intensity, offsets, config, matrix_fn, *, seed, st
     ``matrix_fn(cfg, enc, keys)`` gives the (B, P) parameters; ``mixed``: the peaks already
     hold each pattern's extra phases (:mod:`xrdsim.simulation.phases`). Otherwise a bare
     peak list has no other structures to mix in, and ``mixture.phases`` is recorded as 0;
-    without ``hkl`` and ``cells`` there is no crystal to orient, and
-    ``preferred_orientation.r`` is recorded as 1 (no texture).
+    without ``hkl`` and ``cells`` there is no crystal to orient or strain, and
+    ``preferred_orientation.r`` is recorded as 1 (no texture), ``lattice_strain.amplitude``
+    as 0.
     """
     args = kernel_arguments(two_theta, intensity, offsets, config, matrix_fn, seed=seed,
                             structure_keys=structure_keys, views=views, hkl=hkl, cells=cells,

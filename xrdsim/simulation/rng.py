@@ -39,6 +39,7 @@ STREAM_POISSON = 9  # Poisson counting noise, counter = 64·bin + attempt
 STREAM_AMORPHOUS = 10  # amorphous humps, counter = 4·hump + parameter
 STREAM_MIXTURE = 11  # which structures join a multi-phase pattern, counter = phase
 STREAM_ORIENTATION = 12  # preferred-orientation axis, counter 0
+STREAM_LATTICE = 13  # lattice strain, counter = entry of (e₀, E row-major)
 
 _SH30 = np.uint64(30)
 _SH27 = np.uint64(27)
