@@ -133,7 +133,8 @@ def make_lines(
         scale = strain_scale(hkl=hkl, phase=phase, pat=pat, gs=gs, mask=mask, ops=ops, keys=keys,
                              amplitude=params[:, K.P_LSTRAIN])
         s_ = torch.sin(0.5 * x0 * _DEG2RAD) * scale[:, None]
-        x0 = torch.where(s_ >= 1.0, torch.nan, 2.0 * _RAD2DEG * torch.asin(torch.clamp(s_, max=1.0)))
+        moved = 2.0 * _RAD2DEG * torch.asin(torch.clamp(s_, max=1.0))
+        x0 = torch.where(s_ >= 1.0, torch.nan, moved)
     x = x0 + shift[:, None]
     if on[K.DISPL]:  # Δ2θ = −2s·cosθ/R
         s = _column(params, K.P_DISPL, pat)[:, None]

@@ -59,9 +59,9 @@ ITEM_SLOTS = ("impurity.intensity", "amorphous.height", "amorphous.center", "amo
               "amorphous.eta")  # fmt: skip
 #: Op order of the ``ops_on`` flags (must equal ``[op.name for op in config.OPS]``).
 OP_ORDER = (
-    "mixture", "lattice_strain", "zero_shift", "displacement", "position_noise", "peak_crop", "intensity_noise",
-    "preferred_orientation", "doublet", "tube_lines", "binning", "impurity", "profile",
-    "sample_broadening", "transparency", "background", "amorphous", "air_scatter",
+    "mixture", "lattice_strain", "zero_shift", "displacement", "position_noise", "peak_crop",
+    "intensity_noise", "preferred_orientation", "doublet", "tube_lines", "binning", "impurity",
+    "profile", "sample_broadening", "transparency", "background", "amorphous", "air_scatter",
     "poisson_noise", "counting_noise", "background_noise", "scan_range", "renormalize",
     "final_crop",
 )  # fmt: skip

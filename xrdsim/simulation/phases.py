@@ -78,8 +78,8 @@ def simulate_database(
 
     Same bytes as :func:`simulate_batch` on the structures' peaks when neither
     ``mixture`` nor a crystal op (``preferred_orientation``, ``lattice_strain``) is on;
-    with them, the extra phases and the hkl / cells come from ``db``. A pattern depends only on (config, seed, structure key,
-    view) and the database, never on the batch.
+    with them, the extra phases and the hkl / cells come from ``db``. A pattern depends
+    only on (config, seed, structure key, view) and the database, never on the batch.
     """
     cfg = load_config(config)
     idx = np.asarray(indices, dtype=np.int64).reshape(-1)
