@@ -134,7 +134,8 @@ def test_cross_op_checks():
 
 #: Per-pattern parameters of the train preset (ops in OPS order).
 TRAIN_PARAMS = (
-    "mixture.phases", "mixture.fraction", "zero_shift.delta", "displacement.shift",
+    "mixture.phases", "mixture.fraction", "lattice_strain.amplitude", "zero_shift.delta",
+    "displacement.shift",
     "position_noise.amplitude", "intensity_noise.amplitude", "preferred_orientation.r",
     "doublet.ratio", "tube_lines.kbeta", "tube_lines.tungsten",
     "impurity.count", "profile.U", "profile.V", "profile.W", "profile.P",
