@@ -12,7 +12,11 @@ from xrdsim.errors import ConfigError, XrdsimError
 
 
 def _load_peaks(cif: Path | None, peaks_db: Path | None, structure_id: str | None, wavelength):
-    """(PeakList, structure id) from a CIF file or a peak database entry."""
+    """(PeakList, cell, structure id) from a CIF file or a peak database entry.
+
+    The PeakList's hkl index its lines in ``cell`` (a, b, c, α, β, γ), spglib's
+    standardised cell, as preferred orientation and lattice strain need them.
+    """
     if (cif is None) == (peaks_db is None):
         raise click.UsageError("give exactly one of --cif FILE or --peaks DB (with --id ID)")
     if peaks_db is not None:
@@ -24,15 +28,23 @@ def _load_peaks(cif: Path | None, peaks_db: Path | None, structure_id: str | Non
         with PeakDatabase(peaks_db) as db:
             check_peak_wavelength(db.attrs["wavelength"], wavelength,
                                   source=f"peak database {peaks_db}")
-            return db.peaks(structure_id), structure_id
+            i = db.index(structure_id)
+            db.ragged([i], hkl=True)  # refuses a database whose hkl are in another cell
+            return db.peaks(i), db.cells([i])[0], structure_id
+    from dataclasses import replace
+
     from xrdsim.peaks.lines import compute_peaks
     from xrdsim.structures.reader import read_structures
+    from xrdsim.structures.symmetry import structure_labels
 
     for record in read_structures(cif):
         if isinstance(record, XrdsimError):
             raise record
         if structure_id is None or record.structure_id == structure_id:
-            return compute_peaks(record.structure, wavelength=wavelength), record.structure_id
+            peaks = compute_peaks(record.structure, wavelength=wavelength)
+            labels = structure_labels(record.structure)
+            peaks = replace(peaks, hkl=labels.standard_miller(peaks.hkl))
+            return peaks, labels.lattice, record.structure_id
     raise ConfigError(f"{cif}: no structure with id {structure_id!r}")
 
 
@@ -132,12 +144,12 @@ def simulate(cif, peaks_db, structure_id, configs, seed, views, output, as_json)
         raise click.BadParameter(f"{output}: use a .npy, .csv, .xy or .png file name",
                                  param_hint="-o")
     cfgs = [load_config(c) for c in configs]
-    peaks, sid = _load_peaks(cif, peaks_db, structure_id, cfgs[0].wavelength)
+    peaks, cell, sid = _load_peaks(cif, peaks_db, structure_id, cfgs[0].wavelength)
     rows, report = [], []
     for spec, cfg in zip(configs, cfgs, strict=True):
         for view in range(views):
             pattern, params = simulate_one(peaks, cfg, seed=seed, structure_key=structure_key(sid),
-                                           view=view)  # fmt: skip
+                                           view=view, cell=cell)  # fmt: skip
             rows.append((f"{cfg.name or spec} view {view}", pattern))
             report.append({"config": cfg.name or str(spec), "view": view, "params": params})
     if suffix == ".npy":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -524,6 +525,7 @@ def test_simulate_cli_writes_npy_csv_png(tmp_path, shared_data):
 
     from xrdsim.peaks.lines import compute_peaks
     from xrdsim.structures.reader import read_structures
+    from xrdsim.structures.symmetry import structure_labels
 
     cif = shared_data / "cifs" / "dara_tutorial" / "NiO_225_sym.cif"
     runner = CliRunner()
@@ -534,13 +536,15 @@ def test_simulate_cli_writes_npy_csv_png(tmp_path, shared_data):
     patterns = np.load(out)
     assert patterns.shape == (4, N_BINS) and patterns.dtype == np.float32
     record = next(iter(read_structures(cif)))
-    expected, _ = simulate(
-        compute_peaks(record.structure),
-        "invariance",
-        seed=4,
-        structure_key=structure_key(record.structure_id),
-        view=1,
-    )
+    # the CLI indexes the lines in the standardised cell and passes it: texture and
+    # lattice strain act (a bare peak list would record them as r = 1 and ε = 0)
+    labels = structure_labels(record.structure)
+    peaks = compute_peaks(record.structure)
+    peaks = replace(peaks, hkl=labels.standard_miller(peaks.hkl))
+    expected, params = simulate(peaks, "invariance", seed=4,
+                                structure_key=structure_key(record.structure_id), view=1,
+                                cell=labels.lattice)  # fmt: skip
+    assert params["lattice_strain.amplitude"] > 0 and params["preferred_orientation.r"] != 1.0
     np.testing.assert_array_equal(patterns[3], expected)
     res = runner.invoke(cli, [*args[:5], "-o", str(tmp_path / "p.csv")])
     table = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)

@@ -359,8 +359,12 @@ def simulate(
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Simulate one pattern; identical to row 0 of :func:`simulate_batch` on the same key.
 
-    ``cell`` (a, b, c, α, β, γ) is needed only by ``preferred_orientation``, which also
-    takes the hkl of a :class:`xrdsim.PeakList`.
+    ``cell`` (a, b, c, α, β, γ) is needed only by ``preferred_orientation`` and
+    ``lattice_strain``, which also take the hkl of a :class:`xrdsim.PeakList`, indexed in
+    that cell. Give a conventional cell (the lattice's holohedry is found among the
+    operations of m-3m and 6/mmm in their standard axes): a peak database's entry and
+    ``db.cells``, or ``StructureLabels.standard_miller`` and ``.lattice`` for peaks of
+    :func:`xrdsim.compute_peaks`.
 
     Returns:
         (pattern (12000,) float32, dict of the sampled parameters as Python numbers).
