@@ -70,7 +70,7 @@ class StructureLabels:
         miller_to_standard: the 3 × 3 matrix T (row-major, 9 entries) taking Miller
             indices in the cell as given to that standardised cell, h_std = T·h
             (``spglib``'s transformation matrix P: T = P⁻ᵀ; integral unless the cell as
-            given is a supercell of the standardised one).
+            given is a supercell).
     """
 
     space_group: int
@@ -100,13 +100,18 @@ class StructureLabels:
     def standard_miller(self, hkl: np.ndarray) -> np.ndarray:
         """(n, 3) int32 Miller indices in the standardised cell of those in the cell as given.
 
-        A cell that is a supercell at ``symprec`` (a pseudo-symmetric input: one of MP-20's
-        18,093) has weak lines that are no reflection of the standardised lattice; their
-        indices there are not integers and are rounded to the nearest (their texture and
-        strain factors are approximate).
+        Raises:
+            SymmetryError: a line whose indices are not integers there (a reflection of a
+                supercell that the crystal's own lattice does not have).
         """
         t = np.asarray(self.miller_to_standard, dtype=np.float64).reshape(3, 3)
-        return np.rint(np.asarray(hkl, dtype=np.float64).reshape(-1, 3) @ t.T).astype(np.int32)
+        h = np.asarray(hkl, dtype=np.float64).reshape(-1, 3) @ t.T
+        hi = np.rint(h)
+        if h.size and np.abs(h - hi).max() > 1e-6:
+            i = int(np.abs(h - hi).max(axis=1).argmax())
+            raise SymmetryError(self.formula, f"line {hkl[i].tolist()} has non-integer indices "
+                                f"{h[i].round(3).tolist()} in the standardised cell")
+        return hi.astype(np.int32)
 
 
 def spglib_cell(structure: Structure) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
