@@ -452,6 +452,14 @@ def test_bad_call_arguments():
             structure_keys=0,
             views=0,
         )
+    strained = _config({"lattice_strain": {"amplitude": 0.01}})
+    cell = np.array([[4.0, 4.0, 4.0, 90.0, 90.0, 90.0]])
+    with pytest.raises(PeakInputError, match=r"line 3: hkl \(0, 0, 0\) is not a reflection"):
+        simulate_batch(tt, inten, offsets, strained, seed=0, structure_keys=0, views=0,
+                       hkl=np.array([[1, 0, 0]] * 3 + [[0, 0, 0]] + [[1, 1, 1]]), cells=cell)
+    with pytest.raises(PeakInputError, match=r"hkl must have shape \(5, 3\)"):
+        simulate_batch(tt, inten, offsets, strained, seed=0, structure_keys=0, views=0,
+                       hkl=np.ones((4, 3), np.int64), cells=cell)
     params = {f"profile.{k}": v for k, v in PROFILE.items()} | {"profile.eta": 1.5}
     with pytest.raises(ConfigError, match=r"profile.eta.*\[0.0, 1.0\]"):
         render(

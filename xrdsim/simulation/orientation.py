@@ -105,7 +105,7 @@ def orientation_inputs(
 
 
 def check_hkl(hkl: np.ndarray | None, n_peaks: int) -> np.ndarray:
-    """(n, 3) int64 Miller indices of every line (required by preferred orientation)."""
+    """(n, 3) int64 Miller indices of every line (preferred orientation, lattice strain)."""
     if hkl is None:
         raise PeakInputError(
             "preferred_orientation needs the hkl of every line: pass hkl= (n, 3) (PeakBatch.hkl "
@@ -114,6 +114,10 @@ def check_hkl(hkl: np.ndarray | None, n_peaks: int) -> np.ndarray:
     hkl = np.ascontiguousarray(hkl, dtype=np.int64)
     if hkl.shape != (n_peaks, 3):
         raise PeakInputError(f"hkl must have shape ({n_peaks}, 3), got {hkl.shape}")
+    zero = ~hkl.any(axis=1)
+    if zero.any():
+        raise PeakInputError(f"line {int(np.argmax(zero))}: hkl (0, 0, 0) is not a reflection; "
+                             "give every line its Miller indices")
     return hkl
 
 

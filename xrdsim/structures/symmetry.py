@@ -110,7 +110,10 @@ class StructureLabels:
         if h.size and np.abs(h - hi).max() > 1e-6:
             i = int(np.abs(h - hi).max(axis=1).argmax())
             raise SymmetryError(self.formula, f"line {hkl[i].tolist()} has non-integer indices "
-                                f"{h[i].round(3).tolist()} in the standardised cell")
+                                f"{h[i].round(3).tolist()} in the standardised cell: the cell "
+                                "as given is a supercell of it at this symprec (pseudo-"
+                                "symmetric), so lines contradict the label; a smaller symprec "
+                                "labels the structure as it is")
         return hi.astype(np.int32)
 
 
