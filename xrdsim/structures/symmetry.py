@@ -178,7 +178,10 @@ def structure_labels(
     params = _lattice_parameters(np.asarray(data.std_lattice))
     # spglib: (a_s b_s c_s) = (a b c)·P⁻¹ and x_s = P·x + p; the phase h·x = h_s·x_s
     # gives h = Pᵀ·h_s, so h_s = P⁻ᵀ·h
-    to_standard = np.linalg.inv(np.asarray(data.transformation_matrix, dtype=np.float64)).T
+    # (rounded: P is integral or a simple fraction; the inverse's last-bit noise would make
+    # equal structures differ)
+    to_standard = np.round(np.linalg.inv(np.asarray(data.transformation_matrix,
+                                                    dtype=np.float64)).T, 9) + 0.0
     return StructureLabels(
         space_group=number,
         space_group_symbol=str(data.international),
