@@ -210,7 +210,7 @@ class DevicePeaks:
                 "item_hi": enc.item_hi, "item_off": enc.item_off, "item_n": enc.item_n,
                 "vals": enc.choice_vals, "tables": shape_tables(), "trig": grid_trig(),
                 "normal_q": normal_quantiles(), "ops": self.ops,
-                "dirs": dirs if enc.on[PO] else np.ones((1, 3)),
+                "dirs": dirs if enc.on[PO] or enc.on[STRAIN] else np.ones((1, 3)),
                 "hkl": np.zeros((1, 3), np.int64), "phase": np.zeros(1, np.int64),
                 "gs": np.zeros((1, 9)), "mask": np.zeros((1, self.ops.shape[0]), np.bool_),
             }  # fmt: skip
