@@ -25,8 +25,7 @@ from xrdsim_training.torch_sim.render import render_lines
 from xrdsim.grid import N_BINS
 from xrdsim.simulation import ops_kernel as K
 from xrdsim.simulation.config import load_config
-from xrdsim.simulation.kernel_inputs import line_positions, orientation_arrays
-from xrdsim.simulation.ops import OPS
+from xrdsim.simulation.kernel_inputs import line_positions, needs_crystal, orientation_arrays
 from xrdsim.simulation.profile import grid_trig, normal_quantiles, shape_tables
 from xrdsim.simulation.sampling import draw_matrix, encode_config, pattern_keys
 
@@ -83,8 +82,8 @@ def kernel_case(config, peaks, *, seed=5, views=(0, 1)):
     if cfg.enabled("mixture"):
         matrix[:, K.PARAM_SLOTS.index("mixture.phases")] = 0.0
     on = enc.on.copy()
-    po = [op.name for op in OPS].index("preferred_orientation")
-    hkl_, phase, gs, mask, ops, dirs = orientation_arrays(cfg, on[po], hkl, cells, None, offs)
+    hkl_, phase, gs, mask, ops, dirs = orientation_arrays(cfg, needs_crystal(cfg), hkl, cells,
+                                                          None, offs)  # fmt: skip
     return dict(tt=line_positions(tt, cfg, enc), inten=inten, offsets=offs, params=matrix,
                 keys=keys, on=on, consts=enc.consts, hkl=hkl_, phase=phase, gs=gs, mask=mask,
                 ops=ops, dirs=dirs, item_kind=enc.item_kind, item_lo=enc.item_lo,
