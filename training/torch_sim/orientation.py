@@ -18,7 +18,7 @@ import torch
 CHUNK_LINES = 32_768
 
 
-def _quad(v: torch.Tensor, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+def quadratic_form(v: torch.Tensor, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """v·G·w for rows of v, w (k, 3) and G (k, 9) row-major, summed as the numba kernel."""
     gw0 = g[:, 0] * w[:, 0] + g[:, 1] * w[:, 1] + g[:, 2] * w[:, 2]
     gw1 = g[:, 3] * w[:, 0] + g[:, 4] * w[:, 1] + g[:, 5] * w[:, 2]
@@ -70,7 +70,7 @@ def march_dollase(
                           g[:, 3] * p[:, 0] + g[:, 4] * p[:, 1] + g[:, 5] * p[:, 2],
                           g[:, 6] * p[:, 0] + g[:, 7] * p[:, 1] + g[:, 8] * p[:, 2]], dim=1)
         pp = p[:, 0] * gp[:, 0] + p[:, 1] * gp[:, 1] + p[:, 2] * gp[:, 2]
-        hhpp = _quad(h, g, h) * pp
+        hhpp = quadratic_form(h, g, h) * pp
         # every (line, operation) pair of the chunk: line li, pair index of its crystal
         k = n_ops[ph]
         total_pairs = int(k.sum())

@@ -11,17 +11,10 @@ from __future__ import annotations
 
 import torch
 from xrdsim_training.torch_sim import rng
+from xrdsim_training.torch_sim.orientation import quadratic_form
 
 from xrdsim.simulation.ops_kernel import N_STRAIN_DRAWS
 from xrdsim.simulation.rng import STREAM_LATTICE
-
-
-def _quad(h: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """hᵀ·G·h for rows h (k, 3) and G (k, 9) row-major, summed as the numba ``_quad``."""
-    x, y, z = h[:, 0], h[:, 1], h[:, 2]
-    return (x * (g[:, 0] * x + g[:, 1] * y + g[:, 2] * z)
-            + y * (g[:, 3] * x + g[:, 4] * y + g[:, 5] * z)
-            + z * (g[:, 6] * x + g[:, 7] * y + g[:, 8] * z))  # fmt: skip
 
 
 def strained_metrics(gs: torch.Tensor, mask: torch.Tensor, ops: torch.Tensor,
@@ -57,13 +50,15 @@ def strain_scale(*, hkl: torch.Tensor, phase: torch.Tensor, pat: torch.Tensor,
         gs: (C, 9) float64; mask: (C, M) bool; ops: (M, 9) float64 (``render_batch``'s).
         keys: (B,) int64 pattern keys; amplitude: (B,) float64 ε of each pattern.
     """
+    if phase.numel() == 0:
+        return torch.ones(0, dtype=torch.float64, device=hkl.device)
     counters = torch.arange(N_STRAIN_DRAWS, device=keys.device)
     u = rng.uniform(rng.stream_key(keys, STREAM_LATTICE)[:, None], counters[None, :])
     draws = amplitude[:, None] * (2.0 * u - 1.0)  # (B, 10)
-    # crystal rows used by some line, and the pattern that owns each
-    used, first = torch.unique(phase, return_inverse=True)
-    owner = torch.zeros(used.shape[0], dtype=torch.int64, device=phase.device)
-    owner[first] = pat
-    strained = strained_metrics(gs[used], mask[used], ops, draws[owner])
+    # the pattern that owns each crystal row (every row of gs is one pattern's crystal;
+    # a row without lines gets pattern 0's draws, unused): no data-dependent shapes, so
+    # no device → host sync
+    owner = torch.zeros(gs.shape[0], dtype=torch.int64, device=gs.device).scatter_(0, phase, pat)
+    strained = strained_metrics(gs, mask, ops, draws[owner])
     h = hkl.to(torch.float64)
-    return torch.sqrt(_quad(h, strained[first]) / _quad(h, gs[phase]))
+    return torch.sqrt(quadratic_form(h, strained[phase], h) / quadratic_form(h, gs[phase], h))

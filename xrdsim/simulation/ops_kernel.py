@@ -111,6 +111,14 @@ def _push(x, w, prm, on, lx, ly, nl):
     return nl + 1
 
 
+@nb.njit(cache=True, inline="always")
+def _quad(h, g):
+    """hᵀ·G·h for a (3,) vector (Miller index or direction) and a (9,) row-major metric."""
+    x, y, z = float(h[0]), float(h[1]), float(h[2])
+    return (x * (g[0] * x + g[1] * y + g[2] * z) + y * (g[3] * x + g[4] * y + g[5] * z)
+            + z * (g[6] * x + g[7] * y + g[8] * z))  # fmt: skip
+
+
 @nb.njit(cache=True)
 def march_dollase(hkl, gs, mask, ops, p, r):
     """W = ⟨(r²cos²α + sin²α/r)^(−3/2)⟩ over the equivalents M·hkl (mask) of one line.
@@ -121,10 +129,9 @@ def march_dollase(hkl, gs, mask, ops, p, r):
     gp0 = gs[0] * p[0] + gs[1] * p[1] + gs[2] * p[2]
     gp1 = gs[3] * p[0] + gs[4] * p[1] + gs[5] * p[2]
     gp2 = gs[6] * p[0] + gs[7] * p[1] + gs[8] * p[2]
-    pp = p[0] * gp0 + p[1] * gp1 + p[2] * gp2
+    pp = _quad(p, gs)
     h, k, l = float(hkl[0]), float(hkl[1]), float(hkl[2])
-    hh = (h * (gs[0] * h + gs[1] * k + gs[2] * l) + k * (gs[3] * h + gs[4] * k + gs[5] * l)
-          + l * (gs[6] * h + gs[7] * k + gs[8] * l))  # fmt: skip
+    hh = _quad(hkl, gs)
     total = 0.0
     n = 0
     for m in range(ops.shape[0]):
@@ -190,14 +197,6 @@ def strained_metric(gs, mask, ops, e, out):
         n += 1
     for q in range(9):
         out[q] /= n
-
-
-@nb.njit(cache=True, inline="always")
-def _quad(h, g):
-    """hᵀ·G·h for a (3,) Miller index and a (9,) row-major metric."""
-    x, y, z = float(h[0]), float(h[1]), float(h[2])
-    return (x * (g[0] * x + g[1] * y + g[2] * z) + y * (g[3] * x + g[4] * y + g[5] * z)
-            + z * (g[6] * x + g[7] * y + g[8] * z))  # fmt: skip
 
 
 @nb.njit(cache=True)
