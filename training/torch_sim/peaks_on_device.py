@@ -25,7 +25,8 @@ from xrdsim_training.torch_sim.inputs import KernelInputs, as_tensor, line_posit
 from xrdsim.errors import DatabaseError
 from xrdsim.simulation import phases
 from xrdsim.simulation.config import SimulationConfig, load_config
-from xrdsim.simulation.ops_kernel import PARAM_SLOTS, PO, STRAIN
+from xrdsim.simulation.kernel_inputs import needs_crystal
+from xrdsim.simulation.ops_kernel import PARAM_SLOTS
 from xrdsim.simulation.orientation import candidate_operations, directions_array, orientation_inputs
 from xrdsim.simulation.profile import grid_trig, normal_quantiles, shape_tables
 from xrdsim.simulation.rng import STREAM_MIXTURE
@@ -188,7 +189,7 @@ class DevicePeaks:
                 matrix[:, _P_PHASES] = 0.0
             peaks = self.gather(trows)
         on = tuple(bool(v) for v in enc.on)
-        if on[PO] or on[STRAIN]:
+        if needs_crystal(cfg):
             crystal = {"hkl": peaks.hkl, "phase": peaks.phase, "gs": self.gs[peaks.rows],
                        "mask": self.mask[peaks.rows]}  # fmt: skip
         else:  # the engine's 1-element dummies
@@ -210,7 +211,7 @@ class DevicePeaks:
                 "item_hi": enc.item_hi, "item_off": enc.item_off, "item_n": enc.item_n,
                 "vals": enc.choice_vals, "tables": shape_tables(), "trig": grid_trig(),
                 "normal_q": normal_quantiles(), "ops": self.ops,
-                "dirs": dirs if enc.on[PO] or enc.on[STRAIN] else np.ones((1, 3)),
+                "dirs": dirs if needs_crystal(cfg) else np.ones((1, 3)),
                 "hkl": np.zeros((1, 3), np.int64), "phase": np.zeros(1, np.int64),
                 "gs": np.zeros((1, 9)), "mask": np.zeros((1, self.ops.shape[0]), np.bool_),
             }  # fmt: skip

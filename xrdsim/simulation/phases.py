@@ -83,12 +83,12 @@ def simulate_database(
     """
     cfg = load_config(config)
     idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-    po = needs_crystal(cfg)  # preferred orientation or lattice strain
+    crystal = needs_crystal(cfg)  # preferred orientation or lattice strain
     if not cfg.enabled("mixture") or len(db) < 2:
-        batch = db.ragged(idx, hkl=po)
+        batch = db.ragged(idx, hkl=crystal)
         return simulate_batch(batch.two_theta, batch.intensity, batch.offsets, cfg, seed=seed,
                               structure_keys=structure_keys, views=views, threads=threads,
-                              hkl=batch.hkl, cells=db.cells(idx) if po else None)  # fmt: skip
+                              hkl=batch.hkl, cells=db.cells(idx) if crystal else None)  # fmt: skip
     sk = np.broadcast_to(np.asarray(structure_keys, dtype=np.int64), idx.shape)
     vw = np.broadcast_to(np.asarray(views, dtype=np.int64), idx.shape)
     keys = pattern_keys(seed, sk, vw)
@@ -105,7 +105,7 @@ def simulate_database(
     rows[np.setdiff1d(np.arange(rows.size), starts)] = partners[take]
     weights = np.repeat(frac, counts)
     weights[starts] = 1.0 - n_extra * frac
-    batch = db.ragged(rows, hkl=po, raw=True)
+    batch = db.ragged(rows, hkl=crystal, raw=True)
     per_phase = np.diff(batch.offsets)
     scale = np.repeat(weights / cell_zmv(db, rows), per_phase)
     pattern_of_phase = np.repeat(np.arange(idx.size), counts)
@@ -115,6 +115,6 @@ def simulate_database(
     return run_simulation(
         batch.two_theta, batch.intensity * scale, offsets, cfg, lambda *_: matrix, seed=seed,
         structure_keys=sk, views=vw, threads=threads, hkl=batch.hkl,
-        cells=db.cells(rows) if po else None, phase=phase if po else None, mixed=True,
+        cells=db.cells(rows) if crystal else None, phase=phase if crystal else None, mixed=True,
     )  # fmt: skip
 
