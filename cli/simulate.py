@@ -28,8 +28,8 @@ def _load_peaks(cif: Path | None, peaks_db: Path | None, structure_id: str | Non
         with PeakDatabase(peaks_db) as db:
             check_peak_wavelength(db.attrs["wavelength"], wavelength,
                                   source=f"peak database {peaks_db}")
+            db.require_standard_hkl()
             i = db.index(structure_id)
-            db.ragged([i], hkl=True)  # refuses a database whose hkl are in another cell
             return db.peaks(i), db.cells([i])[0], structure_id
     from dataclasses import replace
 

@@ -293,6 +293,20 @@ class PeakDatabase:
                   for c, v in self.labels.items()}
         return self.peaks(i), labels
 
+    def require_standard_hkl(self) -> None:
+        """Refuse a file whose Miller indices are not in the cell of its structure table.
+
+        Raises:
+            DatabaseError: format version < 3 (lines indexed in the CIF's own cell), which
+                preferred orientation and lattice strain cannot use; the fix is named.
+        """
+        if int(self._h5().attrs["format_version"]) < STANDARD_HKL_VERSION:
+            raise DatabaseError(
+                f"{self.path} was written by an xrdsim that indexed each line in the CIF's own "
+                "cell, not in the standardised cell of its structure table, so the crystal ops "
+                "(preferred_orientation, lattice_strain) cannot use it: rebuild it with "
+                "`xrdsim peaks` (or `xrdsim build`, which writes it beside the store)")
+
     def ragged(self, indices: Sequence[int] | np.ndarray, *, hkl: bool = False,
                raw: bool = False) -> PeakBatch:
         """Peaks of an arbitrary list of structures (any order, repeats allowed).
@@ -315,12 +329,8 @@ class PeakDatabase:
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise DatabaseError(f"structure indices must lie in [0, {n}), got min "
                                 f"{idx.min()} and max {idx.max()}")
-        if hkl and int(self._h5().attrs["format_version"]) < STANDARD_HKL_VERSION:
-            raise DatabaseError(
-                f"{self.path} was written by an xrdsim that indexed each line in the CIF's own "
-                "cell, not in the standardised cell of its structure table, so the crystal ops "
-                "(preferred_orientation, lattice_strain) cannot use it: rebuild it with "
-                "`xrdsim peaks` (or `xrdsim build`, which writes it beside the store)")
+        if hkl:
+            self.require_standard_hkl()
         inten = "intensity_raw" if raw else "intensity"
         fields = ("two_theta", inten, "hkl") if hkl else ("two_theta", inten)
         rows, offsets = self._read(idx, fields)
