@@ -127,6 +127,9 @@ def _plot(path: Path, peaks, rows: list[tuple[str, np.ndarray]], title: str) -> 
 def simulate(cif, peaks_db, structure_id, configs, seed, views, output, as_json):
     """Simulate full 12,000-bin patterns of one structure.
 
+    Texture and lattice strain act on the lines indexed in the structure's standardised
+    cell (a peak database written before format 3 is refused: rebuild it).
+
     \b
     Examples:
       xrdsim simulate --cif NiO.cif --config train --seed 1 -o nio.png
