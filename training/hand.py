@@ -1,10 +1,11 @@
 """HAND: ExtraTrees on hand-crafted peak features (das2025 §4.2, after Suzuki et al. 2020).
 
-Features of one pattern (at Cu Kα, λ = 1.5418 Å): the 2θ of the first ten peaks
-(ascending, padded with 0 when there are fewer) and the number of peaks in 0–90°
-(:func:`hand_features`, 11 values). One ``ExtraTreesClassifier`` per task — crystal
-system (CS), extinction group (EG), space group (SG) — is trained on the lines of a
-peak database (:class:`xrdsim.peaks.database.PeakDatabase`), and applied to measured patterns
+Features of one pattern (at Cu Kα, λ = 1.5418 Å): the 2θ of the first ten peaks from
+10° up (ascending, padded with 0 when there are fewer) and the number of peaks from 10 to
+90° (:func:`hand_features`, 11 values; the floor is ``HandSettings.min_two_theta``). One
+``ExtraTreesClassifier`` per task — crystal system (CS), extinction group (EG), space
+group (SG) — is trained on the lines of a peak database
+(:class:`xrdsim.peaks.database.PeakDatabase`), and applied to measured patterns
 through a scipy peak finder (:func:`find_pattern_peaks`).
 
 Lines of the database and peaks found in a pattern are made comparable by two
@@ -26,9 +27,10 @@ from xrdsim_training.hand_features import CU_KALPHA2_RATIO as CU_KALPHA2_RATIO
 from xrdsim_training.hand_features import (
     HandSettings,
     database_features,
-    find_pattern_peaks,
-    hand_features,
+    pattern_features,
 )
+from xrdsim_training.hand_features import find_pattern_peaks as find_pattern_peaks
+from xrdsim_training.hand_features import hand_features as hand_features
 from xrdsim_training.hand_features import visible_lines as visible_lines
 from xrdsim_training.hand_forest import ForestArrays, load_forests, save_forests
 from xrdsim_training.measured_labels import TASKS, accuracy_report, read_labels_csv
@@ -86,14 +88,7 @@ class HandModel:
 
     def features_of_patterns(self, patterns: np.ndarray) -> np.ndarray:
         """(N, 12000) grid patterns at the model's λ -> (N, F) features via the peak finder."""
-        s = self.settings
-        rows = [hand_features(find_pattern_peaks(p, prominence=s.prominence,
-                                                 min_distance_deg=s.min_distance_deg,
-                                                 smooth_deg=s.smooth_deg,
-                                                 noise_sigmas=s.noise_sigmas,
-                                                 kalpha2_ratio=s.kalpha2_ratio),
-                              n_positions=s.n_positions, count_max_deg=s.count_max_deg)
-                for p in np.atleast_2d(patterns)]
+        rows = [pattern_features(p, self.settings)[1] for p in np.atleast_2d(patterns)]
         return np.asarray(rows)
 
     def save(self, directory: str | Path) -> Path:
@@ -307,11 +302,7 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
             out.append({"source": str(item) if isinstance(item, (str, Path)) else "<pattern>",
                         "error": str(exc)})
             continue
-        peaks = find_pattern_peaks(grid, prominence=s.prominence,
-                                   min_distance_deg=s.min_distance_deg,
-                                   smooth_deg=s.smooth_deg, noise_sigmas=s.noise_sigmas,
-                                   kalpha2_ratio=s.kalpha2_ratio)
-        feats = hand_features(peaks, n_positions=s.n_positions, count_max_deg=s.count_max_deg)
+        peaks, feats = pattern_features(grid, s)
         row: dict[str, Any] = {"source": source, "n_peaks": int(peaks.size),
                                "peaks": np.round(peaks, 4).tolist()}
         for task, (classes, prob) in model.predict_proba(feats[None]).items():

@@ -103,6 +103,34 @@ def test_features_of_a_known_peak_list():
     np.testing.assert_array_equal(short, [10.0, 30.0] + [0.0] * 8 + [2.0])
 
 
+def test_low_angle_floor_ignores_spurious_low_angle_peaks():
+    peaks = [7.2, 12.25, 20.0, 31.5]
+    f = hand_features(peaks, min_two_theta=10.0)
+    np.testing.assert_array_equal(f, [12.25, 20.0, 31.5] + [0.0] * 7 + [3.0])
+    # a spurious maximum at 6–8° (beam knife, air scatter) in a pattern: without the
+    # floor it takes the first position and shifts every other one
+    lines = np.array([12.25, 20.0, 31.5, 44.0])
+    clean = _grid_pattern(lines, np.array([1.0, 0.7, 0.5, 0.3]))
+    spurious = clean + _grid_pattern(np.array([7.0]), np.array([1.0])) * 0.4
+    default = HandModel(HandSettings())
+    assert default.settings.min_two_theta == 10.0
+    np.testing.assert_array_equal(default.features_of_patterns(spurious),
+                                  default.features_of_patterns(clean))
+    no_floor = HandModel(HandSettings(min_two_theta=0.0))
+    shifted = no_floor.features_of_patterns(spurious)[0]
+    assert shifted[0] == pytest.approx(7.0, abs=0.01)
+    np.testing.assert_allclose(shifted[1:5], lines, atol=0.01)
+
+
+def test_settings_saved_before_the_floor_load_without_it():
+    old = HandSettings().to_dict()
+    del old["min_two_theta"]
+    assert HandSettings.from_dict(old).min_two_theta == 0.0
+    assert HandSettings.from_dict(HandSettings().to_dict()).min_two_theta == 10.0
+    with pytest.raises(ConfigError, match="min_two_theta"):
+        HandSettings(min_two_theta=-1.0)
+
+
 def test_visible_lines_drop_weak_and_merge_close():
     x = np.array([10.0, 10.02, 20.0, 30.0])
     y = np.array([100.0, 50.0, 0.5, 40.0])
