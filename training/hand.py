@@ -1,12 +1,12 @@
 """HAND: ExtraTrees on hand-crafted peak features (das2025 §4.2, after Suzuki et al. 2020).
 
-Features of one pattern (at Cu Kα, λ = 1.5418 Å): the 2θ of the first ten peaks from
-10° up (ascending, padded with 0 when there are fewer) and the number of peaks from 10 to
-90° (:func:`hand_features`, 11 values; the floor is ``HandSettings.min_two_theta``). One
-``ExtraTreesClassifier`` per task — crystal system (CS), extinction group (EG), space
-group (SG) — is trained on the lines of a peak database
-(:class:`xrdsim.peaks.database.PeakDatabase`), and applied to measured patterns
-through a scipy peak finder (:func:`find_pattern_peaks`).
+Features of one pattern (at Cu Kα, λ = 1.5418 Å): the 2θ of the first ten peaks
+(ascending, padded with 0 when there are fewer) and the number of peaks in 0–90°
+(:func:`hand_features`, 11 values). One ``ExtraTreesClassifier`` per task — crystal
+system (CS), extinction group (EG), space group (SG) — is trained on the lines of a
+peak database (:class:`xrdsim.peaks.database.PeakDatabase`), and applied to measured
+patterns through a scipy peak finder (:func:`find_pattern_peaks`; peaks in the first
+``HandSettings.scan_edge_deg`` of the scan are not used).
 
 Lines of the database and peaks found in a pattern are made comparable by two
 settings (:class:`HandSettings`): lines weaker than ``min_intensity`` % of the strongest
@@ -218,9 +218,10 @@ def train_hand_from_options(options: dict[str, Any], *, run_dir: str | Path,
                       structures=structures)
 
 def _as_grid(item: Any, settings: HandSettings, *, wavelength: Any, background: str | None,
-             force_wavelength: bool = False) -> tuple[str, np.ndarray]:
-    """(source, (12000,) grid pattern at the model's λ) of a path, pattern object or array."""
-    from xrdsim.grid import N_BINS
+             force_wavelength: bool = False) -> tuple[str, np.ndarray, float | None]:
+    """(source, (12000,) grid pattern at the model's λ, 2θ where the scan begins or None
+    for a bare array) of a path, pattern object or array."""
+    from xrdsim.grid import N_BINS, grid_centers
     from xrdsim.measured.prepare import PreparedPattern, prepare_pattern
     from xrdsim.measured.readers import MeasuredPattern, read_pattern
 
@@ -233,12 +234,14 @@ def _as_grid(item: Any, settings: HandSettings, *, wavelength: Any, background: 
             raise PatternReadError(item.source, f"prepared at λ = {item.wavelength} Å but the "
                                    f"model works at {settings.wavelength} Å; prepare again "
                                    f"with to_wavelength={settings.wavelength}")
-        return item.source, item.pattern
+        measured = np.flatnonzero(item.measured)
+        start = float(grid_centers()[measured[0]]) if measured.size else None
+        return item.source, item.pattern, start
     array = np.asarray(item, dtype=np.float64)
     if array.shape != (N_BINS,):
         raise PatternReadError("<array>", f"expected a ({N_BINS},) grid pattern, got shape "
                                f"{array.shape}")
-    return "<array>", array
+    return "<array>", array, None
 
 
 def _top_k(classes: np.ndarray, prob: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -293,8 +296,9 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
     out: list[dict[str, Any]] = []
     for item in patterns:
         try:
-            source, grid = _as_grid(item, s, wavelength=wavelength, background=background,
-                                    force_wavelength=force_wavelength)
+            source, grid, start = _as_grid(item, s, wavelength=wavelength,
+                                           background=background,
+                                           force_wavelength=force_wavelength)
         except PatternReadError as exc:
             out.append({"source": exc.source, "error": exc.reason})
             continue
@@ -302,7 +306,7 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
             out.append({"source": str(item) if isinstance(item, (str, Path)) else "<pattern>",
                         "error": str(exc)})
             continue
-        peaks, feats = pattern_features(grid, s)
+        peaks, feats = pattern_features(grid, s, scan_start=start)
         row: dict[str, Any] = {"source": source, "n_peaks": int(peaks.size),
                                "peaks": np.round(peaks, 4).tolist()}
         for task, (classes, prob) in model.predict_proba(feats[None]).items():

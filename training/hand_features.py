@@ -1,9 +1,8 @@
 """HAND features: settings, peak lists → feature vectors, and the pattern peak finder.
 
-Features of one pattern (at Cu Kα, λ = 1.5418 Å): the 2θ of the first ten peaks at or
-above a low-angle floor (10° by default; ascending, padded with 0 when there are fewer)
-and the number of peaks from the floor to 90° (:func:`hand_features`, 11 values), from
-the lines of a peak database
+Features of one pattern (at Cu Kα, λ = 1.5418 Å): the 2θ of the first ten peaks
+(ascending, padded with 0 when there are fewer) and the number of peaks in 0–90°
+(:func:`hand_features`, 11 values), from the lines of a peak database
 (:func:`database_features`, :func:`visible_lines`) or from the peaks found in a
 pattern on the model grid (:func:`find_pattern_peaks`). The classifiers that use them
 are in :mod:`xrdsim_training.hand`.
@@ -38,15 +37,13 @@ class HandSettings:
 
     Attributes:
         n_positions: peak positions used as features (das2025: the first ten).
-        count_max_deg: peaks are counted from ``min_two_theta`` to ``count_max_deg``
-            degrees 2θ (das2025: 0–90).
-        min_two_theta: peaks and database lines below this 2θ (degrees, at ``wavelength``)
-            are left out of the features, on both sides alike. Measured lab scans start
-            anywhere from 5 to 10° and show spurious low-angle maxima there (beam knife,
-            air scatter the background fit leaves, a holder or clay reflection); one of
-            them shifts every one of the ten positions. 10° drops a genuine line of 8.5 %
-            of MP-20's structures (their first visible line at Cu Kα lies below it).
-            Models saved before this setting existed load with 0 (no floor).
+        count_max_deg: peaks are counted in 0–``count_max_deg`` degrees 2θ (das2025: 90).
+        scan_edge_deg: peaks found within this many degrees of a pattern's first measured
+            (non-zero) bin are ignored. A lab scan's first degrees hold the beam knife's
+            and the air scatter's rise, where the background fit is least sure; a maximum
+            left there becomes the "first peak" and shifts all ten positions by one.
+            Database lines are not touched, so the forests do not depend on it: a model
+            saved before the setting existed predicts with it as well.
         min_intensity: database lines below this % of the strongest line are dropped.
         merge_deg: database lines closer than this (degrees) are counted as one peak.
         prominence: peak-finder prominence as a fraction of the pattern's maximum.
@@ -69,7 +66,7 @@ class HandSettings:
 
     n_positions: int = 10
     count_max_deg: float = 90.0
-    min_two_theta: float = 10.0
+    scan_edge_deg: float = 3.5
     min_intensity: float = 1.0
     merge_deg: float = 0.05
     prominence: float = 0.02
@@ -84,9 +81,8 @@ class HandSettings:
 
     def __post_init__(self) -> None:
         checks = {
-            "n_positions": self.n_positions >= 1,
-            "count_max_deg": self.count_max_deg > max(self.min_two_theta, 0.0),
-            "min_two_theta": 0 <= self.min_two_theta < 180,
+            "n_positions": self.n_positions >= 1, "count_max_deg": self.count_max_deg > 0,
+            "scan_edge_deg": 0 <= self.scan_edge_deg < 90,
             "min_intensity": 0 <= self.min_intensity < 100, "merge_deg": self.merge_deg >= 0,
             "prominence": 0 < self.prominence < 1, "min_distance_deg": self.min_distance_deg >= 0,
             "smooth_deg": self.smooth_deg >= 0, "noise_sigmas": self.noise_sigmas >= 0,
@@ -104,25 +100,21 @@ class HandSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HandSettings:
-        # a model saved before the low-angle floor existed used every peak
-        return cls(**{"min_two_theta": 0.0, **data})
+        return cls(**data)
 
 
 def hand_features(two_theta: np.ndarray, *, n_positions: int = 10,
-                  count_max_deg: float = 90.0, min_two_theta: float = 0.0) -> np.ndarray:
+                  count_max_deg: float = 90.0) -> np.ndarray:
     """The HAND feature vector of one peak list.
 
     Args:
         two_theta: (n,) peak positions, degrees 2θ at Cu Kα (any order).
-        min_two_theta: peaks below this are ignored (:class:`HandSettings`).
 
     Returns:
-        (n_positions + 1,) float64: the first ``n_positions`` positions ≥ ``min_two_theta``
-        ascending (0 where there are fewer peaks), then the number of those with
-        2θ <= ``count_max_deg``.
+        (n_positions + 1,) float64: the first ``n_positions`` positions ascending (0 where
+        there are fewer peaks), then the number of peaks with 2θ <= ``count_max_deg``.
     """
     x = np.sort(np.asarray(two_theta, dtype=np.float64).ravel())
-    x = x[x >= min_two_theta]
     out = np.zeros(n_positions + 1, dtype=np.float64)
     first = x[:n_positions]
     out[: first.size] = first
@@ -228,18 +220,35 @@ def database_features(db: Any, settings: HandSettings,
             lines = visible_lines(xs[ok], ys[ok], min_intensity=settings.min_intensity,
                                   merge_deg=settings.merge_deg)
             rows.append(hand_features(lines, n_positions=settings.n_positions,
-                                      count_max_deg=settings.count_max_deg,
-                                      min_two_theta=settings.min_two_theta))
+                                      count_max_deg=settings.count_max_deg))
     return np.asarray(rows).reshape(idx.size, settings.n_positions + 1)
 
 
-def pattern_features(pattern: np.ndarray, settings: HandSettings) -> tuple[np.ndarray,
-                                                                            np.ndarray]:
-    """Peaks found in one grid pattern (:func:`find_pattern_peaks` with ``settings``) and
-    their HAND features: ((m,) degrees 2θ, every peak found; (F,) features)."""
+def pattern_features(pattern: np.ndarray, settings: HandSettings, *,
+                     scan_start: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks of one grid pattern and their HAND features.
+
+    :func:`find_pattern_peaks` with ``settings``, less the peaks below ``scan_start +
+    settings.scan_edge_deg``.
+
+    Args:
+        scan_start: 2θ (degrees) where the scan begins on the grid — the first bin of a
+            :class:`~xrdsim.measured.prepare.PreparedPattern`'s ``measured`` mask. None:
+            the first non-zero bin (right for a pattern before background subtraction; a
+            subtracted one can be exactly 0 up to its first peak).
+
+    Returns:
+        ((m,) degrees 2θ of the peaks kept, (F,) features).
+    """
     s = settings
-    peaks = find_pattern_peaks(pattern, prominence=s.prominence,
+    y = np.asarray(pattern)
+    peaks = find_pattern_peaks(y, prominence=s.prominence,
                                min_distance_deg=s.min_distance_deg, smooth_deg=s.smooth_deg,
                                noise_sigmas=s.noise_sigmas, kalpha2_ratio=s.kalpha2_ratio)
+    if scan_start is None:
+        inside = np.flatnonzero(y)
+        scan_start = float(grid_centers()[inside[0]]) if inside.size else 0.0
+    if s.scan_edge_deg > 0:
+        peaks = peaks[peaks >= scan_start + s.scan_edge_deg]
     return peaks, hand_features(peaks, n_positions=s.n_positions,
-                                count_max_deg=s.count_max_deg, min_two_theta=s.min_two_theta)
+                                count_max_deg=s.count_max_deg)

@@ -103,32 +103,36 @@ def test_features_of_a_known_peak_list():
     np.testing.assert_array_equal(short, [10.0, 30.0] + [0.0] * 8 + [2.0])
 
 
-def test_low_angle_floor_ignores_spurious_low_angle_peaks():
-    peaks = [7.2, 12.25, 20.0, 31.5]
-    f = hand_features(peaks, min_two_theta=10.0)
-    np.testing.assert_array_equal(f, [12.25, 20.0, 31.5] + [0.0] * 7 + [3.0])
-    # a spurious maximum at 6–8° (beam knife, air scatter) in a pattern: without the
-    # floor it takes the first position and shifts every other one
+def test_peaks_at_the_start_of_the_scan_are_not_used():
+    # a scan from 5°: a spurious maximum at 7° (beam knife, air scatter) would take the
+    # first position and shift every other one
     lines = np.array([12.25, 20.0, 31.5, 44.0])
-    clean = _grid_pattern(lines, np.array([1.0, 0.7, 0.5, 0.3]))
+    clean = _grid_pattern(lines, np.array([1.0, 0.7, 0.5, 0.3])) + 0.01
     spurious = clean + _grid_pattern(np.array([7.0]), np.array([1.0])) * 0.4
+    for p in (clean, spurious):
+        p[grid_centers() < 5.0] = 0.0  # not measured
     default = HandModel(HandSettings())
-    assert default.settings.min_two_theta == 10.0
+    assert default.settings.scan_edge_deg == 3.5
     np.testing.assert_array_equal(default.features_of_patterns(spurious),
                                   default.features_of_patterns(clean))
-    no_floor = HandModel(HandSettings(min_two_theta=0.0))
-    shifted = no_floor.features_of_patterns(spurious)[0]
+    np.testing.assert_allclose(default.features_of_patterns(clean)[0, :4], lines, atol=0.01)
+    no_edge = HandModel(HandSettings(scan_edge_deg=0.0))
+    shifted = no_edge.features_of_patterns(spurious)[0]
     assert shifted[0] == pytest.approx(7.0, abs=0.01)
     np.testing.assert_allclose(shifted[1:5], lines, atol=0.01)
+    # the edge follows the scan: the same 7° line in a scan from 2° is kept
+    early = (_grid_pattern(lines, np.array([1.0, 0.7, 0.5, 0.3])) + 0.01
+             + _grid_pattern(np.array([7.0]), np.array([1.0])) * 0.4)
+    early[grid_centers() < 2.0] = 0.0
+    assert default.features_of_patterns(early)[0, 0] == pytest.approx(7.0, abs=0.01)
 
 
-def test_settings_saved_before_the_floor_load_without_it():
+def test_settings_saved_before_the_scan_edge_load_with_it():
     old = HandSettings().to_dict()
-    del old["min_two_theta"]
-    assert HandSettings.from_dict(old).min_two_theta == 0.0
-    assert HandSettings.from_dict(HandSettings().to_dict()).min_two_theta == 10.0
-    with pytest.raises(ConfigError, match="min_two_theta"):
-        HandSettings(min_two_theta=-1.0)
+    del old["scan_edge_deg"]
+    assert HandSettings.from_dict(old).scan_edge_deg == 3.5
+    with pytest.raises(ConfigError, match="scan_edge_deg"):
+        HandSettings(scan_edge_deg=-1.0)
 
 
 def test_visible_lines_drop_weak_and_merge_close():
