@@ -100,3 +100,29 @@ def test_cells_and_rows():
     assert s.tolist() == np.repeat(tr, 3).tolist() and v.tolist() == [0, 1, 2] * 4
     assert split_seed(1, "train") != split_seed(1, "invariance")
     assert split_seed(1, "train") == split_seed(1, "train") < 2**63
+
+
+def test_train_only_structures_stay_in_train_and_count_towards_no_quota():
+    ids, formulas, sgs = _default_table()
+    base = assign_splits(formulas, sgs, test_fraction=0.2, seed=5)
+    # all False = no train-only structure: the assignment of before
+    np.testing.assert_array_equal(
+        assign_splits(formulas, sgs, test_fraction=0.2, seed=5,
+                      train_only=np.zeros(len(sgs), bool)), base)
+    # 150 synthetic crystals appended, one of them a twin (formula, SG) of a real structure
+    twin = int(np.flatnonzero(base == HELD_OUT)[0])
+    f2 = formulas + [formulas[twin]] + [f"Synth{i}" for i in range(149)]
+    s2 = np.concatenate([sgs, [sgs[twin]], np.resize(sgs, 149)])
+    fixed = np.r_[np.zeros(len(sgs), bool), np.ones(150, bool)]
+    a = assign_splits(f2, s2, test_fraction=0.2, seed=5, train_only=fixed)
+    assert np.all(a[fixed] == TRAIN)
+    assert a[twin] == TRAIN  # its group holds a synthetic crystal: kept whole in train
+    systems = crystal_system_index(s2)
+    for system in range(7):
+        real = (systems == system) & ~fixed
+        held = int(np.sum(a[real] == HELD_OUT))
+        assert held >= round(0.2 * int(real.sum())) or system == int(systems[twin])
+    # the quota counts real structures only: about 20 % of the 504, not of 654
+    assert 0.18 * len(sgs) <= np.sum(a == HELD_OUT) <= 0.23 * len(sgs)
+    with pytest.raises(ConfigError, match="train_only"):
+        assign_splits(formulas, sgs, test_fraction=0.2, seed=5, train_only=[True])

@@ -187,3 +187,12 @@ def test_bad_settings_are_refused():
     for settings in (SynthSettings(elements=("Na", "Cl"), max_atoms=40),
                      SynthSettings(composition=(("Na", 4), ("Cl", 4)), seed=3)):
         assert SynthSettings.from_dict(settings.to_dict()) == settings
+
+
+def test_synthetic_ids_are_recognised():
+    from xrdsim.structures.synth import crystal_id, is_synthetic_id
+
+    assert is_synthetic_id(crystal_id(3, 225, 17))
+    assert not is_synthetic_id("mp-1234")
+    assert not is_synthetic_id("synth-3-225")
+    assert not is_synthetic_id("my-synth-3-225-1")

@@ -122,10 +122,19 @@ class _SplitPlan:
     seed: int
 
 
+def synthetic_mask(structure_ids: Sequence[Any]) -> np.ndarray:
+    """Per structure, True for a crystal of `xrdsim synth` (kept in train by the split)."""
+    from xrdsim.structures.synth import is_synthetic_id
+
+    return np.array([is_synthetic_id(str(i)) for i in structure_ids], dtype=bool)
+
+
 def _plan(labels: Mapping[str, np.ndarray], settings: BuildSettings,
-          extra: Sequence[str] = ()) -> tuple[np.ndarray, list[_SplitPlan]]:
+          extra: Sequence[str] = (), train_only: np.ndarray | None = None
+          ) -> tuple[np.ndarray, list[_SplitPlan]]:
     assignment = assign_splits([str(f) for f in labels["formula"]], labels["space_group"],
-                               test_fraction=settings.test_fraction, seed=settings.seed)
+                               test_fraction=settings.test_fraction, seed=settings.seed,
+                               train_only=train_only)
     plans = []
     for spec in split_cells(views_train=settings.views_train, views_test=settings.views_test,
                             extra=extra):
@@ -266,7 +275,9 @@ def build_dataset(
                            f"{len(db.errors)} input(s) failed, e.g. {db.errors[:3]}")
     labels = db.labels
     ids = [str(s) for s in labels["structure_id"]]
-    assignment, plans = _plan(labels, settings, extra=list(extra_splits or {}))
+    synthetic = synthetic_mask(ids)  # crystals of `xrdsim synth`: train only
+    assignment, plans = _plan(labels, settings, extra=list(extra_splits or {}),
+                              train_only=synthetic)
     _warn_empty_test_splits(plans, settings, len(ids))
     assignment_hash = assignment_sha256(ids, assignment)
     symbols = list(extinction_table().symbols)
@@ -292,6 +303,7 @@ def build_dataset(
             "class_names": {"crystal_system": list(CRYSTAL_SYSTEMS),
                             "extinction_group": symbols},
             "n_extinction_groups": len(symbols), "split_assignment_sha256": assignment_hash,
+            "n_synthetic_train_only": int(synthetic.sum()),
             "sources": inputs, "encoding": settings.encoding.to_dict(),
         }
         structures = {"structure_id": np.array(ids), "formula": labels["formula"],

@@ -12,6 +12,12 @@ class), groups are ranked by ``sha256(f"{seed}|{formula}|{space_group}")`` and
 taken in that order until the stratum's held-out quota
 ``round(test_fraction · n_stratum)`` is reached.
 
+Structures marked *train only* — `xrdsim build` marks the crystals of `xrdsim synth`
+(:func:`xrdsim.structures.synth.is_synthetic_id`) — are training material: they stay in
+train, count towards no quota, and keep their whole ``(formula, space group)`` group in
+train, so the held-out splits hold real structures only and none of them has a
+synthetic twin in train.
+
 The four cells (das2025 §4.2's train / invariance / equivariance tests plus the
 fourth corner of the grid):
 
@@ -128,6 +134,7 @@ def assign_splits(
     *,
     test_fraction: float,
     seed: int,
+    train_only: Sequence[bool] | np.ndarray | None = None,
 ) -> np.ndarray:
     """Assign every structure to train (0) or held-out (1), by whole groups.
 
@@ -136,11 +143,14 @@ def assign_splits(
         space_groups: space-group number (1–230) of each structure, length S.
         test_fraction: target fraction of held-out structures, in [0, 1).
         seed: the build seed; another seed gives another (equally valid) split.
+        train_only: per structure, True to keep it (and its group) in train; None: none.
 
     Returns:
         int8 array (S,), :data:`TRAIN` or :data:`HELD_OUT`. Within each crystal
-        system the held-out count reaches ``round(test_fraction · n)`` (the
-        last group taken may overshoot it by its size − 1).
+        system the held-out count reaches ``round(test_fraction · n)``, n = the
+        stratum's structures that are not train-only (the last group taken may
+        overshoot it by its size − 1). Without train-only structures the result is
+        what it was before the argument existed.
 
     Raises:
         ConfigError: for a fraction outside [0, 1) or mismatched lengths.
@@ -154,6 +164,11 @@ def assign_splits(
         raise ConfigError(
             f"formulas ({len(formulas)}) and space_groups ({len(sgs)}) differ in length"
         )
+    fixed = (np.zeros(len(sgs), dtype=bool) if train_only is None
+             else np.asarray(train_only, dtype=bool))
+    if fixed.shape != sgs.shape:
+        raise ConfigError(
+            f"train_only ({fixed.size}) and space_groups ({len(sgs)}) differ in length")
     out = np.full(len(sgs), TRAIN, dtype=np.int8)
     if len(sgs) == 0:
         return out
@@ -161,10 +176,12 @@ def assign_splits(
     groups: dict[tuple[int, str, int], list[int]] = {}
     for i, (formula, sg) in enumerate(zip(formulas, sgs.tolist(), strict=True)):
         groups.setdefault((int(systems[i]), str(formula), int(sg)), []).append(i)
+    pinned = {k for k, members in groups.items() if fixed[members].any()}
     for system in np.unique(systems).tolist():
-        keys = [k for k in groups if k[0] == system]
+        keys = [k for k in groups if k[0] == system and k not in pinned]
         keys.sort(key=lambda k: _rank_key(seed, k[1], k[2]))
-        quota = int(round(float(test_fraction) * int(np.sum(systems == system))))
+        n = int(np.sum((systems == system) & ~fixed))
+        quota = int(round(float(test_fraction) * n))
         taken = 0
         for key in keys:
             if taken >= quota:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -132,6 +133,15 @@ class SynthCrystal:
 def crystal_id(seed: int, space_group: int, index: int) -> str:
     """The stable id of crystal ``index`` of ``space_group`` under ``seed``."""
     return f"synth-{seed}-{space_group}-{index}"
+
+
+#: What :func:`crystal_id` writes (and `xrdsim mix` keeps as ``material_id``).
+CRYSTAL_ID = re.compile(r"synth-\d+-\d+-\d+")
+
+
+def is_synthetic_id(structure_id: str) -> bool:
+    """True for an id :func:`crystal_id` made (a crystal of `xrdsim synth`)."""
+    return CRYSTAL_ID.fullmatch(str(structure_id)) is not None
 
 
 def crystal_rng(seed: int, space_group: int, index: int) -> np.random.Generator:
