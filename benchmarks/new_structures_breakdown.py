@@ -77,10 +77,10 @@ def store_metadata(store: Path, peaks: Path) -> tuple[np.ndarray, np.ndarray]:
     """(family, number of sites) of every structure of the store, by structure id."""
     import h5py
     import zarr
+    from xrdsim_training.hand_splits import store_structures
 
-    table = zarr.open_group(str(store), mode="r")["structures"]
-    ids = [str(i) for i in table["structure_id"][:]]
-    sources = [str(s) for s in table["source"][:]]
+    ids, _ = store_structures(store)
+    sources = [str(s) for s in zarr.open_group(str(store), mode="r")["structures"]["source"][:]]
     with h5py.File(peaks, "r") as f:
         db_ids = [i.decode() if isinstance(i, bytes) else str(i)
                   for i in f["structures/structure_id"][:]]

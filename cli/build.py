@@ -24,7 +24,8 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
 @click.option("--views-test", default=2, show_default=True,
               help="Views per structure in the three test splits.")
 @click.option("--test-fraction", default=0.1, show_default=True,
-              help="Fraction of structures held out (whole formula+space-group groups).")
+              help="Fraction of real structures held out (whole formula+space-group groups; "
+                   "crystals of `xrdsim synth` always stay in train).")
 @click.option("--seed", default=0, show_default=True, help="Build seed.")
 @click.option("--workers", default=None, type=int,
               help="Processes (default: auto = in-process for small builds, else all "

@@ -50,6 +50,7 @@ def predict(model_dir, files, wavelength, force_wavelength, background, top_k, a
     """Predict crystal system / extinction group / space group of measured FILES (files,
     folders or glob patterns of .xy .xye .dat .txt .xrdml .chi .ASC .cif).
 
+    Peaks in the first 3.5° of each scan (beam knife, air scatter) are not used.
     Exit code 1 when some files could not be read.
     """
     from xrdsim_training.hand import predict_hand

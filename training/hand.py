@@ -218,10 +218,10 @@ def train_hand_from_options(options: dict[str, Any], *, run_dir: str | Path,
                       structures=structures)
 
 def _as_grid(item: Any, settings: HandSettings, *, wavelength: Any, background: str | None,
-             force_wavelength: bool = False) -> tuple[str, np.ndarray, float | None]:
-    """(source, (12000,) grid pattern at the model's λ, 2θ where the scan begins or None
-    for a bare array) of a path, pattern object or array."""
-    from xrdsim.grid import N_BINS, grid_centers
+             force_wavelength: bool = False) -> tuple[str, np.ndarray, np.ndarray | None]:
+    """(source, (12000,) grid pattern at the model's λ, (12000,) bool bins the scan covers
+    or None for a bare array) of a path, pattern object or array."""
+    from xrdsim.grid import N_BINS
     from xrdsim.measured.prepare import PreparedPattern, prepare_pattern
     from xrdsim.measured.readers import MeasuredPattern, read_pattern
 
@@ -234,9 +234,7 @@ def _as_grid(item: Any, settings: HandSettings, *, wavelength: Any, background: 
             raise PatternReadError(item.source, f"prepared at λ = {item.wavelength} Å but the "
                                    f"model works at {settings.wavelength} Å; prepare again "
                                    f"with to_wavelength={settings.wavelength}")
-        measured = np.flatnonzero(item.measured)
-        start = float(grid_centers()[measured[0]]) if measured.size else None
-        return item.source, item.pattern, start
+        return item.source, item.pattern, item.measured
     array = np.asarray(item, dtype=np.float64)
     if array.shape != (N_BINS,):
         raise PatternReadError("<array>", f"expected a ({N_BINS},) grid pattern, got shape "
@@ -296,9 +294,9 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
     out: list[dict[str, Any]] = []
     for item in patterns:
         try:
-            source, grid, start = _as_grid(item, s, wavelength=wavelength,
-                                           background=background,
-                                           force_wavelength=force_wavelength)
+            source, grid, measured = _as_grid(item, s, wavelength=wavelength,
+                                              background=background,
+                                              force_wavelength=force_wavelength)
         except PatternReadError as exc:
             out.append({"source": exc.source, "error": exc.reason})
             continue
@@ -306,7 +304,7 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
             out.append({"source": str(item) if isinstance(item, (str, Path)) else "<pattern>",
                         "error": str(exc)})
             continue
-        peaks, feats = pattern_features(grid, s, scan_start=start)
+        peaks, feats = pattern_features(grid, s, measured=measured)
         row: dict[str, Any] = {"source": source, "n_peaks": int(peaks.size),
                                "peaks": np.round(peaks, 4).tolist()}
         for task, (classes, prob) in model.predict_proba(feats[None]).items():

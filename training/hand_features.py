@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from xrdsim.errors import ConfigError
-from xrdsim.grid import BIN_WIDTH, convert_two_theta, grid_centers
+from xrdsim.grid import BIN_WIDTH, TWO_THETA_MIN, convert_two_theta, grid_centers
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, KALPHA_DOUBLETS
 
 #: sin θ(Kα2) / sin θ(Kα1) = λ(Kα2) / λ(Kα1) of a Cu tube; unchanged by 2θ conversion.
@@ -225,16 +225,16 @@ def database_features(db: Any, settings: HandSettings,
 
 
 def pattern_features(pattern: np.ndarray, settings: HandSettings, *,
-                     scan_start: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     measured: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Peaks of one grid pattern and their HAND features.
 
-    :func:`find_pattern_peaks` with ``settings``, less the peaks below ``scan_start +
-    settings.scan_edge_deg``.
+    :func:`find_pattern_peaks` with ``settings``, less the peaks below the scan's first
+    measured bin + ``settings.scan_edge_deg``.
 
     Args:
-        scan_start: 2θ (degrees) where the scan begins on the grid — the first bin of a
-            :class:`~xrdsim.measured.prepare.PreparedPattern`'s ``measured`` mask. None:
-            the first non-zero bin (right for a pattern before background subtraction; a
+        measured: (12000,) bool, the bins the scan covers (a
+            :class:`~xrdsim.measured.prepare.PreparedPattern`'s ``measured``). None: the
+            non-zero bins (right for a pattern before background subtraction; a
             subtracted one can be exactly 0 up to its first peak).
 
     Returns:
@@ -245,10 +245,9 @@ def pattern_features(pattern: np.ndarray, settings: HandSettings, *,
     peaks = find_pattern_peaks(y, prominence=s.prominence,
                                min_distance_deg=s.min_distance_deg, smooth_deg=s.smooth_deg,
                                noise_sigmas=s.noise_sigmas, kalpha2_ratio=s.kalpha2_ratio)
-    if scan_start is None:
-        inside = np.flatnonzero(y)
-        scan_start = float(grid_centers()[inside[0]]) if inside.size else 0.0
-    if s.scan_edge_deg > 0:
-        peaks = peaks[peaks >= scan_start + s.scan_edge_deg]
+    covered = np.flatnonzero(y if measured is None else measured)
+    if covered.size and s.scan_edge_deg > 0:
+        start = TWO_THETA_MIN + BIN_WIDTH * (covered[0] + 0.5)  # its bin centre
+        peaks = peaks[peaks >= start + s.scan_edge_deg]
     return peaks, hand_features(peaks, n_positions=s.n_positions,
                                 count_max_deg=s.count_max_deg)

@@ -129,7 +129,7 @@ def march_dollase(hkl, gs, mask, ops, p, r):
     gp0 = gs[0] * p[0] + gs[1] * p[1] + gs[2] * p[2]
     gp1 = gs[3] * p[0] + gs[4] * p[1] + gs[5] * p[2]
     gp2 = gs[6] * p[0] + gs[7] * p[1] + gs[8] * p[2]
-    pp = _quad(p, gs)
+    pp = p[0] * gp0 + p[1] * gp1 + p[2] * gp2  # _quad(p, gs), from the G*·p just made
     h, k, l = float(hkl[0]), float(hkl[1]), float(hkl[2])
     hh = _quad(hkl, gs)
     total = 0.0
