@@ -51,6 +51,9 @@ def _runner(method: str):
 @click.option("--pretrain-epochs", type=click.IntRange(min=0),
               help="Representation epochs of barlow / simclr before fine-tuning [10]; "
                    "each phase has its own cosine learning-rate decay.")
+@click.option("--pretrain-supervised-weight", type=click.FloatRange(0),
+              help="barlow / simclr: weight w of the supervised CE of both views added to "
+                   "the contrastive loss in pre-training (0 = self-supervised) [0].")
 @click.option("--batch-size", type=click.IntRange(min=2), help="Patterns per step [128].")
 @click.option("--lr", type=float, help="Peak AdamW learning rate [1e-3].")
 @click.option("--weight-decay", type=float, help="AdamW weight decay [1e-4].")

@@ -46,6 +46,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
 _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "lr": (0.0, 10.0, True), "temperature": (0.0, 100.0, True),
     "barlow_lambda": (0.0, 100.0, True), "weight_decay": (0.0, 100.0, False),
+    "pretrain_supervised_weight": (0.0, 1e6, False),
     "grad_clip": (0.0, 1e6, False),
 }
 #: Where on-the-fly views are simulated (``TrainConfig.simulate_on``).
@@ -151,6 +152,11 @@ class TrainConfig:
             stop after this many supervised epochs without a better mean CS/EG/SG
             accuracy; the best epoch is kept as ``best.pt`` either way (0 = never stop).
         barlow_lambda: off-diagonal weight τ of the Barlow Twins loss (das2025 eq. 6).
+        pretrain_supervised_weight: contrastive methods: weight ``w`` of the supervised
+            cross-entropy of both views added to the contrastive loss during pre-training,
+            ``L = L_contrastive + w·CE`` (0 = self-supervised pre-training, das2025 §4.5).
+            The scale is the loss's: Barlow Twins at ``projector_dim`` 1024 is ~10²–10³,
+            NT-Xent ~1–5, the CE ~1–5.
         temperature: NT-Xent temperature (SimCLR).
         shuffle_buffer: rows in the streaming shuffle buffer (store methods).
         steps_per_epoch: on-the-fly methods: optimiser steps per epoch
@@ -181,6 +187,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     patience: int = 0
     barlow_lambda: float = 5e-3
+    pretrain_supervised_weight: float = 0.0
     temperature: float = 0.1
     shuffle_buffer: int = 4096
     steps_per_epoch: int = 0
@@ -219,6 +226,11 @@ class TrainConfig:
             raise ConfigError(
                 f"pretrain_epochs applies to {CONTRASTIVE_METHODS} only; method "
                 f"{self.method!r} got {self.pretrain_epochs}. Set it to 0."
+            )
+        elif self.pretrain_supervised_weight:
+            raise ConfigError(
+                f"pretrain_supervised_weight applies to {CONTRASTIVE_METHODS} only; method "
+                f"{self.method!r} got {self.pretrain_supervised_weight}. Set it to 0."
             )
         if self.epochs + self.pretrain_epochs < 1:
             raise ConfigError("a run needs at least one epoch (epochs + pretrain_epochs ≥ 1)")

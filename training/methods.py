@@ -12,9 +12,12 @@ simclr             pretrain: 2 views, NT-Xent (RH);          SimCLR variant (§4
 =================  =======================================  ==============================
 
 Fine-tuning trains the whole network (encoder and heads), "using the same
-training strategy as CNNaug" (das2025 §4.5). The two views of a contrastive step go
-through the network as one batch of 2B patterns (one forward per backward, as DDP
-requires), so batch-norm statistics are shared by both views.
+training strategy as CNNaug" (das2025 §4.5). With ``pretrain_supervised_weight`` w > 0 the
+pre-training is joint: ``L = L_contrastive + w·CE`` of both views' heads (labels used from
+the first step; the representation is still pulled together across instrument settings).
+The two views of a contrastive step go through the network as one batch of 2B patterns
+(one forward per backward, as DDP requires), so batch-norm statistics are shared by both
+views.
 """
 
 from __future__ import annotations
@@ -82,21 +85,36 @@ def step_loss(
     if phase.objective == "supervised":
         with autocast(device, config.amp):
             logits = model(x)
-        return supervised_loss(
-            logits,
-            crystal_system=batch["crystal_system"].to(device),
-            extinction_group=batch["extinction_group"].to(device),
-            space_group=batch["space_group"].to(device),
-            weights=config.loss_weights,
-            class_weights=class_weights,
-            label_smoothing=config.label_smoothing,
-        )
+        return _supervised(logits, batch, config=config, device=device,
+                           class_weights=class_weights)
     xb = batch["pattern_b"].to(device, non_blocking=True).float()
+    joint = config.pretrain_supervised_weight > 0
     with autocast(device, config.amp):
         # one forward over both views: DDP allows one forward per backward
-        z_a, z_b = model(torch.cat([x, xb]), project=True).chunk(2)
+        out = model(torch.cat([x, xb]), project="both" if joint else True)
+    z_a, z_b = (out["z"] if joint else out).chunk(2)
     if phase.objective == "barlow_twins":
         loss = barlow_twins_loss(z_a.float(), z_b.float(), lambda_offdiag=config.barlow_lambda)
     else:
         loss = nt_xent_loss(z_a.float(), z_b.float(), temperature=config.temperature)
-    return {"loss": loss}
+    if not joint:
+        return {"loss": loss}
+    # both views carry the structure's labels
+    sup = _supervised(out, {k: batch[k].repeat(2) for k in _LABELS}, config=config,
+                      device=device, class_weights=class_weights)
+    return {"loss": loss + config.pretrain_supervised_weight * sup.pop("loss"),
+            "contrastive": loss.detach(), **sup}
+
+
+_LABELS = ("crystal_system", "extinction_group", "space_group")
+
+
+def _supervised(logits, labels, *, config: TrainConfig, device: torch.device,
+                class_weights: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+    return supervised_loss(
+        logits,
+        **{k: labels[k].to(device) for k in _LABELS},
+        weights=config.loss_weights,
+        class_weights=class_weights,
+        label_smoothing=config.label_smoothing,
+    )

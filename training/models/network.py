@@ -18,7 +18,9 @@ class XrdNet(nn.Module):
     prepared by one function with the settings saved in the checkpoint.
 
     ``forward(x)`` gives the head logits and the representation ``h``;
-    ``forward(x, project=True)`` gives the RH output ``z = p(f(x))`` of the contrastive losses.
+    ``forward(x, project=True)`` gives the RH output ``z = p(f(x))`` of the contrastive losses;
+    ``forward(x, project="both")`` gives the heads and ``z`` of one encoder pass (the joint
+    contrastive + supervised pre-training, :mod:`xrdsim_training.methods`).
     The projector exists for every method so checkpoints share one layout.
     """
 
@@ -31,21 +33,27 @@ class XrdNet(nn.Module):
         self.projector = ProjectionHead(config.embed_dim, config.projector_dim)
 
     def forward(
-        self, x: torch.Tensor, *, project: bool = False
+        self, x: torch.Tensor, *, project: bool | str = False
     ) -> dict[str, torch.Tensor] | torch.Tensor:
         """Head logits, or the RH output.
 
         Args:
             x: (B, 12000) float32 patterns (any positive scale; the view normalises).
-            project: return ``z = p(f(x))`` of shape ``(B, projector_dim)`` instead of the
-                heads (one ``forward`` for both, so DDP sees every call).
+            project: ``True``: return ``z = p(f(x))`` of shape ``(B, projector_dim)`` instead
+                of the heads; ``"both"``: the heads' dict with ``z`` added (one ``forward``
+                for every use, so DDP sees every call).
 
         Returns:
-            ``{"cs": (B,7), "eg": (B,K), "sg": (B,230) logits, "h": (B, embed_dim)}``, or ``z``.
+            ``{"cs": (B,7), "eg": (B,K), "sg": (B,230) logits, "h": (B, embed_dim)}``
+            (with ``"z"`` for ``project="both"``), or ``z``.
         """
+        if project not in (False, True, "both"):
+            raise ValueError(f"project must be False, True or 'both', got {project!r}")
         h = self.encoder(self.view(x))
-        if project:
+        if project is True:
             return self.projector(h)
         out = self.heads(h)
         out["h"] = h
+        if project == "both":
+            out["z"] = self.projector(h)
         return out
