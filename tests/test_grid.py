@@ -58,3 +58,11 @@ def test_crystal_system_ranges():
     assert counts.tolist() == [2, 13, 59, 68, 25, 27, 36] and len(CRYSTAL_SYSTEMS) == 7
     with pytest.raises(ConfigError):
         crystal_system_index(0)
+
+
+def test_bin_centers_of_single_bins_are_the_grid_centres():
+    from xrdsim.grid import bin_centers
+
+    assert bin_centers(0) == 0.005 and bin_centers(11999) == 119.995  # das2025 Table 1 ends
+    idx = np.array([0, 7, 4321, 11999])
+    np.testing.assert_array_equal(bin_centers(idx), grid_centers()[idx])

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from xrdsim.errors import ConfigError
-from xrdsim.grid import BIN_WIDTH, TWO_THETA_MIN, convert_two_theta, grid_centers
+from xrdsim.grid import BIN_WIDTH, bin_centers, convert_two_theta
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, KALPHA_DOUBLETS
 
 #: sin θ(Kα2) / sin θ(Kα1) = λ(Kα2) / λ(Kα1) of a Cu tube; unchanged by 2θ conversion.
@@ -190,7 +190,7 @@ def find_pattern_peaks(pattern: np.ndarray, *, prominence: float = 0.02,
     # vertex of the parabola through (−1, left), (0, mid), (1, right)
     shift = np.where(curvature < 0, 0.5 * (left - right) / np.where(curvature < 0, curvature,
                                                                      -1.0), 0.0)
-    x = grid_centers()[idx] + np.clip(shift, -0.5, 0.5) * BIN_WIDTH
+    x = bin_centers(idx) + np.clip(shift, -0.5, 0.5) * BIN_WIDTH
     if kalpha2_ratio is None or x.size < 2:
         return x
     # 2θ of the Kα2 component of each peak: sin θ2 = (λ2/λ1)·sin θ1
@@ -247,7 +247,7 @@ def pattern_features(pattern: np.ndarray, settings: HandSettings, *,
                                noise_sigmas=s.noise_sigmas, kalpha2_ratio=s.kalpha2_ratio)
     covered = np.flatnonzero(y if measured is None else measured)
     if covered.size and s.scan_edge_deg > 0:
-        start = TWO_THETA_MIN + BIN_WIDTH * (covered[0] + 0.5)  # its bin centre
+        start = float(bin_centers(covered[0]))
         peaks = peaks[peaks >= start + s.scan_edge_deg]
     return peaks, hand_features(peaks, n_positions=s.n_positions,
                                 count_max_deg=s.count_max_deg)

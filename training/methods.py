@@ -48,6 +48,8 @@ class Phase:
 
 
 _FINETUNE = Phase("finetune", "on_the_fly", 1, "supervised")
+#: the label keys of a batch (the supervised loss's targets)
+_LABELS = ("crystal_system", "extinction_group", "space_group")
 #: method -> (pre-training phase or None, main phase)
 METHOD_PHASES: dict[str, tuple[Phase | None, Phase]] = {
     "supervised": (None, Phase("train", "store", 1, "supervised")),
@@ -104,9 +106,6 @@ def step_loss(
                       device=device, class_weights=class_weights)
     return {"loss": loss + config.pretrain_supervised_weight * sup.pop("loss"),
             "contrastive": loss.detach(), **sup}
-
-
-_LABELS = ("crystal_system", "extinction_group", "space_group")
 
 
 def _supervised(logits, labels, *, config: TrainConfig, device: torch.device,

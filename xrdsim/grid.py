@@ -20,12 +20,16 @@ TWO_THETA_MIN = 0.0
 TWO_THETA_MAX = TWO_THETA_MIN + N_BINS * BIN_WIDTH
 
 
-def grid_centers() -> np.ndarray:
-    """Bin centres in degrees 2θ, shape ``(12000,)``, float64.
+def bin_centers(index: np.ndarray | int) -> np.ndarray | float:
+    """Centre in degrees 2θ of the 0-based bin(s) ``index`` (float64), without building
+    the whole grid: ``2θ_j = 0.01·(j−1) + 0.005`` for ``j = index + 1`` (das2025 Table 1)."""
+    return TWO_THETA_MIN + BIN_WIDTH * (np.asarray(index, dtype=np.float64) + 0.5)
 
-    ``2θ_j = 0.01·(j−1) + 0.005`` for ``j = 1…N`` (das2025 Table 1).
-    """
-    return TWO_THETA_MIN + BIN_WIDTH * (np.arange(N_BINS, dtype=np.float64) + 0.5)
+
+def grid_centers() -> np.ndarray:
+    """Bin centres in degrees 2θ, shape ``(12000,)``, float64 (:func:`bin_centers` of
+    every bin)."""
+    return bin_centers(np.arange(N_BINS))
 
 
 def bin_index(two_theta: np.ndarray) -> np.ndarray:

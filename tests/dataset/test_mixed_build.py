@@ -47,7 +47,7 @@ def test_synthetic_crystals_never_enter_the_held_out_splits(tmp_path, shared_dat
                     settings=SynthSettings(seed=2, max_atoms=12), progress=False)
     summary = build_dataset([real, synth], tmp_path / "s.zarr", views_train=1, views_test=1,
                             test_fraction=0.5, seed=0, shard_size=8, chunk_size=8,
-                            progress=False)
+                            progress=False, manifest_dir=tmp_path / "manifests")
     assert summary.n_failed == 0
     root = zarr.open_group(str(tmp_path / "s.zarr"), mode="r")
     table = root["structures"]
