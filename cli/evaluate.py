@@ -1,5 +1,5 @@
 """``xrdsim evaluate``: accuracies of a trained run (neural or HAND) on the test splits of
-a store."""
+a store, or on labelled measured patterns (``--measured``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,18 @@ from xrdsim_cli._common import echo_json, handles_library_errors
 
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
+@click.option("--data", type=click.Path(exists=True, path_type=Path),
               help="dataset.zarr holding the splits to score.")
+@click.option("--measured", "measured", multiple=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="Measured pattern files or folders to score instead of a store "
+                   "(repeatable; needs --labels), e.g. shared/data/patterns/rruff_dev.")
+@click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV with columns file,space_group for --measured.")
+@click.option("--wavelength", default=None,
+              help="--measured: λ of files that state none (Å or preset, e.g. CuKa for rruff_dev).")
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
+              help="--measured: crystal-system confusion figure to write.")
 @click.option("--split", "splits", multiple=True,
               help="Split to score (repeatable) [equivariance, invariance, "
                    "held_out_invariance — those present].")
@@ -43,9 +53,9 @@ from xrdsim_cli._common import echo_json, handles_library_errors
 @click.option("--verify", is_flag=True,
               help="Recompute the store's checksums first; refuse a damaged store.")
 @handles_library_errors
-def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, block_split,
-             block_structures, block_views, calibrate, tsne_points, checkpoint, background,
-             verify):
+def evaluate(run_dir, data, measured, labels, wavelength, png, splits, output, batch_size,
+             max_patterns, device, block_split, block_structures, block_views, calibrate,
+             tsne_points, checkpoint, background, verify):
     """Score RUN_DIR's checkpoint on the splits of DATA: CS / EG / SG accuracy and top-k,
     SG-consistent-with-CS rate, a CS confusion-matrix figure and the cosine-similarity
     block matrix of das2025 Fig. 4. Writes the JSON report and prints the accuracies.
@@ -56,8 +66,24 @@ def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, bl
     warns when HAND was fitted on a held-out split's structures (train it with --data);
     the block matrix, t-SNE and calibration need a network and are skipped with a note.
 
+    With --measured FILES --labels CSV the run (neural or HAND alike) predicts the
+    labelled files instead, and the report gives CS / EG / SG top-1 and top-3 and balanced
+    accuracy with 95 % bootstrap intervals, accuracy per crystal system, the confusion
+    matrix (--png), the ECE of the reported probabilities and the majority-class rate:
+
+    \b
+      xrdsim evaluate runs/static --measured ../shared/data/patterns/rruff_dev \\
+          --labels ../shared/data/patterns/rruff_dev/labels.csv --wavelength CuKa \\
+          -o rruff.json --png rruff.png
+
     Exit codes: 0 done; 2 usage error; 3 library error (no checkpoint, missing split, ...).
     """
+    if bool(measured) == (data is not None):
+        raise click.UsageError("give either --data STORE or --measured FILES --labels CSV")
+    if measured:
+        _evaluate_measured(run_dir, measured, labels=labels, wavelength=wavelength,
+                           device=device, output=output, png=png)
+        return
     from xrdsim_training.evaluate import evaluate_run
 
     if verify:
@@ -83,3 +109,22 @@ def evaluate(run_dir, data, splits, output, batch_size, max_patterns, device, bl
     echo_json({"output": report["output"],
                "splits": {s: {k: v[k] for k in keys} for s, v in report["splits"].items()},
                **{k: report.get(k) for k in shown}})
+
+
+def _evaluate_measured(run_dir, measured, *, labels, wavelength, device, output, png) -> None:
+    import json
+
+    from xrdsim_training.measured_benchmark import evaluate_measured
+
+    if labels is None:
+        raise click.UsageError("--measured needs --labels CSV (columns file,space_group)")
+    report = evaluate_measured(run_dir, list(measured), labels=labels, wavelength=wavelength,
+                               device=device, png=png)
+    path = output or Path(run_dir) / "eval_measured.json"
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    for name, reason in report["errors"]:
+        click.echo(f"warning: {name}: {reason}", err=True)
+    echo_json({"output": str(path), "n": report["n"], "errors": len(report["errors"]),
+               **{task: {k: round(100 * v["accuracy"], 1) for k, v in entry.items()
+                         if k in ("top1", "top3", "majority")}
+                  for task, entry in report["tasks"].items()}})
