@@ -2,7 +2,7 @@
 
 Two commands, run from the repository root::
 
-    # derive the labels CSV from the CIFs (xrdsim_training.measured_phases)
+    # derive the labels CSV from the CIFs (xrdsim_training.measured.phases)
     python benchmarks/bench_measured.py labels --data ../shared/data
 
     # score neural runs (as `xrdsim predict`) and HAND runs (as `xrdsim hand predict`)
@@ -58,7 +58,7 @@ SHORT = {"crystal_system": "CS", "extinction_group": "EG", "space_group": "SG"}
 
 def derive_rows(data: Path) -> list[dict[str, str]]:
     """One labels-CSV row per file of :data:`PHASES`: its majority phase's CIF and SG."""
-    from xrdsim_training.measured_phases import identify_phases
+    from xrdsim_training.measured.phases import identify_phases
 
     cif_dirs = sorted(p for p in (data / "cifs").iterdir() if p.is_dir())
     rows = []
@@ -99,7 +99,7 @@ def _predictions(run: Path, files: list[Path]) -> list[dict]:
         return [r if "error" in r else
                 {t: (r[t]["prediction"], [c[0] for c in r[t]["top_k"]]) for t in TASKS}
                 for r in records]
-    from xrdsim_training.predict import predict_files
+    from xrdsim_training.measured.predict import predict_files
 
     records = predict_files(run, files, wavelength=WAVELENGTH, top_k=3, device="cpu")
     return [r if "error" in r else
@@ -159,8 +159,9 @@ def own_cif(run: Path, data: Path, rows: list[dict[str, str]], *, views: int, co
 
     import numpy as np
     import torch
+    from xrdsim_training.checkpoint import load_run
     from xrdsim_training.inference import predict
-    from xrdsim_training.predict import _batch, load_run
+    from xrdsim_training.measured.predict import _batch
 
     import xrdsim
     from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS

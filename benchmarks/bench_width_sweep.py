@@ -45,8 +45,9 @@ def lab_config(fwhm: float) -> dict:
 
 def sweep(runs: list[str], cifs: list[str], widths: list[float], views: int) -> dict:
     import torch
+    from xrdsim_training.checkpoint import load_run
     from xrdsim_training.inference import predict
-    from xrdsim_training.predict import _batch, load_run
+    from xrdsim_training.measured.predict import _batch
 
     import xrdsim
     from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS

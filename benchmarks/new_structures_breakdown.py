@@ -41,9 +41,9 @@ def run_answers(run: Path, store: Path) -> dict[str, np.ndarray]:
     """Per pattern of the store's splits: structure index and right / wrong per task."""
     import torch
     from torch.utils.data import DataLoader
+    from xrdsim_training.checkpoint import load_run
     from xrdsim_training.data.zarr_stream import ZarrStreamDataset
     from xrdsim_training.inference import predict
-    from xrdsim_training.predict import load_run
 
     model, _ = load_run(run, device="cpu")
     parts: dict[str, list[np.ndarray]] = {"structure_index": [], **{t: [] for t in TASKS}}
@@ -77,7 +77,7 @@ def store_metadata(store: Path, peaks: Path) -> tuple[np.ndarray, np.ndarray]:
     """(family, number of sites) of every structure of the store, by structure id."""
     import h5py
     import zarr
-    from xrdsim_training.hand_splits import store_structures
+    from xrdsim_training.data.store import store_structures
 
     ids, _ = store_structures(store)
     sources = [str(s) for s in zarr.open_group(str(store), mode="r")["structures"]["source"][:]]

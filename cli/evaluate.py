@@ -84,7 +84,7 @@ def evaluate(run_dir, data, measured, labels, wavelength, png, splits, output, b
         _evaluate_measured(run_dir, measured, labels=labels, wavelength=wavelength,
                            device=device, output=output, png=png)
         return
-    from xrdsim_training.evaluate import evaluate_run
+    from xrdsim_training.evaluation.evaluate import evaluate_run
 
     if verify:
         from xrdsim.dataset.checksums import check_store_for_reading
@@ -114,7 +114,7 @@ def evaluate(run_dir, data, measured, labels, wavelength, png, splits, output, b
 def _evaluate_measured(run_dir, measured, *, labels, wavelength, device, output, png) -> None:
     import json
 
-    from xrdsim_training.measured_benchmark import evaluate_measured
+    from xrdsim_training.evaluation.measured import evaluate_measured
 
     if labels is None:
         raise click.UsageError("--measured needs --labels CSV (columns file,space_group)")

@@ -46,7 +46,7 @@ def predict(run, files, wavelength, force_wavelength, to_wavelength, background,
     listed SG candidates rank the joint probability p(cs)·p(sg|cs). Exit code 1 when some
     files failed (each gets an error line and the others are still predicted).
     """
-    from xrdsim_training.predict import accuracy_summary, predict_files
+    from xrdsim_training.measured.predict import accuracy_summary, predict_files
 
     records = predict_files(run, existing_inputs(files), wavelength=wavelength,
                             to_wavelength=to_wavelength,

@@ -1,9 +1,8 @@
 """``xrdsim train``: train a model on a dataset store or on views simulated on the fly.
 
-Adding a method is one entry in :data:`TRAIN_METHODS`: its name and the
-``"module:function"`` that runs it, called as
-``function(options, *, run_dir, data, peaks, config_file, resume, progress)`` where
-``options`` are the hyper-parameter flags (``None`` where not given).
+The methods and the runner of each are :data:`xrdsim_training.methods.METHODS` (torch-free);
+a runner is called as ``function(options, *, run_dir, data, peaks, config_file, resume,
+progress)`` where ``options`` are the hyper-parameter flags (``None`` where not given).
 """
 
 from __future__ import annotations
@@ -14,27 +13,17 @@ from pathlib import Path
 
 import click
 from xrdsim_cli._common import echo_json, handles_library_errors
-
-_NEURAL = "xrdsim_training.trainer:train_from_options"
-#: method name -> runner ("module:function")
-TRAIN_METHODS: dict[str, str] = {
-    "supervised": _NEURAL,
-    "supervised-aug": _NEURAL,
-    "barlow": _NEURAL,
-    "simclr": _NEURAL,
-    "hand": "xrdsim_training.hand:train_hand_from_options",
-}
+from xrdsim_training.methods import METHODS
 
 
 def _runner(method: str):
-    module, attribute = TRAIN_METHODS[method].split(":")
+    module, attribute = METHODS[method].runner.split(":")
     return getattr(importlib.import_module(module), attribute)
 
 
 @click.command("train")
-@click.option("--method", required=True, type=click.Choice(sorted(TRAIN_METHODS)),
-              help="supervised (CNNstatic), supervised-aug (CNNaug), barlow (DIFCON), simclr, "
-                   "hand (HAND baseline: ExtraTrees on peak features, needs --peaks).")
+@click.option("--method", required=True, type=click.Choice(list(METHODS)),
+              help=", ".join(f"{name} ({m.description})" for name, m in METHODS.items()) + ".")
 @click.option("--data", type=click.Path(exists=True, path_type=Path),
               help="dataset.zarr: training shards (supervised), train structures and "
                    "validation split (all methods; hand: fit the train structures only).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ TEST_DATA = Path(__file__).resolve().parent / "data"
 # The real data lives in ../shared/data beside the checkout (CI puts it there too);
 # XRDSIM_SHARED_DATA overrides.
 SHARED_DATA = Path(os.environ.get("XRDSIM_SHARED_DATA", REPO.parent / "shared" / "data"))
+# tests/training/training_store.py (the small built store every training subfolder uses)
+# imports as ``training_store`` from tests/training/*/ as from tests/training/.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "training"))
 
 
 @pytest.fixture(scope="session")

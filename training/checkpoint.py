@@ -24,8 +24,11 @@ from typing import Any
 import numpy as np
 import torch
 from xrdsim_training.config import ModelConfig, TrainConfig
+from xrdsim_training.models import XrdNet
+from xrdsim_training.runtime import resolve_device
 
 from xrdsim.errors import TrainingError
+from xrdsim.structures.extinction_table import extinction_table
 
 CHECKPOINT_NAME = "checkpoint.pt"
 #: The epoch with the best validation score (early stopping, das2025 §4.3), same format.
@@ -174,3 +177,24 @@ def load_weights(model: torch.nn.Module, payload: dict[str, Any], *, source: str
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
+
+
+def load_run(run_dir: str | Path, *, device: str = "auto") -> tuple[XrdNet, dict[str, Any]]:
+    """The network of ``run_dir/best.pt`` (else ``checkpoint.pt``) in eval mode on ``device``,
+    and the payload.
+
+    Raises:
+        TrainingError: no checkpoint, another architecture, or an EG head whose size
+            differs from the shipped extinction table.
+    """
+    run_dir = Path(run_dir)
+    payload = load_checkpoint(best_checkpoint(run_dir))
+    config = payload["config"]
+    k = extinction_table().n_classes
+    if config.model.n_extinction_groups != k:
+        raise TrainingError(f"run {str(run_dir)!r} has {config.model.n_extinction_groups} "
+                            f"extinction groups but the shipped table has {k}; predict with "
+                            "the xrdsim version that trained the run")
+    model = XrdNet(config.model)
+    load_weights(model, payload, source=str(run_dir))
+    return model.to(resolve_device(device)).eval(), payload

@@ -13,14 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xrdsim_training.methods import CONTRASTIVE_METHODS, NEURAL_METHODS
+
 from xrdsim.errors import ConfigError, brief
 
-#: Methods the trainer knows (das2025 §4.3–4.5 and the SimCLR variant).
-METHODS: tuple[str, ...] = ("supervised", "supervised-aug", "barlow", "simclr")
-#: Methods that learn a representation first (contrastive pre-training, then fine-tuning).
-CONTRASTIVE_METHODS: tuple[str, ...] = ("barlow", "simclr")
-#: Methods whose training patterns are simulated on the fly from a peak database.
-ON_THE_FLY_METHODS: tuple[str, ...] = ("supervised-aug", "barlow", "simclr")
 #: Background handling of the model's input view (:mod:`xrdsim_training.models.view`).
 VIEW_BACKGROUNDS: tuple[str, ...] = ("snip", "none")
 #: The view of runs saved before the view settings existed: the whole grid, as given.
@@ -133,7 +129,7 @@ class TrainConfig:
     """Every setting of one training run (all keyword-only, validated on construction).
 
     Attributes:
-        method: one of :data:`METHODS`.
+        method: one of :data:`~xrdsim_training.methods.NEURAL_METHODS`.
         epochs: supervised epochs (for contrastive methods: the fine-tuning epochs).
         pretrain_epochs: representation-learning epochs before fine-tuning
             (contrastive methods only; must be 0 for the supervised ones). None (the
@@ -202,8 +198,9 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.method, str) or self.method not in METHODS:
-            raise ConfigError(f"method must be one of {METHODS}, got {brief(self.method)}")
+        if not isinstance(self.method, str) or self.method not in NEURAL_METHODS:
+            raise ConfigError(f"method must be one of {NEURAL_METHODS}, got "
+                              f"{brief(self.method)}")
         if self.pretrain_epochs is None:
             object.__setattr__(self, "pretrain_epochs", DEFAULT_PRETRAIN_EPOCHS
                                if self.method in CONTRASTIVE_METHODS else 0)

@@ -1,4 +1,6 @@
-"""The four training methods as sequences of phases, and the loss of one step.
+"""The training methods: the one list that ``xrdsim train``, the config and the trainer read.
+
+No torch here: ``xrdsim train --help`` and the config validation import this module.
 
 =================  =======================================  ==============================
 method             phases                                   das2025
@@ -9,25 +11,21 @@ barlow             pretrain: 2 views, Barlow Twins (RH);     DIFCON (§4.5)
                    finetune: on-the-fly views, weighted CE
 simclr             pretrain: 2 views, NT-Xent (RH);          SimCLR variant (§4.5)
                    finetune: on-the-fly views, weighted CE
+hand               ExtraTrees on peak features of the        HAND (§4.2)
+                   peak database (no network, no phases)
 =================  =======================================  ==============================
 
-Fine-tuning trains the whole network (encoder and heads), "using the same
-training strategy as CNNaug" (das2025 §4.5). With ``pretrain_supervised_weight`` w > 0 the
-pre-training is joint: ``L = L_contrastive + w·CE`` of both views' heads (labels used from
-the first step; the representation is still pulled together across instrument settings).
-The two views of a contrastive step go through the network as one batch of 2B patterns
-(one forward per backward, as DDP requires), so batch-norm statistics are shared by both
-views.
+Adding a method is one entry in :data:`METHODS`: its phases (neural methods, run by
+:func:`xrdsim_training.trainer.train_from_options`) or its own ``runner``
+(``"module:function"``, called as ``function(options, *, run_dir, data, peaks,
+config_file, resume, progress)``). The loss of one step is :mod:`xrdsim_training.step`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-from xrdsim_training.config import TrainConfig
-from xrdsim_training.inference import autocast
-from xrdsim_training.losses import barlow_twins_loss, nt_xent_loss, supervised_loss
+from xrdsim.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -47,73 +45,54 @@ class Phase:
     objective: str
 
 
+@dataclass(frozen=True)
+class Method:
+    """One entry of ``xrdsim train --method``.
+
+    Attributes:
+        description: the ``--method`` help text.
+        phases: (pre-training phase or None, main phase) of a neural method; None for a
+            method with its own ``runner``.
+        runner: ``"module:function"`` that trains it.
+    """
+
+    description: str
+    phases: tuple[Phase | None, Phase] | None = None
+    runner: str = "xrdsim_training.trainer:train_from_options"
+
+
 _FINETUNE = Phase("finetune", "on_the_fly", 1, "supervised")
-#: the label keys of a batch (the supervised loss's targets)
-_LABELS = ("crystal_system", "extinction_group", "space_group")
-#: method -> (pre-training phase or None, main phase)
-METHOD_PHASES: dict[str, tuple[Phase | None, Phase]] = {
-    "supervised": (None, Phase("train", "store", 1, "supervised")),
-    "supervised-aug": (None, Phase("train", "on_the_fly", 1, "supervised")),
-    "barlow": (Phase("pretrain", "on_the_fly", 2, "barlow_twins"), _FINETUNE),
-    "simclr": (Phase("pretrain", "on_the_fly", 2, "nt_xent"), _FINETUNE),
+#: method name -> :class:`Method`
+METHODS: dict[str, Method] = {
+    "supervised": Method("CNNstatic", (None, Phase("train", "store", 1, "supervised"))),
+    "supervised-aug": Method("CNNaug", (None, Phase("train", "on_the_fly", 1, "supervised"))),
+    "barlow": Method("DIFCON", (Phase("pretrain", "on_the_fly", 2, "barlow_twins"), _FINETUNE)),
+    "simclr": Method("SimCLR", (Phase("pretrain", "on_the_fly", 2, "nt_xent"), _FINETUNE)),
+    "hand": Method("HAND baseline: ExtraTrees on peak features, needs --peaks",
+                   runner="xrdsim_training.hand.model:train_hand_from_options"),
 }
+#: Methods the neural trainer runs (a :class:`~xrdsim_training.config.TrainConfig`'s method).
+NEURAL_METHODS: tuple[str, ...] = tuple(n for n, m in METHODS.items() if m.phases is not None)
+#: Methods that learn a representation first (contrastive pre-training, then fine-tuning).
+CONTRASTIVE_METHODS: tuple[str, ...] = tuple(
+    n for n in NEURAL_METHODS if METHODS[n].phases[0] is not None)
 
 
-def phase_of(config: TrainConfig, epoch: int) -> Phase:
-    """The phase that 0-based ``epoch`` of a run belongs to."""
-    pretrain, main = METHOD_PHASES[config.method]
-    return pretrain if pretrain is not None and epoch < config.pretrain_epochs else main
+def phases(method: str) -> tuple[Phase | None, Phase]:
+    """(pre-training phase or None, main phase) of a neural ``method``."""
+    found = METHODS[method].phases
+    if found is None:
+        raise ConfigError(f"method {method!r} trains no network, so it has no phases; "
+                          f"the neural methods are {NEURAL_METHODS}")
+    return found
 
 
-def sources_needed(config: TrainConfig) -> set[str]:
+def phase_of(method: str, epoch: int, *, pretrain_epochs: int) -> Phase:
+    """The phase that 0-based ``epoch`` of a run of ``method`` belongs to."""
+    pretrain, main = phases(method)
+    return pretrain if pretrain is not None and epoch < pretrain_epochs else main
+
+
+def sources_needed(method: str) -> set[str]:
     """Data sources the method's phases read (``"store"``, ``"on_the_fly"``)."""
-    return {p.source for p in METHOD_PHASES[config.method] if p is not None}
-
-
-def step_loss(
-    model: torch.nn.Module,
-    batch: dict[str, torch.Tensor],
-    *,
-    phase: Phase,
-    config: TrainConfig,
-    device: torch.device,
-    class_weights: dict[str, torch.Tensor] | None = None,
-) -> dict[str, torch.Tensor]:
-    """Loss of one batch: ``{"loss": scalar with grad, parts...: detached scalars}``.
-
-    ``class_weights``: per-class weights of the supervised CE (trainer, from the
-    training labels when ``config.class_balance`` > 0)."""
-    x = batch["pattern"].to(device, non_blocking=True).float()
-    if phase.objective == "supervised":
-        with autocast(device, config.amp):
-            logits = model(x)
-        return _supervised(logits, batch, config=config, device=device,
-                           class_weights=class_weights)
-    xb = batch["pattern_b"].to(device, non_blocking=True).float()
-    joint = config.pretrain_supervised_weight > 0
-    with autocast(device, config.amp):
-        # one forward over both views: DDP allows one forward per backward
-        out = model(torch.cat([x, xb]), project="both" if joint else True)
-    z_a, z_b = (out["z"] if joint else out).chunk(2)
-    if phase.objective == "barlow_twins":
-        loss = barlow_twins_loss(z_a.float(), z_b.float(), lambda_offdiag=config.barlow_lambda)
-    else:
-        loss = nt_xent_loss(z_a.float(), z_b.float(), temperature=config.temperature)
-    if not joint:
-        return {"loss": loss}
-    # both views carry the structure's labels
-    sup = _supervised(out, {k: batch[k].repeat(2) for k in _LABELS}, config=config,
-                      device=device, class_weights=class_weights)
-    return {"loss": loss + config.pretrain_supervised_weight * sup.pop("loss"),
-            "contrastive": loss.detach(), **sup}
-
-
-def _supervised(logits, labels, *, config: TrainConfig, device: torch.device,
-                class_weights: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
-    return supervised_loss(
-        logits,
-        **{k: labels[k].to(device) for k in _LABELS},
-        weights=config.loss_weights,
-        class_weights=class_weights,
-        label_smoothing=config.label_smoothing,
-    )
+    return {p.source for p in phases(method) if p is not None}

@@ -35,12 +35,13 @@ from xrdsim_training.checkpoint import (
 from xrdsim_training.config import TrainConfig
 from xrdsim_training.data import sources
 from xrdsim_training.data.loader import make_loader
+from xrdsim_training.evaluation.metrics import MetricsLog, classification_metrics
 from xrdsim_training.inference import predict
-from xrdsim_training.methods import METHOD_PHASES, phase_of, step_loss
-from xrdsim_training.metrics import MetricsLog, classification_metrics
+from xrdsim_training.methods import phase_of, sources_needed
 from xrdsim_training.models import XrdNet
 from xrdsim_training.runtime import Runtime, setup_runtime, teardown_runtime
 from xrdsim_training.schedule import lr_factor, starts_phase
+from xrdsim_training.step import step_loss
 
 from xrdsim.errors import TrainingError
 from xrdsim.progress import progress_bar
@@ -161,15 +162,14 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids,
                                                         find_unused_parameters=True)
     structures = (sources.train_structures(data, peaks)
-                  if "on_the_fly" in {p.source for p in METHOD_PHASES[config.method] if p}
-                  else None)
+                  if "on_the_fly" in sources_needed(config.method) else None)
     val = sources.validation_dataset(config, data)
     log = MetricsLog(run_dir, history)
     weights = _class_weights(config, data=data, peaks=peaks, structures=structures,
                              device=device)
     datasets: dict[str, Any] = {}
     for epoch in range(start, config.total_epochs):
-        phase = phase_of(config, epoch)
+        phase = phase_of(config.method, epoch, pretrain_epochs=config.pretrain_epochs)
         if phase.name not in datasets:
             datasets[phase.name] = sources.train_dataset(config, phase, data=data, peaks=peaks,
                                                          structures=structures, device=device)

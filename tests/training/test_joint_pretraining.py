@@ -8,8 +8,9 @@ from click.testing import CliRunner
 from xrdsim_cli.main import cli
 from xrdsim_training.config import ModelConfig, TrainConfig
 from xrdsim_training.losses import barlow_twins_loss, nt_xent_loss, supervised_loss
-from xrdsim_training.methods import METHOD_PHASES, step_loss
+from xrdsim_training.methods import phases
 from xrdsim_training.models import XrdNet
+from xrdsim_training.step import step_loss
 
 from xrdsim.errors import ConfigError
 
@@ -34,7 +35,7 @@ def test_joint_loss_is_contrastive_plus_w_times_ce_of_both_views(method, w):
     config = TrainConfig(method=method, pretrain_supervised_weight=w, model=TINY, amp=False)
     batch = _batch()
     with torch.no_grad():
-        parts = step_loss(net, batch, phase=METHOD_PHASES[method][0], config=config, device=CPU)
+        parts = step_loss(net, batch, phase=phases(method)[0], config=config, device=CPU)
         # reference: separate forwards of each view, the CE of the two views averaged
         za, zb = net(batch["pattern"], project=True), net(batch["pattern_b"], project=True)
         contrastive = (barlow_twins_loss(za, zb, lambda_offdiag=config.barlow_lambda)
@@ -53,14 +54,14 @@ def test_weight_zero_is_the_self_supervised_loss_and_trains_no_head():
     torch.manual_seed(0)
     net = XrdNet(TINY)
     config = TrainConfig(method="barlow", model=TINY, amp=False)
-    parts = step_loss(net, _batch(), phase=METHOD_PHASES["barlow"][0], config=config,
+    parts = step_loss(net, _batch(), phase=phases("barlow")[0], config=config,
                       device=CPU)
     assert set(parts) == {"loss"}
     parts["loss"].backward()
     assert all(p.grad is None for p in net.heads.parameters())
     net.zero_grad(set_to_none=True)
     joint = config.replace(pretrain_supervised_weight=1.0)
-    step_loss(net, _batch(), phase=METHOD_PHASES["barlow"][0], config=joint,
+    step_loss(net, _batch(), phase=phases("barlow")[0], config=joint,
               device=CPU)["loss"].backward()
     assert all(p.grad is not None for p in net.heads.parameters())
     assert all(p.grad is not None for p in net.projector.parameters())

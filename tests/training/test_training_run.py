@@ -13,7 +13,7 @@ from training_store import copy_store
 from xrdsim_cli.main import cli
 from xrdsim_training import trainer
 from xrdsim_training.config import ModelConfig, TrainConfig
-from xrdsim_training.evaluate import evaluate_run
+from xrdsim_training.evaluation.evaluate import evaluate_run
 
 from xrdsim.errors import ConfigError, TrainingError
 
@@ -207,8 +207,8 @@ def test_cli_train_resume_and_evaluate(built_store, tmp_path):
 
 
 def test_metrics_on_hand_made_predictions():
+    from xrdsim_training.evaluation.metrics import classification_metrics, cosine_block_matrix
     from xrdsim_training.inference import Predictions
-    from xrdsim_training.metrics import classification_metrics, cosine_block_matrix
 
     cs_prob = np.array([[0.1, 0.6, 0.3, 0, 0, 0, 0], [0.5, 0.2, 0.3, 0, 0, 0, 0]])
     sg_prob = np.zeros((2, 230))

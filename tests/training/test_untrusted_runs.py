@@ -17,7 +17,7 @@ from xrdsim_training.checkpoint import (
 )
 from xrdsim_training.config import ModelConfig, TrainConfig
 from xrdsim_training.hand import MODEL_FILE, SETTINGS_FILE, HandModel
-from xrdsim_training.hand_forest import ForestArrays
+from xrdsim_training.hand.forest import ForestArrays
 
 from xrdsim.errors import TrainingError
 
@@ -118,7 +118,7 @@ def test_forest_arrays_predict_as_scikit_learn():
 
 def test_malformed_trees_are_refused(tmp_path):
     from sklearn.ensemble import ExtraTreesClassifier
-    from xrdsim_training.hand_forest import load_forests, save_forests
+    from xrdsim_training.hand.forest import load_forests, save_forests
 
     clf = ExtraTreesClassifier(n_estimators=2, random_state=0).fit(np.eye(4), [0, 1, 0, 1])
     forest = ForestArrays.from_sklearn(clf)

@@ -5,7 +5,7 @@ with the simulator swapped: the whole peak database is held on the device
 (:class:`xrdsim_training.torch_sim.DevicePeaks`) and every batch is rendered there by
 :mod:`xrdsim_training.torch_sim`, so a GPU run never waits for CPU loader workers and no
 pattern crosses the PCIe bus. Same batches, same structures, same views and, up to
-float32 rounding, the same patterns as the loader path (tests/training/test_device_views.py).
+float32 rounding, the same patterns as the loader path (tests/training/data/test_device_views.py).
 """
 
 from __future__ import annotations

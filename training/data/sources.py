@@ -19,7 +19,7 @@ VALIDATION_SPLIT = "equivariance"
 
 def check_inputs(config: TrainConfig, *, data: str | Path | None, peaks: str | Path | None) -> None:
     """Refuse a method whose data source was not given."""
-    needed = sources_needed(config)
+    needed = sources_needed(config.method)
     if "store" in needed and data is None:
         raise TrainingError(f"method {config.method!r} trains on precomputed patterns: give "
                             "--data dataset.zarr")
@@ -121,7 +121,7 @@ def train_labels(config: TrainConfig, *, data: str | Path | None, peaks: str | P
     """CS / EG / SG labels of what the run trains on, one per training example: the store's
     train rows (store methods) or the train structures of the peak database (on-the-fly)."""
     tasks = ("crystal_system", "extinction_group", "space_group")
-    if "on_the_fly" not in sources_needed(config):
+    if "on_the_fly" not in sources_needed(config.method):
         labels = open_split(data, "train").labels
         return {t: np.asarray(labels[t], dtype=np.int64) for t in tasks}
     from xrdsim.peaks.database import PeakDatabase

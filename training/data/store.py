@@ -16,6 +16,7 @@ import numpy as np
 import zarr
 
 from xrdsim.dataset.checksums import missing_shard_files
+from xrdsim.dataset.splits import TRAIN
 from xrdsim.errors import DatasetError, TrainingError
 
 #: Per-pattern label arrays every split must carry.
@@ -23,6 +24,8 @@ LABELS: tuple[str, ...] = (
     "crystal_system", "extinction_group", "space_group", "structure_index", "view",
 )
 STORE_FORMAT = "xrdsim-dataset/1"
+#: Splits scored when none are named (those the store has).
+DEFAULT_SPLITS = ("equivariance", "invariance", "held_out_invariance")
 
 
 @dataclass(frozen=True)
@@ -154,3 +157,47 @@ def _check_label_ranges(path: str, split: str, labels: dict[str, np.ndarray], k:
                 f"outside the {lo}–{hi} the heads predict; the store and the model disagree "
                 "on the label encoding"
             )
+
+
+def store_groups(data: str | Path) -> list[str]:
+    """Names of the groups (splits, ``structures``) of the store at ``data``."""
+    return list(zarr.open_group(str(data), mode="r").group_keys())
+
+
+def resolve_splits(data: str | Path, splits: tuple[str, ...] | None) -> tuple[str, ...]:
+    """``splits`` as given, or those of :data:`DEFAULT_SPLITS` the store has.
+
+    Raises:
+        TrainingError: none given and the store has none of :data:`DEFAULT_SPLITS`.
+    """
+    if splits is not None:
+        return tuple(splits)
+    available = store_groups(data)
+    found = tuple(s for s in DEFAULT_SPLITS if s in available)
+    if not found:
+        raise TrainingError(f"store {str(data)!r} has none of the test splits "
+                            f"{DEFAULT_SPLITS}; name one with --split (it has {available})")
+    return found
+
+
+def store_structures(data: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(structure_id (S,) str, split code (S,) int64)`` of the store's structures table,
+    indexed by the splits' ``structure_index`` (codes ``TRAIN`` / ``HELD_OUT``).
+
+    Raises:
+        TrainingError: no readable store, or one without a structures table.
+    """
+    try:
+        table = zarr.open_group(str(data), mode="r")["structures"]
+        # zarr v3 returns NumPy's variable-width StringDType: via Python str to "<U"
+        return (np.array(table["structure_id"][:].tolist(), dtype=str),
+                np.asarray(table["split"][:], dtype=np.int64))
+    except Exception as exc:  # zarr raises several unrelated types for a non-store
+        raise TrainingError(f"{str(data)!r} is not a dataset store with a structures table "
+                            f"({type(exc).__name__}); build one with `xrdsim build`") from None
+
+
+def store_train_structures(data: str | Path) -> list[str]:
+    """Ids of the store's train structures (those of its train / invariance splits)."""
+    ids, code = store_structures(data)
+    return ids[code == TRAIN].tolist()

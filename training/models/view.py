@@ -80,7 +80,7 @@ def snip_batch(y: torch.Tensor, *, coarse: int = COARSE) -> torch.Tensor:
     :func:`xrdsim.measured.background.estimate_background` (``method="snip"``, its default
     width and smoothing) runs on the coarse span; the
     result is interpolated linearly back to the bin centres of the span. Row by row the
-    same numbers as that NumPy procedure (tests/training/test_view.py), ~100× cheaper
+    same numbers as that NumPy procedure (tests/training/models/test_view.py), ~100× cheaper
     than SNIP on the fine grid.
     """
     b, n = y.shape

@@ -17,7 +17,7 @@ from xrdsim.series.simulate import simulate_series
 from xrdsim.series.store import write_series
 from xrdsim.structures.reader import read_structures
 
-NIO = Path(__file__).resolve().parents[1] / "data" / "cifs" / "NiO_225_sym.cif"
+NIO = Path(__file__).resolve().parents[2] / "data" / "cifs" / "NiO_225_sym.cif"
 
 
 @pytest.fixture(scope="module")

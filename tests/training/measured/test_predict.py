@@ -12,9 +12,10 @@ import zarr
 from click.testing import CliRunner
 from xrdsim_cli.main import cli
 from xrdsim_training import trainer
+from xrdsim_training.checkpoint import load_run
 from xrdsim_training.config import ModelConfig, TrainConfig
 from xrdsim_training.inference import predict
-from xrdsim_training.predict import accuracy_summary, load_run, predict_files
+from xrdsim_training.measured.predict import accuracy_summary, predict_files
 
 from xrdsim.errors import ConfigError, TrainingError
 from xrdsim.grid import grid_centers
@@ -254,7 +255,7 @@ def test_a_run_without_the_input_view_is_flagged_on_every_record(run_dir, built_
                                                                    shared_data, tmp_path):
     from dataclasses import replace
 
-    from xrdsim_training.predict import VIEWLESS_WARNING
+    from xrdsim_training.measured.predict import VIEWLESS_WARNING
 
     run = tmp_path / "legacy"
     legacy = replace(TINY, view_two_theta=(0.0, 120.0), view_background="none")

@@ -10,7 +10,7 @@ import pytest
 import training_store
 from xrdsim_training import trainer
 from xrdsim_training.config import TrainConfig
-from xrdsim_training.evaluate import evaluate_run
+from xrdsim_training.evaluation.evaluate import evaluate_run
 
 from xrdsim.dataset.inspect import plot_examples
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from xrdsim_cli.main import cli
 from xrdsim_training import trainer
 from xrdsim_training.config import ModelConfig, TrainConfig
+from xrdsim_training.evaluation.measured import measured_report, records_to_arrays
 from xrdsim_training.hand import train_hand
-from xrdsim_training.measured_benchmark import measured_report, records_to_arrays
 
 from xrdsim.structures.crystal_systems import crystal_system_index
 from xrdsim.structures.extinction_table import extinction_table

@@ -52,7 +52,7 @@ class HandSettings:
         noise_sigmas: peaks must also be this many noise σ prominent (σ from the MAD of
             the residual of a 0.21° running median). Prominence is peak-to-trough, so
             noise bumps reach 6–9 σ over 12,000 bins; 10 leaves none on synthetic
-            Gaussian noise (tests/training/test_hand.py).
+            Gaussian noise (tests/training/hand/test_hand_model.py).
         kalpha2_ratio: λ(Kα2)/λ(Kα1) of the tube the patterns were measured with (Cu by
             default); resolved Kα2 components are then dropped by the peak finder.
             None for monochromatic (Kα1-only) or synchrotron data.

@@ -57,7 +57,8 @@ def test_a_run_trains_with_views_simulated_on_the_device(built_store, tmp_path):
     config = TrainConfig(method="barlow", pretrain_epochs=1, epochs=1, batch_size=8,
                          steps_per_epoch=2, model=TINY, val_max_patterns=16,
                          simulate_on="device", device="cpu")
-    assert isinstance(train_dataset(config, phase_of(config, 0), data=built_store,
+    pretrain = phase_of(config.method, 0, pretrain_epochs=config.pretrain_epochs)
+    assert isinstance(train_dataset(config, pretrain, data=built_store,
                                     peaks=_peaks(built_store), structures=None, device="cpu"),
                       DeviceOnTheFlyDataset)
     result = trainer.train(config, run_dir=tmp_path / "run", data=built_store,

@@ -51,7 +51,7 @@ def test_labels_csv_is_what_the_derivation_gives_today(bench, shared_data):
 
 
 def test_labels_csv_is_readable_by_predict(bench):
-    from xrdsim_training.measured_labels import read_labels
+    from xrdsim_training.measured.labels import read_labels
 
     labels = read_labels(bench.LABELS_CSV)
     assert labels["MnO.xy"] == 225 and len(labels) == len(bench.PHASES)

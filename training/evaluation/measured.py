@@ -22,7 +22,7 @@ predicted crystal system, das2025 §4.3); top-3 ranks the joint probabilities
 
 A file that cannot be read is listed under ``errors`` and left out of every number
 (``n`` counts the scored files). The ECE is
-:func:`xrdsim_training.calibration.expected_calibration_error`.
+:func:`xrdsim_training.evaluation.temperature.expected_calibration_error`.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def measured_report(arrays: dict[str, Any], *, rounds: int = BOOTSTRAP_ROUNDS, s
         rounds: bootstrap resamples of the files.
         seed: bootstrap generator seed.
     """
-    from xrdsim_training.calibration import expected_calibration_error
+    from xrdsim_training.evaluation.temperature import expected_calibration_error
 
     from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
@@ -149,14 +149,14 @@ def predict_measured(run_dir: str | Path, paths: list[str | Path], *, labels: st
                      ) -> tuple[list[dict[str, Any]], list[list[str]]]:
     """Predict every labelled file with the run's own path; (scored records, errors).
 
-    A neural run goes through :func:`xrdsim_training.predict.predict_files` (calibrated
+    A neural run goes through :func:`xrdsim_training.measured.predict.predict_files` (calibrated
     probabilities when the run has ``calibration.json``), a HAND run through
     :func:`xrdsim_training.hand.predict_hand`; both list every class (top-k = all).
     Only files named in ``labels`` are scored.
     """
-    from xrdsim_training.hand import is_hand_run, predict_hand
-    from xrdsim_training.measured_labels import read_labels
-    from xrdsim_training.predict import predict_files
+    from xrdsim_training.hand.model import is_hand_run, predict_hand
+    from xrdsim_training.measured.labels import read_labels
+    from xrdsim_training.measured.predict import predict_files
 
     from xrdsim.measured.paths import pattern_files
     from xrdsim.structures.crystal_systems import crystal_system_index

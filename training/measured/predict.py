@@ -23,15 +23,14 @@ Per file (:func:`predict_files`), in input order::
      "true": {"crystal_system", "extinction_group", "space_group"} or None}
 
 plus ``"calibrated"`` (probabilities temperature-scaled with ``RUN_DIR/calibration.json``,
-:mod:`xrdsim_training.calibration`) and ``"unsure"`` (top-1 CS probability below
-:data:`~xrdsim_training.calibration.UNSURE_BELOW`: read the top-k, not the top-1),
+:mod:`xrdsim_training.evaluation.temperature`) and ``"unsure"`` (top-1 CS probability below
+:data:`~xrdsim_training.evaluation.temperature.UNSURE_BELOW`: read the top-k, not the top-1),
 or ``{"source", "file", "error", "true"}`` for a file that failed. ``top_k`` entries are
 ``{"label", "name"|"symbol", "probability"}``, most probable first.
 """
 
 from __future__ import annotations
 
-import functools
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -39,29 +38,27 @@ from typing import Any
 
 import numpy as np
 import torch
-from xrdsim_training.calibration import (
+from xrdsim_training.checkpoint import load_run
+from xrdsim_training.evaluation.temperature import (
     TASK_PROBS,
     UNSURE_BELOW,
     apply_temperature,
     load_temperatures,
 )
-from xrdsim_training.checkpoint import (
-    best_checkpoint,
-    load_checkpoint,
-    load_weights,
-)
-from xrdsim_training.hand import is_hand_run
+from xrdsim_training.hand.model import is_hand_run
 from xrdsim_training.inference import predict
-from xrdsim_training.measured_labels import TASKS, accuracy_report, read_labels
-from xrdsim_training.models import XrdNet
-from xrdsim_training.runtime import resolve_device
+from xrdsim_training.measured.labels import (
+    TASKS,
+    accuracy_report,
+    read_labels,
+    space_group_symbol,
+)
 
 from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimError
 from xrdsim.measured.paths import pattern_files
 from xrdsim.measured.prepare import prepare_pattern, unexpected_reason
 from xrdsim.measured.readers import SUFFIX_FORMATS, read_pattern
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_index
-from xrdsim.structures.extinction import default_hall_numbers
 from xrdsim.structures.extinction_table import extinction_table
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 
@@ -74,38 +71,6 @@ VIEWLESS_WARNING = ("this run was trained without the input view (whole 0-120 de
                     "simulated background kept), so measured files reach it prepared "
                     "differently from its training patterns; retrain it with this xrdsim "
                     "(default view: 5-90 deg, SNIP on both) before trusting it on measured data")
-
-
-@functools.cache
-def space_group_symbol(space_group: int) -> str:
-    """Short Hermann–Mauguin symbol (spglib, standard setting) of a space group 1–230."""
-    import spglib
-
-    return str(spglib.get_spacegroup_type(default_hall_numbers()[int(space_group)],
-                                          _throw=True).international_short)
-
-
-def load_run(run_dir: str | Path, *, device: str = "auto") -> tuple[XrdNet, dict[str, Any]]:
-    """The network of ``run_dir/checkpoint.pt`` in eval mode on ``device``, and the payload.
-
-    Raises:
-        TrainingError: no checkpoint (a HAND run is named as such), another architecture,
-            or an EG head whose size differs from the shipped extinction table.
-    """
-    run_dir = Path(run_dir)
-    if is_hand_run(run_dir):
-        raise TrainingError(f"{run_dir} is a HAND run, not a neural one; use "
-                            "`xrdsim hand predict` for it")
-    payload = load_checkpoint(best_checkpoint(run_dir))
-    config = payload["config"]
-    k = extinction_table().n_classes
-    if config.model.n_extinction_groups != k:
-        raise TrainingError(f"run {str(run_dir)!r} has {config.model.n_extinction_groups} "
-                            f"extinction groups but the shipped table has {k}; predict with "
-                            "the xrdsim version that trained the run")
-    model = XrdNet(config.model)
-    load_weights(model, payload, source=str(run_dir))
-    return model.to(resolve_device(device)).eval(), payload
 
 
 def predict_files(
@@ -157,6 +122,9 @@ def predict_files(
                           f"folders holding {', '.join(sorted(SUFFIX_FORMATS))} files")
     if isinstance(labels, (str, Path)):
         labels = read_labels(labels)
+    if is_hand_run(run_dir):
+        raise TrainingError(f"{run_dir} is a HAND run, not a neural one; use "
+                            "`xrdsim hand predict` for it")
     model, payload = load_run(run_dir, device=device)
     amp = payload["config"].amp
     viewless = payload["config"].model.view_background == "none"

@@ -229,7 +229,7 @@ def test_predict_and_evaluate_on_pattern_files(peak_db, tmp_path):
     row = report["files"][0]
     assert row["true"]["space_group"] == 221 and row["true"]["crystal_system"] == 6
     # the neural predictor names a HAND run instead of failing on its missing checkpoint
-    from xrdsim_training.predict import predict_files
+    from xrdsim_training.measured.predict import predict_files
 
     from xrdsim.errors import TrainingError
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import training_store
-from xrdsim_training.calibration import (
+from xrdsim_training.evaluation.temperature import (
     apply_temperature,
     calibrate,
     expected_calibration_error,
@@ -66,7 +66,8 @@ def test_ece_of_a_perfectly_calibrated_coin_is_small():
 
 @pytest.fixture(scope="module")
 def run_dir(built_store, tmp_path_factory):
-    """A tiny supervised run on the small real store (as tests/training/test_predict.py)."""
+    """A tiny supervised run on the small real store (as in
+    tests/training/measured/test_predict.py)."""
     import torch
     from xrdsim_training import trainer
     from xrdsim_training.config import ModelConfig, TrainConfig
@@ -83,8 +84,8 @@ def run_dir(built_store, tmp_path_factory):
 
 
 def test_run_calibration_is_used_by_predict(run_dir, built_store, shared_data):
-    from xrdsim_training.calibration import CALIBRATION_FILE, calibrate_run
-    from xrdsim_training.predict import predict_files
+    from xrdsim_training.evaluation.temperature import CALIBRATION_FILE, calibrate_run
+    from xrdsim_training.measured.predict import predict_files
 
     report = calibrate_run(run_dir, data=built_store, device="cpu")
     assert (run_dir / CALIBRATION_FILE).is_file() and report["n_fit"] and report["n_test"]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import training_store
 import zarr
-from xrdsim_training.evaluate import evaluate_run
+from xrdsim_training.evaluation.evaluate import evaluate_run
 from xrdsim_training.hand import TRAIN_IDS_FILE, predict_hand, train_hand
 
 from xrdsim.errors import ConfigError

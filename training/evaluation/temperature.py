@@ -114,10 +114,10 @@ def calibrate_run(run_dir: str | Path, *, data: str | Path, split: str = "equiva
     """
     import torch
     from torch.utils.data import DataLoader
+    from xrdsim_training.checkpoint import load_run
     from xrdsim_training.data.store import open_split
     from xrdsim_training.data.zarr_stream import ZarrStreamDataset
     from xrdsim_training.inference import predict
-    from xrdsim_training.predict import load_run
 
     model, payload = load_run(run_dir, device=device)
     dev = next(model.parameters()).device

@@ -33,7 +33,6 @@ def representation_maps(model: torch.nn.Module, *, data: str | Path, splits: tup
     from torch.utils.data import DataLoader
     from xrdsim_training.data.store import open_split
     from xrdsim_training.data.zarr_stream import ZarrStreamDataset
-    from xrdsim_training.evaluate import silhouettes
     from xrdsim_training.inference import predict
 
     out: dict[str, Any] = {"figure": str(figure), "splits": {}}
@@ -79,3 +78,23 @@ def _figure(maps: dict, scores: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def silhouettes(embeddings: np.ndarray, labels: dict[str, np.ndarray]) -> dict[str, float]:
+    """Cosine silhouette scores of ``h`` grouped by structure and by crystal system.
+
+    ``silhouette_structure`` near 1: the views of a structure cluster apart from other
+    structures (invariance to the simulated effects); ``silhouette_crystal_system``: the
+    crystal systems separate. NaN where a grouping has a single class.
+    """
+    from sklearn.metrics import silhouette_score
+
+    out = {}
+    for name, key in (("silhouette_structure", "structure_index"),
+                      ("silhouette_crystal_system", "crystal_system")):
+        groups = labels[key]
+        n = np.unique(groups).size
+        ok = 1 < n < len(groups)
+        out[name] = float(silhouette_score(embeddings, groups, metric="cosine")) if ok \
+            else float("nan")
+    return out

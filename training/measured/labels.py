@@ -8,6 +8,7 @@ system and extinction group follow from the space group.
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,17 @@ def read_labels(path: str | Path) -> dict[str, int]:
                               "keep one row per basename")
         labels[base] = sg
     return labels
+
+
+@functools.cache
+def space_group_symbol(space_group: int) -> str:
+    """Short Hermann–Mauguin symbol (spglib, standard setting) of a space group 1–230."""
+    import spglib
+
+    from xrdsim.structures.extinction import default_hall_numbers
+
+    return str(spglib.get_spacegroup_type(default_hall_numbers()[int(space_group)],
+                                          _throw=True).international_short)
 
 
 def accuracy_report(true: dict[str, np.ndarray], pred: dict[str, np.ndarray]) -> dict[str, Any]:

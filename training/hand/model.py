@@ -2,11 +2,12 @@
 
 Features of one pattern (at Cu Kα, λ = 1.5418 Å): the 2θ of the first ten peaks
 (ascending, padded with 0 when there are fewer) and the number of peaks in 0–90°
-(:func:`hand_features`, 11 values). One ``ExtraTreesClassifier`` per task — crystal
-system (CS), extinction group (EG), space group (SG) — is trained on the lines of a
-peak database (:class:`xrdsim.peaks.database.PeakDatabase`), and applied to measured
-patterns through a scipy peak finder (:func:`find_pattern_peaks`; peaks in the first
-``HandSettings.scan_edge_deg`` of the scan are not used).
+(:func:`~xrdsim_training.hand.features.hand_features`, 11 values). One
+``ExtraTreesClassifier`` per task — crystal system (CS), extinction group (EG), space group
+(SG) — is trained on the lines of a peak database
+(:class:`xrdsim.peaks.database.PeakDatabase`), and applied to measured patterns through a
+scipy peak finder (:func:`~xrdsim_training.hand.features.find_pattern_peaks`; peaks in the
+first ``HandSettings.scan_edge_deg`` of the scan are not used).
 
 Lines of the database and peaks found in a pattern are made comparable by two
 settings (:class:`HandSettings`): lines weaker than ``min_intensity`` % of the strongest
@@ -23,17 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from xrdsim_training.hand_features import CU_KALPHA2_RATIO as CU_KALPHA2_RATIO
-from xrdsim_training.hand_features import (
-    HandSettings,
-    database_features,
-    pattern_features,
+from xrdsim_training.hand.features import HandSettings, database_features, pattern_features
+from xrdsim_training.hand.forest import ForestArrays, load_forests, save_forests
+from xrdsim_training.measured.labels import (
+    TASKS,
+    accuracy_report,
+    read_labels_csv,
+    space_group_symbol,
 )
-from xrdsim_training.hand_features import find_pattern_peaks as find_pattern_peaks
-from xrdsim_training.hand_features import hand_features as hand_features
-from xrdsim_training.hand_features import visible_lines as visible_lines
-from xrdsim_training.hand_forest import ForestArrays, load_forests, save_forests
-from xrdsim_training.measured_labels import TASKS, accuracy_report, read_labels_csv
 
 from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimError
 
@@ -55,7 +53,8 @@ def is_hand_run(run_dir: str | Path) -> bool:
 
 
 class HandModel:
-    """Three ExtraTrees classifiers (CS, EG, SG) on :func:`hand_features`."""
+    """Three ExtraTrees classifiers (CS, EG, SG) on
+    :func:`~xrdsim_training.hand.features.hand_features`."""
 
     def __init__(self, settings: HandSettings | None = None, *, n_jobs: int = 1):
         self.settings = settings or HandSettings()
@@ -211,7 +210,7 @@ def train_hand_from_options(options: dict[str, Any], *, run_dir: str | Path,
     seed = options.get("seed")
     structures = None
     if data is not None:
-        from xrdsim_training.hand_splits import store_train_structures
+        from xrdsim_training.data.store import store_train_structures
 
         structures = store_train_structures(data)
     return train_hand(peaks, run_dir, seed=0 if seed is None else int(seed),
@@ -272,8 +271,6 @@ def predict_hand(model_dir: str | Path, patterns: Any, *, wavelength: Any = None
     Raises:
         ConfigError: ``top_k`` below 1, an unknown ``wavelength``.
     """
-    from xrdsim_training.predict import space_group_symbol
-
     from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
     from xrdsim.structures.extinction_table import extinction_table
     from xrdsim.wavelengths import resolve_wavelength

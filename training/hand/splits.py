@@ -1,7 +1,7 @@
 """Score a HAND run on the simulated splits of a store, as measured patterns are scored.
 
 ``xrdsim evaluate HAND_RUN --data store.zarr`` lands here (:func:`evaluate_hand_splits`,
-called by :func:`xrdsim_training.evaluate.evaluate_run` for a run folder holding a HAND
+called by :func:`xrdsim_training.evaluation.evaluate.evaluate_run` for a run folder holding a HAND
 model). Every store row is treated like a measured file that was already resampled: the
 rows are on the model grid at the store's λ, so there is no wavelength conversion and no
 resampling; the background step of :func:`xrdsim.measured.prepare.prepare_pattern` runs
@@ -34,11 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from xrdsim_training.hand import TRAIN_IDS_FILE, HandModel, predict_hand
-from xrdsim_training.measured_labels import TASKS
-from xrdsim_training.metrics import TOP_K, confusion_matrix
+from xrdsim_training.data.store import open_split, resolve_splits, store_structures
+from xrdsim_training.evaluation.figures import confusion_figure
+from xrdsim_training.evaluation.metrics import TOP_K, confusion_matrix
+from xrdsim_training.hand.model import TRAIN_IDS_FILE, HandModel, predict_hand
+from xrdsim_training.measured.labels import TASKS
 
-from xrdsim.dataset.splits import HELD_OUT, TRAIN
+from xrdsim.dataset.splits import HELD_OUT
 from xrdsim.errors import PatternReadError, TrainingError
 from xrdsim.grid import grid_centers
 from xrdsim.measured.background import POLY_DEGREE, SMOOTH_DEG, SNIP_WIDTH_DEG, estimate_background
@@ -92,31 +94,6 @@ def grid_row_pattern(row: np.ndarray, *, source: str, wavelength: float,
                            {"format": "store row", "steps": [{"background": background}]})
 
 
-def store_structures(data: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(structure_id (S,) str, split code (S,) int64)`` of the store's structures table,
-    indexed by the splits' ``structure_index`` (codes ``TRAIN`` / ``HELD_OUT``).
-
-    Raises:
-        TrainingError: no readable store, or one without a structures table.
-    """
-    import zarr
-
-    try:
-        table = zarr.open_group(str(data), mode="r")["structures"]
-        # zarr v3 returns NumPy's variable-width StringDType: via Python str to "<U"
-        return (np.array(table["structure_id"][:].tolist(), dtype=str),
-                np.asarray(table["split"][:], dtype=np.int64))
-    except Exception as exc:  # zarr raises several unrelated types for a non-store
-        raise TrainingError(f"{str(data)!r} is not a dataset store with a structures table "
-                            f"({type(exc).__name__}); build one with `xrdsim build`") from None
-
-
-def store_train_structures(data: str | Path) -> list[str]:
-    """Ids of the store's train structures (those of its train / invariance splits)."""
-    ids, code = store_structures(data)
-    return ids[code == TRAIN].tolist()
-
-
 def evaluate_hand_splits(run_dir: str | Path, *, data: str | Path,
                          splits: tuple[str, ...] | None = None,
                          output: str | Path | None = None, max_patterns: int = 0,
@@ -126,7 +103,8 @@ def evaluate_hand_splits(run_dir: str | Path, *, data: str | Path,
     Args:
         run_dir: a HAND run (``xrdsim train --method hand`` / ``xrdsim hand train``).
         data: the ``dataset.zarr`` store.
-        splits: split names (default: those of ``DEFAULT_SPLITS`` the store has).
+        splits: split names (default: those of
+            :data:`~xrdsim_training.data.store.DEFAULT_SPLITS` the store has).
         output: report path (default ``run_dir/eval.json``).
         max_patterns: score at most this many evenly spaced rows per split (0 = all), the
             rows the neural evaluation scores with the same value.
@@ -137,9 +115,6 @@ def evaluate_hand_splits(run_dir: str | Path, *, data: str | Path,
         TrainingError: not a HAND run, a store at another λ than the model, a missing or
             empty split.
     """
-    from xrdsim_training.data.store import open_split
-    from xrdsim_training.evaluate import confusion_figure, resolve_splits
-
     run_dir = Path(run_dir)
     model = HandModel.load(run_dir)
     splits = resolve_splits(data, splits)

@@ -31,19 +31,22 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from xrdsim_training.checkpoint import best_checkpoint, load_checkpoint, load_weights
-from xrdsim_training.data.store import open_split
+from xrdsim_training.data.store import open_split, resolve_splits, store_groups
 from xrdsim_training.data.zarr_stream import ZarrStreamDataset
-from xrdsim_training.hand import is_hand_run
+from xrdsim_training.evaluation.figures import confusion_figure, matrix_figure
+from xrdsim_training.evaluation.metrics import (
+    classification_metrics,
+    confusion_matrix,
+    cosine_block_matrix,
+)
+from xrdsim_training.evaluation.representation import silhouettes
+from xrdsim_training.hand.model import is_hand_run
 from xrdsim_training.inference import predict
-from xrdsim_training.metrics import classification_metrics, confusion_matrix, cosine_block_matrix
 from xrdsim_training.models import XrdNet
 from xrdsim_training.runtime import resolve_device
 
 from xrdsim.errors import ConfigError, TrainingError
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
-
-#: Splits scored when none are named (those the store has).
-DEFAULT_SPLITS = ("equivariance", "invariance", "held_out_invariance")
 
 
 def evaluate_run(
@@ -68,14 +71,15 @@ def evaluate_run(
     the JSON report.
 
     A HAND run (:func:`xrdsim_training.hand.is_hand_run`) is scored by
-    :func:`xrdsim_training.hand_splits.evaluate_hand_splits` with ``splits``, ``output``,
+    :func:`xrdsim_training.hand.splits.evaluate_hand_splits` with ``splits``, ``output``,
     ``max_patterns`` and ``background``; the network-only analyses (block matrix, t-SNE,
     calibration) are listed under the report's ``skipped`` instead.
 
     Args:
         run_dir: a run written by :func:`xrdsim_training.trainer.train`.
         data: the ``dataset.zarr`` store.
-        splits: split names (default: those of :data:`DEFAULT_SPLITS` the store has).
+        splits: split names (default: those of
+            :data:`~xrdsim_training.data.store.DEFAULT_SPLITS` the store has).
         output: report path (default ``run_dir/eval.json``).
         batch_size: patterns per forward pass.
         max_patterns: score at most this many evenly spaced patterns per split (0 = all).
@@ -87,7 +91,7 @@ def evaluate_run(
         block_views: M views per structure; None = every view the split has (das2025
             Fig. 4 uses 8). More than the split has is refused, never clamped.
         seed: picks the block-matrix structures.
-        calibrate: fit the temperatures of :mod:`xrdsim_training.calibration` on the
+        calibrate: fit the temperatures of :mod:`xrdsim_training.evaluation.temperature` on the
             equivariance split (when the store has it) and write ``calibration.json``;
             the report's ``calibration`` holds ECE before/after on held-out structures.
         checkpoint: ``"best"`` (``best.pt``, the best validation epoch, when the run has
@@ -98,7 +102,7 @@ def evaluate_run(
             neural run's input view handles the background itself; anything but
             ``"auto"`` is refused for it.
         tsne_points: patterns per split of the t-SNE maps of ``h`` on the equivariance and
-            invariance splits (:mod:`xrdsim_training.representation`; 0 = none).
+            invariance splits (:mod:`xrdsim_training.evaluation.representation`; 0 = none).
 
     Raises:
         TrainingError: no checkpoint, a store of another K, a missing split.
@@ -106,7 +110,7 @@ def evaluate_run(
     """
     run_dir = Path(run_dir)
     if is_hand_run(run_dir):
-        from xrdsim_training.hand_splits import evaluate_hand_splits
+        from xrdsim_training.hand.splits import evaluate_hand_splits
 
         return evaluate_hand_splits(run_dir, data=data, splits=splits, output=output,
                                     max_patterns=max_patterns,
@@ -165,13 +169,13 @@ def evaluate_run(
                                                   "--views-test 2 or more"}
     mapped = tuple(s for s in ("equivariance", "invariance") if s in available)
     if tsne_points and mapped:
-        from xrdsim_training.representation import representation_maps
+        from xrdsim_training.evaluation.representation import representation_maps
 
         report["representation"] = representation_maps(
             model, data=data, splits=mapped, max_points=tsne_points, device=dev,
             figure=run_dir / "tsne_crystal_system.png", seed=seed)
     if calibrate and "equivariance" in available:
-        from xrdsim_training.calibration import calibrate_run
+        from xrdsim_training.evaluation.temperature import calibrate_run
 
         report["calibration"] = calibrate_run(run_dir, data=data, max_patterns=max_patterns,
                                               batch_size=batch_size, device=device)
@@ -179,29 +183,6 @@ def evaluate_run(
     output.write_text(json.dumps(report, indent=2) + "\n")
     report["output"] = str(output)
     return report
-
-
-def store_groups(data: str | Path) -> list[str]:
-    """Names of the groups (splits, ``structures``) of the store at ``data``."""
-    import zarr
-
-    return list(zarr.open_group(str(data), mode="r").group_keys())
-
-
-def resolve_splits(data: str | Path, splits: tuple[str, ...] | None) -> tuple[str, ...]:
-    """``splits`` as given, or those of :data:`DEFAULT_SPLITS` the store has.
-
-    Raises:
-        TrainingError: none given and the store has none of :data:`DEFAULT_SPLITS`.
-    """
-    if splits is not None:
-        return tuple(splits)
-    available = store_groups(data)
-    found = tuple(s for s in DEFAULT_SPLITS if s in available)
-    if not found:
-        raise TrainingError(f"store {str(data)!r} has none of the test splits "
-                            f"{DEFAULT_SPLITS}; name one with --split (it has {available})")
-    return found
 
 
 def block_similarity(
@@ -231,69 +212,7 @@ def block_similarity(
     pred = predict(model, DataLoader(dataset, batch_size=None), device=device, embeddings=True)
     matrix, summary = cosine_block_matrix(pred.embeddings, pred.labels["structure_index"])
     summary.update(silhouettes(pred.embeddings, pred.labels))
-    _matrix_figure(matrix, figure, title=f"cosine similarity of h — {split}, "
+    matrix_figure(matrix, figure, title=f"cosine similarity of h — {split}, "
                    f"{len(chosen)} structures × {m} views")
     return {"split": split, "n_structures": int(len(chosen)), "n_views": int(m), **summary,
             "figure": str(figure)}
-
-
-def silhouettes(embeddings: np.ndarray, labels: dict[str, np.ndarray]) -> dict[str, float]:
-    """Cosine silhouette scores of ``h`` grouped by structure and by crystal system.
-
-    ``silhouette_structure`` near 1: the views of a structure cluster apart from other
-    structures (invariance to the simulated effects); ``silhouette_crystal_system``: the
-    crystal systems separate. NaN where a grouping has a single class.
-    """
-    from sklearn.metrics import silhouette_score
-
-    out = {}
-    for name, key in (("silhouette_structure", "structure_index"),
-                      ("silhouette_crystal_system", "crystal_system")):
-        groups = labels[key]
-        n = np.unique(groups).size
-        ok = 1 < n < len(groups)
-        out[name] = float(silhouette_score(embeddings, groups, metric="cosine")) if ok \
-            else float("nan")
-    return out
-
-
-def confusion_figure(report: dict[str, Any], path: Path) -> Path:
-    """One normalised 7×7 crystal-system confusion matrix per scored split, side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    splits = list(report["splits"])
-    fig, axes = plt.subplots(1, len(splits), figsize=(5.6 * len(splits), 5), squeeze=False)
-    for ax, split in zip(axes[0], splits, strict=True):
-        m = np.asarray(report["splits"][split]["cs_confusion"], dtype=float)
-        m = m / np.maximum(m.sum(1, keepdims=True), 1)
-        image = ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
-        fig.colorbar(image, ax=ax, fraction=0.046, label="fraction of the true class")
-        ax.set_xticks(range(7), CRYSTAL_SYSTEMS, rotation=90)
-        ax.set_yticks(range(7), CRYSTAL_SYSTEMS)
-        ax.set_xlabel("predicted crystal system")
-        ax.set_ylabel("true crystal system")
-        ax.set_title(f"{split}: CS acc {report['splits'][split]['cs_accuracy']:.2f}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def _matrix_figure(matrix: np.ndarray, path: Path, *, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.6))
-    image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
-    fig.colorbar(image, ax=ax, label="cosine similarity")
-    ax.set_xlabel("pattern (grouped by structure)")
-    ax.set_ylabel("pattern (grouped by structure)")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
