@@ -53,6 +53,12 @@ def existing_inputs(paths: Any, *, param: str = "FILES") -> list[str]:
     return [str(p) for p in paths]
 
 
+def warn_deprecated(old: str, new: str) -> None:
+    """One line on stderr: the spelling ``xrdsim OLD`` still runs in this release only."""
+    click.echo(f"warning: `xrdsim {old}` is deprecated and goes in the next release; "
+               f"use `xrdsim {new}`", err=True)
+
+
 def echo_json(obj: Any) -> None:
     """Print ``obj`` as indented JSON on stdout."""
     click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))

@@ -61,7 +61,7 @@ def evaluate(run_dir, data, measured, labels, wavelength, png, splits, output, b
     block matrix of das2025 Fig. 4. Writes the JSON report and prints the accuracies.
 
     A HAND run (xrdsim train --method hand) is scored on the same splits as measured
-    files are by `xrdsim hand predict`: background (--background), peak finding,
+    files are by `xrdsim predict`: background (--background), peak finding,
     features, forests. Its report has the accuracies, top-k and confusion figure, and
     warns when HAND was fitted on a held-out split's structures (train it with --data);
     the block matrix, t-SNE and calibration need a network and are skipped with a note.

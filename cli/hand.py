@@ -1,4 +1,9 @@
-"""``xrdsim hand``: the HAND baseline (train / predict / evaluate on measured patterns)."""
+"""``xrdsim hand``: deprecated spellings of the HAND baseline's commands, kept for one release.
+
+HAND is a method like the networks: ``xrdsim train --method hand``, ``xrdsim predict RUN
+FILES``, ``xrdsim evaluate RUN --data STORE`` or ``--measured FILES --labels CSV``
+(:data:`xrdsim_cli.main.DEPRECATED` prints the warning).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles
 
 @click.group("hand")
 def hand() -> None:
-    """HAND baseline (das2025 §4.2): ExtraTrees on the first ten peak positions and the
-    number of peaks in 0–90°, for crystal system, extinction group and space group."""
+    """Deprecated: use `xrdsim train --method hand`, `xrdsim predict RUN FILES` and
+    `xrdsim evaluate RUN --measured FILES --labels CSV`. HAND baseline (das2025 §4.2):
+    ExtraTrees on the first ten peak positions and the number of peaks in 0–90°."""
 
 
 @hand.command("train")

@@ -1,5 +1,5 @@
 """``xrdsim predict``: crystal system / extinction group / space group of measured files
-with a neural run of ``xrdsim train`` (optionally scored against a labels CSV)."""
+with a run of ``xrdsim train``, neural or HAND (optionally scored against a labels CSV)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles
               help="Use --wavelength even for files that state their own λ (.xrdml); "
                    "without it the file's value wins, with a warning when they differ.")
 @click.option("--to-wavelength", default="1.5418", show_default=True,
-              help="λ of the model grid (the wavelength the run was trained at).")
+              help="λ of the model grid (the wavelength the run was trained at); a HAND "
+                   "run uses its own.")
 @click.option("--background", type=click.Choice(["auto", "snip", "poly", "none"]),
               default="auto", show_default=True,
               help="Background to subtract before the model's input view (as xrdsim prepare); "
-                   "auto: none when the run's view subtracts one itself, else snip.")
+                   "auto: none when the run's view subtracts one itself, else snip (HAND: "
+                   "snip).")
 @click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True,
               help="Candidates listed per task.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
@@ -34,17 +36,20 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles
 @click.option("--labels", "labels_csv", type=click.Path(exists=True, dir_okay=False),
               default=None, help="CSV with columns file,space_group (file matched by "
                                  "basename): report accuracies per task and crystal system.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:n].")
+@click.option("--device", default="auto", show_default=True,
+              help="auto, cpu, cuda[:n] (networks only).")
 @handles_library_errors
 def predict(run, files, wavelength, force_wavelength, to_wavelength, background, top_k,
             json_out, labels_csv, device):
     """Predict the crystal system, extinction group and space group of measured FILES
     (files, folders or glob patterns of .xy .xye .dat .txt .xrdml .chi .ASC .cif) with the
-    trained RUN.
+    trained RUN: a network, or a HAND model (xrdsim train --method hand; its peaks in the
+    first 3.5° of a scan are not used, and its probabilities are the forests' votes).
 
-    The space group is the one chosen by the SG head of the predicted crystal system; the
-    listed SG candidates rank the joint probability p(cs)·p(sg|cs). Exit code 1 when some
-    files failed (each gets an error line and the others are still predicted).
+    For a network the space group is the one chosen by the SG head of the predicted
+    crystal system; the listed SG candidates rank the joint probability p(cs)·p(sg|cs).
+    Exit code 1 when some files failed (each gets an error line and the others are still
+    predicted).
     """
     from xrdsim_training.measured.predict import accuracy_summary, predict_files
 
@@ -85,7 +90,8 @@ def _echo_record(r: dict) -> None:
         "sg": ", ".join(f"{c['label']} {c['symbol']} {c['probability']:.3f}"
                         for c in sg["top_k"]),
     }
-    click.echo(f"{r['source']}\n"
+    peaks = f"  [{r['n_peaks']} peaks]" if "n_peaks" in r else ""
+    click.echo(f"{r['source']}{peaks}\n"
                f"  crystal system:   {cs['name']:<12} [{listed['cs']}]\n"
                f"  extinction group: {eg['symbol']:<12} [{listed['eg']}]\n"
                f"  space group:      {sg['prediction']} {sg['symbol']:<8} [{listed['sg']}]")

@@ -1,4 +1,5 @@
-"""``xrdsim series``: structures → labelled phase-transition series in a Zarr series store."""
+"""``xrdsim series simulate`` (structures → labelled phase-transition series) and
+``xrdsim series prepare`` (measured files → a series), into a Zarr series store."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _series_config(path: Path | None, overrides: dict):
     return SeriesConfig.from_dict(data)
 
 
-@click.command("series")
+@click.command("simulate")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "-o",
@@ -81,7 +82,7 @@ def _series_config(path: Path | None, overrides: dict):
 @click.option("--overwrite", is_flag=True, help="Replace series of the same name.")
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
 @handles_library_errors
-def series(
+def simulate(
     inputs,
     output,
     polymorph,
@@ -102,10 +103,10 @@ def series(
 
     \b
     Examples:
-      xrdsim series NiO.cif -o series.zarr --seed 1
-      xrdsim series TiO2_141.cif --polymorph TiO2_136.cif --variable temperature \\
+      xrdsim series simulate NiO.cif -o series.zarr --seed 1
+      xrdsim series simulate TiO2_141.cif --polymorph TiO2_136.cif --variable temperature \\
           --start 300 --stop 1300 -o series.zarr
-      xrdsim series mp20_test.csv.gz --limit 12 --steps 120 -o series.zarr
+      xrdsim series simulate mp20_test.csv.gz --limit 12 --steps 120 -o series.zarr
     \b
     Exit codes: 0 written; 2 usage error; 3 library error (bad config, name exists).
     """
@@ -153,7 +154,7 @@ def series(
         click.echo(f"wrote {len(made)} series to {output}")
 
 
-@click.command("series-prepare")
+@click.command("prepare")
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
@@ -185,12 +186,12 @@ def series(
 @click.option("--wavelength", default=None, help="λ of files that state none (Å or a name).")
 @click.option("--overwrite", is_flag=True, help="Replace a series of the same name.")
 @handles_library_errors
-def series_prepare(files, output, name, variable, table, name_pattern, wavelength, overwrite):
+def prepare(files, output, name, variable, table, name_pattern, wavelength, overwrite):
     """Measured FILES, ordered by an external variable, into a series store (unlabelled).
 
     \b
     Example:
-      xrdsim series-prepare run_*.chi --name-pattern '_([0-9.]+)GPa' \\
+      xrdsim series prepare run_*.chi --name-pattern '_([0-9.]+)GPa' \\
           --wavelength 0.2904 --name feo -o measured.zarr
     \b
     Exit codes: 0 written; 2 usage error; 3 library error (unreadable file, bad values).

@@ -1,4 +1,4 @@
-"""``xrdsim series-predict`` and ``xrdsim series-evaluate``: use and score series runs."""
+"""``xrdsim series predict`` and ``xrdsim series evaluate``: use and score series runs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 from xrdsim_cli._common import echo_json, handles_library_errors
 
 
-@click.command("series-predict")
+@click.command("predict")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("store", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--series", "names", multiple=True, help="Series to classify (repeat); default all.")
@@ -29,13 +29,13 @@ from xrdsim_cli._common import echo_json, handles_library_errors
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
 @handles_library_errors
-def series_predict(run_dir, store, names, output, label_fraction, as_json):
+def predict(run_dir, store, names, output, label_fraction, as_json):
     """Classify every pattern of a series as before / during / after the transition and
     report the detected transition interval(s) of the external variable.
 
     \b
     Example:
-      xrdsim series-predict runs/specrr test.zarr -o predictions
+      xrdsim series predict runs/specrr test.zarr -o predictions
     \b
     Exit codes: 0 written; 2 usage error; 3 library error (no run, unknown series).
     """
@@ -60,7 +60,7 @@ def series_predict(run_dir, store, names, output, label_fraction, as_json):
             click.echo(f"{row['series']}: transitions {row['transitions']}{acc}")
 
 
-@click.command("series-evaluate")
+@click.command("evaluate")
 @click.argument("store", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--run",
@@ -68,7 +68,7 @@ def series_predict(run_dir, store, names, output, label_fraction, as_json):
     multiple=True,
     required=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A run directory from series-train (repeat).",
+    help="A run directory from `xrdsim series train` (repeat).",
 )
 @click.option("--series", "names", multiple=True, help="Series to score (repeat); default all.")
 @click.option(
@@ -78,14 +78,14 @@ def series_predict(run_dir, store, names, output, label_fraction, as_json):
     help="Write the table as JSON here.",
 )
 @handles_library_errors
-def series_evaluate(store, run_dirs, names, output):
+def evaluate(store, run_dirs, names, output):
     """Per-series accuracy (sun2023 Table 1): spectral clustering on the patterns; a
     linear classifier on each run's representations with 2.7 % of each series labelled;
     spectral clustering on each run's representations.
 
     \b
     Example:
-      xrdsim series-evaluate test.zarr --run runs/specrr --run runs/specmoco -o table.json
+      xrdsim series evaluate test.zarr --run runs/specrr --run runs/specmoco -o table.json
     \b
     Exit codes: 0 scored; 2 usage error; 3 library error (no run, unlabelled series).
     """

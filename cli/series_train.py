@@ -1,4 +1,4 @@
-"""``xrdsim series-train``: self-supervised SpecRR / SpecMoco / SpecRRMoco run on a series store."""
+"""``xrdsim series train``: self-supervised SpecRR / SpecMoco / SpecRRMoco run on a series store."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 from xrdsim_cli._common import echo_json, handles_library_errors
 
 
-@click.command("series-train")
+@click.command("train")
 @click.argument("store", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "-o",
@@ -41,13 +41,13 @@ from xrdsim_cli._common import echo_json, handles_library_errors
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @handles_library_errors
-def series_train(store, run_dir, method, names, steps, batch_size, label_fraction, seed, as_json):
+def train(store, run_dir, method, names, steps, batch_size, label_fraction, seed, as_json):
     """Train the ConvSC-attention encoder without labels, then a linear classifier on
     2.7 % labelled patterns (sun2023's two stages).
 
     \b
     Example:
-      xrdsim series-train train.zarr --method specrr -o runs/specrr
+      xrdsim series train train.zarr --method specrr -o runs/specrr
     \b
     Exit codes: 0 trained; 2 usage error; 3 library error (run exists, unreadable store).
     """

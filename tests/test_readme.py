@@ -114,10 +114,10 @@ def _local_fetchers(monkeypatch) -> None:
 
 
 def test_readme_command_block_is_what_this_test_runs():
-    names = [c[0] if c[0] != "hand" else "hand " + c[1] for c in readme_commands()]
+    names = [c[0] for c in readme_commands()]
     assert names == ["peaks", "peaks-info", "synth", "sources", "mix", "simulate", "build",
                      "build", "inspect", "verify", "train", "train", "evaluate", "prepare",
-                     "predict", "train", "hand predict", "calibrate"]
+                     "predict", "train", "predict", "calibrate"]
 
 
 @pytest.mark.slow

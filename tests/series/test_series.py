@@ -139,32 +139,30 @@ def test_store_round_trip(tmp_path, series):
 
 
 def test_cli_series_writes_a_store(tmp_path, nio):
+    """``xrdsim series simulate``; the old spelling without the sub-command writes the same
+    store after one deprecation line on stderr."""
     from xrdsim_cli.main import cli
 
     cif = tmp_path / "NiO.cif"
     nio.to(filename=str(cif))
-    out = tmp_path / "s.zarr"
-    res = CliRunner().invoke(
-        cli,
-        [
-            "series",
-            str(cif),
-            "-o",
-            str(out),
-            "--steps",
-            "60",
-            "--variable",
-            "temperature",
-            "--start",
-            "300",
-            "--stop",
-            "1300",
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    (name,) = series_names(out)
-    s = read_series(out, name)
+    options = ["--steps", "60", "--variable", "temperature", "--start", "300", "--stop", "1300"]
+    stores = []
+    for args in (["series", "simulate"], ["series"]):
+        out = tmp_path / f"{len(args)}.zarr"
+        res = CliRunner().invoke(cli, [*args, str(cif), "-o", str(out), *options])
+        assert res.exit_code == 0, res.output
+        (name,) = series_names(out)
+        stores.append(read_series(out, name))
+        deprecated = res.stderr.strip().splitlines()
+        if args == ["series"]:
+            assert deprecated == ["warning: `xrdsim series STRUCTURES ...` is deprecated and "
+                                  "goes in the next release; use `xrdsim series simulate "
+                                  "STRUCTURES ...`"]
+        else:
+            assert deprecated == []
+    s, old = stores
     assert s.attrs["unit"] == "K" and s.variable[0] == 300.0 and s.patterns.shape[0] == 60
+    np.testing.assert_array_equal(old.patterns, s.patterns)
 
 
 def test_measured_files_become_an_unlabelled_series_in_value_order(tmp_path):

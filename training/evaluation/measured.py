@@ -4,7 +4,7 @@ The real-data benchmark of the project (issue 27): a folder of measured files wi
 labels CSV (``file,space_group``; crystal system and extinction group follow from the
 space group) — above all ``shared/data/patterns/rruff_dev`` (456 RRUFF minerals) — goes
 through the run's own prediction path (``xrdsim predict`` for a network,
-``xrdsim hand predict`` for HAND), and :func:`measured_report` gives, per task (CS, EG,
+``predict_hand`` for HAND), and :func:`measured_report` gives, per task (CS, EG,
 SG):
 
 - top-1 and top-3 accuracy and balanced accuracy (mean recall over the true classes

@@ -203,7 +203,7 @@ def train_hand_from_options(options: dict[str, Any], *, run_dir: str | Path,
     if ignored:
         flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
         raise ConfigError(f"--method hand does not take {flags}: it trains ExtraTrees from "
-                          "--peaks peaks.h5 (see `xrdsim hand train --help` for its options)")
+                          "--peaks peaks.h5 (its seed: --seed)")
     if peaks is None:
         raise ConfigError("--method hand trains from a peak database: pass --peaks peaks.h5 "
                           "(from `xrdsim peaks`, or the <store>.peaks.h5 beside a dataset)")

@@ -9,7 +9,7 @@ on the row's span (first to last non-zero bin, the analogue of a file's measured
 with the same estimator and defaults, the row is normalised to a maximum of 1, and the
 resulting :class:`~xrdsim.measured.prepare.PreparedPattern` goes through
 :func:`xrdsim_training.hand.predict_hand` — the peak finder, features and forests that
-``xrdsim hand predict`` applies to a measured file.
+``xrdsim predict`` applies to a measured file.
 
 The report has the neural report's per-split keys where they mean the same
 (``n_patterns``, ``{cs,eg,sg}_accuracy``, ``sg_consistent_with_cs``,
@@ -101,7 +101,7 @@ def evaluate_hand_splits(run_dir: str | Path, *, data: str | Path,
     """Score the HAND model of ``run_dir`` on ``splits`` of ``data``; write the JSON report.
 
     Args:
-        run_dir: a HAND run (``xrdsim train --method hand`` / ``xrdsim hand train``).
+        run_dir: a HAND run (``xrdsim train --method hand``).
         data: the ``dataset.zarr`` store.
         splits: split names (default: those of
             :data:`~xrdsim_training.data.store.DEFAULT_SPLITS` the store has).

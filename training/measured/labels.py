@@ -1,7 +1,7 @@
 """Labels of measured patterns and the accuracy report over them (no torch).
 
-Shared by the HAND baseline (``xrdsim hand evaluate``) and the neural ``xrdsim predict
---labels``: a CSV with columns ``file`` and ``space_group`` gives the truth; crystal
+Shared by ``xrdsim predict --labels`` and ``xrdsim evaluate --measured`` (networks and
+HAND alike): a CSV with columns ``file`` and ``space_group`` gives the truth; crystal
 system and extinction group follow from the space group.
 """
 

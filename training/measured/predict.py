@@ -1,5 +1,11 @@
 """Predict crystal system, extinction group and space group of measured pattern files
-with a neural run written by ``xrdsim train`` (and score them against a labels CSV).
+with a run written by ``xrdsim train`` (and score them against a labels CSV).
+
+A HAND run (:func:`xrdsim_training.hand.model.is_hand_run`) goes through
+:func:`xrdsim_training.hand.model.predict_hand` at the model's own λ (``to_wavelength``
+and ``device`` do not apply; ``background="auto"`` is SNIP) and its records take the
+same shape, with ``n_peaks`` and ``peaks`` (2θ found) added and the forests' vote
+fractions as probabilities. Everything below is the neural path.
 
 Each file goes through the same steps as ``xrdsim prepare``
 (:func:`xrdsim.measured.readers.read_pattern` → :func:`xrdsim.measured.prepare.prepare_pattern`: λ
@@ -45,7 +51,7 @@ from xrdsim_training.evaluation.temperature import (
     apply_temperature,
     load_temperatures,
 )
-from xrdsim_training.hand.model import is_hand_run
+from xrdsim_training.hand.model import is_hand_run, predict_hand
 from xrdsim_training.inference import predict
 from xrdsim_training.measured.labels import (
     TASKS,
@@ -54,7 +60,7 @@ from xrdsim_training.measured.labels import (
     space_group_symbol,
 )
 
-from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimError
+from xrdsim.errors import ConfigError, PatternReadError, XrdsimError
 from xrdsim.measured.paths import pattern_files
 from xrdsim.measured.prepare import prepare_pattern, unexpected_reason
 from xrdsim.measured.readers import SUFFIX_FORMATS, read_pattern
@@ -88,7 +94,8 @@ def predict_files(
     """Predict CS / EG / SG of measured pattern files with a trained run.
 
     Args:
-        run_dir: a run directory of ``xrdsim train`` (``checkpoint.pt``).
+        run_dir: a run directory of ``xrdsim train`` (a network's ``checkpoint.pt``, or a
+            HAND model).
         paths: pattern files, folders and glob patterns
             (:func:`xrdsim.measured.paths.pattern_files`).
         wavelength: λ of files that state none, Å or a preset name (``"CuKa"``).
@@ -108,7 +115,8 @@ def predict_files(
 
     Raises:
         ConfigError: ``top_k`` < 1, an unknown ``wavelength``, no files, a bad labels CSV.
-        TrainingError: see :func:`load_run`.
+        TrainingError: see :func:`~xrdsim_training.checkpoint.load_run`; a HAND run's
+            :meth:`~xrdsim_training.hand.model.HandModel.load`.
     """
     if not isinstance(top_k, int) or top_k < 1:
         raise ConfigError(f"top_k must be an integer ≥ 1, got {top_k!r}")
@@ -123,8 +131,8 @@ def predict_files(
     if isinstance(labels, (str, Path)):
         labels = read_labels(labels)
     if is_hand_run(run_dir):
-        raise TrainingError(f"{run_dir} is a HAND run, not a neural one; use "
-                            "`xrdsim hand predict` for it")
+        return _hand_records(run_dir, files, wavelength=wavelength, background=background,
+                             top_k=top_k, labels=labels, force=force_wavelength)
     model, payload = load_run(run_dir, device=device)
     amp = payload["config"].amp
     viewless = payload["config"].model.view_background == "none"
@@ -176,12 +184,8 @@ def _prepare(path: Path, *, wavelength: Any, to_wavelength: Any, background: str
              labels: dict[str, int] | None, force: bool
              ) -> tuple[dict[str, Any], np.ndarray | None]:
     """(record, (12000,) float32 grid pattern or None when the file failed)."""
-    record: dict[str, Any] = {"source": str(path), "file": path.name, "true": None}
-    if labels is not None and path.name in labels:
-        sg = labels[path.name]
-        record["true"] = {"crystal_system": int(crystal_system_index(sg)),
-                          "extinction_group": extinction_table().of_space_group(sg),
-                          "space_group": sg}
+    record: dict[str, Any] = {"source": str(path), "file": path.name,
+                              "true": _truth(path.name, labels)}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -200,6 +204,42 @@ def _prepare(path: Path, *, wavelength: Any, to_wavelength: Any, background: str
     record["wavelength"] = measured.wavelength
     record["wavelength_source"] = measured.metadata.get("wavelength_source")
     return record, prepared.pattern
+
+
+def _truth(name: str, labels: dict[str, int] | None) -> dict[str, int] | None:
+    """The three labels of file ``name`` from ``{basename: space group}``, or None."""
+    if labels is None or name not in labels:
+        return None
+    sg = labels[name]
+    return {"crystal_system": int(crystal_system_index(sg)),
+            "extinction_group": extinction_table().of_space_group(sg), "space_group": sg}
+
+
+def _hand_records(run_dir: str | Path, files: list[Path], *, wavelength: Any,
+                  background: str | None, top_k: int, labels: dict[str, int] | None,
+                  force: bool) -> list[dict[str, Any]]:
+    """:func:`~xrdsim_training.hand.model.predict_hand` records in this module's shape."""
+    rows = predict_hand(run_dir, files, wavelength=wavelength, top_k=top_k,
+                        background="snip" if background == "auto" else background,
+                        force_wavelength=force)
+    key = {"crystal_system": "name", "extinction_group": "symbol", "space_group": "symbol"}
+    records = []
+    for path, row in zip(files, rows, strict=True):
+        record: dict[str, Any] = {"source": str(path), "file": path.name, "warnings": [],
+                                  "true": _truth(path.name, labels)}
+        if "error" in row:
+            records.append({**record, "error": row["error"]})
+            continue
+        for task, name in key.items():
+            top = [{"label": int(c), name: (space_group_symbol(int(c)) if task == "space_group"
+                                            else n), "probability": float(p)}
+                   for (c, p), n in zip(row[task]["top_k"], row[task]["names"], strict=True)]
+            record[task] = {"prediction": top[0]["label"], name: top[0][name],
+                            "probability": top[0]["probability"], "top_k": top}
+        record.update(n_peaks=row["n_peaks"], peaks=row["peaks"], calibrated=False,
+                      unsure=record["crystal_system"]["probability"] < UNSURE_BELOW)
+        records.append(record)
+    return records
 
 
 def _batch(grids: list[np.ndarray], truths: list[dict[str, int] | None]

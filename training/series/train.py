@@ -191,7 +191,7 @@ def load_run(run_dir: str | Path) -> tuple[SeriesTrainConfig, nn.Module, dict]:
     """(config, encoder in eval mode, classifier as NumPy arrays) of a run directory."""
     path = Path(run_dir) / MODEL_NAME
     if not path.is_file():
-        raise TrainingError(f"{path}: no series run here; train one with `xrdsim series-train`")
+        raise TrainingError(f"{path}: no series run here; train one with `xrdsim series train`")
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("format") != FORMAT:
         raise TrainingError(f"{path}: format {state.get('format')!r}, expected {FORMAT!r}")

@@ -1,6 +1,6 @@
 """Which files a list of pattern inputs means: files, folders and glob patterns.
 
-Every command that reads measured patterns (``prepare``, ``predict``, ``hand predict``)
+Every command that reads measured patterns (``prepare``, ``predict``, ``evaluate --measured``)
 expands its inputs with :func:`pattern_files`, so each takes the same kinds of input.
 """
 

@@ -68,7 +68,7 @@ def _open(path: Path, *, mode: str):
     if root.attrs.get("format") != FORMAT:
         raise DatasetError(
             f"{path}: not a series store (attribute format = {root.attrs.get('format')!r}, "
-            f"expected {FORMAT!r}); write one with `xrdsim series`"
+            f"expected {FORMAT!r}); write one with `xrdsim series simulate`"
         )
     return root
 

@@ -228,13 +228,22 @@ def test_predict_and_evaluate_on_pattern_files(peak_db, tmp_path):
     assert report["accuracy"]["crystal_system"] >= 5 / 6
     row = report["files"][0]
     assert row["true"]["space_group"] == 221 and row["true"]["crystal_system"] == 6
-    # the neural predictor names a HAND run instead of failing on its missing checkpoint
-    from xrdsim_training.measured.predict import predict_files
+    # xrdsim predict's function takes a HAND run too: the same predictions, in its shape
+    from xrdsim_training.measured.predict import accuracy_summary, predict_files
 
-    from xrdsim.errors import TrainingError
-
-    with pytest.raises(TrainingError, match="is a HAND run"):
-        predict_files(tmp_path / "m", [folder / "p0.xy"], device="cpu")
+    records = predict_files(tmp_path / "m", [folder], labels=tmp_path / "labels.csv")
+    by_file = {r["file"]: r for r in records}
+    assert sorted(by_file) == sorted(p.name for p in folder.iterdir())
+    assert "no numeric data" in by_file["bad.xy"]["error"]
+    p0 = by_file["p0.xy"]
+    for task in ("crystal_system", "extinction_group", "space_group"):
+        assert [[c["label"], c["probability"]] for c in p0[task]["top_k"]] == \
+            results[0][task]["top_k"]
+    assert p0["crystal_system"]["name"] == "cubic" and p0["n_peaks"] == results[0]["n_peaks"]
+    assert p0["space_group"]["symbol"] == results[0]["space_group"]["names"][0].split()[1]
+    summary = accuracy_summary(records)
+    assert (summary["n"], summary["n_failed"]) == (6, 1)
+    assert summary["accuracy"] == report["accuracy"]
 
 
 def test_bad_settings_and_missing_model(tmp_path):
@@ -254,6 +263,10 @@ def test_cli_hand_train_and_predict(peak_db, tmp_path, test_data):
                                  "20", "--test-fraction", "0.1"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["n_test"] == 24
+    # `xrdsim hand` is the old spelling: it still runs, after one warning line
+    assert result.stderr == ("warning: `xrdsim hand` is deprecated and goes in the next "
+                             "release; use `xrdsim train --method hand / predict RUN FILES / "
+                             "evaluate RUN --measured FILES --labels CSV`\n")
     (tmp_path / "empty.xy").write_text("")
     files = [str(test_data / "patterns/feooh.xrdml"), str(tmp_path / "empty.xy")]
     result = runner.invoke(cli, ["hand", "predict", str(model), *files, "--json"])
@@ -261,6 +274,14 @@ def test_cli_hand_train_and_predict(peak_db, tmp_path, test_data):
     rows = json.loads(result.stdout)
     assert rows[0]["n_peaks"] >= 5 and "crystal_system" in rows[0]
     assert rows[1]["error"]
+    # the new spelling: xrdsim predict takes the HAND run, same predictions, no warning
+    result = runner.invoke(cli, ["predict", str(model), *files, "--json", "-"])
+    assert result.exit_code == 1 and "deprecated" not in result.stderr
+    new = json.loads(result.stdout)["files"]
+    assert new[0]["n_peaks"] == rows[0]["n_peaks"] and new[1]["error"] == rows[1]["error"]
+    assert new[0]["space_group"]["prediction"] == rows[0]["space_group"]["prediction"]
+    result = runner.invoke(cli, ["predict", str(model), files[0]])
+    assert result.exit_code == 0 and f"[{rows[0]['n_peaks']} peaks]" in result.stdout
 
 
 def test_train_cli_routes_method_hand(peak_db, tmp_path):

@@ -225,7 +225,7 @@ def test_cli_prints_table_writes_json_and_exits_1_on_a_failed_file(run_dir, batc
 def test_refusals(run_dir, tmp_path, test_data):
     (tmp_path / "hand").mkdir()
     (tmp_path / "hand" / "hand.json").write_text("{}")
-    with pytest.raises(TrainingError, match="HAND run"):
+    with pytest.raises(TrainingError, match="holds no HAND model"):  # HAND files, no trees
         predict_files(tmp_path / "hand", [test_data / "patterns"])
     with pytest.raises(TrainingError, match="no checkpoint"):
         predict_files(tmp_path, [test_data / "patterns"])
