@@ -1,7 +1,7 @@
 # Fresh-machine entry points (see README):
 #   make demo   — create .venv, install xrdsim, run the main job on the bundled data
 #   make test   — create .venv, install xrdsim with test extras, run lint + tests
-#   make bench  — install the benchmark peers, run benchmarks/run_all.py (<= 15 min)
+#   make bench  — install the benchmark peers, run benchmarks/speed/run_all.py (<= 15 min)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -43,7 +43,7 @@ test: install lint
 	$(BIN)/python -m pytest -n 2 -q tests
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/speed/run_all.py
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache

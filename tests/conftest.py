@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -16,6 +18,15 @@ SHARED_DATA = Path(os.environ.get("XRDSIM_SHARED_DATA", REPO.parent / "shared" /
 # tests/training/training_store.py (the small built store every training subfolder uses)
 # imports as ``training_store`` from tests/training/*/ as from tests/training/.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "training"))
+
+
+def benchmark_script(relative: str) -> ModuleType:
+    """The script ``benchmarks/<relative>`` imported as a module (its ``main`` not run)."""
+    path = REPO / "benchmarks" / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

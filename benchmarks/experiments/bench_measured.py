@@ -3,15 +3,17 @@
 Two commands, run from the repository root::
 
     # derive the labels CSV from the CIFs (xrdsim_training.measured.phases)
-    python benchmarks/bench_measured.py labels --data ../shared/data
+    python benchmarks/experiments/bench_measured.py labels --data ../shared/data
 
-    # score neural runs (as `xrdsim predict`) and HAND runs (as `xrdsim hand predict`)
-    python benchmarks/bench_measured.py score RUN_DIR [RUN_DIR ...] --data ../shared/data \
+    # score neural runs (as `xrdsim predict`) and HAND runs (as `xrdsim predict`)
+    python benchmarks/experiments/bench_measured.py score RUN_DIR [RUN_DIR ...] \
+        --data ../shared/data \
         [--json benchmarks/results/measured_RUN.json]
 
     # each single-phase file against simulations of its own CIF through the same run:
     # is a wrong answer a domain gap (simulations right) or an unlearnt structure?
-    python benchmarks/bench_measured.py own-cif RUN_DIR [RUN_DIR ...] --data ../shared/data \
+    python benchmarks/experiments/bench_measured.py own-cif RUN_DIR [RUN_DIR ...] \
+        --data ../shared/data \
         [--views 32] [--config train] [--debye-b 0 1 2 3]
 
 ``score`` prints, per file, the true and predicted CS / EG / SG with the top-3 candidates,

@@ -1,6 +1,6 @@
 """Which input view makes simulated and measured patterns of one phase look alike.
 
-For every single-phase row of ``benchmarks/measured_labels.csv``: the measured file
+For every single-phase row of ``benchmarks/experiments/measured_labels.csv``: the measured file
 (prepared onto the grid without background subtraction, max = 1) and eight ``train``-preset
 views simulated from its CIF. Three ways of preparing both for the network are compared
 (always windowed to 5–90° and normalised to max = 1):
@@ -14,7 +14,8 @@ Reported per choice: mean cosine similarity of a measured file with the views of
 phase and with the views of the other phases (the margin is what a classifier can use),
 fraction of negative bins, and the median level (background) inside the window.
 
-    python benchmarks/bench_view.py --data ../shared/data   # → benchmarks/results/view_match.json
+    python benchmarks/experiments/bench_view.py --data ../shared/data
+    # → benchmarks/results/view_match.json
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--config", default="train", help="simulation preset of the views")
-    parser.add_argument("-o", "--output", type=Path, default=HERE / "results" / "view_match.json")
+    parser.add_argument("-o", "--output", type=Path,
+                        default=HERE.parent / "results" / "view_match.json")
     args = parser.parse_args(argv)
     with open(HERE / "measured_labels.csv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["kind"] == "single"]

@@ -8,7 +8,7 @@ This sweep simulates each CIF as a Cu laboratory scan (Kα1 + Kα2, pseudo-Voigt
 views per width, and prints the share of views each run calls the CIF's own crystal
 system and the mean probability of it:
 
-    python benchmarks/bench_width_sweep.py RUN [RUN ...] \\
+    python benchmarks/experiments/bench_width_sweep.py RUN [RUN ...] \\
         --cif tests/data/hostile/cifs/good_nacl.cif \\
         --cif ../shared/data/cifs/autoxrd_examples/MnO_225.cif \\
         [--fwhm 0.05 0.1 0.2 0.3 0.4 0.6] [--views 16] [-o sweep.json]

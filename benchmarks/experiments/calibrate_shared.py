@@ -3,7 +3,8 @@
 Writes benchmarks/results/calibration.json, docs/figures/calibration/<file>.png and one
 instrument config per file into a scratch folder. Run from the repository root:
 
-    python benchmarks/calibrate_shared.py [--data ../shared/data] [--configs /tmp/instruments]
+    python benchmarks/experiments/calibrate_shared.py [--data ../shared/data] \
+        [--configs /tmp/instruments]
 
 Pairs (phase identified in docs/measured.md, "Measured test set"): the autoxrd examples
 MnO, Mn2O3, LiMnO2, MnO2 (pyrolusite) and TiO2 (anatase), all Cu Kα (stated by the user).
@@ -26,7 +27,7 @@ from xrdsim.calibration.inputs import read_known_phase, read_measured
 from xrdsim.calibration.instrument import instrument_config, write_config
 from xrdsim.versions import machine_description, package_versions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAIRS = (
     ("patterns/autoxrd_examples/MnO.xy", "cifs/autoxrd_examples/MnO_225.cif", "CuKa"),
     ("patterns/autoxrd_examples/Mn2O3.xy", "cifs/autoxrd_examples/Mn2O3_206.cif", "CuKa"),
@@ -60,7 +61,8 @@ def main() -> None:
         records.append(record)
         print(f"{measured}: Rwp {result.values['rwp']:.2f} % (Rexp {result.values['rexp']:.2f} %)"
               f" in {record['wall_seconds']:.1f} s")
-    out = {"command": "python benchmarks/calibrate_shared.py", "machine": machine_description(),
+    out = {"command": "python benchmarks/experiments/calibrate_shared.py",
+           "machine": machine_description(),
            "versions": package_versions(), "files": records}
     path = ROOT / "benchmarks" / "results" / "calibration.json"
     path.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

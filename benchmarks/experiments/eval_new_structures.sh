@@ -6,9 +6,9 @@
 # (the other half), one view each. A proxy for measured collections of minerals and
 # other chemistry MP-20 lacks: transfer_table.py reports it as its own column.
 #
-# Usage: benchmarks/eval_new_structures.sh RUN_FOLDER [DATA_DIR] RUN [RUN ...]
+# Usage: benchmarks/experiments/eval_new_structures.sh RUN_FOLDER [DATA_DIR] RUN [RUN ...]
 #        (from the repository root; RUN_FOLDER holds the runs, e.g. the output folder of
-#        benchmarks/train_transfer_cpu.sh). Writes RUN_FOLDER/new_structures/: the fetched
+#        benchmarks/experiments/train_transfer_cpu.sh). Writes RUN_FOLDER/new_structures/: the fetched
 #        CIFs, the store, and one evaluation report per run (RUN.json).
 set -euo pipefail
 FOLDER=${1:?usage: eval_new_structures.sh RUN_FOLDER [DATA_DIR] RUN [RUN ...]}

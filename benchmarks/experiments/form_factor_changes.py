@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/form_factor_changes.py
+    .venv/bin/python benchmarks/experiments/form_factor_changes.py
 
 Writes ``benchmarks/results/form_factor_changes.json`` and prints two Markdown tables:
 
@@ -27,7 +27,7 @@ from xrdsim.peaks.form_factors import anomalous_terms, f0
 from xrdsim.peaks.lines import compute_peaks
 from xrdsim.wavelengths import WAVELENGTHS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks" / "results" / "form_factor_changes.json"
 S_VALUES = (0.25, 0.5, 1.0, 1.5)
 ELEMENTS = ("O", "Mg", "Si", "Fe", "Cu", "Sn", "I", "Ba", "La", "Eu", "Gd", "Er", "Tm", "Yb",

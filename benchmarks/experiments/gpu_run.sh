@@ -8,8 +8,8 @@
 # table (table.md, table.json) and the evaluation figures under OUT_DIR.
 #
 # Usage (from the repository root):
-#   benchmarks/gpu_run.sh [OUT_DIR]                                  # the GPU run
-#   SCALE=tiny DEVICE=cpu benchmarks/gpu_run.sh /tmp/gpu_rehearsal   # CPU rehearsal
+#   benchmarks/experiments/gpu_run.sh [OUT_DIR]                                  # the GPU run
+#   SCALE=tiny DEVICE=cpu benchmarks/experiments/gpu_run.sh /tmp/gpu_rehearsal   # CPU rehearsal
 # Env: DATA (../shared/data), XRDSIM, PYTHON, BUDGET (seconds of training per method).
 set -euo pipefail
 OUT=${1:-gpu_results}
@@ -59,7 +59,7 @@ log "build"
 
 # 2. throughput on the device
 log "bench"
-"$PY" "$REPO/benchmarks/bench_gpu.py" --peaks peaks.h5 --device "$DEVICE" \
+"$PY" "$REPO/benchmarks/speed/bench_gpu.py" --peaks peaks.h5 --device "$DEVICE" \
     --sim-batch "$SIM_BATCH" --train-batch "$BATCH" --repeats 3 -o gpu_bench.json \
     | tee -a run.log
 
@@ -112,8 +112,8 @@ for m in hand "${METHODS[@]}"; do
         --max-patterns "$MAX_PATTERNS" --block-structures 50 --tsne-points "$TSNE" \
         > "eval_$m.log" 2>&1 || log "evaluate $m failed (exit $?)"
 done
-"$PY" "$REPO/benchmarks/bench_measured.py" score hand "${METHODS[@]}" --data "$DATA" \
+"$PY" "$REPO/benchmarks/experiments/bench_measured.py" score hand "${METHODS[@]}" --data "$DATA" \
     --json measured.json > measured.log 2>&1 || log "measured scoring failed (exit $?)"
-"$PY" "$REPO/benchmarks/transfer_table.py" . --store store.zarr --runs hand "${METHODS[@]}" \
+"$PY" "$REPO/benchmarks/experiments/transfer_table.py" . --store store.zarr --runs hand "${METHODS[@]}" \
     -o table.json | tee table.md
 log "done: $OUT"

@@ -7,7 +7,8 @@ Reads the file with plain h5py (any format version, so also files written before
 (up to spglib's idealisation of pseudo-symmetric cells); format 2 indexed the lines in
 the CIF's own cell, which preferred orientation then paired with the standardised cell:
 
-    python benchmarks/hkl_basis_check.py PEAKS.h5 [PEAKS.h5 ...] [--rtol 1e-4] [-o out.json]
+    python benchmarks/experiments/hkl_basis_check.py PEAKS.h5 [PEAKS.h5 ...] [--rtol 1e-4] \
+        [-o out.json]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Where trained runs fail on structure types MP-20 lacks: accuracy by source and cell size.
 
-``benchmarks/eval_new_structures.sh`` scores runs on a store of AFLOW prototypes and
+``benchmarks/experiments/eval_new_structures.sh`` scores runs on a store of AFLOW prototypes and
 Avogadro's COD sets (minerals, oxides, zeolites, …), pooled into one number. This script
 splits that number: per pattern of the store's equivariance and invariance splits it
 asks each neural run for the crystal system, extinction group and space group, and
@@ -8,7 +8,7 @@ prints the accuracy per source family (the file-name prefix of Avogadro's sets, 
 ``zeolites__MFI.cif`` → ``zeolites``; AFLOW prototypes have none) and per number of
 sites in the cell (from the store's peak database; MP-20 holds cells of 1–20 sites):
 
-    python benchmarks/new_structures_breakdown.py STORE RUN [RUN ...] [--peaks DB] \\
+    python benchmarks/experiments/new_structures_breakdown.py STORE RUN [RUN ...] [--peaks DB] \\
         [--json out.json]
 
 STORE is ``FOLDER/new_structures/structures.zarr``; DB defaults to STORE + ``.peaks.h5``

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/synth_balance.py SYNTH.csv.gz [MP20.csv.gz ...]
+    .venv/bin/python benchmarks/experiments/synth_balance.py SYNTH.csv.gz [MP20.csv.gz ...]
         [-o docs/figures/synth_class_balance.png]
 
 MP-20 counts come from its ``spacegroup_number_symprec0.1`` column (default: both
@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "structures"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "structures"
 
 
 def group_counts(path: Path, column: str) -> np.ndarray:

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reduced-scale CPU reproduction of das2025 Table 2 (CS / EG / SG accuracy of CNNstatic
 # and DIFCON on the equivariance and invariance test splits), as reported in
-# docs/training.md "Reduced-scale CPU result" and benchmarks/results/training_cpu_reduced.json.
+# docs/results/2026-11-22-table2-reduced.md and benchmarks/results/training_cpu_reduced.json.
 #
-# Usage: benchmarks/train_reduced.sh [OUT_DIR]      (default /work/runs; needs ~2.5 GB)
+# Usage: benchmarks/experiments/train_reduced.sh [OUT_DIR]      (default /work/runs; needs ~2.5 GB)
 # Run from the repository root. Both trainings run side by side, one CPU thread each.
 set -euo pipefail
 OUT=${1:-/work/runs}

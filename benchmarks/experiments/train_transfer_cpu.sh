@@ -5,11 +5,11 @@
 # of ../shared/data/structures), default network (width 8 x depth 5), default presets.
 # Scored on the store's equivariance / invariance / held-out-invariance / extrapolation
 # splits and on the labelled measured patterns of ../shared/data
-# (benchmarks/bench_measured.py). README "Trained models" reports what this script printed;
-# its "new structure types" column comes from benchmarks/eval_new_structures.sh OUT DATA RUN...
+# (benchmarks/experiments/bench_measured.py). README "Trained models" reports what this script printed;
+# its "new structure types" column comes from benchmarks/experiments/eval_new_structures.sh OUT DATA RUN...
 # (needs PyPI and Debian to fetch the structures).
 #
-# Usage: benchmarks/train_transfer_cpu.sh [OUT_DIR] [DATA_DIR]   (from the repository root)
+# Usage: benchmarks/experiments/train_transfer_cpu.sh [OUT_DIR] [DATA_DIR]   (from the repository root)
 #        TRAIN_CONFIG / INVARIANCE_CONFIG (env) override the presets (default train /
 #        invariance); METHODS (env) the methods to train.
 set -euo pipefail
@@ -70,4 +70,4 @@ SCORED=()
 for m in hand supervised supervised-aug barlow simclr; do
     [ -f "$m/eval.json" ] && SCORED+=("$m")
 done
-"$PY" "$REPO/benchmarks/bench_measured.py" score "${SCORED[@]}" --data "$DATA" --json measured.json
+"$PY" "$REPO/benchmarks/experiments/bench_measured.py" score "${SCORED[@]}" --data "$DATA" --json measured.json

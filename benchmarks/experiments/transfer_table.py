@@ -1,15 +1,16 @@
 """The transfer table (das2025 Table 2 shape plus extrapolation and measured columns).
 
-Reads what ``benchmarks/train_transfer_cpu.sh`` or ``benchmarks/gpu_run.sh`` left in a
-run folder: each run's ``eval.json`` (``xrdsim evaluate``), ``measured.json``
-(``benchmarks/bench_measured.py score``) and the store, whose labels give the
+Reads what ``benchmarks/experiments/train_transfer_cpu.sh`` or
+``benchmarks/experiments/gpu_run.sh`` left in a run folder: each run's ``eval.json``
+(``xrdsim evaluate``), ``measured.json``
+(``benchmarks/experiments/bench_measured.py score``) and the store, whose labels give the
 majority-class row (the rate of always answering a split's most common class, over the
 whole split). With ``--new-structures`` a column "new structure types" pools the
-equivariance and invariance reports that ``benchmarks/eval_new_structures.sh`` wrote
+equivariance and invariance reports that ``benchmarks/experiments/eval_new_structures.sh`` wrote
 (``RUN_FOLDER/new_structures/RUN.json``, structures MP-20 lacks). Prints a Markdown table
 (CS / EG / SG accuracy in %) and writes JSON:
 
-    python benchmarks/transfer_table.py RUN_FOLDER --store RUN_FOLDER/mp20.zarr \\
+    python benchmarks/experiments/transfer_table.py RUN_FOLDER --store RUN_FOLDER/mp20.zarr \\
         --runs hand supervised supervised-aug barlow simclr -o RUN_FOLDER/table.json \\
         [--new-structures RUN_FOLDER/new_structures]
 """
@@ -112,8 +113,8 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", required=True)
     parser.add_argument("-o", "--output", type=Path, default=None)
     parser.add_argument("--new-structures", type=Path, default=None,
-                        help="folder of benchmarks/eval_new_structures.sh (RUN.json reports "
-                             "and structures.zarr)")
+                        help="folder of benchmarks/experiments/eval_new_structures.sh "
+                             "(RUN.json reports and structures.zarr)")
     args = parser.parse_args()
     table = build_table(args.folder, args.store, args.runs, args.new_structures)
     print(markdown(table))

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_build.py [--structures 504] [--workers 2] \
+    .venv/bin/python benchmarks/speed/bench_build.py [--structures 504] [--workers 2] \
         [--sources A.csv.gz B.csv.gz] [--rounds 2]
 
 Stages measured on the first ``--structures`` structures of ``--sources`` (default the
@@ -50,7 +50,7 @@ from xrdsim.dataset.build import build_dataset, default_source
 from xrdsim.dataset.layout import StoreEncoding
 from xrdsim.versions import machine_description, package_versions
 
-RESULTS = Path(__file__).resolve().parent / "results" / "build.json"
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "build.json"
 #: Paper-scale build (das2025 §4.2): train structures × (6 train + 2 invariance views),
 #: held-out structures × (2 equivariance + 2 held-out-invariance views).
 PAPER = {"train_structures": 180_000, "held_out_structures": 20_000,

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_end_to_end.py [--structures 1000]
+    .venv/bin/python benchmarks/speed/bench_end_to_end.py [--structures 1000]
 
 Inputs: the first N rows of MP-20's test split as one CSV.gz of CIF text (the format
 users bring), Cu 1.5418 Å, 2θ 0–120°, symprec 0.1 Å.
@@ -40,7 +40,7 @@ from pathlib import Path  # noqa: E402
 
 from xrdsim.versions import machine_description, package_versions  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks" / "results" / "end_to_end.json"
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "structures" / "mp20_test.csv.gz"
 LAMBDA = 1.5418

@@ -1,8 +1,8 @@
 """Throughput on a device: torch_sim patterns/s and training patterns/s (issue 12).
 
-Run from the repository root (``benchmarks/gpu_run.sh`` runs it first):
+Run from the repository root (``benchmarks/experiments/gpu_run.sh`` runs it first):
 
-    python benchmarks/bench_gpu.py --peaks PEAKS.h5 --device cuda -o results/gpu_bench.json
+    python benchmarks/speed/bench_gpu.py --peaks PEAKS.h5 --device cuda -o results/gpu_bench.json
 
 1. **Simulation**: :func:`xrdsim_training.torch_sim.render` of the inputs gathered from the peak
    database held on the device (:class:`DevicePeaks`), presets ``train`` and ``das2025``,
@@ -107,7 +107,7 @@ def main() -> None:
     started = time.perf_counter()
     peaks = DevicePeaks(db, device=device)
     result = {
-        "command": "python benchmarks/bench_gpu.py " + " ".join(
+        "command": "python benchmarks/speed/bench_gpu.py " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (False,)),
         "device": (torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"),
         "machine": machine_description(), "versions": package_versions(),

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_peaks.py [--structures 300] [--seed 20251122]
+    .venv/bin/python benchmarks/speed/bench_peaks.py [--structures 300] [--seed 20251122]
 
 What is measured, per structure of a deterministic MP-20 sample (mp20_test.csv.gz rows
 sorted by material_id, ``random.Random(seed).sample``), λ = 1.5418 Å, 2θ 0–120°:
@@ -63,7 +63,7 @@ import numpy as np  # noqa: E402
 
 from xrdsim.versions import machine_description, package_versions  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks" / "results" / "peaks.json"
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "structures" / "mp20_test.csv.gz"
 LAMBDA = 1.5418

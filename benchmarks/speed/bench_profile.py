@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_profile.py [--patterns 4000] [--peaks 300]
+    .venv/bin/python benchmarks/speed/bench_profile.py [--patterns 4000] [--peaks 300]
 
 Workload: the full pipeline of each preset (train, invariance, das2025) on synthetic peak
 lists of ``--peaks`` lines per pattern (positions uniform on 5–115° 2θ, intensities
@@ -41,7 +41,7 @@ from xrdsim.simulation.profile import simulate_batch
 from xrdsim.simulation.sampling import pattern_keys, sample_parameters
 from xrdsim.versions import machine_description, package_versions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "profile.json"
 sys.path.insert(0, str(ROOT / "tests" / "simulation"))
 
@@ -260,7 +260,7 @@ def main() -> None:
             args.real_structures, args.patterns, batch=args.batch, repeats=args.repeats)
         print("train_all_ops_database", json.dumps(rows["train_all_ops_database"]))
     result = {
-        "command": "python benchmarks/bench_profile.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/speed/bench_profile.py " + " ".join(sys.argv[1:]),
         "workload": {
             "patterns": args.patterns,
             "peaks_per_pattern": args.peaks,

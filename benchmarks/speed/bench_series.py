@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_series.py RUN STORE [--repeats 5] [--threads 1 2]
+    .venv/bin/python benchmarks/speed/bench_series.py RUN STORE [--repeats 5] [--threads 1 2]
 
 Workload: every pattern of every series in STORE (12,000-bin model-grid patterns),
 classified by the run's ConvSC-attention encoder and linear classifier in batches of
@@ -29,7 +29,7 @@ from xrdsim_training.series.train import load_run
 from xrdsim.series.store import read_series, series_names
 from xrdsim.versions import machine_description, package_versions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "series_inference.json"
 
 

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_streaming.py [--store dataset.zarr] [--workers 2]
+    .venv/bin/python benchmarks/speed/bench_streaming.py [--store dataset.zarr] [--workers 2]
 
 Without ``--store`` a store is built first from the bundled 504 MP-20 structures
 (``--views`` train views per structure, default 24 → ≈ 11,000 train patterns,
@@ -44,7 +44,7 @@ from xrdsim_training.data.zarr_stream import ZarrStreamDataset
 
 from xrdsim.versions import machine_description, package_versions
 
-RESULTS = Path(__file__).resolve().parent / "results" / "streaming.json"
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "streaming.json"
 TARGET_STORE = 20_000  # patterns/s on 2 cores (SPEC §6)
 
 
@@ -137,7 +137,7 @@ def main() -> None:
             "steady_patterns_per_s_best"]
         report = {
             "benchmark": "bench_streaming",
-            "command": "python benchmarks/bench_streaming.py " + " ".join(
+            "command": "python benchmarks/speed/bench_streaming.py " + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
                 if k not in ("output", "store") and v is not None),
             "store": {"path": "built from the bundled 504 MP-20 structures" if not args.store

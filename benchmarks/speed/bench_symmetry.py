@@ -2,7 +2,7 @@
 
 Run from the repository root (a few minutes on 2 cores):
 
-    .venv/bin/python benchmarks/bench_symmetry.py
+    .venv/bin/python benchmarks/speed/bench_symmetry.py
 
 Every row of MP-20's test and validation splits (18,093 structures) is read once (fast
 path, pymatgen where it refuses) and turned into the spglib cell xrdsim labels
@@ -45,7 +45,7 @@ from xrdsim.structures.sources import CifSource  # noqa: E402
 from xrdsim.structures.symmetry import spglib_cell  # noqa: E402
 from xrdsim.versions import machine_description, package_versions  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data" / "structures"
 RESULTS = REPO / "benchmarks" / "results" / "symmetry.json"
 SYMPREC, ANGLE = 0.1, 5.0

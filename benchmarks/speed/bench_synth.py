@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_synth.py [--per-space-group 2] [--workers 2] [--seed 0]
+    .venv/bin/python benchmarks/speed/bench_synth.py [--per-space-group 2] [--workers 2] [--seed 0]
         [--keep out/synth_bench.csv.gz]
 
 Generates ``per_space_group`` crystals for each of the 230 space groups (default
@@ -36,7 +36,7 @@ from xrdsim.structures.synth import SynthSettings
 from xrdsim.structures.synth_job import write_synthetic
 from xrdsim.versions import machine_description, package_versions
 
-RESULTS = Path(__file__).resolve().parent / "results" / "synth.json"
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "synth.json"
 
 
 def main() -> None:
@@ -69,7 +69,7 @@ def main() -> None:
     asked = Counter(CRYSTAL_SYSTEMS[crystal_system_index(g)] for g in range(1, 231)
                     for _ in range(args.per_space_group))
     result = {
-        "command": "python benchmarks/bench_synth.py " + " ".join(
+        "command": "python benchmarks/speed/bench_synth.py " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None),
         "machine": {**machine_description(), "load_average_at_start": list(load0),
                     "load_average_at_end": list(os.getloadavg())},

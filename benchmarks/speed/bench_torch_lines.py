@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_torch_lines.py [--structures 120] [--batch 256]
+    .venv/bin/python benchmarks/speed/bench_torch_lines.py [--structures 120] [--batch 256]
 
 Builds a peak database of the first ``--structures`` MP-20 test structures (Cu Kα,
 0–120°) in a temporary folder, holds it on the device (:class:`DevicePeaks`), and for
@@ -35,7 +35,7 @@ from xrdsim.simulation import ops_kernel as K
 from xrdsim.versions import machine_description, package_versions
 
 PRESETS = ("das2025", "train", "invariance", "extrapolation", "series")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def best_of(fn, repeats: int) -> float:
@@ -99,7 +99,7 @@ def main() -> None:
         }
         print(preset, results[preset], flush=True)
     out = {
-        "command": f"benchmarks/bench_torch_lines.py --structures {opts.structures} --batch "
+        "command": f"benchmarks/speed/bench_torch_lines.py --structures {opts.structures} --batch "
                    f"{opts.batch} --repeats {opts.repeats} --threads {opts.threads}",
         "device": "cpu", "torch_threads": opts.threads, "structures": len(dev),
         "device_peaks_load_s": round(load_s, 2), "presets": results,

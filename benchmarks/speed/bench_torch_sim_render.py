@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_torch_sim_render.py [--patterns 256] [--batch 64]
+    .venv/bin/python benchmarks/speed/bench_torch_sim_render.py [--patterns 256] [--batch 64]
 
 Workload: the train preset on synthetic peak lists of ``--peaks`` lines per pattern
 (as ``bench_profile.py``: 2θ ~ U(5, 115)°, intensities exponential scaled to max 100,
@@ -34,10 +34,10 @@ import torch
 
 from xrdsim.versions import machine_description, package_versions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "torch_sim_render_cpu.json"
-sys.path.insert(0, str(ROOT / "tests" / "training"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests" / "training" / "torch_sim"))
+sys.path.insert(0, str(ROOT / "benchmarks" / "speed"))
 
 from bench_profile import crystals, peak_lists  # noqa: E402
 from torch_sim_cases import (  # noqa: E402

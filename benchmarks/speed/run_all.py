@@ -3,8 +3,8 @@
 Run from the repository root (peers: ``pip install -e ".[bench]"``; missing ones are
 skipped with the reason in the table):
 
-    python benchmarks/run_all.py            # full run, <= 15 minutes on 2 idle cores
-    python benchmarks/run_all.py --quick    # tiny sizes, ~1-2 minutes: checks the plumbing
+    python benchmarks/speed/run_all.py            # full run, <= 15 minutes on 2 idle cores
+    python benchmarks/speed/run_all.py --quick    # tiny sizes, ~1-2 minutes: checks the plumbing
 
 Writes ``benchmarks/results/suite/``: ``summary.md`` (the tables), ``suite.json`` (every
 point, fit, machine, load and versions) and ``peaks_vs_atoms.png``,
@@ -34,7 +34,7 @@ import suite_throughput  # noqa: E402
 
 from xrdsim.versions import machine_description, package_versions  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "results" / "suite"
+OUT = Path(__file__).resolve().parents[1] / "results" / "suite"
 WAVELENGTH = 1.5418
 RANGE = (0.0, 120.0)
 SIZES = {

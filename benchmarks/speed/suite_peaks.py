@@ -28,7 +28,7 @@ import numpy as np
 from peers import Peer, same_lines_unmatched
 from scaling import fit_power
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 SUPERCELLS = ((2, 1, 1), (2, 2, 1), (2, 2, 2), (3, 2, 2), (3, 3, 2), (3, 3, 3))
 #: Expected law: work ∝ atoms × reflections, and reflections ∝ cell volume ∝ atoms at a
 #: fixed density and 2θ range, so t ∝ atoms² and t ∝ reflections²; per-call overhead makes

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scaling import fit_power
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "structures"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "structures"
 
 
 def _lines(n_peaks: int, batch: int, rng: np.random.Generator):

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-from conftest import REPO
+from conftest import benchmark_script
 
 from xrdsim.structures.reader import StructureRecord, read_structures
 from xrdsim.structures.symmetry import structure_labels
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_measured",
-                                                  REPO / "benchmarks" / "bench_measured.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("experiments/bench_measured.py")
 
 
 @pytest.fixture(scope="module")

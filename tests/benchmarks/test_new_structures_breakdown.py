@@ -1,19 +1,14 @@
-"""benchmarks/new_structures_breakdown.py: grouping and accuracies against hand counts."""
+"""benchmarks/experiments/new_structures_breakdown.py: grouping and accuracies against hand
+counts."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
-from conftest import REPO
+from conftest import benchmark_script
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location(
-        "new_structures_breakdown", REPO / "benchmarks" / "new_structures_breakdown.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("experiments/new_structures_breakdown.py")
 
 
 def test_family_is_the_avogadro_prefix_or_aflow():

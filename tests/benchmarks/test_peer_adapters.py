@@ -1,4 +1,4 @@
-"""Each peer adapter of benchmarks/peers.py gives our lines, so a timing ratio compares the
+"""Each peer adapter of benchmarks/speed/peers.py gives our lines, so a timing ratio compares the
 same work; peers that are not installed are skipped with their reason."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "speed"))
 
 import peers  # noqa: E402
 import scaling  # noqa: E402

@@ -1,8 +1,8 @@
 """Every instrument fitted on the measured files lies inside the `train` preset.
 
 The fitted values are read from ``benchmarks/results/calibration.json`` (written by
-``python benchmarks/calibrate_shared.py``); each is mapped onto the config parameter that
-simulates it and must lie inside the range `train` spans (its hull: the smallest and
+``python benchmarks/experiments/calibrate_shared.py``); each is mapped onto the config
+parameter that simulates it and must lie inside the range `train` spans (its hull: the smallest and
 largest value it can draw; banded ranges leave gaps that belong to `invariance`).
 Quantities without a simulator counterpart are skipped with the reason.
 """

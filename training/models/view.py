@@ -15,13 +15,13 @@ steps, with the settings saved in the checkpoint (``ModelConfig.view_*``):
    subtracted, and negative bins are set to 0;
 3. **normalisation** to a maximum of 1.
 
-Why (``benchmarks/bench_view.py``, five single-phase shared files vs eight ``train`` views
-of their CIFs, docs/training.md "One view for both worlds"): with SNIP subtracted from the
-measured file only (the old ``predict`` default), the measured median level is 0.005 of
-the maximum and the simulated one 0.031, and 12 % of measured bins are negative; with
-nothing subtracted, 0.091 vs 0.031; with this view on both, 0.002 vs 0.003 and no negative
-bins, and the cosine margin between a file's own phase and the other phases rises from
-0.56 (old) and 0.29 (none) to 0.77.
+Why (``benchmarks/experiments/bench_view.py``, five single-phase shared files vs eight
+``train`` views of their CIFs, docs/training.md "One view for both worlds"): with SNIP
+subtracted from the measured file only (the old ``predict`` default), the measured median
+level is 0.005 of the maximum and the simulated one 0.031, and 12 % of measured bins are
+negative; with nothing subtracted, 0.091 vs 0.031; with this view on both, 0.002 vs 0.003
+and no negative bins, and the cosine margin between a file's own phase and the other
+phases rises from 0.56 (old) and 0.29 (none) to 0.77.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ class StoreEncoding:
     """How patterns are stored: dtype and Blosc compressor settings.
 
     The default (float16, Blosc lz4 level 5 with bit-shuffle) was chosen by
-    measurement (``benchmarks/bench_build.py``, docs/dataset.md): half the bytes of
+    measurement (``benchmarks/speed/bench_build.py``, docs/dataset.md): half the bytes of
     float32, rounding error <= 2**-12 on patterns normalised to max 1 (far below
     their counting noise), and the fastest write of the codecs tried.
 

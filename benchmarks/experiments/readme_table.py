@@ -1,0 +1,64 @@
+"""The README's one results table, rendered from ``benchmarks/results/readme_table.json``.
+
+    python benchmarks/experiments/readme_table.py           # print the table
+    python benchmarks/experiments/readme_table.py --write   # put it into README.md
+
+The JSON holds the numbers (accuracy in % as CS / EG / SG per split, copied from the result
+files it names under ``sources``); README.md holds the rendering between the two marker
+comments, and ``tests/benchmarks/test_readme_table.py`` fails when they differ, so the
+table is changed by editing the JSON and running ``--write``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TABLE = REPO / "benchmarks" / "results" / "readme_table.json"
+README = REPO / "README.md"
+BEGIN = ("<!-- results table: written by benchmarks/experiments/readme_table.py from "
+         "benchmarks/results/readme_table.json; edit the JSON, not this table -->")
+END = "<!-- end of results table -->"
+
+
+def render(table: dict) -> str:
+    """Markdown of ``table``: a header row, then one row per model; ``note`` rows (ablations,
+    longer runs) in italics."""
+    lines = ["| " + " | ".join(table["columns"]) + " |",
+             "|" + "---|" * len(table["columns"])]
+    for row in table["rows"]:
+        cells = [row["model"], *(" / ".join(str(v) for v in triple) for triple in row["values"])]
+        if len(cells) != len(table["columns"]):
+            raise ValueError(f"row {row['model']!r} has {len(cells)} cells for "
+                             f"{len(table['columns'])} columns")
+        if row["note"]:
+            cells = [f"*{c}*" for c in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def readme_block(text: str) -> str:
+    """The part of README text between the markers (without them)."""
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{README} lacks the results-table markers")
+    return text.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="replace the table in README.md")
+    args = parser.parse_args(argv)
+    table = render(json.loads(TABLE.read_text(encoding="utf-8")))
+    if not args.write:
+        print(table)
+        return
+    text = README.read_text(encoding="utf-8")
+    readme_block(text)  # both markers are there
+    head, rest = text.split(BEGIN, 1)
+    README.write_text(f"{head}{BEGIN}\n{table}\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
