@@ -2,7 +2,7 @@
 
 Run from the repository root (a built store; ``--peaks`` adds the on-the-fly path):
 
-    .venv/bin/python benchmarks/bench_training.py --store out/mp20.zarr \\
+    .venv/bin/python benchmarks/speed/bench_training.py --store out/mp20.zarr \\
         --peaks out/mp20.zarr.peaks.h5 --threads 1 2 -o benchmarks/results/training_throughput.json
 
 Without ``--store`` a store is built first from the bundled 504 MP-20 structures in a
@@ -44,8 +44,9 @@ from xrdsim_training.checkpoint import save_checkpoint
 from xrdsim_training.config import ModelConfig, TrainConfig
 from xrdsim_training.data.loader import make_loader
 from xrdsim_training.data.zarr_stream import ZarrStreamDataset
-from xrdsim_training.methods import METHOD_PHASES, step_loss
+from xrdsim_training.methods import phases
 from xrdsim_training.models import XrdNet
+from xrdsim_training.step import step_loss
 
 from xrdsim.versions import machine_description, package_versions
 
@@ -154,7 +155,7 @@ def trainer_loop(store: Path, *, steps: int) -> dict:
     data = ZarrStreamDataset(store, "train", batch_size=BATCH, dtype="native",
                              buffer_size=4096)
     model, optimizer, config = _model_and_optimizer(data.n_extinction_groups)
-    phase = METHOD_PHASES["supervised"][1]
+    phase = phases("supervised")[1]
     device = torch.device("cpu")
     n = 0
     t0 = c0 = None
@@ -234,7 +235,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("-o", "--output", type=Path,
-                        default=Path(__file__).resolve().parent / "results"
+                        default=Path(__file__).resolve().parents[1] / "results"
                         / "training_throughput.json")
     args = parser.parse_args()
     load0 = [round(x, 2) for x in os.getloadavg()]
