@@ -17,6 +17,10 @@ from xrdsim.errors import ConfigError
 TINY = ModelConfig(width=4, depth=2, embed_dim=16, projector_dim=32, pool_length=4,
                    n_extinction_groups=11)
 CPU = torch.device("cpu")
+#: One forward of 2B rows against two of B rows: oneDNN blocks the batch differently and
+#: float32 sums differ in the last bits; Barlow Twins standardises z over 6 rows, which
+#: amplifies that to ~1e-5 relative (seen: 1.1e-5 with two busy intra-op threads).
+FLOAT32_REL = 1e-4
 
 
 def _batch(n: int = 6) -> dict[str, torch.Tensor]:
@@ -44,9 +48,9 @@ def test_joint_loss_is_contrastive_plus_w_times_ce_of_both_views(method, w):
         labels = {k: batch[k] for k in ("crystal_system", "extinction_group", "space_group")}
         ce = [supervised_loss(net(batch[v]), weights=config.loss_weights, **labels)["loss"]
               for v in ("pattern", "pattern_b")]
-    assert float(parts["contrastive"]) == pytest.approx(float(contrastive), rel=1e-5)
+    assert float(parts["contrastive"]) == pytest.approx(float(contrastive), rel=FLOAT32_REL)
     assert float(parts["loss"]) == pytest.approx(float(contrastive) + w * float(ce[0] + ce[1]) / 2,
-                                                 rel=1e-5)
+                                                 rel=FLOAT32_REL)
     assert set(parts) == {"loss", "contrastive", "cs", "eg", "sg"}
 
 
