@@ -222,7 +222,7 @@ def build_dataset(
     from xrdsim.peaks.database import PeakDatabase
     from xrdsim.peaks.job import write_peak_database
     from xrdsim.simulation.disjoint import check_disjoint
-    from xrdsim.simulation.profile import structure_key
+    from xrdsim.simulation.simulator import structure_key
     from xrdsim.structures.extinction_table import extinction_table
 
     t0 = time.perf_counter()
