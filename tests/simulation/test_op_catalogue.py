@@ -136,3 +136,13 @@ def test_doc_op_table_is_generated_from_the_catalogue():
         "docs/simulation.md's op table differs from the catalogue: run "
         "`python -m xrdsim.simulation.op_table docs/simulation.md`"
     )
+
+
+def test_torch_twin_modules_mirror_the_numba_modules():
+    """torch_sim/<x>.py mirrors xrdsim/simulation/<x>_kernel.py or <x>.py."""
+    simulation = Path(xrdsim.__file__).resolve().parent / "simulation"
+    twin = Path(__file__).resolve().parents[2] / "training" / "torch_sim"
+    unmatched = [f.name for f in sorted(twin.glob("*.py")) if f.stem != "__init__"
+                 and not (simulation / f"{f.stem}_kernel.py").is_file()
+                 and not (simulation / f.name).is_file()]  # fmt: skip
+    assert not unmatched, f"torch_sim modules without a numba counterpart: {unmatched}"
