@@ -1,7 +1,8 @@
 """The op catalogue: every simulation op in execution order, with its parameters and checks.
 
 Each :class:`OpSpec` names an op, the physical range of each of its parameters
-(:class:`ParamSpec`) and an optional cross-parameter check run when a config is loaded.
+(:class:`ParamSpec`) and an optional cross-parameter check run when a config is loaded
+(:mod:`xrdsim.simulation.op_checks`).
 The kernels' slot layout is computed from this catalogue (:mod:`xrdsim.simulation.layout`).
 """
 
@@ -11,13 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from xrdsim.errors import ConfigError, did_you_mean
-from xrdsim.simulation import caglioti
-from xrdsim.simulation.distributions import Distribution, _number
+from xrdsim.simulation import op_checks as checks
+from xrdsim.simulation.distributions import Distribution
 from xrdsim.simulation.holohedry import DEFAULT_DIRECTIONS
-from xrdsim.wavelengths import KALPHA_DOUBLETS, KBETA
 
 _INF = float("inf")
 
@@ -54,132 +51,6 @@ class OpSpec:
     doc: str = ""
 
 
-def _check_crop(op: str, low: str = "low", high: str = "high") -> Callable[[dict, dict], None]:
-    def check(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-        if p[low].bounds()[1] >= p[high].bounds()[0]:
-            raise ConfigError(
-                f"{op}.{low} can reach {p[low].bounds()[1]} and {op}.{high} can be as low as "
-                f"{p[high].bounds()[0]}: every {low} must lie below every {high}; "
-                "shrink the ranges"
-            )
-
-    return check
-
-
-#: tanθ and 1/cos²θ over the grid (2θ up to 120°), for the FWHM² > 0 check.
-_THETA = np.deg2rad(np.linspace(0.0, 60.0, 601))
-
-
-def _check_profile(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    # FWHM² is linear in (U, V, W, P): its minimum over the box is at a corner.
-    t, c = np.tan(_THETA), np.cos(_THETA)
-    for u in p["U"].bounds():
-        for v in p["V"].bounds():
-            for w in p["W"].bounds():
-                for q in p["P"].bounds():
-                    f2 = caglioti.fwhm2(u, v, w, q, t, c)
-                    if f2.min() <= 0.0:
-                        i = int(f2.argmin())
-                        raise ConfigError(
-                            f"profile: FWHM² = U·tan²θ + V·tanθ + W + P/cos²θ = {f2[i]:.3g} ≤ 0 "
-                            f"at 2θ = {2 * np.rad2deg(_THETA[i]):.1f}° for (U, V, W, P) = "
-                            f"({u}, {v}, {w}, {q}); widths must be positive over 0–120°: "
-                            "raise W or narrow the negative V range"
-                        )
-    cut = s["tail_cutoff"]
-    if not 1e-4 <= cut <= 0.1:
-        raise ConfigError(f"profile.tail_cutoff must lie in [1e-4, 0.1], got {cut}")
-    if s["positions"] not in ("exact", "binned"):
-        raise ConfigError(
-            f"profile.positions: got {s['positions']!r}, allowed 'exact' (each line at its "
-            "true 2θ) or 'binned' (lines moved to their bin centre, das2025)"
-        )
-    if not isinstance(s["latin_hypercube"], bool):
-        raise ConfigError(
-            f"profile.latin_hypercube must be true/false, got {s['latin_hypercube']!r}"
-        )
-
-
-def _check_doublet(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    if s["anode"] not in KALPHA_DOUBLETS:
-        raise ConfigError(
-            f"doublet.anode: got {s['anode']!r}, allowed {sorted(KALPHA_DOUBLETS)}"
-            + did_you_mean(str(s["anode"]), KALPHA_DOUBLETS)
-        )
-
-
-def _check_binning(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    if s["mode"] not in ("sum", "mean"):
-        raise ConfigError(f"binning.mode: got {s['mode']!r}, allowed 'sum' or 'mean'")
-
-
-def _check_impurity(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    r = s["two_theta_range"]
-    if (
-        not isinstance(r, (list, tuple))
-        or len(r) != 2
-        or not 0.0 <= _number("impurity.two_theta_range", r[0]) < _number("", r[1]) <= 120.0
-    ):
-        raise ConfigError(
-            f"impurity.two_theta_range: got {r!r}, need [lo, hi] with 0 <= lo < hi <= 120"
-        )
-    _check_per_hump("impurity", ("intensity",))(p, s)
-
-
-def _check_radius(op: str) -> Callable[[dict, dict], None]:
-    def check(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-        r = _number(f"{op}.radius", s["radius"])
-        if not 50.0 <= r <= 1000.0:
-            raise ConfigError(
-                f"{op}.radius (goniometer radius, mm) must lie in [50, 1000], got {r}"
-            )
-
-    return check
-
-
-def _check_tube_lines(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    if s["anode"] not in KBETA:
-        raise ConfigError(
-            f"tube_lines.anode: got {s['anode']!r}, allowed {sorted(KBETA)}"
-            + did_you_mean(str(s["anode"]), KBETA)
-        )
-
-
-def _check_per_hump(op: str, names: tuple[str, ...]) -> Callable[[dict, dict], None]:
-    def check(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-        for n in names:
-            if p[n].kind not in ("fixed", "uniform", "loguniform", "bands", "logbands"):
-                raise ConfigError(
-                    f"{op}.{n} is drawn per {op} item: use a number, uniform, loguniform, "
-                    f"bands or logbands, got {p[n].to_value()!r}"
-                )
-
-    return check
-
-
-def _check_directions(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    d = s["directions"]
-    ok = isinstance(d, (list, tuple)) and len(d) > 0 and all(
-        isinstance(v, (list, tuple)) and len(v) == 3
-        and all(isinstance(x, int) and not isinstance(x, bool) for x in v) and any(v)
-        for v in d
-    )  # fmt: skip
-    if not ok:
-        raise ConfigError(
-            f"preferred_orientation.directions: got {d!r}; need a list of integer [h, k, l] "
-            "plate normals, e.g. [[0, 0, 1], [1, 1, 1]]"
-        )
-
-
-def _check_mixture(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    n, f = p["phases"].bounds()[1], p["fraction"].bounds()[1]
-    if f * (n + 1) >= 1.0:
-        raise ConfigError(
-            f"mixture: {int(n)} extra phases of weight fraction up to {f} can outweigh the "
-            f"labelled phase (1 − {int(n)}·{f} ≤ {f}); keep fraction below {1 / (n + 1):.3g}"
-        )
-
-
 def _crop(meaning: str) -> tuple[ParamSpec, ...]:
     return (
         ParamSpec("low", 0.0, 180.0, f"{meaning} lower edge, degrees 2θ"),
@@ -195,7 +66,7 @@ OPS: tuple[OpSpec, ...] = (
             ParamSpec("phases", 0.0, 2.0, "extra phases from other structures", integer=True),
             ParamSpec("fraction", 0.0, 0.5, "w, weight fraction of each extra phase"),
         ),
-        check=_check_mixture,
+        check=checks.check_mixture,
         doc=(
             "extra phases from other structures of the peak database, chosen by the pattern key, "
             "each at weight fraction w (the labelled phase keeps 1 − phases·w), scaled by the "
@@ -229,7 +100,7 @@ OPS: tuple[OpSpec, ...] = (
         "displacement",
         (ParamSpec("shift", -2.0, 2.0, "sample height displacement s, mm"),),
         {"radius": 240.0},
-        _check_radius("displacement"),
+        checks.check_radius("displacement"),
         doc=(
             "every line: 2θ ← 2θ − (2s·cosθ/R)·180/π (sample above/below the focusing circle; R "
             "the goniometer radius setting, mm)"
@@ -243,7 +114,7 @@ OPS: tuple[OpSpec, ...] = (
     OpSpec(
         "peak_crop",
         _crop("peak window"),
-        check=_check_crop("peak_crop"),
+        check=checks.check_crop("peak_crop"),
         doc="lines outside [low, high] are removed",
     ),
     OpSpec(
@@ -255,7 +126,7 @@ OPS: tuple[OpSpec, ...] = (
         "preferred_orientation",
         (ParamSpec("r", 0.1, 10.0, "March–Dollase ratio r (< 1 plates, > 1 needles)"),),
         {"directions": [list(d) for d in DEFAULT_DIRECTIONS]},
-        _check_directions,
+        checks.check_directions,
         doc=(
             "March–Dollase: y ← y·⟨(r²cos²α + sin²α/r)^(−3/2)⟩ over the line's equivalent "
             "reflections, α between each and the preferred direction (one of the `directions` "
@@ -267,7 +138,7 @@ OPS: tuple[OpSpec, ...] = (
         "doublet",
         (ParamSpec("ratio", 0.0, 1.0, "r = I(Kα2)/I(Kα1)"),),
         {"anode": "Cu"},
-        _check_doublet,
+        checks.check_doublet,
         doc=(
             "each line becomes Kα1 and Kα2 of the `anode` at `convert_two_theta(2θ, λ_peaks → "
             "λ_Kα1/Kα2)`, intensities y/(1+r) and y·r/(1+r) (total kept)"
@@ -280,7 +151,7 @@ OPS: tuple[OpSpec, ...] = (
             ParamSpec("tungsten", 0.0, 0.2, "I(W Lα1)/I(Kα), contaminated anode"),
         ),
         {"anode": "Cu"},
-        _check_tube_lines,
+        checks.check_tube_lines,
         doc=(
             "adds a Kβ1 line (λ of the anode) of y·kbeta and a W Lα1 line (1.47642 Å, tungsten on "
             "an aged anode) of y·tungsten at their own 2θ (same |F|², no λ-dependence of LP); a "
@@ -292,7 +163,7 @@ OPS: tuple[OpSpec, ...] = (
         "binning",
         (),
         {"mode": "sum"},
-        _check_binning,
+        checks.check_binning,
         always_on=True,
         doc=(
             "lines into bins j = ⌊2θ/0.01⌋ (the sticks; the profile uses them with `positions: "
@@ -307,7 +178,7 @@ OPS: tuple[OpSpec, ...] = (
             ParamSpec("intensity", 0.0, 1.0, "fraction of the binned maximum", per_peak=True),
         ),
         {"two_theta_range": [5.0, 115.0]},
-        _check_impurity,
+        checks.check_impurity,
         doc="M lines at 2θ ~ U(`two_theta_range`), each of height `intensity` × max(binned)",
     ),
     OpSpec(
@@ -322,7 +193,7 @@ OPS: tuple[OpSpec, ...] = (
             ParamSpec("rho", -1.0, 1.0, "asymmetry ρ"),
         ),
         {"latin_hypercube": True, "tail_cutoff": 0.005, "positions": "exact"},
-        _check_profile,
+        checks.check_profile,
         doc=(
             "asymmetric pseudo-Voigt, bin-integrated (below); `positions: exact` (default) "
             "integrates each line from its true 2θ, `binned` (das2025) from its bin centre; "
@@ -345,7 +216,7 @@ OPS: tuple[OpSpec, ...] = (
         "transparency",
         (ParamSpec("mu", 1.0, 1e5, "μ, linear absorption coefficient of the sample, 1/cm"),),
         {"radius": 240.0},
-        _check_radius("transparency"),
+        checks.check_radius("transparency"),
         doc=(
             "X-rays penetrate to depth ~1/μ: the pattern is convolved (R the goniometer radius "
             "setting) with an exponential tail toward low angle of mean δ = sin2θ/(2μR)·180/π, as "
@@ -371,7 +242,7 @@ OPS: tuple[OpSpec, ...] = (
             ParamSpec("fwhm", 0.5, 180.0, "hump FWHM, degrees 2θ", per_peak=True),
             ParamSpec("eta", 0.0, 1.0, "hump Lorentzian fraction", per_peak=True),
         ),
-        check=_check_per_hump("amorphous", ("height", "center", "fwhm", "eta")),
+        check=checks.check_per_hump("amorphous", ("height", "center", "fwhm", "eta")),
         doc=(
             "`count` humps h·[(1−η)exp(−4 ln2 d²/w²) + η/(1 + 4d²/w²)], d = 2θ − c, height h, "
             "centre c, FWHM w and η drawn per hump (glass, amorphous fraction, sample holder)"
@@ -412,7 +283,7 @@ OPS: tuple[OpSpec, ...] = (
             ParamSpec("start", 0.0, 180.0, "first 2θ of the scan, degrees"),
             ParamSpec("end", 0.0, 180.0, "last 2θ of the scan, degrees"),
         ),
-        check=_check_crop("scan_range", "start", "end"),
+        check=checks.check_crop("scan_range", "start", "end"),
         doc=(
             "bins outside [start, end] set to 0 before renormalising: a real scan (e.g. 5–90°) on "
             "the 0–120° grid"
@@ -426,7 +297,7 @@ OPS: tuple[OpSpec, ...] = (
     OpSpec(
         "final_crop",
         _crop("pattern window"),
-        check=_check_crop("final_crop"),
+        check=checks.check_crop("final_crop"),
         doc="bins whose centre is outside [low, high] set to 0 (after renormalising, das2025)",
     ),
 )
