@@ -139,8 +139,8 @@ def simulate(cif, peaks_db, structure_id, configs, seed, views, output, as_json)
     Exit codes: 0 written; 2 usage error; 3 library error (bad config, bad CIF, unknown id).
     """
     from xrdsim.simulation.config import load_config
-    from xrdsim.simulation.profile import simulate as simulate_one
-    from xrdsim.simulation.profile import structure_key
+    from xrdsim.simulation.simulator import simulate as simulate_one
+    from xrdsim.simulation.simulator import structure_key
 
     suffix = output.suffix.lower()
     if suffix not in (".npy", ".csv", ".xy", ".png"):

@@ -143,3 +143,15 @@ def run_tasks(
                 bar.update(weights[i])
                 future.release()
                 submit_next()
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process ``pid`` runs on this host (signal 0 probes without signalling;
+    a process of another user answers PermissionError and counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True

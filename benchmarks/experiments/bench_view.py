@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from xrdsim.measured.prepare import prepare_pattern
     from xrdsim.measured.readers import read_pattern
     from xrdsim.peaks.lines import compute_peaks
-    from xrdsim.simulation.profile import simulate
+    from xrdsim.simulation.simulator import simulate
     from xrdsim.structures.reader import read_structures
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

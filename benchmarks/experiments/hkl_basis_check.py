@@ -20,7 +20,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from xrdsim.simulation.orientation import reciprocal_metric
+from xrdsim.simulation.holohedry import reciprocal_metric
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
 

@@ -88,7 +88,7 @@ def _raw(store: Path, peaks: Path, threads: int | None,
     from xrdsim.peaks.database import PeakDatabase
     from xrdsim.simulation.config import SimulationConfig
     from xrdsim.simulation.phases import simulate_database
-    from xrdsim.simulation.profile import structure_key
+    from xrdsim.simulation.simulator import structure_key
 
     root = zarr.open_group(str(store), mode="r")
     db = PeakDatabase(peaks)

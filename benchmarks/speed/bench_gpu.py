@@ -30,7 +30,7 @@ from xrdsim_training.torch_sim import DevicePeaks, render
 
 from xrdsim import PeakDatabase
 from xrdsim.simulation.config import load_config
-from xrdsim.simulation.profile import structure_key
+from xrdsim.simulation.simulator import structure_key
 from xrdsim.versions import machine_description, package_versions
 
 NETWORKS = {"default (width 8, depth 5)": ModelConfig(),

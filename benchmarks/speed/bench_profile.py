@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from xrdsim.simulation.config import SimulationConfig, load_config
-from xrdsim.simulation.profile import simulate_batch
 from xrdsim.simulation.sampling import pattern_keys, sample_parameters
+from xrdsim.simulation.simulator import simulate_batch
 from xrdsim.versions import machine_description, package_versions
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -78,7 +78,7 @@ def timed_epochs(dataset, *, workers: int, epochs: int) -> dict:
 
 def raw_simulator(ds: OnTheFlyDataset, *, batches: int) -> float:
     """Single-thread simulate_batch on the dataset's own batches (patterns/s)."""
-    from xrdsim.simulation.profile import simulate_batch
+    from xrdsim.simulation.simulator import simulate_batch
 
     n, t0 = 0, time.perf_counter()
     for j in range(batches):

@@ -8,7 +8,7 @@ Builds a peak database of the first ``--structures`` MP-20 test structures (Cu K
 0–120°) in a temporary folder, holds it on the device (:class:`DevicePeaks`), and for
 every preset times, on batches of ``--batch`` random structures: the device gather with
 mixture partners + kernel inputs (``DevicePeaks.kernel_inputs``), torch ``make_lines``
-on the whole batch, and numba ``ops_kernel.make_lines`` called pattern by pattern on the
+on the whole batch, and numba ``lines_kernel.make_lines`` called pattern by pattern on the
 same arrays (single thread; the engine runs it inside ``render_batch``). Results go to
 ``benchmarks/results/torch_lines.json`` with the machine and its load (shared machine:
 absolute numbers are lower bounds).
@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 import torch
 from xrdsim_training.torch_sim.lines import make_lines
-from xrdsim_training.torch_sim.peaks_on_device import DevicePeaks
+from xrdsim_training.torch_sim.phases import DevicePeaks
 
 from xrdsim import PeakDatabase, write_peak_database
-from xrdsim.simulation import ops_kernel as K
+from xrdsim.simulation import lines_kernel as K
 from xrdsim.versions import machine_description, package_versions
 
 PRESETS = ("das2025", "train", "invariance", "extrapolation", "series")
@@ -49,14 +49,13 @@ def best_of(fn, repeats: int) -> float:
 
 
 def numba_lines(ki) -> None:
-    a = {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in ki.line_kwargs().items()}
-    keys, on, offs = a["keys"].view(np.uint64), np.array(a["on"]), a["offsets"]
+    a = ki._make(v.numpy() if isinstance(v, torch.Tensor) else np.array(v) for v in ki)
+    a = a._replace(keys=a.keys.view(np.uint64))
+    offs = a.offsets
     lx = np.empty(K.LINES_PER_PEAK * int(np.diff(offs).max(initial=0)))
     ly = np.empty_like(lx)
     for b in range(offs.size - 1):
-        K.make_lines(a["tt"], a["inten"], offs[b], offs[b + 1], a["params"][b], on, keys[b],
-                     a["consts"], a["hkl"], a["phase"], a["gs"], a["mask"], a["ops"], a["dirs"],
-                     lx, ly)  # fmt: skip
+        K.make_lines(a, offs[b], offs[b + 1], a.params[b], a.keys[b], lx, ly)
 
 
 def main() -> None:
@@ -87,9 +86,9 @@ def main() -> None:
         ki = dev.kernel_inputs(rows, preset, seed=1, structure_keys=keys, views=views)
         gather = best_of(lambda p=preset: dev.kernel_inputs(rows, p, seed=1, structure_keys=keys,
                                                             views=views), opts.repeats)  # fmt: skip
-        torch_s = best_of(lambda k=ki: make_lines(**k.line_kwargs()), opts.repeats)
+        torch_s = best_of(lambda k=ki: make_lines(k), opts.repeats)
         numba_s = best_of(lambda k=ki: numba_lines(k), opts.repeats)
-        lines = make_lines(**ki.line_kwargs())
+        lines = make_lines(ki)
         results[preset] = {
             "peaks_per_pattern": round(ki.inten.shape[0] / opts.batch, 1),
             "lines_per_pattern": round(int(lines.valid.sum()) / opts.batch, 1),

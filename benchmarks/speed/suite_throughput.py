@@ -1,6 +1,6 @@
 """Profile and build parts of the suite: throughput vs work, on one core.
 
-- Profile: :func:`xrdsim.simulation.profile.simulate_batch` with the ``train`` preset
+- Profile: :func:`xrdsim.simulation.simulator.simulate_batch` with the ``train`` preset
   (full Table-1 pipeline, 12,000 bins, float32; the config loaded once, outside the
   timing), ``threads=1``, on synthetic line lists
   (2θ uniform in 10–80°, intensities uniform in 0–100, one fixed NumPy seed): CPU time
@@ -36,7 +36,7 @@ def _lines(n_peaks: int, batch: int, rng: np.random.Generator):
 
 def _cpu_per_pattern(n_peaks: int, batch: int, repeats: int) -> float:
     from xrdsim.simulation.config import load_config
-    from xrdsim.simulation.profile import simulate_batch
+    from xrdsim.simulation.simulator import simulate_batch
 
     config = load_config("train")  # loaded once, as the dataset builder does
     tt, inten, offsets = _lines(n_peaks, batch, np.random.default_rng(20251128))

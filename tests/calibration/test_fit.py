@@ -14,7 +14,7 @@ from xrdsim.grid import grid_centers
 from xrdsim.measured.readers import MeasuredPattern
 from xrdsim.peaks.lines import compute_peaks
 from xrdsim.simulation.config import load_config
-from xrdsim.simulation.profile import simulate
+from xrdsim.simulation.simulator import simulate
 
 #: Relative FWHM error allowed on synthetic data: Poisson noise at ~2e4 counts.
 FWHM_TOL = 0.03
@@ -37,7 +37,7 @@ def _synthetic(structure, params, *, seed, po=None, counts=2e4, x=None):
     if po is not None:
         from dataclasses import replace
 
-        from xrdsim.calibration.orientation import cos2_angles, reflection_families
+        from xrdsim.calibration.preferred_orientation import cos2_angles, reflection_families
 
         members, line = reflection_families(peaks.hkl, rotations)
         setup = replace(setup, po_cos2=cos2_angles(members, po[0], structure.lattice.matrix),

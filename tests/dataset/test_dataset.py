@@ -47,7 +47,7 @@ def peak_db(tmp_path_factory):
 def test_store_layout_splits_and_rows(peak_db, tmp_path):
     from xrdsim.simulation.config import SimulationConfig, load_config
     from xrdsim.simulation.phases import simulate_database
-    from xrdsim.simulation.profile import structure_key
+    from xrdsim.simulation.simulator import structure_key
 
     path = tmp_path / "d.zarr"
     summary = build_dataset([peak_db], path, **SMALL)
@@ -239,7 +239,7 @@ def test_overwrite_with_other_sources_never_reads_stale_peaks(shared_data, tmp_p
     from xrdsim.peaks.database import PeakDatabase
     from xrdsim.simulation.config import load_config
     from xrdsim.simulation.phases import simulate_database
-    from xrdsim.simulation.profile import structure_key
+    from xrdsim.simulation.simulator import structure_key
 
     out = tmp_path / "d.zarr"
     stored = {}

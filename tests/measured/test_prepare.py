@@ -190,7 +190,7 @@ def test_simulated_mo_pattern_lands_where_the_simulator_puts_cu_peaks(shared_dat
     """simulate at Mo Kα1, written as .xy, read back and prepared onto the Cu
     grid, has its peaks in the bins where simulate puts the Cu peaks of the same structure."""
     from xrdsim.peaks.lines import compute_peaks
-    from xrdsim.simulation.profile import simulate
+    from xrdsim.simulation.simulator import simulate
     from xrdsim.structures.reader import read_structures
 
     cif = shared_data / "cifs/autoxrd_examples/Mn2O3_206.cif"

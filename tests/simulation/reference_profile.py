@@ -1,14 +1,15 @@
 """Plain NumPy reference of the profile simulator, for tests only.
 
-The same formulas as ``xrdsim/simulation/ops_kernel.py``, written one pattern at a time
-with NumPy and SciPy and without any of the kernel's tricks: the counter-based RNG in
-Python/NumPy uint64 arithmetic, binning with ``np.add.at``, the half window by
+The same formulas as the numba kernels (``xrdsim/simulation/*_kernel.py``), written one
+pattern at a time with NumPy and SciPy and without any of the kernel's tricks: the
+counter-based RNG in Python/NumPy uint64 arithmetic, binning with ``np.add.at``, the half
+window by
 ``scipy.optimize.brentq``, and each bin's share of a peak as the integral of the exact
-asymmetric pseudo-Voigt over the bin by 16-point Gauss–Legendre quadrature (the kernel
-uses a Hermite-interpolated cumulative table instead). Lines are placed at their exact
-2θ unless the config says ``profile.positions: binned``; humps and the air-scatter rise
-are evaluated in closed form at every bin (the kernel uses recurrences), Poisson counts
-by the same inversion / PTRS rules written in plain Python.
+asymmetric pseudo-Voigt over the bin by 16-point Gauss–Legendre quadrature (the kernel uses
+a Hermite-interpolated cumulative table instead). Lines are placed at their exact 2θ unless
+the config says ``profile.positions: binned``; humps and the air-scatter rise are evaluated
+in closed form at every bin (the kernel uses recurrences), Poisson counts by the same
+inversion / PTRS rules written in plain Python.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ import yaml
 from xrdsim.errors import ConfigError, ConfigOverlapError
 from xrdsim.simulation.config import Distribution, SimulationConfig, load_config
 from xrdsim.simulation.disjoint import check_disjoint
-from xrdsim.simulation.ops import OPS, param_slots, per_item_slots
-from xrdsim.simulation.ops_kernel import OP_ORDER, PARAM_SLOTS
+from xrdsim.simulation.layout import ITEM_SLOTS, OP_ORDER, PARAM_SLOTS
+from xrdsim.simulation.ops import LATE_OPS, OPS
 
 
 def _train() -> dict:
@@ -52,9 +52,15 @@ def test_toml_config(tmp_path):
     assert not cfg.enabled("profile")
 
 
-def test_kernel_slot_order_matches_config():
-    assert param_slots() == PARAM_SLOTS
-    assert tuple(op.name for op in OPS) == OP_ORDER
+def test_kernel_slot_layout_follows_the_catalogue():
+    assert OP_ORDER == tuple(op.name for op in OPS)
+    # one column per per-pattern parameter, op order, late ops last (pinned: a column is
+    # the counter of its random draw, so moving one changes every dataset's numbers)
+    assert PARAM_SLOTS[:3] == ("mixture.phases", "mixture.fraction", "zero_shift.delta")
+    assert PARAM_SLOTS[-1] == "lattice_strain.amplitude" and LATE_OPS == ("lattice_strain",)
+    assert len(PARAM_SLOTS) == 38 and len(set(PARAM_SLOTS)) == 38
+    assert ITEM_SLOTS == ("impurity.intensity", "amorphous.height", "amorphous.center",
+                          "amorphous.fwhm", "amorphous.eta")
 
 
 def test_das2025_is_table1_literally():
@@ -173,7 +179,7 @@ def test_disjointness_names_every_overlap():
     # everything else in b equals a, so every other randomised parameter overlaps too
     train = load_config("train")
     randomised = [
-        n for n in train.param_names() + per_item_slots()
+        n for n in train.param_names() + ITEM_SLOTS
         if train.enabled(n.split(".")[0])
         and train.op(n.split(".")[0]).params[n.split(".")[1]].randomised
     ]  # fmt: skip

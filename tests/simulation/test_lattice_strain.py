@@ -18,9 +18,10 @@ from pymatgen.analysis.diffraction.xrd import XRDCalculator
 from pymatgen.core import Lattice, Structure
 
 from xrdsim import PeakDatabase, write_peak_database
-from xrdsim.simulation import ops_kernel as K
+from xrdsim.simulation import crystal_kernel as CK
+from xrdsim.simulation import lines_kernel as LK
 from xrdsim.simulation.config import SimulationConfig
-from xrdsim.simulation.profile import kernel_arguments
+from xrdsim.simulation.kernel_inputs import kernel_arguments
 from xrdsim.simulation.sampling import draw_matrix
 from xrdsim.structures.crystal_systems import crystal_system_index
 from xrdsim.structures.symmetry import spglib_cell
@@ -72,14 +73,12 @@ def _strained_lines(db, i, amplitude):
                             structure_keys=np.array([i]), views=np.array([0]), hkl=batch.hkl,
                             cells=db.cells([i]))  # fmt: skip
     n = batch.two_theta.size
-    lx, ly = np.empty(K.LINES_PER_PEAK * n), np.empty(K.LINES_PER_PEAK * n)
-    nl = K.make_lines(args.tt, args.inten, 0, n, args.params[0], args.on, args.keys[0],
-                      args.consts, args.hkl, args.phase, args.gs, args.mask, args.ops,
-                      args.dirs, lx, ly)  # fmt: skip
-    draws = np.empty(K.N_STRAIN_DRAWS)
-    K.strain_draws(args.keys[0], amplitude, draws)
+    lx, ly = np.empty(LK.LINES_PER_PEAK * n), np.empty(LK.LINES_PER_PEAK * n)
+    nl = LK.make_lines(args, 0, n, args.params[0], args.keys[0], lx, ly)
+    draws = np.empty(CK.N_STRAIN_DRAWS)
+    CK.strain_draws(args.keys[0], amplitude, draws)
     metric = np.empty(9)
-    K.strained_metric(args.gs[0], args.mask[0], args.ops, draws, metric)
+    CK.strained_metric(args.gs[0], args.mask[0], args.ops, draws, metric)
     return lx[:nl], metric.reshape(3, 3)
 
 

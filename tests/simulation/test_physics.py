@@ -12,7 +12,7 @@ from xrdsim.grid import grid_centers
 from xrdsim.peaks.database import PeakBatch
 from xrdsim.simulation.config import SimulationConfig
 from xrdsim.simulation.phases import simulate_database
-from xrdsim.simulation.profile import render, simulate_batch
+from xrdsim.simulation.simulator import render, simulate_batch
 
 NARROW = {"U": 0.0, "V": 0.0, "W": 0.0004, "P": 0.0, "eta": 0.0, "rho": 0.0}
 

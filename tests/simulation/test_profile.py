@@ -17,8 +17,8 @@ from xrdsim.errors import ConfigError, PeakInputError
 from xrdsim.grid import BIN_WIDTH, N_BINS, bin_index, convert_two_theta, grid_centers
 from xrdsim.simulation import rng
 from xrdsim.simulation.config import SimulationConfig, load_config
-from xrdsim.simulation.profile import render, simulate, simulate_batch, structure_key
 from xrdsim.simulation.sampling import LHS_ROWS, lhs_design, pattern_keys, sample_parameters
+from xrdsim.simulation.simulator import render, simulate, simulate_batch, structure_key
 from xrdsim.wavelengths import KALPHA_DOUBLETS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 #: Modules the forkserver imports once, so each simulator worker starts warm.
-FORKSERVER_PRELOAD = ["torch", "numba", "xrdsim.simulation.profile", "xrdsim.peaks.database",
+FORKSERVER_PRELOAD = ["torch", "numba", "xrdsim.simulation.simulator", "xrdsim.peaks.database",
                       "xrdsim_training.data.on_the_fly"]
 #: Batches each worker prepares ahead of the training step.
 PREFETCH = 4

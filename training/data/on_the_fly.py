@@ -87,7 +87,7 @@ class OnTheFlyDataset(IterableDataset):
 
     @staticmethod
     def _structure_keys(ids: np.ndarray) -> np.ndarray:
-        from xrdsim.simulation.profile import structure_key
+        from xrdsim.simulation.simulator import structure_key
 
         return np.array([structure_key(str(s)) for s in ids], dtype=np.int64)
 

@@ -4,7 +4,13 @@ Mirrors :mod:`xrdsim.simulation` op for op: the same inputs give the same patter
 CPU-numba, CPU-torch and CUDA up to float32 rounding, because every random number comes
 from the same counter-based streams (:mod:`xrdsim_training.torch_sim.rng`).
 
-Entry points (:mod:`.simulate`)::
+Each module mirrors the numba module of the same stage: :mod:`.lines` ↔
+``lines_kernel``, :mod:`.crystal` ↔ ``crystal_kernel``, :mod:`.profile` ↔ ``profile_kernel``,
+:mod:`.noise` ↔ ``noise_kernel``, :mod:`.render` ↔ ``render_kernel``, :mod:`.rng`,
+:mod:`.kernel_inputs`, :mod:`.phases` and :mod:`.simulator` ↔ the modules of those names in
+``xrdsim.simulation``; all read the slot layout of ``xrdsim.simulation.layout``.
+
+Entry points (:mod:`.simulator`)::
 
     from xrdsim_training.torch_sim import DevicePeaks, simulate_batch, simulate_database
 
@@ -14,8 +20,8 @@ Entry points (:mod:`.simulate`)::
     out = simulate_database(peaks, rows, "train", seed=0, structure_keys=k, views=v)
 """
 
-from xrdsim_training.torch_sim.peaks_on_device import DevicePeaks
-from xrdsim_training.torch_sim.simulate import (
+from xrdsim_training.torch_sim.phases import DevicePeaks
+from xrdsim_training.torch_sim.simulator import (
     TorchSimulation,
     render,
     simulate_batch,

@@ -22,6 +22,7 @@ import math
 import torch
 
 from xrdsim.grid import BIN_WIDTH, N_BINS
+from xrdsim.simulation import caglioti
 from xrdsim.simulation.profile_kernel import SCHERRER_K, TABLE_DU, TABLE_NODES, TABLE_UMAX
 
 #: (line, edge) pairs per profile block on the CPU (~100 bytes each at the peak: ~100 MB).
@@ -80,7 +81,7 @@ def fwhm2(tan: torch.Tensor, cos: torch.Tensor, prm: dict[str, torch.Tensor],
           wavelength: float) -> torch.Tensor:
     """FWHM² (deg²): U t² + V t + W + P/c², plus (Kλ/(D c) + 4ε t)·180/π in quadrature
     where the crystallite size D > 0 (``prm`` entries broadcast against ``tan``)."""
-    f2 = prm["U"] * tan * tan + prm["V"] * tan + prm["W"] + prm["P"] / (cos * cos)
+    f2 = caglioti.fwhm2(prm["U"], prm["V"], prm["W"], prm["P"], tan, cos)
     size = prm["size"]
     safe = torch.where(size > 0.0, size, torch.ones_like(size))
     extra = _RAD2DEG * (SCHERRER_K * wavelength / (safe * 10.0 * cos) + 4.0 * prm["strain"] * tan)

@@ -1,12 +1,12 @@
 """The render stage in batched torch: instrument lines → (B, 12,000) float32 patterns.
 
-Everything :func:`xrdsim.simulation.ops_kernel.render_one` does after ``make_lines``, in
-the same order: sticks (sum or mean binning), impurity peaks, profile (exact or binned
-positions, with sample broadening), transparency, scale to the maximum, background
-polynomial, amorphous humps, air scatter, Poisson counts, counting noise, background
-noise, scan range, renormalisation and final crop. All patterns and lines of a batch at
-once (loops only over ops, humps, impurity peaks, Poisson steps and window chunks), in
-float64 until the final float32 cast, on the device of the lines.
+Torch twin of :mod:`xrdsim.simulation.render_kernel`: everything ``render_one`` does after
+``make_lines``, in the same order: sticks (sum or mean binning), impurity peaks, profile
+(exact or binned positions, with sample broadening), transparency, scale to the maximum,
+background polynomial, amorphous humps, air scatter, Poisson counts, counting noise,
+background noise, scan range, renormalisation and final crop. All patterns and lines of a
+batch at once (loops only over ops, humps, impurity peaks, Poisson steps and window
+chunks), in float64 until the final float32 cast, on the device of the lines.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from xrdsim_training.torch_sim import profile as P
 from xrdsim_training.torch_sim.rng import stream_key, uniform
 
 from xrdsim.grid import BIN_WIDTH, N_BINS
-from xrdsim.simulation import ops_kernel as K
+from xrdsim.simulation import render_kernel as K
 from xrdsim.simulation import rng as R
+from xrdsim.simulation.kernel_inputs import KernelArguments
+from xrdsim.simulation.layout import ITEM_SLOTS
 from xrdsim.simulation.profile_kernel import TABLE_DU
 
 
@@ -27,7 +29,8 @@ def _centres(device: torch.device) -> torch.Tensor:
 
 
 class _Items:
-    """Per-item draws of :data:`ops_kernel.ITEM_SLOTS` (``rng.transform`` in torch)."""
+    """Per-item draws of :data:`~xrdsim.simulation.layout.ITEM_SLOTS` (``rng.transform`` in
+    torch)."""
 
     def __init__(self, item_kind, item_lo, item_hi, item_off, item_n, vals):
         ints = [torch.as_tensor(a, dtype=torch.int64).tolist() for a in (item_kind, item_off,
@@ -69,7 +72,7 @@ class _Items:
                 done = done | hit
                 t = torch.where(done, t, t - width)
             return torch.exp(x) if kind == R.KIND_LOGBANDS else x
-        raise ValueError(f"item slot {K.ITEM_SLOTS[slot]!r} has unknown distribution code {kind}")
+        raise ValueError(f"item slot {ITEM_SLOTS[slot]!r} has unknown distribution code {kind}")
 
 
 def _scale_to_max(y: torch.Tensor) -> torch.Tensor:
@@ -108,7 +111,7 @@ def _impurities(sticks, prm, keys, consts, items):
     mm = torch.arange(m_max, device=sticks.device)[None, :]
     lo, hi = consts[K.C_IMP_LO], consts[K.C_IMP_HI]
     x = lo + (hi - lo) * uniform(kimp, 2 * mm)
-    a = items.draw(0, uniform(kimp, 2 * mm + 1))
+    a = items.draw(K.I_IMPURITY, uniform(kimp, 2 * mm + 1))
     present = (mm < count[:, None]) & (base[:, None] > 0.0)
     return x, torch.where(present, a * base[:, None], torch.zeros_like(a))
 
@@ -120,9 +123,9 @@ def _profile(lines, sticks, prm, on, consts, tables, trig, edge_chunk, compiled)
     nk = (torch.ceil(k / TABLE_DU) + 1.0).long()
     coef = P.cubic_tables(tables, eta, rho, nk)
     width = coef.shape[1] // max(eta.shape[0], 1)
-    shape = {"U": prm[:, K.P_U], "V": prm[:, K.P_U + 1], "W": prm[:, K.P_U + 2],
-             "P": prm[:, K.P_U + 3], "strain": prm[:, K.P_STRAIN],
-             "size": prm[:, K.P_SIZE] if on[K.BROADEN] else torch.zeros_like(eta)}
+    shape = {"U": prm[:, K.P_U], "V": prm[:, K.P_V], "W": prm[:, K.P_W],
+             "P": prm[:, K.P_P], "strain": prm[:, K.P_STRAIN],
+             "size": prm[:, K.P_SIZE] if on[K.ON_BROADEN] else torch.zeros_like(eta)}
     t_lo = nk - k / TABLE_DU
     t_hi = nk + k / TABLE_DU
     y = torch.zeros_like(sticks)
@@ -142,35 +145,35 @@ def _profile(lines, sticks, prm, on, consts, tables, trig, edge_chunk, compiled)
 
 def _noise(y, prm, keys, on, items, normal_q):
     """Background, humps, air scatter and the three noise ops, in numba's order."""
-    if on[K.BACKGROUND]:  # cubic Bernstein: Σ c_k C(3,k) t^k (1−t)^(3−k), t = 2θ/120°
+    if on[K.ON_BACKGROUND]:  # cubic Bernstein: Σ c_k C(3,k) t^k (1−t)^(3−k), t = 2θ/120°
         t = (torch.arange(N_BINS, device=y.device, dtype=torch.float64) + 0.5) / N_BINS
         s = 1.0 - t
-        c = [prm[:, K.P_C0 + i, None] for i in range(4)]
+        c = [prm[:, slot, None] for slot in (K.P_C0, K.P_C1, K.P_C2, K.P_C3)]
         y = y + (c[0] * s * s * s + 3.0 * c[1] * t * s * s + 3.0 * c[2] * t * t * s
                  + c[3] * t * t * t)
-    if on[K.AMORPH]:  # hump m uses counters 4m + (height, centre, FWHM, η)
+    if on[K.ON_AMORPH]:  # hump m uses counters 4m + (height, centre, FWHM, η)
         ka = stream_key(keys, R.STREAM_AMORPHOUS)
         count = prm[:, K.P_HUMPS].long()
         for mm in range(int(count.max()) if count.numel() else 0):
-            h, c, w, e = (items.draw(1 + i, uniform(ka, torch.full_like(ka, 4 * mm + i)))
-                          for i in range(4))  # tensor counter: rng.uniform wraps only tensors
+            h, c, w, e = (items.draw(slot, uniform(ka, torch.full_like(ka, 4 * mm + i)))
+                          for i, slot in enumerate((K.I_HEIGHT, K.I_CENTER, K.I_FWHM, K.I_ETA))
+                          )  # tensor counter: rng.uniform wraps only tensors
             y = noise.add_hump(y, h, c, w, e, mm < count)
-    if on[K.AIR]:
+    if on[K.ON_AIR]:
         y = noise.add_air_scatter(y, prm[:, K.P_AIR_A], prm[:, K.P_AIR_T])
-    if on[K.POISSON]:
+    if on[K.ON_POISSON]:
         y = noise.add_poisson(y, prm[:, K.P_POISSON], stream_key(keys, R.STREAM_POISSON))
-    if on[K.COUNTING]:
+    if on[K.ON_COUNTING]:
         y = noise.add_counting(y, prm[:, K.P_COUNTS], stream_key(keys, R.STREAM_COUNTING),
                                normal_q)
-    if on[K.BGNOISE]:
+    if on[K.ON_BGNOISE]:
         y = noise.add_background_noise(y, prm[:, K.P_BGN_A], prm[:, K.P_BGN_D],
                                        stream_key(keys, R.STREAM_BACKGROUND))
     return y
 
 
-def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo, item_hi,
-                 item_off, item_n, vals, tables, trig, normal_q,
-                 edge_chunk: int | None = None, compile_profile: bool = False) -> torch.Tensor:
+def render_lines(lines, a: KernelArguments, *, edge_chunk: int | None = None,
+                 compile_profile: bool = False) -> torch.Tensor:
     """Render B patterns from their instrument lines, as numba ``render_one`` after
     ``make_lines``.
 
@@ -178,15 +181,9 @@ def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo
         lines: ``Lines`` (x (B, L) float64 degrees 2θ, y (B, L) float64 intensities, 0 at
             padding, valid (B, L) bool), from :func:`xrdsim_training.torch_sim.lines.
             make_lines`; line order inside a pattern does not matter.
-        offsets: (B+1,) int64 ragged bounds of the peaks (only its length is used here).
-        params: (B, P) float64 in ``ops_kernel.PARAM_SLOTS`` order; keys: (B,) int64
-            holding the uint64 pattern keys.
-        on: Python bools in ``ops_kernel.OP_ORDER``; consts: (N_CONSTS,) float64.
-        item_kind, item_lo, item_hi, item_off, item_n: (I,) distribution codes of
-            ``ops_kernel.ITEM_SLOTS``; vals: their choice values / band edges.
-        tables: (8, TABLE_NODES) float64 shape tables; trig: (2, N_BINS) float64 tan θ
-            and cos θ of the bin centres; normal_q: (M,) float64 normal quantiles
-            (``xrdsim.simulation.profile.shape_tables / grid_trig / normal_quantiles``).
+        a: the kernel arguments as tensors (``on`` Python bools); the render stage reads
+            offsets (only its length), params, keys, on, consts, the item_* codes, vals,
+            tables, trig and normal_q.
         edge_chunk: (line, edge) pairs of the profile per block, ≈ 100 B each (None:
             ``profile.EDGE_CHUNK`` on the CPU, ``EDGE_CHUNK_ACCELERATOR`` elsewhere); it
             bounds memory and does not change the result.
@@ -197,6 +194,7 @@ def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo
         (B, N_BINS) float32 on the lines' device; equal to numba's ``render_batch``
         output within float64 rounding before the cast (Poisson counts identical).
     """
+    offsets, params, keys, on, consts = a.offsets, a.params, a.keys, a.on, a.consts
     device = lines.x.device
     n_pat = lines.x.shape[0]
     if edge_chunk is None:
@@ -214,36 +212,36 @@ def render_lines(lines, *, offsets, params, keys, on, consts, item_kind, item_lo
         c = torch.as_tensor(consts, dtype=torch.float64).tolist()
         prm = params.to(device=device, dtype=torch.float64)
         keys = keys.to(device)
-        items = _Items(item_kind, item_lo, item_hi, item_off, item_n, vals)
+        items = _Items(a.item_kind, a.item_lo, a.item_hi, a.item_off, a.item_n, a.vals)
         valid = lines.valid.to(device)
         zero = torch.zeros((), dtype=torch.float64, device=device)
         x = torch.where(valid, lines.x.to(torch.float64), zero)  # padding: x = y = 0
         s = torch.where(valid, lines.y.to(torch.float64), zero)
         sticks = _sticks(x, s, valid, c[K.C_MEAN] > 0.0)
-        exact = bool(on[K.PROFILE]) and c[K.C_EXACT] > 0.0
-        if on[K.IMPURITY]:
+        exact = bool(on[K.ON_PROFILE]) and c[K.C_EXACT] > 0.0
+        if on[K.ON_IMPURITY]:
             ix, iy = _impurities(sticks, prm, keys, c, items)
             if exact:
                 x, s = torch.cat([x, ix], 1), torch.cat([s, iy], 1)
             else:  # bin min(⌊x/h⌋, N − 1)
                 j = torch.floor(ix / BIN_WIDTH).clamp(max=N_BINS - 1).long()
                 sticks = sticks.scatter_add(1, j, iy)
-        if on[K.PROFILE]:
-            y = _profile((x, s), sticks, prm, on, c, tables.to(device), trig.to(device),
+        if on[K.ON_PROFILE]:
+            y = _profile((x, s), sticks, prm, on, c, a.tables.to(device), a.trig.to(device),
                          edge_chunk, compile_profile)
         else:
             y = sticks
-        if on[K.TRANSP]:
+        if on[K.ON_TRANSP]:
             y = P.add_transparency(y, prm[:, K.P_MU], c[K.C_RADIUS_T])
         y = _scale_to_max(y)
-        y = _noise(y, prm, keys, on, items, normal_q.to(device))
+        y = _noise(y, prm, keys, on, items, a.normal_q.to(device))
         centres = _centres(device)[None, :]
-        if on[K.SCAN]:  # nothing measured outside the scan
+        if on[K.ON_SCAN]:  # nothing measured outside the scan
             outside = (centres < prm[:, K.P_SCAN_LO, None]) | (centres > prm[:, K.P_SCAN_HI, None])
             y = torch.where(outside, torch.zeros_like(y), y)
-        if on[K.RENORM]:
+        if on[K.ON_RENORM]:
             y = _scale_to_max(y)
-        if on[K.FCROP]:
+        if on[K.ON_FCROP]:
             crop = (centres < prm[:, K.P_FC_LO, None]) | (centres > prm[:, K.P_FC_HI, None])
             y = torch.where(crop, torch.zeros_like(y), y)
         return y.to(torch.float32)

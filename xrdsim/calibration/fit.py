@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from xrdsim.calibration import model as fm
-from xrdsim.calibration.orientation import (
+from xrdsim.calibration.preferred_orientation import (
     cos2_angles,
     distinct_directions,
     point_rotations,

@@ -12,7 +12,7 @@ where one exists, so fitted values are config values):
   ``doublet``, r = Kα2/Kα1 ratio); a monochromatic source has the Kα1 (or only) line;
 - intensity: I = I_CIF · PO · exp(−2 B_extra (sinθ/λ)²), I_CIF the kinematic line intensity
   of :func:`xrdsim.peaks.lines.compute_peaks` (LP included), PO the March–Dollase mean of
-  :mod:`xrdsim.calibration.orientation`, B_extra an overall Debye–Waller correction (Å²);
+  :mod:`xrdsim.calibration.preferred_orientation`, B_extra an overall Debye–Waller correction (Å²);
 - profile (op ``profile``): FWHM² Γ² = U tan²θ + V tanθ + W + P/cos²θ (deg²), with
   u = (2θ − 2θ_obs)/Γ the line contributes I/Γ · [(1−η) G(u) + η L(u)] · (1 − ρ erf(u)),
   G(u) = 2√(ln2/π) exp(−4 ln2 u²), L(u) = (2/π)/(1 + 4u²); ρ > 0 puts the tail on the
@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf
 
-from xrdsim.calibration.orientation import march_dollase
+from xrdsim.calibration.preferred_orientation import march_dollase
+from xrdsim.simulation import caglioti
 
 #: Non-linear parameters, in vector order: (name, lower bound, upper bound, start).
 PARAMETERS: tuple[tuple[str, float, float, float], ...] = (
@@ -124,9 +125,8 @@ def caglioti_v(p: np.ndarray) -> float:
 def fwhm(p: np.ndarray, two_theta: np.ndarray) -> np.ndarray:
     """Γ = √(U tan²θ + V tanθ + W + P/cos²θ), degrees 2θ."""
     theta = np.deg2rad(np.asarray(two_theta, dtype=np.float64) / 2.0)
-    t = np.tan(theta)
-    g2 = (p[INDEX["U"]] * t * t + caglioti_v(p) * t + p[INDEX["W"]]
-          + p[INDEX["P"]] / np.cos(theta) ** 2)
+    g2 = caglioti.fwhm2(p[INDEX["U"]], caglioti_v(p), p[INDEX["W"]], p[INDEX["P"]],
+                        np.tan(theta), np.cos(theta))
     return np.sqrt(np.maximum(g2, MIN_FWHM * MIN_FWHM))
 
 

@@ -75,12 +75,6 @@ def default_source() -> Path:
     return Path(str(resources.files("xrdsim.data").joinpath("default_structures.csv.gz")))
 
 
-def _load_config(value: Any) -> Any:
-    from xrdsim.simulation.config import SimulationConfig, load_config
-
-    return value if isinstance(value, SimulationConfig) else load_config(value)
-
-
 def _auto_workers(workers: int | None, size: int, threshold: int) -> int:
     """``workers``, or for None: 1 below ``threshold`` work, else all cores."""
     from xrdsim.parallel import default_workers
@@ -211,19 +205,10 @@ def build_dataset(
         DatasetError: existing store without resume/overwrite, unwritable store.
         ResumeMismatchError: resume with settings that differ from the store's.
     """
-    from xrdsim.dataset.manifest import (
-        dataset_manifest,
-        describe_inputs,
-        portable_sources,
-        split_summary,
-        write_manifest,
-    )
+    from xrdsim.dataset.manifest import describe_inputs
     from xrdsim.parallel import check_workers
     from xrdsim.peaks.database import PeakDatabase
-    from xrdsim.peaks.job import write_peak_database
-    from xrdsim.simulation.disjoint import check_disjoint
-    from xrdsim.simulation.profile import structure_key
-    from xrdsim.structures.extinction_table import extinction_table
+    from xrdsim.simulation.simulator import structure_key
 
     t0 = time.perf_counter()
     if resume and overwrite:
@@ -232,41 +217,17 @@ def build_dataset(
                              test_fraction=test_fraction, seed=seed, shard_size=shard_size,
                              chunk_size=chunk_size, encoding=StoreEncoding(dtype=dtype))
     check_workers(workers, scheduler=scheduler)
-    configs = {"train": _load_config(train_config),
-               "invariance": _load_config(invariance_config)}
-    check_disjoint(configs["train"], configs["invariance"])
-    for extra_name, extra_config in (extra_splits or {}).items():
-        check_extra_name(extra_name)
-        configs[extra_name] = _load_config(extra_config)
+    configs = _load_configs(train_config, invariance_config, extra_splits or {})
     wavelength = _common_wavelength(configs)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)  # "-o out/dataset.zarr" on a fresh checkout
     paths = [Path(s) for s in sources] or [default_source()]
-    db_input = _peak_db_input(paths)
     names = {str(default_source()): DEFAULT_SOURCE_NAME}
     inputs = describe_inputs(paths, labels=names)
     fingerprint = _fingerprint(settings, configs, inputs)
-    sidecar = output.with_name(output.name + ".peaks.h5")
-
-    existing = output.exists()
-    if existing and resume:
-        check_resume(open_store(output).attrs.get("build", {}), fingerprint, output)
-    elif existing and overwrite:
-        remove_store(output)
-        existing = False
-    elif existing:
-        raise DatasetError(f"{output} already exists; pass --resume to continue that build "
-                           "or --overwrite to replace it")
-    if db_input is not None:
-        peaks_path = db_input
-    else:
-        peaks_path = sidecar
-        if not (existing and sidecar.is_file()):
-            write_peak_database([str(p) for p in paths], sidecar, wavelength=wavelength,
-                                workers=_auto_workers(workers, sum(
-                                    i["bytes"] for i in inputs), AUTO_CLUSTER_MIN_INPUT_BYTES),
-                                scheduler=scheduler, progress=progress,
-                                overwrite=True)
+    existing = _existing_store(output, fingerprint, resume=resume, overwrite=overwrite)
+    peaks_path = _peaks_path(paths, output, inputs, wavelength, reuse=existing, workers=workers,
+                             scheduler=scheduler, progress=progress)
     db = PeakDatabase(peaks_path)
     check_peak_wavelength(db.attrs["wavelength"], wavelength,
                           source=f"peak database {peaks_path}")
@@ -280,8 +241,6 @@ def build_dataset(
                               train_only=synthetic)
     _warn_empty_test_splits(plans, settings, len(ids))
     assignment_hash = assignment_sha256(ids, assignment)
-    symbols = list(extinction_table().symbols)
-
     if existing:
         root = open_store(output)
         if root.attrs.get("split_assignment_sha256") != assignment_hash:
@@ -290,37 +249,118 @@ def build_dataset(
                 f"(split assignment sha256 {root.attrs.get('split_assignment_sha256')} vs "
                 f"{assignment_hash}); the peaks were recomputed differently. Use --overwrite.")
     else:
-        split_attrs = {p.spec.name: {**p.spec.to_dict(), "n_patterns": p.layout.n_patterns,
-                                     "n_structures": len(p.structures), "seed": p.seed}
-                       for p in plans}
-        attrs = {
-            "xrdsim_version": __version__, "versions": package_versions(),
-            "seed": int(settings.seed), "build": fingerprint,
-            "grid": {"n_bins": N_BINS, "bin_width": BIN_WIDTH, "two_theta_min": TWO_THETA_MIN},
-            "wavelength": float(db.attrs["wavelength"]),
-            "configs": {k: c.to_dict() for k, c in configs.items()},
-            "splits": split_attrs,
-            "class_names": {"crystal_system": list(CRYSTAL_SYSTEMS),
-                            "extinction_group": symbols},
-            "n_extinction_groups": len(symbols), "split_assignment_sha256": assignment_hash,
-            "n_synthetic_train_only": int(synthetic.sum()),
-            "sources": inputs, "encoding": settings.encoding.to_dict(),
-        }
-        structures = {"structure_id": np.array(ids), "formula": labels["formula"],
-                      "source": np.array(portable_sources(labels["source"], paths,
-                                                          labels=names)),
-                      "split": assignment,
-                      **{k: labels[k] for k in ("space_group", "crystal_system",
-                                                "extinction_group")}}
-        params = {k: _param_names(db, c) for k, c in configs.items()}
-        create_store(output, attrs=attrs, structures=structures,
-                     splits={p.spec.name: (p.layout, {**split_attrs[p.spec.name]})
-                             for p in plans},
-                     param_names={p.spec.name: params[p.spec.config] for p in plans},
-                     encoding=settings.encoding)
+        _create(output, db, plans, configs, settings, fingerprint, inputs, paths, names,
+                assignment, assignment_hash, synthetic)
 
     keys = np.array([structure_key(s) for s in ids], dtype=np.int64)
     tasks, done = _tasks(output, peaks_path, plans, configs, labels, keys)
+    checksums = _simulate(output, tasks, done, workers=workers, scheduler=scheduler,
+                          progress=progress)
+    manifest_path = None
+    if manifest_dir is not None:
+        manifest_path = _manifest(output, name or output.stem, manifest_dir, db, plans, configs,
+                                  settings, inputs, assignment_hash, checksums,
+                                  progress=progress)  # fmt: skip
+    return BuildSummary(path=output, manifest_path=manifest_path, n_structures=len(ids),
+                        n_failed=len(db.errors),
+                        n_patterns={p.spec.name: p.layout.n_patterns for p in plans},
+                        shards_written=len(tasks),
+                        shards_reused=sum(len(d) for d in done.values()),
+                        seconds=time.perf_counter() - t0)
+
+
+def _load_configs(train: Any, invariance: Any, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Every split's config, loaded once (here, at the boundary); train and invariance
+    disjoint, extra split names valid."""
+    from xrdsim.simulation.config import load_config
+    from xrdsim.simulation.disjoint import check_disjoint
+
+    configs = {"train": load_config(train), "invariance": load_config(invariance)}
+    check_disjoint(configs["train"], configs["invariance"])
+    for extra_name, extra_config in extra.items():
+        check_extra_name(extra_name)
+        configs[extra_name] = load_config(extra_config)
+    return configs
+
+
+def _existing_store(output: Path, fingerprint: dict, *, resume: bool, overwrite: bool) -> bool:
+    """Whether a store to resume exists: checks a resumed store's settings, removes one to
+    overwrite, refuses one without either."""
+    if not output.exists():
+        return False
+    if resume:
+        check_resume(open_store(output).attrs.get("build", {}), fingerprint, output)
+        return True
+    if overwrite:
+        remove_store(output)
+        return False
+    raise DatasetError(f"{output} already exists; pass --resume to continue that build "
+                       "or --overwrite to replace it")
+
+
+def _peaks_path(paths: Sequence[Path], output: Path, inputs: list[dict], wavelength: float, *,
+                reuse: bool, workers: int | None, scheduler: str | None,
+                progress: bool) -> Path:  # fmt: skip
+    """The peak database of the build: the one source given, or ``<output>.peaks.h5``
+    computed from the CIF sources (kept, and reused when resuming)."""
+    from xrdsim.peaks.job import write_peak_database
+
+    db_input = _peak_db_input(paths)
+    if db_input is not None:
+        return db_input
+    sidecar = output.with_name(output.name + ".peaks.h5")
+    if not (reuse and sidecar.is_file()):
+        n_bytes = sum(i["bytes"] for i in inputs)
+        write_peak_database([str(p) for p in paths], sidecar, wavelength=wavelength,
+                            workers=_auto_workers(workers, n_bytes, AUTO_CLUSTER_MIN_INPUT_BYTES),
+                            scheduler=scheduler, progress=progress, overwrite=True)
+    return sidecar
+
+
+def _create(output: Path, db: Any, plans: Sequence[_SplitPlan], configs: Mapping[str, Any],
+            settings: BuildSettings, fingerprint: dict, inputs: list[dict],
+            paths: Sequence[Path], names: dict[str, str], assignment: np.ndarray,
+            assignment_hash: str, synthetic: np.ndarray) -> None:  # fmt: skip
+    """A new, empty store: its attributes (settings, configs, splits, classes, sources),
+    the structure table and every split's empty arrays."""
+    from xrdsim.dataset.manifest import portable_sources
+    from xrdsim.structures.extinction_table import extinction_table
+
+    labels = db.labels
+    symbols = list(extinction_table().symbols)
+    split_attrs = {p.spec.name: {**p.spec.to_dict(), "n_patterns": p.layout.n_patterns,
+                                 "n_structures": len(p.structures), "seed": p.seed}
+                   for p in plans}
+    attrs = {
+        "xrdsim_version": __version__, "versions": package_versions(),
+        "seed": int(settings.seed), "build": fingerprint,
+        "grid": {"n_bins": N_BINS, "bin_width": BIN_WIDTH, "two_theta_min": TWO_THETA_MIN},
+        "wavelength": float(db.attrs["wavelength"]),
+        "configs": {k: c.to_dict() for k, c in configs.items()},
+        "splits": split_attrs,
+        "class_names": {"crystal_system": list(CRYSTAL_SYSTEMS),
+                        "extinction_group": symbols},
+        "n_extinction_groups": len(symbols), "split_assignment_sha256": assignment_hash,
+        "n_synthetic_train_only": int(synthetic.sum()),
+        "sources": inputs, "encoding": settings.encoding.to_dict(),
+    }
+    structures = {"structure_id": np.array([str(s) for s in labels["structure_id"]]),
+                  "formula": labels["formula"],
+                  "source": np.array(portable_sources(labels["source"], paths, labels=names)),
+                  "split": assignment,
+                  **{k: labels[k] for k in ("space_group", "crystal_system",
+                                            "extinction_group")}}
+    params = {k: _param_names(db, c) for k, c in configs.items()}
+    create_store(output, attrs=attrs, structures=structures,
+                 splits={p.spec.name: (p.layout, {**split_attrs[p.spec.name]}) for p in plans},
+                 param_names={p.spec.name: params[p.spec.config] for p in plans},
+                 encoding=settings.encoding)
+
+
+def _simulate(output: Path, tasks: list[ShardTask], done: dict[str, set[int]], *,
+              workers: int | None, scheduler: str | None, progress: bool) -> dict:
+    """Simulate and write the shards of ``tasks``, then mark the store complete; returns
+    the sha256 of every array (hashed while written: no pass over the store)."""
     digests = StoreDigests(output, done=done)
     if tasks:  # (a finished store resumed needs no cluster)
         n_workers = _auto_workers(workers, sum(len(t.view) for t in tasks),
@@ -335,30 +375,35 @@ def build_dataset(
                     weights=[len(t.view) for t in tasks]):
                 writer.submit(tasks[i].split, tasks[i].shard_index,
                               result if in_process else None)
-    checksums = digests.hexdigests()  # hashed while written: no pass over the store
+    checksums = digests.hexdigests()
     finalize_store(output, {"checksums": checksums})  # `xrdsim verify` compares with these
+    return checksums
 
-    manifest_path = None
-    if manifest_dir is not None:
-        manifest = dataset_manifest(
-            name=name or output.stem, inputs=inputs, store=output, failures=db.errors,
-            n_structures=len(ids), configs={k: c.to_dict() for k, c in configs.items()},
-            settings=settings.to_dict(), assignment_sha256=assignment_hash, progress=progress,
-            checksums=checksums,
-            seeds={"seed": int(settings.seed), **{p.spec.name: p.seed for p in plans}},
-            splits={p.spec.name: split_summary(
-                n_structures=len(p.structures), n_patterns=p.layout.n_patterns,
-                views=p.spec.views, config=p.spec.config, structures=p.spec.structures,
-                crystal_system=labels["crystal_system"][p.structures],
-                extinction_group=labels["extinction_group"][p.structures],
-                extinction_symbols=symbols) for p in plans})
-        manifest_path = write_manifest(manifest, manifest_dir, name or output.stem)
-    return BuildSummary(path=output, manifest_path=manifest_path, n_structures=len(ids),
-                        n_failed=len(db.errors),
-                        n_patterns={p.spec.name: p.layout.n_patterns for p in plans},
-                        shards_written=len(tasks),
-                        shards_reused=sum(len(d) for d in done.values()),
-                        seconds=time.perf_counter() - t0)
+
+def _manifest(output: Path, name: str, manifest_dir: str | os.PathLike, db: Any,
+              plans: Sequence[_SplitPlan], configs: Mapping[str, Any], settings: BuildSettings,
+              inputs: list[dict], assignment_hash: str, checksums: dict, *,
+              progress: bool) -> Path:  # fmt: skip
+    """Write the build's manifest ``<manifest_dir>/<name>.json``; returns its path."""
+    from xrdsim.dataset.manifest import dataset_manifest, split_summary, write_manifest
+    from xrdsim.structures.extinction_table import extinction_table
+
+    labels = db.labels
+    symbols = list(extinction_table().symbols)
+    manifest = dataset_manifest(
+        name=name, inputs=inputs, store=output, failures=db.errors,
+        n_structures=len(labels["structure_id"]),
+        configs={k: c.to_dict() for k, c in configs.items()},
+        settings=settings.to_dict(), assignment_sha256=assignment_hash, progress=progress,
+        checksums=checksums,
+        seeds={"seed": int(settings.seed), **{p.spec.name: p.seed for p in plans}},
+        splits={p.spec.name: split_summary(
+            n_structures=len(p.structures), n_patterns=p.layout.n_patterns,
+            views=p.spec.views, config=p.spec.config, structures=p.spec.structures,
+            crystal_system=labels["crystal_system"][p.structures],
+            extinction_group=labels["extinction_group"][p.structures],
+            extinction_symbols=symbols) for p in plans})  # fmt: skip
+    return write_manifest(manifest, manifest_dir, name)
 
 
 def _warn_empty_test_splits(plans: Sequence[_SplitPlan], settings: BuildSettings,
@@ -396,7 +441,7 @@ def _tasks(output: Path, peaks_path: Path, plans: Sequence[_SplitPlan],
             s = p.structure_index[a:b]
             tasks.append(ShardTask(
                 store=str(output.resolve()), peaks=str(peaks_path.resolve()),
-                split=p.spec.name, shard_index=i, config=configs[p.spec.config].to_dict(),
+                split=p.spec.name, shard_index=i, config=configs[p.spec.config],
                 seed=p.seed, structure_index=s, view=p.view[a:b],
                 labels={k: np.asarray(labels[k])[s] for k in
                         ("space_group", "crystal_system", "extinction_group")},

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from xrdsim.errors import DatasetError
+from xrdsim.parallel import pid_alive
 
 LOCK_SUFFIX = ".lock"
 
@@ -28,16 +29,6 @@ LOCK_SUFFIX = ".lock"
 def lock_path(store: str | os.PathLike) -> Path:
     store = Path(store)
     return store.with_name(store.name + LOCK_SUFFIX)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def _holder(path: Path) -> dict | None:
@@ -64,7 +55,7 @@ def store_lock(store: str | os.PathLike) -> Iterator[Path]:
         except FileExistsError:
             holder = _holder(path)
             if holder is None or (holder.get("host") == me["host"]
-                                  and not _pid_alive(int(holder.get("pid", -1)))):
+                                  and not pid_alive(int(holder.get("pid", -1)))):
                 path.unlink(missing_ok=True)  # stale: its writer is gone (or never wrote it)
                 continue
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("started", 0)))

@@ -1,7 +1,7 @@
 """The work unit of a dataset build: simulate the rows of one shard and write them.
 
 A :class:`ShardTask` is picklable and self-contained (store path, peak-database path,
-the split's config as a dict, seed, rows, labels, structure keys), so
+the split's loaded config, seed, rows, labels, structure keys), so
 :func:`run_shard` can run in this process or on any worker of a cluster;
 :func:`xrdsim.dataset.build.build_dataset` plans the tasks and records completed shards.
 """
@@ -23,7 +23,7 @@ class ShardTask:
     peaks: str
     split: str
     shard_index: int
-    config: dict
+    config: Any  # the split's SimulationConfig, loaded once by build_dataset
     seed: int
     structure_index: np.ndarray  # (n,) int32 rows of the peak database / structure table
     view: np.ndarray  # (n,) int16
@@ -53,11 +53,10 @@ def _peak_db(path: str) -> Any:
 
 def simulate_rows(task: ShardTask) -> dict[str, np.ndarray]:
     """Simulate the rows of one task: every array of its shard, keyed as the store's."""
-    from xrdsim.simulation.config import SimulationConfig
     from xrdsim.simulation.phases import simulate_database
 
-    result = simulate_database(_peak_db(task.peaks), task.structure_index,
-                               SimulationConfig.from_dict(task.config), seed=task.seed,
+    result = simulate_database(_peak_db(task.peaks), task.structure_index, task.config,
+                               seed=task.seed,
                                structure_keys=task.structure_keys,
                                views=task.view.astype(np.int64), threads=task.threads)
     arrays = {"patterns": result.patterns, "structure_index": task.structure_index,

@@ -101,6 +101,159 @@ def _aniso_row(beta: np.ndarray, j: int, h: int, k: int) -> tuple[float, float, 
 
 
 @njit(cache=True)
+def _count_reflections(metric, g_min2, g_max2, hb, kb, lb):
+    """Number of points of the Friedel half-space with g_min² ≤ |G|² ≤ g_max² (pass 1)."""
+    count = 0
+    for h in range(0, hb + 1):
+        for k in range(0 if h == 0 else -kb, kb + 1):
+            lo, hi, a, bc, c = _l_range(metric, h, k, g_max2, lb)
+            for l_ in range(lo, hi + 1):
+                g2 = c + 2.0 * bc * l_ + a * l_ * l_  # |G|² = hᵀ G* h
+                if g2 <= g_max2 and g2 >= g_min2 and g2 > 0.0:
+                    count += 1
+    return count
+
+
+@njit(cache=True)
+def _anisotropic_entries(entry_beta):
+    """(n,) int64 entries with a non-zero β: they get T_j(h) = exp(−hᵀβ_j h) per reflection."""
+    n_aniso = 0
+    for j in range(entry_beta.shape[0]):
+        for q in range(6):
+            if entry_beta[j, q] != 0.0:
+                n_aniso += 1
+                break
+    aniso = np.empty(n_aniso, dtype=np.int64)
+    n_aniso = 0
+    for j in range(entry_beta.shape[0]):
+        for q in range(6):
+            if entry_beta[j, q] != 0.0:
+                aniso[n_aniso] = j
+                n_aniso += 1
+                break
+    return aniso
+
+
+@njit(cache=True)
+def _gaussian_exponents(kind_b, group_b):
+    """Exponents β of every exp(−β s²): the 5 b_i of every kind, then the B of every group."""
+    n_kinds = kind_b.shape[0]
+    beta = np.empty(N_GAUSSIANS * n_kinds + group_b.shape[0], dtype=np.float64)
+    for t in range(n_kinds):
+        for i in range(N_GAUSSIANS):
+            beta[N_GAUSSIANS * t + i] = kind_b[t, i]
+    for grp in range(group_b.shape[0]):
+        beta[N_GAUSSIANS * n_kinds + grp] = group_b[grp]
+    return beta
+
+
+@njit(cache=True)
+def _recurrence_is_safe(beta, metric, g_max, entry_beta, aniso, index_sum):
+    """True when every exponent of the row recurrences stays far from under/overflow:
+    β·(g_max + √A)²/4 < 500 and Σ|β_j|·(hb + kb + lb + 1)² < 500 (else exp per point)."""
+    beta_max = 0.0
+    for q in range(beta.shape[0]):
+        beta_max = max(beta_max, abs(beta[q]))
+    safe = beta_max * (g_max + math.sqrt(metric[2, 2])) ** 2 / 4.0 < 500.0
+    index_span = float(index_sum + 1) ** 2
+    for q in range(aniso.shape[0]):
+        size = 0.0
+        for c in range(6):
+            size += abs(entry_beta[aniso[q], c])
+        if size * index_span >= 500.0:
+            safe = False
+    return safe
+
+
+@njit(cache=True)
+def _row_phases(h_re, h_im, k_re, k_im, hi, ki, occupancy, row_re, row_im):
+    """o_j · exp(2πi (h x_j + k y_j)), shared by the whole l row (table rows hi, ki)."""
+    for j in range(occupancy.shape[0]):
+        xr = h_re[hi, j]
+        xi = h_im[hi, j]
+        yr = k_re[ki, j]
+        yi = k_im[ki, j]
+        row_re[j] = occupancy[j] * (xr * yr - xi * yi)
+        row_im[j] = occupancy[j] * (xr * yi + xi * yr)
+
+
+@njit(cache=True)
+def _start_row(beta, entry_beta, aniso, h, k, l_, s2, a, bc, e_val, e_ratio, a_val, a_ratio):
+    """Recurrence state at the first l of a row: E = exp(−β s²), R = exp(−β(2Bc + A(2l+1))/4);
+    anisotropic T = exp(−(A + B·l + C·l²)), R = exp(−(B + C(2l+1)))."""
+    for q in range(beta.shape[0]):
+        e_val[q] = math.exp(-beta[q] * s2)
+        e_ratio[q] = math.exp(-0.25 * beta[q] * (2.0 * bc + a * (2 * l_ + 1)))
+    for q in range(aniso.shape[0]):
+        qa, qb, qc = _aniso_row(entry_beta, aniso[q], h, k)
+        a_val[q] = math.exp(-(qa + qb * l_ + qc * l_ * l_))
+        a_ratio[q] = math.exp(-(qb + qc * (2 * l_ + 1)))
+
+
+@njit(cache=True)
+def _step_row(e_val, e_ratio, e_step, a_val, a_ratio, a_step):
+    """One l step of the recurrences: E ← E·R, R ← R·Q (and the anisotropic T alike)."""
+    for q in range(e_val.shape[0]):
+        e_val[q] *= e_ratio[q]
+        e_ratio[q] *= e_step[q]
+    for q in range(a_val.shape[0]):
+        a_val[q] *= a_ratio[q]
+        a_ratio[q] *= a_step[q]
+
+
+@njit(cache=True)
+def _group_weights(group_kind, kind_c, kind_a, kind_fpp, e_val, s2, mott_bethe, weight,
+                   weight_im):  # fmt: skip
+    """weight = f0(s)·exp(−B s²) and weight_im = f″·exp(−B s²) of every group, with
+    f0(s) = c + Σ a_i exp(−b_i s²) (or c − 41.78214·s²·Σ…)."""
+    n_kinds = kind_c.shape[0]
+    for grp in range(group_kind.shape[0]):
+        t = group_kind[grp]
+        acc = 0.0
+        for i in range(N_GAUSSIANS):
+            acc += kind_a[t, i] * e_val[N_GAUSSIANS * t + i]
+        if mott_bethe:
+            f = kind_c[t] - FORM_FACTOR_PREFACTOR * s2 * acc
+        else:
+            f = kind_c[t] + acc
+        dw = e_val[N_GAUSSIANS * n_kinds + grp]
+        weight[grp] = f * dw
+        weight_im[grp] = kind_fpp[t] * dw
+
+
+@njit(cache=True)
+def _structure_factor2(l_re, l_im, lr, row_re, row_im, entry_dw, entry_group, weight, weight_im,
+                       has_imag):  # fmt: skip
+    """|F(G)|² + |F(−G)|² = 2·(|F_r|² + |F_i|²) with F_r = Σ w_j (f0+f′) e^{iφ_j} and
+    F_i = Σ w_j f″ e^{iφ_j} (row ``lr`` of the l phase tables)."""
+    f_re = 0.0
+    f_im = 0.0
+    g_re = 0.0
+    g_im = 0.0
+    for j in range(row_re.shape[0]):
+        grp = entry_group[j]
+        zr = l_re[lr, j]
+        zi = l_im[lr, j]
+        cr = entry_dw[j] * (row_re[j] * zr - row_im[j] * zi)  # w_j cos φ_j
+        ci = entry_dw[j] * (row_re[j] * zi + row_im[j] * zr)  # w_j sin φ_j
+        w = weight[grp]
+        f_re += w * cr
+        f_im += w * ci
+        if has_imag:
+            wi = weight_im[grp]
+            g_re += wi * cr
+            g_im += wi * ci
+    return 2.0 * (f_re * f_re + f_im * f_im + g_re * g_re + g_im * g_im)
+
+
+@njit(cache=True)
+def _lorentz_polarisation(sin2):
+    """LP(θ) = (1 + cos²2θ) / (sin²θ · cosθ) from sin²θ."""
+    cos_2t = 1.0 - 2.0 * sin2
+    return (1.0 + cos_2t * cos_2t) / (sin2 * math.sqrt(max(1.0 - sin2, 0.0)))
+
+
+@njit(cache=True)
 def bragg_reflections(
     lattice: np.ndarray,
     g_min: float,
@@ -147,15 +300,7 @@ def bragg_reflections(
     hb = _index_bound(lattice, 0, g_max)
     kb = _index_bound(lattice, 1, g_max)
     lb = _index_bound(lattice, 2, g_max)
-    # pass 1: count, so the outputs are allocated once
-    count = 0
-    for h in range(0, hb + 1):
-        for k in range(0 if h == 0 else -kb, kb + 1):
-            lo, hi, a, bc, c = _l_range(metric, h, k, g_max2, lb)
-            for l_ in range(lo, hi + 1):
-                g2 = c + 2.0 * bc * l_ + a * l_ * l_  # |G|² = hᵀ G* h
-                if g2 <= g_max2 and g2 >= g_min2 and g2 > 0.0:
-                    count += 1
+    count = _count_reflections(metric, g_min2, g_max2, hb, kb, lb)  # outputs allocated once
     hkl = np.empty((count, 3), dtype=np.int32)
     two_theta = np.empty(count, dtype=np.float64)
     intensity = np.empty(count, dtype=np.float64)
@@ -175,57 +320,25 @@ def bragg_reflections(
     has_imag = False
     for t in range(n_kinds):
         has_imag = has_imag or kind_fpp[t] != 0.0
-    # entries with an anisotropic β get T_j(h) = exp(−hᵀβ_j h) per reflection
-    n_aniso = 0
-    for j in range(n_atoms):
-        for q in range(6):
-            if entry_beta[j, q] != 0.0:
-                n_aniso += 1
-                break
-    aniso = np.empty(n_aniso, dtype=np.int64)
-    n_aniso = 0
-    for j in range(n_atoms):
-        for q in range(6):
-            if entry_beta[j, q] != 0.0:
-                aniso[n_aniso] = j
-                n_aniso += 1
-                break
+    aniso = _anisotropic_entries(entry_beta)
+    n_aniso = aniso.shape[0]
     entry_dw = np.ones(n_atoms, dtype=np.float64)
-    # Gaussian exponents β: the 5 b_i of every kind, then the B of every group
-    n_exp = N_GAUSSIANS * n_kinds + n_groups
-    beta = np.empty(n_exp, dtype=np.float64)
-    for t in range(n_kinds):
-        for i in range(N_GAUSSIANS):
-            beta[N_GAUSSIANS * t + i] = kind_b[t, i]
-    for grp in range(n_groups):
-        beta[N_GAUSSIANS * n_kinds + grp] = group_b[grp]
+    beta = _gaussian_exponents(kind_b, group_b)
+    n_exp = beta.shape[0]
     # exp(−β s²) along an l row by recurrence: s²(l) is quadratic in l, so
     # E(l+1) = E(l)·R(l), R(l+1) = R(l)·Q with R(l) = exp(−β(2Bc + A(2l+1))/4),
-    # Q = exp(−β·A/2): two products instead of an exp. Used when every exponent met is
-    # far from under/overflow (β·(g_max + √A)²/4 < 500), else exp is called directly.
+    # Q = exp(−β·A/2): two products instead of an exp; anisotropic T_j(l) likewise
     e_val = np.empty(n_exp, dtype=np.float64)
     e_ratio = np.empty(n_exp, dtype=np.float64)
     e_step = np.empty(n_exp, dtype=np.float64)
-    beta_max = 0.0
     for q in range(n_exp):
-        beta_max = max(beta_max, abs(beta[q]))
         e_step[q] = math.exp(-0.5 * beta[q] * metric[2, 2])
-    use_recurrence = beta_max * (g_max + math.sqrt(metric[2, 2])) ** 2 / 4.0 < 500.0
-    # anisotropic T_j(l) = exp(−(A + B·l + C·l²)) along a row, same recurrence:
-    # T(l+1) = T(l)·R(l), R(l+1) = R(l)·exp(−2C), R(l) = exp(−(B + C(2l+1)));
-    # |exponents| ≤ Σ|β_j|·(hb + kb + lb + 1)² must stay far from under/overflow
     a_val = np.empty(n_aniso, dtype=np.float64)
     a_ratio = np.empty(n_aniso, dtype=np.float64)
     a_step = np.empty(n_aniso, dtype=np.float64)
-    index_span = float(hb + kb + lb + 1) ** 2
     for q in range(n_aniso):
-        j = aniso[q]
-        a_step[q] = math.exp(-2.0 * entry_beta[j, 2])
-        size = 0.0
-        for c in range(6):
-            size += abs(entry_beta[j, c])
-        if size * index_span >= 500.0:
-            use_recurrence = False
+        a_step[q] = math.exp(-2.0 * entry_beta[aniso[q], 2])
+    use_recurrence = _recurrence_is_safe(beta, metric, g_max, entry_beta, aniso, hb + kb + lb)
     m = 0
     for h in range(0, hb + 1):
         for k in range(0 if h == 0 else -kb, kb + 1):
@@ -238,50 +351,21 @@ def bragg_reflections(
                     continue
                 s2 = 0.25 * g2  # s² = (|G|/2)² = (sinθ/λ)²
                 if not row_ready:
-                    # o_j · exp(2πi (h x_j + k y_j)), shared by the whole l row
-                    for j in range(n_atoms):
-                        xr = h_re[h + hb, j]
-                        xi = h_im[h + hb, j]
-                        yr = k_re[k + kb, j]
-                        yi = k_im[k + kb, j]
-                        row_re[j] = occupancy[j] * (xr * yr - xi * yi)
-                        row_im[j] = occupancy[j] * (xr * yi + xi * yr)
+                    _row_phases(h_re, h_im, k_re, k_im, h + hb, k + kb, occupancy, row_re, row_im)
                     row_ready = True
                     if use_recurrence:
                         last_l = l_
-                        for q in range(n_exp):
-                            e_val[q] = math.exp(-beta[q] * s2)
-                            e_ratio[q] = math.exp(-0.25 * beta[q] * (2.0 * bc + a * (2 * l_ + 1)))
-                        for q in range(n_aniso):
-                            j = aniso[q]
-                            qa, qb, qc = _aniso_row(entry_beta, j, h, k)
-                            a_val[q] = math.exp(-(qa + qb * l_ + qc * l_ * l_))
-                            a_ratio[q] = math.exp(-(qb + qc * (2 * l_ + 1)))
+                        _start_row(beta, entry_beta, aniso, h, k, l_, s2, a, bc, e_val, e_ratio,
+                                   a_val, a_ratio)
                 if use_recurrence:
                     while last_l < l_:
-                        for q in range(n_exp):
-                            e_val[q] *= e_ratio[q]
-                            e_ratio[q] *= e_step[q]
-                        for q in range(n_aniso):
-                            a_val[q] *= a_ratio[q]
-                            a_ratio[q] *= a_step[q]
+                        _step_row(e_val, e_ratio, e_step, a_val, a_ratio, a_step)
                         last_l += 1
                 else:
                     for q in range(n_exp):
                         e_val[q] = math.exp(-beta[q] * s2)
-                # f0(s) = c + Σ a_i exp(−b_i s²)  (or c − 41.78214·s²·Σ…);  weight = f·exp(−B s²)
-                for grp in range(n_groups):
-                    t = group_kind[grp]
-                    acc = 0.0
-                    for i in range(N_GAUSSIANS):
-                        acc += kind_a[t, i] * e_val[N_GAUSSIANS * t + i]
-                    if mott_bethe:
-                        f = kind_c[t] - FORM_FACTOR_PREFACTOR * s2 * acc
-                    else:
-                        f = kind_c[t] + acc
-                    dw = e_val[N_GAUSSIANS * n_kinds + grp]
-                    weight[grp] = f * dw
-                    weight_im[grp] = kind_fpp[t] * dw
+                _group_weights(group_kind, kind_c, kind_a, kind_fpp, e_val, s2, mott_bethe,
+                               weight, weight_im)
                 # T_j = exp(−hᵀβ_j h) for the anisotropic entries
                 for q in range(n_aniso):
                     j = aniso[q]
@@ -290,34 +374,14 @@ def bragg_reflections(
                     else:
                         qa, qb, qc = _aniso_row(entry_beta, j, h, k)
                         entry_dw[j] = math.exp(-(qa + qb * l_ + qc * l_ * l_))
-                # F_r = Σ w_j (f0+f′) e^{iφ}, F_i = Σ w_j f″ e^{iφ}
-                f_re = 0.0
-                f_im = 0.0
-                g_re = 0.0
-                g_im = 0.0
-                lr = l_ + lb
-                for j in range(n_atoms):
-                    grp = entry_group[j]
-                    zr = l_re[lr, j]
-                    zi = l_im[lr, j]
-                    cr = entry_dw[j] * (row_re[j] * zr - row_im[j] * zi)  # w_j cos φ_j
-                    ci = entry_dw[j] * (row_re[j] * zi + row_im[j] * zr)  # w_j sin φ_j
-                    w = weight[grp]
-                    f_re += w * cr
-                    f_im += w * ci
-                    if has_imag:
-                        wi = weight_im[grp]
-                        g_re += wi * cr
-                        g_im += wi * ci
+                f2 = _structure_factor2(l_re, l_im, l_ + lb, row_re, row_im, entry_dw,
+                                        entry_group, weight, weight_im, has_imag)
                 sin2 = 0.25 * wavelength * wavelength * g2  # sin²θ = (λ|G|/2)²
-                cos_2t = 1.0 - 2.0 * sin2
-                lp = (1.0 + cos_2t * cos_2t) / (sin2 * math.sqrt(max(1.0 - sin2, 0.0)))
                 hkl[m, 0] = h
                 hkl[m, 1] = k
                 hkl[m, 2] = l_
                 two_theta[m] = math.degrees(2.0 * math.asin(min(math.sqrt(sin2), 1.0)))
-                # |F(G)|² + |F(−G)|² = 2·(|F_r|² + |F_i|²)
-                intensity[m] = 2.0 * (f_re * f_re + f_im * f_im + g_re * g_re + g_im * g_im) * lp
+                intensity[m] = f2 * _lorentz_polarisation(sin2)
                 m += 1
     return hkl, two_theta, intensity
 

@@ -1,4 +1,4 @@
-"""The HDF5 peak database: layout, writer and reader.
+"""The HDF5 peak database: layout and reader (the writer is :mod:`xrdsim.peaks.writer`).
 
 One file holds the Bragg peaks and labels of many structures (layout version 3)::
 
@@ -16,7 +16,8 @@ One file holds the Bragg peaks and labels of many structures (layout version 3):
 Root attributes: ``format``, ``format_version``, ``xrdsim_version``, ``wavelength`` (Å),
 ``two_theta_range`` (degrees), ``symprec`` (Å), ``debye_waller``, ``package_versions``
 and ``inputs`` (JSON), ``created`` (ISO 8601 UTC), the counts, and ``complete`` (set
-last). The writer (:mod:`xrdsim.peaks.job`) fills a temporary file beside the target and
+last). The writer (:class:`xrdsim.peaks.writer.PeakDatabaseWriter`, driven by
+:mod:`xrdsim.peaks.job`) fills a temporary file beside the target and
 renames it into place only when everything is written, so an interrupted run never
 leaves a file that looks complete.
 """

@@ -20,6 +20,7 @@ import numpy as np
 
 from xrdsim import __version__
 from xrdsim.errors import DatabaseError
+from xrdsim.parallel import pid_alive
 from xrdsim.peaks import database as layout
 from xrdsim.peaks.form_factors import SCATTERING_MODEL
 from xrdsim.versions import package_versions
@@ -220,21 +221,11 @@ def remove_stale_partials(path: Path) -> list[Path]:
     removed = []
     for tmp in path.parent.glob(f".{path.name}.partial-*"):
         pid = tmp.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or _pid_alive(int(pid)):
+        if not pid.isdigit() or pid_alive(int(pid)):
             continue
         tmp.unlink(missing_ok=True)
         removed.append(tmp)
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def check_output_path(path: Path, *, overwrite: bool) -> None:

@@ -5,7 +5,7 @@ steps; its cell follows Birch–Murnaghan or linear expansion (:mod:`xrdsim.seri
 Around a drawn point of the path, for a drawn width, a second phase (a polymorph given
 by the caller, or a symmetry-lowering distortion of phase 1) grows: its weight fraction
 ramps linearly 0 → 1 across the coexistence interval. Every pattern goes through the
-profile simulator (:func:`xrdsim.simulation.profile.render`) with one instrument drawn
+profile simulator (:func:`xrdsim.simulation.simulator.render`) with one instrument drawn
 per series and small per-step drifts of zero shift, peak width and counts.
 
 Labels: 0 = before (second-phase fraction 0), 1 = during (0 < fraction < 1),
@@ -25,8 +25,8 @@ from xrdsim.series.eos import bm3_volume_ratio, thermal_volume_ratio
 from xrdsim.series.phases import DISTORTED_MERGE_TOL, distorted, mix, phase_lines, scaled
 from xrdsim.simulation.config import load_config
 from xrdsim.simulation.ops import OPS
-from xrdsim.simulation.profile import render, structure_key
 from xrdsim.simulation.sampling import sample_parameters
+from xrdsim.simulation.simulator import render, structure_key
 
 #: Class names of the labels, by index.
 CLASSES = ("before", "during", "after")

@@ -1,8 +1,8 @@
 """Simulation configs: which ops run, and the distribution of every parameter.
 
 A config is data (YAML / TOML / JSON, or a preset name) turned into frozen, validated
-objects. Each op of :mod:`xrdsim.simulation.profile` is listed in :data:`OPS` with its parameters;
-every parameter is a :class:`Distribution`, written in a file as
+objects. Every op is listed in the catalogue :data:`xrdsim.simulation.ops.OPS` with its
+parameters; every parameter is a :class:`Distribution`, written in a file as
 
 - a number (``0.5``) or ``{fixed: 0.5}`` — not randomised;
 - ``{uniform: [lo, hi]}`` — continuous uniform, ``lo < hi``;

@@ -1,8 +1,9 @@
 """The op catalogue: every simulation op in execution order, with its parameters and checks.
 
-Each :class:`OpSpec` names an op of :mod:`xrdsim.simulation.ops_kernel`, the physical
-range of each of its parameters (:class:`ParamSpec`) and an optional cross-parameter check
-run when a config is loaded. ``docs/simulation.md`` describes every op.
+Each :class:`OpSpec` names an op, the physical range of each of its parameters
+(:class:`ParamSpec`) and an optional cross-parameter check run when a config is loaded
+(:mod:`xrdsim.simulation.op_checks`).
+The kernels' slot layout is computed from this catalogue (:mod:`xrdsim.simulation.layout`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from xrdsim.errors import ConfigError, did_you_mean
-from xrdsim.simulation.distributions import Distribution, _number
-from xrdsim.simulation.orientation import DEFAULT_DIRECTIONS
-from xrdsim.wavelengths import KALPHA_DOUBLETS, KBETA
+from xrdsim.simulation import op_checks as checks
+from xrdsim.simulation.distributions import Distribution
+from xrdsim.simulation.holohedry import DEFAULT_DIRECTIONS
 
 _INF = float("inf")
 
@@ -48,132 +46,9 @@ class OpSpec:
     settings: dict[str, Any] = field(default_factory=dict)
     check: Callable[[dict[str, Distribution], dict[str, Any]], None] | None = None
     always_on: bool = False
-
-
-def _check_crop(op: str, low: str = "low", high: str = "high") -> Callable[[dict, dict], None]:
-    def check(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-        if p[low].bounds()[1] >= p[high].bounds()[0]:
-            raise ConfigError(
-                f"{op}.{low} can reach {p[low].bounds()[1]} and {op}.{high} can be as low as "
-                f"{p[high].bounds()[0]}: every {low} must lie below every {high}; "
-                "shrink the ranges"
-            )
-
-    return check
-
-
-#: tanθ and 1/cos²θ over the grid (2θ up to 120°), for the FWHM² > 0 check.
-_THETA = np.deg2rad(np.linspace(0.0, 60.0, 601))
-
-
-def _check_profile(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    # FWHM² is linear in (U, V, W, P): its minimum over the box is at a corner.
-    t, c2 = np.tan(_THETA), np.cos(_THETA) ** 2
-    for u in p["U"].bounds():
-        for v in p["V"].bounds():
-            for w in p["W"].bounds():
-                for q in p["P"].bounds():
-                    f2 = u * t * t + v * t + w + q / c2
-                    if f2.min() <= 0.0:
-                        i = int(f2.argmin())
-                        raise ConfigError(
-                            f"profile: FWHM² = U·tan²θ + V·tanθ + W + P/cos²θ = {f2[i]:.3g} ≤ 0 "
-                            f"at 2θ = {2 * np.rad2deg(_THETA[i]):.1f}° for (U, V, W, P) = "
-                            f"({u}, {v}, {w}, {q}); widths must be positive over 0–120°: "
-                            "raise W or narrow the negative V range"
-                        )
-    cut = s["tail_cutoff"]
-    if not 1e-4 <= cut <= 0.1:
-        raise ConfigError(f"profile.tail_cutoff must lie in [1e-4, 0.1], got {cut}")
-    if s["positions"] not in ("exact", "binned"):
-        raise ConfigError(
-            f"profile.positions: got {s['positions']!r}, allowed 'exact' (each line at its "
-            "true 2θ) or 'binned' (lines moved to their bin centre, das2025)"
-        )
-    if not isinstance(s["latin_hypercube"], bool):
-        raise ConfigError(
-            f"profile.latin_hypercube must be true/false, got {s['latin_hypercube']!r}"
-        )
-
-
-def _check_doublet(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    if s["anode"] not in KALPHA_DOUBLETS:
-        raise ConfigError(
-            f"doublet.anode: got {s['anode']!r}, allowed {sorted(KALPHA_DOUBLETS)}"
-            + did_you_mean(str(s["anode"]), KALPHA_DOUBLETS)
-        )
-
-
-def _check_binning(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    if s["mode"] not in ("sum", "mean"):
-        raise ConfigError(f"binning.mode: got {s['mode']!r}, allowed 'sum' or 'mean'")
-
-
-def _check_impurity(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    r = s["two_theta_range"]
-    if (
-        not isinstance(r, (list, tuple))
-        or len(r) != 2
-        or not 0.0 <= _number("impurity.two_theta_range", r[0]) < _number("", r[1]) <= 120.0
-    ):
-        raise ConfigError(
-            f"impurity.two_theta_range: got {r!r}, need [lo, hi] with 0 <= lo < hi <= 120"
-        )
-    _check_per_hump("impurity", ("intensity",))(p, s)
-
-
-def _check_radius(op: str) -> Callable[[dict, dict], None]:
-    def check(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-        r = _number(f"{op}.radius", s["radius"])
-        if not 50.0 <= r <= 1000.0:
-            raise ConfigError(
-                f"{op}.radius (goniometer radius, mm) must lie in [50, 1000], got {r}"
-            )
-
-    return check
-
-
-def _check_tube_lines(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    if s["anode"] not in KBETA:
-        raise ConfigError(
-            f"tube_lines.anode: got {s['anode']!r}, allowed {sorted(KBETA)}"
-            + did_you_mean(str(s["anode"]), KBETA)
-        )
-
-
-def _check_per_hump(op: str, names: tuple[str, ...]) -> Callable[[dict, dict], None]:
-    def check(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-        for n in names:
-            if p[n].kind not in ("fixed", "uniform", "loguniform", "bands", "logbands"):
-                raise ConfigError(
-                    f"{op}.{n} is drawn per {op} item: use a number, uniform, loguniform, "
-                    f"bands or logbands, got {p[n].to_value()!r}"
-                )
-
-    return check
-
-
-def _check_directions(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    d = s["directions"]
-    ok = isinstance(d, (list, tuple)) and len(d) > 0 and all(
-        isinstance(v, (list, tuple)) and len(v) == 3
-        and all(isinstance(x, int) and not isinstance(x, bool) for x in v) and any(v)
-        for v in d
-    )  # fmt: skip
-    if not ok:
-        raise ConfigError(
-            f"preferred_orientation.directions: got {d!r}; need a list of integer [h, k, l] "
-            "plate normals, e.g. [[0, 0, 1], [1, 1, 1]]"
-        )
-
-
-def _check_mixture(p: dict[str, Distribution], s: dict[str, Any]) -> None:
-    n, f = p["phases"].bounds()[1], p["fraction"].bounds()[1]
-    if f * (n + 1) >= 1.0:
-        raise ConfigError(
-            f"mixture: {int(n)} extra phases of weight fraction up to {f} can outweigh the "
-            f"labelled phase (1 − {int(n)}·{f} ≤ {f}); keep fraction below {1 / (n + 1):.3g}"
-        )
+    #: What the op does, with its formula: the "what it does" column of the op table in
+    #: docs/simulation.md (``docs/op_table.py`` writes it).
+    doc: str = ""
 
 
 def _crop(meaning: str) -> tuple[ParamSpec, ...]:
@@ -189,32 +64,85 @@ OPS: tuple[OpSpec, ...] = (
         "mixture",
         (
             ParamSpec("phases", 0.0, 2.0, "extra phases from other structures", integer=True),
-            ParamSpec("fraction", 0.0, 0.5, "weight fraction of each extra phase"),
+            ParamSpec("fraction", 0.0, 0.5, "w, weight fraction of each extra phase"),
         ),
-        check=_check_mixture,
+        check=checks.check_mixture,
+        doc=(
+            "extra phases from other structures of the peak database, chosen by the pattern key, "
+            "each at weight fraction w (the labelled phase keeps 1 − phases·w), scaled by the "
+            "Rietveld rule I_p ∝ w_p·|F|²LPm/(Z·M·V)_p (Hill & Howard 1987; Z·M = cell mass from "
+            "the reduced formula and the site count, V = cell volume). Acts in "
+            "`simulate_database` (dataset builds, on-the-fly training); a bare peak list records "
+            "`phases = 0`"
+        ),
     ),
     OpSpec(
         "lattice_strain",
         (ParamSpec("amplitude", 0.0, 0.1, "ε, relative change of the lattice parameters"),),
+        doc=(
+            "the sample's cell is not the model's (DFT-relaxed cells are ~1–3 % off measured "
+            "ones; thermal expansion, solid solution): per pattern, e = ε·(2u − 1) for e₀ and a 3 "
+            "× 3 E, S = e₀·I + D⁻¹·E·D (D = diag of √G*ᵢᵢ), G*″ = (I + S)ᵀ·G*·(I + S) and G*′ = "
+            "the mean of Mᵀ·G*″·M over the lattice's holohedry, a metric of the same crystal "
+            "system (cubic: isotropic; tetragonal / hexagonal: a and c; … triclinic: all six). "
+            "Every line: sin θ ← sin θ·d/d′, d/d′ = √(hᵀG*′h / hᵀG*h) (each wavelength alike); a "
+            "line pushed past sin θ = 1 is dropped. Every phase of a mixture takes the pattern's "
+            "draws in its own lattice. Needs hkl and cell like op 8; intensities keep their "
+            "unstrained values (LP and form factors move by ≲ ε)"
+        ),
     ),
-    OpSpec("zero_shift", (ParamSpec("delta", -5.0, 5.0, "2θ offset, degrees"),)),
+    OpSpec(
+        "zero_shift",
+        (ParamSpec("delta", -5.0, 5.0, "2θ offset, degrees"),),
+        doc="every line: 2θ ← 2θ + δ",
+    ),
     OpSpec(
         "displacement",
         (ParamSpec("shift", -2.0, 2.0, "sample height displacement s, mm"),),
         {"radius": 240.0},
-        _check_radius("displacement"),
+        checks.check_radius("displacement"),
+        doc=(
+            "every line: 2θ ← 2θ − (2s·cosθ/R)·180/π (sample above/below the focusing circle; R "
+            "the goniometer radius setting, mm)"
+        ),
     ),
-    OpSpec("position_noise", (ParamSpec("amplitude", -1.0, 1.0, "a, degrees", symmetric=True),)),
-    OpSpec("peak_crop", _crop("peak window"), check=_check_crop("peak_crop")),
-    OpSpec("intensity_noise", (ParamSpec("amplitude", -1.0, 1.0, "ℓ, fraction", symmetric=True),)),
+    OpSpec(
+        "position_noise",
+        (ParamSpec("amplitude", -1.0, 1.0, "a, degrees", symmetric=True),),
+        doc="per line: 2θ ← 2θ + a·(2u−1), u ~ U(0,1)",
+    ),
+    OpSpec(
+        "peak_crop",
+        _crop("peak window"),
+        check=checks.check_crop("peak_crop"),
+        doc="lines outside [low, high] are removed",
+    ),
+    OpSpec(
+        "intensity_noise",
+        (ParamSpec("amplitude", -1.0, 1.0, "ℓ, fraction", symmetric=True),),
+        doc="per line: y ← y·(1 + ℓ·(2u−1))",
+    ),
     OpSpec(
         "preferred_orientation",
         (ParamSpec("r", 0.1, 10.0, "March–Dollase ratio r (< 1 plates, > 1 needles)"),),
         {"directions": [list(d) for d in DEFAULT_DIRECTIONS]},
-        _check_directions,
+        checks.check_directions,
+        doc=(
+            "March–Dollase: y ← y·⟨(r²cos²α + sin²α/r)^(−3/2)⟩ over the line's equivalent "
+            "reflections, α between each and the preferred direction (one of the `directions` "
+            "setting, plate normals, drawn per pattern); r < 1 plates, r > 1 needles. Needs the "
+            "hkl of each line and the cell (below); without them r is recorded as 1"
+        ),
     ),
     OpSpec(
-        "doublet", (ParamSpec("ratio", 0.0, 1.0, "I(Kα2)/I(Kα1)"),), {"anode": "Cu"}, _check_doublet
+        "doublet",
+        (ParamSpec("ratio", 0.0, 1.0, "r = I(Kα2)/I(Kα1)"),),
+        {"anode": "Cu"},
+        checks.check_doublet,
+        doc=(
+            "each line becomes Kα1 and Kα2 of the `anode` at `convert_two_theta(2θ, λ_peaks → "
+            "λ_Kα1/Kα2)`, intensities y/(1+r) and y·r/(1+r) (total kept)"
+        ),
     ),
     OpSpec(
         "tube_lines",
@@ -223,17 +151,35 @@ OPS: tuple[OpSpec, ...] = (
             ParamSpec("tungsten", 0.0, 0.2, "I(W Lα1)/I(Kα), contaminated anode"),
         ),
         {"anode": "Cu"},
-        _check_tube_lines,
+        checks.check_tube_lines,
+        doc=(
+            "adds a Kβ1 line (λ of the anode) of y·kbeta and a W Lα1 line (1.47642 Å, tungsten on "
+            "an aged anode) of y·tungsten at their own 2θ (same |F|², no λ-dependence of LP); a "
+            "line weaker than `tail_cutoff` × the strongest input peak is left out (below what "
+            "the profile window keeps of any peak)"
+        ),
     ),
-    OpSpec("binning", (), {"mode": "sum"}, _check_binning, always_on=True),
+    OpSpec(
+        "binning",
+        (),
+        {"mode": "sum"},
+        checks.check_binning,
+        always_on=True,
+        doc=(
+            "lines into bins j = ⌊2θ/0.01⌋ (the sticks; the profile uses them with `positions: "
+            "binned`), their intensities summed or (`mode: mean`) averaged; lines off the grid "
+            "dropped"
+        ),
+    ),
     OpSpec(
         "impurity",
         (
-            ParamSpec("count", 0.0, 1000.0, "number of impurity peaks", integer=True),
+            ParamSpec("count", 0.0, 1000.0, "M, number of impurity peaks", integer=True),
             ParamSpec("intensity", 0.0, 1.0, "fraction of the binned maximum", per_peak=True),
         ),
         {"two_theta_range": [5.0, 115.0]},
-        _check_impurity,
+        checks.check_impurity,
+        doc="M lines at 2θ ~ U(`two_theta_range`), each of height `intensity` × max(binned)",
     ),
     OpSpec(
         "profile",
@@ -247,22 +193,46 @@ OPS: tuple[OpSpec, ...] = (
             ParamSpec("rho", -1.0, 1.0, "asymmetry ρ"),
         ),
         {"latin_hypercube": True, "tail_cutoff": 0.005, "positions": "exact"},
-        _check_profile,
+        checks.check_profile,
+        doc=(
+            "asymmetric pseudo-Voigt, bin-integrated (below); `positions: exact` (default) "
+            "integrates each line from its true 2θ, `binned` (das2025) from its bin centre; "
+            "`latin_hypercube` draws U, V, W, P as a Latin hypercube; `tail_cutoff` sets the "
+            "window"
+        ),
     ),
     OpSpec(
         "sample_broadening",
         (
-            ParamSpec("size", 0.5, 1e5, "crystallite size, nm"),
-            ParamSpec("strain", 0.0, 0.1, "microstrain ε"),
+            ParamSpec("size", 0.5, 1e5, "D, crystallite size, nm"),
+            ParamSpec("strain", 0.0, 0.1, "ε, microstrain"),
+        ),
+        doc=(
+            "adds (Kλ/(D cosθ) + 4ε tanθ)·180/π in quadrature to the Caglioti FWHM (K = 0.9); "
+            "needs `profile`"
         ),
     ),
     OpSpec(
         "transparency",
-        (ParamSpec("mu", 1.0, 1e5, "linear absorption coefficient μ of the sample, 1/cm"),),
+        (ParamSpec("mu", 1.0, 1e5, "μ, linear absorption coefficient of the sample, 1/cm"),),
         {"radius": 240.0},
-        _check_radius("transparency"),
+        checks.check_radius("transparency"),
+        doc=(
+            "X-rays penetrate to depth ~1/μ: the pattern is convolved (R the goniometer radius "
+            "setting) with an exponential tail toward low angle of mean δ = sin2θ/(2μR)·180/π, as "
+            "the recursion y'_j = (1−a_j)·y_j + a_j·y'_{j+1} from high to low angle, a_j = δ_j/(h "
+            "+ δ_j) (discrete kernel (1−a)aᵐ of mean exactly δ); O(bins), whatever the number of "
+            "lines"
+        ),
     ),
-    OpSpec("background", tuple(ParamSpec(f"c{k}", 0.0, 10.0, "Bernstein level") for k in range(4))),
+    OpSpec(
+        "background",
+        tuple(ParamSpec(f"c{k}", 0.0, 10.0, "Bernstein level") for k in range(4)),
+        doc=(
+            "cubic Bernstein background Σ c_k·C(3,k)·t^k(1−t)^(3−k), t = 2θ/120°: c_k ≈ level "
+            "near 0, 40, 80, 120°"
+        ),
+    ),
     OpSpec(
         "amorphous",
         (
@@ -272,30 +242,64 @@ OPS: tuple[OpSpec, ...] = (
             ParamSpec("fwhm", 0.5, 180.0, "hump FWHM, degrees 2θ", per_peak=True),
             ParamSpec("eta", 0.0, 1.0, "hump Lorentzian fraction", per_peak=True),
         ),
-        check=_check_per_hump("amorphous", ("height", "center", "fwhm", "eta")),
+        check=checks.check_per_hump("amorphous", ("height", "center", "fwhm", "eta")),
+        doc=(
+            "`count` humps h·[(1−η)exp(−4 ln2 d²/w²) + η/(1 + 4d²/w²)], d = 2θ − c, height h, "
+            "centre c, FWHM w and η drawn per hump (glass, amorphous fraction, sample holder)"
+        ),
     ),
     OpSpec(
         "air_scatter",
         (
-            ParamSpec("amplitude", 0.0, 100.0, "level at 2θ = 0, fraction of the maximum"),
-            ParamSpec("decay", 0.1, 90.0, "e-folding length, degrees 2θ"),
+            ParamSpec("amplitude", 0.0, 100.0, "A, level at 2θ = 0, fraction of the maximum"),
+            ParamSpec("decay", 0.1, 90.0, "τ, e-folding length, degrees 2θ"),
+        ),
+        doc="low-angle rise A·exp(−2θ/τ) (air scatter, beam stop)",
+    ),
+    OpSpec(
+        "poisson_noise",
+        (ParamSpec("counts", 1.0, 1e12, "N, counts at the maximum"),),
+        doc=(
+            "exact counting statistics: y ← Poisson(N·max(y, 0))/N per bin, N counts at the "
+            "maximum (inversion below λ = 10, PTRS transformed rejection above, Hörmann 1993)"
         ),
     ),
-    OpSpec("poisson_noise", (ParamSpec("counts", 1.0, 1e12, "counts at the maximum"),)),
-    OpSpec("counting_noise", (ParamSpec("counts", 1.0, 1e12, "counts at the maximum"),)),
+    OpSpec(
+        "counting_noise",
+        (ParamSpec("counts", 1.0, 1e12, "C, counts at the maximum"),),
+        doc="y ← y + √(max(y,0)/C)·z, z ~ N(0,1): the Gaussian limit of op 19 (kept for das2025)",
+    ),
     OpSpec(
         "background_noise",
         (
             ParamSpec("amplitude", 0.0, 1.0, "n, fraction of the maximum"),
-            ParamSpec("dilation", 0.0, 12000.0, "knot spacing d, bins"),
+            ParamSpec("dilation", 0.0, 12000.0, "d, knot spacing, bins"),
+        ),
+        doc="knots z_k ~ U(−n, n) every D = max(d, 1) bins, linearly interpolated, added",
+    ),
+    OpSpec(
+        "scan_range",
+        (
+            ParamSpec("start", 0.0, 180.0, "first 2θ of the scan, degrees"),
+            ParamSpec("end", 0.0, 180.0, "last 2θ of the scan, degrees"),
+        ),
+        check=checks.check_crop("scan_range", "start", "end"),
+        doc=(
+            "bins outside [start, end] set to 0 before renormalising: a real scan (e.g. 5–90°) on "
+            "the 0–120° grid"
         ),
     ),
-    OpSpec("scan_range", (
-        ParamSpec("start", 0.0, 180.0, "first 2θ of the scan, degrees"),
-        ParamSpec("end", 0.0, 180.0, "last 2θ of the scan, degrees"),
-    ), check=_check_crop("scan_range", "start", "end")),
-    OpSpec("renormalize", ()),
-    OpSpec("final_crop", _crop("pattern window"), check=_check_crop("final_crop")),
+    OpSpec(
+        "renormalize",
+        (),
+        doc="pattern ÷ its maximum (when > 0)",
+    ),
+    OpSpec(
+        "final_crop",
+        _crop("pattern window"),
+        check=checks.check_crop("final_crop"),
+        doc="bins whose centre is outside [low, high] set to 0 (after renormalising, das2025)",
+    ),
 )
 
 
@@ -308,14 +312,3 @@ LATE_OPS = ("lattice_strain",)
 
 def op_spec(name: str) -> OpSpec:
     return OP_BY_NAME[name]
-
-
-def param_slots() -> tuple[str, ...]:
-    """Dotted names of every per-pattern parameter of every op: op order, :data:`LATE_OPS` last."""
-    order = [op for op in OPS if op.name not in LATE_OPS] + [OP_BY_NAME[n] for n in LATE_OPS]
-    return tuple(f"{op.name}.{p.name}" for op in order for p in op.params if not p.per_peak)
-
-
-def per_item_slots() -> tuple[str, ...]:
-    """Dotted names of every parameter drawn per peak / per hump inside the kernel."""
-    return tuple(f"{op.name}.{p.name}" for op in OPS for p in op.params if p.per_peak)

@@ -18,9 +18,9 @@ import numpy as np
 from xrdsim.simulation import rng
 from xrdsim.simulation.config import SimulationConfig, load_config
 from xrdsim.simulation.kernel_inputs import needs_crystal
-from xrdsim.simulation.ops_kernel import PARAM_SLOTS
-from xrdsim.simulation.profile import SimulationResult, run_simulation, simulate_batch
+from xrdsim.simulation.layout import param
 from xrdsim.simulation.sampling import draw_matrix, encode_config, pattern_keys
+from xrdsim.simulation.simulator import SimulationResult, run_simulation
 
 #: Most extra phases a pattern can hold (``mixture.phases`` ≤ 2).
 MAX_EXTRA = 2
@@ -86,15 +86,17 @@ def simulate_database(
     crystal = needs_crystal(cfg)  # preferred orientation or lattice strain
     if not cfg.enabled("mixture") or len(db) < 2:
         batch = db.ragged(idx, hkl=crystal)
-        return simulate_batch(batch.two_theta, batch.intensity, batch.offsets, cfg, seed=seed,
-                              structure_keys=structure_keys, views=views, threads=threads,
-                              hkl=batch.hkl, cells=db.cells(idx) if crystal else None)  # fmt: skip
+        return run_simulation(batch.two_theta, batch.intensity, batch.offsets, cfg,
+                              lambda cfg_, enc, keys: draw_matrix(cfg_, enc, seed, keys),
+                              seed=seed, structure_keys=structure_keys, views=views,
+                              threads=threads, hkl=batch.hkl,
+                              cells=db.cells(idx) if crystal else None)  # fmt: skip
     sk = np.broadcast_to(np.asarray(structure_keys, dtype=np.int64), idx.shape)
     vw = np.broadcast_to(np.asarray(views, dtype=np.int64), idx.shape)
     keys = pattern_keys(seed, sk, vw)
     matrix = draw_matrix(cfg, encode_config(cfg), seed, keys)
-    n_extra = matrix[:, PARAM_SLOTS.index("mixture.phases")].astype(np.int64)
-    frac = matrix[:, PARAM_SLOTS.index("mixture.fraction")]
+    n_extra = matrix[:, param("mixture.phases")].astype(np.int64)
+    frac = matrix[:, param("mixture.fraction")]
     partners = mixture_partners(keys, idx, len(db))
     # phases of every pattern, in order: own structure, then its n_extra partners
     take = np.arange(MAX_EXTRA)[None, :] < n_extra[:, None]

@@ -1,11 +1,12 @@
-"""numba kernels of the profile op: peak shapes integrated over the 0.01° bins.
+"""numba kernels of the profile and transparency ops: peak shapes integrated over the 0.01° bins.
 
 The profile is integrated over each bin through a per-pattern table of the cumulative
 shape function C(u), u = (2θ − 2θ_peak)/FWHM, evaluated by cubic Hermite interpolation
 (C and its derivative F at nodes du = 1/64): bin value = s·[C(u_right) − C(u_left)],
 so the area of every peak is conserved whatever its width relative to the bin.
 :func:`profile_binned` places each line at the centre of its bin (das2025);
-:func:`profile_exact` integrates from each line's true 2θ.
+:func:`profile_exact` integrates from each line's true 2θ; :func:`add_transparency` is
+the sample's absorption tail. The torch twin is ``xrdsim_training.torch_sim.profile``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numba as nb
 import numpy as np
 
 from xrdsim.grid import BIN_WIDTH, N_BINS
+from xrdsim.simulation import caglioti
 
 #: Node spacing of the profile shape tables, in units of FWHM.
 TABLE_DU = 1.0 / 64.0
@@ -28,6 +30,8 @@ SCHERRER_K = 0.9
 _RAD2DEG = 180.0 / math.pi
 _DEG2RAD = math.pi / 180.0
 _FOUR_LN2 = 4.0 * math.log(2.0)
+#: :func:`xrdsim.simulation.caglioti.fwhm2`, jitted (inlined into the profile kernels).
+_caglioti_fwhm2 = nb.njit(cache=True, inline="always")(caglioti.fwhm2)
 
 
 @nb.njit(cache=True)
@@ -104,10 +108,10 @@ def _cdf(coef, t):
 
 
 @nb.njit(cache=True, inline="always")
-def fwhm2(t, c, uvwp, size, strain, wavelength):
+def fwhm2(t, c, u, v, w, p, size, strain, wavelength):
     """FWHM² (deg²) at tanθ = t, cosθ = c: Caglioti U t² + V t + W + P/c², plus Scherrer
     Kλ/(D cosθ) + strain 4ε tanθ in quadrature (size ≤ 0: no sample broadening)."""
-    f2 = uvwp[0] * t * t + uvwp[1] * t + uvwp[2] + uvwp[3] / (c * c)
+    f2 = _caglioti_fwhm2(u, v, w, p, t, c)
     if size > 0.0:
         extra = _RAD2DEG * (SCHERRER_K * wavelength / (size * 10.0 * c) + 4.0 * strain * t)
         f2 += extra * extra
@@ -115,7 +119,7 @@ def fwhm2(t, c, uvwp, size, strain, wavelength):
 
 
 @nb.njit(cache=True, fastmath={"contract"})  # FMA contraction only: ~15 % faster, same results
-def profile_binned(sticks, uvwp, size, strain, coef, nk, k, trig, wavelength, y):
+def profile_binned(sticks, u, v, w, p, size, strain, coef, nk, k, trig, wavelength, y):
     """y_j += s_i·[C((j−i+½)h/Γ_i) − C((j−i−½)h/Γ_i)] over the window |u| ≤ k(η).
 
     Bins j = i−m…i+m with m = ⌈k/step − ½⌉, step = h/Γ_i: only the outermost two edges
@@ -129,7 +133,7 @@ def profile_binned(sticks, uvwp, size, strain, coef, nk, k, trig, wavelength, y)
         s = sticks[i]
         if s == 0.0:
             continue
-        f2 = fwhm2(trig[0, i], trig[1, i], uvwp, size, strain, wavelength)
+        f2 = fwhm2(trig[0, i], trig[1, i], u, v, w, p, size, strain, wavelength)
         step = BIN_WIDTH / math.sqrt(f2)
         m = min(int(math.ceil(k / step - 0.5)), N_BINS)
         jlo = max(0, i - m)
@@ -147,7 +151,7 @@ def profile_binned(sticks, uvwp, size, strain, coef, nk, k, trig, wavelength, y)
 
 
 @nb.njit(cache=True, fastmath={"contract"})
-def profile_exact(lx, ly, n_lines, uvwp, size, strain, coef, nk, k, wavelength, y):
+def profile_exact(lx, ly, n_lines, u, v, w, p, size, strain, coef, nk, k, wavelength, y):
     """y_j += s·[C((x_{j+1} − x)/Γ) − C((x_j − x)/Γ)] for every line at its true 2θ = x.
 
     x_j = j·h are the bin edges; Γ is the FWHM at the line's own θ; edges beyond ±k·Γ
@@ -162,7 +166,7 @@ def profile_exact(lx, ly, n_lines, uvwp, size, strain, coef, nk, k, wavelength, 
             continue
         x = lx[n]
         theta = 0.5 * x * _DEG2RAD
-        gamma = math.sqrt(fwhm2(math.tan(theta), math.cos(theta), uvwp, size, strain,
+        gamma = math.sqrt(fwhm2(math.tan(theta), math.cos(theta), u, v, w, p, size, strain,
                                 wavelength))  # fmt: skip
         jlo = max(0, int(math.floor((x - k * gamma) / BIN_WIDTH)))
         jhi = min(N_BINS - 1, int(math.floor((x + k * gamma) / BIN_WIDTH)))
@@ -173,3 +177,20 @@ def profile_exact(lx, ly, n_lines, uvwp, size, strain, coef, nk, k, wavelength, 
             cur = _cdf(coef, min(max(t0 + (j - jlo + 1) * dt, t_lo), t_hi))
             y[j] += s * (cur - prev)
             prev = cur
+
+
+@nb.njit(cache=True)
+def add_transparency(y, mu, radius_mm):
+    """Exponential tail toward low angle: y'_j = (1 − a_j)·y_j + a_j·y'_{j+1}, from high
+    to low angle, a_j = δ_j/(h + δ_j), δ_j = sin 2θ_j/(2μR)·180/π (μ in 1/cm, R in cm).
+
+    The discrete kernel (1 − a)·a^m over m bins below each bin has mean a/(1 − a)·h = δ:
+    the centroid moves by −δ, the penetration depth of the beam seen at 2θ.
+    """
+    scale = _RAD2DEG / (2.0 * mu * 0.1 * radius_mm)
+    prev = 0.0
+    for j in range(N_BINS - 1, -1, -1):
+        delta = scale * math.sin((j + 0.5) * BIN_WIDTH * _DEG2RAD)
+        a = delta / (BIN_WIDTH + delta)
+        prev = (1.0 - a) * y[j] + a * prev
+        y[j] = prev

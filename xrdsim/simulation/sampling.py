@@ -21,20 +21,13 @@ from scipy.stats import qmc
 from xrdsim.errors import ConfigError
 from xrdsim.simulation import rng
 from xrdsim.simulation.config import SimulationConfig
-from xrdsim.simulation.ops import OPS, param_slots, per_item_slots
-from xrdsim.simulation.ops_kernel import (
-    C_CUTOFF,
-    C_EXACT,
-    C_IMP_HI,
-    C_IMP_LO,
-    C_MEAN,
-    C_RADIUS_D,
-    C_RADIUS_T,
-    C_WAVELENGTH,
+from xrdsim.simulation.layout import (
+    INTEGER_SLOTS,
     ITEM_SLOTS,
     N_CONSTS,
-    OP_ORDER,
     PARAM_SLOTS,
+    const,
+    param,
 )
 from xrdsim.wavelengths import KALPHA_DOUBLETS, KBETA
 
@@ -55,13 +48,6 @@ _KIND_CODES = {
     "bands": rng.KIND_BANDS,
     "logbands": rng.KIND_LOGBANDS,
 }
-
-#: Per-pattern parameters stored as int32.
-INTEGER_SLOTS = tuple(f"{o.name}.{p.name}" for o in OPS for p in o.params if p.integer)
-
-if (param_slots() != PARAM_SLOTS or per_item_slots() != ITEM_SLOTS
-        or tuple(op.name for op in OPS) != OP_ORDER):
-    raise ImportError("config.OPS and ops_kernel slot order differ")
 
 
 @dataclass(frozen=True)
@@ -85,7 +71,7 @@ class EncodedConfig:
     item_off: np.ndarray  # (I,) int64
     item_n: np.ndarray  # (I,) int64
     on: np.ndarray  # (n_ops,) bool
-    consts: np.ndarray  # (N_CONSTS,) float64, see ops_kernel.C_*
+    consts: np.ndarray  # (N_CONSTS,) float64 in layout.CONSTS order
     wavelength: float
     kalpha: tuple[float, float]  # Kα1, Kα2 wavelengths (Å) when the doublet is on
     kbeta: float  # Kβ1 wavelength (Å) of the tube-line anode
@@ -122,16 +108,17 @@ def encode_config(config: SimulationConfig) -> EncodedConfig:
     lhs_col = np.full(len(PARAM_SLOTS), -1, dtype=np.int64)
     if config.op("profile").settings["latin_hypercube"]:
         for name in LHS_GROUP:
-            lhs_col[PARAM_SLOTS.index(name)] = LHS_GROUP.index(name)
+            lhs_col[param(name)] = LHS_GROUP.index(name)
     profile = config.op("profile").settings
     consts = np.zeros(N_CONSTS)
-    consts[C_CUTOFF] = float(profile["tail_cutoff"])
-    consts[C_WAVELENGTH] = float(config.wavelength)
-    consts[C_MEAN] = float(config.op("binning").settings["mode"] == "mean")
-    consts[C_EXACT] = float(profile["positions"] == "exact")
-    consts[C_RADIUS_D] = float(config.op("displacement").settings["radius"])
-    consts[C_RADIUS_T] = float(config.op("transparency").settings["radius"])
-    consts[C_IMP_LO], consts[C_IMP_HI] = config.op("impurity").settings["two_theta_range"]
+    consts[const("profile.tail_cutoff")] = float(profile["tail_cutoff"])
+    consts[const("wavelength")] = float(config.wavelength)
+    consts[const("binning.mean")] = float(config.op("binning").settings["mode"] == "mean")
+    consts[const("profile.exact")] = float(profile["positions"] == "exact")
+    consts[const("displacement.radius")] = float(config.op("displacement").settings["radius"])
+    consts[const("transparency.radius")] = float(config.op("transparency").settings["radius"])
+    low, high = config.op("impurity").settings["two_theta_range"]
+    consts[const("impurity.low")], consts[const("impurity.high")] = low, high
     return EncodedConfig(
         kind=kind,
         lo=lo,
@@ -195,7 +182,7 @@ def params_to_dict(config: SimulationConfig, matrix: np.ndarray) -> dict[str, np
     """Columns of the enabled ops as (B,) arrays: float32, int32 for integer parameters."""
     out: dict[str, np.ndarray] = {}
     for name in config.param_names():
-        col = matrix[:, PARAM_SLOTS.index(name)]
+        col = matrix[:, param(name)]
         out[name] = col.astype(np.int32) if name in INTEGER_SLOTS else col.astype(np.float32)
     return out
 
@@ -210,4 +197,4 @@ def sample_parameters(
     """
     enc = encode_config(config)
     matrix = draw_matrix(config, enc, seed, pattern_keys(seed, structure_keys, views))
-    return {name: matrix[:, PARAM_SLOTS.index(name)].copy() for name in config.param_names()}
+    return {name: matrix[:, param(name)].copy() for name in config.param_names()}

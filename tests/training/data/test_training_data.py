@@ -120,7 +120,7 @@ def _otf(built_store, **kw):
 def test_on_the_fly_views_match_the_simulator_and_are_reproducible(built_store):
     from xrdsim.peaks.database import PeakDatabase
     from xrdsim.simulation.phases import simulate_database
-    from xrdsim.simulation.profile import structure_key
+    from xrdsim.simulation.simulator import structure_key
 
     ds = _otf(built_store, batch_size=4, views=2, seed=5)
     ds.set_epoch(2)
@@ -157,7 +157,7 @@ def test_simulator_workers_start_after_the_parent_ran_numba(built_store):
     """Workers come from a forkserver: a plain fork after a parallel numba kernel aborts."""
     from xrdsim_training.data.loader import make_loader
 
-    from xrdsim.simulation.profile import simulate_batch
+    from xrdsim.simulation.simulator import simulate_batch
 
     simulate_batch(np.array([30.0]), np.array([100.0]), np.array([0, 1]), "train", seed=0,
                    structure_keys=1, views=0)  # the parent now holds an OpenMP runtime

@@ -21,7 +21,7 @@ from xrdsim_training.torch_sim import DevicePeaks, simulate_batch, simulate_data
 import xrdsim  # noqa: E402
 from xrdsim import PeakDatabase  # noqa: E402
 from xrdsim.simulation import phases  # noqa: E402
-from xrdsim.simulation.profile import structure_key  # noqa: E402
+from xrdsim.simulation.simulator import structure_key  # noqa: E402
 
 #: Allowed difference, as a fraction of each pattern's maximum (the issue's bound).
 TOL = 1e-5

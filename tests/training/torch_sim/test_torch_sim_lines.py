@@ -1,8 +1,8 @@
 """torch_sim's line stage gives the numba ``make_lines`` lines, pattern by pattern.
 
-The reference is the engine's own numba kernel (``ops_kernel.make_lines``, called per
+The reference is the engine's own numba kernel (``lines_kernel.make_lines``, called per
 pattern from Python) on the very arrays ``run_simulation`` hands to ``render_batch``
-(:func:`xrdsim.simulation.profile.kernel_arguments`), on real MP-20 peak lists of every
+(:func:`xrdsim.simulation.kernel_inputs.kernel_arguments`), on real MP-20 peak lists of every
 crystal system, for every preset and every line op alone, and on edge cases.
 """
 
@@ -16,12 +16,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from torch_sim_db import peak_db  # noqa: E402, F401
+from xrdsim_training.torch_sim.kernel_inputs import to_device  # noqa: E402
 from xrdsim_training.torch_sim.lines import Lines, make_lines  # noqa: E402
 
 from xrdsim import PeakDatabase  # noqa: E402
-from xrdsim.simulation import ops_kernel as K  # noqa: E402
+from xrdsim.simulation import crystal_kernel as CK  # noqa: E402
+from xrdsim.simulation import lines_kernel as K  # noqa: E402
 from xrdsim.simulation.config import SimulationConfig, load_config  # noqa: E402
-from xrdsim.simulation.profile import kernel_arguments  # noqa: E402
+from xrdsim.simulation.kernel_inputs import kernel_arguments  # noqa: E402
 from xrdsim.simulation.sampling import draw_matrix  # noqa: E402
 
 PRESETS = ("das2025", "train", "invariance", "extrapolation", "series")
@@ -81,11 +83,7 @@ def _db_arguments(cfg, path, *, seed=5):
 
 def torch_lines(args) -> Lines:
     """torch ``make_lines`` on the arrays of a :class:`KernelArguments`."""
-    names = ("tt", "inten", "offsets", "params", "consts", "hkl", "phase", "gs", "mask", "ops",
-             "dirs")  # fmt: skip
-    kw = {n: torch.from_numpy(np.ascontiguousarray(getattr(args, n))) for n in names}
-    keys = torch.from_numpy(args.keys.view(np.int64))
-    return make_lines(**kw, keys=keys, on=tuple(bool(v) for v in args.on))
+    return make_lines(to_device(args, device="cpu"))
 
 
 def numba_lines(args, b: int) -> tuple[np.ndarray, np.ndarray]:
@@ -93,9 +91,7 @@ def numba_lines(args, b: int) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = int(args.offsets[b]), int(args.offsets[b + 1])
     lx = np.empty(K.LINES_PER_PEAK * (hi - lo))
     ly = np.empty_like(lx)
-    nl = K.make_lines(args.tt, args.inten, lo, hi, args.params[b], args.on, args.keys[b],
-                      args.consts, args.hkl, args.phase, args.gs, args.mask, args.ops, args.dirs,
-                      lx, ly)  # fmt: skip
+    nl = K.make_lines(args, lo, hi, args.params[b], args.keys[b], lx, ly)
     return lx[:nl], ly[:nl]
 
 
@@ -131,9 +127,9 @@ def test_every_preset_gives_numba_lines_on_real_peaks(preset, peak_db):  # noqa:
 def test_each_line_op_gives_numba_lines_on_real_peaks(case, peak_db):  # noqa: F811
     args = _db_arguments(_config(LINE_OPS[case]), peak_db, seed=11)
     if "preferred_orientation" in LINE_OPS[case] or case == "all_line_ops":
-        assert args.on[K.PO]
+        assert args.on[K.ON_PO]
     if "lattice_strain" in LINE_OPS[case]:
-        assert args.on[K.STRAIN] and args.params[:, K.P_LSTRAIN].max() > 0.01
+        assert args.on[K.ON_STRAIN] and args.params[:, K.P_LSTRAIN].max() > 0.01
     assert assert_same_lines(args, torch_lines(args)) > 1000
 
 
@@ -203,9 +199,9 @@ def test_march_dollase_closed_form_on_a_cubic_100_line(r):
     """{100} of a cubic crystal textured along [001]: of the six equivalents, ±(001) lie
     along p (cos²α = 1, term r⁻³) and four lie across it (cos²α = 0, term r^{3/2}), so
     W = (2r⁻³ + 4r^{3/2})/6 — and numba's kernel agrees."""
-    from xrdsim_training.torch_sim.orientation import march_dollase
+    from xrdsim_training.torch_sim.crystal import march_dollase
 
-    from xrdsim.simulation.orientation import candidate_operations, orientation_inputs
+    from xrdsim.simulation.holohedry import candidate_operations, orientation_inputs
 
     gs, mask = orientation_inputs(np.array([[4.2, 4.2, 4.2, 90.0, 90.0, 90.0]]), 1)
     ops = candidate_operations().reshape(-1, 9).astype(np.float64)
@@ -218,16 +214,12 @@ def test_march_dollase_closed_form_on_a_cubic_100_line(r):
                         r=torch.full((2,), r, dtype=torch.float64)).numpy()  # fmt: skip
     want = (2.0 * r**-3 + 4.0 * r**1.5) / 6.0
     np.testing.assert_allclose(got, [want, want], rtol=1e-14)
-    assert K.march_dollase(hkl[0], gs[0], mask[0], ops, p, r) == pytest.approx(want, rel=1e-14)
+    assert CK.march_dollase(hkl[0], gs[0], mask[0], ops, p, r) == pytest.approx(want, rel=1e-14)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_lines_equal_numba(peak_db):  # noqa: F811
     args = _db_arguments(load_config("train"), peak_db)
-    names = ("tt", "inten", "offsets", "params", "consts", "hkl", "phase", "gs", "mask", "ops",
-             "dirs")  # fmt: skip
-    kw = {n: torch.from_numpy(np.ascontiguousarray(getattr(args, n))).cuda() for n in names}
-    lines = make_lines(**kw, keys=torch.from_numpy(args.keys.view(np.int64)).cuda(),
-                       on=tuple(bool(v) for v in args.on))  # fmt: skip
+    lines = make_lines(to_device(args, device="cuda"))
     assert lines.x.is_cuda
     assert assert_same_lines(args, Lines(lines.x.cpu(), lines.y.cpu(), lines.valid.cpu())) > 1000

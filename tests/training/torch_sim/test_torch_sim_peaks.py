@@ -1,6 +1,6 @@
 """torch_sim's device peak database gathers what ``phases.simulate_database`` renders.
 
-The reference is the engine itself: ``profile.kernel_arguments`` is wrapped to record
+The reference is the engine itself: ``kernel_arguments`` is wrapped to record
 what :func:`xrdsim.simulation.phases.simulate_database` passes on (ragged peaks with the
 mixture partners, hkl, cells, phase, and every prepared kernel array), and
 :meth:`DevicePeaks.kernel_inputs` must give the same arrays for the same rows and seed.
@@ -15,14 +15,16 @@ torch = pytest.importorskip("torch")
 
 from test_torch_sim_lines import PRESETS, assert_same_lines  # noqa: E402
 from torch_sim_db import peak_db  # noqa: E402, F401
-from xrdsim_training.torch_sim.inputs import KernelInputs  # noqa: E402
+from xrdsim_training.torch_sim.kernel_inputs import to_device  # noqa: E402
 from xrdsim_training.torch_sim.lines import make_lines  # noqa: E402
-from xrdsim_training.torch_sim.peaks_on_device import DevicePeaks  # noqa: E402
+from xrdsim_training.torch_sim.phases import DevicePeaks  # noqa: E402
 
 from xrdsim import PeakDatabase  # noqa: E402
-from xrdsim.simulation import ops_kernel as K  # noqa: E402
-from xrdsim.simulation import phases, profile  # noqa: E402
+from xrdsim.simulation import phases, simulator  # noqa: E402
 from xrdsim.simulation.config import load_config  # noqa: E402
+from xrdsim.simulation.kernel_inputs import kernel_arguments  # noqa: E402
+from xrdsim.simulation.layout import op, param  # noqa: E402
+from xrdsim.simulation.sampling import draw_matrix  # noqa: E402
 
 #: 2θ rows converted to another wavelength: torch's sin/asin against NumPy's (≤ 2 ulp).
 CONVERTED_TOL = 1e-11
@@ -36,17 +38,17 @@ class _Recorded(Exception):
 def engine_arguments(monkeypatch, db, rows, config, *, seed, skeys, views):
     """(inputs given to kernel_arguments, its KernelArguments) inside simulate_database."""
     seen = {}
-    real = profile.kernel_arguments
+    real = simulator.kernel_arguments
 
     def record(*args, **kwargs):
         seen["call"] = (args, kwargs)
         seen["result"] = real(*args, **kwargs)
         raise _Recorded
 
-    monkeypatch.setattr(profile, "kernel_arguments", record)
+    monkeypatch.setattr(simulator, "kernel_arguments", record)
     with pytest.raises(_Recorded):
         phases.simulate_database(db, rows, config, seed=seed, structure_keys=skeys, views=views)
-    monkeypatch.setattr(profile, "kernel_arguments", real)
+    monkeypatch.setattr(simulator, "kernel_arguments", real)
     return seen["call"], seen["result"]
 
 
@@ -71,7 +73,7 @@ def test_device_gather_equals_simulate_database(preset, peak_db, monkeypatch):  
     mixed = cfg.enabled("mixture")
     assert kwargs.get("mixed", False) == mixed
     if mixed:  # some patterns really hold partner phases
-        assert (want.params[:, K.PARAM_SLOTS.index("mixture.phases")] > 0).any()
+        assert (want.params[:, param("mixture.phases")] > 0).any()
         own = np.diff(dev.offsets.numpy())[rows].sum()
         assert offsets[-1] > own  # the partners' peaks are in
     if cfg.enabled("preferred_orientation") or cfg.enabled("lattice_strain"):
@@ -81,14 +83,14 @@ def test_device_gather_equals_simulate_database(preset, peak_db, monkeypatch):  
     assert got.on == tuple(bool(v) for v in want.on)
     assert np.array_equal(got.keys.numpy().view(np.uint64), want.keys)
     np.testing.assert_array_equal(got.params.numpy(), want.params)
-    if not want.on[K.DOUBLET]:  # the single line sits where the database put it
+    if not want.on[op("doublet")]:  # the single line sits where the database put it
         assert np.array_equal(got.tt[0].numpy(), two_theta)
     np.testing.assert_allclose(got.tt.numpy(), want.tt, rtol=0, atol=CONVERTED_TOL)
     for name in ("hkl", "phase", "gs", "mask", "ops", "dirs", "consts", "item_kind", "item_lo",
                  "item_hi", "item_off", "item_n", "vals", "tables", "trig", "normal_q"):
         assert np.array_equal(getattr(got, name).numpy(), getattr(want, name)), name
     # and the line stage on the device inputs gives numba's lines on the engine's
-    assert assert_same_lines(want, make_lines(**got.line_kwargs())) > 1000
+    assert assert_same_lines(want, make_lines(got)) > 1000
 
 
 def test_mixture_partners_and_weights_by_hand(peak_db):  # noqa: F811
@@ -119,24 +121,23 @@ def test_mixture_partners_and_weights_by_hand(peak_db):  # noqa: F811
 
 
 def test_inputs_equal_kernel_arguments(peak_db):  # noqa: F811
-    """KernelInputs.from_arguments holds, as tensors, the arrays simulate_batch renders from."""
+    """to_device holds, as tensors, the arrays simulate_batch renders from."""
     cfg = load_config("train")
     with PeakDatabase(peak_db) as db:
         rows = np.arange(len(db))
         b = db.ragged(rows, hkl=True)
         cells = db.cells(rows)
     kw = dict(seed=1, structure_keys=rows + 5, views=np.ones_like(rows), hkl=b.hkl, cells=cells)
-    want = profile.kernel_arguments(
+    want = kernel_arguments(
         b.two_theta, b.intensity, b.offsets, cfg,
-        lambda c, enc, keys: profile.draw_matrix(c, enc, 1, keys), **kw)  # fmt: skip
-    got = KernelInputs.from_arguments(want, device="cpu")
+        lambda c, enc, keys: draw_matrix(c, enc, 1, keys), **kw)  # fmt: skip
+    got = to_device(want, device="cpu")
     assert got.on == tuple(bool(v) for v in want.on) and got.n_patterns == len(rows)
     assert np.array_equal(got.keys.numpy().view(np.uint64), want.keys)
     for name in ("tt", "inten", "offsets", "params", "consts", "hkl", "phase", "gs", "mask",
                  "ops", "dirs", "item_kind", "item_lo", "item_hi", "item_off", "item_n", "vals",
                  "tables", "trig", "normal_q"):  # fmt: skip
         assert np.array_equal(getattr(got, name).numpy(), getattr(want, name), equal_nan=True)
-    assert set(got.render_kwargs()) >= {"offsets", "params", "keys", "on", "tables", "normal_q"}
 
 
 def test_rows_outside_the_database_are_refused(peak_db):  # noqa: F811
@@ -156,12 +157,12 @@ def test_device_lines_do_not_depend_on_the_batch(peak_db):  # noqa: F811
     with PeakDatabase(peak_db) as db:
         dev = DevicePeaks(db, device="cpu")
     rows, skeys, views = _batch(len(dev))
-    whole = make_lines(**dev.kernel_inputs(rows, "train", seed=SEED, structure_keys=skeys,
-                                           views=views).line_kwargs())  # fmt: skip
+    whole = make_lines(dev.kernel_inputs(rows, "train", seed=SEED, structure_keys=skeys,
+                                         views=views))  # fmt: skip
     for b in (0, 7, 29):
         one = dev.kernel_inputs(rows[b : b + 1], "train", seed=SEED,
                                 structure_keys=skeys[b : b + 1], views=views[b : b + 1])
-        alone = make_lines(**one.line_kwargs())
+        alone = make_lines(one)
         n = int(alone.valid.sum())
         assert int(whole.valid[b].sum()) == n
         assert torch.equal(alone.x[0, :n], whole.x[b, :n])
@@ -180,5 +181,5 @@ def test_one_structure_database_mixes_nothing(tmp_path, test_data):
         ki = dev.kernel_inputs(np.zeros(3, np.int64), "invariance", seed=1,
                                structure_keys=np.array([4, 5, 6]), views=np.zeros(3, np.int64))
         assert dev.zmv is None and len(dev) == 1
-        assert (ki.params[:, K.PARAM_SLOTS.index("mixture.phases")] == 0).all()
+        assert (ki.params[:, param("mixture.phases")] == 0).all()
         assert np.array_equal(ki.inten.numpy(), np.tile(db.peaks(0).intensity, 3))

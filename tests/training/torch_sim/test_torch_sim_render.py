@@ -1,7 +1,7 @@
 """torch_sim's render stage equals the numba render kernel, given the same lines.
 
 Lines come from the numba ``make_lines`` (per pattern) for real MP-20 peak lists; the
-reference is ``ops_kernel.render_batch`` on the same inputs. Kernels with randomness
+reference is ``render_kernel.render_batch`` on the same inputs. Kernels with randomness
 (Poisson inversion / PTRS) and the profile tables are also compared one to one.
 """
 
@@ -24,7 +24,7 @@ from xrdsim_training.torch_sim import rng as T  # noqa: E402
 from xrdsim.simulation import noise_kernel as NK  # noqa: E402
 from xrdsim.simulation import profile_kernel as PK  # noqa: E402
 from xrdsim.simulation import rng as R  # noqa: E402
-from xrdsim.simulation.profile import shape_tables  # noqa: E402
+from xrdsim.simulation.kernel_inputs import shape_tables  # noqa: E402
 
 #: Agreement asked by the issue: |torch − numba| ≤ 1e-5 × the pattern's maximum.
 REL_TOL = 1e-5
@@ -114,8 +114,8 @@ def test_batch_size_and_chunking_do_not_change_a_pattern(peaks):
     chunked = torch_render(case, lines, edge_chunk=5000)
     assert np.array_equal(chunked, full)
     for rows in ([3], [0, 5, 11], list(range(9, 16))):
-        one = dict(case, params=case["params"][rows], keys=case["keys"][rows],
-                   offsets=np.zeros(len(rows) + 1, dtype=np.int64))
+        one = case._replace(params=case.params[rows], keys=case.keys[rows],
+                            offsets=np.zeros(len(rows) + 1, dtype=np.int64))
         sub = PackedLines(lines.x[rows], lines.y[rows], lines.valid[rows])
         assert np.array_equal(torch_render(one, sub), full[rows])
 
@@ -158,7 +158,7 @@ def test_empty_lines_tensor():
     lines = numba_lines(case)
     assert lines.x.shape == (4, 0)
     assert_close(torch_render(case, lines), numba_render(case))
-    none = dict(case, params=case["params"][:0], keys=case["keys"][:0], offsets=np.zeros(1, int))
+    none = case._replace(params=case.params[:0], keys=case.keys[:0], offsets=np.zeros(1, int))
     empty = PackedLines(lines.x[:0], lines.y[:0], lines.valid[:0])
     assert torch_render(none, empty).shape == (0, 12000)
 

@@ -1,7 +1,7 @@
 """Inputs of the numba render kernel for real MP-20 peak lists, and the numba lines.
 
 :func:`kernel_case` prepares every ``render_batch`` argument exactly as
-``xrdsim.simulation.profile.run_simulation`` does (config encoding, parameter matrix,
+``xrdsim.simulation.simulator.run_simulation`` does (config encoding, parameter matrix,
 line positions, orientation arrays, tables); :func:`numba_lines` runs the numba
 ``make_lines`` per pattern and packs the lines (B, L) like ``torch_sim.lines.Lines``;
 :func:`numba_render` is the reference output and :func:`torch_render` calls
@@ -20,13 +20,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from xrdsim_training.torch_sim.kernel_inputs import to_device
 from xrdsim_training.torch_sim.render import render_lines
 
 from xrdsim.grid import N_BINS
-from xrdsim.simulation import ops_kernel as K
 from xrdsim.simulation.config import load_config
-from xrdsim.simulation.kernel_inputs import line_positions, needs_crystal, orientation_arrays
-from xrdsim.simulation.profile import grid_trig, normal_quantiles, shape_tables
+from xrdsim.simulation.kernel_inputs import (
+    KernelArguments,
+    grid_trig,
+    line_positions,
+    needs_crystal,
+    normal_quantiles,
+    orientation_arrays,
+    shape_tables,
+)
+from xrdsim.simulation.layout import param
+from xrdsim.simulation.lines_kernel import LINES_PER_PEAK, make_lines
+from xrdsim.simulation.render_kernel import render_batch
 from xrdsim.simulation.sampling import draw_matrix, encode_config, pattern_keys
 
 #: MP-20 test structures drawn (rows sorted by id, then random.Random(SEED).sample).
@@ -66,7 +76,8 @@ def mp20_peaks(structures_csv: str, wavelength: float) -> tuple:
 
 
 def kernel_case(config, peaks, *, seed=5, views=(0, 1)):
-    """Every ``render_batch`` argument (a dict) for ``peaks`` × ``views`` under ``config``."""
+    """Every ``render_batch`` argument (:class:`KernelArguments`) for ``peaks`` × ``views``
+    under ``config``."""
     cfg = load_config(config)
     lists = [p for p in peaks for _ in views]
     tt = np.concatenate([p[0] for p in lists]).astype(np.float64)
@@ -80,11 +91,12 @@ def kernel_case(config, peaks, *, seed=5, views=(0, 1)):
     enc = encode_config(cfg)
     matrix = np.array(draw_matrix(cfg, enc, seed, keys), dtype=np.float64, order="C")
     if cfg.enabled("mixture"):
-        matrix[:, K.PARAM_SLOTS.index("mixture.phases")] = 0.0
+        matrix[:, param("mixture.phases")] = 0.0
     on = enc.on.copy()
     hkl_, phase, gs, mask, ops, dirs = orientation_arrays(cfg, needs_crystal(cfg), hkl, cells,
                                                           None, offs)  # fmt: skip
-    return dict(tt=line_positions(tt, cfg, enc), inten=inten, offsets=offs, params=matrix,
+    return KernelArguments(
+                tt=line_positions(tt, cfg, enc), inten=inten, offsets=offs, params=matrix,
                 keys=keys, on=on, consts=enc.consts, hkl=hkl_, phase=phase, gs=gs, mask=mask,
                 ops=ops, dirs=dirs, item_kind=enc.item_kind, item_lo=enc.item_lo,
                 item_hi=enc.item_hi, item_off=enc.item_off, item_n=enc.item_n,
@@ -93,22 +105,20 @@ def kernel_case(config, peaks, *, seed=5, views=(0, 1)):
 
 
 def numba_render(case) -> np.ndarray:
-    out = np.empty((case["keys"].size, N_BINS), dtype=np.float32)
-    K.render_batch(*case.values(), out)
+    out = np.empty((case.keys.size, N_BINS), dtype=np.float32)
+    render_batch(case, out)
     return out
 
 
 def numba_lines(case) -> PackedLines:
     """The numba ``make_lines`` of every pattern, packed (B, L) with zero padding."""
-    c, offs = case, case["offsets"]
+    offs = case.offsets
     per = []
     for b in range(offs.size - 1):
         lo, hi = int(offs[b]), int(offs[b + 1])
-        lx = np.empty(K.LINES_PER_PEAK * (hi - lo))
+        lx = np.empty(LINES_PER_PEAK * (hi - lo))
         ly = np.empty_like(lx)
-        n = K.make_lines(c["tt"], c["inten"], lo, hi, c["params"][b], c["on"], c["keys"][b],
-                         c["consts"], c["hkl"], c["phase"], c["gs"], c["mask"], c["ops"],
-                         c["dirs"], lx, ly)  # fmt: skip
+        n = make_lines(case, lo, hi, case.params[b], case.keys[b], lx, ly)
         per.append((lx[:n], ly[:n]))
     width = max([len(p[0]) for p in per] + [0])
     x = np.zeros((len(per), width))
@@ -121,11 +131,4 @@ def numba_lines(case) -> PackedLines:
 
 def torch_render(case, lines, **options) -> np.ndarray:
     """``render_lines`` on the case's inputs (tensors on the lines' device)."""
-    names = ("offsets", "params", "consts", "item_kind", "item_lo", "item_hi", "item_off",
-             "item_n", "vals", "tables", "trig", "normal_q")
-    device = lines.x.device
-    kw = {n: torch.tensor(np.asarray(case[n]), device=device) for n in names}
-    kw["keys"] = torch.from_numpy(case["keys"].view(np.int64).copy()).to(device)
-    kw["on"] = tuple(bool(v) for v in case["on"])
-    return render_lines(lines, **kw, **options).cpu().numpy()
-
+    return render_lines(lines, to_device(case, device=lines.x.device), **options).cpu().numpy()

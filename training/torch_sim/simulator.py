@@ -1,4 +1,5 @@
-"""The whole simulator in torch: line stage + render stage, the public entry points.
+"""The whole simulator in torch: line stage + render stage, the public entry points (the
+twin of :mod:`xrdsim.simulation.simulator`).
 
 Same inputs, same patterns as :func:`xrdsim.simulate_batch` and
 :func:`xrdsim.simulation.phases.simulate_database` (up to float32 rounding; on the CPU
@@ -13,13 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from xrdsim_training.torch_sim.inputs import KernelInputs
+from xrdsim_training.torch_sim.kernel_inputs import to_device
 from xrdsim_training.torch_sim.lines import make_lines
-from xrdsim_training.torch_sim.peaks_on_device import DevicePeaks
+from xrdsim_training.torch_sim.phases import DevicePeaks
 from xrdsim_training.torch_sim.render import render_lines
 
 from xrdsim.simulation.config import SimulationConfig, load_config
-from xrdsim.simulation.profile import kernel_arguments
+from xrdsim.simulation.kernel_inputs import KernelArguments, kernel_arguments
 from xrdsim.simulation.sampling import draw_matrix, params_to_dict
 
 
@@ -36,14 +37,14 @@ class TorchSimulation:
     params: dict[str, np.ndarray]
 
 
-def render(inputs: KernelInputs, *, compile_profile: bool = False) -> torch.Tensor:
-    """(B, 12000) float32 patterns of ``inputs`` (both stages, on their device)."""
+def render(inputs: KernelArguments, *, compile_profile: bool = False) -> torch.Tensor:
+    """(B, 12000) float32 patterns of ``inputs`` (kernel arguments as tensors; both stages,
+    on their device)."""
     with torch.inference_mode():
-        lines = make_lines(**inputs.line_kwargs())
-        return render_lines(lines, **inputs.render_kwargs(), compile_profile=compile_profile)
+        return render_lines(make_lines(inputs), inputs, compile_profile=compile_profile)
 
 
-def _result(inputs: KernelInputs, config: SimulationConfig, patterns: torch.Tensor
+def _result(inputs: KernelArguments, config: SimulationConfig, patterns: torch.Tensor
             ) -> TorchSimulation:
     matrix = inputs.params.detach().cpu().numpy()
     return TorchSimulation(patterns=patterns, params=params_to_dict(config, matrix))
@@ -74,7 +75,7 @@ def simulate_batch(
         lambda cfg, enc, keys: draw_matrix(cfg, enc, seed, keys),
         seed=seed, structure_keys=structure_keys, views=views, hkl=hkl, cells=cells,
     )  # fmt: skip
-    inputs = KernelInputs.from_arguments(args, device=device)
+    inputs = to_device(args, device=device)
     return _result(inputs, config, render(inputs, compile_profile=compile_profile))
 
 

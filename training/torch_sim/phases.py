@@ -1,4 +1,5 @@
-"""A whole peak database held on a device, gathered into ragged batches there.
+"""A whole peak database held on a device, gathered into ragged batches there (the twin
+of :mod:`xrdsim.simulation.phases`).
 
 :class:`DevicePeaks` loads every structure's peaks once (flat tensors + offsets, as in the
 HDF5 file) with what the line stage needs per structure: unit cell, reciprocal metric,
@@ -6,7 +7,8 @@ holohedry mask and the Rietveld scale Z·M·V. :meth:`DevicePeaks.gather` then b
 ragged peaks of any rows with ``mixture`` partner phases chosen and scaled exactly as
 :func:`xrdsim.simulation.phases.simulate_database` does (partners from the pattern's
 mixture stream, I_p ∝ w_p·|F|²·LP·m / (Z·M·V)_p), and :meth:`DevicePeaks.kernel_inputs`
-turns them into :class:`~.inputs.KernelInputs` — so on-the-fly GPU training never moves
+turns them into the kernel arguments (:class:`~xrdsim.simulation.kernel_inputs.KernelArguments`
+of tensors) — so on-the-fly GPU training never moves
 peaks between host and device; only the (B,) keys and (B, P) parameters, drawn by the
 engine's sampler, travel.
 """
@@ -20,20 +22,25 @@ from typing import Any
 import numpy as np
 import torch
 from xrdsim_training.torch_sim import rng
-from xrdsim_training.torch_sim.inputs import KernelInputs, as_tensor, line_positions
+from xrdsim_training.torch_sim.kernel_inputs import as_tensor, line_positions
 
 from xrdsim.errors import DatabaseError
 from xrdsim.simulation import phases
 from xrdsim.simulation.config import SimulationConfig, load_config
-from xrdsim.simulation.kernel_inputs import needs_crystal
-from xrdsim.simulation.ops_kernel import PARAM_SLOTS
-from xrdsim.simulation.orientation import candidate_operations, directions_array, orientation_inputs
-from xrdsim.simulation.profile import grid_trig, normal_quantiles, shape_tables
+from xrdsim.simulation.holohedry import candidate_operations, directions_array, orientation_inputs
+from xrdsim.simulation.kernel_inputs import (
+    KernelArguments,
+    grid_trig,
+    needs_crystal,
+    normal_quantiles,
+    shape_tables,
+)
+from xrdsim.simulation.layout import param
 from xrdsim.simulation.rng import STREAM_MIXTURE
 from xrdsim.simulation.sampling import draw_matrix, encode_config, pattern_keys
 
-_P_PHASES = PARAM_SLOTS.index("mixture.phases")
-_P_FRACTION = PARAM_SLOTS.index("mixture.fraction")
+_P_PHASES = param("mixture.phases")
+_P_FRACTION = param("mixture.fraction")
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,8 @@ class DevicePeaks:
 
     @torch.inference_mode()
     def kernel_inputs(self, rows: np.ndarray, config: SimulationConfig | str, *, seed: int,
-                      structure_keys: np.ndarray, views: np.ndarray) -> KernelInputs:  # fmt: skip
+                      structure_keys: np.ndarray,
+                      views: np.ndarray) -> KernelArguments:  # fmt: skip
         """The inputs :func:`phases.simulate_database` renders ``rows`` from, on the device.
 
         Pattern keys and the (B, P) parameters come from the engine's sampler on the host
@@ -194,7 +202,7 @@ class DevicePeaks:
                        "mask": self.mask[peaks.rows]}  # fmt: skip
         else:  # the engine's 1-element dummies
             crystal = {k: static[k] for k in ("hkl", "phase", "gs", "mask")}
-        return KernelInputs(
+        return KernelArguments(
             tt=line_positions(peaks.two_theta, enc), inten=peaks.intensity,
             offsets=peaks.offsets, params=as_tensor(matrix, self.device), keys=tkeys, on=on,
             **crystal, **{k: v for k, v in static.items() if k not in crystal},

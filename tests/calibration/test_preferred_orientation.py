@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xrdsim.calibration.orientation import (
+from xrdsim.calibration.preferred_orientation import (
     cos2_angles,
     distinct_directions,
     march_dollase,
