@@ -31,7 +31,8 @@ from test_physics import test_mixture_intensities_follow_weight_fractions  # noq
 from test_profile import PROFILE, _assert_matches_reference  # noqa: E402
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "simulation.md"
-#: torch vs numba, relative to each pattern's maximum (as tests/training/test_torch_sim.py).
+#: torch vs numba, relative to each pattern's maximum (as
+#: tests/training/torch_sim/test_torch_sim.py).
 TORCH_TOL = 1e-5
 SEED = 3
 #: One config per op: the op on (with the profile, so every op acts on real peaks).
