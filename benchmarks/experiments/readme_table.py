@@ -25,11 +25,13 @@ END = "<!-- end of results table -->"
 
 def render(table: dict) -> str:
     """Markdown of ``table``: a header row, then one row per model; ``note`` rows (ablations,
-    longer runs) in italics."""
+    longer runs) in italics. A cell is a CS / EG / SG triple or a string ("—": not
+    measured)."""
     lines = ["| " + " | ".join(table["columns"]) + " |",
              "|" + "---|" * len(table["columns"])]
     for row in table["rows"]:
-        cells = [row["model"], *(" / ".join(str(v) for v in triple) for triple in row["values"])]
+        cells = [row["model"], *(" / ".join(str(v) for v in cell) if isinstance(cell, list)
+                                 else str(cell) for cell in row["values"])]
         if len(cells) != len(table["columns"]):
             raise ValueError(f"row {row['model']!r} has {len(cells)} cells for "
                              f"{len(table['columns'])} columns")
