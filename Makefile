@@ -2,6 +2,7 @@
 #   make demo   — create .venv, install xrdsim, run the main job on the bundled data
 #   make test   — create .venv, install xrdsim with test extras, run lint + tests
 #   make bench  — install the benchmark peers, run benchmarks/speed/run_all.py (<= 15 min)
+#                 and benchmarks/speed/bench_training.py (training throughput)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -44,6 +45,7 @@ test: install lint
 
 bench: install
 	$(BIN)/python benchmarks/speed/run_all.py
+	$(BIN)/python benchmarks/speed/bench_training.py
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache
