@@ -32,7 +32,7 @@ _EXPORTS = {
     "write_peak_database": "xrdsim.peaks.job",
     "SimulationConfig": "xrdsim.simulation.config",
     "load_config": "xrdsim.simulation.config",
-    "check_disjoint": "xrdsim.simulation.config",
+    "check_disjoint": "xrdsim.simulation.disjoint",
     "simulate": "xrdsim.simulation.simulator",
     "simulate_batch": "xrdsim.simulation.simulator",
     "build_dataset": "xrdsim.dataset.build",
