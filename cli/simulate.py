@@ -50,7 +50,7 @@ def _load_peaks(cif: Path | None, peaks_db: Path | None, structure_id: str | Non
 
 def _write_xy(output: Path, rows: list[tuple[str, np.ndarray]], *, header: str) -> list[Path]:
     """One two-column text file (2θ in degrees, intensity) per pattern; a single pattern
-    goes to ``output``, several to ``<stem>_<config>_view<k>.xy`` beside it."""
+    goes to ``output``, several to ``<stem>_<config>_view_<k>.xy`` beside it."""
     from xrdsim.grid import grid_centers
 
     paths = [output] if len(rows) == 1 else [
@@ -102,7 +102,8 @@ def _plot(path: Path, peaks, rows: list[tuple[str, np.ndarray]], title: str) -> 
     "configs",
     required=True,
     multiple=True,
-    help="Preset (das2025, train, invariance) or YAML/TOML/JSON file; repeat to "
+    help="Preset (das2025, train, invariance, extrapolation, series) or YAML/TOML/JSON "
+    "file; repeat to "
     "simulate the same structure under several configs.",
 )
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True)
@@ -119,8 +120,8 @@ def _plot(path: Path, peaks, rows: list[tuple[str, np.ndarray]], title: str) -> 
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Output: .npy (configs×views, 12000) float32, .csv (2θ + one column per "
-    "pattern), .xy (2θ and intensity, one file per pattern: OUT, or OUT_<config>_view<k>.xy "
-    "for several) or .png (sticks and profiles).",
+    "pattern), .xy (2θ and intensity, one file per pattern: OUT, or OUT_<config>_view_<k>.xy "
+    "for several, e.g. nio_das2025_view_0.xy) or .png (sticks and profiles).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the sampled parameters as JSON.")
 @handles_library_errors

@@ -1,0 +1,32 @@
+"""Regression tests of the defects of issue 31 met on the command line, one or more per item."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+from xrdsim_cli.main import cli
+
+TEST_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _run(*args, **kwargs):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False, **kwargs)
+
+
+def test_item31_09_simulate_help_names_the_files_it_writes_and_every_preset(tmp_path):
+    from xrdsim.simulation.config import PRESETS
+
+    help_text = " ".join(_run("simulate", "--help").output.split())
+    for preset in PRESETS:
+        assert preset in help_text.split("Preset (")[1].split(")")[0]
+    template = re.search(r"OUT_<config>_view_<k>\.xy", help_text)
+    assert template, help_text
+    out = tmp_path / "nio.xy"
+    result = _run("simulate", "--cif", TEST_DATA / "cifs" / "NiO_225_sym.cif", "--config",
+                  "das2025", "--config", "train", "--views", "2", "-o", out)
+    assert result.exit_code == 0, result.output
+    expected = {f"nio_{c}_view_{k}.xy" for c in ("das2025", "train") for k in (0, 1)}
+    assert {p.name for p in tmp_path.iterdir()} == expected
+    assert "nio_das2025_view_0.xy" in help_text
