@@ -52,6 +52,26 @@ KBETA: dict[str, float] = {anode: WAVELENGTHS[f"{anode}Kb1"] for anode in KALPHA
 #: W Lα1 (Å; Bearden 8.3976 keV): tungsten from the cathode deposited on an aged anode.
 TUNGSTEN_LALPHA1 = 1.47642
 
+#: Kα2/Kα1 intensity ratio of an unresolved doublet when a file gives none: 1/2, the ratio of
+#: the weights of the International Tables' Kα = (2·Kα1 + Kα2)/3 (1.5418 Å for Cu).
+DEFAULT_KALPHA2_RATIO = 0.5
+
+
+def kalpha_mean(kalpha1: float, kalpha2: float, ratio: float | None) -> tuple[float, str]:
+    """Effective λ (Å) of an unresolved Kα1/Kα2 doublet and the rule that gave it.
+
+    ``(λ1 + r·λ2) / (1 + r)`` with the file's Kα2/Kα1 ratio ``r``, or, when the file gives
+    none (``ratio`` None), :data:`DEFAULT_KALPHA2_RATIO` — never the unweighted mean, which
+    is 0.0007 Å long for Cu (1.542475 against 1.54184).
+    """
+    if ratio is None:
+        r, rule = DEFAULT_KALPHA2_RATIO, "(kalpha1 + 0.5*kalpha2)/1.5 (standard 2:1 weights; " \
+            "the file gives no ratio)"
+    else:
+        r, rule = float(ratio), f"(kalpha1 + r*kalpha2)/(1 + r), r = {float(ratio):g} from the file"
+    return (kalpha1 + r * kalpha2) / (1.0 + r), rule
+
+
 _LOWER = {name.lower(): value for name, value in WAVELENGTHS.items()}
 
 

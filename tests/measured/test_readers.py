@@ -272,9 +272,11 @@ def test_pdcif_proc_wavelength_unweighted_pair_and_calc_only(test_data, tmp_path
     unweighted.write_text(text.replace("  _diffrn_radiation_wavelength_wt\n", "")
                           .replace("1.540593  1.0", "1.540593").replace("1.544427  0.497",
                                                                          "1.544427"))
-    q = read_pattern(unweighted)
-    assert q.wavelength == pytest.approx((1.540593 + 1.544427) / 2, abs=1e-12)
-    assert q.metadata["wavelength_rule"].startswith("unweighted mean")
+    with pytest.warns(UserWarning, match=r"no _diffrn_radiation_wavelength_wt; used the "
+                      r"standard 2:1 Kα1:Kα2 weighting, λ = 1\.541871 Å"):
+        q = read_pattern(unweighted)  # item 31.18: 2:1, not the unweighted mean 1.542510
+    assert q.wavelength == pytest.approx((1.540593 + 0.5 * 1.544427) / 1.5, abs=1e-12)
+    assert "standard 2:1 weights" in q.metadata["wavelength_rule"]
     assert "kalpha2_kalpha1_ratio" not in q.metadata
     calc = tmp_path / "calc.cif"
     calc.write_text(text.replace("  _pd_proc_intensity_net\n", "  _pd_proc_ls_weight\n"))

@@ -111,39 +111,51 @@ def _check_xrdml_range(start: float, end: float, src: str, meta: dict[str, Any])
                       "the file if this scan did not run downwards", UserWarning, stacklevel=5)
 
 
-def _xrdml_wavelength_problem(k1: float, k2: float | None, ratio: float | None) -> str:
-    """Why the file's λ is unusable (Kα outside :data:`XRDML_WAVELENGTH_RANGE`, a ratio
+def _wavelength_problem(k1: float, k2: float | None, ratio: float | None) -> str:
+    """Why a file's λ is unusable (Kα outside :data:`XRDML_WAVELENGTH_RANGE`, a ratio
     outside [0, 1]), or ``""``."""
     lo, hi = XRDML_WAVELENGTH_RANGE
-    used_k2 = k2 if ratio else None  # a Kα2 of 0 with ratio 0 is a monochromatic beam
+    used_k2 = None if ratio == 0 else k2  # a Kα2 of 0 with ratio 0 is a monochromatic beam
     for name, value in (("kAlpha1", k1), ("kAlpha2", used_k2)):
         if value is not None and not lo <= value <= hi:
-            return f"usedWavelength {name} = {value:g} Å lies outside {lo}–{hi} Å"
+            return f"{name} = {value:g} Å lies outside {lo}–{hi} Å"
     if ratio is not None and not 0.0 <= ratio <= 1.0:
-        return f"usedWavelength ratioKAlpha2KAlpha1 = {ratio:g} lies outside [0, 1]"
+        return f"the Kα2/Kα1 ratio {ratio:g} lies outside [0, 1]"
     return ""
 
 
+def doublet_wavelength(k1: float | None, k2: float | None, ratio: float | None,
+                       meta: dict[str, Any]) -> float | None:
+    """Effective λ of a file's Kα1 / Kα2 / ratio fields: Kα1 alone (no Kα2, or ratio 0), else
+    :func:`xrdsim.wavelengths.kalpha_mean` (the file's ratio, or 2:1 when it gives none).
+    The fields and the rule go into ``meta``; an unusable value sets
+    ``meta["wavelength_problem"]`` and gives None (``read_pattern`` then asks for
+    ``--wavelength``)."""
+    from xrdsim.wavelengths import kalpha_mean
+
+    meta.update(kalpha1=k1, kalpha2=k2, ratio_kalpha2_kalpha1=ratio)
+    if k1 is None:
+        return None
+    problem = _wavelength_problem(k1, k2, ratio)
+    if problem:
+        meta["wavelength_problem"] = problem
+        return None
+    if not k2 or ratio == 0:
+        meta["wavelength_rule"] = "kalpha1 alone"
+        return k1
+    wl, meta["wavelength_rule"] = kalpha_mean(k1, k2, ratio)
+    return wl
+
+
 def _xrdml_wavelength(root: ET.Element, meta: dict[str, Any]) -> float | None:
-    """Effective λ: Kα1 alone, or the ratio-weighted mean (λ1 + r·λ2)/(1 + r) of the doublet."""
+    """Effective λ of ``<usedWavelength>``: :func:`doublet_wavelength` of its fields."""
     used = root.find(".//usedWavelength")
     if used is None:
         return None
-    k1, k2 = _float_text(used.find("kAlpha1")), _float_text(used.find("kAlpha2"))
-    ratio, kb = _float_text(used.find("ratioKAlpha2KAlpha1")), _float_text(used.find("kBeta"))
-    meta.update(kalpha1=k1, kalpha2=k2, ratio_kalpha2_kalpha1=ratio, kbeta=kb,
-                intended=used.get("intended"))
-    if k1 is None:
-        return None
-    problem = _xrdml_wavelength_problem(k1, k2, ratio)
-    if problem:  # not used: read_pattern asks for --wavelength and names the problem
-        meta["wavelength_problem"] = problem
-        return None
-    if k2 is not None and ratio:
-        meta["wavelength_rule"] = "(kAlpha1 + ratio*kAlpha2) / (1 + ratio)"
-        return (k1 + ratio * k2) / (1.0 + ratio)
-    meta["wavelength_rule"] = "kAlpha1"
-    return k1
+    meta.update(kbeta=_float_text(used.find("kBeta")), intended=used.get("intended"))
+    return doublet_wavelength(_float_text(used.find("kAlpha1")),
+                              _float_text(used.find("kAlpha2")),
+                              _float_text(used.find("ratioKAlpha2KAlpha1")), meta)
 
 
 _SU = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?\d+)?)(?:\((\d+)\))?$")
@@ -167,13 +179,15 @@ def _cif_number(token: str) -> tuple[float, float]:
 _CIF_WAVELENGTH = ("_diffrn_radiation_wavelength", "_pd_proc_wavelength")
 
 
-def _block_wavelength(data: dict[str, Any], meta: dict[str, Any]) -> float | None:
+def _block_wavelength(data: dict[str, Any], meta: dict[str, Any], src: str) -> float | None:
     """λ of one pdCIF block, or None.
 
     A wavelength loop with ``_diffrn_radiation_wavelength_wt`` gives the weighted mean
     ``Σ wᵢλᵢ / Σ wᵢ`` (a Kα1/Kα2 pair with weights 1 and r: ``(λ1 + r·λ2)/(1 + r)``, the ratio
-    r as the file gives it, recorded in the metadata as ``kalpha2_kalpha1_ratio``); a loop
-    without weights gives the plain mean and says so in ``wavelength_rule``.
+    r as the file gives it, recorded in the metadata as ``kalpha2_kalpha1_ratio``). Two
+    wavelengths without weights are a Kα1/Kα2 pair: the standard 2:1 weighting
+    (:func:`xrdsim.wavelengths.kalpha_mean`, 1.5418 Å for Cu), with a warning; more than two
+    without weights give the plain mean, and ``wavelength_rule`` says so.
     """
     for tag in _CIF_WAVELENGTH:
         text = data.get(tag)
@@ -184,6 +198,16 @@ def _block_wavelength(data: dict[str, Any], meta: dict[str, Any]) -> float | Non
             continue
         values = np.array([_cif_number(t)[0] for t in texts])
         weights = data.get(f"{tag}_wt")
+        if weights is None and values.size == 2:  # Kα1 and Kα2 without a ratio
+            from xrdsim.wavelengths import kalpha_mean
+
+            wl, rule = kalpha_mean(float(values.min()), float(values.max()), None)
+            meta.update(wavelengths=values.tolist(), wavelength_tag=tag,
+                        wavelength_rule=f"{tag}: {rule}")
+            warnings.warn(f"{src}: {tag} lists two wavelengths and no {tag}_wt; used the "
+                          f"standard 2:1 Kα1:Kα2 weighting, λ = {wl:.6f} Å (add {tag}_wt, or "
+                          "pass --wavelength with --force-wavelength)", UserWarning, stacklevel=6)
+            return wl
         if weights is not None:
             weights = weights if isinstance(weights, list) else [weights]
             w = np.array([_cif_number(t)[0] for t in weights])
@@ -206,10 +230,10 @@ def _block_wavelength(data: dict[str, Any], meta: dict[str, Any]) -> float | Non
 
 
 def _cif_wavelength(blocks: dict[str, dict[str, Any]], name: str,
-                    meta: dict[str, Any]) -> float | None:
+                    meta: dict[str, Any], src: str) -> float | None:
     """λ of the profile block ``name``, else of the first other block of the file that has one."""
     for other in [name, *(b for b in blocks if b != name)]:
-        wl = _block_wavelength(blocks[other], meta)
+        wl = _block_wavelength(blocks[other], meta, src)
         if wl is not None:
             if other != name:
                 meta["wavelength_block"] = other
@@ -222,6 +246,42 @@ _CIF_X = ("_pd_proc_2theta_corrected", "_pd_meas_2theta_scan", "_pd_meas_angle_2
 #: holds observed and calculated columns side by side, and the observed one is the pattern.
 _CIF_Y = ("_pd_meas_counts_total", "_pd_meas_intensity_total", "_pd_proc_intensity_total",
           "_pd_proc_intensity_net", "_pd_calc_intensity_total", "_pd_calc_intensity_net")
+
+
+def _cif_column(values: list[str], tag: str, block: str, src: str, *,
+                with_su: bool = False) -> np.ndarray:
+    """(n, 2) values and s.u. of one loop column; ``.`` and ``?`` (missing, unknown) are
+    NaN; anything else unreadable is an error naming the column and the row."""
+    out = np.full((len(values), 2), np.nan)
+    for i, token in enumerate(values):
+        if token.strip() in (".", "?"):
+            continue
+        try:
+            out[i] = _cif_number(token)
+        except ValueError:
+            raise PatternReadError(src, f"block {block!r}: {tag} row {i + 1} is {token!r}, "
+                                   "not a number (or '.' / '?' for a missing point)") from None
+    if not with_su:
+        out[:, 1] = np.nan
+    return out
+
+
+def _cif_range_axis(data: dict[str, Any], n: int, block: str, src: str
+                    ) -> tuple[np.ndarray, str]:
+    """2θ from ``_pd_meas_`` / ``_pd_proc_2theta_range_min/max/inc`` for ``n`` points."""
+    kind = "proc" if "_pd_proc_2theta_range_min" in data else "meas"
+    tag = f"_pd_{kind}_2theta_range_min/max/inc"
+    try:
+        lo, hi, inc = (_cif_number(str(data[f"_pd_{kind}_2theta_range_{k}"]))[0]
+                       for k in ("min", "max", "inc"))
+    except (KeyError, ValueError):
+        raise PatternReadError(src, f"block {block!r}: no 2θ: need a loop of one of "
+                               f"{', '.join(_CIF_X)}, or {tag} as numbers") from None
+    x = lo + inc * np.arange(n)
+    if abs(x[-1] - hi) > STEP_REL_TOL * max(abs(hi), 1.0):
+        raise PatternReadError(src, f"2θ range {lo:g}..{hi:g} step {inc:g} does not match "
+                               f"the {n} intensities")
+    return x, tag
 
 
 def _read_pdcif(text: str, src: str, fmt: str) -> tuple:
@@ -239,27 +299,29 @@ def _read_pdcif(text: str, src: str, fmt: str) -> tuple:
         ytag = next((t for t in _CIF_Y if isinstance(data.get(t), list)), None)
         if ytag is None:
             continue
+        meta = {"block": name, "y_tag": ytag}
+        ys = _cif_column(data[ytag], ytag, name, src, with_su=True)
+        xtag = next((t for t in _CIF_X if isinstance(data.get(t), list)), None)
+        if xtag is not None:
+            x = _cif_column(data[xtag], xtag, name, src)[:, 0]
+        else:
+            x, xtag = _cif_range_axis(data, ys.shape[0], name, src)
+        meta["x_tag"] = xtag
+        if x.shape[0] != ys.shape[0]:
+            raise PatternReadError(src, f"block {name!r}: {x.shape[0]} values of {xtag} but "
+                                   f"{ys.shape[0]} of {ytag}")
+        missing = np.isnan(x) | np.isnan(ys[:, 0])
+        if missing.any():  # '.' / '?' (GSAS writes '.' at excluded points): not measured
+            meta["missing_points"] = int(missing.sum())
+            warnings.warn(f"{src}: {int(missing.sum())} point(s) with '.' or '?' in {ytag} or "
+                          f"{xtag} (excluded or unknown) were left out", UserWarning,
+                          stacklevel=4)
+            x, ys = x[~missing], ys[~missing]
         try:
-            ys = np.array([_cif_number(v) for v in data[ytag]])
-            xtag = next((t for t in _CIF_X if isinstance(data.get(t), list)), None)
-            if xtag is not None:
-                x = np.array([_cif_number(v)[0] for v in data[xtag]])
-            else:
-                kind = "proc" if "_pd_proc_2theta_range_min" in data else "meas"
-                lo, hi, inc = (_cif_number(str(data[f"_pd_{kind}_2theta_range_{k}"]))[0]
-                               for k in ("min", "max", "inc"))
-                x = lo + inc * np.arange(ys.shape[0])
-                xtag = f"_pd_{kind}_2theta_range_min/max/inc"
-                if abs(x[-1] - hi) > STEP_REL_TOL * max(abs(hi), 1.0):
-                    raise PatternReadError(src, f"2θ range {lo:g}..{hi:g} step {inc:g} does "
-                                           f"not match the {ys.shape[0]} intensities")
-            meta = {"block": name, "x_tag": xtag, "y_tag": ytag}
-            wl = _cif_wavelength(blocks, name, meta)
-        except (ValueError, KeyError) as exc:
-            raise PatternReadError(
-                src, f"block {name!r}: unreadable number or missing 2θ ({exc}); need one of "
-                f"{_CIF_X} or _pd_meas_ / _pd_proc_2theta_range_min/max/inc",
-            ) from None
+            wl = _cif_wavelength(blocks, name, meta, src)
+        except ValueError as exc:
+            raise PatternReadError(src, f"block {name!r}: unreadable wavelength ({exc})") \
+                from None
         sigma = ys[:, 1] if np.all(np.isfinite(ys[:, 1])) else None
         return x, ys[:, 0], sigma, wl, meta
     raise PatternReadError(src, f"no powder intensity loop ({', '.join(_CIF_Y)}) in any "
