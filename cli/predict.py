@@ -42,9 +42,10 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles
 def predict(run, files, wavelength, force_wavelength, to_wavelength, background, top_k,
             json_out, labels_csv, device):
     """Predict the crystal system, extinction group and space group of measured FILES
-    (files, folders or glob patterns of .xy .xye .dat .txt .xrdml .chi .ASC .cif) with the
-    trained RUN: a network, or a HAND model (xrdsim train --method hand; its peaks in the
-    first 3.5° of a scan are not used, and its probabilities are the forests' votes).
+    (files, folders or glob patterns of .xy .xye .dat .txt .xrdml .chi .ASC .cif .raw
+    .uxd) with the trained RUN: a network, or a HAND model (xrdsim train --method hand; its
+    peaks in the first 3.5° of a scan are not used, and its probabilities are the forests'
+    votes).
 
     For a network the space group is the one chosen by the SG head of the predicted
     crystal system; the listed SG candidates rank the joint probability p(cs)·p(sg|cs).

@@ -168,7 +168,7 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
         ("struct.cif", "data_x\n_cell_length_a 4.0\n", "no powder intensity loop"),
         ("garbage.xrdml", "<a><scan><dataPoints><counts>1 2 x</counts></dataPoints></scan></a>",
          "cannot parse the file as 'xrdml'"),
-        ("a.raw", "10 1\n", "unknown file suffix '.raw'"),
+        ("a.spc", "10 1\n", "unknown file suffix '.spc'"),
     ],
 )
 def test_bad_input_is_refused_with_the_file_named(tmp_path, name, text, match):

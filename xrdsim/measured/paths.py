@@ -10,8 +10,6 @@ import glob
 from collections.abc import Iterable
 from pathlib import Path
 
-from xrdsim.measured.readers import SUFFIX_FORMATS
-
 #: Characters that make a path a glob pattern (``scans/*.xrdml``).
 GLOB_CHARS = frozenset("*?[")
 
@@ -25,11 +23,12 @@ def pattern_files(paths: Iterable[str | Path], *, exclude: Iterable[str | Path] 
                   ) -> list[Path]:
     """The pattern files behind ``paths``, in input order.
 
-    A file stays as given; a folder becomes its pattern files (suffixes of
-    :data:`xrdsim.measured.readers.SUFFIX_FORMATS`, not recursive, sorted by name, hidden
-    files skipped); a glob pattern (``scans/*.xrdml``, for shells that do not expand it)
-    becomes its matches, sorted. ``exclude`` (e.g. the labels CSV) is skipped. A missing
-    path, or a pattern without match, stays, to fail as that one input.
+    A file stays as given; a folder becomes every file in it (not recursive, sorted by name,
+    hidden files skipped) — a file no reader handles (a suffix outside
+    :data:`xrdsim.measured.readers.SUFFIX_FORMATS`) stays, to fail as that one input with
+    the reason, never to be skipped unseen; a glob pattern (``scans/*.xrdml``, for shells
+    that do not expand it) becomes its matches, sorted. ``exclude`` (e.g. the labels CSV)
+    is skipped. A missing path, or a pattern without match, stays, to fail as that one input.
     """
     skip = {Path(p).resolve() for p in exclude}
     out: list[Path] = []
@@ -42,8 +41,8 @@ def pattern_files(paths: Iterable[str | Path], *, exclude: Iterable[str | Path] 
                 out.append(path)
         elif path.is_dir():
             out.extend(p for p in sorted(path.iterdir())
-                       if p.is_file() and p.suffix.lower() in SUFFIX_FORMATS
-                       and not p.name.startswith(".") and p.resolve() not in skip)
+                       if p.is_file() and not p.name.startswith(".")
+                       and p.resolve() not in skip)
         else:
             out.append(path)
     return out

@@ -1,4 +1,5 @@
-"""Readers for measured powder patterns: columns, PANalytical XRDML, Fit2D .chi, .ASC, pdCIF.
+"""Readers for measured powder patterns: columns, PANalytical XRDML, Fit2D .chi, .ASC, pdCIF,
+Bruker .raw / .uxd.
 
 Every reader returns a :class:`MeasuredPattern`: 2θ in degrees (float64, strictly
 increasing), intensity (float64), σ where the file gives it, and the wavelength in Å
@@ -24,19 +25,27 @@ from typing import Any
 import numpy as np
 
 from xrdsim.errors import ConfigError, PatternReadError
+from xrdsim.measured.bruker import read_bruker_raw, read_uxd
 from xrdsim.measured.columns import STEP_REL_TOL as STEP_REL_TOL
 from xrdsim.measured.columns import _read_chi, _read_columns
 from xrdsim.measured.formats import _read_pdcif, _read_xrdml
 from xrdsim.wavelengths import resolve_wavelength
 
 #: Format names :func:`read_pattern` accepts for ``fmt``.
-FORMATS = ("xy", "xye", "fullprof", "xrdml", "chi", "asc", "cif")
+FORMATS = ("xy", "xye", "fullprof", "xrdml", "chi", "asc", "cif", "bruker_raw", "uxd")
 #: File suffix (lower case) -> format guessed from it. ``.dat`` is sniffed between
 #: plain columns and FullProf's "start step end" free format.
 SUFFIX_FORMATS = {
     ".xy": "xy", ".xye": "xye", ".txt": "xy", ".csv": "xy", ".dat": "xy",
     ".xrdml": "xrdml", ".chi": "chi", ".asc": "asc", ".cif": "cif",
+    ".raw": "bruker_raw", ".uxd": "uxd",
 }
+#: Format -> reader ``(file content, source, format) -> (2θ, I, σ, λ, metadata)``.
+_READERS = {"xy": _read_columns, "xye": _read_columns, "fullprof": _read_columns,
+            "asc": _read_columns, "xrdml": _read_xrdml, "chi": _read_chi, "cif": _read_pdcif,
+            "bruker_raw": read_bruker_raw, "uxd": read_uxd}
+#: Formats whose reader takes the file's bytes (the others take its text).
+BINARY_FORMATS = frozenset({"bruker_raw"})
 #: Two file and user wavelengths closer than this (Å) are "the same" (no warning).
 WAVELENGTH_TOL = 1e-4
 #: A pattern file larger than this is refused unread: 4·10⁵ points of '2θ I σ' take ≈ 16 MB,
@@ -144,12 +153,10 @@ def read_pattern(
             )
     elif fmt not in FORMATS:
         raise PatternReadError(src, f"unknown format {fmt!r}; use one of {FORMATS}")
-    text = read_limited_text(path)
-    reader = {"xy": _read_columns, "xye": _read_columns, "fullprof": _read_columns,
-              "asc": _read_columns,
-              "xrdml": _read_xrdml, "chi": _read_chi, "cif": _read_pdcif}[fmt]
+    raw = read_limited_bytes(path)
+    content = raw if fmt in BINARY_FORMATS else raw.decode("utf-8-sig", errors="replace")
     try:
-        x, y, s, file_wl, meta = reader(text, src, fmt)
+        x, y, s, file_wl, meta = _READERS[fmt](content, src, fmt)
     except PatternReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever a hostile file provokes is this file's error
@@ -169,8 +176,8 @@ def read_pattern(
     return MeasuredPattern(x, y, s, wl, src, fmt, meta)
 
 
-def read_limited_text(path: Path) -> str:
-    """The text of a regular file of at most :data:`MAX_PATTERN_BYTES` bytes.
+def read_limited_bytes(path: Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_PATTERN_BYTES` bytes.
 
     Devices (``/dev/zero``), FIFOs and sockets are refused before they are opened — reading
     them would never end or block forever — and so is a file too big to be one pattern.
@@ -196,7 +203,7 @@ def read_limited_text(path: Path) -> str:
         raise PatternReadError(src, f"cannot read the file ({exc.strerror or exc})") from None
     if len(raw) > MAX_PATTERN_BYTES:
         raise PatternReadError(src, f"grew beyond {MAX_PATTERN_BYTES} bytes while read")
-    return raw.decode("utf-8-sig", errors="replace")
+    return raw
 
 
 def _choose_wavelength(
