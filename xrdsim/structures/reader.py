@@ -38,6 +38,7 @@ from xrdsim.errors import StructureError
 from xrdsim.structures.cif_checks import check_as_written, check_block
 from xrdsim.structures.cif_values import cif_number
 from xrdsim.structures.displacement import anisotropic_u, isotropic_b
+from xrdsim.structures.oxidation import charges_from_type_symbols
 from xrdsim.structures.sources import CIF_SUFFIXES as CIF_SUFFIXES
 from xrdsim.structures.sources import CSV_SUFFIXES as CSV_SUFFIXES
 from xrdsim.structures.sources import DEFAULT_ID_COLUMN as DEFAULT_ID_COLUMN
@@ -214,6 +215,7 @@ def _parse(source: CifSource, *, u_as_b: bool = False) -> StructureRecord:
     check_as_written(block, structure, _warning_text(caught))
     _check_species(structure)
     _check_structure(structure)
+    charges_from_type_symbols(structure, block)
     _add_displacements(structure, parser, blocks.index(block), block, source, u_as_b)
     return StructureRecord(source.source, source.structure_id, structure,
                            declared_space_group(block))
