@@ -265,8 +265,15 @@ def test_missing_label_column_is_refused(tmp_path):
 def test_reason_counts_group_by_kind():
     reasons = ["unknown element 'Xx'", "unknown element 'Qq'", "cell volume is -3.2 Å^3",
                "cell volume is 0 Å^3", "unknown element \"Zz\""]
-    assert reason_counts(reasons) == {"unknown element '…'": 3, "cell volume is … Å^…": 2}
+    assert reason_counts(reasons) == {"unknown element '…'": 3, "cell volume is … Å^3": 2}
     assert list(reason_counts(reasons, top=1)) == ["unknown element '…'"]
+
+
+def test_item31_11_a_quote_every_member_shares_is_shown():
+    constant = "not a CIF: no 'data_' block header (empty, truncated or not a CIF)"
+    reasons = [constant] * 3 + ["unknown element symbol 'Wat' at site 'O5'",
+                                "unknown element symbol 'OW' at site 'O5'"]
+    assert reason_counts(reasons) == {constant: 3, "unknown element symbol '…' at site 'O5'": 2}
 
 
 # ---- write_peak_database on real structures ---------------------------------------------

@@ -97,9 +97,10 @@ PRELOADABLE = ("two_theta", "intensity", "hkl", "intensity_raw")
 #: few thousand unneeded rows (16 KiB) costs less than another h5py call (~10–40 µs).
 MERGE_GAP_ROWS = 2048
 
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-#: A number standing alone; digits inside names and paths (``Li2O_225.cif``) are kept.
-_NUMBER = re.compile(r"(?<![\w./])[-+]?\d+(\.\d+)?([eE][-+]?\d+)?(?![\w/])")
+#: The variable parts of a failure reason: a quoted name, or a number standing alone
+#: (digits inside names and paths, ``Li2O_225.cif``, are kept).
+_VARIABLE = re.compile(r"('[^']*'|\"[^\"]*\"|(?<![\w./])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+                       r"(?![\w/]))")
 
 
 @dataclass(frozen=True)
@@ -445,8 +446,23 @@ def _validate(f: h5py.File, path: Path) -> None:
 
 
 def reason_counts(reasons: Sequence[str], *, top: int | None = None) -> dict[str, int]:
-    """Count failure reasons by kind: quoted names and numbers are replaced by ``…``
-    so "unknown element 'Xx'" and "unknown element 'Qq'" count together; most common first."""
-    kinds = [_NUMBER.sub("…", _QUOTED.sub("'…'", r)) for r in reasons]
-    counts = Counter(kinds).most_common(top)
-    return dict(counts)
+    """Count failure reasons by kind, most common first.
+
+    Reasons that differ only in quoted names and numbers are one kind ("unknown element
+    'Xx'" and "unknown element 'Qq'"); in a kind's text a quoted name or number is replaced
+    by ``…`` only where its members differ, so a constant one ("not a CIF: no 'data_'
+    block header") is shown as written.
+    """
+    groups: dict[tuple[str, ...], list[list[str]]] = {}
+    for reason in reasons:
+        parts = _VARIABLE.split(reason)  # static, token, static, token, ..., static
+        groups.setdefault(tuple(parts[0::2]), []).append(parts[1::2])
+    counts = {}
+    for static, members in groups.items():
+        shown = [static[0]]
+        for k, tokens in enumerate(zip(*members, strict=True)):
+            same = len(set(tokens)) == 1
+            shown.append(tokens[0] if same else "'…'" if tokens[0][0] in "'\"" else "…")
+            shown.append(static[k + 1])
+        counts["".join(shown)] = len(members)
+    return dict(Counter(counts).most_common(top))
