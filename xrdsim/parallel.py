@@ -47,7 +47,8 @@ def check_workers(workers: int | None, *, scheduler: str | None = None) -> None:
     if scheduler is None and workers > max_local_workers():
         raise ConfigError(f"workers = {workers} on a machine with {default_workers()} cores; "
                           f"at most {max_local_workers()} local processes are started (each "
-                          "holds a simulator): lower --workers, or pass --scheduler")
+                          "holds a simulator): lower workers (--workers), or pass a scheduler "
+                          "(--scheduler)")
 
 
 @contextlib.contextmanager

@@ -215,7 +215,8 @@ def make_setup(structure, x: np.ndarray, *, wavelengths: tuple[float, ...],
     if len(peaks) == 0 or peaks.two_theta[-1] < x[0]:
         raise CalibrationError(source, f"{cif} has no Bragg line inside the scan "
                                f"{x[0]:.2f}–{x[-1]:.2f}° at λ = {wavelengths[0]} Å; check the "
-                               "CIF and --wavelength")
+                               "CIF and the wavelength (read_pattern(wavelength=...), CLI "
+                               "--wavelength)")
     rotations = point_rotations(structure, source=cif)
     lattice = np.asarray(structure.lattice.matrix, dtype=np.float64)
     setup = fm.Setup(x=np.asarray(x, dtype=np.float64), hkl=peaks.hkl.astype(np.float64),
@@ -248,8 +249,9 @@ def calibrate(pattern, structure, *, settings: CalibrationSettings | None = None
     started, cpu = time.perf_counter(), time.process_time()
     src = str(pattern.source)
     if pattern.wavelength is None:
-        raise CalibrationError(src, "the pattern has no wavelength; pass --wavelength "
-                               "(e.g. CuKa, or 1.5406 for Å)")
+        raise CalibrationError(src, "the pattern has no wavelength; read it with "
+                               "read_pattern(path, wavelength='CuKa') or 1.5406 for Å (CLI "
+                               "--wavelength)")
     x = np.asarray(pattern.two_theta, dtype=np.float64)
     y = np.asarray(pattern.intensity, dtype=np.float64)
     wavelengths, anode = source_lines(float(pattern.wavelength),
@@ -294,7 +296,8 @@ def calibrate(pattern, structure, *, settings: CalibrationSettings | None = None
     if final.status == 0:
         raise CalibrationError(src, f"the fit against {cif} did not converge in {MAX_NFEV} "
                                "evaluations; check that the CIF is the measured phase and the "
-                               "wavelength is right, or try --no-hump / --fix-cell")
+                               "wavelength is right, or try CalibrationSettings(hump=False) / "
+                               "(fix_cell=True) (CLI --no-hump / --fix-cell)")
     return _result(problem, settings, pattern, cif, anode, direction, structure, base,
                    (time.perf_counter() - started, time.process_time() - cpu))
 
@@ -338,12 +341,12 @@ def _result(problem: _Problem, settings: CalibrationSettings, pattern, cif: str,
     if not (coef[0] > 0 and peak_max > 0):
         raise CalibrationError(src, f"no peak of {cif} found in the pattern (fitted scale "
                                f"{coef[0]:.3g}): the CIF is probably not the measured phase, "
-                               "or the wavelength is wrong (--wavelength)")
+                               "or the pattern's wavelength is wrong (CLI --wavelength)")
     value = fm.rwp(y, fitted, problem.weight)
     if value > MAX_RWP:
         raise CalibrationError(src, f"the best fit against {cif} has Rwp = {value:.1f} % "
                                f"(> {MAX_RWP:.0f} %): the CIF is probably not the measured phase, "
-                               "or the wavelength is wrong (--wavelength)")
+                               "or the pattern's wavelength is wrong (CLI --wavelength)")
     n_free = len(fm.NAMES) + coef.size
     w2 = problem.weight**2
     rexp = float(100.0 * np.sqrt(max(len(y) - n_free, 1) / np.sum(w2 * y * y)))

@@ -18,7 +18,7 @@ def read_known_phase(cif: str | Path, *, measured: str = ""):
     path = Path(cif)
     if not path.is_file():
         raise CalibrationError(str(path), "CIF not found; pass the known phase of "
-                               f"{measured or 'the measured file'} with --cif PHASE.cif")
+                               f"{measured or 'the measured file'} as cif= (CLI --cif PHASE.cif)")
     records = list(read_structures([str(path)]))
     if not records:
         raise CalibrationError(str(path), "no structure in the CIF; pass a structure CIF")

@@ -247,7 +247,8 @@ def build_dataset(
             raise ResumeMismatchError(
                 f"cannot resume {output}: the structure table differs from the store's "
                 f"(split assignment sha256 {root.attrs.get('split_assignment_sha256')} vs "
-                f"{assignment_hash}); the peaks were recomputed differently. Use --overwrite.")
+                f"{assignment_hash}); the peaks were recomputed differently. Pass overwrite=True "
+                "(CLI --overwrite).")
     else:
         _create(output, db, plans, configs, settings, fingerprint, inputs, paths, names,
                 assignment, assignment_hash, synthetic)
@@ -294,8 +295,8 @@ def _existing_store(output: Path, fingerprint: dict, *, resume: bool, overwrite:
     if overwrite:
         remove_store(output)
         return False
-    raise DatasetError(f"{output} already exists; pass --resume to continue that build "
-                       "or --overwrite to replace it")
+    raise DatasetError(f"{output} already exists; pass resume=True (CLI --resume) to "
+                       "continue that build or overwrite=True (--overwrite) to replace it")
 
 
 def _peaks_path(paths: Sequence[Path], output: Path, inputs: list[dict], wavelength: float, *,
@@ -416,7 +417,7 @@ def _warn_empty_test_splits(plans: Sequence[_SplitPlan], settings: BuildSettings
             f"the held-out splits {', '.join(empty)} are empty: {n_structures} structure(s) "
             f"with test_fraction={settings.test_fraction} hold out no whole formula + space "
             "group group, so `xrdsim evaluate` has nothing to score there; build from more "
-            "structures or raise --test-fraction", UserWarning, stacklevel=3)
+            "structures or raise test_fraction (--test-fraction)", UserWarning, stacklevel=3)
 
 
 def _tasks(output: Path, peaks_path: Path, plans: Sequence[_SplitPlan],

@@ -113,4 +113,5 @@ def check_resume(stored: Mapping[str, Any], asked: Mapping[str, Any], path: Path
         raise ResumeMismatchError(
             f"cannot resume {path}: {len(diffs)} setting(s) differ from the existing store:\n"
             + "\n".join(diffs)
-            + "\nRerun with the store's settings, or pass --overwrite to start over.")
+            + "\nRerun with the store's settings, or pass overwrite=True (CLI --overwrite) to "
+            "start over.")

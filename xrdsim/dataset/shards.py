@@ -283,7 +283,7 @@ def _os_message(exc: OSError, path: Path) -> str:
     what = exc.strerror or str(exc)
     return (f"cannot write the dataset store {path}: {what} ({exc.filename or path}). "
             "Completed shards are safe; free disk space or fix permissions, then rerun "
-            "the same command with --resume.")
+            "with resume=True (CLI: the same command with --resume).")
 
 
 def complete_shards(group: zarr.Group) -> list[int]:

@@ -127,7 +127,7 @@ def prepare_pattern(
     src = pattern.source
     if pattern.wavelength is None:
         raise PatternReadError(src, "the pattern's wavelength is unknown; read it with "
-                               "read_pattern(path, wavelength='CuKa1') or --wavelength")
+                               "read_pattern(path, wavelength='CuKa1') (CLI --wavelength)")
     try:
         target = resolve_wavelength(to_wavelength)
     except ConfigError as exc:
@@ -153,7 +153,8 @@ def prepare_pattern(
         raise PatternReadError(
             src, f"after conversion from {pattern.wavelength:g} Å to {target:g} Å the data "
             f"cover {span}, which leaves {max(hi - lo + 1, 0)} of the grid's 0–120° bins; "
-            "check the wavelength (--wavelength) or choose --to-wavelength to match",
+            "check the pattern's wavelength (read_pattern(wavelength=...), CLI --wavelength) or "
+            "choose to_wavelength (--to-wavelength) to match",
         )
     measured = np.zeros(N_BINS, dtype=bool)
     measured[lo:hi + 1] = True
@@ -186,7 +187,8 @@ def prepare_pattern(
         peak = float(values.max())
         if not peak > 0:
             raise PatternReadError(src, f"the maximum after background subtraction is {peak:g}"
-                                   "; nothing to normalise (try --background none)")
+                                   "; nothing to normalise (try background=None, CLI "
+                                   "--background none)")
         values, bg = values / peak, bg / peak
         steps.append({"step": "normalise", "divided_by": peak})
 
@@ -296,7 +298,7 @@ def prepare_files(
     if wavelength is not None:
         resolve_wavelength(wavelength)  # a bad name is the user's error, not the files'
     if output.exists() and not overwrite:
-        raise DatasetError(f"{output} exists; pass overwrite=True (--overwrite) to replace it")
+        raise DatasetError(f"{output} exists; pass overwrite=True (CLI --overwrite) to replace it")
     settings = {"wavelength": wavelength, "to_wavelength": resolve_wavelength(to_wavelength),
                 "background": background, "width_deg": width_deg, "degree": degree,
                 "smooth_deg": smooth_deg, "clip_negative": clip_negative, "normalise": normalise}

@@ -168,7 +168,7 @@ def read_pattern(
     x, y, s = _clean_axis(x, y, s, src)
     if file_wl is None and wavelength is None and meta.get("wavelength_problem"):
         raise PatternReadError(src, f"{meta['wavelength_problem']}; fix the file or pass "
-                               "--wavelength")
+                               "wavelength= (CLI --wavelength)")
     wl, wl_source = _choose_wavelength(file_wl, wavelength, src, force=force_wavelength)
     meta["wavelength_source"] = wl_source
     if file_wl is not None:
@@ -223,8 +223,10 @@ def _choose_wavelength(
     if file_wl is None:
         return wl, "user"
     if abs(file_wl - wl) > WAVELENGTH_TOL:
-        used, other = ("the given value", "the file's: drop --force-wavelength") if force else (
-            "the file's value", "the given one: add --force-wavelength")
+        used, other = (
+            "the given value", "the file's: drop force_wavelength=True / --force-wavelength"
+        ) if force else (
+            "the file's value", "the given one: pass force_wavelength=True / --force-wavelength")
         warnings.warn(
             f"{src}: the file states λ = {file_wl:.5f} Å but {wl:.5f} Å was given; using "
             f"{used} (to use {other})", UserWarning, stacklevel=3,
@@ -273,7 +275,8 @@ def _clean_axis(
     if np.any(y < 0):
         warnings.warn(
             f"{src}: {int((y < 0).sum())} negative intensities (min {y.min():g}) kept as "
-            "they are (not clipped; --clip-negative clips after background subtraction)",
+            "they are (not clipped; prepare_pattern(clip_negative=True), CLI prepare "
+            "--clip-negative, clips them after background subtraction)",
             UserWarning, stacklevel=4,
         )
     return x, y, s
