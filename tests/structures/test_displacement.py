@@ -244,3 +244,18 @@ def test_multi_block_powder_cif_yields_its_structure_and_no_errors(test_data, tm
                             + text[text.index("data_NaCl_profile"):])
     (err,) = read_structures(profile_only)
     assert isinstance(err, StructureError) and "no atom sites in any of its 2 data" in err.reason
+
+
+def test_item31_20_u_as_b_applies_per_file_and_warns_where_it_would_change_a_plausible_u():
+    """One read call over a file with B under the U tag and one with real U: u_as_b=True
+    reads the first as B and keeps the second as U, saying so."""
+    b_like = _nacl(na="0.91(3)", cl="1.12(2)")
+    u_like = _nacl(na="0.0115(4)", cl="0.0142(3)")
+    with pytest.warns(UserWarning, match=r"good\.cif: u_as_b=True not applied to column "
+                      r"_atom_site_u_iso_or_equiv: its values look like U"):
+        kept_u = _read(u_like, "good.cif", u_as_b=True)
+    b_iso = sorted(kept_u.structure.site_properties["b_iso"])
+    assert b_iso[0] == pytest.approx(8 * np.pi**2 * 0.0115) and b_iso[-1] == pytest.approx(
+        8 * np.pi**2 * 0.0142)
+    assert sorted(set(_read(b_like, "bad.cif", u_as_b=True)
+                      .structure.site_properties["b_iso"])) == [0.91, 1.12]

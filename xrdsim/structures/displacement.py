@@ -4,7 +4,8 @@
 ``_atom_site_U_iso_or_equiv`` (U, Å², B = 8π²·U) per site label and applies the
 plausibility rule: a U column whose values look like B (more than half of the sites above
 :data:`U_LOOKS_LIKE_B`) gives a warning naming the file and column (``u_as_b=True`` reads
-it as B); a B above :data:`MAX_B` is refused (``ValueError``, an error record upstream).
+it as B — per column of each file: a column of plausible U values stays U, with a
+warning); a B above :data:`MAX_B` is refused (``ValueError``, an error record upstream).
 
 :func:`anisotropic_u` reads the ``_atom_site_aniso_*`` loop (``U_ij``, ``B_ij`` = 8π²·U_ij
 or the dimensionless ``beta_ij``), turns each label's tensor into β (fractional,
@@ -73,15 +74,29 @@ def isotropic_b(block: dict, source: str, *, u_as_b: bool = False) -> dict[str, 
 
 
 def _u_factor(values: list[float], source: str, column: str, u_as_b: bool) -> float:
-    """8π² for a U column, 1 when ``u_as_b``; warns when the values look like B."""
-    if u_as_b:
-        return 1.0
+    """8π² for a U column, 1 for one read as B.
+
+    The choice is made per column of each file: ``u_as_b`` reads a column as B only where
+    its values look like B (more than half above :data:`U_LOOKS_LIKE_B`); a column of
+    plausible U values stays U even with ``u_as_b``, with a warning (read as B they would
+    give B < 0.2 Å², no thermal damping at all). A B-like column without ``u_as_b`` warns.
+    """
     large = sum(v > U_LOOKS_LIKE_B for v in values)
-    if large > len(values) / 2:
+    median = float(np.median(values))
+    looks_like_b = large > len(values) / 2
+    if u_as_b and looks_like_b:
+        return 1.0
+    if u_as_b:
+        warnings.warn(
+            f"{source}: u_as_b=True not applied to column {column}: its values look like U "
+            f"(median {median:.3g} Å^2, {large} of {len(values)} above {U_LOOKS_LIKE_B}); "
+            f"read as U (B = 8π²U, median {_EIGHT_PI2 * median:.3g} Å^2)",
+            UserWarning, stacklevel=3)
+    elif looks_like_b:
         warnings.warn(
             f"{source}: column {column} has {large} of {len(values)} values above "
-            f"{U_LOOKS_LIKE_B} Å^2 (median {float(np.median(values)):.3g}); they look like B, "
-            f"not U (B = 8π²U would be {_EIGHT_PI2 * float(np.median(values)):.3g} Å^2). "
+            f"{U_LOOKS_LIKE_B} Å^2 (median {median:.3g}); they look like B, "
+            f"not U (B = 8π²U would be {_EIGHT_PI2 * median:.3g} Å^2). "
             "Pass u_as_b=True to read them as B",
             UserWarning,
             stacklevel=3,
@@ -130,9 +145,7 @@ def _beta_by_label(block: dict, lattice, source: str, u_as_b: bool) -> dict[str,
         factor = scale
         if kind == "u":
             u_eq = [float(np.trace(m)) / 3 for m in rows.values()]
-            factor = 1.0 / _EIGHT_PI2 if u_as_b else 1.0
-            if not u_as_b:
-                _u_factor(u_eq, source, column, u_as_b=False)
+            factor = 1.0 / _EIGHT_PI2 if _u_factor(u_eq, source, column, u_as_b) == 1.0 else 1.0
         _check_b({lb: _EIGHT_PI2 * factor * float(np.trace(m)) / 3 for lb, m in rows.items()},
                  source, column)
         return {label: _TWO_PI2 * factor * n * m for label, m in rows.items()}
