@@ -76,6 +76,16 @@ def estimate_sites(block: dict[str, Any], declared: int | None) -> int:
     return max(ops, 1) * rows
 
 
+#: Type symbols that stand for a group of atoms, refused by name (issue 31): the file
+#: places one "atom" where O and one or two H sit, and the H positions are nowhere in it.
+#: Refused rather than read as O: the O sublattice alone lacks 1–2 of the group's 9–10
+#: electrons (11–20 % of its forward scattering), so the pattern would be silently wrong
+#: for the very compounds (hydrates, hydroxides, zeolite water) whose H matters.
+#: Only type symbols are checked: a label such as ``OH1`` names an O site of a hydroxyl
+#: whose H is listed as a site of its own.
+PSEUDO_ELEMENTS = {"Oh": "hydroxyl OH", "Ow": "water oxygen (OW)", "Wat": "water H2O"}
+
+
 def check_block(block: dict[str, Any], *, occupancy_tolerance: float, max_sites: int,
                 declared: int | None) -> None:
     """Before the structure is built: raise ``ValueError`` for values pymatgen would guess,
@@ -98,12 +108,17 @@ def check_block(block: dict[str, Any], *, occupancy_tolerance: float, max_sites:
                          f"{volume * estimate:.3g} > {MAX_VOLUME_SITES:g} (expansion and "
                          "structure factors grow with both); refused before expanding")
 
-    symbols = _values(block, "_atom_site_type_symbol") or [
-        _element_of(label) for label in _values(block, "_atom_site_label")]
+    typed = _values(block, "_atom_site_type_symbol")
+    symbols = typed or [_element_of(label) for label in _values(block, "_atom_site_label")]
     for symbol in symbols:
         element = _element_of(symbol)
         if element.capitalize() in ("D", "T") or not symbol or symbol in _UNKNOWN:
             continue
+        if typed and element.capitalize() in PSEUDO_ELEMENTS:
+            raise ValueError(
+                f"pseudo-element {symbol!r} ({PSEUDO_ELEMENTS[element.capitalize()]} written "
+                "as one atom): its H positions are not in the file, and reading it as O "
+                "would drop their electrons; write the O (and H) sites to use this structure")
         if not Element.is_valid_symbol(element.capitalize()):
             raise ValueError(f"unknown element symbol {symbol!r} in the atom list (pymatgen "
                              "would read it as another element)")
