@@ -113,3 +113,5 @@ def _print(result) -> None:
     if hump is not None:
         click.echo(f"  {'amorphous hump':<24} {hump['center']:.1f}°, FWHM {hump['fwhm']:.1f}°, "
                    f"{100 * hump['height_relative']:.1f} % of the maximum")
+    if v["b_extra_note"]:
+        click.echo(f"  note: {v['b_extra_note']}")

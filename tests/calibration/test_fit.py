@@ -178,3 +178,25 @@ def test_bad_inputs_name_the_file_and_the_fix(tmp_path, shared_data):
     empty.write_text("")
     with pytest.raises(CalibrationError, match="empty.xy"):
         read_measured(empty, wavelength="CuKa")
+
+
+def test_item31_15_a_negative_b_extra_is_flagged_with_what_it_absorbs(mno, capsys):
+    from xrdsim_cli.calibrate import _print
+
+    b_extra = mno.values["parameters"]["b_extra"]
+    assert b_extra < 0  # the MnO CIF gives no B: total B = B_extra < 0
+    note = mno.values["b_extra_note"]
+    assert note.startswith(f"B_extra = {b_extra:.2f} Å² makes the total B of a site")
+    assert "not a physical Debye–Waller factor" in note and "surface roughness" in note
+    _print(mno)
+    assert f"note: B_extra = {b_extra:.2f}" in capsys.readouterr().out
+
+
+def test_item31_15_b_extra_note_only_below_minus_the_lowest_site_b(shared_data):
+    from xrdsim.calibration.summary import b_extra_note
+
+    structure = read_known_phase(shared_data / "cifs" / "autoxrd_examples" / "MnO_225.cif")
+    assert b_extra_note(structure, 0.3) is None and b_extra_note(structure, 0.0) is None
+    structure.add_site_property("b_iso", [0.5] * len(structure))
+    assert b_extra_note(structure, -0.4) is None
+    assert "total B of a site -0.10 Å²" in b_extra_note(structure, -0.6)

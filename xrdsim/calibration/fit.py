@@ -34,7 +34,7 @@ from xrdsim.calibration.preferred_orientation import (
     reflection_families,
     tied_axes,
 )
-from xrdsim.calibration.summary import bernstein_levels, fitted_lattice, noise_level
+from xrdsim.calibration.summary import b_extra_note, bernstein_levels, fitted_lattice, noise_level
 from xrdsim.errors import CalibrationError, ConfigError
 from xrdsim.measured.background import estimate_background
 from xrdsim.peaks.lines import compute_peaks
@@ -384,6 +384,7 @@ def _result(problem: _Problem, settings: CalibrationSettings, pattern, cif: str,
                                           float(background.max() / peak_max)],
                        "hump": hump},
         "noise": noise_level(y, fitted, peak_max, background),
+        "b_extra_note": b_extra_note(structure, named["b_extra"]),
         "settings": {"fix_cell": settings.fix_cell, "displacement": "displacement" in free,
                      "ratio_fitted": "ratio" in free,
                      "hump": settings.hump,

@@ -44,3 +44,24 @@ def fitted_lattice(structure, p: np.ndarray) -> dict[str, float]:
     return {"a": lat.a * (1.0 + p[first]), "b": lat.b * (1.0 + p[first + 1]),
             "c": lat.c * (1.0 + p[first + 2]), "alpha": lat.alpha, "beta": lat.beta,
             "gamma": lat.gamma}
+
+
+def b_extra_note(structure, b_extra: float) -> str | None:
+    """Why a fitted B_extra is not a Debye–Waller factor, or None when it can be one.
+
+    B_extra multiplies every line by exp(−2·B_extra·(sinθ/λ)²) on top of the CIF's own B; a
+    thermal B of a site is ≥ 0, so a B_extra below −min(B of the CIF's sites) makes some
+    site's total B negative, which no vibration gives. Such a value is kept (bounding it
+    would push the same angular trend into the background, the scale and η, the instrument
+    quantities the fit is for) and reported as what it absorbs.
+    """
+    b_sites = structure.site_properties.get("b_iso") or [0.0]
+    lowest = float(min(b_sites))
+    if b_extra >= -lowest:
+        return None
+    return (f"B_extra = {b_extra:.2f} Å² makes the total B of a site {lowest + b_extra:.2f} Å² "
+            f"(< 0; the CIF's lowest B is {lowest:.2f} Å²): not a physical Debye–Waller factor. "
+            "It absorbs intensities that fall off with angle more slowly than the CIF model: "
+            "surface roughness or micro-absorption of a Bragg–Brentano sample, a polarisation "
+            "(monochromator) factor other than the one assumed, or CIF B values that are too "
+            "large. It is reported only, never written into a simulation op.")
