@@ -51,7 +51,9 @@ def build(sources, output, train_config, invariance_config, extra_split, views_t
     """Build a dataset from SOURCES (CIFs, folders, CSV(.gz), or one peak .h5).
 
     Without SOURCES the bundled 504 MP-20 structures are used. Exit code 1 when
-    some inputs failed (they are listed in the manifest and absent from the store).
+    some inputs failed (they are listed in the manifest and absent from the store; the
+    most common reasons are printed, every one by `xrdsim peaks-info OUTPUT.peaks.h5
+    --errors`).
     """
     from xrdsim.dataset.build import build_dataset
 
@@ -77,7 +79,8 @@ def build(sources, output, train_config, invariance_config, extra_split, views_t
     info = {"path": str(summary.path), "manifest": str(summary.manifest_path),
             "n_structures": summary.n_structures, "n_failed": summary.n_failed,
             "n_patterns": summary.n_patterns, "shards_written": summary.shards_written,
-            "shards_reused": summary.shards_reused, "seconds": round(summary.seconds, 2)}
+            "shards_reused": summary.shards_reused, "seconds": round(summary.seconds, 2),
+            "peaks": str(summary.peaks_path), "failure_reasons": summary.failure_reasons}
     if as_json:
         echo_json(info)
     else:
@@ -87,4 +90,10 @@ def build(sources, output, train_config, invariance_config, extra_split, views_t
                    f"{summary.shards_written} shards written, {summary.shards_reused} reused, "
                    f"{summary.seconds:.1f} s; manifest {summary.manifest_path}")
     if summary.n_failed:
+        click.echo(f"{summary.n_failed} input(s) failed; most common reasons:", err=True)
+        for reason, count in summary.failure_reasons.items():
+            click.echo(f"  {count:6d}  {reason}", err=True)
+        click.echo(f"every failure: xrdsim peaks-info {summary.peaks_path} --errors"
+                   + (f" (or the manifest {summary.manifest_path})"
+                      if summary.manifest_path else ""), err=True)
         sys.exit(EXIT_PARTIAL)

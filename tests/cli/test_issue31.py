@@ -30,3 +30,16 @@ def test_item31_09_simulate_help_names_the_files_it_writes_and_every_preset(tmp_
     expected = {f"nio_{c}_view_{k}.xy" for c in ("das2025", "train") for k in (0, 1)}
     assert {p.name for p in tmp_path.iterdir()} == expected
     assert "nio_das2025_view_0.xy" in help_text
+
+
+def test_item31_08_build_names_the_failure_reasons_and_where_to_see_them(tmp_path):
+    bad = tmp_path / "broken.cif"
+    bad.write_text("this is no CIF\n")
+    out = tmp_path / "d.zarr"
+    result = _run("build", TEST_DATA / "cifs" / "NiO_225_sym.cif", bad, "-o", out,
+                  "--views-train", "1", "--views-test", "1", "--workers", "1", "--quiet",
+                  "--manifest-dir", tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "1 input(s) failed; most common reasons:" in result.stderr
+    assert "1  not a CIF: no 'data_' block header" in result.stderr
+    assert f"every failure: xrdsim peaks-info {out}.peaks.h5 --errors" in result.stderr

@@ -207,7 +207,8 @@ def build_dataset(
     """
     from xrdsim.dataset.manifest import describe_inputs
     from xrdsim.parallel import check_workers
-    from xrdsim.peaks.database import PeakDatabase
+    from xrdsim.peaks.database import PeakDatabase, reason_counts
+    from xrdsim.peaks.job import TOP_REASONS
     from xrdsim.simulation.simulator import structure_key
 
     t0 = time.perf_counter()
@@ -267,7 +268,9 @@ def build_dataset(
                         n_patterns={p.spec.name: p.layout.n_patterns for p in plans},
                         shards_written=len(tasks),
                         shards_reused=sum(len(d) for d in done.values()),
-                        seconds=time.perf_counter() - t0)
+                        seconds=time.perf_counter() - t0, peaks_path=peaks_path,
+                        failure_reasons=reason_counts([r for _, r in db.errors],
+                                                      top=TOP_REASONS))
 
 
 def _load_configs(train: Any, invariance: Any, extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -80,6 +80,10 @@ class BuildSummary:
         shards_written: shards simulated by this call.
         shards_reused: shards found complete and kept (resume).
         seconds: wall time of this call.
+        peaks_path: the peak database the build read (its error table lists every failed
+            input: ``xrdsim peaks-info PEAKS --errors``).
+        failure_reasons: the most common failure reasons by kind with their counts
+            (:func:`xrdsim.peaks.database.reason_counts`).
     """
 
     path: Path
@@ -90,6 +94,8 @@ class BuildSummary:
     shards_written: int
     shards_reused: int
     seconds: float
+    peaks_path: Path | None = None
+    failure_reasons: dict[str, int] = field(default_factory=dict)
 
 
 def _fingerprint(settings: BuildSettings, configs: Mapping[str, Any],
