@@ -51,6 +51,11 @@ def check_workers(workers: int | None, *, scheduler: str | None = None) -> None:
                           "(--scheduler)")
 
 
+#: Seconds to wait for a dask scheduler named by address before giving up (dask's own
+#: connect timeout is also 30 s).
+SCHEDULER_TIMEOUT_S = 30.0
+
+
 @contextlib.contextmanager
 def dask_client(*, workers: int, scheduler: str | None) -> Iterator[Any]:
     """A ``distributed.Client`` on a scheduler address or on a new local cluster.
@@ -62,7 +67,15 @@ def dask_client(*, workers: int, scheduler: str | None) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError) as exc:
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise ConfigError(f"cannot reach the dask scheduler {scheduler!r} within "
+                              f"{SCHEDULER_TIMEOUT_S:g} s ({reason}); start it (`dask "
+                              "scheduler`), check the address, or leave scheduler= (CLI "
+                              "--scheduler) out to run locally") from None
+        with client:
             yield client
         return
     with (

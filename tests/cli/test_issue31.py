@@ -43,3 +43,22 @@ def test_item31_08_build_names_the_failure_reasons_and_where_to_see_them(tmp_pat
     assert "1 input(s) failed; most common reasons:" in result.stderr
     assert "1  not a CIF: no 'data_' block header" in result.stderr
     assert f"every failure: xrdsim peaks-info {out}.peaks.h5 --errors" in result.stderr
+
+
+def test_item31_04_an_unreachable_scheduler_is_one_line_and_exit_3(tmp_path, monkeypatch):
+    import socket
+
+    from xrdsim import parallel
+
+    monkeypatch.setattr(parallel, "SCHEDULER_TIMEOUT_S", 2.0)
+    with socket.socket() as sock:  # a free local port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = CliRunner().invoke(cli, ["build", str(TEST_DATA / "cifs" / "NiO_225_sym.cif"),
+                                      "-o", str(tmp_path / "d.zarr"), "--quiet",
+                                      "--scheduler", f"tcp://127.0.0.1:{port}",
+                                      "--manifest-dir", str(tmp_path)])
+    assert result.exit_code == 3, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach the dask scheduler "
+                                                   f"'tcp://127.0.0.1:{port}' within 2 s")
