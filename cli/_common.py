@@ -40,15 +40,34 @@ def handles_library_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def existing_inputs(paths: Any, *, param: str = "FILES") -> list[str]:
-    """``paths`` as given, after checking each names something (a file, a folder, or a
-    glob pattern with matches); a missing one is a usage error (exit code 2), as for
-    every command that takes input paths."""
+def existing_inputs(paths: Any, *, param: str = "FILES", kind: str = "patterns") -> list[str]:
+    """``paths`` as given, after checking each names something the command can read.
+
+    One rule for every command that takes input paths: a missing path, a glob pattern
+    without match, or a folder that holds nothing of ``kind`` (``"patterns"``: no file at
+    all; ``"structures"``: no ``.cif`` / ``.csv`` / ``.csv.gz`` file, sub-folders
+    included) is a usage error — exit code 2, one line naming it, nothing written.
+    """
+    from pathlib import Path
+
     from xrdsim.measured.paths import missing_inputs
 
     missing = missing_inputs(paths)
     if missing:
         raise click.BadParameter(f"no such file, folder or glob match: {', '.join(missing)}",
+                                 param_hint=param)
+    if kind == "structures":
+        from xrdsim.structures.sources import structure_files_in as contents
+        what = "no .cif, .csv or .csv.gz file (sub-folders included)"
+    else:
+        from xrdsim.measured.paths import pattern_files
+
+        def contents(folder):
+            return pattern_files([folder])
+        what = "no file"
+    empty = [str(p) for p in paths if Path(p).is_dir() and not contents(Path(p))]
+    if empty:
+        raise click.BadParameter(f"{', '.join(empty)}: folder holds {what}; nothing to read",
                                  param_hint=param)
     return [str(p) for p in paths]
 

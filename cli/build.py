@@ -6,7 +6,7 @@ import sys
 import warnings
 
 import click
-from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
+from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles_library_errors
 
 
 @click.command("build")
@@ -67,7 +67,8 @@ def build(sources, output, train_config, invariance_config, extra_split, views_t
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         summary = build_dataset(
-            sources, output, train_config=train_config, invariance_config=invariance_config,
+            existing_inputs(sources, param="SOURCES", kind="structures"), output,
+            train_config=train_config, invariance_config=invariance_config,
             extra_splits=extra,
             views_train=views_train, views_test=views_test, test_fraction=test_fraction,
             seed=seed, shard_size=shard_size, chunk_size=chunk_size, dtype=dtype,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
-from xrdsim_cli._common import echo_json, handles_library_errors
+from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles_library_errors
 
 
 @click.command("mix")
@@ -24,16 +26,26 @@ def mix(output, real, synthetic, ratio, overwrite, as_json) -> None:
     recipe in the dataset manifest.
 
     \b
-    Exit codes: 0 written; 2 usage error; 3 library error (too few synthetic
-    crystals for the ratio, output exists without --overwrite, ...).
+    Folders are searched with their sub-folders (`xrdsim sources -o extra/` writes
+    extra/aflow/ and extra/avogadro/).
+
+    \b
+    Exit codes: 0 written; 1 written, but some inputs (or files in them) could not be
+    read, each printed as "failed: SOURCE: reason"; 2 usage error (a missing input, a
+    folder without structure files); 3 library error (too few synthetic crystals for
+    the ratio, output exists without --overwrite, ...).
     """
     from xrdsim.structures.mix import mix_sources, recipe_path
 
-    recipe = mix_sources(output, real=real, synthetic=synthetic, ratio=ratio,
-                         overwrite=overwrite)
+    recipe = mix_sources(output, real=existing_inputs(real, param="--real", kind="structures"),
+                         synthetic=synthetic, ratio=ratio, overwrite=overwrite)
     if as_json:
         echo_json(recipe)
     else:
         click.echo(f"wrote {output}: {recipe['n_real']} real + {recipe['n_synthetic']} "
                    f"synthetic ({recipe['synthetic_space_groups']} space groups); recipe "
                    f"{recipe_path(output)}")
+    for failed in recipe["unreadable_inputs"]:
+        click.echo(f"failed: {failed['source']}: {failed['reason']}", err=True)
+    if recipe["unreadable_inputs"]:
+        sys.exit(EXIT_PARTIAL)

@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 import click
-from xrdsim_cli._common import EXIT_PARTIAL, echo_json, handles_library_errors
+from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles_library_errors
 
 #: Where the bundled default input lives inside the installed package.
 DEFAULT_INPUT_NAME = "xrdsim/data/default_structures.csv.gz"
@@ -69,7 +69,8 @@ def peaks(inputs, output, wavelength, two_theta_min, two_theta_max, symprec, wor
     """
     from xrdsim.peaks.job import write_peak_database
 
-    paths = list(inputs) if inputs else [default_input()]
+    paths = [Path(p) for p in existing_inputs(inputs, param="INPUTS", kind="structures")] \
+        if inputs else [default_input()]
     if not inputs and not quiet:
         click.echo(f"no INPUT given: using the bundled {DEFAULT_INPUT_NAME}", err=True)
     summary = write_peak_database(

@@ -24,6 +24,7 @@ The Python block runs as a script in a subprocess, with ``workers=2`` as written
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import shlex
 import shutil
@@ -138,6 +139,14 @@ def test_readme_commands_run_as_written(tmp_path, shared_data, monkeypatch):
     assert Path("data_manifests/mp20.json").is_file() and Path("nio.png").is_file()
     assert Path("predictions.json").is_file() and Path("runs/hand").is_dir()
     assert Path("mixed.csv.gz").is_file() and Path("instrument.yaml").is_file()
+    # what the commands produced, not only their exit codes (issue 31, item 3)
+    recipe = json.loads(Path("mixed.mix.json").read_text())
+    assert recipe["n_real"] == len(pd.read_csv("mp20_val.csv.gz")) + 2  # + extra/aflow, avogadro
+    assert recipe["unreadable_inputs"] == []
+    assert len(json.loads(Path("predictions.json").read_text())["files"]) == 2
+    import zarr
+
+    assert zarr.open_group("prepared.zarr", mode="r")["measured/patterns"].shape == (3, 12000)
 
 
 @pytest.mark.slow

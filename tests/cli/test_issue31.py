@@ -62,3 +62,54 @@ def test_item31_04_an_unreachable_scheduler_is_one_line_and_exit_3(tmp_path, mon
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot reach the dask scheduler "
                                                    f"'tcp://127.0.0.1:{port}' within 2 s")
+
+
+def test_item31_06_an_input_folder_with_nothing_to_read_is_exit_2_everywhere(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "sub").mkdir()  # an empty sub-folder holds nothing either
+    run = tmp_path / "run"
+    run.mkdir()
+    synth = tmp_path / "synth.csv.gz"
+    synth.write_bytes(b"")
+    commands = {
+        "prepare": ["prepare", empty, "-o", tmp_path / "p.zarr"],
+        "predict": ["predict", run, empty],
+        "hand predict": ["hand", "predict", run, empty],
+        "peaks": ["peaks", empty, "-o", tmp_path / "p.h5"],
+        "build": ["build", empty, "-o", tmp_path / "d.zarr", "--manifest-dir", tmp_path],
+        "mix": ["mix", "-o", tmp_path / "m.csv.gz", "--real", empty, "--synthetic", synth,
+                "--ratio", "1"],
+    }
+    for name, args in commands.items():
+        result = _run(*args)
+        assert result.exit_code == 2, (name, result.output)
+        assert f"{empty}: folder holds no" in result.output, (name, result.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "run", "synth.csv.gz"]
+
+
+def test_item31_03_structure_folders_are_searched_with_their_sub_folders(tmp_path):
+    from xrdsim.structures.sources import iter_cif_sources
+
+    for sub in ("aflow", "avogadro"):
+        (tmp_path / "extra" / sub).mkdir(parents=True)
+    (tmp_path / "extra" / "aflow" / "NiO.cif").write_text(
+        (TEST_DATA / "cifs" / "NiO_225_sym.cif").read_text())
+    (tmp_path / "extra" / "avogadro" / "LiOH.cif").write_text(
+        (TEST_DATA / "cifs" / "LiOH-H2O_12.cif").read_text())
+    (tmp_path / "extra" / "sources.json").write_text("{}")
+    ids = [s.structure_id for s in iter_cif_sources([tmp_path / "extra"])]
+    assert ids == ["NiO", "LiOH"]
+
+
+def test_item31_03_mix_reports_an_input_that_contributes_nothing(tmp_path):
+    real = tmp_path / "extra" / "aflow"
+    real.mkdir(parents=True)
+    (real / "NiO.cif").write_text((TEST_DATA / "cifs" / "NiO_225_sym.cif").read_text())
+    (real / "broken.cif").write_text("")  # an empty file: listed as unreadable
+    out = tmp_path / "m.csv.gz"
+    result = _run("mix", "-o", out, "--real", tmp_path / "extra", "--synthetic",
+                  TEST_DATA / "cifs" / "NiO_225_sym.cif", "--ratio", "0")
+    assert result.exit_code == 1, result.output
+    assert "wrote" in result.stdout and "1 real + 0 synthetic" in result.stdout
+    assert f"failed: {real / 'broken.cif'}: " in result.stderr

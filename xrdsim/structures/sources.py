@@ -66,6 +66,18 @@ def _as_paths(inputs: str | PathLike | Iterable[str | PathLike]) -> list[Path]:
     return [Path(p) for p in inputs]
 
 
+def structure_files_in(folder: Path) -> list[Path]:
+    """The ``.cif`` / ``.csv`` / ``.csv.gz`` entries of ``folder`` and of its sub-folders,
+    sorted by path; hidden files and folders (``.git``) are skipped. Every command that takes
+    structure folders (``peaks``, ``build``, ``mix``, ``sources --dedupe``) reads them so."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root) / name for name in files + dirs
+                     if not name.startswith(".") and _suffix_kind(Path(name)))
+    return sorted(found)
+
+
 def _suffix_kind(path: Path) -> str | None:
     name = path.name.lower()
     if name.endswith(CSV_SUFFIXES):
@@ -85,8 +97,8 @@ def iter_cif_sources(
 
     Args:
         inputs: a path or paths: ``.cif`` files, ``.csv`` / ``.csv.gz`` files with a
-            CIF-text column, or folders (their ``*.cif``, ``*.csv``, ``*.csv.gz`` files,
-            sorted by name, not recursive).
+            CIF-text column, or folders (their ``*.cif``, ``*.csv``, ``*.csv.gz`` files
+            and those of their sub-folders, :func:`structure_files_in`).
         cif_column: CSV column with the CIF text; default: the column named ``cif``
             (case-insensitive).
         id_column: CSV column with the structure ids; default ``material_id`` when
@@ -101,13 +113,13 @@ def iter_cif_sources(
     listed: list[Path | StructureError] = []
     for path in _as_paths(inputs):
         if path.is_dir():
-            entries = sorted(p for p in path.iterdir() if _suffix_kind(p))
+            entries = structure_files_in(path)
             for odd in (p for p in entries if not p.is_file()):
-                if not odd.is_dir():  # a sub-folder named x.cif is simply not searched
+                if not odd.is_dir():  # a sub-folder named x.cif is searched, not read
                     listed.append(StructureError(str(odd), _not_a_file_reason(odd)))
             if not entries:
                 listed.append(StructureError(str(path), "folder holds no .cif, .csv or .csv.gz "
-                                             "files (sub-folders are not searched)"))
+                                             "files (sub-folders included)"))
             listed.extend(p for p in entries if p.is_file())
         elif path.is_file():
             listed.append(path)
