@@ -78,6 +78,27 @@ def warn_deprecated(old: str, new: str) -> None:
                f"use `xrdsim {new}`", err=True)
 
 
+def echo_warning(source: str, message: str) -> None:
+    """``warning: SOURCE: message`` on stderr, the source once (readers' warnings already
+    start with the file)."""
+    text = message if message.startswith(source) else f"{source}: {message}"
+    click.echo(f"warning: {text}", err=True)
+
+
+@contextlib.contextmanager
+def echoed_warnings() -> Iterator[None]:
+    """Print the library's ``UserWarning`` s as ``warning: …`` lines (no Python source-file
+    prefix), after the block."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            click.echo(f"warning: {w.message}", err=True)
+
+
 def echo_json(obj: Any) -> None:
     """Print ``obj`` as indented JSON on stdout."""
     click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sys
-import warnings
 
 import click
-from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles_library_errors
+from xrdsim_cli._common import (
+    EXIT_PARTIAL,
+    echo_json,
+    echoed_warnings,
+    existing_inputs,
+    handles_library_errors,
+)
 
 
 @click.command("build")
@@ -64,8 +69,7 @@ def build(sources, output, train_config, invariance_config, extra_split, views_t
             raise click.BadParameter(f"expected NAME=CONFIG, got {item!r}",
                                      param_hint="--extra-split")
         extra[split] = config
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
+    with echoed_warnings():
         summary = build_dataset(
             existing_inputs(sources, param="SOURCES", kind="structures"), output,
             train_config=train_config, invariance_config=invariance_config,
@@ -74,9 +78,6 @@ def build(sources, output, train_config, invariance_config, extra_split, views_t
             seed=seed, shard_size=shard_size, chunk_size=chunk_size, dtype=dtype,
             workers=workers, scheduler=scheduler, resume=resume, overwrite=overwrite,
             manifest_dir=manifest_dir, name=name, progress=not quiet)
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            click.echo(f"warning: {w.message}", err=True)
     info = {"path": str(summary.path), "manifest": str(summary.manifest_path),
             "n_structures": summary.n_structures, "n_failed": summary.n_failed,
             "n_patterns": summary.n_patterns, "shards_written": summary.shards_written,

@@ -10,7 +10,13 @@ from __future__ import annotations
 import sys
 
 import click
-from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles_library_errors
+from xrdsim_cli._common import (
+    EXIT_PARTIAL,
+    echo_json,
+    echoed_warnings,
+    existing_inputs,
+    handles_library_errors,
+)
 
 
 @click.group("hand")
@@ -63,10 +69,11 @@ def predict(model_dir, files, wavelength, force_wavelength, background, top_k, a
 
     from xrdsim.measured.paths import pattern_files
 
-    results = predict_hand(model_dir, pattern_files(existing_inputs(files)),
-                           wavelength=wavelength, top_k=top_k,
-                           background=None if background == "none" else background,
-                           force_wavelength=force_wavelength)
+    with echoed_warnings():
+        results = predict_hand(model_dir, pattern_files(existing_inputs(files)),
+                               wavelength=wavelength, top_k=top_k,
+                               background=None if background == "none" else background,
+                               force_wavelength=force_wavelength)
     if as_json:
         echo_json(results)
     else:

@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 import click
-from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles_library_errors
+from xrdsim_cli._common import (
+    EXIT_PARTIAL,
+    echo_json,
+    echo_warning,
+    existing_inputs,
+    handles_library_errors,
+)
 
 
 @click.command("predict")
@@ -80,7 +86,7 @@ def predict(run, files, wavelength, force_wavelength, to_wavelength, background,
 
 def _echo_record(r: dict) -> None:
     for message in r.get("warnings", []):
-        click.echo(f"warning: {r['source']}: {message}", err=True)
+        echo_warning(r["source"], message)
     if "error" in r:
         click.echo(f"error: {r['source']}: {r['error']}", err=True)
         return

@@ -5,7 +5,13 @@ from __future__ import annotations
 import sys
 
 import click
-from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles_library_errors
+from xrdsim_cli._common import (
+    EXIT_PARTIAL,
+    echo_json,
+    echo_warning,
+    existing_inputs,
+    handles_library_errors,
+)
 
 
 @click.command("prepare")
@@ -70,8 +76,7 @@ def prepare(files, output, wavelength, force_wavelength, to_wavelength, backgrou
         where = summary.output or "nothing written (no file could be prepared)"
         click.echo(f"prepared {len(summary.sources)} of {n} file(s) -> {where}")
         for source, message in summary.warnings:
-            text = message if message.startswith(source) else f"{source}: {message}"
-            click.echo(f"warning: {text}", err=True)
+            echo_warning(source, message)
         for source, reason in summary.errors:
             click.echo(f"failed: {source}: {reason}", err=True)
     if summary.errors:

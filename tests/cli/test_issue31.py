@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from xrdsim_cli.main import cli
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 
 
@@ -113,3 +116,30 @@ def test_item31_03_mix_reports_an_input_that_contributes_nothing(tmp_path):
     assert result.exit_code == 1, result.output
     assert "wrote" in result.stdout and "1 real + 0 synthetic" in result.stdout
     assert f"failed: {real / 'broken.cif'}: " in result.stderr
+
+
+def test_item31_07_pattern_warnings_name_the_file_once_and_real_options(tmp_path, shared_data,
+                                                                          capsys):
+    from xrdsim_cli._common import echo_warning
+
+    from xrdsim.measured.readers import read_pattern
+
+    mno = (shared_data / "patterns" / "autoxrd_examples" / "MnO.xy").read_text().splitlines()
+    rows = [ln for ln in mno if ln.strip() and ln.strip()[0].isdigit()]
+    x, y = rows[0].split()[:2]
+    scan = tmp_path / "neg.xy"  # one negative count: the reader warns
+    scan.write_text("\n".join([f"{x} -5"] + rows[1:]) + "\n")
+    with pytest.warns(UserWarning) as caught:
+        read_pattern(scan, wavelength="CuKa")
+    message = str(caught[0].message)
+    assert "--clip-negative" in message and "prepare_pattern(clip_negative=True)" in message
+    echo_warning(str(scan), message)
+    printed = capsys.readouterr().err
+    assert printed.count(str(scan)) == 1 and printed.startswith(f"warning: {scan}: ")
+
+    from test_new_user import _hand_model
+
+    result = _run("hand", "predict", _hand_model(tmp_path), scan, "--wavelength", "CuKa")
+    assert result.exit_code == 0, result.output
+    assert f"warning: {scan}: 1 negative intensities" in result.stderr
+    assert "UserWarning" not in result.output and ".py:" not in result.stderr
