@@ -101,7 +101,7 @@ def _echo_record(r: dict) -> None:
     click.echo(f"{r['source']}{peaks}\n"
                f"  crystal system:   {cs['name']:<12} [{listed['cs']}]\n"
                f"  extinction group: {eg['symbol']:<12} [{listed['eg']}]\n"
-               f"  space group:      {sg['prediction']} {sg['symbol']:<8} [{listed['sg']}]")
+               + space_group_lines(sg, listed["sg"]))
     if r.get("unsure"):
         how = "calibrated" if r.get("calibrated") else "uncalibrated"
         click.echo(f"  unsure:           top crystal system has p = {cs['probability']:.2f} "
@@ -110,6 +110,19 @@ def _echo_record(r: dict) -> None:
         t = r["true"]
         click.echo(f"  labelled:         space group {t['space_group']}, crystal system "
                    f"{t['crystal_system']}, extinction group {t['extinction_group']}")
+
+
+def space_group_lines(sg: dict, listed: str) -> str:
+    """The space-group lines of one file, both rankings labelled: the headline is the SG
+    head of the predicted crystal system, the list ranks the joint p(cs)·p(sg|cs) — which
+    can put other systems' groups first, and leave the headline out, when the CS head is
+    undecided."""
+    text = (f"  space group:      {sg['prediction']} {sg['symbol']:<8} (SG head of the "
+            f"predicted crystal system)\n"
+            f"    by p(cs)·p(sg|cs): [{listed}]")
+    if all(c["label"] != sg["prediction"] for c in sg["top_k"]):
+        text += f"  ({sg['prediction']} ranks lower: its crystal system is not certain)"
+    return text
 
 
 def _echo_summary(s: dict) -> None:

@@ -143,3 +143,17 @@ def test_item31_07_pattern_warnings_name_the_file_once_and_real_options(tmp_path
     assert result.exit_code == 0, result.output
     assert f"warning: {scan}: 1 negative intensities" in result.stderr
     assert "UserWarning" not in result.output and ".py:" not in result.stderr
+
+
+def test_item31_14_both_space_group_rankings_are_labelled():
+    from xrdsim_cli.predict import space_group_lines
+
+    sg = {"prediction": 225, "symbol": "Fm-3m",
+          "top_k": [{"label": 139, "symbol": "I4/mmm", "probability": 0.2},
+                    {"label": 194, "symbol": "P6_3/mmc", "probability": 0.15}]}
+    text = space_group_lines(sg, "139 I4/mmm 0.200, 194 P6_3/mmc 0.150")
+    assert "225 Fm-3m    (SG head of the predicted crystal system)" in text
+    assert "by p(cs)·p(sg|cs): [139 I4/mmm" in text
+    assert "(225 ranks lower: its crystal system is not certain)" in text
+    sg["top_k"][1]["label"] = 225
+    assert "ranks lower" not in space_group_lines(sg, "")
