@@ -92,3 +92,19 @@ def holds_store_lock(argument: str) -> Callable[[Callable[..., Any]], Callable[.
         return wrapper
 
     return decorate
+
+
+def lock_holder(store: str | os.PathLike) -> str | None:
+    """Who holds the writer lock of ``store`` ("pid N on host H"), or None when no live
+    writer does (no lock, or a stale one of a dead process on this host)."""
+    path = lock_path(store)
+    if not (path.exists() or path.is_symlink()):
+        return None
+    holder = _holder(path)
+    if holder is None:
+        return f"an unreadable lock file {path}"
+    pid = holder.get("pid")
+    if holder.get("host") == socket.gethostname() and (
+            pid == os.getpid() or (isinstance(pid, int) and not _pid_alive(pid))):
+        return None  # this process's own lock, or a dead process's
+    return f"pid {pid} on host {holder.get('host')!r}, lock file {path}"
