@@ -163,7 +163,7 @@ def test_fast_reader_memory_is_flat_in_the_site_count():
 def test_peak_memory_budget_is_an_error_record(hostile_data, tmp_path, monkeypatch):
     """The per-structure memory budget is computed from the structure's numbers in the
     worker before the kernel runs, so it holds in dask workers as in-process."""
-    monkeypatch.setattr(job, "MAX_STRUCTURE_BYTES", 1e5)
+    monkeypatch.setattr(job, "MAX_STRUCTURE_BYTES", 1e3)
     good = str(hostile_data / "cifs" / "good_nacl.cif")
     write_peak_database([good], tmp_path / "m.h5", progress=False)
     with PeakDatabase(tmp_path / "m.h5") as db:
@@ -180,3 +180,19 @@ def test_a_lost_worker_task_is_an_error_record_for_its_chunk_only():
     lost = job._chunk_lost(chunk, RuntimeError("KilledWorker"))
     assert [r[:2] for r in lost] == [("error", "a.cif"), ("error", "b.cif")]
     assert all("worker died" in r[2] for r in lost)
+
+
+def test_peaks_overwrite_never_replaces_an_input_or_a_foreign_file(hostile_data, tmp_path):
+    from xrdsim.errors import DatasetError
+
+    cif = tmp_path / "a.cif"
+    cif.write_text((hostile_data / "cifs" / "good_nacl.cif").read_text())
+    with pytest.raises(DatasetError, match="never replaces an input"):
+        write_peak_database([str(cif)], cif, overwrite=True, progress=False)
+    other = tmp_path / "notes.h5"
+    other.write_bytes(b"my own data")
+    with pytest.raises(DatasetError, match="not written by `xrdsim peaks`"):
+        write_peak_database([str(cif)], other, overwrite=True, progress=False)
+    assert other.read_bytes() == b"my own data" and "NaCl" in cif.read_text()
+    write_peak_database([str(cif)], tmp_path / "p.h5", progress=False)
+    write_peak_database([str(cif)], tmp_path / "p.h5", overwrite=True, progress=False)
