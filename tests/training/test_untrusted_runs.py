@@ -127,3 +127,61 @@ def test_malformed_trees_are_refused(tmp_path):
     save_forests(tmp_path / "m.npz", {"cs": ForestArrays(**{**forest.__dict__, "left": loop})})
     with pytest.raises(TrainingError, match="malformed"):
         load_forests(tmp_path / "m.npz", ("cs",))
+
+
+def test_refusal_says_why_without_advice_to_disable_safety(tmp_path):
+    """Issue 30: the message quoted torch's advice to set weights_only=False."""
+    torch.save({"format": CHECKPOINT_FORMAT, "meta": _Payload(tmp_path / "x")},
+               tmp_path / "checkpoint.pt")
+    with pytest.raises(TrainingError) as info:
+        load_checkpoint(tmp_path)
+    message = str(info.value)
+    assert "weights_only=False" not in message and "weights_only" not in message.replace(
+        "xrdsim loads only", "")
+    assert "could run code" in message and "exec" in message and "\n" not in message
+
+
+def _saved(tmp_path):
+    config = TrainConfig(model=ModelConfig(width=4, depth=2, embed_dim=16, projector_dim=32,
+                                           pool_length=4))
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
+    save_checkpoint(tmp_path, model=model, optimizer=opt, scheduler=sched, epoch=1,
+                    config=config, history=[])
+    return torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+
+
+@pytest.mark.parametrize("damage", ["rng_numpy", "rng_python", "nested", "scalar", "torch_rng"])
+def test_damaged_checkpoint_metadata_is_one_error(tmp_path, damage):
+    payload = _saved(tmp_path)
+    meta = json.loads(payload["meta"])
+    if damage == "rng_numpy":
+        meta["rng_numpy"] = ["MT19937", [-1] * 3, 0, 0, 0.0]
+    elif damage == "rng_python":
+        meta["rng_python"] = [3, ["a"], None]
+    elif damage == "nested":
+        payload["meta"] = "[" * 5000 + "]" * 5000
+    elif damage == "scalar":
+        payload["meta"] = "5"
+    else:
+        payload["rng_torch"] = torch.zeros(3, dtype=torch.float64)
+    if damage not in ("nested", "scalar"):
+        payload["meta"] = json.dumps(meta)
+    torch.save(payload, tmp_path / "checkpoint.pt")
+    with pytest.raises(TrainingError, match="damaged|lacks its metadata") as info:
+        load_checkpoint(tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_weights_that_do_not_fit_the_architecture_are_refused(tmp_path):
+    from xrdsim_training.checkpoint import load_weights
+
+    _saved(tmp_path)
+    loaded = load_checkpoint(tmp_path)
+    from xrdsim_training.models import XrdNet
+
+    model = XrdNet(loaded["config"].model)
+    loaded["model"] = {"weight": torch.zeros(2, 3)}  # the Linear it saved, not this network
+    with pytest.raises(TrainingError, match="do not fit the architecture"):
+        load_weights(model, loaded, source="x")
