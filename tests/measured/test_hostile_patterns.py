@@ -105,7 +105,6 @@ def test_prepare_overwrite_replaces_only_its_own_store(hostile_data, tmp_path):
     """Issue 30: `prepare mydata -o mydata --overwrite` deleted the inputs; it replaced a
     dataset store, and a store being written, without looking."""
     import json
-    import socket
 
     from xrdsim.errors import DatasetError
 
@@ -128,10 +127,19 @@ def test_prepare_overwrite_replaces_only_its_own_store(hostile_data, tmp_path):
     first = (mine / "zarr.json").read_bytes()
     prepare_files([folder / "a.xy", folder / "a.xy"], mine, wavelength="CuKa1", overwrite=True)
     assert (mine / "zarr.json").is_file() and (mine / "zarr.json").read_bytes() == first
-    lock = tmp_path / "p.zarr.lock"  # a live writer (this test's parent) holds it
-    lock.write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname(),
-                                "started": 0}))
-    with pytest.raises(DatasetError, match="locked|being written"):
-        prepare_files([folder], mine, wavelength="CuKa1", overwrite=True)
+    import subprocess
+    import sys
+
+    hold = ("import sys, time\nfrom xrdsim.dataset.lock import store_lock\n"
+            "with store_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", hold, str(mine)], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(DatasetError, match="locked by a running writer"):
+            prepare_files([folder], mine, wavelength="CuKa1", overwrite=True)
+    finally:
+        proc.kill()
+        proc.wait()
     assert (mine / "zarr.json").is_file()
     assert not list(tmp_path.glob(".p.zarr.creating-*"))
