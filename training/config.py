@@ -87,10 +87,13 @@ class ModelConfig:
     view_background: str = "snip"
 
     def __post_init__(self) -> None:
-        lo, hi = (float(v) for v in self.view_two_theta)
+        try:
+            lo, hi = (float(v) for v in self.view_two_theta)
+        except (TypeError, ValueError):
+            lo = hi = math.nan
         if not 0.0 <= lo < hi <= 120.0:
             raise ConfigError(f"model.view_two_theta must be (lo, hi) with 0 ≤ lo < hi ≤ 120 "
-                              f"degrees 2θ, got {self.view_two_theta!r}")
+                              f"degrees 2θ, got {brief(self.view_two_theta)}")
         object.__setattr__(self, "view_two_theta", (lo, hi))
         if self.view_background not in VIEW_BACKGROUNDS:
             raise ConfigError(f"model.view_background must be one of {VIEW_BACKGROUNDS}, got "
@@ -146,7 +149,7 @@ class ModelConfig:
         data = dict(_known(cls, data, "model"))
         if saved and "view_two_theta" not in data and "view_background" not in data:
             data.update(LEGACY_VIEW)
-        if "view_two_theta" in data:
+        if isinstance(data.get("view_two_theta"), list):
             data["view_two_theta"] = tuple(data["view_two_theta"])
         return cls(**data)
 

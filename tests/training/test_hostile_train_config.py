@@ -17,6 +17,8 @@ CASES = [
     ("train_seed_1e23.yaml", r"seed must be an integer in \[0, 9223372036854775807\]"),
     ("train_model_5.yaml", r"model must be a mapping"),
     ("train_device_cudaXYZ.yaml", r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    ("train_view_two_theta_abc.yaml", r"view_two_theta must be \(lo, hi\) .*got 'abc'"),
+    ("train_view_two_theta_3.yaml", r"view_two_theta must be \(lo, hi\) .*got \(5, 60, 90\)"),
 ]
 
 
