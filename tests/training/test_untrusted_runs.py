@@ -185,3 +185,29 @@ def test_weights_that_do_not_fit_the_architecture_are_refused(tmp_path):
     loaded["model"] = {"weight": torch.zeros(2, 3)}  # the Linear it saved, not this network
     with pytest.raises(TrainingError, match="do not fit the architecture"):
         load_weights(model, loaded, source="x")
+
+
+@pytest.mark.parametrize("value", ["-1", "1e-300", "0", "NaN", "\"abc\"", "100", "true"])
+def test_calibration_temperatures_out_of_range_are_refused(tmp_path, value):
+    """Issue 30: T = −1 reversed the ranking and was still called calibrated; 1e-300 printed
+    p = 1.000, 0 or NaN printed nan."""
+    from xrdsim_training.calibration import CALIBRATION_FILE, TASK_PROBS, load_temperatures
+
+    good = {task: {"temperature": 1.5} for task in TASK_PROBS}
+    (tmp_path / CALIBRATION_FILE).write_text(json.dumps(good))
+    assert load_temperatures(tmp_path) == dict.fromkeys(TASK_PROBS, 1.5)
+    good[sorted(TASK_PROBS)[0]] = {"temperature": "placeholder"}
+    text = json.dumps(good).replace('"placeholder"', value)
+    (tmp_path / CALIBRATION_FILE).write_text(text)
+    with pytest.raises(TrainingError, match=r"temperature must be a number in \[0\.05, 20\]"):
+        load_temperatures(tmp_path)
+
+
+def test_calibration_file_that_is_a_fifo_is_refused_unread(tmp_path):
+    import os
+
+    from xrdsim_training.calibration import CALIBRATION_FILE, load_temperatures
+
+    os.mkfifo(tmp_path / CALIBRATION_FILE)
+    with pytest.raises(TrainingError, match="not a regular file"):
+        load_temperatures(tmp_path)
