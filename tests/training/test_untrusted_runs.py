@@ -211,3 +211,90 @@ def test_calibration_file_that_is_a_fifo_is_refused_unread(tmp_path):
     os.mkfifo(tmp_path / CALIBRATION_FILE)
     with pytest.raises(TrainingError, match="not a regular file"):
         load_temperatures(tmp_path)
+
+
+def _hand_dir(tmp_path, forests=None, settings=None):
+    """A HAND model folder of tiny real forests (or the ``forests`` given)."""
+    from sklearn.ensemble import ExtraTreesClassifier
+    from xrdsim_training.hand_forest import save_forests
+
+    if forests is None:
+        x = np.random.default_rng(0).normal(size=(40, 11))
+        forests = {t: ForestArrays.from_sklearn(ExtraTreesClassifier(
+            n_estimators=2, random_state=0).fit(x, np.arange(40) % 3 + (1 if t == "space_group"
+                                                                       else 0)))
+            for t in ("crystal_system", "extinction_group", "space_group")}
+    save_forests(tmp_path / MODEL_FILE, forests)
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(
+        {"format": "xrdsim-hand/2", "settings": settings or {}, "tasks": []}))
+    return forests
+
+
+def test_sound_hand_folder_loads(tmp_path):
+    _hand_dir(tmp_path)
+    assert set(HandModel.load(tmp_path).classifiers) == {"crystal_system", "extinction_group",
+                                                         "space_group"}
+
+
+@pytest.mark.parametrize(("damage", "match"), [
+    ("truncated", "not a HAND model of plain arrays"),
+    ("negative_class", "class labels must increase within \\[0, 6\\]"),
+    ("class_7", "class labels must increase within \\[0, 6\\]"),
+    ("no_settings", "HAND settings must be a mapping"),
+    ("settings_1e308", "invalid HAND settings count_max_deg"),
+    ("settings_string", "expected a finite whole number"),
+    ("hand_json_list", "format"),
+    ("chain", "deeper than 500 levels"),
+])
+def test_damaged_hand_folders_are_one_error(tmp_path, damage, match):
+    """Issue 30: 13 tracebacks from truncated npz, out-of-range classes, bad hand.json and
+    settings of 1e308; a negative class printed "cubic"; a chain-shaped tree cost 30 s a
+    pattern."""
+    forests = _hand_dir(tmp_path)
+    cs = forests["crystal_system"]
+    if damage == "truncated":
+        data = (tmp_path / MODEL_FILE).read_bytes()
+        (tmp_path / MODEL_FILE).write_bytes(data[: len(data) // 2])
+    elif damage in ("negative_class", "class_7"):
+        classes = cs.classes + (-1 if damage == "negative_class" else 5)
+        _hand_dir(tmp_path, {**forests, "crystal_system": ForestArrays(
+            **{**cs.__dict__, "classes": classes})})
+    elif damage == "no_settings":
+        (tmp_path / SETTINGS_FILE).write_text(json.dumps({"format": "xrdsim-hand/2"}))
+    elif damage == "settings_1e308":
+        _hand_dir(tmp_path, forests, {"count_max_deg": 1e308})
+    elif damage == "settings_string":
+        _hand_dir(tmp_path, forests, {"n_positions": "10"})
+    elif damage == "hand_json_list":
+        (tmp_path / SETTINGS_FILE).write_text("[1, 2]")
+    else:  # one tree of 600 nodes, each inner node's left child a leaf: a chain
+        m = 1201
+        left = np.full(m, -1)
+        right = np.full(m, -1)
+        inner = np.arange(0, m - 1, 2)
+        left[inner], right[inner] = inner + 1, inner + 2
+        chain = ForestArrays(classes=cs.classes, roots=np.array([0]), left=left, right=right,
+                             feature=np.zeros(m, dtype=np.int64), threshold=np.zeros(m),
+                             nan_left=np.zeros(m, dtype=bool),
+                             value=np.ones((m, cs.classes.size)))
+        _hand_dir(tmp_path, {**forests, "crystal_system": chain})
+    with pytest.raises(TrainingError, match=match) as info:
+        HandModel.load(tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_hand_arrays_declaring_gigabytes_are_refused_before_reading(tmp_path):
+    """A small file whose .npy header asks for 80 GB: refused from the header alone."""
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    _hand_dir(tmp_path)
+    header = io.BytesIO()
+    npy.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                        "shape": (10**10,)})
+    with zipfile.ZipFile(tmp_path / MODEL_FILE, "a") as z:
+        z.writestr("space_group.extra.npy", header.getvalue() + bytes(64))
+    with pytest.raises(TrainingError, match="GiB once read"):
+        HandModel.load(tmp_path)
