@@ -195,18 +195,19 @@ def test_series_inputs_that_once_crashed_are_one_error(tmp_path, hostile_data):
 
     cif = str(hostile_data / "cifs" / "good_nacl.cif")
     bomb = str(hostile_data / "configs" / "sim_alias_bomb.yaml")
-    res = CliRunner().invoke(cli, ["series", cif, "-o", str(tmp_path / "s.zarr"), "--config",
+    res = CliRunner().invoke(cli, ["series", "simulate", cif, "-o", str(tmp_path / "s.zarr"),
+                                   "--config",
                                    bomb])
     assert res.exit_code == 3 and "YAML aliases" in res.output, res.output
     taken = tmp_path / "notes.txt"
     taken.write_text("mine")
-    res = CliRunner().invoke(cli, ["series", cif, "-o", str(taken), "--steps", "10"])
+    res = CliRunner().invoke(cli, ["series", "simulate", cif, "-o", str(taken), "--steps", "10"])
     assert res.exit_code == 3 and "not a series store" in res.output, res.output
     assert taken.read_text() == "mine"
     binary = tmp_path / "values.csv"
     binary.write_bytes(bytes(range(256)) * 4)
     scan = str(hostile_data / "patterns" / "good.xy")
-    res = CliRunner().invoke(cli, ["series-prepare", scan, "-o", str(tmp_path / "m.zarr"),
+    res = CliRunner().invoke(cli, ["series", "prepare", scan, "-o", str(tmp_path / "m.zarr"),
                                    "--name", "m", "--variable", "pressure", "--values",
                                    str(binary),
                                    "--wavelength", "CuKa1"])

@@ -191,7 +191,11 @@ def test_weights_that_do_not_fit_the_architecture_are_refused(tmp_path):
 def test_calibration_temperatures_out_of_range_are_refused(tmp_path, value):
     """Issue 30: T = −1 reversed the ranking and was still called calibrated; 1e-300 printed
     p = 1.000, 0 or NaN printed nan."""
-    from xrdsim_training.calibration import CALIBRATION_FILE, TASK_PROBS, load_temperatures
+    from xrdsim_training.evaluation.temperature import (
+        CALIBRATION_FILE,
+        TASK_PROBS,
+        load_temperatures,
+    )
 
     good = {task: {"temperature": 1.5} for task in TASK_PROBS}
     (tmp_path / CALIBRATION_FILE).write_text(json.dumps(good))
@@ -206,7 +210,7 @@ def test_calibration_temperatures_out_of_range_are_refused(tmp_path, value):
 def test_calibration_file_that_is_a_fifo_is_refused_unread(tmp_path):
     import os
 
-    from xrdsim_training.calibration import CALIBRATION_FILE, load_temperatures
+    from xrdsim_training.evaluation.temperature import CALIBRATION_FILE, load_temperatures
 
     os.mkfifo(tmp_path / CALIBRATION_FILE)
     with pytest.raises(TrainingError, match="not a regular file"):
@@ -216,7 +220,7 @@ def test_calibration_file_that_is_a_fifo_is_refused_unread(tmp_path):
 def _hand_dir(tmp_path, forests=None, settings=None):
     """A HAND model folder of tiny real forests (or the ``forests`` given)."""
     from sklearn.ensemble import ExtraTreesClassifier
-    from xrdsim_training.hand_forest import save_forests
+    from xrdsim_training.hand.forest import save_forests
 
     if forests is None:
         x = np.random.default_rng(0).normal(size=(40, 11))
