@@ -58,7 +58,7 @@ def check_replaceable(output: str | os.PathLike, *, expected: str, command: str,
         command: the command's name, for the message (``"xrdsim prepare"``).
         inputs: the command's input paths; the output may be none of them and hold none.
     """
-    from xrdsim.dataset.lock import lock_holder
+    from xrdsim.store_lock import lock_holder
 
     output = Path(output)
     if not (output.exists() or output.is_symlink()):

@@ -59,7 +59,7 @@ def test_second_writer_is_refused_and_stale_lock_taken_over(peak_db, tmp_path):
     import subprocess
     import sys
 
-    from xrdsim.dataset.lock import lock_path, store_lock
+    from xrdsim.store_lock import lock_path, store_lock
 
     out = tmp_path / "d.zarr"
     with store_lock(out):

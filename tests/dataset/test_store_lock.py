@@ -10,12 +10,12 @@ import textwrap
 
 import pytest
 
-from xrdsim.dataset.lock import lock_holder, lock_path, store_lock
 from xrdsim.errors import DatasetError
+from xrdsim.store_lock import lock_holder, lock_path, store_lock
 
 _HOLD = textwrap.dedent("""
     import sys, time
-    from xrdsim.dataset.lock import store_lock
+    from xrdsim.store_lock import store_lock
     with store_lock(sys.argv[1]):
         print("held", flush=True)
         time.sleep(120)
@@ -46,7 +46,7 @@ def test_contenders_never_hold_the_lock_together(tmp_path):
     fails if a second holder exists (before: two holders in 16–26 of 40 rounds)."""
     script = textwrap.dedent(f"""
         import os, sys
-        from xrdsim.dataset.lock import store_lock
+        from xrdsim.store_lock import store_lock
         from xrdsim.errors import DatasetError
         store, marker = {str(tmp_path / 'd.zarr')!r}, {str(tmp_path / 'marker')!r}
         held = clashes = 0

@@ -130,7 +130,7 @@ def test_prepare_overwrite_replaces_only_its_own_store(hostile_data, tmp_path):
     import subprocess
     import sys
 
-    hold = ("import sys, time\nfrom xrdsim.dataset.lock import store_lock\n"
+    hold = ("import sys, time\nfrom xrdsim.store_lock import store_lock\n"
             "with store_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(120)")
     proc = subprocess.Popen([sys.executable, "-c", hold, str(mine)], stdout=subprocess.PIPE,
                             text=True)

@@ -289,9 +289,9 @@ def prepare_files(
             preset name (checked before any file is read).
         DatasetError: ``output`` exists without ``overwrite``.
     """
-    from xrdsim.dataset.lock import store_lock
     from xrdsim.measured.paths import pattern_files
     from xrdsim.outputs import check_replaceable
+    from xrdsim.store_lock import store_lock
 
     output = Path(output)
     if wavelength is not None:
