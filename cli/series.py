@@ -25,13 +25,12 @@ def _structures(paths: tuple[Path, ...]) -> list:
 
 
 def _series_config(path: Path | None, overrides: dict):
-    import yaml
-
+    from xrdsim.config_files import read_config_file
     from xrdsim.series.config import SeriesConfig
 
     data = {}
-    if path is not None:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if path is not None:  # the capped reader: size, depth, alias expansion (a 334-byte bomb)
+        data = read_config_file(path, what="series config") or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: a series config must be a mapping of settings")
     data.update({k: v for k, v in overrides.items() if v is not None})
@@ -111,8 +110,9 @@ def simulate(
     Exit codes: 0 written; 2 usage error; 3 library error (bad config, name exists).
     """
     from xrdsim.series.simulate import simulate_series
-    from xrdsim.series.store import write_series
+    from xrdsim.series.store import check_series_output, write_series
 
+    check_series_output(output)
     cfg = _series_config(
         config_path, {"variable": variable, "start": start, "stop": stop, "n_steps": n_steps}
     )
@@ -197,10 +197,11 @@ def prepare(files, output, name, variable, table, name_pattern, wavelength, over
     Exit codes: 0 written; 2 usage error; 3 library error (unreadable file, bad values).
     """
     from xrdsim.series.measured import measured_series, variables_from_csv, variables_from_names
-    from xrdsim.series.store import write_series
+    from xrdsim.series.store import check_series_output, write_series
 
     if (table is None) == (name_pattern is None):
         raise click.UsageError("give exactly one of --values CSV or --name-pattern REGEX")
+    check_series_output(output)
     files = list(files)
     values = (
         variables_from_csv(files, table)

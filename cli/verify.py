@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -24,11 +23,11 @@ def verify(store, manifest, as_json) -> None:
     or no checksums recorded.
     """
     from xrdsim.dataset.checksums import verify_store_integrity
+    from xrdsim.dataset.manifest import read_manifest
 
     expected = None
     if manifest is not None:
-        expected = json.loads(manifest.read_text(encoding="utf-8")).get("store", {}).get(
-            "checksums")
+        expected = read_manifest(manifest)["store"]["checksums"]
     report = verify_store_integrity(store, expected=expected)
     if as_json:
         echo_json(report)
@@ -38,5 +37,7 @@ def verify(store, manifest, as_json) -> None:
                    f"{len(report['mismatched'])} array(s) differing from their checksum")
         for item in report["missing"][:20] + report["mismatched"][:20]:
             click.echo(f"  - {item}")
+        for item in report["stray"][:20]:
+            click.echo(f"  - stray file (not a chunk; not read): {item}")
     if not report["ok"]:
         sys.exit(EXIT_PARTIAL)

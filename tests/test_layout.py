@@ -1,7 +1,8 @@
 """The trees follow the data flow: no stage imports a later one, and no import cycle.
 
 Engine (``xrdsim``): structures -> peaks -> simulation -> dataset; ``measured`` sits beside
-the flow. The shared ground (errors, grid, wavelengths, parallel, progress, versions, data)
+the flow. The shared ground (errors, grid, wavelengths, parallel, progress, versions, data, config
+files, the store lock, output replacement)
 is importable by all. Training (``xrdsim_training``, folder ``training/``): the ground
 (method list, config, runtime) -> the parts (models, simulator twin, losses, data,
 checkpoints) -> what uses a trained run (hand, evaluation, measured) -> the trainer; the
@@ -34,7 +35,7 @@ ALLOWED = {
     "series": {"structures", "peaks", "simulation", "measured"},
 }
 SHARED = {"errors", "grid", "wavelengths", "parallel", "progress", "versions", "data", "__init__",
-          "config_files"}
+          "config_files", "store_lock", "outputs"}
 
 
 def _module_name(path: Path, root: Path = PACKAGE, name: str = "xrdsim") -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -124,23 +125,73 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises pickle / zip / runtime errors alike
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise TrainingError(f"checkpoint {str(path)!r} is unreadable or holds more than tensors "
-                            f"({reason}); it is truncated, from xrdsim-checkpoint/1, or not from "
-                            "xrdsim — nothing in it was run; train again") from None
+        raise TrainingError(f"checkpoint {str(path)!r} refused: {_refusal(exc)}; nothing in "
+                            "it was run — train again") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise TrainingError(f"{str(path)!r} is not an xrdsim checkpoint ({CHECKPOINT_FORMAT}); "
                             "train again")
     try:
-        meta = json.loads(payload.pop("meta"))
+        meta = _meta(payload.pop("meta", None), str(path))
         payload["config"] = TrainConfig.from_dict(meta["config"], saved=True)
         payload["history"] = list(meta["history"])
         payload["rng"] = {"torch": payload.pop("rng_torch"), "cuda": payload.pop("rng_cuda"),
                           "numpy": meta["rng_numpy"], "python": meta["rng_python"]}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TrainingError(f"checkpoint {str(path)!r} lacks its metadata ({type(exc).__name__}: "
-                            f"{str(exc)[:100]}); train again") from None
+        _check_rng(payload["rng"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise TrainingError(f"checkpoint {str(path)!r} lacks its metadata or has it damaged "
+                            f"({type(exc).__name__}: {' '.join(str(exc).split())[:100]}); "
+                            "train again") from None
     return payload
+
+
+def _refusal(exc: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in xrdsim's words: what the
+    pickle asked for, never torch's advice to load it with ``weights_only=False``."""
+    import pickle
+
+    text = str(exc)
+    found = re.search(r"Unsupported [a-z]+: [^.\n]*", text)  # "... GLOBAL os.system was ..."
+    if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in text:
+        asked = f" ({found.group(0)[:160]})" if found else ""
+        return (f"its pickle asks for objects other than tensors, numbers, strings and "
+                f"containers{asked}, which could run code when loaded; xrdsim loads only "
+                "those (it is from xrdsim-checkpoint/1, or not from xrdsim)")
+    return (f"unreadable ({type(exc).__name__}; truncated or not a checkpoint: "
+            f"{' '.join(text.split())[:120]})")
+
+
+def _meta(raw: Any, source: str) -> dict[str, Any]:
+    """The checkpoint's JSON metadata, parsed within the config caps (size, depth, count)."""
+    from xrdsim.config_files import parse_config_text
+    from xrdsim.errors import ConfigError
+
+    if not isinstance(raw, str) or len(raw) > 64 << 20:
+        raise ValueError("metadata is not a JSON string of at most 64 MiB")
+    try:
+        meta = parse_config_text(raw, suffix=".json", source=f"checkpoint {source} metadata")
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("history"), list):
+        raise ValueError("metadata is not an object with a history list")
+    return meta
+
+
+def _check_rng(states: dict[str, Any]) -> None:
+    """Refuse RNG states that :func:`restore_rng_states` could not restore (ValueError)."""
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    if kind != "MT19937" or not isinstance(keys, list) or len(keys) != 624 or not all(
+            isinstance(k, int) and 0 <= k < 2**32 for k in keys) or not (
+            isinstance(pos, int) and 0 <= pos <= 624) or has_gauss not in (0, 1) or not (
+            isinstance(gauss, (int, float))):
+        raise ValueError("the NumPy RNG state is not an MT19937 state")
+    version, internal, gauss_next = states["python"]
+    if version != 3 or not isinstance(internal, list) or len(internal) != 625 or not all(
+            isinstance(k, int) and 0 <= k < 2**32 for k in internal) or not (
+            gauss_next is None or isinstance(gauss_next, float)):
+        raise ValueError("the Python RNG state is not a Mersenne Twister state")
+    if not (isinstance(states["torch"], torch.Tensor) and states["torch"].dtype == torch.uint8
+            and states["torch"].ndim == 1):
+        raise ValueError("the torch RNG state is not a byte tensor")
 
 
 def best_checkpoint(run_dir: str | Path) -> Path:
@@ -172,7 +223,15 @@ def load_weights(model: torch.nn.Module, payload: dict[str, Any], *, source: str
     """Load the checkpoint's weights into ``model`` after checking the architecture."""
     target = _unwrap(model)
     check_architecture(payload["config"].model, target.config, source=source)
-    target.load_state_dict(payload["model"])
+    weights = payload["model"]
+    expected = target.state_dict()
+    if not isinstance(weights, dict) or set(weights) != set(expected) or any(
+            not isinstance(weights[k], torch.Tensor) or weights[k].shape != v.shape
+            for k, v in expected.items()):
+        raise TrainingError(f"checkpoint {source!r}: its weights do not fit the architecture its "
+                            "config names (tensor names or shapes differ); it is damaged or "
+                            "not from xrdsim — train again")
+    target.load_state_dict(weights)
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:

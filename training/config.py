@@ -31,6 +31,9 @@ _MODEL_RANGES: dict[str, tuple[int, int]] = {
     "width": (1, 1024), "depth": (1, 12), "blocks_per_stage": (1, 32), "pool_length": (1, 12000),
     "embed_dim": (1, 65536), "projector_dim": (1, 65536), "n_extinction_groups": (0, 10000),
 }
+#: Most parameters a model may have (checked from the settings before any allocation; a
+#: 165 KB checkpoint once named an 8.3 GiB model, the largest settings 25 TiB).
+MAX_MODEL_PARAMETERS = 500_000_000
 #: Allowed [min, max] of the run's integers; seeds fit torch's 64-bit generator.
 _INT_RANGES: dict[str, tuple[int, int]] = {
     "epochs": (0, 1_000_000), "pretrain_epochs": (0, 1_000_000), "batch_size": (2, 65536),
@@ -84,10 +87,13 @@ class ModelConfig:
     view_background: str = "snip"
 
     def __post_init__(self) -> None:
-        lo, hi = (float(v) for v in self.view_two_theta)
+        try:
+            lo, hi = (float(v) for v in self.view_two_theta)
+        except (TypeError, ValueError):
+            lo = hi = math.nan
         if not 0.0 <= lo < hi <= 120.0:
             raise ConfigError(f"model.view_two_theta must be (lo, hi) with 0 ≤ lo < hi ≤ 120 "
-                              f"degrees 2θ, got {self.view_two_theta!r}")
+                              f"degrees 2θ, got {brief(self.view_two_theta)}")
         object.__setattr__(self, "view_two_theta", (lo, hi))
         if self.view_background not in VIEW_BACKGROUNDS:
             raise ConfigError(f"model.view_background must be one of {VIEW_BACKGROUNDS}, got "
@@ -98,6 +104,30 @@ class ModelConfig:
                     or not minimum <= value <= maximum):
                 raise ConfigError(f"model.{name} must be an integer in [{minimum}, {maximum}], "
                                   f"got {brief(value)}")
+        if self.parameter_bound() > MAX_MODEL_PARAMETERS:
+            raise ConfigError(
+                f"model of width {self.width}, depth {self.depth}, blocks_per_stage "
+                f"{self.blocks_per_stage}, pool_length {self.pool_length}, embed_dim "
+                f"{self.embed_dim}, projector_dim {self.projector_dim} has up to "
+                f"{self.parameter_bound():.3g} parameters (> {MAX_MODEL_PARAMETERS:.0e}, "
+                f"{MAX_MODEL_PARAMETERS * 4 / 2**30:.0f} GiB of float32 weights); refused "
+                "before anything is allocated — shrink these settings")
+
+    def parameter_bound(self) -> int:
+        """Upper bound of the network's parameter count, from the settings alone: stem,
+        residual stages (two k = 7 convolutions per block, a 1×1 shortcut per stage, batch
+        norms), the embedding, heads and the three-layer projector (``XrdNet``)."""
+        w, total, c_in = self.width, 15 * self.width + 4 * self.width, self.width
+        for stage in range(self.depth):
+            c_out = w * min(2**stage, 8)
+            block = 7 * c_in * c_out + 7 * c_out * c_out + c_in * c_out + 12 * c_out
+            total += block + (self.blocks_per_stage - 1) * (14 * c_out * c_out + 8 * c_out)
+            c_in = c_out
+        p = self.projector_dim
+        total += (c_in * self.pool_length + 1) * self.embed_dim
+        total += (self.embed_dim + 1) * (self.n_extinction_groups + 7 + 230 + 7)
+        total += self.embed_dim * p + 2 * p * p + 8 * p
+        return int(total + 3 * (self.depth * self.blocks_per_stage + 2))  # BN step counters
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -119,7 +149,7 @@ class ModelConfig:
         data = dict(_known(cls, data, "model"))
         if saved and "view_two_theta" not in data and "view_background" not in data:
             data.update(LEGACY_VIEW)
-        if "view_two_theta" in data:
+        if isinstance(data.get("view_two_theta"), list):
             data["view_two_theta"] = tuple(data["view_two_theta"])
         return cls(**data)
 

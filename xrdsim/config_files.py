@@ -72,6 +72,8 @@ def parse_config_text(text: str, *, suffix: str, source: str) -> Any:
             data = yaml.safe_load(text)
     except RecursionError:
         raise ConfigError(f"{source}: nested deeper than {MAX_DEPTH} levels; refused") from None
+    except ConfigError:
+        raise  # the alias and depth checks' own message, not "not valid YAML (...)"
     except (ValueError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ConfigError(f"{source}: not valid {kind} ({first})") from None

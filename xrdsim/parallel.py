@@ -106,6 +106,7 @@ def run_tasks(
     label: str = "working",
     progress: bool = True,
     weights: Sequence[int] | None = None,
+    on_error: Callable[[Any, Exception], Any] | None = None,
 ) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, func(items[index]))`` for every item, in completion order.
 
@@ -117,6 +118,9 @@ def run_tasks(
         label: progress-bar label.
         progress: show a progress bar on stderr.
         weights: progress units per item (e.g. structures per chunk); default 1 each.
+        on_error: ``on_error(item, exc)`` is the result of an item whose task failed on a
+            worker (a worker killed for memory: ``KilledWorker``), so one lost task
+            never aborts the batch; None: the exception propagates.
 
     Raises:
         ConfigError: for ``workers < 1`` or more than :func:`max_local_workers`.
@@ -153,7 +157,13 @@ def run_tasks(
                 submit_next()
             for future in running:
                 i = index.pop(future.key)
-                yield i, future.result()
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    if on_error is None:
+                        raise
+                    result = on_error(items[i], exc)
+                yield i, result
                 bar.update(weights[i])
                 future.release()
                 submit_next()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 from test_dataset import SMALL, make_small_peak_db
@@ -57,7 +59,7 @@ def test_second_writer_is_refused_and_stale_lock_taken_over(peak_db, tmp_path):
     import subprocess
     import sys
 
-    from xrdsim.dataset.lock import lock_path, store_lock
+    from xrdsim.store_lock import lock_path, store_lock
 
     out = tmp_path / "d.zarr"
     with store_lock(out):
@@ -150,3 +152,86 @@ def test_truncated_shard_is_a_clear_error_when_read(peak_db, tmp_path):
     data = ZarrStreamDataset(store, "train", batch_size=4, shuffle=False)
     with pytest.raises(TrainingError, match="store is damaged"):
         next(iter(data))
+
+
+@pytest.fixture(scope="module")
+def built_store(peak_db, tmp_path_factory):
+    return _build(peak_db, tmp_path_factory.mktemp("built") / "d.zarr")
+
+
+def _copy(store, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(store, tmp_path / "d.zarr"))
+
+
+def test_checksums_cover_array_metadata_and_the_structure_table(built_store, tmp_path):
+    """Issue 30: flipping the codec's byte order in a zarr.json left every chunk byte as it
+    was (verify passed, every pattern garbage); deleting the structure table's chunk made
+    every held-out structure read as train. Both are caught now, the second at every open."""
+    import json
+
+    store = _copy(built_store, tmp_path)
+    meta = store / "train" / "patterns" / "zarr.json"
+    text = meta.read_text()
+    flipped = text.replace('"endian": "little"', '"endian": "big"')
+    assert flipped != text
+    meta.write_text(flipped)
+    report = verify_store_integrity(store)
+    assert report["mismatched"] == ["train/patterns/zarr.json"] and not report["ok"]
+    with pytest.raises(DatasetError, match="damaged"):
+        check_store_for_reading(store)  # without --verify too: metadata is cheap to hash
+    meta.write_text(text)
+    assert verify_store_integrity(store)["ok"]
+    table = store / "structures"
+    chunk = next(p for p in sorted(table.rglob("c/0")) if p.is_file())
+    chunk.unlink()
+    with pytest.raises(DatasetError, match="damaged"):
+        check_store_for_reading(store)
+    assert not verify_store_integrity(store)["ok"]
+    assert json.loads((store / "zarr.json").read_text())["attributes"]["checksums"]
+
+
+def test_verify_reports_stray_and_truncated_files_without_crashing(built_store, tmp_path):
+    store = _copy(built_store, tmp_path)
+    (store / "train" / "patterns" / "c" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (store / "train" / "space_group" / "c" / "0.bak").write_bytes(b"x")
+    report = verify_store_integrity(store)
+    assert report["ok"] and report["stray"] == [
+        "train/patterns/c/.DS_Store", "train/space_group/c/0.bak"]
+    result = CliRunner().invoke(cli, ["verify", str(store)])
+    assert result.exit_code == 0 and "stray file" in result.output
+    meta = store / "invariance" / "patterns" / "zarr.json"
+    meta.write_text(meta.read_text()[:40])  # truncated
+    result = CliRunner().invoke(cli, ["verify", str(store)])
+    assert result.exit_code in (1, 3) and "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    root = store / "zarr.json"
+    root.write_text(root.read_text()[:40])
+    for command in (["verify", str(store)], ["inspect", str(store)]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 3 and "damaged" in result.output, result.output
+
+
+@pytest.mark.parametrize("content", ['{"format": "xrdsim-manifest/1", "store": {"checksums":'
+                                     ' {"a": {"b": 1}}}}', "5", "[1, 2]",
+                                     '{"format": "xrdsim-manifest/1", "store": 3}', "{"])
+def test_verify_refuses_malformed_manifests(built_store, tmp_path, content):
+    store = _copy(built_store, tmp_path)
+    manifest = tmp_path / "m.json"
+    manifest.write_text(content)
+    result = CliRunner().invoke(cli, ["verify", str(store), "--manifest", str(manifest)])
+    assert result.exit_code == 3 and "Traceback" not in result.output, result.output
+    assert str(manifest) in result.output
+
+
+def test_verify_does_not_wait_on_a_fifo_manifest(built_store, tmp_path):
+    import os
+
+    _copy(built_store, tmp_path)
+    fifo = tmp_path / "m.json"
+    os.mkfifo(fifo)
+    from xrdsim.dataset.manifest import read_manifest
+
+    with pytest.raises(DatasetError, match="not a regular file"):
+        read_manifest(fifo)

@@ -80,3 +80,66 @@ def test_batch_writes_every_good_file_and_records_every_bad_one(hostile_data, tm
     assert good == {"good.xy", "xrdml_good.xrdml", "xrdml_end_before_start.xrdml"}
     failed = {os.path.basename(s) for s, _ in summary.errors}
     assert failed == set(BAD) | {"flat.xy"}
+
+
+def test_pattern_folders_record_fifos_devices_and_bad_links(hostile_data, tmp_path):
+    """Issue 30: a folder's FIFOs, device links and dangling or looping links with a
+    pattern suffix are error records of the batch, not skipped without a word."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    (folder / "a.xy").write_bytes((hostile_data / "patterns" / "good.xy").read_bytes())
+    os.mkfifo(folder / "pipe.xy")
+    os.symlink("/dev/zero", folder / "zero.xy")
+    os.symlink(folder / "gone.xy", folder / "dangling.xy")
+    os.symlink(folder / "loop.xy", folder / "loop.xy")
+    summary = prepare_files([folder], tmp_path / "p.zarr", wavelength="CuKa1")
+    assert [os.path.basename(s) for s in summary.sources] == ["a.xy"]
+    reasons = {os.path.basename(src): why for src, why in summary.errors}
+    assert sorted(reasons) == ["dangling.xy", "loop.xy", "pipe.xy", "zero.xy"]
+    assert "not a regular file" in reasons["pipe.xy"] and "not a regular file" in reasons[
+        "zero.xy"]
+    assert "cannot read" in reasons["dangling.xy"] and "cannot read" in reasons["loop.xy"]
+
+
+def test_prepare_overwrite_replaces_only_its_own_store(hostile_data, tmp_path):
+    """Issue 30: `prepare mydata -o mydata --overwrite` deleted the inputs; it replaced a
+    dataset store, and a store being written, without looking."""
+    import json
+
+    from xrdsim.errors import DatasetError
+
+    folder = tmp_path / "mydata"
+    folder.mkdir()
+    good = (hostile_data / "patterns" / "good.xy").read_bytes()
+    (folder / "a.xy").write_bytes(good)
+    with pytest.raises(DatasetError, match="never replaces an input"):
+        prepare_files([folder], folder, wavelength="CuKa1", overwrite=True)
+    assert (folder / "a.xy").read_bytes() == good
+    other = tmp_path / "dataset.zarr"
+    other.mkdir()
+    (other / "zarr.json").write_text(json.dumps(
+        {"zarr_format": 3, "node_type": "group", "attributes": {"format": "xrdsim-dataset/1"}}))
+    with pytest.raises(DatasetError, match="not written by `xrdsim prepare`"):
+        prepare_files([folder], other, wavelength="CuKa1", overwrite=True)
+    assert (other / "zarr.json").is_file()
+    mine = tmp_path / "p.zarr"
+    prepare_files([folder], mine, wavelength="CuKa1")
+    first = (mine / "zarr.json").read_bytes()
+    prepare_files([folder / "a.xy", folder / "a.xy"], mine, wavelength="CuKa1", overwrite=True)
+    assert (mine / "zarr.json").is_file() and (mine / "zarr.json").read_bytes() == first
+    import subprocess
+    import sys
+
+    hold = ("import sys, time\nfrom xrdsim.store_lock import store_lock\n"
+            "with store_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", hold, str(mine)], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(DatasetError, match="locked by a running writer"):
+            prepare_files([folder], mine, wavelength="CuKa1", overwrite=True)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (mine / "zarr.json").is_file()
+    assert not list(tmp_path.glob(".p.zarr.creating-*"))

@@ -186,3 +186,29 @@ def test_measured_files_become_an_unlabelled_series_in_value_order(tmp_path):
     assert read_series(tmp_path / "m.zarr", "m").attrs["sources"][0].endswith("scan_3.0GPa.chi")
     with pytest.raises(ConfigError, match="no match"):
         variables_from_names(files, r"_([0-9.]+)K")
+
+
+def test_series_inputs_that_once_crashed_are_one_error(tmp_path, hostile_data):
+    """Issue 30: `series --config` read YAML with plain safe_load (an alias bomb); `-o` an
+    existing file and a binary --values CSV gave tracebacks."""
+    from xrdsim_cli.main import cli
+
+    cif = str(hostile_data / "cifs" / "good_nacl.cif")
+    bomb = str(hostile_data / "configs" / "sim_alias_bomb.yaml")
+    res = CliRunner().invoke(cli, ["series", "simulate", cif, "-o", str(tmp_path / "s.zarr"),
+                                   "--config",
+                                   bomb])
+    assert res.exit_code == 3 and "YAML aliases" in res.output, res.output
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    res = CliRunner().invoke(cli, ["series", "simulate", cif, "-o", str(taken), "--steps", "10"])
+    assert res.exit_code == 3 and "not a series store" in res.output, res.output
+    assert taken.read_text() == "mine"
+    binary = tmp_path / "values.csv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    scan = str(hostile_data / "patterns" / "good.xy")
+    res = CliRunner().invoke(cli, ["series", "prepare", scan, "-o", str(tmp_path / "m.zarr"),
+                                   "--name", "m", "--variable", "pressure", "--values",
+                                   str(binary),
+                                   "--wavelength", "CuKa1"])
+    assert res.exit_code == 3 and "not a readable UTF-8 CSV" in res.output, res.output

@@ -22,6 +22,9 @@ CASES = [
     ("sim_alias_bomb.yaml", r"more than 100000 values once its YAML aliases are expanded"),
     ("sim_deep.json", r"nested deeper than"),
     ("sim_deep.yaml", r"nested deeper than"),
+    ("sim_scan_start_150.yaml", r"scan_range\.start can reach 150\.0°, at or past the end of "
+                                r"the model grid \(120° 2θ\)"),
+    ("sim_final_crop_low_130.yaml", r"final_crop\.low can reach 130\.0°"),
 ]
 
 

@@ -145,9 +145,32 @@ def calibrate_run(run_dir: str | Path, *, data: str | Path, split: str = "equiva
 
 
 def load_temperatures(run_dir: str | Path) -> dict[str, float] | None:
-    """``{task: T}`` of ``RUN_DIR/calibration.json``, or None when the run is uncalibrated."""
+    """``{task: T}`` of ``RUN_DIR/calibration.json``, or None when the run is uncalibrated.
+
+    Raises:
+        TrainingError: the file is unreadable (read like a config: capped, regular files
+            only) or a temperature is missing or outside (0, :data:`MAX_TEMPERATURE`].
+    """
+    from xrdsim.config_files import read_config_file
+    from xrdsim.errors import ConfigError, TrainingError, brief
+
     path = Path(run_dir) / CALIBRATION_FILE
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):
         return None
-    report = json.loads(path.read_text())
-    return {task: float(report[task]["temperature"]) for task in TASK_PROBS}
+    try:
+        report = read_config_file(path, what="calibration")
+    except ConfigError as exc:
+        raise TrainingError(f"{exc}; delete it or run `xrdsim evaluate --calibrate` "
+                            "again") from None
+    out = {}
+    for task in TASK_PROBS:
+        entry = report.get(task) if isinstance(report, dict) else None
+        value = entry.get("temperature") if isinstance(entry, dict) else None
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and T_BOUNDS[0] <= value <= T_BOUNDS[1]):
+            raise TrainingError(f"{path}: {task} temperature must be a number in "
+                                f"[{T_BOUNDS[0]:g}, {T_BOUNDS[1]:g}] (the fit's range), got "
+                                f"{brief(value)}; delete the file or run `xrdsim evaluate "
+                                "--calibrate` again")
+        out[task] = float(value)
+    return out

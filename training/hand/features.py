@@ -11,11 +11,12 @@ are in :mod:`xrdsim_training.hand`.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
 
-from xrdsim.errors import ConfigError
+from xrdsim.errors import ConfigError, brief
 from xrdsim.grid import BIN_WIDTH, bin_centers, convert_two_theta
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, KALPHA_DOUBLETS
 
@@ -29,6 +30,10 @@ DOUBLET_MAX_HEIGHT = 0.75
 #: Running-median window (bins, 0.21°) of the noise estimate: wider than a lab peak's
 #: top, so the residual is mostly counting noise.
 NOISE_WINDOW = 21
+
+
+#: Settings that must be whole numbers.
+_WHOLE_SETTINGS = frozenset({"n_positions", "n_estimators", "min_samples_leaf", "seed"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,26 +85,47 @@ class HandSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        for name, value in self.to_dict().items():
+            if name == "kalpha2_ratio" and value is None:
+                continue
+            whole = name in _WHOLE_SETTINGS
+            if (isinstance(value, bool) or not isinstance(value, int if whole else (int, float))
+                    or not math.isfinite(value)):
+                raise ConfigError(f"invalid HAND setting {name}: expected a finite "
+                                  f"{'whole number' if whole else 'number'}, got {brief(value)}")
         checks = {
-            "n_positions": self.n_positions >= 1, "count_max_deg": self.count_max_deg > 0,
+            "n_positions": 1 <= self.n_positions <= 1000,
+            "count_max_deg": 0 < self.count_max_deg <= 180,
             "scan_edge_deg": 0 <= self.scan_edge_deg < 90,
-            "min_intensity": 0 <= self.min_intensity < 100, "merge_deg": self.merge_deg >= 0,
-            "prominence": 0 < self.prominence < 1, "min_distance_deg": self.min_distance_deg >= 0,
-            "smooth_deg": self.smooth_deg >= 0, "noise_sigmas": self.noise_sigmas >= 0,
-            "wavelength": self.wavelength > 0, "n_estimators": self.n_estimators >= 1,
-            "min_samples_leaf": self.min_samples_leaf >= 1,
+            "min_intensity": 0 <= self.min_intensity < 100,
+            "merge_deg": 0 <= self.merge_deg <= 10,
+            "prominence": 0 < self.prominence < 1,
+            "min_distance_deg": 0 <= self.min_distance_deg <= 10,
+            "smooth_deg": 0 <= self.smooth_deg <= 10,
+            "noise_sigmas": 0 <= self.noise_sigmas <= 1e3,
+            "wavelength": 0.05 <= self.wavelength <= 5,
+            "n_estimators": 1 <= self.n_estimators <= 10_000,
+            "min_samples_leaf": 1 <= self.min_samples_leaf <= 10**6,
+            "seed": 0 <= self.seed < 2**63,
             "kalpha2_ratio": self.kalpha2_ratio is None or 1 < self.kalpha2_ratio < 1.1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ConfigError(f"invalid HAND settings {', '.join(bad)}: got "
-                              f"{ {k: getattr(self, k) for k in bad} }; see HandSettings")
+                              f"{brief({k: getattr(self, k) for k in bad})}; see HandSettings")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HandSettings:
+        """Inverse of :meth:`to_dict`; ``ConfigError`` for anything but a mapping of the
+        known settings."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"HAND settings must be a mapping, got {brief(data)}")
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown HAND settings {brief(unknown)}")
         return cls(**data)
 
 

@@ -27,6 +27,17 @@ from xrdsim.errors import TrainingError
 _FIELDS = ("classes", "roots", "left", "right", "feature", "threshold", "nan_left", "value")
 #: A HAND file is a few MB; a bigger one is refused before it is read into memory.
 MAX_MODEL_BYTES = 2 << 30
+#: Most bytes the arrays of a HAND file may take once read, from their ``.npy`` headers
+#: before any is decompressed: the largest measured model (300 trees, leaf 2, MP-20) takes
+#: 3.2 GB (docs/measured.md); a crafted 3.3 MB file once asked for 2 GiB unchecked.
+MAX_MODEL_MEMORY = 4 << 30
+#: Deepest tree walked: each level is one step of :meth:`ForestArrays.predict_proba` per
+#: pattern, so a chain-shaped tree of 10⁵ levels once cost 30 s a pattern. Trees grown on
+#: peak databases stay far shallower.
+MAX_TREE_DEPTH = 500
+#: Largest class label of any task (space groups 1–230; crystal systems and extinction
+#: groups are smaller indices).
+MAX_CLASS = 230
 
 
 @dataclass(frozen=True)
@@ -72,16 +83,40 @@ class ForestArrays:
         return {f"{prefix}.{k}": getattr(self, k) for k in _FIELDS}
 
     @classmethod
-    def from_arrays(cls, arrays: Any, prefix: str, *, source: str) -> ForestArrays:
-        """Read back :meth:`to_arrays` and check that the trees are well formed."""
+    def from_arrays(cls, arrays: Any, prefix: str, *, source: str,
+                    classes: tuple[int, int] = (0, MAX_CLASS)) -> ForestArrays:
+        """Read back :meth:`to_arrays` and check that the trees are well formed, their
+        class labels within ``classes`` (inclusive) and no tree deeper than
+        :data:`MAX_TREE_DEPTH`."""
         try:
             raw = {k: np.asarray(arrays[f"{prefix}.{k}"]) for k in _FIELDS}
         except KeyError as exc:
             raise TrainingError(f"{source}: no {exc.args[0]!r} array; not an xrdsim HAND "
                                 "model, train it again") from None
+        if any(a.dtype.kind not in "biuf" for a in raw.values()):
+            raise TrainingError(f"{source}: arrays of {prefix} are not numeric; train the HAND "
+                                "model again")
         forest = cls(classes=raw["classes"].astype(np.int64), **_typed(raw))
         forest._check(source)
+        lo, hi = classes
+        if not (np.all(np.diff(forest.classes) > 0) and forest.classes[0] >= lo
+                and forest.classes[-1] <= hi):
+            raise TrainingError(f"{source}: {prefix} class labels must increase within "
+                                f"[{lo}, {hi}]; train the HAND model again")
+        forest._check_depth(source)
         return forest
+
+    def _check_depth(self, source: str) -> None:
+        """Refuse a tree deeper than MAX_TREE_DEPTH (walked level by level, at most that
+        many vectorised steps)."""
+        frontier = self.roots
+        for _ in range(MAX_TREE_DEPTH + 1):
+            inner = frontier[self.left[frontier] >= 0]
+            if inner.size == 0:
+                return
+            frontier = np.concatenate([self.left[inner], self.right[inner]])
+        raise TrainingError(f"{source}: a tree deeper than {MAX_TREE_DEPTH} levels (each level "
+                            "costs a step per pattern); train the HAND model again")
 
     def _check(self, source: str) -> None:
         m, c = self.left.size, self.classes.size
@@ -146,11 +181,19 @@ def save_forests(path: Path, forests: dict[str, ForestArrays]) -> None:
     tmp.replace(path)
 
 
-def load_forests(path: Path, tasks: tuple[str, ...]) -> dict[str, ForestArrays]:
+def load_forests(path: Path, tasks: tuple[str, ...], *,
+                 classes: dict[str, tuple[int, int]] | None = None) -> dict[str, ForestArrays]:
     """Read :func:`save_forests`' file without unpickling anything.
 
+    The arrays' ``.npy`` headers are read first: numeric dtypes only, and at most
+    :data:`MAX_MODEL_MEMORY` bytes in all, before any array is decompressed.
+
+    Args:
+        classes: per task, the inclusive range its class labels must lie in.
+
     Raises:
-        TrainingError: too big, not an ``.npz`` of plain arrays, or malformed trees.
+        TrainingError: too big, not an ``.npz`` of plain arrays (truncated, damaged, object
+            arrays), or malformed trees.
     """
     size = path.stat().st_size
     if size > MAX_MODEL_BYTES:
@@ -158,8 +201,34 @@ def load_forests(path: Path, tasks: tuple[str, ...]) -> dict[str, ForestArrays]:
                             f"({MAX_MODEL_BYTES}); refused")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return {t: ForestArrays.from_arrays(npz, t, source=str(path)) for t in tasks}
-    except (ValueError, OSError, EOFError) as exc:
+            _check_declared_sizes(npz, path)
+            return {t: ForestArrays.from_arrays(npz, t, source=str(path),
+                                                classes=(classes or {}).get(t, (0, MAX_CLASS)))
+                    for t in tasks}
+    except TrainingError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zip, zlib, npy header errors: one line each
         # allow_pickle=False raises ValueError for object arrays: nothing was executed
         raise TrainingError(f"{path}: not a HAND model of plain arrays ({type(exc).__name__}); "
                             "train it again — pickled models are never loaded") from None
+
+
+def _check_declared_sizes(npz: Any, path: Path) -> None:
+    """Refuse, from the ``.npy`` headers alone, arrays that are not numeric or that would
+    take more than :data:`MAX_MODEL_MEMORY` bytes once decompressed."""
+    from numpy.lib import format as npy
+
+    total = 0
+    for name in npz.zip.namelist():
+        with npz.zip.open(name) as member:
+            version = npy.read_magic(member)
+            reader = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, _, dtype = reader(member)
+        if dtype.kind not in "biuf":
+            raise TrainingError(f"{path}: array {name} is not numeric ({dtype}); train the HAND "
+                                "model again — pickled models are never loaded")
+        total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if total > MAX_MODEL_MEMORY:
+        raise TrainingError(f"{path}: its arrays would take {total / 2**30:.3g} GiB once read "
+                            f"(> {MAX_MODEL_MEMORY / 2**30:g} GiB, more than any HAND model "
+                            "needs); refused before reading them")

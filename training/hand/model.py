@@ -33,7 +33,8 @@ from xrdsim_training.measured.labels import (
     space_group_symbol,
 )
 
-from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimError
+from xrdsim.config_files import read_config_file
+from xrdsim.errors import ConfigError, PatternReadError, TrainingError, XrdsimError, brief
 
 MODEL_FILE = "hand_model.npz"
 SETTINGS_FILE = "hand.json"
@@ -116,16 +117,30 @@ class HandModel:
         if not (meta_path.is_file() and model_path.is_file()):
             raise TrainingError(f"{directory} holds no HAND model (need {SETTINGS_FILE} and "
                                 f"{MODEL_FILE}); train one with train_hand / --method hand")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise TrainingError(f"{meta_path}: not valid JSON ({exc})") from None
+        try:  # the capped config reader: size, depth and count limits, regular files only
+            meta = read_config_file(meta_path, what="HAND settings")
+        except ConfigError as exc:
+            raise TrainingError(str(exc)) from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             found = meta.get("format") if isinstance(meta, dict) else None
-            raise TrainingError(f"{meta_path}: format {str(found)[:40]!r}, expected {FORMAT}")
-        model = cls(HandSettings.from_dict(meta["settings"]), n_jobs=n_jobs)
-        model.classifiers = load_forests(model_path, TASKS)
+            raise TrainingError(f"{meta_path}: format {brief(found)}, expected {FORMAT}")
+        try:
+            settings = HandSettings.from_dict(meta.get("settings"))
+        except ConfigError as exc:
+            raise TrainingError(f"{meta_path}: {exc}; train the HAND model again") from None
+        model = cls(settings, n_jobs=n_jobs)
+        model.classifiers = load_forests(model_path, TASKS, classes=class_ranges())
         return model
+
+
+def class_ranges() -> dict[str, tuple[int, int]]:
+    """The inclusive label range of each task (a stored class outside it is refused: a
+    negative crystal-system class once printed "cubic", the last name)."""
+    from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
+    from xrdsim.structures.extinction_table import extinction_table
+
+    return {"crystal_system": (0, len(CRYSTAL_SYSTEMS) - 1),
+            "extinction_group": (0, extinction_table().n_classes - 1), "space_group": (1, 230)}
 
 
 def train_hand(peak_db_path: str | Path, out_dir: str | Path, *, seed: int = 0,

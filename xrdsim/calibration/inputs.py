@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from xrdsim.errors import CalibrationError, PatternReadError, StructureError
 from xrdsim.measured.readers import read_pattern
 from xrdsim.structures.reader import read_structures
@@ -30,6 +32,11 @@ def read_known_phase(cif: str | Path, *, measured: str = ""):
     return records[0].structure
 
 
+#: Largest intensity a calibration scan may hold: detector counts per step stay far below
+#: 10¹² (a file scaled by 1e300 overflowed the fit into a scale of −4.5e299).
+MAX_COUNTS = 1e12
+
+
 def read_measured(path: str | Path, *, wavelength: float | str | None = None):
     """The measured pattern, as :func:`xrdsim.measured.readers.read_pattern`.
 
@@ -38,6 +45,13 @@ def read_measured(path: str | Path, *, wavelength: float | str | None = None):
             the reader, which names the fix).
     """
     try:
-        return read_pattern(path, wavelength=wavelength)
+        pattern = read_pattern(path, wavelength=wavelength)
     except PatternReadError as exc:
         raise CalibrationError(exc.source, exc.reason) from None
+    y = np.asarray(pattern.intensity, dtype=np.float64)
+    top = float(np.max(y)) if y.size else 0.0
+    if not np.isfinite(y).all() or not 0.0 < top <= MAX_COUNTS:
+        raise CalibrationError(str(path), f"intensities must be finite counts with a positive "
+                               f"maximum of at most {MAX_COUNTS:g}, got a maximum of {top:.3g}; "
+                               "calibration fits counts — pass the raw scan")
+    return pattern

@@ -26,7 +26,6 @@ import numpy as np
 from xrdsim import __version__
 from xrdsim.dataset.checksums import StoreDigests
 from xrdsim.dataset.layout import ShardLayout, StoreEncoding
-from xrdsim.dataset.lock import holds_store_lock
 from xrdsim.dataset.pipeline import ShardWriter
 from xrdsim.dataset.settings import BuildSettings, BuildSummary, _fingerprint, check_resume
 from xrdsim.dataset.shard_task import ShardTask, run_shard, simulate_rows
@@ -54,6 +53,7 @@ from xrdsim.dataset.splits import (
 from xrdsim.errors import ConfigError, DatasetError, ResumeMismatchError
 from xrdsim.grid import BIN_WIDTH, N_BINS, TWO_THETA_MIN
 from xrdsim.parallel import run_tasks
+from xrdsim.store_lock import holds_store_lock
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 from xrdsim.versions import package_versions
 from xrdsim.wavelengths import WAVELENGTH_TOL, check_peak_wavelength

@@ -18,16 +18,59 @@ from xrdsim.dataset.shards import (
 )
 from xrdsim.errors import DatasetError
 
+#: Largest array ``zarr.json`` read (a real one is < 2 KB); a bigger one is damage.
+MAX_ARRAY_METADATA_BYTES = 1 << 20
+#: Suffix of the checksum key of an array's metadata: ``train/patterns/zarr.json``.
+METADATA_KEY = "/zarr.json"
+
+
+def _chunk_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(chunk files of an array in chunk order, stray files): a file whose path below
+    ``c/`` is not all integers (``.DS_Store``, ``0.bak``) is stray — listed, never hashed,
+    never a crash."""
+    chunks = folder / "c"
+    if not chunks.is_dir():
+        return [], []
+    files, strays = [], []
+    for p in chunks.rglob("*"):
+        if p.is_dir() or p.name.endswith(PARTIAL_SUFFIX):
+            continue
+        parts = p.relative_to(chunks).parts
+        (files if p.is_file() and all(x.isdigit() for x in parts) else strays).append(p)
+    files.sort(key=lambda p: tuple(int(x) for x in p.relative_to(chunks).parts))
+    return files, sorted(strays)
+
 
 def _array_digest(folder: Path) -> str:
     h = hashlib.sha256()
-    chunks = folder / "c"
-    files = [p for p in chunks.rglob("*") if p.is_file()
-             and not p.name.endswith(PARTIAL_SUFFIX)] if chunks.is_dir() else []
-    files.sort(key=lambda p: tuple(int(x) for x in p.relative_to(chunks).parts))
-    for f in files:
+    for f in _chunk_files(folder)[0]:
         _feed(h, folder, f, None)
     return h.hexdigest()
+
+
+def _metadata_digest(folder: Path) -> str:
+    """sha256 of an array's ``zarr.json`` (shape, dtype, codecs: flipping the codec's byte
+    order turns every value to garbage while the chunk bytes stay the same)."""
+    meta = folder / "zarr.json"
+    try:
+        if not meta.is_file() or meta.stat().st_size > MAX_ARRAY_METADATA_BYTES:
+            return "unreadable"
+        return hashlib.sha256(meta.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def metadata_checksums(path: str | os.PathLike) -> dict[str, str]:
+    """``{"<array>/zarr.json": sha256}`` of the metadata of every array of the store."""
+    return {key + METADATA_KEY: _metadata_digest(folder)
+            for key, folder in _array_dirs(Path(path))}
+
+
+def stray_files(path: str | os.PathLike) -> list[str]:
+    """Files in the chunk folders of a store that are no chunk (not hashed, not read)."""
+    root = Path(path)
+    return [p.relative_to(root).as_posix() for _, folder in _array_dirs(root)
+            for p in _chunk_files(folder)[1]]
 
 
 def _feed(h: Any, folder: Path, file: Path, data: bytes | None) -> None:
@@ -38,10 +81,21 @@ def _feed(h: Any, folder: Path, file: Path, data: bytes | None) -> None:
 
 
 def _row_dimension(folder: Path) -> tuple[bool, int]:
-    """(is the array per pattern, its ndim), from its ``zarr.json``."""
-    meta = json.loads((folder / "zarr.json").read_text())
-    names = meta.get("dimension_names") or [ROW_DIMENSION]
-    return names[0] == ROW_DIMENSION, len(meta["shape"])
+    """(is the array per pattern, its ndim), from its ``zarr.json``.
+
+    Raises:
+        DatasetError: the ``zarr.json`` is unreadable, truncated or not an array's.
+    """
+    meta_path = folder / "zarr.json"
+    try:
+        if meta_path.stat().st_size > MAX_ARRAY_METADATA_BYTES:
+            raise ValueError("too large")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        names = meta.get("dimension_names") or [ROW_DIMENSION]
+        return names[0] == ROW_DIMENSION, len(meta["shape"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise DatasetError(f"{meta_path}: unreadable array metadata ({type(exc).__name__}); "
+                           "the store is damaged — rebuild it") from None
 
 
 class StoreDigests:
@@ -111,6 +165,7 @@ class StoreDigests:
                     "`xrdsim build ... --resume` to finish the store")
         out = {key: h.hexdigest() for key, h in self._hash.items()}
         out.update({key: _array_digest(folder) for key, folder in self._other})
+        out.update(metadata_checksums(self._path))
         return dict(sorted(out.items()))
 
 
@@ -118,9 +173,10 @@ def array_checksums(path: str | os.PathLike, *, progress: bool = False) -> dict[
     """sha256 of the stored (compressed) bytes of every array, keyed by array path.
 
     Each digest runs over the array's chunk/shard files in shard order (file names
-    included), so equal digests mean byte-identical stored data. Metadata
-    (``zarr.json``) is excluded. Arrays are hashed on a few threads (hashlib and file
-    reads release the GIL).
+    included), so equal digests mean byte-identical stored data; each array's
+    ``zarr.json`` has its own digest (key ``<array>/zarr.json``). Stray files in chunk
+    folders are not hashed (:func:`stray_files` lists them). Arrays are hashed on a few
+    threads (hashlib and file reads release the GIL).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -134,13 +190,29 @@ def array_checksums(path: str | os.PathLike, *, progress: bool = False) -> dict[
                                                      [f for _, f in arrays]), strict=True):
             out[key] = digest
             bar.update(1)
-    return out
+    out.update(metadata_checksums(path))
+    return dict(sorted(out.items()))
 
 
 def verify_store(path: str | os.PathLike, expected: Mapping[str, str]) -> list[str]:
-    """Arrays whose stored bytes differ from ``expected`` checksums (empty: intact)."""
+    """Arrays (and array metadata) whose stored bytes differ from ``expected`` checksums
+    (empty: intact). Checksums recorded before metadata had digests hold no
+    ``…/zarr.json`` keys; their metadata is then not compared."""
     got = array_checksums(path)
+    if not any(k.endswith(METADATA_KEY) for k in expected):
+        got = {k: v for k, v in got.items() if not k.endswith(METADATA_KEY)}
     return sorted(k for k in set(got) | set(expected) if got.get(k) != expected.get(k))
+
+
+def check_checksums(expected: Any, source: str) -> dict[str, str]:
+    """``expected`` as ``{array key: 64-hex sha256}``, or ``DatasetError`` naming ``source``
+    (a manifest's or the store's ``checksums`` of the wrong shape)."""
+    if not isinstance(expected, dict) or not expected or not all(
+            isinstance(k, str) and isinstance(v, str) and len(v) == 64
+            and all(c in "0123456789abcdef" for c in v) for k, v in expected.items()):
+        raise DatasetError(f"{source}: checksums must be a non-empty mapping of array names "
+                           "to sha256 hex digests; pass the manifest the build wrote")
+    return expected
 
 
 def missing_shard_files(path: str | os.PathLike) -> list[str]:
@@ -160,7 +232,11 @@ def missing_shard_files(path: str | os.PathLike) -> list[str]:
         shards = range(int(group.attrs["n_shards"])) if complete else \
             [int(i) for i in group.attrs.get("complete_shards", [])]
         for key, folder in _array_dirs(root / split):
-            per_row, ndim = _row_dimension(folder)
+            try:
+                per_row, ndim = _row_dimension(folder)
+            except DatasetError:
+                missing.append(f"{split}/{key}/zarr.json (unreadable)")
+                continue
             if not per_row:
                 continue  # not per pattern (the 2θ coordinate): written once, no shards
             missing += [f"{split}/{key} shard {i}" for i in shards
@@ -189,11 +265,13 @@ def verify_store_integrity(path: str | os.PathLike, *,
         if not isinstance(expected, dict) or not expected:
             raise DatasetError(f"{path} records no checksums (built before they were stored, "
                                "or never finished); pass the build manifest (--manifest)")
+        expected = check_checksums(expected, f"{path} (its checksums attribute)")
     missing = missing_shard_files(path)
     mismatched = verify_store(path, expected)
     status = store.attrs.get("status")
-    return {"path": str(path), "status": status, "arrays": len(expected), "missing": missing,
-            "mismatched": mismatched,
+    return {"path": str(path), "status": status,
+            "arrays": sum(not k.endswith(METADATA_KEY) for k in expected), "missing": missing,
+            "mismatched": mismatched, "stray": stray_files(path),
             "ok": not missing and not mismatched and status == "complete"}
 
 
@@ -207,8 +285,30 @@ def check_store_for_reading(path: str | os.PathLike, *, verify: bool = False) ->
         report = verify_store_integrity(path)
         bad = report["missing"] + report["mismatched"]
     else:
-        bad = missing_shard_files(path)
+        bad = missing_shard_files(path) + _small_arrays_changed(path)
     if bad:
         raise DatasetError(f"{path} is damaged: {len(bad)} problem(s), e.g. {bad[:3]} (missing "
                            "shard files or bytes that differ from the recorded checksums); "
                            "rebuild it, or run `xrdsim verify` for the full list")
+
+
+def _small_arrays_changed(path: str | os.PathLike) -> list[str]:
+    """Arrays that are not per pattern (structure table, 2θ coordinate) and array metadata
+    that differ from the store's recorded checksums: cheap to hash at every open, and a
+    deleted structure-table chunk reads back as fill values (every structure "train")."""
+    expected = open_store(path).attrs.get("checksums")
+    if not isinstance(expected, dict) or not expected:
+        return []
+    root = Path(path)
+    got = {}
+    for key, folder in _array_dirs(root):
+        try:
+            per_row = _row_dimension(folder)[0]
+        except DatasetError:
+            per_row = False
+        if not per_row:
+            got[key] = _array_digest(folder)
+    if any(k.endswith(METADATA_KEY) for k in expected):
+        got.update(metadata_checksums(root))
+    return sorted(k for k, v in got.items() if k in expected and expected[k] != v
+                  or k not in expected and k.endswith(METADATA_KEY))

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from xrdsim.config_files import read_config_file
 from xrdsim.errors import DatasetError
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 from xrdsim.structures.mix import recipe_path
@@ -90,7 +91,7 @@ def describe_inputs(sources: Iterable[str | os.PathLike], *,
                  "sha256": file_sha256(f)}
         recipe = recipe_path(f)
         if recipe.is_file():
-            entry["mix"] = json.loads(recipe.read_text(encoding="utf-8"))
+            entry["mix"] = read_config_file(recipe, what="mix recipe")
         out.append(entry)
     return out
 
@@ -201,13 +202,29 @@ def write_manifest(manifest: Mapping[str, Any], directory: str | os.PathLike,
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a manifest written by :func:`write_manifest`."""
+    """Load a manifest written by :func:`write_manifest`, checked against its schema: a
+    mapping of format :data:`MANIFEST_FORMAT` whose ``store.checksums`` maps array names to
+    sha256 digests. Read through the capped config reader (regular files only — a FIFO
+    is refused, not waited on — at most 1 MiB, depth and node limits).
+
+    Raises:
+        DatasetError: unreadable, not JSON, or not of that shape (the path named).
+    """
+    from xrdsim.dataset.checksums import check_checksums
+    from xrdsim.errors import ConfigError
+
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"cannot read manifest {path}: {exc}") from exc
-    if data.get("format") != MANIFEST_FORMAT:
-        raise DatasetError(f"{path} is not an xrdsim manifest ({MANIFEST_FORMAT!r})")
+        data = read_config_file(Path(path), what="manifest")
+    except ConfigError as exc:
+        raise DatasetError(str(exc)) from None
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+        raise DatasetError(f"{path} is not an xrdsim manifest (a JSON object with format "
+                           f"{MANIFEST_FORMAT!r}); pass the manifest `xrdsim build` wrote")
+    store = data.get("store")
+    if not isinstance(store, dict):
+        raise DatasetError(f"{path}: manifest without a 'store' object; pass the manifest "
+                           "`xrdsim build` wrote")
+    check_checksums(store.get("checksums"), f"manifest {path}")
     return data
 
 

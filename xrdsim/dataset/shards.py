@@ -34,6 +34,7 @@ from xrdsim.dataset.codec import _direct_writer, as_stored, encode_full_shard
 from xrdsim.dataset.layout import ShardLayout, StoreEncoding
 from xrdsim.errors import DatasetError
 from xrdsim.grid import N_BINS, grid_centers
+from xrdsim.outputs import output_format
 
 #: The ``format`` attribute of the root group.
 FORMAT = "xrdsim-dataset/1"
@@ -358,11 +359,10 @@ def remove_store(path: str | os.PathLike) -> None:
     path = Path(path)
     if not path.exists():
         return
-    meta = path / "zarr.json"
-    if not meta.is_file() or FORMAT not in meta.read_text():
+    if path.is_symlink() or output_format(path) != FORMAT:
         raise DatasetError(
-            f"{path} exists but is not an xrdsim dataset store (no {FORMAT!r} zarr.json); "
-            "refusing to delete it — pick another output path")
+            f"{path} exists but is not an xrdsim dataset store (no {FORMAT!r} in its root "
+            "zarr.json); refusing to delete it — pick another output path")
     shutil.rmtree(path)
 
 
@@ -376,6 +376,10 @@ def open_store(path: str | os.PathLike, *, mode: str = "r") -> zarr.Group:
         root = zarr.open_group(str(path), mode=mode)
     except (FileNotFoundError, zarr.errors.GroupNotFoundError) as exc:
         raise DatasetError(f"no Zarr dataset store at {path}") from exc
+    except Exception as exc:  # noqa: BLE001 - truncated or foreign zarr.json: zarr raises many kinds
+        raise DatasetError(f"{path}: unreadable store metadata ({type(exc).__name__}: "
+                           f"{' '.join(str(exc).split())[:160]}); the store is damaged — "
+                           "rebuild it") from None
     if root.attrs.get("format") != FORMAT:
         raise DatasetError(
             f"{path} is not an xrdsim dataset (format {root.attrs.get('format')!r}, "

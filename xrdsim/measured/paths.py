@@ -23,29 +23,39 @@ def pattern_files(paths: Iterable[str | Path], *, exclude: Iterable[str | Path] 
                   ) -> list[Path]:
     """The pattern files behind ``paths``, in input order.
 
-    A file stays as given; a folder becomes every file in it (not recursive, sorted by name,
-    hidden files skipped) — a file no reader handles (a suffix outside
-    :data:`xrdsim.measured.readers.SUFFIX_FORMATS`) stays, to fail as that one input with
-    the reason, never to be skipped unseen; a glob pattern (``scans/*.xrdml``, for shells
-    that do not expand it) becomes its matches, sorted. ``exclude`` (e.g. the labels CSV)
-    is skipped. A missing path, or a pattern without match, stays, to fail as that one input.
+    A file stays as given; a folder becomes every entry in it that is not a folder (not
+    recursive, sorted by name, hidden files skipped) — a file no reader handles (a suffix
+    outside :data:`xrdsim.measured.readers.SUFFIX_FORMATS`) stays, to fail as that one input
+    with the reason, and so do FIFOs, devices and dangling or looping links, which the reader
+    records as errors without opening them: never skipped unseen. A glob pattern
+    (``scans/*.xrdml``, for shells that do not expand it) becomes its matches, sorted.
+    ``exclude`` (e.g. the labels CSV) is skipped. A missing path, or a pattern without
+    match, stays, to fail as that one input.
     """
-    skip = {Path(p).resolve() for p in exclude}
+    skip = {_key(Path(p)) for p in exclude}
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if is_glob(path):
             matches = [Path(m) for m in sorted(glob.glob(str(path)))]
-            out.extend(m for m in matches if m.is_file() and m.resolve() not in skip)
+            out.extend(m for m in matches if not m.is_dir() and _key(m) not in skip)
             if not matches:
                 out.append(path)
         elif path.is_dir():
             out.extend(p for p in sorted(path.iterdir())
-                       if p.is_file() and not p.name.startswith(".")
-                       and p.resolve() not in skip)
+                       if not p.is_dir() and not p.name.startswith(".")
+                       and _key(p) not in skip)
         else:
             out.append(path)
     return out
+
+
+def _key(path: Path) -> Path:
+    """``path`` resolved as far as it goes (a looping link resolves to itself)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
 def missing_inputs(paths: Iterable[str | Path]) -> list[str]:

@@ -19,6 +19,8 @@ is recorded in the store's error table and never stops the batch.
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -289,16 +291,17 @@ def prepare_files(
             preset name (checked before any file is read).
         DatasetError: ``output`` exists without ``overwrite``.
     """
-    import zarr
-
     from xrdsim.measured.paths import pattern_files
-    from xrdsim.versions import package_versions
+    from xrdsim.outputs import check_replaceable
+    from xrdsim.store_lock import store_lock
 
     output = Path(output)
     if wavelength is not None:
         resolve_wavelength(wavelength)  # a bad name is the user's error, not the files'
-    if output.exists() and not overwrite:
+    if (output.exists() or output.is_symlink()) and not overwrite:
         raise DatasetError(f"{output} exists; pass overwrite=True (CLI --overwrite) to replace it")
+    check_replaceable(output, expected=STORE_FORMAT, command="xrdsim prepare",
+                      inputs=[paths] if isinstance(paths, (str, os.PathLike)) else paths)
     settings = {"wavelength": wavelength, "to_wavelength": resolve_wavelength(to_wavelength),
                 "background": background, "width_deg": width_deg, "degree": degree,
                 "smooth_deg": smooth_deg, "clip_negative": clip_negative, "normalise": normalise}
@@ -326,7 +329,49 @@ def prepare_files(
         notes.extend((str(path), str(w.message)) for w in caught)
     if not good:  # nothing to store: leave no empty store that a corrected rerun trips on
         return PrepareSummary(None, (), tuple(errors), tuple(notes))
-    root = zarr.open_group(str(output), mode="w", zarr_format=3)
+    with store_lock(output):
+        # written under a temporary name, then renamed over the old store: a full disk
+        # or a kill leaves the old store (or none) and no half-written one
+        check_replaceable(output, expected=STORE_FORMAT, command="xrdsim prepare",
+                          inputs=[paths] if isinstance(paths, (str, os.PathLike)) else paths)
+        tmp = output.with_name(f".{output.name}.creating-{os.getpid()}")
+        try:
+            _write_store(tmp, good, errors, notes, settings)
+            if output.is_symlink() or output.is_file():
+                output.unlink()
+            elif output.exists():
+                shutil.rmtree(output)
+            os.rename(tmp, output)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise DatasetError(f"cannot write {output}: {exc.strerror or exc} (is the disk "
+                               "full?); nothing was written — free space and run again") from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    if xy_dir is not None:
+        Path(xy_dir).mkdir(parents=True, exist_ok=True)
+        x = grid_centers()
+        for i, (m, p) in enumerate(good):
+            np.savetxt(Path(xy_dir) / f"{i:04d}_{Path(m.source).stem}.xy",
+                       np.column_stack([x[p.measured], p.pattern[p.measured]]), fmt="%.7g",
+                       header=f"xrdsim prepare: {m.source}, lambda {p.wavelength} A\n"
+                              "2theta intensity")
+    if plot_dir is not None:
+        Path(plot_dir).mkdir(parents=True, exist_ok=True)
+        for i, (m, p) in enumerate(good):
+            plot_prepared(m, p, Path(plot_dir) / f"{i:04d}_{Path(m.source).stem}.png")
+    return PrepareSummary(str(output), tuple(m.source for m, _ in good), tuple(errors),
+                          tuple(notes))
+
+
+def _write_store(path: Path, good: list, errors: list, notes: list, settings: dict) -> None:
+    """Write the prepared patterns as a new Zarr store at ``path`` (must not exist)."""
+    import zarr
+
+    from xrdsim.versions import package_versions
+
+    root = zarr.open_group(str(path), mode="w-", zarr_format=3)
     root.attrs.update({"format": STORE_FORMAT, "versions": package_versions()})
     group = root.create_group("measured")
     n = len(good)
@@ -351,20 +396,6 @@ def prepare_files(
                         "steps": [p.metadata["steps"] for _, p in good],
                         "grid": {"n_bins": N_BINS, "bin_width": BIN_WIDTH,
                                  "two_theta_min": TWO_THETA_MIN}})
-    if xy_dir is not None:
-        Path(xy_dir).mkdir(parents=True, exist_ok=True)
-        x = grid_centers()
-        for i, (m, p) in enumerate(good):
-            np.savetxt(Path(xy_dir) / f"{i:04d}_{Path(m.source).stem}.xy",
-                       np.column_stack([x[p.measured], p.pattern[p.measured]]), fmt="%.7g",
-                       header=f"xrdsim prepare: {m.source}, lambda {p.wavelength} A\n"
-                              "2theta intensity")
-    if plot_dir is not None:
-        Path(plot_dir).mkdir(parents=True, exist_ok=True)
-        for i, (m, p) in enumerate(good):
-            plot_prepared(m, p, Path(plot_dir) / f"{i:04d}_{Path(m.source).stem}.png")
-    return PrepareSummary(str(output), tuple(m.source for m, _ in good), tuple(errors),
-                          tuple(notes))
 
 
 def unexpected_reason(exc: BaseException) -> str:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from xrdsim.errors import ConfigError, StructureError
+from xrdsim.outputs import check_replaceable
 from xrdsim.peaks import database as layout
 from xrdsim.peaks.writer import PeakDatabaseWriter, check_output_path
 
@@ -44,6 +45,14 @@ CHUNK_SIZE = 64
 #: structures of the test data (Li7La3Zr2O12, 256 sites, V = 2292 Å³) need ≈ 3.5·10⁶ at
 #: Cu Kα to 120°, the bundled MP-20 set at most ≈ 9.4·10⁴.
 MAX_PEAK_WORK = 1e9
+#: Per-structure memory budget (bytes) of the peak stage, from the structure's numbers
+#: before the kernel runs: :data:`BYTES_PER_REFLECTION` per reflection of the limiting
+#: sphere plus the kernel's phase tables. Enforced wherever the work runs — in-process and
+#: in dask workers alike — so no structure can get a worker killed and its batch aborted.
+MAX_STRUCTURE_BYTES = 2 * 1024**3
+#: Peak bytes per reflection of the limiting sphere: 30 measured (NaCl, λ = 0.2 Å to 180°,
+#: 7.5·10⁵ reflections: 22 MB over the baseline, ``resource.getrusage``), doubled.
+BYTES_PER_REFLECTION = 64
 #: Wall-time budget of one structure (parse, symmetry, peaks) where it can be enforced
 #: (see :func:`time_budget`); the slowest test structure takes well under a second.
 STRUCTURE_SECONDS = 300.0
@@ -151,6 +160,7 @@ def write_peak_database(
     output = Path(output)
     check_output_path(output, overwrite=overwrite)
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    check_replaceable(output, expected=layout.FORMAT_NAME, command="xrdsim peaks", inputs=paths)
     if not paths:
         raise ConfigError("no inputs given: pass CIF files, folders or CSV(.gz) files")
     entries = list(iter_cif_sources(paths))
@@ -168,7 +178,7 @@ def write_peak_database(
                             overwrite=overwrite, u_as_b=u_as_b) as writer:
         tasks = run_tasks(_process_chunk, chunks, workers=workers, scheduler=scheduler,
                           label="peaks", progress=progress,
-                          weights=[len(c.entries) for c in chunks])
+                          weights=[len(c.entries) for c in chunks], on_error=_chunk_lost)
         for i, results in tasks:
             done[i] = results
             while next_chunk in done:  # write in input order whatever finished first
@@ -218,6 +228,13 @@ def _process_chunk(chunk: _Chunk) -> list[tuple]:
     # failed.") on stderr, garbling the progress bar; they do not mean a wrong result
     os.environ.setdefault("SPGLIB_WARNING", "OFF")
     return [_process_one(entry, chunk) for entry in chunk.entries]
+
+
+def _chunk_lost(chunk: _Chunk, exc: Exception) -> list[tuple]:
+    """Error records of a chunk whose worker died (the rest of the batch is written)."""
+    reason = (f"the worker died while reading this chunk ({type(exc).__name__}); rerun these "
+              "structures with --workers 1 to find the one that exhausts memory")
+    return [("error", entry.source, reason) for entry in chunk.entries]
 
 
 def _process_one(entry: Any, chunk: _Chunk) -> tuple:
@@ -293,7 +310,8 @@ def time_budget(seconds: float) -> Iterator[None]:
 
 
 def _check_peak_work(structure: Any, chunk: _Chunk) -> None:
-    """Refuse a structure whose structure-factor sum would exceed :data:`MAX_PEAK_WORK`.
+    """Refuse a structure whose structure-factor sum would exceed :data:`MAX_PEAK_WORK` or
+    whose peak arrays would exceed :data:`MAX_STRUCTURE_BYTES`.
 
     Reflections inside the limiting sphere: N ≈ (4π/3)·(2 sinθ_max/λ)³·V; the work is
     N × sites (one complex exponential each). Cost grows with V² for a fixed density, so
@@ -302,13 +320,24 @@ def _check_peak_work(structure: Any, chunk: _Chunk) -> None:
     import math
 
     s_max = 2.0 * math.sin(math.radians(min(chunk.two_theta_range[1], 180.0) / 2.0))
-    reflections = 4.0 / 3.0 * math.pi * (s_max / chunk.wavelength) ** 3 * structure.volume
+    g_max = s_max / chunk.wavelength
+    reflections = 4.0 / 3.0 * math.pi * g_max ** 3 * structure.volume
     work = reflections * len(structure)
     if work > MAX_PEAK_WORK:
         raise StructureError("", f"too costly: ≈ {reflections:.3g} reflections × "
                              f"{len(structure)} sites = {work:.3g} terms (> {MAX_PEAK_WORK:g}, "
                              "the per-structure budget); a cell this large is not a powder-"
                              "diffraction training structure")
+    # phase tables: cos and sin of 2π·h·x for |h| ≤ g_max/|a*| per axis and site
+    reciprocal = np.linalg.inv(np.asarray(structure.lattice.matrix, dtype=np.float64)).T
+    indices = sum(2 * g_max / float(np.linalg.norm(row)) + 1 for row in reciprocal)
+    memory = reflections * BYTES_PER_REFLECTION + 16.0 * len(structure) * indices
+    if memory > MAX_STRUCTURE_BYTES:
+        raise StructureError("", f"too costly: the peaks of this structure need ≈ "
+                             f"{memory / 2**30:.3g} GiB (≈ {reflections:.3g} reflections at "
+                             f"λ = {chunk.wavelength:g} Å; > {MAX_STRUCTURE_BYTES / 2**30:g} "
+                             "GiB, the per-structure memory budget); use a longer wavelength "
+                             "or a narrower 2θ range")
 
 
 def _label_row(record: Any, labels: Any) -> dict[str, Any]:

@@ -11,7 +11,8 @@ import contextlib
 import datetime as _dt
 import json
 import os
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,19 +151,21 @@ class PeakDatabaseWriter:
             raise DatabaseError(f"labels of {structure_id!r} lack columns {missing}; "
                                 f"expected all of {list(layout.LABEL_COLUMNS)}")
         n = int(np.asarray(peaks.two_theta).shape[0])
-        self._peaks.add({name: getattr(peaks, name) for name in layout.PEAK_FIELDS}, n)
-        self.n_peaks += n
-        self._offsets.add({"offsets": [self.n_peaks]}, 1)
         row = {c: labels[c] for c in layout.LABEL_COLUMNS}
         row.update(structure_id=structure_id, source=source, n_peaks=n, reader=reader)
-        self._table.add({c: [row[c]] for c in layout.STRUCTURE_COLUMNS}, 1)
+        with self._write_errors():
+            self._peaks.add({name: getattr(peaks, name) for name in layout.PEAK_FIELDS}, n)
+            self._offsets.add({"offsets": [self.n_peaks + n]}, 1)
+            self._table.add({c: [row[c]] for c in layout.STRUCTURE_COLUMNS}, 1)
+        self.n_peaks += n
         self._ids[structure_id] = source
         self.n_structures += 1
         return True
 
     def add_error(self, source: str, reason: str) -> None:
         """Record an input that produced no structure."""
-        self._errors.add({"source": [str(source)], "reason": [str(reason)]}, 1)
+        with self._write_errors():
+            self._errors.add({"source": [str(source)], "reason": [str(reason)]}, 1)
         self.error_reasons.append(str(reason))
         self.n_errors += 1
 
@@ -173,23 +176,31 @@ class PeakDatabaseWriter:
             DatabaseError: the file could not be finished (disk full, ...); the temporary
                 file is deleted and ``path`` is left as it was.
         """
-        try:
+        with self._write_errors():
             for appender in (self._peaks, self._offsets, self._table, self._errors):
                 appender.flush()
             now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
             self._file.attrs.update({"created": now, "n_structures": self.n_structures,
                                      "n_errors": self.n_errors, "n_peaks": self.n_peaks})
             self._file.attrs["complete"] = True
+            self._file.flush()  # a full disk fails here, on an open file that abort can close
             self._file.close()
             self._file = None
             os.replace(self._tmp, self.path)
+        return self.path
+
+    @contextlib.contextmanager
+    def _write_errors(self) -> Iterator[None]:
+        """Abort on any failure; a failed write (disk full: h5py raises ``OSError`` or
+        ``RuntimeError``) becomes one ``DatabaseError`` line."""
+        try:
+            yield
         except BaseException as exc:
             self.abort()
-            if isinstance(exc, OSError):
-                raise DatabaseError(f"cannot finish {self.path} ({exc}); is the disk full? "
-                                    "Nothing was written — free space and run again") from None
+            if isinstance(exc, (OSError, RuntimeError)):
+                raise DatabaseError(f"cannot write {self.path}: {write_failure(exc)}; nothing "
+                                    "was written — free space and run again") from None
             raise
-        return self.path
 
     def abort(self) -> None:
         """Close and delete the temporary file; ``path`` is left as it was.
@@ -199,6 +210,10 @@ class PeakDatabaseWriter:
         """
         file, self._file = self._file, None
         try:
+            if file is not None:
+                _discard_writes(file)
+            # the datasets close (into /dev/null) when dropped, before the file
+            self._peaks = self._offsets = self._table = self._errors = None
             if file is not None:
                 with contextlib.suppress(Exception):
                     file.close()
@@ -213,6 +228,35 @@ class PeakDatabaseWriter:
             self.close()
         else:
             self.abort()
+
+
+def write_failure(exc: BaseException) -> str:
+    """One line for a failed write: the system's reason when there is one (HDF5's own
+    messages run over several lines), with the disk-full hint."""
+    number = getattr(exc, "errno", None)
+    if number is None:
+        found = re.search(r"errno = (\d+)", str(exc))
+        number = int(found.group(1)) if found else None
+    reason = os.strerror(number) if number else " ".join(str(exc).split())[:200]
+    return f"{reason} (is the disk full?)"
+
+
+def _discard_writes(file: h5py.File) -> None:
+    """Send every further write of ``file`` (being thrown away) to ``/dev/null``.
+
+    After a failed write (disk full) HDF5 keeps its dirty chunks and metadata and retries
+    them whenever a dataset or the file closes — at interpreter exit too, where the second
+    failure crashed the process (exit 139). With the file's descriptor pointed at
+    ``/dev/null`` those writes succeed into nothing, every close completes and the disk
+    space of the (deleted) temporary file is released.
+    """
+    with contextlib.suppress(Exception):
+        handle = int(file.id.get_vfd_handle())
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, handle)
+        finally:
+            os.close(null)
 
 
 def remove_stale_partials(path: Path) -> list[Path]:

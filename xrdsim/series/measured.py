@@ -10,17 +10,21 @@ the series is stored like a simulated one, with labels −1 and NaN fractions / 
 from __future__ import annotations
 
 import csv
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from xrdsim.errors import ConfigError
+from xrdsim.errors import ConfigError, brief
 from xrdsim.measured.prepare import prepare_pattern
 from xrdsim.measured.readers import read_pattern
 from xrdsim.series.config import VARIABLES
 from xrdsim.series.simulate import Series
+
+#: Largest file,value table read (a row per measured file; 16 MB is ~10⁶ rows).
+MAX_TABLE_BYTES = 16 * 1024 * 1024
 
 
 def variables_from_names(files: list[Path], pattern: str) -> dict[Path, float]:
@@ -49,10 +53,16 @@ def variables_from_csv(files: list[Path], table: Path) -> dict[Path, float]:
         ConfigError: a file missing from the table, or a value that is not a number.
     """
     rows: dict[str, str] = {}
-    with table.open(newline="", encoding="utf-8") as fh:
-        for row in csv.reader(fh):
-            if len(row) >= 2 and row[0].strip():
-                rows[row[0].strip()] = row[1].strip()
+    try:
+        if not table.is_file() or table.stat().st_size > MAX_TABLE_BYTES:
+            raise ValueError(f"not a regular file of at most {MAX_TABLE_BYTES} bytes")
+        with table.open(newline="", encoding="utf-8") as fh:
+            for row in csv.reader(fh):
+                if len(row) >= 2 and row[0].strip():
+                    rows[row[0].strip()] = row[1].strip()
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
+        raise ConfigError(f"{table}: not a readable UTF-8 CSV of 'file,value' rows "
+                          f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
     out = {}
     for f in files:
         key = next((k for k in (str(f), f.name) if k in rows), None)
@@ -61,7 +71,10 @@ def variables_from_csv(files: list[Path], table: Path) -> dict[Path, float]:
         try:
             out[f] = float(rows[key])
         except ValueError:
-            raise ConfigError(f"{table}: value {rows[key]!r} of {f.name} is not a number") from None
+            out[f] = math.nan
+        if not math.isfinite(out[f]):
+            raise ConfigError(f"{table}: value {brief(rows[key])} of {f.name} is not a finite "
+                              "number")
     return out
 
 

@@ -58,13 +58,26 @@ def write_series(path: str | Path, series: list[Series], *, overwrite: bool = Fa
             group.create_array(name, data=data, chunks=chunks)
 
 
+def check_series_output(path: str | Path) -> None:
+    """Refuse, before any work, an output that exists and is not a series store.
+
+    Raises:
+        DatasetError: naming the path and the fix.
+    """
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        _open(path, mode="r")
+
+
 def _open(path: Path, *, mode: str):
     import zarr
 
     try:
         root = zarr.open_group(str(path), mode=mode)
-    except (FileNotFoundError, ValueError, zarr.errors.GroupNotFoundError) as exc:
-        raise DatasetError(f"{path}: not a series store ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - a file, a foreign or damaged store: zarr raises many kinds
+        raise DatasetError(f"{path}: not a series store ({type(exc).__name__}: "
+                           f"{' '.join(str(exc).split())[:160]}); choose another output or "
+                           "write one with `xrdsim series`") from None
     if root.attrs.get("format") != FORMAT:
         raise DatasetError(
             f"{path}: not a series store (attribute format = {root.attrs.get('format')!r}, "

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from xrdsim.errors import ConfigError, did_you_mean
+from xrdsim.grid import TWO_THETA_MAX
 from xrdsim.simulation import caglioti
 from xrdsim.simulation.distributions import Distribution, _number
 from xrdsim.wavelengths import KALPHA_DOUBLETS, KBETA
@@ -19,6 +20,12 @@ from xrdsim.wavelengths import KALPHA_DOUBLETS, KBETA
 
 def check_crop(op: str, low: str = "low", high: str = "high") -> Callable[[dict, dict], None]:
     def check(p: dict[str, Distribution], s: dict[str, Any]) -> None:
+        if p[low].bounds()[1] >= TWO_THETA_MAX:
+            raise ConfigError(
+                f"{op}.{low} can reach {p[low].bounds()[1]}°, at or past the end of the "
+                f"model grid ({TWO_THETA_MAX:g}° 2θ): such patterns would be all zero; keep "
+                f"{op}.{low} below {TWO_THETA_MAX:g}"
+            )
         if p[low].bounds()[1] >= p[high].bounds()[0]:
             raise ConfigError(
                 f"{op}.{low} can reach {p[low].bounds()[1]} and {op}.{high} can be as low as "

@@ -46,6 +46,9 @@ def _element_of(symbol: str) -> str:
 #: near 1.5·10⁹ terms; the largest test structure (Li7La3Zr2O12) has 5.9·10⁵, a 260 Å
 #: cell of 19,200 sites 3.4·10¹¹ (its expansion alone took 192 s).
 MAX_VOLUME_SITES = 1e9
+#: Most distinct symmetry operators of a CIF: a space group in its conventional setting has
+#: at most 192 (the F-centred cubic groups); more is a crafted or broken operator list.
+MAX_OPERATORS = 192
 
 
 def _cell_volume(block: dict[str, Any]) -> float:
@@ -60,20 +63,41 @@ def _cell_volume(block: dict[str, Any]) -> float:
     return a * b * c * math.sqrt(max(1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg, 0.0))
 
 
-def estimate_sites(block: dict[str, Any], declared: int | None) -> int:
-    """Upper bound of the sites after symmetry expansion: operators × listed sites.
-
-    The operators are the file's symmetry-operator loop, or the order of the declared
-    space group when the file lists none (pymatgen then generates them). Special
-    positions give fewer sites; the bound is what expansion could cost at most.
-    """
+def _expansion_counts(block: dict[str, Any], declared: int | None) -> tuple[int, int]:
+    """(distinct symmetry operators, listed sites) of a block: the operators are the file's
+    symmetry-operator loop, or the order of the declared space group when the file lists
+    none (pymatgen then generates them)."""
     rows = max(len(_values(block, "_atom_site_fract_x")), len(_values(block, "_atom_site_label")))
-    ops = max((len(_values(block, key)) for key in _SYMOP_KEYS), default=0)
+    ops = max((len({op_key(op) for op in _values(block, key)}) for key in _SYMOP_KEYS),
+              default=0)
     if ops == 0 and declared:
-        from pymatgen.symmetry.groups import SpaceGroup
+        ops = group_order(declared)
+    return max(ops, 1), rows
 
-        ops = SpaceGroup.from_int_number(declared).order
-    return max(ops, 1) * rows
+
+def op_key(op: str) -> str:
+    """A symmetry operator written without quotes, spaces or case ('X, Y+1/2,z' → 'x,y+1/2,z')."""
+    return op.strip("'\"").replace(" ", "").lower()
+
+
+def expansion_cost(*, operators: int, rows: int, volume: float, max_sites: int) -> None:
+    """Raise ``ValueError`` for an expansion too large to attempt, from the file's numbers
+    alone, before any array is built: more distinct operators than a space group has
+    (:data:`MAX_OPERATORS`), operators × listed sites (the most sites expansion can give;
+    special positions give fewer) above ``max_sites``, or cell volume × that bound above
+    :data:`MAX_VOLUME_SITES`. Both CIF readers call it first.
+    """
+    if operators > MAX_OPERATORS:
+        raise ValueError(f"absurd symmetry: {operators} distinct symmetry operators (a space "
+                         f"group has at most {MAX_OPERATORS}); refused before expanding")
+    estimate = operators * rows
+    if estimate > max_sites:
+        raise ValueError(f"absurd cell: up to {estimate} sites after symmetry expansion "
+                         f"(operators × listed sites > {max_sites}); refused before expanding")
+    if volume * estimate > MAX_VOLUME_SITES:
+        raise ValueError(f"too costly: cell volume {volume:.3g} Å³ × up to {estimate} sites = "
+                         f"{volume * estimate:.3g} > {MAX_VOLUME_SITES:g} (expansion and "
+                         "structure factors grow with both); refused before expanding")
 
 
 #: Type symbols that stand for a group of atoms, refused by name (issue 31): the file
@@ -89,7 +113,7 @@ PSEUDO_ELEMENTS = {"Oh": "hydroxyl OH", "Ow": "water oxygen (OW)", "Wat": "water
 def check_block(block: dict[str, Any], *, occupancy_tolerance: float, max_sites: int,
                 declared: int | None) -> None:
     """Before the structure is built: raise ``ValueError`` for values pymatgen would guess,
-    and for an expansion that could exceed ``max_sites`` (checked before expanding).
+    and for an expansion that could exceed ``max_sites`` (:func:`expansion_cost`).
 
     Args:
         block: the CIF block (lower-case keys) pymatgen parsed.
@@ -98,15 +122,9 @@ def check_block(block: dict[str, Any], *, occupancy_tolerance: float, max_sites:
     """
     from pymatgen.core import Element
 
-    estimate = estimate_sites(block, declared)
-    if estimate > max_sites:
-        raise ValueError(f"absurd cell: up to {estimate} sites after symmetry expansion "
-                         f"(operators × listed sites > {max_sites}); refused before expanding")
-    volume = _cell_volume(block)
-    if volume * estimate > MAX_VOLUME_SITES:
-        raise ValueError(f"too costly: cell volume {volume:.3g} Å³ × up to {estimate} sites = "
-                         f"{volume * estimate:.3g} > {MAX_VOLUME_SITES:g} (expansion and "
-                         "structure factors grow with both); refused before expanding")
+    operators, rows = _expansion_counts(block, declared)
+    expansion_cost(operators=operators, rows=rows, volume=_cell_volume(block),
+                   max_sites=max_sites)
 
     typed = _values(block, "_atom_site_type_symbol")
     symbols = typed or [_element_of(label) for label in _values(block, "_atom_site_label")]

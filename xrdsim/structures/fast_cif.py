@@ -32,16 +32,20 @@ import gemmi
 import numpy as np
 from pymatgen.core import Composition, Element, Species
 
+from xrdsim.structures.cif_checks import expansion_cost, op_key
 from xrdsim.structures.cif_values import cif_number
 from xrdsim.structures.reader import (
     MAX_CELL_EDGE,
     MAX_SITES,
     MAX_VOLUME_PER_ATOM,
     MIN_CELL_EDGE,
+    MIN_TRANSLATION,
     OCCUPANCY_TOLERANCE,
     OVERLAP_DISTANCE,
     StructureRecord,
+    close_pairs,
     declared_space_group,
+    shortest_translation,
 )
 from xrdsim.structures.sources import CifSource
 
@@ -219,10 +223,6 @@ def _parse(source: CifSource) -> StructureRecord | None:
     ops_text = next((col for col in (_column(block, t) for t in _OP_TAGS) if col), None)
     if not ops_text:
         return None
-    ops = [_operator(s) for s in ops_text]
-    rots = np.array([o[0] for o in ops])
-    trans = np.array([o[1] for o in ops])
-
     fx, fy, fz = (_column(block, f"_atom_site_fract_{k}") for k in "xyz")
     labels = _column(block, "_atom_site_label")
     types = _column(block, "_atom_site_type_symbol") or labels
@@ -231,6 +231,15 @@ def _parse(source: CifSource) -> StructureRecord | None:
     n = len(fx)
     if not (len(fy) == len(fz) == len(types) == n) or n == 0:
         return None
+    matrix = _lattice_matrix(a, b, c, alpha, beta, gamma)
+    try:  # the cost bounds, from the numbers alone, before any array is built
+        expansion_cost(operators=len({op_key(op) for op in ops_text}), rows=n,
+                       volume=abs(float(np.linalg.det(matrix))), max_sites=MAX_SITES)
+    except ValueError:
+        return None  # the full reader refuses it with the reason, also before expanding
+    ops = [_operator(s) for s in ops_text]
+    rots = np.array([o[0] for o in ops])
+    trans = np.array([o[1] for o in ops])
     labels = labels if labels is not None and len(labels) == n else types
     occ_col = _column(block, "_atom_site_occupancy")
     b_col, b_factor = _column(block, "_atom_site_b_iso_or_equiv"), 1.0
@@ -274,7 +283,7 @@ def _parse(source: CifSource) -> StructureRecord | None:
     sites = _expand(rows, rots, trans)
     if sites is None:
         return None
-    structure = LightStructure(_lattice_matrix(a, b, c, alpha, beta, gamma), sites)
+    structure = LightStructure(matrix, sites)
     if not (_checks_pass(structure) and _stoichiometry_agrees(block, structure)):
         return None
     return StructureRecord(source.source, source.structure_id, structure,
@@ -292,33 +301,51 @@ def _near(found: np.ndarray, coord: np.ndarray) -> np.ndarray:
     return np.all(np.abs(d) < SITE_TOLERANCE, axis=-1)
 
 
+#: Elements of the largest temporary array the expansion builds at once (2²⁰ float64 =
+#: 8 MiB): pairwise comparisons run in blocks of rows, so memory stays flat whatever the
+#: site count (a 2,197-site cell once built 8.5 GB of (sites × sites × 27 × 3) arrays).
+BLOCK_ELEMENTS = 1 << 20
+
+
+def _blocks(rows: int, per_row: int) -> Iterator[slice]:
+    """Slices of ``range(rows)`` whose blocks hold at most :data:`BLOCK_ELEMENTS` values."""
+    step = max(1, BLOCK_ELEMENTS // max(per_row, 1))
+    for start in range(0, rows, step):
+        yield slice(start, min(start + step, rows))
+
+
 def _expand(rows, rots: np.ndarray, trans: np.ndarray) -> list[LightSite] | None:
     """Symmetry-expand the rows as ``CifParser`` does, or None where the paths could differ.
 
     Rows whose coordinate is a symmetry image of an earlier row's are one disordered site
     (pymatgen's ``get_matching_coord``); every other row is expanded to its orbit. Images
     of different asymmetric sites that coincide are handled differently by pymatgen
-    depending on their compositions, so the fast path hands such files over.
+    depending on their compositions, so the fast path hands such files over. Comparisons
+    run in blocks (:data:`BLOCK_ELEMENTS`), so memory does not grow with sites².
     """
     coords = np.array([r[0] for r in rows], dtype=np.float64)                  # (R, 3)
     images = _wrap(np.einsum("oij,rj->roi", rots, coords) + trans)              # (R, O, 3)
-    # hits[k, j]: some image of row k lies on row j's coordinate (periodically)
-    hits = _near(images[:, :, None, :], coords[None, None, :, :]).any(axis=1)   # (R, R)
-    key_of: list[int] = []
-    keys: list[int] = []
-    for k in range(len(rows)):
-        earlier = [j for j in keys if hits[k, j]]
-        key_of.append(earlier[0] if earlier else k)
-        if not earlier:
-            keys.append(k)
+    n_rows, n_ops = images.shape[:2]
+    key_of = np.empty(n_rows, dtype=np.int64)
+    is_key = np.zeros(n_rows, dtype=bool)
+    for block in _blocks(n_rows, n_ops * n_rows * 3):
+        # hits[k, j]: some image of row k lies on row j's coordinate (periodically)
+        hits = _near(images[block, :, None, :], coords[None, None, :, :]).any(axis=1)
+        for k, row in zip(range(block.start, block.stop), hits, strict=True):
+            earlier = np.flatnonzero(row[:k] & is_key[:k])
+            key_of[k] = earlier[0] if earlier.size else k
+            is_key[k] = not earlier.size
+    keys = np.flatnonzero(is_key)
+    members: dict[int, list[int]] = {}
+    for i, k in enumerate(key_of.tolist()):
+        members.setdefault(k, []).append(i)
     species_of: list[dict[Any, float]] = []
     props_of: list[dict[str, float]] = []
-    for k in keys:
-        members = [i for i in range(len(rows)) if key_of[i] == k]
+    for k in keys.tolist():
         species: dict[Any, float] = {}
-        for i in members:
+        for i in members[k]:
             species[rows[i][1]] = species.get(rows[i][1], 0.0) + rows[i][2]
-        b_values = {rows[i][3] for i in members}
+        b_values = {rows[i][3] for i in members[k]}
         elements = {getattr(sp, "symbol", str(sp)) for sp in species}
         if len(b_values) > 1 or elements == {"O", "H"} or sum(species.values()) > 1.0:
             return None  # two B values on a site, pymatgen's water and rescaling rules
@@ -326,19 +353,29 @@ def _expand(rows, rots: np.ndarray, trans: np.ndarray) -> list[LightSite] | None
         species_of.append(species)
         props_of.append({} if b_iso is None else {"b_iso": b_iso})
     orbit_images = images[keys]                                                 # (K, O, 3)
-    same = _near(orbit_images[:, :, None, :], orbit_images[:, None, :, :])      # (K, O, O)
-    first = ~np.triu(same, 1).any(axis=1)  # an image equal to an earlier one is a copy
+    first = np.empty(orbit_images.shape[:2], dtype=bool)
+    for block in _blocks(len(keys), n_ops * n_ops * 3):
+        same = _near(orbit_images[block, :, None, :], orbit_images[block, None, :, :])
+        first[block] = ~np.triu(same, 1).any(axis=1)  # an image equal to an earlier: a copy
     positions = orbit_images[first]                                             # (N, 3)
-    if len(positions) > MAX_SITES:
-        return None
-    clash = _near(positions[:, None, :], positions[None, :, :])
-    if np.triu(clash, 1).any():
+    if len(positions) > MAX_SITES or _any_coincide(positions):
         return None
     owner = np.nonzero(first)[0]
-    labels = [rows[max(i for i in range(len(rows)) if key_of[i] == k)][4] for k in keys]
+    labels = [rows[members[k][-1]][4] for k in keys.tolist()]
     sites = [LightSite(pos, dict(species_of[o]), props_of[o], labels[o])
              for pos, o in zip(positions, owner.tolist(), strict=True)]
     return sites
+
+
+def _any_coincide(positions: np.ndarray) -> bool:
+    """Whether two positions lie within SITE_TOLERANCE of each other (periodically)."""
+    n = len(positions)
+    for block in _blocks(n, n * 3):
+        clash = _near(positions[block, None, :], positions[None, :, :])
+        clash[np.arange(block.stop - block.start), np.arange(block.start, block.stop)] = False
+        if clash.any():
+            return True
+    return False
 
 
 def _checks_pass(structure: LightStructure) -> bool:
@@ -350,20 +387,13 @@ def _checks_pass(structure: LightStructure) -> bool:
     volume = structure.volume
     if not volume > 0 or volume / occupancy.sum() > MAX_VOLUME_PER_ATOM:
         return False
-    frac = structure.frac_coords
     matrix = structure.lattice.matrix
-    shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)],
-                      dtype=np.float64)
-    if np.linalg.norm(shifts @ matrix, axis=1)[np.any(shifts != 0, axis=1)].min() \
-            < OVERLAP_DISTANCE:
+    if shortest_translation(matrix) < MIN_TRANSLATION:
         return False
-    diff = frac[:, None, :] - frac[None, :, :]
-    diff -= np.round(diff)
-    cart = (diff[:, :, None, :] + shifts[None, None, :, :]) @ matrix
-    dist = np.linalg.norm(cart, axis=-1).min(axis=-1)
-    np.fill_diagonal(dist, np.inf)
-    close = np.argwhere(np.triu(dist < OVERLAP_DISTANCE, 1))
-    return not any(occupancy[i] + occupancy[j] > 1.0 + OCCUPANCY_TOLERANCE for i, j in close)
+    pairs = close_pairs(structure.frac_coords, matrix, OVERLAP_DISTANCE)
+    if pairs is None:
+        return False
+    return not any(occupancy[i] + occupancy[j] > 1.0 + OCCUPANCY_TOLERANCE for i, j, _ in pairs)
 
 
 def _stoichiometry_agrees(block: gemmi.cif.Block, structure: LightStructure) -> bool:

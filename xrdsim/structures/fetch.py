@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -92,16 +93,27 @@ def fetch_avogadro(folder: Path, work: Path) -> int:
 
 
 def _csv_keys(path: Path) -> dict[tuple[str, int], str] | None:
+    """The dedupe keys of a CSV with MP-20's key columns, None for a CSV without them.
+
+    Raises:
+        ConfigError: the file is not a UTF-8 CSV (binary, damaged gzip) or a key is not a
+            number — a dedupe input is a setting, so it stops the run with the fix.
+    """
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or not all(c in reader.fieldnames for c in CSV_KEY_COLUMNS):
-            return None
-        out: dict[tuple[str, int], str] = {}
-        for i, row in enumerate(reader):
-            key = (row[CSV_KEY_COLUMNS[0]], int(row[CSV_KEY_COLUMNS[1]]))
-            out.setdefault(key, row.get("material_id") or f"{path.name}#{i}")
-        return out
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or not all(c in reader.fieldnames
+                                                for c in CSV_KEY_COLUMNS):
+                return None
+            out: dict[tuple[str, int], str] = {}
+            for i, row in enumerate(reader):
+                key = (row[CSV_KEY_COLUMNS[0]], int(row[CSV_KEY_COLUMNS[1]]))
+                out.setdefault(key, row.get("material_id") or f"{path.name}#{i}")
+            return out
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError, TypeError) as exc:
+        raise ConfigError(f"dedupe input {path}: not a readable UTF-8 CSV of structures "
+                          f"({type(exc).__name__}); pass MP-20's CSV(.gz) or CIF files") from None
 
 
 def structure_keys(paths: Sequence[str | os.PathLike], *, symprec: float = 0.1,
@@ -159,6 +171,8 @@ def fetch_sources(
     Raises:
         ConfigError: an unknown collection name.
     """
+    if not (isinstance(symprec, (int, float)) and math.isfinite(symprec) and 0 < symprec <= 1):
+        raise ConfigError(f"symprec must be a distance in (0, 1] Å, got {symprec!r}")
     unknown = [c for c in collections if c not in COLLECTIONS]
     if unknown:
         raise ConfigError(f"unknown collection(s) {unknown}; choose from {list(COLLECTIONS)}")

@@ -54,9 +54,17 @@ OCCUPANCY_TOLERANCE = 0.05
 #: Largest plausible cell edge (Å): protein crystals reach ~1000 Å, but inorganic
 #: structures for powder simulation stay far below; 500 Å catches unit slips (nm / pm).
 MAX_CELL_EDGE = 500.0
-#: Smallest plausible cell edge (Å): a smaller lattice translation puts periodic
-#: images of one atom closer than any bond.
-MIN_CELL_EDGE = 0.5
+#: Shortest plausible lattice translation (Å): every atom sits this close to its own
+#: periodic image. The shortest bond is H–H at 0.74 Å and real translations start near
+#: 2 Å (Be 2.29 Å), so a translation below 1 Å is a unit slip or a broken cell.
+MIN_TRANSLATION = 1.0
+#: Smallest plausible cell edge (Å): an edge is a lattice translation.
+MIN_CELL_EDGE = MIN_TRANSLATION
+#: Most close pairs per site :func:`close_pairs` lists before it gives up (a cell
+#: of stacked atoms); real structures have a few (partly occupied sites).
+MAX_CLOSE_PER_SITE = 64
+_SHIFTS = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)],
+                   dtype=np.float64)
 #: Largest plausible volume per atom (Å³): dense solids have ~5–50 Å³, open frameworks
 #: and molecular crystals < 200 Å³; > 1000 Å³ signals a wrong cell or missing atoms.
 MAX_VOLUME_PER_ATOM = 1000.0
@@ -253,6 +261,39 @@ def _check_species(structure: Structure) -> None:
                 raise ValueError(f"unknown element symbol {symbol!r} at site {site.label!r}")
 
 
+def shortest_translation(matrix: np.ndarray) -> float:
+    """Length (Å) of the shortest of the 26 lattice translations to the neighbouring cells."""
+    lengths = np.linalg.norm(_SHIFTS @ np.asarray(matrix, dtype=np.float64), axis=1)
+    return float(lengths[np.any(_SHIFTS != 0, axis=1)].min())
+
+
+def close_pairs(frac: np.ndarray, matrix: np.ndarray,
+                cutoff: float) -> list[tuple[int, int, float]] | None:
+    """Site pairs ``(i, j, distance)``, i < j, closer than ``cutoff`` Å (periodic images in
+    the 27 cells around included), or None when there are more than
+    :data:`MAX_CLOSE_PER_SITE` per site. A k-d tree of the images: memory grows with the
+    sites, not with their square.
+    """
+    from scipy.spatial import cKDTree
+
+    frac = np.asarray(frac, dtype=np.float64)
+    frac = frac - np.floor(frac)
+    n = len(frac)
+    cart = frac @ matrix                                                  # (N, 3)
+    images = ((frac[None, :, :] + _SHIFTS[:, None, :]) @ matrix).reshape(-1, 3)  # (27 N, 3)
+    tree = cKDTree(images)
+    if tree.query_ball_point(cart, cutoff, return_length=True).sum() > MAX_CLOSE_PER_SITE * n:
+        return None
+    out = []
+    for i, found in enumerate(tree.query_ball_point(cart, cutoff)):
+        for index in found:
+            j = index % n
+            distance = float(np.linalg.norm(images[index] - cart[i]))
+            if j > i and distance < cutoff:
+                out.append((i, j, distance))
+    return out
+
+
 def _check_structure(structure: Structure) -> None:
     n = len(structure)
     if n == 0:
@@ -266,12 +307,14 @@ def _check_structure(structure: Structure) -> None:
     if per_atom > MAX_VOLUME_PER_ATOM:
         raise ValueError(f"absurd cell: {per_atom:.0f} Å³ per atom (> {MAX_VOLUME_PER_ATOM} "
                          "Å³; atoms missing or cell in wrong units?)")
+    translation = shortest_translation(structure.lattice.matrix)
+    if translation < MIN_TRANSLATION:
+        raise ValueError(f"absurd cell: a lattice translation of {translation:.3f} Å (< "
+                         f"{MIN_TRANSLATION} Å) puts every atom that close to its own image; "
+                         "check the cell edges and angles (Å, degrees)")
     centers, points, _, distances = structure.get_neighbor_list(OVERLAP_DISTANCE)
     occupancy = np.array([site.species.num_atoms for site in structure])
     for i, j, d in zip(centers, points, distances, strict=True):
-        if i == j:
-            raise ValueError(f"absurd cell: a lattice translation of {d:.3f} Å "
-                             f"(< {OVERLAP_DISTANCE} Å)")
         total = occupancy[i] + occupancy[j]
         if i < j and total > 1.0 + OCCUPANCY_TOLERANCE:
             raise ValueError(

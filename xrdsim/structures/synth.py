@@ -18,6 +18,7 @@ Reiser & Friederich, Digital Discovery (2023)): synthetic crystals for every gro
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import warnings
@@ -68,6 +69,10 @@ class SynthSettings:
     attempts: int = DEFAULT_ATTEMPTS
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
+            raise ConfigError(f"seed must be a whole number in [0, 2^63), got {self.seed!r}")
+        if not (isinstance(self.symprec, (int, float)) and math.isfinite(self.symprec)):
+            raise ConfigError(f"symprec must be a finite distance in Å, got {self.symprec!r}")
         if int(self.max_atoms) < 1:
             raise ConfigError(f"max_atoms must be >= 1, got {self.max_atoms}")
         if not self.symprec > 0:
@@ -301,6 +306,9 @@ def parse_composition(text: str) -> tuple[tuple[str, int], ...]:
         raise ConfigError(f"cannot read composition {text!r}: {exc}; write e.g. 'Na4Cl4'") from None
     out = []
     for el, n in comp.items():
+        if getattr(el, "Z", 0) < 1 or "Dummy" in type(el).__name__:
+            raise ConfigError(f"composition {text!r}: {el} is not an element; write e.g. "
+                              "'Na4Cl4'")
         if abs(n - round(n)) > 1e-9 or round(n) < 1:
             raise ConfigError(f"composition {text!r} needs whole atom counts per cell, got "
                               f"{el}{n}")
@@ -317,10 +325,13 @@ def parse_space_groups(text: str | Sequence[int]) -> tuple[int, ...]:
         for part in text.replace(" ", "").split(","):
             try:
                 lo, _, hi = part.partition("-")
-                groups.update(range(int(lo), int(hi or lo) + 1))
+                lo, hi = int(lo), int(hi or lo)
             except ValueError:
                 raise ConfigError(f"cannot read space groups {text!r}: write e.g. '1-230' or "
                                   "'14,62,225'") from None
+            if not 1 <= lo <= hi <= 230:  # checked before the range is built
+                raise ConfigError(f"space groups must lie in 1-230, got {text!r}")
+            groups.update(range(lo, hi + 1))
     bad = sorted(g for g in groups if not 1 <= g <= 230)
     if bad or not groups:
         raise ConfigError(f"space groups must lie in 1-230, got {text!r}")

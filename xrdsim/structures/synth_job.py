@@ -32,6 +32,11 @@ from xrdsim import __version__
 from xrdsim.errors import ConfigError, StructureError
 from xrdsim.structures.synth import SynthSettings, generate_crystal
 
+#: Most crystals one ``write_synthetic`` run makes (checked before any task is planned:
+#: 10⁹ per group once planned 3.6·10⁹ tasks and ran out of memory). 10⁷ crystals are
+#: ≈ 10 GB of CIF text.
+MAX_CRYSTALS = 10_000_000
+
 #: Columns of the synthetic-crystal table (``material_id`` and ``cif`` as in MP-20's).
 COLUMNS = ("material_id", "formula", "num_atoms", "intended_space_group", "wyckoff",
            "packing_factor", "attempts", "cif")
@@ -114,6 +119,10 @@ def write_synthetic(
     stem = _stem(output)
     if int(per_space_group) < 1:
         raise ConfigError(f"per_space_group must be >= 1, got {per_space_group}")
+    if int(per_space_group) * len(space_groups) > MAX_CRYSTALS:
+        raise ConfigError(f"{per_space_group} crystals × {len(space_groups)} space groups is "
+                          f"more than the {MAX_CRYSTALS:,} one run makes; generate in slices "
+                          "(each crystal depends only on --seed, its group and its index)")
     if output.exists() and not overwrite:
         raise ConfigError(f"{output} already exists; pass overwrite=True (CLI: --overwrite)")
     if not output.parent.is_dir():
