@@ -77,7 +77,10 @@ def test_batch_writes_every_good_file_and_records_every_bad_one(hostile_data, tm
     paths = sorted(folder.iterdir())
     summary = prepare_files(paths, tmp_path / "m.zarr", wavelength=None)
     good = {os.path.basename(s) for s in summary.sources}
-    assert good == {"good.xy", "xrdml_good.xrdml", "xrdml_end_before_start.xrdml"}
+    # counts of 1e300 and negative counts are valid patterns here (scaled to max 1, negatives
+    # kept or clipped by option); `calibrate` refuses them (tests/calibration)
+    assert good == {"good.xy", "xrdml_good.xrdml", "xrdml_end_before_start.xrdml",
+                    "counts_1e300.xy", "negative_counts.xy"}
     failed = {os.path.basename(s) for s, _ in summary.errors}
     assert failed == set(BAD) | {"flat.xy"}
 
