@@ -118,7 +118,7 @@ def test_readme_command_block_is_what_this_test_runs():
     names = [c[0] for c in readme_commands()]
     assert names == ["peaks", "peaks-info", "synth", "sources", "mix", "simulate", "build",
                      "build", "inspect", "verify", "train", "train", "evaluate", "prepare",
-                     "predict", "train", "predict", "calibrate"]
+                     "predict", "train", "predict", "evaluate", "calibrate"]
 
 
 @pytest.mark.slow
@@ -144,6 +144,8 @@ def test_readme_commands_run_as_written(tmp_path, shared_data, monkeypatch):
     assert recipe["n_real"] == len(pd.read_csv("mp20_val.csv.gz")) + 2  # + extra/aflow, avogadro
     assert recipe["unreadable_inputs"] == []
     assert len(json.loads(Path("predictions.json").read_text())["files"]) == 2
+    scored = json.loads(Path("runs/hand/eval_measured.json").read_text())
+    assert scored["n"] == 1 and Path("hand.png").is_file()  # labels.csv names one scan
     import zarr
 
     assert zarr.open_group("prepared.zarr", mode="r")["measured/patterns"].shape == (3, 12000)

@@ -100,7 +100,12 @@ def test_usage_and_library_errors(tmp_path, test_data):
     refused = _run("peaks", nio, "-o", str(existing), "--workers", "1")
     assert refused.exit_code == 3 and "already exists" in refused.stderr
     assert existing.read_bytes() == b"keep me"
-    assert _run("peaks", nio, "-o", str(existing), "--workers", "1", "--overwrite",
+    # --overwrite replaces only a peak database (issue 30): not a file of something else
+    foreign = _run("peaks", nio, "-o", str(existing), "--workers", "1", "--overwrite", "-q")
+    assert foreign.exit_code == 3 and existing.read_bytes() == b"keep me"
+    database = tmp_path / "db.h5"
+    assert _run("peaks", nio, "-o", str(database), "--workers", "1", "-q").exit_code == 0
+    assert _run("peaks", nio, "-o", str(database), "--workers", "1", "--overwrite",
                 "-q").exit_code == 0
     assert _run("peaks", nio, "-o", str(tmp_path / "x.h5"), "--wavelength", "CuKz",
                 "--workers", "1").exit_code == 3

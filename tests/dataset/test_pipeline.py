@@ -69,7 +69,9 @@ def test_overlapped_writer_equals_sequential_writes(tmp_path, dtype):
     reference = array_checksums(seq)  # the files read back
     streamed = digests.hexdigests()
     assert streamed == reference and list(streamed) == list(reference)  # same attr bytes
-    assert len(reference) == 2 + 2 * (1 + len(LABEL_DTYPES) + len(PARAMS) + 1)  # + 2θ
+    # every array (+ 2θ) twice: its chunks and its zarr.json metadata (issue 30)
+    assert len(reference) == 2 * (2 + 2 * (1 + len(LABEL_DTYPES) + len(PARAMS) + 1))
+    assert sum(k.endswith("/zarr.json") for k in reference) == len(reference) // 2
     for split, layout in LAYOUTS.items():
         assert complete_shards(open_store(ovl)[split]) == list(range(layout.n_shards))
 
