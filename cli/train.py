@@ -62,6 +62,11 @@ def _runner(method: str):
 @click.option("--view-background", type=click.Choice(["snip", "none"]), default=None,
               help="Subtract a SNIP background in the input view (as for measured files) "
                    "[snip].")
+@click.option("--view-crop/--no-view-crop", default=None,
+              help="Encoder sees only the window's bins, not the 12,000-bin grid "
+                   "[no-view-crop].")
+@click.option("--view-pool", type=click.IntRange(min=1, max=100), default=None,
+              help="0.01° bins averaged into one input sample [1].")
 @click.option("--steps-per-epoch", type=click.IntRange(min=0),
               help="On-the-fly methods: steps per epoch (0 = one pass over the structures).")
 @click.option("--shuffle-buffer", type=click.IntRange(min=1), help="Shuffle-buffer rows [4096].")

@@ -30,6 +30,7 @@ DEFAULT_PRETRAIN_EPOCHS = 10
 _MODEL_RANGES: dict[str, tuple[int, int]] = {
     "width": (1, 1024), "depth": (1, 12), "blocks_per_stage": (1, 32), "pool_length": (1, 12000),
     "embed_dim": (1, 65536), "projector_dim": (1, 65536), "n_extinction_groups": (0, 10000),
+    "view_pool": (1, 100),
 }
 #: Most parameters a model may have (checked from the settings before any allocation; a
 #: 165 KB checkpoint once named an 8.3 GiB model, the largest settings 25 TiB).
@@ -74,6 +75,11 @@ class ModelConfig:
         view_two_theta: ``(lo, hi)`` degrees 2θ the network sees (zeros outside), the
             first step of :class:`~xrdsim_training.models.view.PatternView`.
         view_background: ``"snip"`` (subtract and clip, as for measured files) or ``"none"``.
+        view_crop: the encoder sees only the window's bins (8,500 for 5–90°) instead of
+            the 12,000-bin grid with zeros outside it.
+        view_pool: adjacent 0.01° bins averaged into one input sample (2: 0.02° steps).
+            Crop + pool 2 costs 1.8× less CPU per step but scored lower on rruff_dev
+            (docs/results/2026-12-07-rruff-dev-recipes.md): off by default.
     """
 
     width: int = 8
@@ -85,6 +91,8 @@ class ModelConfig:
     n_extinction_groups: int = 0
     view_two_theta: tuple[float, float] = (5.0, 90.0)
     view_background: str = "snip"
+    view_crop: bool = False
+    view_pool: int = 1
 
     def __post_init__(self) -> None:
         try:
@@ -98,6 +106,8 @@ class ModelConfig:
         if self.view_background not in VIEW_BACKGROUNDS:
             raise ConfigError(f"model.view_background must be one of {VIEW_BACKGROUNDS}, got "
                               f"{self.view_background!r}")
+        if not isinstance(self.view_crop, bool):
+            raise ConfigError(f"model.view_crop must be true or false, got {brief(self.view_crop)}")
         for name, (minimum, maximum) in _MODEL_RANGES.items():
             value = getattr(self, name)
             if (not isinstance(value, int) or isinstance(value, bool)

@@ -102,14 +102,14 @@ def measured_grids(folder: Path) -> np.ndarray:
                      .pattern for f in files])
 
 
-def simulated_grids(peaks: Path, n: int, *, seed: int = 0) -> np.ndarray:
+def simulated_grids(peaks: Path, n: int, *, config: str = "train", seed: int = 0) -> np.ndarray:
     import xrdsim
     from xrdsim.simulation.simulator import structure_key
 
     db = xrdsim.PeakDatabase(peaks)
     rows = np.sort(np.random.default_rng(seed).choice(len(db), size=n, replace=False))
     batch = db.ragged(rows)
-    cfg = xrdsim.load_config("train")
+    cfg = xrdsim.load_config(config)
     res = xrdsim.simulate_batch(batch.two_theta, batch.intensity, batch.offsets, cfg,
                                 seed=seed, structure_keys=[structure_key(db.ids[i])
                                                            for i in rows],
@@ -127,13 +127,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--peaks", type=Path, required=True)
     parser.add_argument("--measured", type=Path, default=RRUFF)
+    parser.add_argument("--config", default="train",
+                        help="simulation preset or YAML of the simulated views [train]")
     parser.add_argument("-o", "--output", type=Path,
                         default=Path(__file__).resolve().parents[1] / "results"
                         / "rruff_diagnosis.json")
     args = parser.parse_args()
     load0 = [round(x, 2) for x in os.getloadavg()]
     measured = measured_grids(args.measured)
-    simulated = simulated_grids(args.peaks, len(measured))
+    simulated = simulated_grids(args.peaks, len(measured), config=args.config)
     sets = {}
     for name, grids in (("measured", measured), ("simulated_train", simulated)):
         y, bg = subtracted(grids)
@@ -146,7 +148,7 @@ def main() -> None:
         m = m[np.isfinite(m)]
         outside[k] = {"below_sim_p5": round(float(np.mean(m < lo)), 3),
                       "above_sim_p95": round(float(np.mean(m > hi)), 3)}
-    result = {"n": len(measured), "window_deg": WINDOW,
+    result = {"n": len(measured), "window_deg": WINDOW, "config": args.config,
               "measured": summarise(sets["measured"]),
               "simulated_train": summarise(sets["simulated_train"]),
               "measured_outside_simulated_5_95": outside,

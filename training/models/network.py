@@ -27,7 +27,8 @@ class XrdNet(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.view = PatternView(config.view_two_theta, config.view_background)
+        self.view = PatternView(config.view_two_theta, config.view_background,
+                                crop=config.view_crop, pool=config.view_pool)
         self.encoder = ResNet1dEncoder(config)
         self.heads = ClassificationHeads(config.embed_dim, config.n_extinction_groups)
         self.projector = ProjectionHead(config.embed_dim, config.projector_dim)

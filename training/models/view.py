@@ -13,7 +13,10 @@ steps, with the settings saved in the checkpoint (``ModelConfig.view_*``):
    values extended, LLS compression, decreasing clipping windows, no padding; its
    default 0.3° smoothing and 1° window) on a 0.1° coarse grid (:func:`snip_batch`) is
    subtracted, and negative bins are set to 0;
-3. **normalisation** to a maximum of 1.
+3. **input grid**: with ``crop`` the encoder gets only the window's bins (8,500 for
+   5–90°, not 12,000 with zeros around them), and every ``pool`` adjacent 0.01° bins are
+   averaged into one input sample (``pool`` 2: 0.02° steps, 4,250 samples);
+4. **normalisation** to a maximum of 1.
 
 Why (``benchmarks/experiments/bench_view.py``, five single-phase shared files vs eight
 ``train`` views of their CIFs, docs/training.md "One view for both worlds"): with SNIP
@@ -44,28 +47,46 @@ class PatternView(nn.Module):
     Args:
         two_theta_range: ``(lo, hi)`` degrees 2θ kept; ``(0, 120)`` keeps the whole grid.
         background: ``"snip"`` or ``"none"``.
+        crop: return only the window's bins (else the whole grid, zeros outside).
+        pool: bins averaged into one output sample (1 = the 0.01° grid); the window's
+            last ``n mod pool`` bins are dropped.
     """
 
-    def __init__(self, two_theta_range: tuple[float, float], background: str):
+    def __init__(self, two_theta_range: tuple[float, float], background: str, *,
+                 crop: bool = False, pool: int = 1):
         super().__init__()
         lo, hi = (float(v) for v in two_theta_range)
         self.first = max(0, int(round((lo - TWO_THETA_MIN) / BIN_WIDTH)))
         self.stop = min(N_BINS, int(round((hi - TWO_THETA_MIN) / BIN_WIDTH)))
         self.background = background
+        self.crop = crop
+        self.pool = pool
+
+    @property
+    def length(self) -> int:
+        """Samples per view (the encoder's input length)."""
+        n = self.stop - self.first if self.crop else N_BINS
+        return n // self.pool
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 12000) or (B, 1, 12000) patterns → float32 views of the same shape."""
+        """(B, 12000) or (B, 1, 12000) patterns → float32 views (B, length) or (B, 1, length)."""
         if x.dim() == 3:
-            return self.forward(x.flatten(1)).view(x.shape)
+            return self.forward(x.flatten(1)).unsqueeze(1)
         x = x.float()
-        out = torch.zeros_like(x)
         w = x[:, self.first:self.stop]
         if self.background == "snip" and w.shape[1] > 2 * COARSE:
             w = torch.clamp(w - snip_batch(w), min=0.0)
-        peak = w.amax(dim=1, keepdim=True)
-        out[:, self.first:self.stop] = torch.where(peak > 0, w / peak.clamp_min(1e-30), w)
-        return out
+        if self.crop:
+            out = w
+        else:
+            out = torch.zeros_like(x)
+            out[:, self.first:self.stop] = w
+        if self.pool > 1:
+            n = out.shape[1] // self.pool * self.pool
+            out = out[:, :n].reshape(out.shape[0], -1, self.pool).mean(2)
+        peak = out.amax(dim=1, keepdim=True)
+        return torch.where(peak > 0, out / peak.clamp_min(1e-30), out)
 
 
 #: Fraction of a row's maximum below which a value counts as outside the scan (zero).

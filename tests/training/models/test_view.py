@@ -73,6 +73,25 @@ def test_view_is_the_same_for_a_scaled_pattern_without_background():
     assert a.shape == (4, N_BINS)
 
 
+@pytest.mark.parametrize("pool", [1, 2, 3])
+def test_cropped_pooled_view_is_the_full_view_cut_and_averaged(pool):
+    """crop + pool: the window's bins of the full-grid view, ``pool`` bins averaged (a
+    NumPy reference), renormalised to max 1; the length is ⌊8,500 / pool⌋ for 5–90°."""
+    y, _ = _rows(N_BINS)
+    x = torch.tensor(y, dtype=torch.float32)
+    full = PatternView((5.0, 90.0), "snip")(x).double().numpy()
+    view = PatternView((5.0, 90.0), "snip", crop=True, pool=pool)
+    got = view(x).double().numpy()
+    n = 8500 // pool
+    assert view.length == n and got.shape == (4, n)
+    ref = full[:, 500:500 + n * pool].reshape(4, n, pool).mean(2)
+    peak = ref.max(1, keepdims=True)
+    ref = np.where(peak > 0, ref / np.where(peak > 0, peak, 1.0), ref)
+    assert np.abs(got - ref).max() < 1e-6
+    # (B, 1, L) in, (B, 1, L') out: the encoder's channel axis is kept
+    assert view(x.unsqueeze(1)).shape == (4, 1, n)
+
+
 @pytest.mark.parametrize("bad", [(90.0, 5.0), (-1.0, 50.0)])
 def test_bad_window_is_refused(bad):
     from xrdsim_training.config import ModelConfig
@@ -97,6 +116,13 @@ def test_models_saved_before_the_view_keep_their_input():
     # new settings without view keys (flags, a user's file) get the default view, not
     # the legacy one: every CLI run trained on the whole grid without SNIP until this
     assert ModelConfig.from_dict(old) == new
+    # runs saved before the input grid existed keep every 0.01° bin (today's default);
+    # a cropped, pooled model keeps its grid through a save
+    grid = {k: v for k, v in new.to_dict().items() if k not in ("view_crop", "view_pool")}
+    kept = ModelConfig.from_dict(grid, saved=True)
+    assert (kept.view_crop, kept.view_pool) == (False, 1)
+    pooled = ModelConfig(view_crop=True, view_pool=2)
+    assert ModelConfig.from_dict(pooled.to_dict(), saved=True) == pooled
 
 
 def test_flags_and_user_config_files_get_the_default_view(tmp_path):
