@@ -86,13 +86,17 @@ def echo_warning(source: str, message: str) -> None:
 
 
 @contextlib.contextmanager
-def echoed_warnings() -> Iterator[None]:
+def echoed_warnings(*, at_once: bool = False) -> Iterator[None]:
     """Print the library's ``UserWarning`` s as ``warning: …`` lines (no Python source-file
-    prefix), after the block."""
+    prefix), after the block (``at_once``: as they are raised, e.g. before a long training
+    phase that a warning is about)."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
+        if at_once:
+            warnings.showwarning = lambda message, *_a, **_k: click.echo(
+                f"warning: {message}", err=True)
         yield
     for w in caught:
         if issubclass(w.category, UserWarning):
