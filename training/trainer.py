@@ -225,7 +225,7 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
                  if val is not None else "training patterns")
         spread = _check_representation(model, val if val is not None else dataset, where,
                                        config=config, device=device, run_dir=run_dir)
-        if spread["warning"]:
+        if spread is not None and spread["warning"]:
             warnings.warn(spread["warning"], UserWarning, stacklevel=3)
             said.append(spread["warning"])
     return TrainResult(run_dir, int(log.history[-1]["epoch"]) if log.history else start,
@@ -233,10 +233,11 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
 
 
 def _check_representation(model, dataset, where: str, *, config: TrainConfig,
-                          device: torch.device, run_dir: Path) -> dict[str, Any]:
+                          device: torch.device, run_dir: Path) -> dict[str, Any] | None:
     """:func:`representation_spread` of ``h`` on up to :data:`CHECK_PATTERNS` patterns of
     ``dataset`` (the validation rows, else the last phase's training batches); written to
-    ``run_dir/representation.json`` with its ``warning`` (empty when ``h`` is healthy)."""
+    ``run_dir/representation.json`` with its ``warning`` (empty when ``h`` is healthy).
+    None when the dataset yields fewer than 2 patterns (no spread to measure)."""
     was_training = model.training
     model.eval()
     parts, n = [], 0
@@ -250,6 +251,8 @@ def _check_representation(model, dataset, where: str, *, config: TrainConfig,
                     break
     finally:
         model.train(was_training)
+    if n < 2:
+        return None
     spread = representation_spread(np.concatenate(parts)[:CHECK_PATTERNS])
     spread.update(patterns=where, warning=collapse_warning(spread, where=where))
     (run_dir / "representation.json").write_text(json.dumps(spread, indent=2) + "\n")
