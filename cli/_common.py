@@ -17,16 +17,22 @@ from xrdsim.errors import XrdsimError
 EXIT_PARTIAL = 1
 #: Exit code for a library error (bad config, refused resume, unreadable store, ...).
 EXIT_LIBRARY_ERROR = 3
+#: Exit code after Ctrl-C (SIGINT): 128 + the signal's number, the shells' convention.
+EXIT_INTERRUPTED = 128 + 2
 
 
 @contextlib.contextmanager
-def library_errors() -> Iterator[None]:
-    """Turn an :class:`XrdsimError` into a one-line message and exit code 3."""
+def library_errors(*, interrupted: str = "") -> Iterator[None]:
+    """Turn an :class:`XrdsimError` into a one-line message and exit code 3, and Ctrl-C
+    into one line (``interrupted: …``, e.g. how to resume) and exit code 130."""
     try:
         yield
     except XrdsimError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_LIBRARY_ERROR)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted{': ' + interrupted if interrupted else ''}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def handles_library_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,13 +92,17 @@ def echo_warning(source: str, message: str) -> None:
 
 
 @contextlib.contextmanager
-def echoed_warnings() -> Iterator[None]:
+def echoed_warnings(*, at_once: bool = False) -> Iterator[None]:
     """Print the library's ``UserWarning`` s as ``warning: …`` lines (no Python source-file
-    prefix), after the block."""
+    prefix), after the block (``at_once``: as they are raised, e.g. before a long training
+    phase that a warning is about)."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
+        if at_once:
+            warnings.showwarning = lambda message, *_a, **_k: click.echo(
+                f"warning: {message}", err=True)
         yield
     for w in caught:
         if issubclass(w.category, UserWarning):

@@ -11,6 +11,7 @@ from xrdsim_cli._common import (
     echoed_warnings,
     existing_inputs,
     handles_library_errors,
+    library_errors,
 )
 
 
@@ -58,7 +59,8 @@ def build(sources, output, train_config, invariance_config, extra_split, views_t
     Without SOURCES the bundled 504 MP-20 structures are used. Exit code 1 when
     some inputs failed (they are listed in the manifest and absent from the store; the
     most common reasons are printed, every one by `xrdsim peaks-info OUTPUT.peaks.h5
-    --errors`).
+    --errors`). Ctrl-C stops the build with one line and exit code 130; the finished
+    shards are kept, and the same command with --resume continues it to the same bytes.
     """
     from xrdsim.dataset.build import build_dataset
 
@@ -69,7 +71,9 @@ def build(sources, output, train_config, invariance_config, extra_split, views_t
             raise click.BadParameter(f"expected NAME=CONFIG, got {item!r}",
                                      param_hint="--extra-split")
         extra[split] = config
-    with echoed_warnings():
+    resume_hint = ("the finished shards are kept; run the same command with --resume to "
+                   "continue")
+    with library_errors(interrupted=resume_hint), echoed_warnings():
         summary = build_dataset(
             existing_inputs(sources, param="SOURCES", kind="structures"), output,
             train_config=train_config, invariance_config=invariance_config,

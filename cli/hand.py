@@ -60,7 +60,8 @@ def train(peak_db, out_dir, seed, test_fraction, n_estimators, jobs):
 @handles_library_errors
 def predict(model_dir, files, wavelength, force_wavelength, background, top_k, as_json):
     """Predict crystal system / extinction group / space group of measured FILES (files,
-    folders or glob patterns of .xy .xye .dat .txt .xrdml .chi .ASC .cif .raw .uxd).
+    folders or glob patterns of .xy .xye .dat .txt .xrdml .chi .ASC .cif .raw .uxd
+    .gsa .gss .gsas .fxye).
 
     Peaks in the first 3.5° of each scan (beam knife, air scatter) are not used.
     Exit code 1 when some files could not be read.

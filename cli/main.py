@@ -9,6 +9,7 @@ Exit codes (all commands):
     1  the command ran but some inputs failed (batch commands say how many)
     2  usage error (bad option, missing file) — click's own code
     3  a library error (XrdsimError): bad config, refused resume, unreadable store, ...
+  130  interrupted (Ctrl-C): one line; `build` keeps its finished shards for --resume
 """
 
 from __future__ import annotations

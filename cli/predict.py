@@ -49,9 +49,9 @@ def predict(run, files, wavelength, force_wavelength, to_wavelength, background,
             json_out, labels_csv, device):
     """Predict the crystal system, extinction group and space group of measured FILES
     (files, folders or glob patterns of .xy .xye .dat .txt .xrdml .chi .ASC .cif .raw
-    .uxd) with the trained RUN: a network, or a HAND model (xrdsim train --method hand; its
-    peaks in the first 3.5° of a scan are not used, and its probabilities are the forests'
-    votes).
+    .uxd .gsa .gss .gsas .fxye) with the trained RUN: a network, or a HAND model (xrdsim
+    train --method hand; its peaks in the first 3.5° of a scan are not used, and its
+    probabilities are the forests' votes).
 
     For a network the space group is the one chosen by the SG head of the predicted
     crystal system; the listed SG candidates rank the joint probability p(cs)·p(sg|cs).

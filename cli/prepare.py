@@ -49,9 +49,9 @@ def prepare(files, output, wavelength, force_wavelength, to_wavelength, backgrou
             width_deg, degree, smooth_deg, clip_negative, no_normalise, plot_dir, xy_dir,
             overwrite, as_json):
     """Read measured FILES (files, folders or glob patterns of .xy .xye .dat .txt .xrdml
-    .chi .ASC .cif, Bruker .raw .uxd), convert to the training wavelength, resample onto
-    the 12,000-bin grid, subtract the background, normalise, and write them to a Zarr
-    store (group "measured").
+    .chi .ASC .cif, Bruker .raw .uxd, GSAS .gsa .gss .gsas .fxye), convert to the training
+    wavelength, resample onto the 12,000-bin grid, subtract the background, normalise, and
+    write them to a Zarr store (group "measured").
     When no file can be prepared, no store is written. Every file of a FILES folder is
     read or listed as failed (e.g. a README: "unknown file suffix"), never skipped unseen.
 

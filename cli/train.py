@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import click
-from xrdsim_cli._common import echo_json, handles_library_errors
+from xrdsim_cli._common import echo_json, echoed_warnings, handles_library_errors
 from xrdsim_training.methods import METHODS
 
 
@@ -87,7 +87,12 @@ def _runner(method: str):
 def train(method, data, peaks, sim_config, train_config, run_dir, resume, quiet, verify,
           **flags):
     """Train METHOD into RUN_DIR: config.json, checkpoint.pt (every epoch), metrics.csv and
-    metrics.json (one row per epoch). Prints the last epoch's metrics as JSON.
+    metrics.json (one row per epoch), representation.json (the spread of the learned
+    representation). Prints the last epoch's metrics as JSON.
+
+    Warns (one line, and in the epoch's metrics row) when a contrastive epoch has fewer
+    than 10 optimiser steps, and at the end when the representation has collapsed (most
+    of its dimensions the same for every pattern).
 
     \b
     Examples:
@@ -106,8 +111,9 @@ def train(method, data, peaks, sim_config, train_config, run_dir, resume, quiet,
 
         check_store_for_reading(data, verify=True)
     options = {"method": method, "sim_config": sim_config, **flags}
-    result = _runner(method)(options, run_dir=run_dir, data=data, peaks=peaks,
-                             config_file=train_config, resume=resume, progress=not quiet)
+    with echoed_warnings(at_once=True):
+        result = _runner(method)(options, run_dir=run_dir, data=data, peaks=peaks,
+                                 config_file=train_config, resume=resume, progress=not quiet)
     if int(os.environ.get("RANK", "0")) != 0:
         return  # under torchrun only rank 0 reports
     if isinstance(result, dict):  # non-neural methods (hand) report a summary dict
@@ -115,4 +121,5 @@ def train(method, data, peaks, sim_config, train_config, run_dir, resume, quiet,
         return
     last = result.history[-1] if result.history else {}
     echo_json({"run_dir": str(result.run_dir), "epochs_completed": result.epochs_completed,
-               "last_epoch": last})
+               "last_epoch": last, "representation": result.representation,
+               "warnings": list(result.warnings)})

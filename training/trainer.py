@@ -19,10 +19,12 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from xrdsim_training.checkpoint import (
     BEST_NAME,
@@ -35,6 +37,12 @@ from xrdsim_training.checkpoint import (
 from xrdsim_training.config import TrainConfig
 from xrdsim_training.data import sources
 from xrdsim_training.data.loader import make_loader
+from xrdsim_training.evaluation.collapse import (
+    CHECK_PATTERNS,
+    collapse_warning,
+    representation_spread,
+    too_few_steps,
+)
 from xrdsim_training.evaluation.metrics import MetricsLog, classification_metrics
 from xrdsim_training.inference import predict
 from xrdsim_training.methods import phase_of, sources_needed
@@ -54,11 +62,18 @@ VAL_KEYS = ("cs_accuracy", "eg_accuracy", "sg_accuracy")
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What a finished :func:`train` call leaves behind."""
+    """What a finished :func:`train` call leaves behind.
+
+    ``representation`` is the end-of-training check of ``h``
+    (:func:`~xrdsim_training.evaluation.collapse.representation_spread`, also written to
+    ``run_dir/representation.json``); ``warnings`` the lines the run warned with.
+    """
 
     run_dir: Path
     epochs_completed: int
     history: list[dict[str, Any]]
+    representation: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def checkpoint(self) -> Path:
@@ -168,11 +183,16 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
     weights = _class_weights(config, data=data, peaks=peaks, structures=structures,
                              device=device)
     datasets: dict[str, Any] = {}
+    notes: dict[str, str] = {}
     for epoch in range(start, config.total_epochs):
         phase = phase_of(config.method, epoch, pretrain_epochs=config.pretrain_epochs)
         if phase.name not in datasets:
             datasets[phase.name] = sources.train_dataset(config, phase, data=data, peaks=peaks,
                                                          structures=structures, device=device)
+            notes[phase.name] = too_few_steps(datasets[phase.name].batches_per_epoch(),
+                                              objective=phase.objective)
+            if notes[phase.name] and runtime.is_main:
+                warnings.warn(notes[phase.name], UserWarning, stacklevel=3)
         dataset = datasets[phase.name]
         dataset.set_epoch(epoch)
         if starts_phase(config, epoch):  # fine-tuning starts like a fresh CNNaug run
@@ -180,6 +200,8 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
         row = _train_epoch(net, optimizer, dataset, phase=phase, config=config, epoch=epoch,
                            runtime=runtime, progress=progress, class_weights=weights)
         row["lr"] = scheduler.get_last_lr()[0]
+        if notes[phase.name]:
+            row["warning"] = f"{row['steps']} {phase.objective} steps per epoch (too few)"
         scheduler.step()
         if val is not None and runtime.is_main and phase.objective == "supervised":
             scores = classification_metrics(predict(model, _loader(val, config, device),
@@ -196,8 +218,45 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
             torch.distributed.barrier()
         if _stop_early(config, history=log.history):
             break
+    said = [note for note in notes.values() if note]
+    spread = None
+    if runtime.is_main and datasets:
+        where = (f"the {sources.VALIDATION_SPLIT} split"
+                 if val is not None else "training patterns")
+        spread = _check_representation(model, val if val is not None else dataset, where,
+                                       config=config, device=device, run_dir=run_dir)
+        if spread is not None and spread["warning"]:
+            warnings.warn(spread["warning"], UserWarning, stacklevel=3)
+            said.append(spread["warning"])
     return TrainResult(run_dir, int(log.history[-1]["epoch"]) if log.history else start,
-                       log.history)
+                       log.history, representation=spread, warnings=tuple(said))
+
+
+def _check_representation(model, dataset, where: str, *, config: TrainConfig,
+                          device: torch.device, run_dir: Path) -> dict[str, Any] | None:
+    """:func:`representation_spread` of ``h`` on up to :data:`CHECK_PATTERNS` patterns of
+    ``dataset`` (the validation rows, else the last phase's training batches); written to
+    ``run_dir/representation.json`` with its ``warning`` (empty when ``h`` is healthy).
+    None when the dataset yields fewer than 2 patterns (no spread to measure)."""
+    was_training = model.training
+    model.eval()
+    parts, n = [], 0
+    try:
+        with torch.no_grad():
+            for batch in _loader(dataset, config, device):
+                x = batch["pattern"].to(device).float()
+                parts.append(model(x)["h"].float().cpu().numpy())
+                n += len(parts[-1])
+                if n >= CHECK_PATTERNS:
+                    break
+    finally:
+        model.train(was_training)
+    if n < 2:
+        return None
+    spread = representation_spread(np.concatenate(parts)[:CHECK_PATTERNS])
+    spread.update(patterns=where, warning=collapse_warning(spread, where=where))
+    (run_dir / "representation.json").write_text(json.dumps(spread, indent=2) + "\n")
+    return spread
 
 
 def _class_weights(config: TrainConfig, *, data, peaks, structures, device

@@ -12,7 +12,10 @@ scheduling. Nothing about the results depends on which of the three is used.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -66,31 +69,89 @@ def dask_client(*, workers: int, scheduler: str | None) -> Iterator[Any]:
     """
     from distributed import Client, LocalCluster
 
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
-        except (OSError, TimeoutError, ValueError) as exc:
-            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-            raise ConfigError(f"cannot reach the dask scheduler {scheduler!r} within "
-                              f"{SCHEDULER_TIMEOUT_S:g} s ({reason}); start it (`dask "
-                              "scheduler`), check the address, or leave scheduler= (CLI "
-                              "--scheduler) out to run locally") from None
-        with client:
+    with _interrupts_end_quietly():
+        if scheduler:
+            with _remote_client(scheduler) as client:
+                yield client
+            return
+        with _sigint_ignored_by_children():  # the worker processes start now
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                # the scheduler always serves HTTP; ":0" takes a free port instead of
+                # fighting over 8787 with any other cluster on the machine
+                dashboard_address=":0",
+                silence_logs=40,
+            )
+        with cluster, Client(cluster) as client:
             yield client
-        return
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            # the scheduler always serves HTTP; ":0" takes a free port instead of
-            # fighting over 8787 with any other cluster on the machine
-            dashboard_address=":0",
-            silence_logs=40,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+
+
+@contextlib.contextmanager
+def _remote_client(scheduler: str) -> Iterator[Any]:
+    """A ``distributed.Client`` of the scheduler at ``scheduler``; unreachable: ConfigError."""
+    from distributed import Client
+
+    try:
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ConfigError(f"cannot reach the dask scheduler {scheduler!r} within "
+                          f"{SCHEDULER_TIMEOUT_S:g} s ({reason}); start it (`dask "
+                          "scheduler`), check the address, or leave scheduler= (CLI "
+                          "--scheduler) out to run locally") from None
+    with client:
         yield client
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def _sigint_ignored_by_children() -> Iterator[None]:
+    """SIGINT ignored while the block starts processes: they inherit the disposition.
+
+    A Ctrl-C in a terminal signals every process of the foreground group; the local
+    cluster's workers then died with one KeyboardInterrupt traceback each. Started with
+    SIGINT ignored (Python keeps an inherited ignore), they leave the interrupt to this
+    process, which closes them. A Ctrl-C during the ~1 s the workers take to start is lost.
+    """
+    if not _in_main_thread():
+        yield  # only the main thread may set handlers
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _quiet_interrupt(signum: int, frame: Any) -> None:
+    """SIGINT handler: stop dask's logging, then raise KeyboardInterrupt as Python would.
+
+    Closing a cluster whose tasks were interrupted makes dask and tornado log errors and
+    tracebacks (a cancelled ``sync`` callback, keys that cannot be gathered): noise after
+    the user's own Ctrl-C.
+    """
+    logging.disable(logging.CRITICAL)
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _interrupts_end_quietly() -> Iterator[None]:
+    """Install :func:`_quiet_interrupt` for the block (main thread, default handler only:
+    a caller's own handler, or a SIGINT ignored as in a background job, stays)."""
+    if not _in_main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, _quiet_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        logging.disable(logging.NOTSET)
 
 
 #: Items submitted per worker thread ahead of the results (:func:`run_tasks`).

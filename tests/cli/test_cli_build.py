@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -81,6 +82,49 @@ def test_killed_build_resumes_byte_identical(peak_db, tmp_path):
     m1 = json.loads((tmp_path / "m" / "ref.json").read_text())
     m2 = json.loads((tmp_path / "m2" / "killed.json").read_text())
     assert m1["store"]["checksums"] == m2["store"]["checksums"]
+
+
+@pytest.mark.slow  # a subprocess build (a 2-process dask cluster): 90 s / 15 min at load 12
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_prints_one_line_exits_130_and_resumes_byte_identical(peak_db, tmp_path,
+                                                                     workers):
+    """Issue 31 item 5: Ctrl-C as a terminal sends it — SIGINT to the whole process group,
+    the dask workers included — during a build: one line, exit 130, no worker tracebacks;
+    --resume then completes the store to the bytes of an uninterrupted build."""
+    args = [*ARGS[:-3], "--workers", workers, "--quiet"]
+    ref = tmp_path / "ref.zarr"
+    runner = CliRunner()
+    # the reference and the resumed build run in-process: the bytes never depend on workers
+    assert runner.invoke(cli, ["build", str(peak_db), "-o", str(ref), "--manifest-dir",
+                               str(tmp_path / "m"), *ARGS]).exit_code == 0
+    path = tmp_path / "stopped.zarr"
+    cmd = [sys.executable, "-c", "from xrdsim_cli.main import cli; cli()", "build", str(peak_db),
+           "-o", str(path), "--manifest-dir", str(tmp_path / "m2"), *args]
+    # its own process group, as a terminal's foreground job; SIGINT at its default even when
+    # the suite runs from a background shell (which starts jobs with SIGINT ignored)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # after the first shard: the workers run (a Ctrl-C while they start is ignored)
+    deadline = time.monotonic() + 4 * FIRST_SHARD_TIMEOUT  # a cluster start on busy cores
+    while _complete_shards(path) < 1 and proc.poll() is None:
+        assert time.monotonic() < deadline, "the build wrote no shard"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=FIRST_SHARD_TIMEOUT)
+    if proc.returncode == 0:
+        pytest.skip("the build finished before the interrupt arrived (a very loaded machine)")
+    assert proc.returncode == 130, err
+    assert err.splitlines() == ["interrupted: the finished shards are kept; run the same "
+                                "command with --resume to continue"]
+    assert out == ""
+    assert zarr.open_group(str(path), mode="r").attrs["status"] == "building"
+    resumed = runner.invoke(cli, ["build", str(peak_db), "-o", str(path), "--manifest-dir",
+                                  str(tmp_path / "m2"), "--resume", *ARGS])
+    assert resumed.exit_code == 0, resumed.output
+    assert array_checksums(path) == array_checksums(ref)
+    assert zarr.open_group(str(path), mode="r").attrs.asdict() == \
+        zarr.open_group(str(ref), mode="r").attrs.asdict()
 
 
 def test_inspect_agrees_with_plain_zarr(peak_db, tmp_path):

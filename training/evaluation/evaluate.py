@@ -5,7 +5,10 @@
     {"run": RUN_DIR, "data": store, "method": ..., "checkpoint_epoch": int,
      "splits": {name: {"n_patterns", "cs_accuracy", "eg_accuracy", "sg_accuracy",
                        "sg_accuracy_joint", "sg_consistent_with_cs", "{cs,eg,sg}_top{1,3,5}",
-                       "cs_confusion": 7×7 counts}},
+                       "cs_confusion": 7×7 counts,
+                       "representation_spread": {"n", "dims", "rms", "median_relative_std",
+                                                 "collapsed_dims", "collapsed"}}},
+     "warnings": [one line per split whose representation h has collapsed],
      "confusion_figure": "<RUN_DIR>/confusion_cs.png",
      "block_similarity": {"split", "n_structures", "n_views", "mean_within", "mean_between",
                           "contrast", "silhouette_structure", "silhouette_crystal_system",
@@ -33,6 +36,7 @@ from torch.utils.data import DataLoader
 from xrdsim_training.checkpoint import best_checkpoint, load_checkpoint, load_weights
 from xrdsim_training.data.store import open_split, resolve_splits, store_groups
 from xrdsim_training.data.zarr_stream import ZarrStreamDataset
+from xrdsim_training.evaluation.collapse import collapse_warning, representation_spread
 from xrdsim_training.evaluation.figures import confusion_figure, matrix_figure
 from xrdsim_training.evaluation.metrics import (
     classification_metrics,
@@ -148,8 +152,14 @@ def evaluate_run(
             rows = rows[np.linspace(0, rows.size - 1, max_patterns).astype(np.int64)]
         dataset = ZarrStreamDataset(data, split, batch_size=batch_size, shuffle=False,
                                     drop_last=False, rows=rows, dtype="native")
-        pred = predict(model, DataLoader(dataset, batch_size=None), device=dev, amp=config.amp)
+        pred = predict(model, DataLoader(dataset, batch_size=None), device=dev, amp=config.amp,
+                       embeddings=True)
         scores = classification_metrics(pred)
+        if len(pred.embeddings) >= 2:
+            scores["representation_spread"] = spread = representation_spread(pred.embeddings)
+            if spread["collapsed"]:
+                report.setdefault("warnings", []).append(
+                    collapse_warning(spread, where=f"split {split!r}"))
         scores["cs_confusion"] = confusion_matrix(
             pred.labels["crystal_system"], pred.cs_prob.argmax(1), len(CRYSTAL_SYSTEMS)
         ).tolist()
