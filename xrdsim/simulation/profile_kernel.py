@@ -172,11 +172,30 @@ def profile_exact(lx, ly, n_lines, u, v, w, p, size, strain, coef, nk, k, wavele
         jhi = min(N_BINS - 1, int(math.floor((x + k * gamma) / BIN_WIDTH)))
         dt = BIN_WIDTH / gamma * inv_du
         t0 = (jlo * BIN_WIDTH - x) / gamma * inv_du + nk
+        last = jhi - jlo + 1  # edges r = 0…last, t_r = t0 + r·dt
         prev = _cdf(coef, min(max(t0, t_lo), t_hi))
-        for j in range(jlo, jhi + 1):
-            cur = _cdf(coef, min(max(t0 + (j - jlo + 1) * dt, t_lo), t_hi))
-            y[j] += s * (cur - prev)
+        for r in range(1, last + 1):
+            t = t0 + r * dt
+            # edges 2…last−2 lie a bin or more inside ±k: only the outer two on each
+            # side can reach past it (by construction or by rounding) and are clipped
+            if r < 2 or r > last - 2:
+                t = min(max(t, t_lo), t_hi)
+            cur = _cdf(coef, t)
+            y[jlo + r - 1] += s * (cur - prev)
             prev = cur
+
+
+@nb.njit(cache=True)
+def _sin_two_theta():
+    """sin 2θ_j at the bin centres, by the same libm call the recursion below used per bin."""
+    out = np.empty(N_BINS, dtype=np.float64)
+    for j in range(N_BINS):
+        out[j] = math.sin((j + 0.5) * BIN_WIDTH * _DEG2RAD)
+    return out
+
+
+#: sin 2θ_j of every bin centre, computed once per process (frozen into the kernels).
+SIN_TWO_THETA = _sin_two_theta()
 
 
 @nb.njit(cache=True)
@@ -190,7 +209,7 @@ def add_transparency(y, mu, radius_mm):
     scale = _RAD2DEG / (2.0 * mu * 0.1 * radius_mm)
     prev = 0.0
     for j in range(N_BINS - 1, -1, -1):
-        delta = scale * math.sin((j + 0.5) * BIN_WIDTH * _DEG2RAD)
+        delta = scale * SIN_TWO_THETA[j]
         a = delta / (BIN_WIDTH + delta)
         prev = (1.0 - a) * y[j] + a * prev
         y[j] = prev

@@ -96,15 +96,19 @@ def render_one(a, b, out):
     ly = np.empty_like(lx)
     nl = make_lines(a, lo, hi, prm, key, lx, ly)
     exact = on[ON_PROFILE] and consts[C_EXACT] > 0.0
-    sticks = np.zeros(N_BINS, dtype=np.float64)
-    counts = np.zeros(N_BINS, dtype=np.int32)
-    for n in range(nl):
+    # the binned sticks: what the profile spreads (binned positions) or the pattern itself
+    # (no profile); exact positions need them only for the impurities' max(binned)
+    sticks = np.zeros(N_BINS if not exact or n_imp > 0 else 0, dtype=np.float64)
+    mean = consts[C_MEAN] > 0.0
+    counts = np.zeros(N_BINS if mean else 0, dtype=np.int32)
+    for n in range(nl if sticks.size else 0):
         j = int(math.floor(lx[n] / BIN_WIDTH))
         if j >= N_BINS:
             continue
         sticks[j] += ly[n]
-        counts[j] += 1
-    if consts[C_MEAN] > 0.0:
+        if mean:
+            counts[j] += 1
+    if mean:
         for j in range(N_BINS):
             if counts[j] > 1:
                 sticks[j] /= counts[j]
