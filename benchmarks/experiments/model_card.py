@@ -71,8 +71,8 @@ def render(header: dict, report: dict, *, sha256: str, size: int) -> str:
         f"| training | `{train['method']}`, {train['epochs']} epoch(s)"
         + (f" + {train['pretrain_epochs']} pre-training" if train["pretrain_epochs"] else "")
         + f", batch {train['batch_size']}, lr {train['lr']:g}, seed {train['seed']}, "
-        f"simulation preset `{train['sim_config']}`; weights of epoch "
-        f"{header['source']['epoch']} (`{header['source']['checkpoint']}`) |",
+        f"simulation preset `{train['sim_config']}`; weights of `{header['source']['checkpoint']}`"
+        f", after epoch {header['source']['epoch']} |",
         f"| grid wavelength | {header['wavelength']:g} Å |",
         f"| exported with | xrdsim {header['xrdsim_version']} |",
         "", "Training command (header `training_command`):", "", "```bash",
@@ -145,6 +145,7 @@ def evaluate() -> dict:
                         "load_1min": os.getloadavg()[0], "torch_threads": torch.get_num_threads(),
                         "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
     report["run"] = "bundled"
+    report["labels"] = "../shared/data/patterns/rruff_dev/labels.csv"
     report["model_sha256"] = file_sha256(MODEL)
     report["n_parameters"] = _n_parameters()
     REPORT.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
