@@ -61,8 +61,8 @@ SERIES_COMMANDS: dict[str, tuple[str, str]] = {
 #: Old spellings -> (their command, the spelling to use). They run for one more release,
 #: hidden from ``--help``, after one warning line on stderr.
 DEPRECATED: dict[str, tuple[str, str]] = {
-    "hand": ("xrdsim_cli.hand:hand", "train --method hand / predict RUN FILES / evaluate RUN "
-             "--measured FILES --labels CSV"),
+    "hand": ("xrdsim_cli.hand:hand", "train --method hand / predict --model RUN FILES / "
+             "evaluate RUN --measured FILES --labels CSV"),
     "series-prepare": (SERIES_COMMANDS["prepare"][0], "series prepare"),
     "series-train": (SERIES_COMMANDS["train"][0], "series train"),
     "series-predict": (SERIES_COMMANDS["predict"][0], "series predict"),

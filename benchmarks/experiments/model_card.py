@@ -26,6 +26,9 @@ import time
 import zipfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from readme_table import marked_block, replace_marked  # noqa: E402 - the sibling script
+
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "training" / "bundled" / "default_model.npz"
 REPORT = REPO / "benchmarks" / "results" / "bundled_model_rruff_dev.json"
@@ -124,9 +127,7 @@ def render(header: dict, report: dict, *, sha256: str, size: int) -> str:
 
 def card_block(text: str) -> str:
     """The part of the card between the markers (without them)."""
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{CARD} lacks the model-card markers")
-    return text.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n")
+    return marked_block(text, BEGIN, END, CARD)
 
 
 def evaluate() -> dict:
@@ -177,10 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.write:
         print(text)
         return
-    card = CARD.read_text(encoding="utf-8")
-    card_block(card)  # both markers are there
-    head, rest = card.split(BEGIN, 1)
-    CARD.write_text(f"{head}{BEGIN}\n{text}\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
+    replace_marked(CARD, BEGIN, END, text)
 
 
 if __name__ == "__main__":

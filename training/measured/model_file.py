@@ -67,7 +67,7 @@ from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 MODEL_FORMAT = "xrdsim-model/1"
 HEADER_NAME = "header.json"
 #: State-dict prefixes left out of the file: the representation head of the contrastive
-#: losses, which predictions never use (2.4 M of the default network's 3.1 M parameters).
+#: losses, which predictions never use (2.37 M of the default network's 2.84 M numbers).
 LEFT_OUT = ("projector.",)
 #: The model the package ships (``xrdsim predict FILES`` without ``--model``).
 BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "bundled" / "default_model.npz"
