@@ -18,7 +18,8 @@ sha256 identifies the weights:
   ``calibration`` (the fit's ECE / NLL before and after, or null), ``weights_sha256``
   (:func:`weights_digest` of the arrays), ``source`` (the checkpoint, its epoch, method,
   training settings, the digest of all its weights and its last validation scores),
-  ``training_command`` and ``xrdsim_version``;
+  ``training_command`` and ``xrdsim_version`` — no date, path or timing, so the same run
+  exports to the same bytes on every machine;
 - one ``NAME.npy`` per tensor of the network's state dict except the projector
   (``projector.*``, used only by contrastive pre-training): float32 weights, int64 batch-norm
   step counters.
@@ -194,7 +195,8 @@ def export_model(run_dir: str | Path, output: str | Path, *, training_command: s
     arrays = _shipped(full)
     temperatures = load_temperatures(run_dir)
     epoch = int(payload["epoch"])
-    validation = [row for row in payload["history"] if row.get("epoch") == epoch]
+    validation = [{k: v for k, v in row.items() if k.startswith("val_") or k == "epoch"}
+                  for row in payload["history"] if row.get("epoch") == epoch]  # no timings
     header = {
         "format": MODEL_FORMAT,
         "model": config.model.to_dict(),
