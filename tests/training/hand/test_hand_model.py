@@ -265,8 +265,8 @@ def test_cli_hand_train_and_predict(peak_db, tmp_path, test_data):
     assert json.loads(result.stdout)["n_test"] == 24
     # `xrdsim hand` is the old spelling: it still runs, after one warning line
     assert result.stderr == ("warning: `xrdsim hand` is deprecated and goes in the next "
-                             "release; use `xrdsim train --method hand / predict RUN FILES / "
-                             "evaluate RUN --measured FILES --labels CSV`\n")
+                             "release; use `xrdsim train --method hand / predict --model RUN "
+                             "FILES / evaluate RUN --measured FILES --labels CSV`\n")
     (tmp_path / "empty.xy").write_text("")
     files = [str(test_data / "patterns/feooh.xrdml"), str(tmp_path / "empty.xy")]
     result = runner.invoke(cli, ["hand", "predict", str(model), *files, "--json"])
