@@ -1,5 +1,6 @@
 """``xrdsim evaluate``: accuracies of a trained run (neural or HAND) on the test splits of
-a store, or on labelled measured patterns (``--measured``)."""
+a store, or of a run, a model file or the bundled model on labelled measured patterns
+(``--measured``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from xrdsim_cli._common import echo_json, handles_library_errors
 
 
 @click.command("evaluate")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_dir", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--data", type=click.Path(exists=True, path_type=Path),
               help="dataset.zarr holding the splits to score.")
 @click.option("--measured", "measured", multiple=True,
@@ -27,7 +28,8 @@ from xrdsim_cli._common import echo_json, handles_library_errors
               help="Split to score (repeatable) [equivariance, invariance, "
                    "held_out_invariance — those present].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Report path [RUN_DIR/eval.json].")
+              help="Report path [RUN_DIR/eval.json; --measured: RUN_DIR/eval_measured.json, "
+                   "eval_measured.json here for a model file or the bundled model].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--max-patterns", type=click.IntRange(min=0), default=0, show_default=True,
               help="Score at most this many evenly spaced patterns per split (0 = all).")
@@ -67,9 +69,11 @@ def evaluate(run_dir, data, measured, labels, wavelength, png, splits, output, b
     the block matrix, t-SNE and calibration need a network and are skipped with a note.
 
     With --measured FILES --labels CSV the run (neural or HAND alike) predicts the
-    labelled files instead, and the report gives CS / EG / SG top-1 and top-3 and balanced
-    accuracy with 95 % bootstrap intervals, accuracy per crystal system, the confusion
-    matrix (--png), the ECE of the reported probabilities and the majority-class rate:
+    labelled files instead — RUN_DIR may then also be a model file of xrdsim export-model,
+    or left out for the model bundled with xrdsim — and the report gives CS / EG / SG
+    top-1 and top-3 and balanced accuracy with 95 % bootstrap intervals, accuracy per
+    crystal system, the confusion matrix (--png), the ECE of the reported probabilities and
+    the majority-class rate:
 
     \b
       xrdsim evaluate runs/static --measured ../shared/data/patterns/rruff_dev \\
@@ -80,6 +84,9 @@ def evaluate(run_dir, data, measured, labels, wavelength, png, splits, output, b
     """
     if bool(measured) == (data is not None):
         raise click.UsageError("give either --data STORE or --measured FILES --labels CSV")
+    if data is not None and (run_dir is None or not run_dir.is_dir()):
+        raise click.UsageError("--data needs RUN_DIR, a run folder of xrdsim train (a model "
+                               "file or the bundled model is scored with --measured)")
     if measured:
         _evaluate_measured(run_dir, measured, labels=labels, wavelength=wavelength,
                            device=device, output=output, png=png)
@@ -120,7 +127,8 @@ def _evaluate_measured(run_dir, measured, *, labels, wavelength, device, output,
         raise click.UsageError("--measured needs --labels CSV (columns file,space_group)")
     report = evaluate_measured(run_dir, list(measured), labels=labels, wavelength=wavelength,
                                device=device, png=png)
-    path = output or Path(run_dir) / "eval_measured.json"
+    path = output or (run_dir / "eval_measured.json" if run_dir is not None and run_dir.is_dir()
+                      else Path("eval_measured.json"))
     path.write_text(json.dumps(report, indent=1) + "\n")
     for name, reason in report["errors"]:
         click.echo(f"warning: {name}: {reason}", err=True)

@@ -1,6 +1,6 @@
 """``xrdsim hand``: deprecated spellings of the HAND baseline's commands, kept for one release.
 
-HAND is a method like the networks: ``xrdsim train --method hand``, ``xrdsim predict RUN
+HAND is a method like the networks: ``xrdsim train --method hand``, ``xrdsim predict --model RUN
 FILES``, ``xrdsim evaluate RUN --data STORE`` or ``--measured FILES --labels CSV``
 (:data:`xrdsim_cli.main.DEPRECATED` prints the warning).
 """
@@ -21,7 +21,7 @@ from xrdsim_cli._common import (
 
 @click.group("hand")
 def hand() -> None:
-    """Deprecated: use `xrdsim train --method hand`, `xrdsim predict RUN FILES` and
+    """Deprecated: use `xrdsim train --method hand`, `xrdsim predict --model RUN FILES` and
     `xrdsim evaluate RUN --measured FILES --labels CSV`. HAND baseline (das2025 §4.2):
     ExtraTrees on the first ten peak positions and the number of peaks in 0–90°."""
 

@@ -36,10 +36,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "Train a CS/EG/SG classifier (CNNstatic, DIFCON, ..., HAND)."),
     "evaluate": ("xrdsim_cli.evaluate:evaluate",
                  "Score a trained run on a store's test splits or labelled measured files."),
+    "export-model": ("xrdsim_cli.export_model:export_model",
+                     "A trained run -> one weights-only model file (.npz)."),
     "simulate": ("xrdsim_cli.simulate:simulate", "One structure -> patterns (npy/csv/xy/png)."),
     "sources": ("xrdsim_cli.sources:sources", "Fetch AFLOW / Avogadro CIFs, deduplicated."),
     "synth": ("xrdsim_cli.synth:synth", "Synthetic crystals per space group -> CSV.gz."),
-    "predict": ("xrdsim_cli.predict:predict", "Measured files -> CS / EG / SG with a trained run."),
+    "predict": ("xrdsim_cli.predict:predict",
+                "Measured files -> CS / EG / SG with the bundled model or a trained one."),
     "series": ("xrdsim_cli.main:series",
                "Phase-transition series (sun2023): simulate / prepare / train / predict / "
                "evaluate."),
@@ -58,8 +61,8 @@ SERIES_COMMANDS: dict[str, tuple[str, str]] = {
 #: Old spellings -> (their command, the spelling to use). They run for one more release,
 #: hidden from ``--help``, after one warning line on stderr.
 DEPRECATED: dict[str, tuple[str, str]] = {
-    "hand": ("xrdsim_cli.hand:hand", "train --method hand / predict RUN FILES / evaluate RUN "
-             "--measured FILES --labels CSV"),
+    "hand": ("xrdsim_cli.hand:hand", "train --method hand / predict --model RUN FILES / "
+             "evaluate RUN --measured FILES --labels CSV"),
     "series-prepare": (SERIES_COMMANDS["prepare"][0], "series prepare"),
     "series-train": (SERIES_COMMANDS["train"][0], "series train"),
     "series-predict": (SERIES_COMMANDS["predict"][0], "series predict"),

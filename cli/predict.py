@@ -1,5 +1,6 @@
 """``xrdsim predict``: crystal system / extinction group / space group of measured files
-with a run of ``xrdsim train``, neural or HAND (optionally scored against a labels CSV)."""
+with the bundled model, a model file of ``xrdsim export-model`` or a run of ``xrdsim
+train``, neural or HAND (optionally scored against a labels CSV)."""
 
 from __future__ import annotations
 
@@ -14,21 +15,24 @@ from xrdsim_cli._common import (
     echo_warning,
     existing_inputs,
     handles_library_errors,
+    warn_deprecated,
 )
 
 
 @click.command("predict")
-@click.argument("run", type=click.Path(exists=True, file_okay=False))
 @click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--model", default=None, type=click.Path(exists=True),
+              help="A model file (.npz of xrdsim export-model) or a run folder of xrdsim "
+                   "train (network or HAND)  [default: the bundled model, docs/model_card.md]")
 @click.option("--wavelength", default=None,
               help="λ of files that state none: Å or a name (CuKa, MoKa1, ...). A file's "
                    "own λ (.xrdml) wins unless --force-wavelength.")
 @click.option("--force-wavelength", is_flag=True,
               help="Use --wavelength even for files that state their own λ (.xrdml); "
                    "without it the file's value wins, with a warning when they differ.")
-@click.option("--to-wavelength", default="1.5418", show_default=True,
-              help="λ of the model grid (the wavelength the run was trained at); a HAND "
-                   "run uses its own.")
+@click.option("--to-wavelength", default=None,
+              help="λ of the model grid (the wavelength the model was trained at)  [default: "
+                   "a model file's own, 1.5418 for a run; a HAND run uses its own]")
 @click.option("--background", type=click.Choice(["auto", "snip", "poly", "none"]),
               default="auto", show_default=True,
               help="Background to subtract before the model's input view (as xrdsim prepare); "
@@ -45,13 +49,14 @@ from xrdsim_cli._common import (
 @click.option("--device", default="auto", show_default=True,
               help="auto, cpu, cuda[:n] (networks only).")
 @handles_library_errors
-def predict(run, files, wavelength, force_wavelength, to_wavelength, background, top_k,
+def predict(files, model, wavelength, force_wavelength, to_wavelength, background, top_k,
             json_out, labels_csv, device):
     """Predict the crystal system, extinction group and space group of measured FILES
     (files, folders or glob patterns of .xy .xye .dat .txt .xrdml .chi .ASC .cif .raw
-    .uxd .gsa .gss .gsas .fxye) with the trained RUN: a network, or a HAND model (xrdsim
-    train --method hand; its peaks in the first 3.5° of a scan are not used, and its
-    probabilities are the forests' votes).
+    .uxd .gsa .gss .gsas .fxye) with the model bundled with xrdsim, or with --model: a
+    model file of xrdsim export-model, or a run of xrdsim train — a network, or a HAND
+    model (xrdsim train --method hand; its peaks in the first 3.5° of a scan are not used,
+    and its probabilities are the forests' votes). A CPU is enough.
 
     For a network the space group is the one chosen by the SG head of the predicted
     crystal system; the listed SG candidates rank the joint probability p(cs)·p(sg|cs).
@@ -60,13 +65,15 @@ def predict(run, files, wavelength, force_wavelength, to_wavelength, background,
     """
     from xrdsim_training.measured.predict import accuracy_summary, predict_files
 
-    records = predict_files(run, existing_inputs(files), wavelength=wavelength,
+    model, files = _old_spelling(model, files)
+    records = predict_files(model, existing_inputs(files), wavelength=wavelength,
                             to_wavelength=to_wavelength,
                             background=None if background == "none" else background,
                             top_k=top_k, labels=labels_csv, device=device,
                             force_wavelength=force_wavelength)
     summary = accuracy_summary(records) if labels_csv else None
-    report = {"run": str(run), "labels": labels_csv, "files": records, "summary": summary,
+    report = {"model": _model_name(model), "labels": labels_csv, "files": records,
+              "summary": summary,
               "n_failed": sum("error" in r for r in records),
               "settings": {"wavelength": wavelength, "to_wavelength": to_wavelength,
                            "background": background, "top_k": top_k}}
@@ -82,6 +89,31 @@ def predict(run, files, wavelength, force_wavelength, to_wavelength, background,
     if report["n_failed"]:
         click.echo(f"{report['n_failed']} of {len(records)} file(s) failed", err=True)
         sys.exit(EXIT_PARTIAL)
+
+
+def _old_spelling(model, files):
+    """``xrdsim predict RUN FILES`` (this release's spelling, still accepted once more):
+    a first argument that is a run folder is the model, after the deprecation line."""
+    from xrdsim_training.hand.model import is_hand_run
+
+    first = Path(files[0])
+    if model is not None or not (first.is_dir() and ((first / "config.json").is_file()
+                                                     or is_hand_run(first))):
+        return model, files
+    warn_deprecated("predict RUN FILES", "predict --model RUN FILES")
+    if len(files) == 1:
+        raise click.UsageError("give the FILES to predict after RUN (or none of RUN: the "
+                               "bundled model)")
+    return files[0], files[1:]
+
+
+def _model_name(model) -> str:
+    """The model as the report names it: the path given, or the bundled file."""
+    if model is not None:
+        return str(model)
+    from xrdsim_training.measured.model_file import BUNDLED_MODEL
+
+    return f"bundled ({BUNDLED_MODEL.name})"
 
 
 def _echo_record(r: dict) -> None:

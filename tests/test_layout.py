@@ -85,7 +85,7 @@ TRAINING_LAYERS = (
 #: the torch-free parts (importing them, or ``xrdsim train --help``, loads no torch)
 TORCH_FREE = ("xrdsim_training.methods", "xrdsim_training.config", "xrdsim_training.hand",
               "xrdsim_training.hand.model", "xrdsim_training.measured.labels",
-              "xrdsim_training.measured.phases")
+              "xrdsim_training.measured.phases", "xrdsim_training.measured.api")
 
 
 def test_every_module_belongs_to_a_stage_or_the_shared_ground():
@@ -158,10 +158,20 @@ def test_the_engine_imports_neither_training_nor_the_cli():
         assert not bad, f"{module} imports {sorted(bad)}"
 
 
+def test_the_public_table_names_training_only_for_predict():
+    """``xrdsim.predict`` is the one door from the engine's public API into the training
+    package: a name in the lazy table, never an import of an engine module."""
+    import xrdsim
+
+    into_training = {n for n, m in xrdsim._EXPORTS.items() if m.startswith("xrdsim_training")}
+    assert into_training == {"predict", "Prediction"}
+
+
 def test_torch_free_parts_load_no_torch():
     code = ("import sys\n"
             + "".join(f"import {m}\n" for m in TORCH_FREE)
             + "import xrdsim_cli.train\n"
+            + "import xrdsim; xrdsim.predict, xrdsim.Prediction\n"
             + "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -118,7 +118,8 @@ def test_readme_command_block_is_what_this_test_runs():
     names = [c[0] for c in readme_commands()]
     assert names == ["peaks", "peaks-info", "synth", "sources", "mix", "simulate", "build",
                      "build", "inspect", "verify", "train", "train", "evaluate", "prepare",
-                     "predict", "train", "predict", "evaluate", "calibrate"]
+                     "predict", "predict", "export-model", "predict", "train", "predict",
+                     "evaluate", "evaluate", "calibrate"]
 
 
 @pytest.mark.slow
@@ -146,9 +147,27 @@ def test_readme_commands_run_as_written(tmp_path, shared_data, monkeypatch):
     assert len(json.loads(Path("predictions.json").read_text())["files"]) == 2
     scored = json.loads(Path("runs/hand/eval_measured.json").read_text())
     assert scored["n"] == 1 and Path("hand.png").is_file()  # labels.csv names one scan
+    from xrdsim_training.measured.model_file import BUNDLED_MODEL, file_sha256
+
+    bundled = json.loads(Path("bundled.json").read_text())
+    assert bundled["n"] == 1 and bundled["model_sha256"] == file_sha256(BUNDLED_MODEL)
+    assert Path("model.npz").stat().st_size > 0
     import zarr
 
     assert zarr.open_group("prepared.zarr", mode="r")["measured/patterns"].shape == (3, 12000)
+
+
+def test_readme_bundled_model_block_runs(tmp_path, shared_data):
+    """The "Predicting with the bundled model" Python block as a script, on MnO.xy."""
+    shutil.copy(shared_data / "patterns" / "autoxrd_examples" / "MnO.xy", tmp_path / "MnO.xy")
+    script = tmp_path / "bundled.py"
+    script.write_text(_blocks("python", "## Predicting with the bundled model")[0])
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    name, probability, *_ = done.stdout.split()
+    assert name in ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal",
+                    "hexagonal", "cubic") and 0 < float(probability) <= 1
 
 
 @pytest.mark.slow

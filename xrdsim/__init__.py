@@ -11,6 +11,11 @@ compile only when first used):
 - :func:`simulate` / :func:`simulate_batch` — full 12,000-bin patterns from peak lists.
 - :func:`build_dataset` — sharded Zarr v3 datasets with train / invariance / equivariance splits.
 - :func:`read_pattern` / :func:`prepare_pattern` — measured patterns onto the model grid.
+- :func:`predict` / :class:`Prediction` — crystal system, extinction group and space group of
+  one measured pattern with the bundled (or a named) trained model, calibrated top-k. It is
+  the one entry of the training package (``xrdsim_training.measured.api``) in this table:
+  the engine's modules never import it, and it imports torch only when called
+  (``pip install xrdsim[training]``).
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ _EXPORTS = {
     "resolve_wavelength": "xrdsim.wavelengths",
     "convert_two_theta": "xrdsim.grid",
     "grid_centers": "xrdsim.grid",
+    "pattern_from_arrays": "xrdsim.measured.readers",
+    "predict": "xrdsim_training.measured.api",
+    "Prediction": "xrdsim_training.measured.api",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -105,7 +105,23 @@ class TrainingError(XrdsimError):
     """A training run, checkpoint or evaluation cannot proceed as asked."""
 
 
-def _reduce_source_reason(self: StructureError | PatternReadError | CalibrationError):
+class ModelFileError(TrainingError):
+    """A weights-only model file (``xrdsim export-model``) is missing, damaged, or does not
+    fit the architecture its header names.
+
+    Attributes:
+        source: the file path.
+        reason: what was wrong and how to fix it.
+    """
+
+    def __init__(self, source: str, reason: str):
+        self.source = str(source)
+        self.reason = str(reason)
+        super().__init__(f"{self.source}: {self.reason}")
+
+
+def _reduce_source_reason(self: StructureError | PatternReadError | CalibrationError
+                          | ModelFileError):
     """Pickle as ``(source, reason)``: the default would call ``cls(message)`` on unpickling
     and fail, and these errors travel to and from dask process workers."""
     return (type(self), (self.source, self.reason))
@@ -114,6 +130,7 @@ def _reduce_source_reason(self: StructureError | PatternReadError | CalibrationE
 StructureError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
 PatternReadError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
 CalibrationError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
+ModelFileError.__reduce__ = _reduce_source_reason  # type: ignore[method-assign]
 
 
 def did_you_mean(word: str, choices: Any) -> str:

@@ -41,11 +41,24 @@ def render(table: dict) -> str:
     return "\n".join(lines)
 
 
+def marked_block(text: str, begin: str, end: str, source: Path) -> str:
+    """The part of ``text`` (of ``source``) between the markers ``begin`` and ``end``."""
+    if begin not in text or end not in text:
+        raise ValueError(f"{source} lacks the markers {begin!r} … {end!r}")
+    return text.split(begin, 1)[1].split(end, 1)[0].strip("\n")
+
+
+def replace_marked(path: Path, begin: str, end: str, body: str) -> None:
+    """Put ``body`` between the markers of the file ``path``."""
+    text = path.read_text(encoding="utf-8")
+    marked_block(text, begin, end, path)  # both markers are there
+    head, rest = text.split(begin, 1)
+    path.write_text(f"{head}{begin}\n{body}\n{end}{rest.split(end, 1)[1]}", encoding="utf-8")
+
+
 def readme_block(text: str) -> str:
     """The part of README text between the markers (without them)."""
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{README} lacks the results-table markers")
-    return text.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n")
+    return marked_block(text, BEGIN, END, README)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,10 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.write:
         print(table)
         return
-    text = README.read_text(encoding="utf-8")
-    readme_block(text)  # both markers are there
-    head, rest = text.split(BEGIN, 1)
-    README.write_text(f"{head}{BEGIN}\n{table}\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
+    replace_marked(README, BEGIN, END, table)
 
 
 if __name__ == "__main__":

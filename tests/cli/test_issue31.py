@@ -77,7 +77,7 @@ def test_item31_06_an_input_folder_with_nothing_to_read_is_exit_2_everywhere(tmp
     synth.write_bytes(b"")
     commands = {
         "prepare": ["prepare", empty, "-o", tmp_path / "p.zarr"],
-        "predict": ["predict", run, empty],
+        "predict": ["predict", "--model", run, empty],
         "hand predict": ["hand", "predict", run, empty],
         "peaks": ["peaks", empty, "-o", tmp_path / "p.h5"],
         "build": ["build", empty, "-o", tmp_path / "d.zarr", "--manifest-dir", tmp_path],

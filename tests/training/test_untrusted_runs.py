@@ -52,7 +52,7 @@ def test_crafted_checkpoint_through_predict_and_evaluate(tmp_path):
     run.mkdir()
     torch.save(_Payload(marker), run / "checkpoint.pt")
     (tmp_path / "p.xy").write_text("10 1\n20 2\n30 1\n")
-    for args in (["predict", str(run), str(tmp_path / "p.xy")],
+    for args in (["predict", "--model", str(run), str(tmp_path / "p.xy")],
                  ["evaluate", str(run), "--data", str(tmp_path / "nowhere.zarr")]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code != 0

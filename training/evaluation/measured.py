@@ -144,13 +144,15 @@ def measured_report(arrays: dict[str, Any], *, rounds: int = BOOTSTRAP_ROUNDS, s
     return report
 
 
-def predict_measured(run_dir: str | Path, paths: list[str | Path], *, labels: str | Path,
-                     wavelength: Any = None, device: str = "auto"
+def predict_measured(run_dir: str | Path | None, paths: list[str | Path], *,
+                     labels: str | Path, wavelength: Any = None, device: str = "auto"
                      ) -> tuple[list[dict[str, Any]], list[list[str]]]:
-    """Predict every labelled file with the run's own path; (scored records, errors).
+    """Predict every labelled file with the model's own path; (scored records, errors).
 
-    A neural run goes through :func:`xrdsim_training.measured.predict.predict_files` (calibrated
-    probabilities when the run has ``calibration.json``), a HAND run through
+    A network — a run folder, a model file of ``xrdsim export-model`` or None (the bundled
+    model) — goes through :func:`xrdsim_training.measured.predict.predict_files` (calibrated
+    probabilities when the run has ``calibration.json`` or the file temperatures), a HAND
+    run through
     :func:`xrdsim_training.hand.predict_hand`; both list every class (top-k = all).
     Only files named in ``labels`` are scored.
     """
@@ -168,7 +170,7 @@ def predict_measured(run_dir: str | Path, paths: list[str | Path], *, labels: st
         raise ConfigError(f"none of the pattern files in {[str(p) for p in paths]} is named "
                           f"in {labels}; give the folder the labels CSV describes")
     errors: list[list[str]] = []
-    if is_hand_run(run_dir):
+    if run_dir is not None and is_hand_run(run_dir):
         raw = predict_hand(run_dir, files, wavelength=wavelength, top_k=230)
         table = extinction_table()
         records = []
@@ -193,14 +195,15 @@ def predict_measured(run_dir: str | Path, paths: list[str | Path], *, labels: st
     return records, errors
 
 
-def evaluate_measured(run_dir: str | Path, paths: list[str | Path], *, labels: str | Path,
-                      wavelength: Any = None, device: str = "auto",
+def evaluate_measured(run_dir: str | Path | None, paths: list[str | Path], *,
+                      labels: str | Path, wavelength: Any = None, device: str = "auto",
                       png: str | Path | None = None) -> dict[str, Any]:
     """:func:`predict_measured` then :func:`measured_report`, plus the confusion figure.
 
     Returns:
-        the report, with ``run`` (the run folder), ``labels``, ``errors`` ([file, reason])
-        and ``figure`` (the PNG written, when ``png`` is given).
+        the report, with ``run`` (the run folder or model file; for the bundled model its
+        path), ``model_sha256`` (a model file's, else None), ``labels``, ``errors`` ([file,
+        reason]) and ``figure`` (the PNG written, when ``png`` is given).
     """
     records, errors = predict_measured(run_dir, paths, labels=labels, wavelength=wavelength,
                                        device=device)
@@ -208,7 +211,11 @@ def evaluate_measured(run_dir: str | Path, paths: list[str | Path], *, labels: s
         raise ConfigError(f"none of the {len(errors)} labelled files could be predicted; the "
                           f"first: {errors[0][0]}: {errors[0][1]}")
     report = measured_report(records_to_arrays(records))
-    report.update({"run": str(run_dir), "labels": str(labels), "errors": errors})
+    from xrdsim_training.measured.model_file import BUNDLED_MODEL, file_sha256
+
+    model = BUNDLED_MODEL if run_dir is None else Path(run_dir)
+    report.update({"run": str(model), "labels": str(labels), "errors": errors,
+                   "model_sha256": None if model.is_dir() else file_sha256(model)})
     if png is not None:
         report["figure"] = str(confusion_png(report, png))
     return report

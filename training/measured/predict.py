@@ -1,5 +1,7 @@
-"""Predict crystal system, extinction group and space group of measured pattern files
-with a run written by ``xrdsim train`` (and score them against a labels CSV).
+"""Predict crystal system, extinction group and space group of measured patterns with a
+trained model — a run folder of ``xrdsim train``, a model file of ``xrdsim export-model``, or
+the bundled model (:mod:`xrdsim_training.measured.model_file`) — and score them against a
+labels CSV.
 
 A HAND run (:func:`xrdsim_training.hand.model.is_hand_run`) goes through
 :func:`xrdsim_training.hand.model.predict_hand` at the model's own λ (``to_wavelength``
@@ -8,11 +10,13 @@ same shape, with ``n_peaks`` and ``peaks`` (2θ found) added and the forests' vo
 fractions as probabilities. Everything below is the neural path.
 
 Each file goes through the same steps as ``xrdsim prepare``
-(:func:`xrdsim.measured.readers.read_pattern` → :func:`xrdsim.measured.prepare.prepare_pattern`: λ
-conversion to the training wavelength, resampling onto the 12,000-bin grid, max = 1), then
-through the network of ``RUN_DIR/checkpoint.pt`` (:func:`xrdsim_training.inference.predict`),
-whose first layer (:class:`xrdsim_training.models.view.PatternView`) windows the pattern and
-subtracts its background exactly as it did for the simulated training views. A
+(:func:`xrdsim.measured.readers.read_pattern`, then :func:`model_input`:
+:func:`xrdsim.measured.prepare.prepare_pattern`'s λ conversion to the model's grid
+wavelength, resampling onto the 12,000-bin grid, max = 1), then through the network
+(:func:`rank`, :func:`xrdsim_training.inference.predict`), whose first layer
+(:class:`xrdsim_training.models.view.PatternView`) windows the pattern and subtracts its
+background exactly as it did for the simulated training views. Patterns given as arrays
+(:func:`xrdsim.predict`, :mod:`xrdsim_training.measured.api`) take the same two steps. A
 ``background`` asked for here is subtracted *before* that, on the file's whole scan; the
 default ``"auto"`` leaves the background to the model's view (runs saved before the view
 existed see ``"snip"``-prepared files, as they always did). A file that cannot be read or
@@ -28,7 +32,8 @@ Per file (:func:`predict_files`), in input order::
                           "top_k": [...] (joint p(cs)·p(sg|cs))},
      "true": {"crystal_system", "extinction_group", "space_group"} or None}
 
-plus ``"calibrated"`` (probabilities temperature-scaled with ``RUN_DIR/calibration.json``,
+plus ``"calibrated"`` (probabilities temperature-scaled with the run's
+``calibration.json`` or the model file's temperatures,
 :mod:`xrdsim_training.evaluation.temperature`) and ``"unsure"`` (top-1 CS probability below
 :data:`~xrdsim_training.evaluation.temperature.UNSURE_BELOW`: read the top-k, not the top-1),
 or ``{"source", "file", "error", "true"}`` for a file that failed. ``top_k`` entries are
@@ -44,13 +49,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from xrdsim_training.checkpoint import load_run
-from xrdsim_training.evaluation.temperature import (
-    TASK_PROBS,
-    UNSURE_BELOW,
-    apply_temperature,
-    load_temperatures,
-)
+from xrdsim_training.evaluation.temperature import TASK_PROBS, UNSURE_BELOW, apply_temperature
 from xrdsim_training.hand.model import is_hand_run, predict_hand
 from xrdsim_training.inference import predict
 from xrdsim_training.measured.labels import (
@@ -59,14 +58,15 @@ from xrdsim_training.measured.labels import (
     read_labels,
     space_group_symbol,
 )
+from xrdsim_training.measured.model_file import LoadedModel, load_model
 
 from xrdsim.errors import ConfigError, PatternReadError, XrdsimError
 from xrdsim.measured.paths import pattern_files
 from xrdsim.measured.prepare import prepare_pattern, unexpected_reason
-from xrdsim.measured.readers import SUFFIX_FORMATS, read_pattern
+from xrdsim.measured.readers import SUFFIX_FORMATS, MeasuredPattern, read_pattern
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_index
 from xrdsim.structures.extinction_table import extinction_table
-from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
+from xrdsim.wavelengths import resolve_wavelength
 
 #: Files prepared and sent through the network together (bounds memory: 48 kB a file).
 BATCH_SIZE = 64
@@ -80,28 +80,28 @@ VIEWLESS_WARNING = ("this run was trained without the input view (whole 0-120 de
 
 
 def predict_files(
-    run_dir: str | Path,
+    model: str | Path | None,
     paths: Iterable[str | Path],
     *,
     wavelength: float | str | None = None,
-    to_wavelength: float | str = DEFAULT_WAVELENGTH,
+    to_wavelength: float | str | None = None,
     background: str | None = "auto",
     top_k: int = 3,
     labels: str | Path | dict[str, int] | None = None,
     device: str = "auto",
     force_wavelength: bool = False,
 ) -> list[dict[str, Any]]:
-    """Predict CS / EG / SG of measured pattern files with a trained run.
+    """Predict CS / EG / SG of measured pattern files with a trained model.
 
     Args:
-        run_dir: a run directory of ``xrdsim train`` (a network's ``checkpoint.pt``, or a
-            HAND model).
+        model: a run folder of ``xrdsim train`` (a network's ``checkpoint.pt``, or a HAND
+            model), a model file of ``xrdsim export-model``, or None: the bundled model.
         paths: pattern files, folders and glob patterns
             (:func:`xrdsim.measured.paths.pattern_files`).
         wavelength: λ of files that state none, Å or a preset name (``"CuKa"``).
-        to_wavelength: λ of the model grid, the wavelength the run was trained at.
+        to_wavelength: λ of the model grid; None: the model file's, 1.5418 Å for a run.
         background: ``"snip"``, ``"poly"`` or None, as ``xrdsim prepare``; ``"auto"``
-            (default): None when the run's view subtracts a background itself, else
+            (default): None when the model's view subtracts a background itself, else
             ``"snip"`` (runs without an input view).
         top_k: candidates listed per task (1 ≤ top_k).
         labels: a labels CSV (see :func:`read_labels`) or ``{basename: space group}``;
@@ -115,11 +115,10 @@ def predict_files(
 
     Raises:
         ConfigError: ``top_k`` < 1, an unknown ``wavelength``, no files, a bad labels CSV.
-        TrainingError: see :func:`~xrdsim_training.checkpoint.load_run`; a HAND run's
-            :meth:`~xrdsim_training.hand.model.HandModel.load`.
+        TrainingError: see :func:`~xrdsim_training.measured.model_file.load_model`; a HAND
+            run's :meth:`~xrdsim_training.hand.model.HandModel.load`.
     """
-    if not isinstance(top_k, int) or top_k < 1:
-        raise ConfigError(f"top_k must be an integer ≥ 1, got {top_k!r}")
+    check_top_k(top_k)
     if wavelength is not None:
         resolve_wavelength(wavelength)  # a bad name is the user's error, not each file's
     paths = list(paths)
@@ -130,37 +129,74 @@ def predict_files(
                           f"folders holding {', '.join(sorted(SUFFIX_FORMATS))} files")
     if isinstance(labels, (str, Path)):
         labels = read_labels(labels)
-    if is_hand_run(run_dir):
-        return _hand_records(run_dir, files, wavelength=wavelength, background=background,
+    if model is not None and is_hand_run(model):
+        return _hand_records(model, files, wavelength=wavelength, background=background,
                              top_k=top_k, labels=labels, force=force_wavelength)
-    model, payload = load_run(run_dir, device=device)
-    amp = payload["config"].amp
-    viewless = payload["config"].model.view_background == "none"
-    if background == "auto":
-        background = "snip" if viewless else None
-    temperatures = load_temperatures(run_dir)
+    loaded = load_model(model, device=device)
     records: list[dict[str, Any]] = []
     for start in range(0, len(files), BATCH_SIZE):
-        chunk = [_prepare(p, wavelength=wavelength, to_wavelength=to_wavelength,
+        chunk = [_prepare(p, loaded, wavelength=wavelength, to_wavelength=to_wavelength,
                           background=background, labels=labels, force=force_wavelength)
                  for p in files[start:start + BATCH_SIZE]]
         good = [(rec, grid) for rec, grid in chunk if grid is not None]
         if good:
-            batch = _batch([grid for _, grid in good], [rec["true"] for rec, _ in good])
-            pred = predict(model, [batch], device=next(model.parameters()).device, amp=amp)
-            probs = {task: getattr(pred, key) for task, key in TASK_PROBS.items()}
-            if temperatures is not None:
-                probs = {t: apply_temperature(p, temperatures[t]) for t, p in probs.items()}
-            for i, (rec, _) in enumerate(good):
-                rec.update(_ranked(probs["crystal_system"][i], probs["extinction_group"][i],
-                                   probs["space_group"][i], int(pred.sg_routed[i]), top_k))
-                rec["calibrated"] = temperatures is not None
-                rec["unsure"] = rec["crystal_system"]["probability"] < UNSURE_BELOW
+            ranked = rank(loaded, [grid for _, grid in good], top_k,
+                          truths=[rec["true"] for rec, _ in good])
+            for (rec, _), result in zip(good, ranked, strict=True):
+                rec.update(result)
         records.extend(rec for rec, _ in chunk)
-    if viewless:
+    if viewless(loaded):
         for rec in records:
             rec["warnings"].append(VIEWLESS_WARNING)
     return records
+
+
+def check_top_k(top_k: Any) -> None:
+    """Raises ConfigError unless ``top_k`` is an integer ≥ 1."""
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+        raise ConfigError(f"top_k must be an integer ≥ 1, got {top_k!r}")
+
+
+def viewless(loaded: LoadedModel) -> bool:
+    """Whether the network has no input view (whole grid, simulated background kept)."""
+    return loaded.network.config.view_background == "none"
+
+
+def model_input(measured: MeasuredPattern, loaded: LoadedModel, *,
+                to_wavelength: float | str | None = None, background: str | None = "auto"
+                ) -> np.ndarray:
+    """The (12000,) float32 grid pattern ``loaded``'s network gets for ``measured``:
+    :func:`~xrdsim.measured.prepare.prepare_pattern` onto the grid at ``to_wavelength``
+    (None: the model's grid λ), with ``background`` (``"auto"``: None when the network's
+    view subtracts one, else SNIP).
+
+    Raises:
+        PatternReadError: a pattern the grid cannot take (see ``prepare_pattern``).
+    """
+    if background == "auto":
+        background = "snip" if viewless(loaded) else None
+    target = loaded.wavelength if to_wavelength is None else to_wavelength
+    return prepare_pattern(measured, to_wavelength=target, background=background).pattern
+
+
+def rank(loaded: LoadedModel, grids: list[np.ndarray], top_k: int, *,
+         truths: list[dict[str, int] | None] | None = None) -> list[dict[str, Any]]:
+    """Per grid pattern: the three task records (module docstring), ``calibrated`` and
+    ``unsure``, from one pass of the network (temperature-scaled when calibrated)."""
+    network = loaded.network
+    batch = _batch(grids, truths or [None] * len(grids))
+    pred = predict(network, [batch], device=next(network.parameters()).device, amp=loaded.amp)
+    probs = {task: getattr(pred, key) for task, key in TASK_PROBS.items()}
+    if loaded.temperatures is not None:
+        probs = {t: apply_temperature(p, loaded.temperatures[t]) for t, p in probs.items()}
+    out = []
+    for i in range(len(grids)):
+        result = _ranked(probs["crystal_system"][i], probs["extinction_group"][i],
+                         probs["space_group"][i], int(pred.sg_routed[i]), top_k)
+        result["calibrated"] = loaded.temperatures is not None
+        result["unsure"] = result["crystal_system"]["probability"] < UNSURE_BELOW
+        out.append(result)
+    return out
 
 
 def accuracy_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -180,8 +216,8 @@ def accuracy_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     return report
 
 
-def _prepare(path: Path, *, wavelength: Any, to_wavelength: Any, background: str | None,
-             labels: dict[str, int] | None, force: bool
+def _prepare(path: Path, loaded: LoadedModel, *, wavelength: Any, to_wavelength: Any,
+             background: str | None, labels: dict[str, int] | None, force: bool
              ) -> tuple[dict[str, Any], np.ndarray | None]:
     """(record, (12000,) float32 grid pattern or None when the file failed)."""
     record: dict[str, Any] = {"source": str(path), "file": path.name,
@@ -190,8 +226,8 @@ def _prepare(path: Path, *, wavelength: Any, to_wavelength: Any, background: str
         warnings.simplefilter("always")
         try:
             measured = read_pattern(path, wavelength=wavelength, force_wavelength=force)
-            prepared = prepare_pattern(measured, to_wavelength=to_wavelength,
-                                       background=background)
+            grid = model_input(measured, loaded, to_wavelength=to_wavelength,
+                               background=background)
         except PatternReadError as exc:
             record["error"] = exc.reason
         except XrdsimError as exc:  # e.g. too few points for the polynomial degree
@@ -203,7 +239,7 @@ def _prepare(path: Path, *, wavelength: Any, to_wavelength: Any, background: str
         return record, None
     record["wavelength"] = measured.wavelength
     record["wavelength_source"] = measured.metadata.get("wavelength_source")
-    return record, prepared.pattern
+    return record, grid
 
 
 def _truth(name: str, labels: dict[str, int] | None) -> dict[str, int] | None:

@@ -35,6 +35,8 @@ from xrdsim.wavelengths import resolve_wavelength
 #: Format names :func:`read_pattern` accepts for ``fmt``.
 FORMATS = ("xy", "xye", "fullprof", "xrdml", "chi", "asc", "cif", "bruker_raw", "uxd",
            "gsas")
+#: The ``format`` of a pattern given as arrays (:func:`pattern_from_arrays`), not a file.
+ARRAY_FORMAT = "arrays"
 #: File suffix (lower case) -> format guessed from it. ``.dat`` is sniffed between
 #: plain columns and FullProf's "start step end" free format.
 SUFFIX_FORMATS = {
@@ -66,7 +68,7 @@ class MeasuredPattern:
         sigma: (n,) float64 standard uncertainties, or None when the file has none.
         wavelength: Å, from the file or the user; None when unknown.
         source: the file path.
-        format: one of :data:`FORMATS`.
+        format: one of :data:`FORMATS`, or :data:`ARRAY_FORMAT`.
         metadata: what else was read (header lines, Kα1/Kα2/ratio, counting time, ...).
     """
 
@@ -100,7 +102,7 @@ class MeasuredPattern:
             arrays["sigma"] = s
         if self.wavelength is not None and not 0 < float(self.wavelength) < 100:
             raise PatternReadError(self.source, f"wavelength {self.wavelength!r} Å is not usable")
-        if self.format not in FORMATS:
+        if self.format not in FORMATS and self.format != ARRAY_FORMAT:
             raise PatternReadError(self.source, f"format {self.format!r} not in {FORMATS}")
         for name, value in arrays.items():
             value.setflags(write=False)
@@ -177,6 +179,40 @@ def read_pattern(
     if file_wl is not None:
         meta["file_wavelength"] = file_wl
     return MeasuredPattern(x, y, s, wl, src, fmt, meta)
+
+
+def pattern_from_arrays(
+    two_theta: Any, intensity: Any, *, wavelength: float | str, source: str = "arrays",
+) -> MeasuredPattern:
+    """A measured pattern given as two arrays, under the same policies as a file's columns
+    (:func:`read_pattern`): a descending scan is reversed, repeated 2θ values are averaged,
+    NaN / infinite points are refused, negative intensities are kept with a warning.
+
+    Args:
+        two_theta: (n,) degrees 2θ.
+        intensity: (n,) counts or arbitrary units.
+        wavelength: Å or a preset name (``"CuKa"``); arrays carry none of their own.
+        source: the name error messages give the pattern.
+
+    Raises:
+        PatternReadError: not two 1-D numeric arrays of equal length ≥ 2, non-finite or
+            non-monotonic 2θ, an unknown wavelength.
+    """
+    try:
+        x = np.asarray(two_theta, dtype=np.float64)
+        y = np.asarray(intensity, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise PatternReadError(source, f"2θ and intensity must be numeric arrays ({exc})"
+                               ) from None
+    if x.ndim != 1 or x.shape != y.shape:
+        raise PatternReadError(source, f"need two 1-D arrays of equal length, got shapes "
+                               f"{x.shape} and {y.shape}")
+    x, y, _ = _clean_axis(x, y, None, source)
+    try:
+        wl = resolve_wavelength(wavelength)
+    except ConfigError as exc:
+        raise PatternReadError(source, str(exc)) from None
+    return MeasuredPattern(x, y, None, wl, source, ARRAY_FORMAT, {"wavelength_source": "user"})
 
 
 def read_limited_bytes(path: Path) -> bytes:

@@ -265,8 +265,8 @@ def test_cli_hand_train_and_predict(peak_db, tmp_path, test_data):
     assert json.loads(result.stdout)["n_test"] == 24
     # `xrdsim hand` is the old spelling: it still runs, after one warning line
     assert result.stderr == ("warning: `xrdsim hand` is deprecated and goes in the next "
-                             "release; use `xrdsim train --method hand / predict RUN FILES / "
-                             "evaluate RUN --measured FILES --labels CSV`\n")
+                             "release; use `xrdsim train --method hand / predict --model RUN "
+                             "FILES / evaluate RUN --measured FILES --labels CSV`\n")
     (tmp_path / "empty.xy").write_text("")
     files = [str(test_data / "patterns/feooh.xrdml"), str(tmp_path / "empty.xy")]
     result = runner.invoke(cli, ["hand", "predict", str(model), *files, "--json"])
@@ -275,12 +275,13 @@ def test_cli_hand_train_and_predict(peak_db, tmp_path, test_data):
     assert rows[0]["n_peaks"] >= 5 and "crystal_system" in rows[0]
     assert rows[1]["error"]
     # the new spelling: xrdsim predict takes the HAND run, same predictions, no warning
-    result = runner.invoke(cli, ["predict", str(model), *files, "--json", "-"])
+    result = runner.invoke(cli, ["predict", "--model", str(model), *files, "--json",
+                                    "-"])
     assert result.exit_code == 1 and "deprecated" not in result.stderr
     new = json.loads(result.stdout)["files"]
     assert new[0]["n_peaks"] == rows[0]["n_peaks"] and new[1]["error"] == rows[1]["error"]
     assert new[0]["space_group"]["prediction"] == rows[0]["space_group"]["prediction"]
-    result = runner.invoke(cli, ["predict", str(model), files[0]])
+    result = runner.invoke(cli, ["predict", "--model", str(model), files[0]])
     assert result.exit_code == 0 and f"[{rows[0]['n_peaks']} peaks]" in result.stdout
 
 

@@ -209,8 +209,8 @@ def test_cli_prints_table_writes_json_and_exits_1_on_a_failed_file(run_dir, batc
                                                                    tmp_path):
     paths, labels = batch_inputs
     out = tmp_path / "out.json"
-    args = ["predict", str(run_dir), *map(str, paths), "--wavelength", "CuKa", "--labels",
-            str(labels), "--json", str(out), "--device", "cpu", "--top-k", "2"]
+    args = ["predict", "--model", str(run_dir), *map(str, paths), "--wavelength", "CuKa",
+            "--labels", str(labels), "--json", str(out), "--device", "cpu", "--top-k", "2"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1, result.output
     assert "error: " in result.stderr and "empty.xy" in result.stderr
@@ -222,8 +222,8 @@ def test_cli_prints_table_writes_json_and_exits_1_on_a_failed_file(run_dir, batc
     assert report["summary"] == accuracy_summary(report["files"])
     assert all(len(r["space_group"]["top_k"]) == 2 for r in report["files"] if "error" not in r)
 
-    good = CliRunner().invoke(cli, ["predict", str(run_dir), f"{paths[0]}/*.xy", "--wavelength",
-                                    "CuKa", "--json", "-", "--device", "cpu"])
+    good = CliRunner().invoke(cli, ["predict", "--model", str(run_dir), f"{paths[0]}/*.xy",
+                                    "--wavelength", "CuKa", "--json", "-", "--device", "cpu"])
     assert good.exit_code == 0, good.output
     printed = json.loads(good.stdout)
     assert printed["summary"] is None and len(printed["files"]) == len(AUTOXRD_FILES)
