@@ -70,7 +70,10 @@ def render(header: dict, report: dict, *, sha256: str, size: int) -> str:
         f"| architecture | width {model['width']}, depth {model['depth']}, "
         f"{model['blocks_per_stage']} block(s) per stage, pool {model['pool_length']}, "
         f"embedding {model['embed_dim']}; input view {model['view_two_theta'][0]:g}–"
-        f"{model['view_two_theta'][1]:g}° 2θ, background {model['view_background']} |",
+        f"{model['view_two_theta'][1]:g}° 2θ, background {model['view_background']}"
+        + (", cropped to the window" if model.get("view_crop") else "")
+        + (f", {model['view_pool']} bins of 0.01° averaged per input sample"
+           if model.get("view_pool", 1) > 1 else "") + " |",
         f"| training | `{train['method']}`, {train['epochs']} epoch(s)"
         + (f" + {train['pretrain_epochs']} pre-training" if train["pretrain_epochs"] else "")
         + f", batch {train['batch_size']}, lr {train['lr']:g}, seed {train['seed']}, "
