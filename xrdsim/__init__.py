@@ -11,6 +11,7 @@ compile only when first used):
 - :func:`simulate` / :func:`simulate_batch` — full 12,000-bin patterns from peak lists.
 - :func:`build_dataset` — sharded Zarr v3 datasets with train / invariance / equivariance splits.
 - :func:`read_pattern` / :func:`prepare_pattern` — measured patterns onto the model grid.
+- :func:`index_pattern` — unit cells of a measured pattern by powder indexing.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ _EXPORTS = {
     "build_dataset": "xrdsim.dataset.build",
     "read_pattern": "xrdsim.measured.readers",
     "prepare_pattern": "xrdsim.measured.prepare",
+    "index_pattern": "xrdsim.indexing.index",
     "resolve_wavelength": "xrdsim.wavelengths",
     "convert_two_theta": "xrdsim.grid",
     "grid_centers": "xrdsim.grid",
