@@ -9,6 +9,7 @@ volume, and lists the reflections of a cell up to a Q, in the Friedel half-space
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -184,7 +185,9 @@ def reduced_cell(cell, centring: str = "P") -> np.ndarray:
 
     prim = PRIMITIVE[centring] @ lattice_vectors(cell)
     scale = float(np.abs(prim).max())
-    red = spglib.niggli_reduce(prim / scale, eps=NIGGLI_EPS)
+    with warnings.catch_warnings():  # spglib ≥ 2.5 warns on every call of its old API
+        warnings.simplefilter("ignore", DeprecationWarning)
+        red = spglib.niggli_reduce(prim / scale, eps=NIGGLI_EPS)
     vectors = (prim if red is None else np.asarray(red) * scale)
     g = vectors @ vectors.T
     lengths = np.sqrt(np.diag(g))

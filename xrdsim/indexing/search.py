@@ -91,6 +91,9 @@ ZERO_WINDOW = 1.5
 #: either is met first (a monoclinic pattern no longer pays for every orthorhombic box up
 #: to ``max_volume`` before its own first shell).
 SHELLED_SYSTEMS = ("orthorhombic", "monoclinic")
+#: Start boxes per kernel call at most: the search stops between calls once a good cell
+#: is found (a monoclinic shell holds up to 55,000 tiles, most rejected at once).
+TILES_PER_CALL = 2_000
 #: A higher system's cell of the lattice of a found cell is at most this many times larger
 #: (the conventional cell of an F lattice holds four primitive cells).
 LARGER_CELL = 4.0
@@ -293,11 +296,16 @@ class _Search:
         """Zero-shift windows of one system in one pass: the whole range in the "whole"
         passes, else ±1.5 tolerances about each estimate of
         :func:`~xrdsim.indexing.zero.zero_candidates` (the whole range costs a tetragonal
-        search of a monoclinic pattern 400,000 boxes)."""
+        search of a monoclinic pattern 400,000 boxes); once a conclusive cell is found,
+        ±1.5 tolerances about its refined zero shift in every pass."""
         z = self.settings.max_zero_shift
+        half = ZERO_WINDOW * self.settings.tolerance
+        conclusive = [sol for fits in self.fits.values() for _, sol in fits if sol.conclusive]
+        if conclusive:  # the zero shift is known: that of the best conclusive cell
+            c = max(conclusive, key=lambda sol: sol.score).zero_shift
+            return [(max(c - half, -z), min(c + half, z))]
         if whole:
             return [(-z, z)]
-        half = ZERO_WINDOW * self.settings.tolerance
         return [(max(c - half, -z), min(c + half, z)) for c, _ in self.zero]
 
     def _volume_limit(self, system: str) -> float | None:
@@ -358,11 +366,16 @@ class _Search:
                 depth = max((len(shells) for r in runs.values() for _, shells in r), default=0)
                 for k in range(depth):  # shell k of every system of the group, then k + 1
                     for system in group:
-                        if self._stopped(system) or self._good(miss, system):
-                            continue
                         for window, shells in runs[system]:
-                            if k < len(shells):
-                                self._run(system, shells[k], miss, window)
+                            if k >= len(shells):
+                                continue
+                            # in chunks of tiles: a shell's later tiles are not searched once
+                            # a good cell is found (tiles ascend in smallest volume)
+                            for start in range(0, shells[k].shape[0], TILES_PER_CALL):
+                                if self._stopped(system) or self._good(miss, system):
+                                    break
+                                self._run(system, shells[k][start: start + TILES_PER_CALL],
+                                          miss, window)
                     if any(self._good(miss, system) for system in group):
                         break
             if self.budget_spent:
