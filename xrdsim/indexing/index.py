@@ -2,8 +2,7 @@
 
 ::
 
-    from xrdsim import read_pattern
-    from xrdsim.indexing import index_pattern
+    from xrdsim import index_pattern, read_pattern
 
     result = index_pattern(read_pattern("MnO.xy", wavelength="CuKa"))
     best = result.best            # CellSolution or None ("no solution": result.reason)
