@@ -251,12 +251,11 @@ class _Search:
             added += 1
         return added
 
-    def _good(self, max_miss: int, system: str | None = None) -> bool:
-        """A cell (of ``system``, or of any) with M_N ≥ conclusive_merit and at most
-        ``max_miss`` of the first N lines unindexed."""
+    def _good(self, max_miss: int, system: str, since: int = 0) -> bool:
+        """A cell of ``system`` found after its first ``since`` fits, with M_N ≥
+        conclusive_merit and at most ``max_miss`` of the first N lines unindexed."""
         return any(sol.m20 >= self.settings.conclusive_merit and sol.n_unindexed <= max_miss
-                   for name, fits in self.fits.items() if system in (None, name)
-                   for _, sol in fits)
+                   for _, sol in self.fits.get(system, [])[since:])
 
     def _conclusive_rank(self) -> int:
         """Symmetry rank of the highest system with a conclusive cell, −1 when none."""
@@ -363,6 +362,10 @@ class _Search:
             for group in groups:
                 group = tuple(g for g in group if g in self.settings.searched)
                 runs = {system: self._shell_runs(system, whole, miss, done) for system in group}
+                # a good cell ends the group's shells only when this pass found it: a
+                # supercell found before must not stop the search for the smaller cell
+                # (LiMnO2.xy: b × 2 indexes every line, the true cell all but an impurity's)
+                since = {system: len(self.fits.get(system, [])) for system in group}
                 depth = max((len(shells) for r in runs.values() for _, shells in r), default=0)
                 for k in range(depth):  # shell k of every system of the group, then k + 1
                     for system in group:
@@ -372,11 +375,11 @@ class _Search:
                             # in chunks of tiles: a shell's later tiles are not searched once
                             # a good cell is found (tiles ascend in smallest volume)
                             for start in range(0, shells[k].shape[0], TILES_PER_CALL):
-                                if self._stopped(system) or self._good(miss, system):
+                                if self._stopped(system) or self._good(miss, system, since[system]):
                                     break
                                 self._run(system, shells[k][start: start + TILES_PER_CALL],
                                           miss, window)
-                    if any(self._good(miss, system) for system in group):
+                    if any(self._good(miss, system, since[system]) for system in group):
                         break
             if self.budget_spent:
                 break
