@@ -11,12 +11,13 @@ Run from the repository root, each part on its own (each takes a few CPU-minutes
     python benchmarks/experiments/bench_indexing.py merge PART.json [PART.json ...] -o ALL.json
 
     # 2. the shared measured single-phase files whose CIF is known (measured_labels.csv)
-    python benchmarks/experiments/bench_indexing.py measured -o benchmarks/results/indexing_measured.json
+    python benchmarks/experiments/bench_indexing.py measured [--mixtures] \\
+        -o benchmarks/results/indexing_measured.json
 
     # 3. rruff_dev: crystal system of the best cell against labels.csv (never trained on);
     #    --run DIR adds a trained network alone and the network re-ranked by the indexing
-    python benchmarks/experiments/bench_indexing.py rruff -o benchmarks/results/indexing_rruff.json \\
-        [--part 1/3] [--run runs/supervised]
+    python benchmarks/experiments/bench_indexing.py rruff \\
+        -o benchmarks/results/indexing_rruff.json [--part 1/3] [--run runs/supervised]
 
 A cell is "the true cell" when the Niggli-reduced cells of both (primitive cells of the
 centred conventional cells, or the conventional cells taken as primitive) agree: each
@@ -274,7 +275,7 @@ def rruff(args: argparse.Namespace) -> dict:
 
 def _network(run: str, files: list[Path]) -> dict[str, list[str]]:
     """Each file's crystal systems, most probable first, from a trained run."""
-    from xrdsim_training.predict import predict_files
+    from xrdsim_training.measured.predict import predict_files
 
     from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 

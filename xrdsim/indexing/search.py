@@ -6,7 +6,8 @@ of the first N lines indexed, M_N ≥ ``conclusive_merit``): a lower system woul
 same lattice with more parameters, or find a smaller cell that systematic absences let
 index the same lines (corundum's lines are all indexed by a monoclinic cell of 1/6 its
 volume). Within a system the start boxes run in volume shells, smallest first, and the
-system stops at the shell where it finds a cell with M_N ≥ conclusive_merit. The whole
+system stops at the shell where it finds a cell with M_N ≥ conclusive_merit; orthorhombic
+and monoclinic run their shells interleaved (:data:`SHELLED_SYSTEMS`), as DICVOL04 does. The whole
 order runs in passes (:meth:`_Search._passes`): no unindexed line allowed, then 1, 2, … up
 to ``max_unindexed``, first for sparse cells in the zero-shift windows of the zero
 estimates, then wider; once a cell with M_N ≥ conclusive_merit is found, the remaining
