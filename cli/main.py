@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "calibrate": ("xrdsim_cli.calibrate:calibrate",
                   "Fit an instrument to a measured pattern of a known phase -> config."),
     "build": ("xrdsim_cli.build:build", "CIFs / CSVs / peak DB -> sharded Zarr v3 dataset."),
+    "index": ("xrdsim_cli.index:index", "Measured files -> unit cells by powder indexing."),
     "inspect": ("xrdsim_cli.inspect:inspect", "Summarise a dataset store; example-pattern PNG."),
     "mix": ("xrdsim_cli.mix:mix", "Real + synthetic structures at a ratio -> one input."),
     "peaks": ("xrdsim_cli.peaks:peaks", "Structures (CIF / CSV) -> labelled HDF5 peak database."),

@@ -1,12 +1,12 @@
 """The trees follow the data flow: no stage imports a later one, and no import cycle.
 
 Engine (``xrdsim``): structures -> peaks -> simulation -> dataset; ``measured`` sits beside
-the flow. The shared ground (errors, grid, wavelengths, parallel, progress, versions, data, config
-files, the store lock, output replacement)
-is importable by all. Training (``xrdsim_training``, folder ``training/``): the ground
-(method list, config, runtime) -> the parts (models, simulator twin, losses, data,
-checkpoints) -> what uses a trained run (hand, evaluation, measured) -> the trainer; the
-engine imports neither training nor the CLI, and HAND runs without torch.
+the flow, and ``indexing`` beside it (it reads measured patterns). The shared ground
+(errors, grid, wavelengths, parallel, progress, versions, data, config files, the store
+lock, output replacement) is importable by all. Training (``xrdsim_training``, folder
+``training/``): the ground (method list, config, runtime) -> the parts (models, simulator
+twin, losses, data, checkpoints) -> what uses a trained run (hand, evaluation, measured) ->
+the trainer; the engine imports neither training nor the CLI, and HAND runs without torch.
 Imports inside functions count too: a lazy import is still a dependency.
 """
 
@@ -33,6 +33,7 @@ ALLOWED = {
     "measured": set(),
     "calibration": {"structures", "peaks", "simulation", "measured"},
     "series": {"structures", "peaks", "simulation", "measured"},
+    "indexing": {"measured"},
 }
 SHARED = {"errors", "grid", "wavelengths", "parallel", "progress", "versions", "data", "__init__",
           "config_files", "store_lock", "outputs"}

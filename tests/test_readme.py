@@ -119,7 +119,7 @@ def test_readme_command_block_is_what_this_test_runs():
     assert names == ["peaks", "peaks-info", "synth", "sources", "mix", "simulate", "build",
                      "build", "inspect", "verify", "train", "train", "evaluate", "prepare",
                      "predict", "predict", "export-model", "predict", "train", "predict",
-                     "evaluate", "evaluate", "calibrate"]
+                     "evaluate", "evaluate", "calibrate", "index"]
 
 
 @pytest.mark.slow
@@ -140,6 +140,7 @@ def test_readme_commands_run_as_written(tmp_path, shared_data, monkeypatch):
     assert Path("data_manifests/mp20.json").is_file() and Path("nio.png").is_file()
     assert Path("predictions.json").is_file() and Path("runs/hand").is_dir()
     assert Path("mixed.csv.gz").is_file() and Path("instrument.yaml").is_file()
+    assert Path("index.png").is_file()
     # what the commands produced, not only their exit codes (issue 31, item 3)
     recipe = json.loads(Path("mixed.mix.json").read_text())
     assert recipe["n_real"] == len(pd.read_csv("mp20_val.csv.gz")) + 2  # + extra/aflow, avogadro

@@ -16,6 +16,7 @@ compile only when first used):
   the one entry of the training package (``xrdsim_training.measured.api``) in this table:
   the engine's modules never import it, and it imports torch only when called
   (``pip install xrdsim[training]``).
+- :func:`index_pattern` — unit cells of a measured pattern by powder indexing.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ _EXPORTS = {
     "build_dataset": "xrdsim.dataset.build",
     "read_pattern": "xrdsim.measured.readers",
     "prepare_pattern": "xrdsim.measured.prepare",
+    "index_pattern": "xrdsim.indexing.index",
     "resolve_wavelength": "xrdsim.wavelengths",
     "convert_two_theta": "xrdsim.grid",
     "grid_centers": "xrdsim.grid",

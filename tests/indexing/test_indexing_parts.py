@@ -1,0 +1,126 @@
+"""The parts of an indexing against hand-worked numbers: figures of merit, reduced cells,
+centring rules, zero-shift estimates, the refinement, and a ranking checked by a cell."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from xrdsim.indexing.bravais import allowed, bravais_symbol
+from xrdsim.indexing.cell import (
+    q_of_two_theta,
+    reciprocal_metric,
+    reduced_cell,
+    reflections,
+    same_lattice,
+    two_theta_of_q,
+)
+from xrdsim.indexing.merit import de_wolff, smith_snyder
+from xrdsim.indexing.refine import fit_cell
+from xrdsim.indexing.solution import CellSolution
+from xrdsim.indexing.systems import compatible_systems, rerank
+from xrdsim.indexing.zero import zero_candidates
+
+LAMBDA = 1.540593
+
+
+def test_de_wolff_m20_by_hand():
+    """M = Q_N / (2 ε̄ N_calc): Q_N = 0.3, ε̄ = 1e-4 over the two indexed lines, 4 lines ≤ Q_N."""
+    m = de_wolff(np.array([0.1, 0.2, 0.3]), np.array([0.1001, 0.1999, np.nan]),
+                 np.array([0.1, 0.2, 0.25, 0.3, 0.4]))
+    assert m == pytest.approx(0.3 / (2 * 1e-4 * 4))
+
+
+def test_smith_snyder_fn_by_hand():
+    """F = N / (⟨|Δ2θ|⟩ N_poss) = 3 / (0.015 · 4) = 50."""
+    f, delta, n_poss = smith_snyder(np.array([10.0, 20.0, 30.0]), np.array([10.01, 19.98, np.nan]),
+                                    np.array([10.0, 15.0, 20.0, 30.0, 40.0]))
+    assert (f, delta, n_poss) == (pytest.approx(50.0), pytest.approx(0.015), 4)
+
+
+def test_reduced_cell_of_an_f_cubic_cell_is_its_rhombohedral_primitive():
+    """fcc a: primitive cell a/√2 on every edge, 60° between them (Niggli: 60, 60, 60)."""
+    red = reduced_cell((5.0, 5.0, 5.0, 90.0, 90.0, 90.0), "F")
+    np.testing.assert_allclose(red[:3], 5.0 / np.sqrt(2.0), rtol=1e-9)
+    np.testing.assert_allclose(red[3:], 60.0, atol=1e-6)
+    # the same lattice written as a primitive rhombohedral cell is recognised
+    assert same_lattice(red, reduced_cell((3.5355339, 3.5355339, 3.5355339, 60, 60, 60)),
+                        length_rel=1e-6, angle_deg=1e-4)
+    assert not same_lattice(red, reduced_cell((5.0, 5.0, 5.0, 90, 90, 90)),
+                            length_rel=1e-3, angle_deg=0.1)
+
+
+def test_reduced_cell_of_a_c_centred_monoclinic_cell_halves_its_volume():
+    cell = (4.937, 8.532, 5.03, 90.0, 109.46, 90.0)  # Li2MnO3, C2/m
+    red = reduced_cell(cell, "C")
+    a, b, c, al, be, ga = np.radians([0, 0, 0, *red[3:]]) + np.array([*red[:3], 0, 0, 0])
+    ca, cb, cg = np.cos(al), np.cos(be), np.cos(ga)
+    volume = a * b * c * np.sqrt(1 - ca**2 - cb**2 - cg**2 + 2 * ca * cb * cg)
+    assert volume == pytest.approx(4.937 * 8.532 * 5.03 * np.sin(np.radians(109.46)) / 2)
+
+
+@pytest.mark.parametrize(("centring", "hkl", "ok"), [
+    ("I", (1, 1, 0), True), ("I", (1, 0, 0), False),
+    ("F", (1, 1, 1), True), ("F", (2, 0, 0), True), ("F", (1, 1, 0), False),
+    ("C", (1, 1, 3), True), ("C", (1, 0, 1), False),
+    ("R", (1, 0, 0), False), ("R", (0, 1, 2), True), ("R", (1, 0, 4), True),
+    ("R", (1, 0, 1), True), ("Rrev", (1, 0, 1), False), ("Rrev", (1, 0, 2), True),
+])
+def test_centring_conditions_of_international_tables(centring, hkl, ok):
+    """ITA Table 2.2.13.1; R obverse −h + k + l = 3n (corundum's 012, 104), reverse h − k + l."""
+    assert bool(allowed(centring, np.array([hkl]))[0]) is ok
+
+
+def test_pearson_symbols():
+    assert bravais_symbol("cubic", "F") == "cF"
+    assert bravais_symbol("orthorhombic", "A") == "oS"
+    assert bravais_symbol("monoclinic", "I") == "mC"
+    assert bravais_symbol("hexagonal", "Rrev") == "hR"
+
+
+def _cubic_lines(a: float, zero: float, n: int) -> np.ndarray:
+    _, q = reflections(reciprocal_metric("cubic", np.array([1 / a**2])), 1.2)
+    return np.unique(np.round(two_theta_of_q(q, LAMBDA), 8))[:n] + zero
+
+
+def test_zero_shift_estimated_from_orders_of_reflections():
+    """A primitive cubic cell has 100/200/300, 110/220 …: their pairs agree on z."""
+    tt = _cubic_lines(4.1, 0.12, 25)
+    candidates = zero_candidates(tt, 0.5)
+    assert candidates and candidates[0][0] == pytest.approx(0.12, abs=0.005)
+
+
+def test_least_squares_recovers_cell_and_zero_from_a_rough_start():
+    tt = _cubic_lines(4.1, -0.07, 15)
+    fit = fit_cell("cubic", np.array([1 / 4.105**2]), 0.0, tt, np.full(tt.size, 0.06), LAMBDA,
+                   max_zero=0.5)
+    assert fit is not None and fit.n_indexed == tt.size
+    assert fit.cell[0][0] == pytest.approx(4.1, rel=1e-7)
+    assert fit.zero_shift == pytest.approx(-0.07, abs=1e-6)
+    assert q_of_two_theta(tt[0] + 0.07, LAMBDA) == pytest.approx(1 / 4.1**2)
+
+
+def _solution(system: str, bravais: str, conclusive: bool) -> CellSolution:
+    return CellSolution(
+        crystal_system=system, bravais_lattice=bravais, centring="P", cell=(1.0,) * 6,
+        cell_esd=(0.0,) * 6, volume=1.0, zero_shift=0.0, shift=(0.0, 0.0, 0.0), m20=50.0,
+        f_n=50.0, f_n_delta=0.01, f_n_possible=20, n_merit=20, n_unindexed=0,
+        conclusive=conclusive, hkl=(), two_theta_calc=(), unindexed=(), ticks=(), score=50.0)
+
+
+def test_a_classifier_ranking_rises_where_a_conclusive_cell_backs_it():
+    from xrdsim.indexing.settings import IndexingSettings
+    from xrdsim.indexing.solution import IndexingResult
+
+    hp = _solution("hexagonal", "hP", True)
+    assert compatible_systems(hp) == ("hexagonal", "trigonal")
+    lines = type("L", (), {})()
+    result = IndexingResult(source="x", lines=lines, solutions=(hp,), reason=None,
+                            n_search_lines=20, stats={}, settings=IndexingSettings())
+    ranking = ["monoclinic", "trigonal", "hexagonal", "cubic"]
+    assert rerank(ranking, result) == ["trigonal", "hexagonal", "monoclinic", "cubic"]
+    weak = dataclasses.replace(result, solutions=(_solution("cubic", "cP", False),))
+    assert rerank(ranking, weak) == ranking
+    assert rerank(ranking, None) == ranking
