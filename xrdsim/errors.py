@@ -15,18 +15,22 @@ class XrdsimError(Exception):
     """Base class of every error xrdsim raises on purpose."""
 
 
-class StructureError(XrdsimError):
+class _SourcedError:
+    """Mixin of the errors about one input: ``source``, ``reason``, message ``"source: reason"``."""
+
+    def __init__(self, source: str, reason: str):
+        self.source = str(source)
+        self.reason = str(reason)
+        super().__init__(f"{self.source}: {self.reason}")
+
+
+class StructureError(_SourcedError, XrdsimError):
     """A crystal structure could not be read or is physically unusable.
 
     Attributes:
         source: the file / row the structure came from (``"path"`` or ``"path#row-id"``).
         reason: a short, human-readable reason, stored verbatim in error tables.
     """
-
-    def __init__(self, source: str, reason: str):
-        self.source = str(source)
-        self.reason = str(reason)
-        super().__init__(f"{self.source}: {self.reason}")
 
 
 class SymmetryError(StructureError):
@@ -73,7 +77,7 @@ class ResumeMismatchError(DatasetError):
     """``--resume`` was asked with settings that differ from the existing store's."""
 
 
-class PatternReadError(XrdsimError):
+class PatternReadError(_SourcedError, XrdsimError):
     """A measured pattern file could not be read or prepared.
 
     Attributes:
@@ -81,13 +85,8 @@ class PatternReadError(XrdsimError):
         reason: what was wrong and how to fix it.
     """
 
-    def __init__(self, source: str, reason: str):
-        self.source = str(source)
-        self.reason = str(reason)
-        super().__init__(f"{self.source}: {self.reason}")
 
-
-class CalibrationError(XrdsimError):
+class CalibrationError(_SourcedError, XrdsimError):
     """A measured pattern could not be calibrated against its known phase.
 
     Attributes:
@@ -95,17 +94,12 @@ class CalibrationError(XrdsimError):
         reason: what went wrong and how to fix it.
     """
 
-    def __init__(self, source: str, reason: str):
-        self.source = str(source)
-        self.reason = str(reason)
-        super().__init__(f"{self.source}: {self.reason}")
-
 
 class TrainingError(XrdsimError):
     """A training run, checkpoint or evaluation cannot proceed as asked."""
 
 
-class ModelFileError(TrainingError):
+class ModelFileError(_SourcedError, TrainingError):
     """A weights-only model file (``xrdsim export-model``) is missing, damaged, or does not
     fit the architecture its header names.
 
@@ -113,11 +107,6 @@ class ModelFileError(TrainingError):
         source: the file path.
         reason: what was wrong and how to fix it.
     """
-
-    def __init__(self, source: str, reason: str):
-        self.source = str(source)
-        self.reason = str(reason)
-        super().__init__(f"{self.source}: {self.reason}")
 
 
 def _reduce_source_reason(self: StructureError | PatternReadError | CalibrationError
