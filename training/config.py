@@ -78,10 +78,9 @@ class ModelConfig:
         view_crop: the encoder sees only the window's bins (8,500 for 5–90°) instead of
             the 12,000-bin grid with zeros outside it.
         view_pool: adjacent 0.01° bins averaged into one input sample (2: 0.02° steps).
-            Crop + pool 2 costs 1.8× less CPU per step and scored 38.8 % CS on rruff_dev,
-            below the 44.7 % reported for the full grid by an earlier run that was not
-            repeated to its end (docs/results/2026-12-07-rruff-dev-recipes.md): off by
-            default until it is.
+            Crop + pool 2 costs 1.8× less CPU per step but scored 6.6 points of CS lower
+            than the full grid on rruff_dev [−11.4, −1.8] (paired, one seed each;
+            docs/results/2026-12-07-rruff-dev-recipes.md): off by default.
     """
 
     width: int = 8

@@ -1,0 +1,121 @@
+"""Test-time augmentation and ensembles of trained networks on rruff_dev.
+
+Run from the repository root (each RUN a run folder or a model file; one or more):
+
+    .venv/bin/python benchmarks/experiments/rruff_tta.py RUN [RUN ...] -o JSON
+
+Every labelled file of ``--measured`` is read and put on each model's grid exactly as
+``xrdsim predict`` does (:func:`xrdsim_training.measured.predict.model_input`), then scored
+as given and under small input changes a measurement could show:
+
+- ``shift±k``: the grid rolled by ``k`` bins of 0.01° (a zero-point error of k·0.01°);
+- ``blur{s}``: a Gaussian of σ = ``s`` bins (broader lines).
+
+Per model: CS and SG top-1 accuracy of every variant, and of the mean of the variants'
+calibrated probabilities (``tta_all``; ``tta_shift``: the unshifted grid and the
+shifts). Across models: the mean of their calibrated probabilities on the unchanged grid
+(``ensemble``), and each model's CS / SG top-1 minus the first model's with a 95 %
+paired bootstrap interval (the same files resampled for both, 2,000 rounds;
+``difference_to_first``). SG top-1 here is the arg-max of the joint probability p(cs)·p(sg|cs)
+(:func:`~xrdsim_training.models.heads.space_group_probabilities`), which can differ
+from ``xrdsim evaluate``'s routed SG. Labels are read only to score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter1d
+from xrdsim_training.evaluation.temperature import apply_temperature
+from xrdsim_training.measured.labels import read_labels
+from xrdsim_training.measured.model_file import LoadedModel, load_model
+from xrdsim_training.measured.predict import model_input
+from xrdsim_training.models.heads import space_group_probabilities
+
+from xrdsim.measured.paths import pattern_files
+from xrdsim.measured.readers import read_pattern
+from xrdsim.structures.crystal_systems import crystal_system_index
+
+VARIANTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "base": lambda x: x,
+    **{f"shift{k:+d}": partial(np.roll, shift=k, axis=1) for k in (-4, -2, 2, 4)},
+    **{f"blur{s}": partial(gaussian_filter1d, sigma=s, axis=1) for s in (2, 4)},
+}
+
+
+def probabilities(loaded: LoadedModel, grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated (N, 7) CS and (N, 230) joint SG probabilities of ``grids``."""
+    network = loaded.network.eval()
+    with torch.no_grad():
+        out = network(torch.from_numpy(grids.astype(np.float32)))
+        cs = torch.softmax(out["cs"].float(), 1).numpy()
+        sg = space_group_probabilities(out["cs"], out["sg"]).numpy()
+    if loaded.temperatures is not None:
+        cs = apply_temperature(cs, loaded.temperatures["crystal_system"])
+        sg = apply_temperature(sg, loaded.temperatures["space_group"])
+    return cs, sg
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", help="run folders or model files")
+    parser.add_argument("--measured", default="../shared/data/patterns/rruff_dev")
+    parser.add_argument("--labels", default=None, help="labels CSV [MEASURED/labels.csv]")
+    parser.add_argument("--wavelength", default="CuKa")
+    parser.add_argument("-o", "--output", required=True)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    labels = Path(args.labels or Path(args.measured) / "labels.csv")
+    truth = read_labels(labels)
+    files = [f for f in pattern_files([args.measured], exclude=[labels]) if f.name in truth]
+    sg_true = np.array([truth[f.name] for f in files])
+    cs_true = np.array([crystal_system_index(int(s)) for s in sg_true])
+
+    def accuracy(cs: np.ndarray, sg: np.ndarray) -> dict[str, float]:
+        return {"cs": round(100 * float(np.mean(cs.argmax(1) == cs_true)), 1),
+                "sg": round(100 * float(np.mean(sg.argmax(1) + 1 == sg_true)), 1)}
+
+    result: dict = {"n": len(files), "labels": str(labels), "variants": list(VARIANTS),
+                    "runs": {}}
+    base: list[tuple[np.ndarray, np.ndarray]] = []
+    for run in args.runs:
+        loaded = load_model(run, device="cpu")
+        grids = np.stack([model_input(read_pattern(f, wavelength=args.wavelength), loaded)
+                          for f in files])
+        probs = {name: probabilities(loaded, fn(grids)) for name, fn in VARIANTS.items()}
+        scores = {name: accuracy(*p) for name, p in probs.items()}
+        for label, names in (("tta_all", list(VARIANTS)),
+                             ("tta_shift", [n for n in VARIANTS if not n.startswith("blur")])):
+            scores[label] = accuracy(np.mean([probs[n][0] for n in names], 0),
+                                     np.mean([probs[n][1] for n in names], 0))
+        result["runs"][run] = scores
+        base.append(probs["base"])
+        print(run, json.dumps(scores), flush=True)
+    rng = np.random.default_rng(0)
+    rounds = rng.integers(0, len(files), size=(2000, len(files)))
+    first = base[0]
+    for run, probs in zip(args.runs[1:], base[1:], strict=True):
+        diff = {}
+        for task, col, true in (("cs", 0, cs_true), ("sg", 1, sg_true - 1)):
+            gain = ((probs[col].argmax(1) == true).astype(float)
+                    - (first[col].argmax(1) == true).astype(float))
+            means = gain[rounds].mean(1)
+            diff[task] = [round(100 * float(gain.mean()), 1),
+                          *(round(100 * float(q), 1) for q in np.percentile(means, [2.5, 97.5]))]
+        result["runs"][run]["difference_to_first"] = diff
+        print(run, "minus", args.runs[0], json.dumps(diff))
+    if len(base) > 1:
+        result["ensemble"] = accuracy(np.mean([p[0] for p in base], 0),
+                                      np.mean([p[1] for p in base], 0))
+        print("ensemble", json.dumps(result["ensemble"]))
+    Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
