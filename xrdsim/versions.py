@@ -10,6 +10,13 @@ import platform
 import sys
 from importlib import metadata
 
+#: Version of what the simulator renders for given (peaks, config, seed, key, view): raised
+#: whenever the same inputs render different bytes. Every store's build fingerprint
+#: records it, so resuming a store rendered by another version is refused.
+#: 1: up to issue 28; 2: Poisson counts from λ = 50 on are the corrected normal quantile
+#: (docs/simulation.md, "Poisson noise").
+RENDER_VERSION = 2
+
 #: Distributions whose versions can change xrdsim's numbers.
 TRACKED = (
     "xrdsim", "numpy", "scipy", "numba", "pymatgen", "spglib", "h5py", "zarr", "dask",

@@ -33,6 +33,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "train_simulator.json"
 #: Ops removed together for the breakdown (their order in the render loop).
 BREAKDOWN = {
     "poisson_noise": ("poisson_noise",),
+    "profile (every line's window, sample broadening included)": ("profile", "sample_broadening"),
     "sample_broadening (lines wider than the instrument)": ("sample_broadening",),
     "doublet + tube_lines (Kα2, Kβ, W lines)": ("doublet", "tube_lines"),
     "pattern ops after the profile": ("transparency", "background", "amorphous", "air_scatter",

@@ -16,6 +16,7 @@ from xrdsim.dataset.build import build_dataset, default_source
 from xrdsim.dataset.checksums import array_checksums
 from xrdsim.dataset.reading import open_split
 from xrdsim.errors import ConfigError, ConfigOverlapError, DatasetError, ResumeMismatchError
+from xrdsim.versions import RENDER_VERSION
 
 #: Small but with several shards per split (shard 16 rows, chunk 8 rows).
 SMALL = dict(views_train=2, views_test=1, test_fraction=0.2, seed=5, shard_size=16,
@@ -142,6 +143,14 @@ def test_refusals(peak_db, tmp_path):
     again = build_dataset([peak_db], path, overwrite=True, **SMALL)
     same = build_dataset([peak_db], path, resume=True, **SMALL)
     assert same.shards_written == 0 and same.shards_reused == again.shards_written
+    # a store rendered before RENDER_VERSION 2 records none: its patterns are not resumed
+    group = zarr.open_group(str(path), mode="r+")
+    build = dict(group.attrs["build"])
+    assert build.pop("render_version") == RENDER_VERSION == 2
+    group.attrs["build"] = build
+    with pytest.raises(ResumeMismatchError,
+                       match=r"render_version: store has '<absent>', this build asks 2"):
+        build_dataset([peak_db], path, resume=True, **SMALL)
 
 
 def test_disk_full_then_resume_is_byte_identical(peak_db, tmp_path, monkeypatch):

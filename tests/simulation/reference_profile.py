@@ -9,7 +9,8 @@ asymmetric pseudo-Voigt over the bin by 16-point Gauss–Legendre quadrature (th
 a Hermite-interpolated cumulative table instead). Lines are placed at their exact 2θ unless
 the config says ``profile.positions: binned``; humps and the air-scatter rise are evaluated
 in closed form at every bin (the kernel uses recurrences), Poisson counts by the same
-inversion / PTRS rules written in plain Python.
+inversion / PTRS / corrected-normal rules written in plain Python (the normal quantile from
+``scipy.special.ndtri``, the kernel has its own AS 241).
 """
 
 from __future__ import annotations
@@ -139,8 +140,13 @@ def draw(config: SimulationConfig, name: str, u: float) -> float:
 
 
 def poisson(lam: float, key: int, j: int) -> float:
-    """Poisson(λ) from the uniforms of bin j: inversion below λ = 10, PTRS above."""
+    """Poisson(λ) from the uniforms of bin j: inversion below λ = 10, PTRS up to 50, the
+    Cornish–Fisher-corrected normal quantile of the bin's first uniform from 50 on."""
     base = 64 * j
+    if lam >= 50.0:
+        u = uniforms(key, streams.STREAM_POISSON, np.array([base]))[0]
+        z, s = float(special.ndtri(max(u, 2.0**-54))), math.sqrt(lam)
+        return max(0.0, math.floor(lam + s * z + (z * z - 1) / 6 + (z - z**3) / (72 * s) + 0.5))
     if lam < 10.0:
         u = uniforms(key, streams.STREAM_POISSON, np.array([base]))[0]
         pk = math.exp(-lam)

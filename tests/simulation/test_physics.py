@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from xrdsim.grid import N_BINS, grid_centers
+from xrdsim.grid import grid_centers
 from xrdsim.peaks.database import PeakBatch
 from xrdsim.simulation.config import SimulationConfig
-from xrdsim.simulation.noise_kernel import add_poisson, poisson
 from xrdsim.simulation.phases import simulate_database
-from xrdsim.simulation.rng import STREAM_POISSON, stream_key
 from xrdsim.simulation.simulator import render, simulate_batch
 
 NARROW = {"U": 0.0, "V": 0.0, "W": 0.0004, "P": 0.0, "eta": 0.0, "rho": 0.0}
@@ -64,33 +61,6 @@ def test_cubic_line_averages_over_its_six_equivalents():
     w111 = (r * r * c2 + (1 - c2) / r) ** -1.5
     nz = y[np.flatnonzero(y)]
     assert nz[0] / nz[1] == pytest.approx(w100 / w111, rel=1e-5)
-
-
-@pytest.mark.parametrize("counts", [4.0, 60.0, 3000.0])
-def test_poisson_counts_have_mean_and_variance_of_the_counts(counts):
-    """Flat level 1 (the Bernstein basis sums to one): N·y ~ Poisson(N) in every bin."""
-    ops = {"background": {f"c{i}": 1.0 for i in range(4)}, "poisson_noise": {"counts": counts}}
-    res = simulate_batch(np.array([]), np.array([]), np.array([0, 0, 0, 0]), _cfg(ops), seed=1,
-                         structure_keys=[1, 2, 3], views=0)
-    k = res.patterns.astype(np.float64) * counts
-    assert np.allclose(k, np.round(k), atol=1e-3 * max(1.0, counts / 1000))  # whole counts
-    n = k.size  # 36,000 bins: mean and variance within ~4 standard errors
-    assert abs(k.mean() - counts) < 4 * math.sqrt(counts / n)
-    assert abs(k.var() / counts - 1) < 4 * math.sqrt(2 / n)
-
-
-def test_add_poisson_draws_what_poisson_draws_bin_by_bin():
-    """The two-pass kernel (branch-free first PTRS attempt, then the rest) against the
-    one-bin sampler: the same count in every bin, on λ ≤ 0, λ below the inversion / PTRS
-    switch at 10 and PTRS bins up to 3·10⁶ (squeeze, exact test and rejections)."""
-    lam = np.concatenate([[0.0, -1.0, 9.999999, 10.0], np.geomspace(1e-3, 3e6, N_BINS - 4)])
-    counts = 250.0
-    skey = stream_key(np.uint64(0xC0FFEE), STREAM_POISSON)
-    y = lam / counts
-    want = np.array([poisson(v, skey, j) * (1.0 / counts) if v > 0.0 else 0.0
-                     for j, v in enumerate(y * counts)])  # fmt: skip
-    add_poisson(y, counts, skey)
-    np.testing.assert_array_equal(y, want)
 
 
 @pytest.mark.parametrize("shift", [-0.3, 0.2])

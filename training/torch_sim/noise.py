@@ -14,7 +14,14 @@ import torch
 from xrdsim_training.torch_sim.rng import uniform
 
 from xrdsim.grid import BIN_WIDTH, N_BINS
-from xrdsim.simulation.noise_kernel import HUMP_FLOOR, POISSON_ATTEMPTS, POISSON_INVERSION_MAX
+from xrdsim.simulation import noise_kernel as NK
+from xrdsim.simulation.noise_kernel import (
+    HUMP_FLOOR,
+    NORMAL_TAIL_MIN,
+    POISSON_ATTEMPTS,
+    POISSON_INVERSION_MAX,
+    POISSON_NORMAL_MIN,
+)
 
 _FOUR_LN2 = 4.0 * math.log(2.0)
 #: Largest count the CDF inversion walks to (the numba loop's cap).
@@ -99,8 +106,37 @@ def _inversion(lam, skey, j):
     return k
 
 
+def _horner(c, r):
+    """c[0] + r·(c[1] + r·(… + r·c[7])), evaluated in the numba kernel's order."""
+    out = c[-1] * r
+    for ck in c[-2:0:-1]:
+        out = r * (ck + out)
+    return c[0] + out
+
+
+def normal_quantile(u: torch.Tensor) -> torch.Tensor:
+    """Φ⁻¹(u) by AS 241, every branch as numba ``noise_kernel.normal_quantile``."""
+    q = u - 0.5
+    r0 = 0.180625 - q * q
+    central = q * _horner(NK._AS241_A, r0) / _horner(NK._AS241_B, r0)
+    r = torch.sqrt(-torch.log(torch.where(q < 0.0, u, 1.0 - u).clamp(min=NORMAL_TAIL_MIN)))
+    near = _horner(NK._AS241_C, r - 1.6) / _horner(NK._AS241_D, r - 1.6)
+    far = _horner(NK._AS241_E, r - 5.0) / _horner(NK._AS241_F, r - 5.0)
+    tail = torch.where(r <= 5.0, near, far)
+    return torch.where(q.abs() <= 0.425, central, torch.where(q < 0.0, -tail, tail))
+
+
+def _normal_counts(lam, skey, j):
+    """Poisson(λ ≥ 50): ⌊λ + √λ·z + (z² − 1)/6 + (z − z³)/(72√λ) + ½⌋ ≥ 0,
+    z = Φ⁻¹(uniform(skey, 64j)) (numba ``noise_kernel.normal_count``)."""
+    z = normal_quantile(uniform(skey, 64 * j))
+    s = torch.sqrt(lam)
+    k = torch.floor(lam + s * z + (z * z - 1.0) / 6.0 + (z - z * z * z) / (72.0 * s) + 0.5)
+    return k.clamp(min=0.0)
+
+
 def _ptrs(lam, skey, j):
-    """Poisson(λ ≥ 10) by PTRS (Hörmann 1993, as NumPy): attempt a uses the uniforms
+    """Poisson(10 ≤ λ < 50) by PTRS (Hörmann 1993, as NumPy): attempt a uses the uniforms
     (64j + 2a, 64j + 2a + 1); after POISSON_ATTEMPTS rejections, ⌊λ + ½⌋."""
     out = torch.floor(lam + 0.5).clamp(min=0.0)
     b = 0.931 + 2.53 * torch.sqrt(lam)
@@ -132,8 +168,9 @@ def add_poisson(y, counts, skey):
     """y_j ← Poisson(N·y_j)/N where N·y_j > 0, else 0 (N = counts at the maximum)."""
     lam = (y * counts[:, None]).view(-1)
     out = torch.zeros_like(lam)
-    for pick, draw in ((lam > 0.0) & (lam < POISSON_INVERSION_MAX), _inversion), (
-            lam >= POISSON_INVERSION_MAX, _ptrs):
+    for pick, draw in (((lam > 0.0) & (lam < POISSON_INVERSION_MAX), _inversion),
+                       ((lam >= POISSON_INVERSION_MAX) & (lam < POISSON_NORMAL_MIN), _ptrs),
+                       (lam >= POISSON_NORMAL_MIN, _normal_counts)):
         i = torch.nonzero(pick, as_tuple=True)[0]
         if i.numel():
             b = i // N_BINS

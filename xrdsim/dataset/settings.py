@@ -11,6 +11,7 @@ from xrdsim import __version__
 from xrdsim.dataset.layout import ShardLayout, StoreEncoding
 from xrdsim.dataset.splits import split_cells
 from xrdsim.errors import ConfigError, ResumeMismatchError, brief
+from xrdsim.versions import RENDER_VERSION
 
 #: Views per structure: das2025 uses 6; 10⁴ views of one structure is already a benchmark.
 MAX_VIEWS = 10_000
@@ -100,7 +101,8 @@ class BuildSummary:
 
 def _fingerprint(settings: BuildSettings, configs: Mapping[str, Any],
                  inputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    return {"xrdsim_version": __version__, "settings": settings.to_dict(),
+    return {"xrdsim_version": __version__, "render_version": RENDER_VERSION,
+            "settings": settings.to_dict(),
             "configs": {k: c.to_dict() for k, c in configs.items()},
             "inputs_sha256": [i["sha256"] for i in inputs]}
 

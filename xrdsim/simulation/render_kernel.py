@@ -79,6 +79,18 @@ def _scale_to_max(y):
             y[j] *= inv
 
 
+@nb.njit(cache=True)
+def scan_bins(start, end):
+    """Bins [jlo, jhi) whose centre 2θ_j = (j + ½)h lies inside [start, end] (the scan)."""
+    jlo = min(max(int(math.floor(start / BIN_WIDTH)) - 1, 0), N_BINS)
+    while jlo < N_BINS and (jlo + 0.5) * BIN_WIDTH < start:
+        jlo += 1
+    jhi = min(max(int(math.floor(end / BIN_WIDTH)) + 2, jlo), N_BINS)
+    while jhi > jlo and (jhi - 0.5) * BIN_WIDTH > end:
+        jhi -= 1
+    return jlo, jhi
+
+
 @nb.njit(cache=True, inline="always")
 def _item(slot, skey, counter, a):
     """Per-item draw of ITEM_SLOTS[slot] from uniform(skey, counter)."""
@@ -143,8 +155,11 @@ def render_one(a, b, out):
     if on[ON_TRANSP]:
         add_transparency(y, prm[P_MU], consts[C_RADIUS_T])
     _scale_to_max(y)
+    # bins the scan keeps: the per-bin ops below act only there (the scan zeroes the rest,
+    # and no op reads a neighbour's noise), which renders the same bytes in less time
+    jlo, jhi = scan_bins(prm[P_SCAN_LO], prm[P_SCAN_HI]) if on[ON_SCAN] else (0, N_BINS)
     if on[ON_BACKGROUND]:  # cubic Bernstein: Σ c_k C(3,k) t^k (1−t)^(3−k), t = 2θ/120°
-        for j in range(N_BINS):
+        for j in range(jlo, jhi):
             t = (j + 0.5) / N_BINS
             s = 1.0 - t
             y[j] += (prm[P_C0] * s * s * s + 3.0 * prm[P_C1] * t * s * s
@@ -160,16 +175,16 @@ def render_one(a, b, out):
     if on[ON_AIR]:
         nk_.add_air_scatter(y, prm[P_AIR_A], prm[P_AIR_T])
     if on[ON_POISSON]:
-        nk_.add_poisson(y, prm[P_POISSON], stream_key(key, STREAM_POISSON))
+        nk_.add_poisson(y, prm[P_POISSON], stream_key(key, STREAM_POISSON), jlo, jhi)
     if on[ON_COUNTING]:
-        nk_.add_counting(y, prm[P_COUNTS], stream_key(key, STREAM_COUNTING), a.normal_q)
+        nk_.add_counting(y, prm[P_COUNTS], stream_key(key, STREAM_COUNTING), a.normal_q, jlo,
+                         jhi)  # fmt: skip
     if on[ON_BGNOISE]:
-        nk_.add_background_noise(y, prm[P_BGN_A], prm[P_BGN_D], stream_key(key, STREAM_BACKGROUND))
+        nk_.add_background_noise(y, prm[P_BGN_A], prm[P_BGN_D], stream_key(key, STREAM_BACKGROUND),
+                                 jlo, jhi)  # fmt: skip
     if on[ON_SCAN]:  # nothing measured outside the scan
-        for j in range(N_BINS):
-            x = (j + 0.5) * BIN_WIDTH
-            if x < prm[P_SCAN_LO] or x > prm[P_SCAN_HI]:
-                y[j] = 0.0
+        y[:jlo] = 0.0
+        y[jhi:] = 0.0
     if on[ON_RENORM]:
         _scale_to_max(y)
     for j in range(N_BINS):

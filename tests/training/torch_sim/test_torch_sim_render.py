@@ -183,19 +183,31 @@ def test_half_window_and_cubic_table_equal_numba(eta, cutoff):
 
 
 def test_poisson_draws_equal_numba():
-    lam = np.concatenate([np.geomspace(1e-3, 9.999, 400), np.geomspace(10.0, 3e6, 400),
-                          [10.0, 9.9999999]])
+    lam = np.concatenate([np.geomspace(1e-3, 9.999, 400), np.geomspace(10.0, 49.999, 400),
+                          np.geomspace(50.0, 3e6, 2000), [10.0, 9.9999999, 50.0, 49.9999999]])
     skey = R.stream_key(np.uint64(0x1234ABCD), R.STREAM_POISSON)
     j = np.arange(lam.size) * 7 + 3
     want = np.array([NK.poisson(v, skey, int(i)) for v, i in zip(lam, j, strict=True)])
     keys = T.as_key(np.full(lam.size, skey, dtype=np.uint64))
-    small = lam < NK.POISSON_INVERSION_MAX
     got = np.empty_like(lam)
     lt, jt = torch.from_numpy(lam), torch.from_numpy(j)
-    got[small] = noise._inversion(lt[small], keys[small], jt[small]).numpy()
-    got[~small] = noise._ptrs(lt[~small], keys[~small], jt[~small]).numpy()
+    for draw, lo, hi in ((noise._inversion, 0.0, NK.POISSON_INVERSION_MAX),
+                         (noise._ptrs, NK.POISSON_INVERSION_MAX, NK.POISSON_NORMAL_MIN),
+                         (noise._normal_counts, NK.POISSON_NORMAL_MIN, np.inf)):
+        pick = (lam >= lo) & (lam < hi)
+        got[pick] = draw(lt[pick], keys[pick], jt[pick]).numpy()
     assert np.array_equal(got, want)
     assert want.max() > 2e6  # the large-λ branch reached its range
+
+
+def test_normal_quantile_equals_numba():
+    u = np.concatenate([np.linspace(0.0, 1.0, 4001)[:-1], [2.0**-53, 1 - 2.0**-53, 0.075, 0.925]])
+    want = np.array([NK.normal_quantile(x) for x in u])
+    got = noise.normal_quantile(torch.from_numpy(u)).numpy()
+    # the tails take a logarithm: torch's and numba's may differ by an ulp
+    np.testing.assert_allclose(got, want, rtol=1e-15, atol=0.0)
+    central = np.abs(u - 0.5) <= 0.425  # arithmetic only: identical
+    np.testing.assert_array_equal(got[central], want[central])
 
 
 @pytest.mark.parametrize("kind, lo, hi, vals", [
