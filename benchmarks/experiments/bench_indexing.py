@@ -90,8 +90,34 @@ def _pick(per_system: int, seed: int, systems: list[str]) -> list[dict]:
     return out
 
 
-def _simulate(row: dict, cfg, seed: int):
-    """(MeasuredPattern, strained true cell, its centring, labels, parameters) of one row."""
+def _simulate(row: dict, cfg, seed: int, cache: Path | None = None):
+    """(MeasuredPattern, strained true cell, its centring, labels, parameters) of one row;
+    with ``cache`` (a folder) read from / written to ``CONFIG_SEED_ID.npz`` there, so that
+    one simulation serves every later version of the indexing."""
+    from xrdsim.measured.readers import MeasuredPattern
+    from xrdsim.structures.symmetry import StructureLabels
+
+    path = None if cache is None else cache / f"{cfg.name}_{seed}_{row['material_id']}.npz"
+    if path is not None and path.is_file():
+        with np.load(path) as f:
+            meta = json.loads(str(f["meta"]))
+            pattern = MeasuredPattern(two_theta=f["two_theta"], intensity=f["intensity"],
+                                      sigma=None, wavelength=meta["wavelength"],
+                                      source=row["material_id"], format="xy")
+            return (pattern, f["cell"], meta["centring"],
+                    StructureLabels.from_dict(meta["labels"]), meta["params"])
+    out = _render(row, cfg, seed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pattern, cell, centring, labels, params = out
+        meta = {"wavelength": pattern.wavelength, "centring": centring,
+                "labels": labels.to_dict(), "params": params}
+        np.savez_compressed(path, two_theta=pattern.two_theta, intensity=pattern.intensity,
+                            cell=np.asarray(cell, dtype=np.float64), meta=json.dumps(meta))
+    return out
+
+
+def _render(row: dict, cfg, seed: int):
     from pymatgen.core import Structure
 
     import xrdsim
@@ -141,7 +167,7 @@ def simulated(args: argparse.Namespace) -> dict:
     rows = _pick(args.per_system, args.seed, args.systems.split(","))
     records = []
     for i, row in enumerate(rows):
-        pattern, cell, centring, labels, params = _simulate(row, cfg, args.seed)
+        pattern, cell, centring, labels, params = _simulate(row, cfg, args.seed, args.cache)
         system = CRYSTAL_SYSTEMS[labels.crystal_system]
         start = time.process_time()
         result = index_pattern(pattern, settings=settings)
@@ -334,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--config", default="train")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--length-tol", type=float, default=0.003)
+    sim.add_argument("--cache", type=Path, default=None,
+                     help="folder of simulated patterns: read when there, else written")
     mea = sub.add_parser("measured", help="shared measured files of known CIF")
     mea.add_argument("--length-tol", type=float, default=0.01)
     mea.add_argument("--mixtures", action="store_true", help="also the mixtures")

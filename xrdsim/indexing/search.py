@@ -101,6 +101,19 @@ LARGER_CELL = 4.0
 #: A line's tolerance is at least the setting and at most this many times it, widened to
 #: 2σ of its fitted position (overlapped and weak peaks are less sure).
 MAX_TOLERANCE_FACTOR = 3.0
+#: Lines below this % of the strongest are weak: an impurity's or a tube line's (the
+#: realistic presets draw them up to 5 %), and an unindexed weak line costs
+#: :data:`WEAK_MISS` of the misses allowed (a strong one 1). A cell that leaves only weak
+#: lines unindexed, within the misses, with M_N ≥ conclusive_merit ends the search of
+#: lower systems as a conclusive one does.
+WEAK_LINE = 5.0
+WEAK_MISS = 0.5
+#: ... and widened to this fraction of its FWHM: the position of a broad line is as sure
+#: as its shape is symmetric and alone, and asymmetry (transparency, axial divergence) and
+#: unresolved neighbours move a fitted maximum by a fraction of the width (simulated `train`
+#: scans: after removing the shift, 90 % of the errors below ≈ 0.1 × FWHM,
+#: benchmarks/results/indexing_lines_diagnosis.json).
+WIDTH_TOLERANCE = 0.1
 
 
 def search_lines(lines: ObservedLines, settings: IndexingSettings, n: int | None = None
@@ -114,9 +127,19 @@ def search_lines(lines: ObservedLines, settings: IndexingSettings, n: int | None
     return strong[: settings.n_lines if n is None else n]
 
 
+def displacement_shape(two_theta: np.ndarray) -> np.ndarray:
+    """(n,) w_i = cos θ_i − 1: the shape of a specimen displacement's 2θ shift
+    (Δ2θ = −2s·cos θ/R = D·cos θ) once its value at 2θ = 0 is counted in the zero shift;
+    the search's boxes carry a range of D (:mod:`.dichotomy_kernel`)."""
+    return np.ascontiguousarray(np.cos(np.radians(two_theta) / 2.0) - 1.0)
+
+
 def tolerances(lines: ObservedLines, settings: IndexingSettings) -> np.ndarray:
-    return np.clip(2.0 * lines.sigma, settings.tolerance,
-                   MAX_TOLERANCE_FACTOR * settings.tolerance)
+    """(n,) 2θ tolerance of each line, degrees: the setting, widened to 2σ of the fitted
+    position and to :data:`WIDTH_TOLERANCE` × the line's FWHM, at most
+    :data:`MAX_TOLERANCE_FACTOR` × the setting."""
+    wide = np.maximum(2.0 * lines.sigma, WIDTH_TOLERANCE * lines.fwhm)
+    return np.clip(wide, settings.tolerance, MAX_TOLERANCE_FACTOR * settings.tolerance)
 
 
 @functools.lru_cache(maxsize=64)
@@ -188,6 +211,9 @@ class _Search:
         self.use = search_lines(lines, settings)
         self.tt = np.ascontiguousarray(self.all_tt[self.use])
         self.eps = np.ascontiguousarray(self.all_eps[self.use])
+        self.w = displacement_shape(self.tt)
+        strong = lines.intensity[self.use] >= WEAK_LINE / 100.0 * lines.intensity.max(initial=0)
+        self.cost = np.ascontiguousarray(np.where(strong, 1.0, WEAK_MISS))
         z = settings.max_zero_shift
         top = float(self.tt.max() + self.eps.max() + z) if self.tt.size else 0.0
         self.qtop = float(q_of_two_theta(min(top, 179.0), self.lam))
@@ -207,7 +233,7 @@ class _Search:
         self.overflow = False
 
     # -- kernel runs -------------------------------------------------------------------
-    def _kernel(self, system: str, tiles: np.ndarray, max_miss: int, budget: int,
+    def _kernel(self, system: str, tiles: np.ndarray, max_miss: float, budget: int,
                 window: tuple[float, float]) -> tuple[np.ndarray, int, int]:
         s = self.settings
         code = SYSTEM_CODES[system]
@@ -219,14 +245,27 @@ class _Search:
         cap = int(s.max_length * math.sqrt(self.qtop)) + 1
         caps = np.array([cap, cap, cap], np.int64)
         p = n_params(system)
-        leaves = np.empty((MAX_LEAVES, p + 1, 2))
+        leaves = np.empty((MAX_LEAVES, p + 2, 2))
+        d = s.max_displacement
         n, boxes, status = K.dichotomy(code, np.ascontiguousarray(tiles, dtype=np.float64),
-                                       window[0], window[1], self.tt, self.eps,
-                                       self.lam, sums, caps, max_miss, self.max_lines,
+                                       window[0], window[1], -d, d, self.tt, self.w, self.eps,
+                                       self.cost, self.lam, sums, caps, float(max_miss),
+                                       self.max_lines,
                                        s.stop_fraction, MAX_ROWS, budget, leaves)
         return leaves[:n], boxes, status
 
-    def _refine_leaves(self, system: str, leaves: np.ndarray, max_miss: int) -> int:
+    def _miss_cost(self, fit: CellFit) -> float:
+        """What the search lines a cell leaves unindexed cost (:data:`WEAK_MISS` a weak one)."""
+        return float(self.cost[fit.assigned < 0].sum())
+
+    def _settles(self, fit: CellFit, sol: CellSolution) -> bool:
+        """The cell ends the search of lower systems: conclusive, or M_N ≥ conclusive_merit
+        with only weak lines (an impurity's) left unindexed, within the misses allowed."""
+        weak = bool(np.all(self.cost[fit.assigned < 0] < 1.0))
+        return sol.conclusive or (sol.m20 >= self.settings.conclusive_merit and weak
+                                  and self._miss_cost(fit) <= self.max_miss + 1e-9)
+
+    def _refine_leaves(self, system: str, leaves: np.ndarray, max_miss: float) -> int:
         """Refine the leaves not explained by a cell already found; returns cells added."""
         s = self.settings
         p = n_params(system)
@@ -237,10 +276,8 @@ class _Search:
             width = hi - lo
             if any(np.all((f.g >= lo - width) & (f.g <= hi + width)) for f, _ in found):
                 continue
-            fit = fit_cell(system, 0.5 * (lo + hi), float(leaf[p].mean()), self.tt, self.eps,
-                           self.lam, shift_terms=s.shift_terms,
-                           max_zero=s.max_zero_shift)
-            if fit is None or self.tt.size - fit.n_indexed > max_miss:
+            fit = self._fit_leaf(system, leaf)
+            if fit is None or self._miss_cost(fit) > max_miss + 1e-9:
                 continue
             if any(np.all(np.abs(f.g - fit.g) <= SAME_FIT_REL * np.abs(fit.g).max())
                    for f, _ in found):
@@ -252,16 +289,37 @@ class _Search:
             added += 1
         return added
 
-    def _good(self, max_miss: int, system: str, since: int = 0) -> bool:
+    def _fit_leaf(self, system: str, leaf: np.ndarray) -> CellFit | None:
+        """The leaf's cell refined with the settings' shift terms from the leaf's shift at
+        the median line; where that leaves lines unindexed and a displacement is searched, also
+        with the displacement term, from the leaf's D (z + D·(cos θ − 1) = (z − D) +
+        D·cos θ), kept when it indexes more lines. (Refining the displacement on every
+        cell would bias clean scans' zero shifts: see :mod:`.refine`.)"""
+        s = self.settings
+        p = n_params(system)
+        g0 = leaf[:p].mean(axis=1)
+        z, d = float(leaf[p].mean()), float(leaf[p + 1].mean())
+        fit = fit_cell(system, g0, z + d * float(np.median(self.w)), self.tt, self.eps,
+                       self.lam, shift_terms=s.shift_terms, max_zero=s.max_zero_shift)
+        if s.max_displacement > 0 and (fit is None or fit.n_indexed < self.tt.size):
+            moved = fit_cell(system, g0, z - d, self.tt, self.eps, self.lam,
+                             shift_terms=max(s.shift_terms, 2), displacement=d,
+                             max_zero=s.max_zero_shift + s.max_displacement)
+            if moved is not None and (fit is None or moved.n_indexed > fit.n_indexed):
+                return moved
+        return fit
+
+    def _good(self, max_miss: float, system: str, since: int = 0) -> bool:
         """A cell of ``system`` found after its first ``since`` fits, with M_N ≥
-        conclusive_merit and at most ``max_miss`` of the first N lines unindexed."""
-        return any(sol.m20 >= self.settings.conclusive_merit and sol.n_unindexed <= max_miss
-                   for _, sol in self.fits.get(system, [])[since:])
+        conclusive_merit and unindexed lines costing at most ``max_miss``."""
+        return any(sol.m20 >= self.settings.conclusive_merit
+                   and self._miss_cost(fit) <= max_miss + 1e-9
+                   for fit, sol in self.fits.get(system, [])[since:])
 
     def _conclusive_rank(self) -> int:
         """Symmetry rank of the highest system with a conclusive cell, −1 when none."""
         ranks = [SYMMETRY_RANK[sol.crystal_system] for fits in self.fits.values()
-                 for _, sol in fits if sol.conclusive]
+                 for fit, sol in fits if self._settles(fit, sol)]
         return max(ranks, default=-1)
 
     def _run(self, system: str, tiles: np.ndarray, miss: int, window: tuple[float, float]
@@ -296,14 +354,18 @@ class _Search:
         """Zero-shift windows of one system in one pass: the whole range in the "whole"
         passes, else ±1.5 tolerances about each estimate of
         :func:`~xrdsim.indexing.zero.zero_candidates` (the whole range costs a tetragonal
-        search of a monoclinic pattern 400,000 boxes); once a conclusive cell is found,
-        ±1.5 tolerances about its refined zero shift in every pass."""
+        search of a monoclinic pattern 400,000 boxes), widened by what a displacement up to
+        ``max_displacement`` moves the median line (the estimates are exact for a constant
+        shift only); once a conclusive cell is found, ±1.5 tolerances about its refined
+        shift at 2θ = 0 in every pass. The windows are of z, the shift at 2θ = 0."""
         z = self.settings.max_zero_shift
         half = ZERO_WINDOW * self.settings.tolerance
-        conclusive = [sol for fits in self.fits.values() for _, sol in fits if sol.conclusive]
+        conclusive = [sol for fits in self.fits.values() for fit, sol in fits
+                      if self._settles(fit, sol)]
         if conclusive:  # the zero shift is known: that of the best conclusive cell
-            c = max(conclusive, key=lambda sol: sol.score).zero_shift
+            c = float(sum(max(conclusive, key=lambda sol: sol.score).shift[:2]))
             return [(max(c - half, -z), min(c + half, z))]
+        half += self.settings.max_displacement * float(np.median(np.abs(self.w)))
         if whole:
             return [(-z, z)]
         return [(max(c - half, -z), min(c + half, z)) for c, _ in self.zero]
@@ -343,8 +405,9 @@ class _Search:
                 continue
             done.add(key)
             if system == "triclinic":
-                lo = q_of_two_theta(self.tt - window[1] - self.eps, self.lam)
-                hi = q_of_two_theta(self.tt - window[0] + self.eps, self.lam)
+                moved = self.settings.max_displacement * np.abs(self.w)
+                lo = q_of_two_theta(self.tt - window[1] - moved - self.eps, self.lam)
+                hi = q_of_two_theta(self.tt - window[0] + moved + self.eps, self.lam)
                 tiles = triclinic_tiles(np.stack([lo, hi], axis=1),
                                         n_anchor=self.settings.triclinic_anchor_lines)
                 out.append((window, tuple(tiles[i: i + 1] for i in range(tiles.shape[0]))))
