@@ -7,12 +7,13 @@ same lattice with more parameters, or find a smaller cell that systematic absenc
 index the same lines (corundum's lines are all indexed by a monoclinic cell of 1/6 its
 volume). Within a system the start boxes run in volume shells, smallest first, and the
 system stops at the shell where it finds a cell with M_N ≥ conclusive_merit; orthorhombic
-and monoclinic run their shells interleaved (:data:`SHELLED_SYSTEMS`), as DICVOL04 does. The whole
-order runs in passes (:meth:`_Search._passes`): no unindexed line allowed, then 1, 2, … up
-to ``max_unindexed``, first for sparse cells in the zero-shift windows of the zero
-estimates, then wider; once a cell with M_N ≥ conclusive_merit is found, the remaining
-passes only look for cells smaller than it in its system and below
-(:meth:`_Search._volume_limit`).
+and monoclinic run their shells interleaved (:data:`SHELLED_SYSTEMS`), as DICVOL04 does, and
+each shell is searched with no unindexed line allowed, then 1, 2, … up to
+``max_unindexed`` (a weak line counting half, :data:`WEAK_MISS`) before the next shell.
+The whole order runs in passes (:meth:`_Search._passes`): first for sparse cells in the
+zero-shift windows of the zero estimates, then wider; once a cell with M_N ≥
+conclusive_merit is found, the remaining passes only look for cells smaller than it in its
+system and below (:meth:`_Search._volume_limit`).
 ``max_boxes`` bounds the boxes of one pattern.
 
 Every leaf of the dichotomy is refined by least squares (:mod:`xrdsim.indexing.refine`);
@@ -340,15 +341,16 @@ class _Search:
         self.overflow |= bool(status & (K.STATUS_ROWS_FULL | K.STATUS_LEAVES_FULL))
         stats["cells"] += self._refine_leaves(system, leaves, miss)
 
-    def _passes(self) -> list[tuple[float, bool, int]]:
-        """(coverage limit, whole zero-shift range?, unindexed lines allowed) of each pass
-        over the systems, cheapest first: the sparse cells (coverage ``max_coverage / 2``),
-        in the narrow windows about the zero estimates, for 0, 1, … misses; then the whole
-        zero range where the estimates led nowhere; then the same up to ``max_coverage``."""
+    def _passes(self) -> list[tuple[float, bool]]:
+        """(coverage limit, whole zero-shift range?) of each pass over the systems, cheapest
+        first: the sparse cells (coverage ``max_coverage / 2``) in the narrow windows about
+        the zero estimates; then the whole zero range where the estimates led nowhere; then
+        the same up to ``max_coverage``. Within a pass each volume shell is searched with 0,
+        1, … unindexed lines allowed before the next shell (:meth:`run`)."""
         s = self.settings
         zero_modes = (False, True) if self.zero else (True,)
-        return [(cov, whole, miss) for cov in (s.max_coverage / 2, s.max_coverage)
-                for whole in zero_modes for miss in range(self.max_miss + 1)]
+        return [(cov, whole) for cov in (s.max_coverage / 2, s.max_coverage)
+                for whole in zero_modes]
 
     def _windows(self, system: str, whole: bool) -> list[tuple[float, float]]:
         """Zero-shift windows of one system in one pass: the whole range in the "whole"
@@ -394,13 +396,13 @@ class _Search:
         return (SYMMETRY_RANK[system] < self._conclusive_rank() or self.budget_spent
                 or bool(self.stats.get(system, {}).get("budget_spent")))
 
-    def _shell_runs(self, system: str, whole: bool, miss: int, done: set[tuple]
+    def _shell_runs(self, system: str, whole: bool, done: set[tuple]
                     ) -> list[tuple[tuple[float, float], tuple[np.ndarray, ...]]]:
         """(zero-shift window, start boxes per volume shell) of ``system`` still to search
         in this pass; triclinic boxes come one per anchor triple."""
         out = []
         for window in self._windows(system, whole):
-            key = (system, window, miss, self.max_lines)
+            key = (system, window, self.max_lines)
             if key in done or self._stopped(system):
                 continue
             done.add(key)
@@ -421,29 +423,22 @@ class _Search:
         done: set[tuple] = set()
         groups = [("cubic",), ("tetragonal",), ("hexagonal",)]
         groups += [SHELLED_SYSTEMS, ("triclinic",)]
-        for coverage, whole, miss in self._passes():
+        for coverage, whole in self._passes():
             self.max_lines = max_calculated_lines(self.tt, self.eps, self.lam, coverage)
             for group in groups:
                 group = tuple(g for g in group if g in self.settings.searched)
-                runs = {system: self._shell_runs(system, whole, miss, done) for system in group}
+                runs = {system: self._shell_runs(system, whole, done) for system in group}
                 # a good cell ends the group's shells only when this pass found it: a
                 # supercell found before must not stop the search for the smaller cell
                 # (LiMnO2.xy: b × 2 indexes every line, the true cell all but an impurity's)
                 since = {system: len(self.fits.get(system, [])) for system in group}
                 depth = max((len(shells) for r in runs.values() for _, shells in r), default=0)
-                for k in range(depth):  # shell k of every system of the group, then k + 1
-                    for system in group:
-                        for window, shells in runs[system]:
-                            if k >= len(shells):
-                                continue
-                            # in chunks of tiles: a shell's later tiles are not searched once
-                            # a good cell is found (tiles ascend in smallest volume)
-                            for start in range(0, shells[k].shape[0], TILES_PER_CALL):
-                                if self._stopped(system) or self._good(miss, system, since[system]):
-                                    break
-                                self._run(system, shells[k][start: start + TILES_PER_CALL],
-                                          miss, window)
-                    if any(self._good(miss, system, since[system]) for system in group):
+                # shell k of every system of the group with 0, 1, … misses, then shell k + 1:
+                # a small cell that leaves an impurity line unindexed comes before every
+                # larger cell (a pass of 0 misses over every shell spent a monoclinic
+                # pattern's budget before its 291 Å³ cell with one Kβ line unindexed)
+                for k in range(depth):
+                    if self._shell(group, runs, k, since):
                         break
             if self.budget_spent:
                 break
@@ -451,6 +446,26 @@ class _Search:
         self.stats["buffers_full"] = self.overflow
         self.stats["boxes"] = self.boxes
         self.stats["zero_candidates"] = [round(c, 4) for c, _ in self.zero]
+
+    def _shell(self, group: tuple[str, ...], runs: dict, k: int, since: dict[str, int]
+               ) -> bool:
+        """Search shell ``k`` of the group's systems with 0, 1, … misses; True once a good
+        cell (:meth:`_good`) is found."""
+        for miss in range(self.max_miss + 1):
+            for system in group:
+                for window, shells in runs[system]:
+                    if k >= len(shells):
+                        continue
+                    # in chunks of tiles: a shell's later tiles are not searched once a
+                    # good cell is found (tiles ascend in smallest volume)
+                    for start in range(0, shells[k].shape[0], TILES_PER_CALL):
+                        if self._stopped(system) or self._good(miss, system, since[system]):
+                            break
+                        self._run(system, shells[k][start: start + TILES_PER_CALL], miss,
+                                  window)
+            if any(self._good(miss, system, since[system]) for system in group):
+                return True
+        return False
 
     # -- one refined cell -> a solution ------------------------------------------------
     def assess(self, fit: CellFit) -> CellSolution:
