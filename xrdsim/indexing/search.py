@@ -109,6 +109,9 @@ MAX_TOLERANCE_FACTOR = 3.0
 #: lower systems as a conclusive one does.
 WEAK_LINE = 5.0
 WEAK_MISS = 0.5
+#: M_N from which a cell that leaves lines unindexed (within the misses allowed) ends the
+#: search of lower systems (twice de Wolff's 10: a chance cell rarely reaches it).
+SETTLING_MERIT = 20.0
 #: ... and widened to this fraction of its FWHM: the position of a broad line is as sure
 #: as its shape is symmetric and alone, and asymmetry (transparency, axial divergence) and
 #: unresolved neighbours move a fitted maximum by a fraction of the width (simulated `train`
@@ -260,11 +263,15 @@ class _Search:
         return float(self.cost[fit.assigned < 0].sum())
 
     def _settles(self, fit: CellFit, sol: CellSolution) -> bool:
-        """The cell ends the search of lower systems: conclusive, or M_N ≥ conclusive_merit
-        with only weak lines (an impurity's) left unindexed, within the misses allowed."""
+        """The cell ends the search of lower systems: conclusive; or, within the misses
+        allowed, M_N ≥ conclusive_merit with only weak lines (an impurity's) unindexed, or
+        M_N ≥ :data:`SETTLING_MERIT` (as DICVOL stops at the first system with a solution:
+        searching the lower systems of a trigonal pattern with one Kβ line unindexed cost
+        30 CPU-s and cannot rank the lattice's own cell lower)."""
+        within = self._miss_cost(fit) <= self.max_miss + 1e-9
         weak = bool(np.all(self.cost[fit.assigned < 0] < 1.0))
-        return sol.conclusive or (sol.m20 >= self.settings.conclusive_merit and weak
-                                  and self._miss_cost(fit) <= self.max_miss + 1e-9)
+        return sol.conclusive or (within and (
+            sol.m20 >= SETTLING_MERIT or (sol.m20 >= self.settings.conclusive_merit and weak)))
 
     def _refine_leaves(self, system: str, leaves: np.ndarray, max_miss: float) -> int:
         """Refine the leaves not explained by a cell already found; returns cells added."""
