@@ -398,13 +398,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run = {"simulated": simulated, "measured": measured, "rruff": rruff, "merge": merge,
            "merge-rruff": merge_rruff}[args.command]
-    out = run(args)
+    report(run(args), args.output)
+    return 0
+
+
+def report(out: dict, path: Path | None) -> None:
+    """Print a result's summary; write the whole result as JSON to ``path`` (if given)."""
     if "summary" in out:
         print(json.dumps(out["summary"], indent=1))
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(out, indent=1) + "\n")
-    return 0
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out, indent=1) + "\n")
 
 
 if __name__ == "__main__":

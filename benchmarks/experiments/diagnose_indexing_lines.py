@@ -27,7 +27,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -37,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_indexing import SYSTEMS, _machine, _pick, _simulate  # noqa: E402
+from bench_indexing import SYSTEMS, _machine, _pick, _simulate, report  # noqa: E402
 
 #: A found line within this many degrees of a true line is that line.
 MATCH_DEG = 0.1
@@ -213,11 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of simulated patterns (bench_indexing.py simulated --cache)")
     parser.add_argument("-o", "--output", type=Path, default=None)
     args = parser.parse_args(argv)
-    out = diagnose(args)
-    print(json.dumps(out["summary"], indent=1))
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(out, indent=1) + "\n")
+    report(diagnose(args), args.output)
     return 0
 
 
