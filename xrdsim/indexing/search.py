@@ -369,8 +369,10 @@ class _Search:
         shift at 2θ = 0 in every pass. The windows are of z, the shift at 2θ = 0."""
         z = self.settings.max_zero_shift
         half = ZERO_WINDOW * self.settings.tolerance
-        conclusive = [sol for fits in self.fits.values() for fit, sol in fits
-                      if self._settles(fit, sol)]
+        # only a conclusive cell fixes the zero shift: one that merely settles the search
+        # may be a wrong higher cell (hexagonal mp-1205726: a tetragonal cell of M20 ≥ 20
+        # with two lines unindexed narrowed the hexagonal search to its zero shift)
+        conclusive = [sol for fits in self.fits.values() for _, sol in fits if sol.conclusive]
         if conclusive:  # the zero shift is known: that of the best conclusive cell
             c = float(sum(max(conclusive, key=lambda sol: sol.score).shift[:2]))
             return [(max(c - half, -z), min(c + half, z))]
