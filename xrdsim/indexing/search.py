@@ -9,7 +9,9 @@ volume). Within a system the start boxes run in volume shells, smallest first, a
 system stops at the shell where it finds a cell with M_N ≥ conclusive_merit; orthorhombic
 and monoclinic run their shells interleaved (:data:`SHELLED_SYSTEMS`), as DICVOL04 does, and
 each shell is searched with no unindexed line allowed, then 1, 2, … up to
-``max_unindexed`` (a weak line counting half, :data:`WEAK_MISS`) before the next shell.
+``max_unindexed`` (a weak line counting half, :data:`WEAK_MISS`) before the next shell
+(triclinic start boxes, one per anchor triple, are no volume shells: all of them are
+searched with 0 misses, then 1, …).
 The whole order runs in passes (:meth:`_Search._passes`): first for sparse cells in the
 zero-shift windows of the zero estimates, then wider; once a cell with M_N ≥
 conclusive_merit is found, the remaining passes only look for cells smaller than it in its
@@ -446,9 +448,14 @@ class _Search:
                 # a small cell that leaves an impurity line unindexed comes before every
                 # larger cell (a pass of 0 misses over every shell spent a monoclinic
                 # pattern's budget before its 291 Å³ cell with one Kβ line unindexed)
-                for k in range(depth):
-                    if self._shell(group, runs, k, since):
-                        break
+                if group == ("triclinic",):  # anchor triples, not volume shells: all of them
+                    for miss in range(self.max_miss + 1):  # with 0 misses first
+                        if any(self._shell(group, runs, k, since, (miss,)) for k in range(depth)):
+                            break
+                else:
+                    for k in range(depth):
+                        if self._shell(group, runs, k, since, range(self.max_miss + 1)):
+                            break
             if self.budget_spent:
                 break
         self.stats["budget_spent"] = self.budget_spent
@@ -456,11 +463,11 @@ class _Search:
         self.stats["boxes"] = self.boxes
         self.stats["zero_candidates"] = [round(c, 4) for c, _ in self.zero]
 
-    def _shell(self, group: tuple[str, ...], runs: dict, k: int, since: dict[str, int]
-               ) -> bool:
-        """Search shell ``k`` of the group's systems with 0, 1, … misses; True once a good
-        cell (:meth:`_good`) is found."""
-        for miss in range(self.max_miss + 1):
+    def _shell(self, group: tuple[str, ...], runs: dict, k: int, since: dict[str, int],
+               misses) -> bool:
+        """Search shell ``k`` of the group's systems with each number of misses of
+        ``misses`` in turn; True once a good cell (:meth:`_good`) is found."""
+        for miss in misses:
             for system in group:
                 for window, shells in runs[system]:
                     if k >= len(shells):
