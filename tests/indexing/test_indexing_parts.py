@@ -20,7 +20,7 @@ from xrdsim.indexing.cell import (
 from xrdsim.indexing.merit import de_wolff, smith_snyder
 from xrdsim.indexing.refine import fit_cell
 from xrdsim.indexing.solution import CellSolution
-from xrdsim.indexing.systems import carries, check_ranking, compatible_systems, rerank
+from xrdsim.indexing.systems import compatible_systems, rerank
 from xrdsim.indexing.zero import zero_candidates
 
 LAMBDA = 1.540593
@@ -141,26 +141,3 @@ def test_a_classifier_ranking_rises_where_a_conclusive_cell_backs_it():
     assert rerank(ranking, weak) == ranking
     assert rerank(ranking, None) == ranking
 
-
-def test_space_groups_a_conclusive_cell_carries_rise_and_centring_decides():
-    from xrdsim.indexing.settings import IndexingSettings
-    from xrdsim.indexing.solution import IndexingResult
-
-    cf = dataclasses.replace(_solution("cubic", "cF", True), centring="F")
-    # Fm-3m (225) is cF; Pm-3m (221) is cubic but P, refused by a decided F centring;
-    # P6_3/mmc (194) and C2/m (12) are other systems
-    assert carries(cf, 225, "Fm-3m") and not carries(cf, 221, "Pm-3m")
-    assert not carries(cf, 194, "P6_3/mmc")
-    assert carries(_solution("cubic", "cP", True), 225, "Fm-3m")  # P: centring left open
-    result = IndexingResult(source="x", lines=type("L", (), {})(), solutions=(cf,),
-                            reason=None, n_search_lines=20, stats={},
-                            settings=IndexingSettings())
-    groups = [(12, "C2/m"), (221, "Pm-3m"), (225, "Fm-3m")]
-    checked = check_ranking(["monoclinic", "cubic", "orthorhombic"], groups, result)
-    assert checked.crystal_systems == ("cubic", "monoclinic", "orthorhombic")
-    assert checked.space_groups == ((225, "Fm-3m"), (12, "C2/m"), (221, "Pm-3m"))
-    assert checked.backed == ("cubic",) and checked.agrees is False and checked.cell is cf
-    assert check_ranking(["cubic"], groups, result).agrees is True
-    none = check_ranking(["monoclinic", "cubic"], groups, None)
-    assert none.agrees is None and none.cell is None
-    assert none.crystal_systems == ("monoclinic", "cubic") and none.space_groups == tuple(groups)

@@ -32,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 from xrdsim.errors import TrainingError
 
 if TYPE_CHECKING:  # the indexing (numba) is imported only when asked for
+    from xrdsim_training.measured.checked import CheckedRanking
+
     from xrdsim.indexing.settings import IndexingSettings
     from xrdsim.indexing.solution import IndexingResult
-    from xrdsim.indexing.systems import CheckedRanking
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Prediction:
         warnings: what the preparation noticed (reversed scan, repeated 2θ, ...).
         indexing: with ``index``, the pattern's indexing (:func:`xrdsim.index_pattern`).
         checked: with ``index``, the network's crystal systems and space groups checked
-            against its cells (:func:`xrdsim.indexing.systems.check_ranking`): those a
+            against its cells (:func:`xrdsim_training.measured.checked.check_ranking`): those a
             conclusive cell backs first.
     """
 
@@ -146,8 +147,9 @@ def predict(two_theta: Any, intensity: Any, *, wavelength: float | str, top_k: i
     sg = result["space_group"]
     indexing = checked = None
     if index is not False:
+        from xrdsim_training.measured.checked import check_ranking
+
         from xrdsim.indexing.index import index_pattern
-        from xrdsim.indexing.systems import check_ranking
 
         indexing = index_pattern(measured, settings=None if index is True else index)
         checked = check_ranking([c["name"] for c in result["crystal_system"]["top_k"]],

@@ -3,24 +3,86 @@
 
 Each predicted file is read again and indexed (:func:`xrdsim.indexing.index.index_pattern`);
 its record gains ``"indexing"`` (the best cells, or why there is none) and ``"checked"``
-(:func:`xrdsim.indexing.systems.check_ranking`: the network's crystal systems and space
-groups, those a conclusive cell backs first). A file that cannot be indexed gets
+(:func:`check_ranking`: the network's crystal systems and space groups, those a conclusive
+cell backs first). A file that cannot be indexed gets
 ``"indexing": {"error": ...}`` and the others go on.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from xrdsim.errors import XrdsimError
 from xrdsim.indexing.index import index_pattern
 from xrdsim.indexing.settings import IndexingSettings
-from xrdsim.indexing.solution import IndexingResult
-from xrdsim.indexing.systems import check_ranking
+from xrdsim.indexing.solution import CellSolution, IndexingResult
+from xrdsim.indexing.systems import backed_systems, compatible_systems, rerank
 from xrdsim.measured.readers import read_pattern
+from xrdsim.structures.crystal_systems import crystal_system_name
+from xrdsim.structures.symmetry import bravais_lattice
 
 #: Cells listed per file in a record.
 CELLS_LISTED = 3
+
+
+def carries(solution: CellSolution, space_group: int, symbol: str) -> bool:
+    """A crystal of this space group (number, Hermann–Mauguin ``symbol``) can have this
+    cell's lattice: its crystal system is one the lattice carries
+    (:func:`compatible_systems`) and, where the cell's centring was decided by absences
+    (anything but P), the group's Bravais lattice is the cell's (a P cell leaves the
+    centring open: too few of the lines a centring forbids fell in the scan)."""
+    if crystal_system_name(int(space_group)) not in compatible_systems(solution):
+        return False
+    return solution.centring == "P" or bravais_lattice(int(space_group), symbol) == \
+        solution.bravais_lattice
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckedRanking:
+    """A classifier's answer checked against an indexing (:func:`check_ranking`).
+
+    Attributes:
+        crystal_systems: the classifier's crystal systems re-ranked (:func:`rerank`).
+        space_groups: the classifier's (number, symbol) candidates re-ranked: those that a
+            conclusive cell carries (:func:`carries`) first, each group in the classifier's
+            order.
+        backed: crystal systems a conclusive cell backs (:func:`backed_systems`).
+        cell: the best conclusive cell of the combined first crystal system, or None.
+        agrees: the classifier's first crystal system is backed (None: no conclusive cell,
+            nothing to agree with).
+    """
+
+    crystal_systems: tuple[str, ...]
+    space_groups: tuple[tuple[int, str], ...]
+    backed: tuple[str, ...]
+    cell: CellSolution | None
+    agrees: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"crystal_systems": list(self.crystal_systems),
+                "space_groups": [{"label": n, "symbol": s} for n, s in self.space_groups],
+                "backed": list(self.backed),
+                "cell": None if self.cell is None else self.cell.describe(),
+                "agrees": self.agrees}
+
+
+def check_ranking(systems: Sequence[str], space_groups: Sequence[tuple[int, str]],
+                  result: IndexingResult | None) -> CheckedRanking:
+    """Check a classifier's crystal systems (best first) and space groups ((number, symbol),
+    best first) against an indexing: a system or group that a conclusive cell (every one of
+    the first N lines indexed, M_N ≥ conclusive_merit) backs outranks one that none backs;
+    within each part the classifier's order stays."""
+    conclusive = [s for s in (result.solutions if result is not None else ()) if s.conclusive]
+    backed = tuple(backed_systems(result)) if result is not None else ()
+    ranked = tuple(rerank(systems, result))
+    fits = [sg for sg in space_groups if any(carries(s, sg[0], sg[1]) for s in conclusive)]
+    groups = tuple(fits + [sg for sg in space_groups if sg not in fits])
+    cell = next((s for s in conclusive if ranked and ranked[0] in compatible_systems(s)), None)
+    agrees = None if not backed else bool(systems) and systems[0] in backed
+    return CheckedRanking(crystal_systems=ranked, space_groups=groups, backed=backed,
+                          cell=cell, agrees=agrees)
 
 
 def indexing_summary(result: IndexingResult) -> dict[str, Any]:

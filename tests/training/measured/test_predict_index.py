@@ -8,6 +8,7 @@ flat noisy scan has no line to index, and the network's answer stands unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -15,9 +16,11 @@ import pytest
 import training_store
 from click.testing import CliRunner
 from xrdsim_cli.main import cli
+from xrdsim_training.measured.checked import carries, check_ranking
 
 import xrdsim
-from xrdsim.indexing.systems import carries
+from xrdsim.indexing.settings import IndexingSettings
+from xrdsim.indexing.solution import CellSolution, IndexingResult
 from xrdsim.structures.crystal_systems import crystal_system_name
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -97,3 +100,32 @@ def test_python_api_checks_the_same_way(mno):
     plain = xrdsim.predict(two_theta, intensity, wavelength="CuKa", top_k=5)
     assert plain.indexing is None and plain.checked is None
     assert plain.crystal_system == result.crystal_system
+
+
+def _solution(system: str, bravais: str, conclusive: bool) -> CellSolution:
+    return CellSolution(
+        crystal_system=system, bravais_lattice=bravais, centring="P", cell=(1.0,) * 6,
+        cell_esd=(0.0,) * 6, volume=1.0, zero_shift=0.0, shift=(0.0, 0.0, 0.0), m20=50.0,
+        f_n=50.0, f_n_delta=0.01, f_n_possible=20, n_merit=20, n_unindexed=0,
+        conclusive=conclusive, hkl=(), two_theta_calc=(), unindexed=(), ticks=(), score=50.0)
+
+
+def test_space_groups_a_conclusive_cell_carries_rise_and_centring_decides():
+    cf = dataclasses.replace(_solution("cubic", "cF", True), centring="F")
+    # Fm-3m (225) is cF; Pm-3m (221) is cubic but P, refused by a decided F centring;
+    # P6_3/mmc (194) and C2/m (12) are other systems
+    assert carries(cf, 225, "Fm-3m") and not carries(cf, 221, "Pm-3m")
+    assert not carries(cf, 194, "P6_3/mmc")
+    assert carries(_solution("cubic", "cP", True), 225, "Fm-3m")  # P: centring left open
+    result = IndexingResult(source="x", lines=type("L", (), {})(), solutions=(cf,),
+                            reason=None, n_search_lines=20, stats={},
+                            settings=IndexingSettings())
+    groups = [(12, "C2/m"), (221, "Pm-3m"), (225, "Fm-3m")]
+    checked = check_ranking(["monoclinic", "cubic", "orthorhombic"], groups, result)
+    assert checked.crystal_systems == ("cubic", "monoclinic", "orthorhombic")
+    assert checked.space_groups == ((225, "Fm-3m"), (12, "C2/m"), (221, "Pm-3m"))
+    assert checked.backed == ("cubic",) and checked.agrees is False and checked.cell is cf
+    assert check_ranking(["cubic"], groups, result).agrees is True
+    none = check_ranking(["monoclinic", "cubic"], groups, None)
+    assert none.agrees is None and none.cell is None
+    assert none.crystal_systems == ("monoclinic", "cubic") and none.space_groups == tuple(groups)
