@@ -33,6 +33,10 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles
               help="Lines of the first 20 allowed to stay unindexed (impurities).")
 @click.option("--max-zero-shift", type=click.FloatRange(min=0.0, max=2.0), default=0.5,
               show_default=True, help="|zero shift| searched and refined, degrees 2θ.")
+@click.option("--max-displacement", type=click.FloatRange(min=0.0, max=1.0), default=0.2,
+              show_default=True,
+              help="|D| searched of a specimen displacement's shift D·cos θ, degrees 2θ "
+                   "(0.19 for 0.4 mm on a 240 mm goniometer); 0: a constant zero shift only.")
 @click.option("--monochromatic", is_flag=True,
               help="One line per reflection even for a Kα wavelength (Kα1-only optics).")
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False),
@@ -43,7 +47,7 @@ from xrdsim_cli._common import EXIT_PARTIAL, echo_json, existing_inputs, handles
                    "(one input file) or a folder (one <name>.png per file).")
 @handles_library_errors
 def index(files, wavelength, force_wavelength, max_volume, systems, top, tolerance,
-          max_unindexed, max_zero_shift, monochromatic, json_path, png):
+          max_unindexed, max_zero_shift, max_displacement, monochromatic, json_path, png):
     """Index measured FILES (files, folders or glob patterns of .xy .xye .dat .txt .xrdml
     .chi .ASC .cif): find and fit their lines (Kα2 handled), search cells by successive
     dichotomy (DICVOL) from cubic down to monoclinic and, where tractable, triclinic,
@@ -63,7 +67,8 @@ def index(files, wavelength, force_wavelength, max_volume, systems, top, toleran
     settings = IndexingSettings(
         systems=tuple(s.strip() for s in systems.split(",") if s.strip()),
         max_volume=max_volume, top=top, tolerance=tolerance, max_unindexed=max_unindexed,
-        max_zero_shift=max_zero_shift, monochromatic=monochromatic)
+        max_zero_shift=max_zero_shift, max_displacement=max_displacement,
+        monochromatic=monochromatic)
     inputs = existing_inputs(files)
     records, n_failed = [], 0
     for result in index_files(inputs, wavelength=wavelength,

@@ -48,9 +48,14 @@ from xrdsim_cli._common import (
                                  "basename): report accuracies per task and crystal system.")
 @click.option("--device", default="auto", show_default=True,
               help="auto, cpu, cuda[:n] (networks only).")
+@click.option("--index", "index", is_flag=True,
+              help="Also index each file (as xrdsim index, default settings) and check the "
+                   "model's crystal systems and space groups against the cells: one that a "
+                   "conclusive cell backs (every line indexed, M20 >= 10) outranks one that "
+                   "none backs. Both answers are shown. Needs the wavelength.")
 @handles_library_errors
 def predict(files, model, wavelength, force_wavelength, to_wavelength, background, top_k,
-            json_out, labels_csv, device):
+            json_out, labels_csv, device, index):
     """Predict the crystal system, extinction group and space group of measured FILES
     (files, folders or glob patterns of .xy .xye .dat .txt .xrdml .chi .ASC .cif .raw
     .uxd .gsa .gss .gsas .fxye) with the model bundled with xrdsim, or with --model: a
@@ -71,12 +76,16 @@ def predict(files, model, wavelength, force_wavelength, to_wavelength, backgroun
                             background=None if background == "none" else background,
                             top_k=top_k, labels=labels_csv, device=device,
                             force_wavelength=force_wavelength)
+    if index:
+        from xrdsim_training.measured.checked import check_records
+
+        check_records(records, wavelength=wavelength, force_wavelength=force_wavelength)
     summary = accuracy_summary(records) if labels_csv else None
     report = {"model": _model_name(model), "labels": labels_csv, "files": records,
               "summary": summary,
               "n_failed": sum("error" in r for r in records),
               "settings": {"wavelength": wavelength, "to_wavelength": to_wavelength,
-                           "background": background, "top_k": top_k}}
+                           "background": background, "top_k": top_k, "index": index}}
     if json_out == "-":
         echo_json(report)
     else:
@@ -134,6 +143,8 @@ def _echo_record(r: dict) -> None:
                f"  crystal system:   {cs['name']:<12} [{listed['cs']}]\n"
                f"  extinction group: {eg['symbol']:<12} [{listed['eg']}]\n"
                + space_group_lines(sg, listed["sg"]))
+    if "indexing" in r:
+        click.echo(checked_lines(r))
     if r.get("unsure"):
         how = "calibrated" if r.get("calibrated") else "uncalibrated"
         click.echo(f"  unsure:           top crystal system has p = {cs['probability']:.2f} "
@@ -155,6 +166,28 @@ def space_group_lines(sg: dict, listed: str) -> str:
     if all(c["label"] != sg["prediction"] for c in sg["top_k"]):
         text += f"  ({sg['prediction']} ranks lower: its crystal system is not certain)"
     return text
+
+
+def checked_lines(r: dict) -> str:
+    """The indexing lines of one record of ``predict --index``: the best cell (or why
+    there is none), then the model's answer checked against it."""
+    ix = r["indexing"]
+    if "error" in ix:
+        return f"  indexing:         failed: {ix['error']}"
+    if not ix["cells"]:
+        return f"  indexing:         no solution ({ix['reason']})"
+    best = ix["cells"][0]
+    text = (f"  indexing:         {best['text']}"
+            + ("" if best["conclusive"] else "  (not conclusive)"))
+    checked = r["checked"]
+    if checked["agrees"] is None:
+        return text + "\n  checked:          no conclusive cell: the model's answer stands"
+    sg = checked["space_groups"][0]
+    verdict = "agrees" if checked["agrees"] else "disagrees: re-ranked"
+    return (text + f"\n  checked:          crystal system {checked['crystal_systems'][0]:<12} "
+            f"[{', '.join(checked['crystal_systems'])}]  (model {verdict})\n"
+            f"                    space group {sg['label']} {sg['symbol']}  "
+            f"[{', '.join(str(g['label']) for g in checked['space_groups'])}]")
 
 
 def _echo_summary(s: dict) -> None:

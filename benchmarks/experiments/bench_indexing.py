@@ -90,8 +90,34 @@ def _pick(per_system: int, seed: int, systems: list[str]) -> list[dict]:
     return out
 
 
-def _simulate(row: dict, cfg, seed: int):
-    """(MeasuredPattern, strained true cell, its centring, labels, parameters) of one row."""
+def _simulate(row: dict, cfg, seed: int, cache: Path | None = None):
+    """(MeasuredPattern, strained true cell, its centring, labels, parameters) of one row;
+    with ``cache`` (a folder) read from / written to ``CONFIG_SEED_ID.npz`` there, so that
+    one simulation serves every later version of the indexing."""
+    from xrdsim.measured.readers import MeasuredPattern
+    from xrdsim.structures.symmetry import StructureLabels
+
+    path = None if cache is None else cache / f"{cfg.name}_{seed}_{row['material_id']}.npz"
+    if path is not None and path.is_file():
+        with np.load(path) as f:
+            meta = json.loads(str(f["meta"]))
+            pattern = MeasuredPattern(two_theta=f["two_theta"], intensity=f["intensity"],
+                                      sigma=None, wavelength=meta["wavelength"],
+                                      source=row["material_id"], format="xy")
+            return (pattern, f["cell"], meta["centring"],
+                    StructureLabels.from_dict(meta["labels"]), meta["params"])
+    out = _render(row, cfg, seed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pattern, cell, centring, labels, params = out
+        meta = {"wavelength": pattern.wavelength, "centring": centring,
+                "labels": labels.to_dict(), "params": params}
+        np.savez_compressed(path, two_theta=pattern.two_theta, intensity=pattern.intensity,
+                            cell=np.asarray(cell, dtype=np.float64), meta=json.dumps(meta))
+    return out
+
+
+def _render(row: dict, cfg, seed: int):
     from pymatgen.core import Structure
 
     import xrdsim
@@ -141,7 +167,7 @@ def simulated(args: argparse.Namespace) -> dict:
     rows = _pick(args.per_system, args.seed, args.systems.split(","))
     records = []
     for i, row in enumerate(rows):
-        pattern, cell, centring, labels, params = _simulate(row, cfg, args.seed)
+        pattern, cell, centring, labels, params = _simulate(row, cfg, args.seed, args.cache)
         system = CRYSTAL_SYSTEMS[labels.crystal_system]
         start = time.process_time()
         result = index_pattern(pattern, settings=settings)
@@ -237,6 +263,7 @@ def measured(args: argparse.Namespace) -> dict:
 # -- 3. rruff_dev ---------------------------------------------------------------------------
 def rruff(args: argparse.Namespace) -> dict:
     from xrdsim.indexing.index import index_pattern
+    from xrdsim.indexing.settings import IndexingSettings
     from xrdsim.indexing.systems import rerank
     from xrdsim.measured.readers import read_pattern
     from xrdsim.structures.crystal_systems import crystal_system_name
@@ -247,10 +274,15 @@ def rruff(args: argparse.Namespace) -> dict:
     files = sorted(labels)
     k, n = (int(x) for x in args.part.split("/"))
     files = files[k - 1::n]
+    if args.sample:
+        pick = np.random.default_rng(args.seed).choice(len(files), min(args.sample, len(files)),
+                                                       replace=False)
+        files = [files[i] for i in sorted(pick)]
+    settings = IndexingSettings(max_boxes=args.max_boxes)
     network = _network(args.run, [folder / f for f in files]) if args.run else {}
     records = []
     for name in files:
-        result = index_pattern(read_pattern(folder / name, wavelength="CuKa"))
+        result = index_pattern(read_pattern(folder / name, wavelength="CuKa"), settings=settings)
         true = crystal_system_name(labels[name])
         best = result.best
         rec = {"file": name, "true": true,
@@ -269,18 +301,20 @@ def rruff(args: argparse.Namespace) -> dict:
                                                f"{rec.get('combined')}" if network else ""),
               flush=True)
     return {"benchmark": "indexing_rruff", "command": " ".join(sys.argv), "part": args.part,
-            "run": args.run, "machine": _machine(), "records": records,
-            "summary": summarise_rruff(records)}
+            "run": args.run, "settings": settings.to_dict(), "machine": _machine(),
+            "records": records, "summary": summarise_rruff(records)}
 
 
 def _network(run: str, files: list[Path]) -> dict[str, list[str]]:
-    """Each file's crystal systems, most probable first, from a trained run."""
+    """Each file's crystal systems, most probable first, from a trained run or model file
+    (``bundled``: the model bundled with xrdsim)."""
     from xrdsim_training.measured.predict import predict_files
 
     from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
     out = {}
-    for rec in predict_files(run, files, wavelength="CuKa", top_k=7, device="cpu"):
+    for rec in predict_files(None if run == "bundled" else run, files, wavelength="CuKa",
+                             top_k=7, device="cpu"):
         if "error" not in rec:
             out[Path(rec["source"]).name] = [CRYSTAL_SYSTEMS[c["label"]] if isinstance(
                 c["label"], int) else c["name"] for c in rec["crystal_system"]["top_k"]]
@@ -305,16 +339,25 @@ def summarise_rruff(records: list[dict]) -> dict:
     if conclusive:
         out["indexing_accuracy_when_conclusive"] = round(
             sum(r["indexing"] == r["true"] for r in conclusive) / len(conclusive), 4)
+    out["indexing_accuracy_ci95"] = _bootstrap([r["indexing"] == r["true"] for r in records])
     if any("network" in r for r in records):
         scored = [r for r in records if "network" in r]
-        out["network_accuracy"] = round(sum(r["network"] == r["true"] for r in scored)
-                                        / len(scored), 4)
-        out["combined_accuracy"] = round(sum(r["combined"] == r["true"] for r in scored)
-                                         / len(scored), 4)
+        for key in ("network", "combined"):
+            hits = [r[key] == r["true"] for r in scored]
+            out[f"{key}_accuracy"] = round(sum(hits) / len(scored), 4)
+            out[f"{key}_accuracy_ci95"] = _bootstrap(hits)
+        out["combined_changed"] = sum(r["combined"] != r["network"] for r in scored)
     out["per_system"] = {name: {"n": c, "indexing": round(sum(
         r["indexing"] == name for r in records if r["true"] == name) / c, 4)}
         for name, c in sorted(counts.items())}
     return out
+
+
+def _bootstrap(hits: list[bool], n: int = 2000, seed: int = 0) -> list[float]:
+    """95 % percentile bootstrap interval of a hit rate (files resampled with replacement)."""
+    x = np.asarray(hits, dtype=np.float64)
+    means = np.random.default_rng(seed).choice(x, size=(n, x.size)).mean(axis=1)
+    return [round(float(v), 4) for v in np.percentile(means, [2.5, 97.5])]
 
 
 def merge_rruff(args: argparse.Namespace) -> dict:
@@ -334,12 +377,19 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--config", default="train")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--length-tol", type=float, default=0.003)
+    sim.add_argument("--cache", type=Path, default=None,
+                     help="folder of simulated patterns: read when there, else written")
     mea = sub.add_parser("measured", help="shared measured files of known CIF")
     mea.add_argument("--length-tol", type=float, default=0.01)
     mea.add_argument("--mixtures", action="store_true", help="also the mixtures")
     ru = sub.add_parser("rruff", help="crystal-system accuracy on rruff_dev")
     ru.add_argument("--part", default="1/1", help="k/n: every n-th file from the k-th")
-    ru.add_argument("--run", default=None, help="a trained run: network alone and combined")
+    ru.add_argument("--run", default=None, help="a trained run, model file or 'bundled': "
+                    "network alone and combined")
+    ru.add_argument("--sample", type=int, default=0, help="a random sample of this many files")
+    ru.add_argument("--seed", type=int, default=0)
+    ru.add_argument("--max-boxes", type=int, default=2_000_000,
+                    help="boxes per pattern (the search's time limit)")
     for name in ("merge", "merge-rruff"):
         m = sub.add_parser(name, help="join the JSON of several parts")
         m.add_argument("parts", nargs="+")
@@ -348,13 +398,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run = {"simulated": simulated, "measured": measured, "rruff": rruff, "merge": merge,
            "merge-rruff": merge_rruff}[args.command]
-    out = run(args)
+    report(run(args), args.output)
+    return 0
+
+
+def report(out: dict, path: Path | None) -> None:
+    """Print a result's summary; write the whole result as JSON to ``path`` (if given)."""
     if "summary" in out:
         print(json.dumps(out["summary"], indent=1))
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(out, indent=1) + "\n")
-    return 0
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -102,6 +102,22 @@ def test_least_squares_recovers_cell_and_zero_from_a_rough_start():
     assert q_of_two_theta(tt[0] + 0.07, LAMBDA) == pytest.approx(1 / 4.1**2)
 
 
+def test_least_squares_recovers_a_specimen_displacement():
+    """Lines moved by z − 2s·cos θ/R (z = 0.03°, s = 0.4 mm, R = 240 mm: −0.191°·cos θ):
+    with the displacement term the cell and both terms come back from a start that
+    leaves the high-angle lines 0.07° off (outside the 0.03° tolerance)."""
+    d = -np.degrees(2 * 0.4 / 240.0)
+    true = _cubic_lines(4.1, 0.0, 15)
+    tt = true + 0.03 + d * np.cos(np.radians(true) / 2)
+    eps = np.full(tt.size, 0.03)
+    fit = fit_cell("cubic", np.array([1 / 4.102**2]), 0.03 + d, tt, eps, LAMBDA, shift_terms=2,
+                   displacement=0.0, max_zero=0.5)
+    assert fit is not None and fit.n_indexed == tt.size
+    # the assignment settles after a few linearised steps: 10⁻⁵ of a, 0.002° of the shift
+    assert fit.cell[0][0] == pytest.approx(4.1, rel=2e-5)
+    assert fit.shift[:2] == pytest.approx([0.03, d], abs=2e-3)
+
+
 def _solution(system: str, bravais: str, conclusive: bool) -> CellSolution:
     return CellSolution(
         crystal_system=system, bravais_lattice=bravais, centring="P", cell=(1.0,) * 6,
@@ -124,3 +140,4 @@ def test_a_classifier_ranking_rises_where_a_conclusive_cell_backs_it():
     weak = dataclasses.replace(result, solutions=(_solution("cubic", "cP", False),))
     assert rerank(ranking, weak) == ranking
     assert rerank(ranking, None) == ranking
+

@@ -16,6 +16,10 @@ Example::
     result = xrdsim.predict(two_theta, intensity, wavelength="CuKa")
     result.crystal_system[0]          # Candidate(label=6, name='cubic', probability=...)
     result.space_group[0].name        # 'Fm-3m' (Hermann–Mauguin symbol)
+
+    checked = xrdsim.predict(two_theta, intensity, wavelength="CuKa", index=True)
+    checked.checked.crystal_systems   # the network's systems, those a cell backs first
+    checked.indexing.best             # the best cell (xrdsim.index_pattern), or None
 """
 
 from __future__ import annotations
@@ -23,9 +27,15 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xrdsim.errors import TrainingError
+
+if TYPE_CHECKING:  # the indexing (numba) is imported only when asked for
+    from xrdsim_training.measured.checked import CheckedRanking
+
+    from xrdsim.indexing.settings import IndexingSettings
+    from xrdsim.indexing.solution import IndexingResult
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,10 @@ class Prediction:
             candidate, not the first.
         model: the run folder or model file that predicted.
         warnings: what the preparation noticed (reversed scan, repeated 2θ, ...).
+        indexing: with ``index``, the pattern's indexing (:func:`xrdsim.index_pattern`).
+        checked: with ``index``, the network's crystal systems and space groups checked
+            against its cells (:func:`xrdsim_training.measured.checked.check_ranking`): those a
+            conclusive cell backs first.
     """
 
     crystal_system: tuple[Candidate, ...]
@@ -70,11 +84,13 @@ class Prediction:
     unsure: bool
     model: str
     warnings: tuple[str, ...] = ()
+    indexing: IndexingResult | None = None
+    checked: CheckedRanking | None = None
 
 
 def predict(two_theta: Any, intensity: Any, *, wavelength: float | str, top_k: int = 3,
             model: str | Path | None = None, background: str | None = "auto",
-            device: str = "cpu") -> Prediction:
+            device: str = "cpu", index: bool | IndexingSettings = False) -> Prediction:
     """Predict the symmetry of one measured powder pattern.
 
     Args:
@@ -88,6 +104,9 @@ def predict(two_theta: Any, intensity: Any, *, wavelength: float | str, top_k: i
         background: subtracted before the model's input view, as ``xrdsim predict
             --background`` (``"auto"``: the view's own; ``"snip"``, ``"poly"``, None).
         device: ``"cpu"`` (enough for one pattern), ``"cuda[:n]"`` or ``"auto"``.
+        index: also index the pattern (True: default settings, or the
+            :class:`~xrdsim.indexing.settings.IndexingSettings` to use) and check the
+            network's answer against the cells (``Prediction.indexing``, ``.checked``).
 
     Returns:
         a :class:`Prediction`.
@@ -126,10 +145,19 @@ def predict(two_theta: Any, intensity: Any, *, wavelength: float | str, top_k: i
                      for c in result[task]["top_k"])
 
     sg = result["space_group"]
+    indexing = checked = None
+    if index is not False:
+        from xrdsim_training.measured.checked import check_ranking
+
+        from xrdsim.indexing.index import index_pattern
+
+        indexing = index_pattern(measured, settings=None if index is True else index)
+        checked = check_ranking([c["name"] for c in result["crystal_system"]["top_k"]],
+                                [(c["label"], c["symbol"]) for c in sg["top_k"]], indexing)
     return Prediction(
         crystal_system=candidates("crystal_system", "name"),
         extinction_group=candidates("extinction_group", "symbol"),
         space_group=candidates("space_group", "symbol"),
         space_group_routed=Candidate(sg["prediction"], sg["symbol"], sg["probability"]),
         calibrated=result["calibrated"], unsure=result["unsure"], model=loaded.source,
-        warnings=tuple(str(w.message) for w in caught))
+        warnings=tuple(str(w.message) for w in caught), indexing=indexing, checked=checked)

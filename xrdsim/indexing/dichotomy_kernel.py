@@ -12,19 +12,24 @@ of the crystal system (:data:`N_PARAMS` of them)::
     triclinic     Q = h²A + k²B + l²C + hk·D + kl·E + hl·F
 
 so over a box ``lo ≤ g ≤ hi`` each line's range is exact: ``Q⁻ = Σ_j min(c_j lo_j, c_j hi_j)``,
-``Q⁺`` likewise with max. A box also carries a range ``[z₀, z₁]`` of the zero shift (degrees
-2θ, observed = true + z): line i's observed ``Q_i`` then lies in
-``[Q(2θ_i − z₁ − ε_i), Q(2θ_i − z₀ + ε_i)]`` with ``Q(2θ) = 4 sin²θ / λ²``.
+``Q⁺`` likewise with max. A box also carries ranges ``[z₀, z₁]`` of the zero shift and
+``[D₀, D₁]`` of an angle-dependent shift (degrees 2θ, observed = true + z + D·w_i, with
+``w_i`` a fixed shape per line: the specimen displacement's cos θ_i − 1, see
+:mod:`.search`): line i's observed ``Q_i`` then lies in
+``[Q(2θ_i − s⁺_i − ε_i), Q(2θ_i − s⁻_i + ε_i)]`` with ``s±_i`` the extremes of z + D·w_i
+over the box and ``Q(2θ) = 4 sin²θ / λ²``.
 
 A box is kept when it has at most ``max_lines`` lines surely below the last observed one and
-every line but at most ``max_miss`` meets the range of some hkl
+every line meets the range of some hkl but a few (at most ``max_miss`` in all, a weak line
+counting less than a strong one: an impurity's lines are weak)
 (Louër & Louër, J. Appl. Cryst. 5, 271 (1972); Boultif & Louër, J. Appl. Cryst. 24, 987
 (1991), DICVOL91; 37, 724 (2004), DICVOL04). A kept box is halved along every dimension
 whose width moves the calculated lines by at least half as much as the widest one does
 (its "contribution": width × the largest |coefficient| among the box's hkl; for z, width ×
-the largest dQ/d2θ), depth first, until every contribution is below ``stop_frac`` × the
-tolerance window of the last line: that box is a leaf, a cell for least squares (unless it
-lies next to a recent leaf: one cell gives a cluster of neighbouring leaves).
+the largest dQ/d2θ; for D, width × the largest |w_i|·dQ/d2θ_i), depth first, until every
+contribution is below ``stop_frac`` × the tolerance window of the last line: that box is a
+leaf, a cell for least squares (unless it lies next to a recent leaf: one cell gives a
+cluster of neighbouring leaves).
 
 Arrays in / arrays out, float64 / int64 only; the hkl of a start box ("tile") are
 enumerated once at its lower corner and filtered down the tree.
@@ -54,20 +59,23 @@ STATUS_BOXES_SPENT = 4  # the box budget ran out: the search stopped early
 
 
 @njit(cache=True)
-def observed_bounds(tt, eps, lam, z0, z1, qlo, qhi):
-    """Each line's range of Q over zero shifts in [z0, z1] (degrees) and ±eps; returns max(qhi).
+def observed_bounds(tt, w, eps, lam, z0, z1, d0, d1, qlo, qhi):
+    """Each line's range of Q over shifts z + D·w_i with z in [z0, z1] and D in [d0, d1]
+    (degrees) and ±eps; returns max(qhi).
 
-    Q(2θ) = 4·sin²(θ)/λ² with 2θ = 2θ_obs − z ∓ ε (clipped to [0, 180]).
+    Q(2θ) = 4·sin²(θ)/λ² with 2θ = 2θ_obs − z − D·w ∓ ε (clipped to [0, 180]).
     """
     scale = 4.0 / (lam * lam)
     top = 0.0
     for i in range(tt.size):
-        lo = min(max(tt[i] - z1 - eps[i], 0.0), 180.0)
-        hi = min(max(tt[i] - z0 + eps[i], 0.0), 180.0)
-        s_lo = math.sin(math.radians(lo) / 2.0)
-        s_hi = math.sin(math.radians(hi) / 2.0)
-        qlo[i] = scale * s_lo * s_lo
-        qhi[i] = scale * s_hi * s_hi
+        s_lo = z0 + min(d0 * w[i], d1 * w[i])
+        s_hi = z1 + max(d0 * w[i], d1 * w[i])
+        lo = min(max(tt[i] - s_hi - eps[i], 0.0), 180.0)
+        hi = min(max(tt[i] - s_lo + eps[i], 0.0), 180.0)
+        sin_lo = math.sin(math.radians(lo) / 2.0)
+        sin_hi = math.sin(math.radians(hi) / 2.0)
+        qlo[i] = scale * sin_lo * sin_lo
+        qhi[i] = scale * sin_hi * sin_hi
         top = max(top, qhi[i])
     return top
 
@@ -204,12 +212,13 @@ def _feasible(system, lo, hi):
 
 
 @njit(cache=True)
-def _test(box, p, rows, parent, n_parent, child, tt, eps, lam, max_miss, max_lines, last,
-          qlo, qhi, qm, qp, pmax):
+def _test(box, p, rows, parent, n_parent, child, tt, w, eps, cost, lam, max_miss, max_lines,
+          last, qlo, qhi, qm, qp, pmax):
     """Filter the parent's hkl into ``child`` (Q⁻ ≤ the highest observed Q) and test the box.
 
     The box fails when more than ``max_lines`` hkl lie surely below the last line
-    (``last``), or when more than ``max_miss`` lines meet no hkl range. ``child`` comes out
+    (``last``), or when the lines that meet no hkl range cost more than ``max_miss``
+    (each line its ``cost``). ``child`` comes out
     sorted by Q⁻ (the parent's order is nearly right: an insertion sort finishes it), so a
     line meets some range iff the largest Q⁺ among the rows with Q⁻ ≤ its upper bound
     (a prefix maximum, found by bisection) reaches its lower bound.
@@ -219,7 +228,8 @@ def _test(box, p, rows, parent, n_parent, child, tt, eps, lam, max_miss, max_lin
     """
     lo = box[:p, 0]
     hi = box[:p, 1]
-    top = observed_bounds(tt, eps, lam, box[p, 0], box[p, 1], qlo, qhi)
+    top = observed_bounds(tt, w, eps, lam, box[p, 0], box[p, 1], box[p + 1, 0], box[p + 1, 1],
+                          qlo, qhi)
     n = 0
     below = 0
     for r in range(n_parent):
@@ -246,7 +256,7 @@ def _test(box, p, rows, parent, n_parent, child, tt, eps, lam, max_miss, max_lin
     for r in range(n):
         running = max(running, qp[r])
         pmax[r] = running
-    miss = 0
+    miss = 0.0
     for i in range(tt.size):
         # rows with Q⁻ ≤ qhi[i]: the first k of the sorted list
         a, b = 0, n
@@ -257,15 +267,20 @@ def _test(box, p, rows, parent, n_parent, child, tt, eps, lam, max_miss, max_lin
             else:
                 b = c
         if a == 0 or pmax[a - 1] < qlo[i]:
-            miss += 1
-            if miss > max_miss:
+            miss += cost[i]
+            if miss > max_miss + 1e-9:
                 return n, False
     return n, True
 
 
 @njit(cache=True)
-def _splits(box, p, rows, kept, n_kept, dqdt_max, tol_q, stop_frac, split, contrib):
-    """Mark the dimensions to halve; returns their number (0: the box is a leaf)."""
+def _splits(box, p, rows, kept, n_kept, dqdt_max, dqdw_max, tol_q, stop_frac, split, contrib):
+    """Mark the dimensions to halve; returns their number (0: the box is a leaf).
+
+    A dimension's contribution is how far its width moves the calculated or observed Q:
+    width × the largest |coefficient| among the box's hkl for g; for the zero shift
+    width × max dQ/d2θ, for D width × max |w_i|·dQ/d2θ_i (both per radian).
+    """
     contrib[:] = 0.0
     for r in range(n_kept):
         row = rows[kept[r]]
@@ -274,11 +289,12 @@ def _splits(box, p, rows, kept, n_kept, dqdt_max, tol_q, stop_frac, split, contr
     for j in range(p):
         contrib[j] *= box[j, 1] - box[j, 0]
     contrib[p] = math.radians(box[p, 1] - box[p, 0]) * dqdt_max
+    contrib[p + 1] = math.radians(box[p + 1, 1] - box[p + 1, 0]) * dqdw_max
     widest = contrib.max()
     if widest <= stop_frac * tol_q:
         return 0
     m = 0
-    for j in range(p + 1):
+    for j in range(p + 2):
         split[j] = contrib[j] >= SPLIT_FRACTION * widest
         if split[j]:
             m += 1
@@ -303,35 +319,40 @@ def _known_leaf(box, p, leaves, n_leaves):
 
 
 @njit(cache=True)
-def dichotomy(system, tiles, z0, z1, tt, eps, lam, sums, caps, max_miss, max_lines, stop_frac,
-              max_rows, max_boxes, leaves):
+def dichotomy(system, tiles, z0, z1, d0, d1, tt, w, eps, cost, lam, sums, caps, max_miss,
+              max_lines, stop_frac, max_rows, max_boxes, leaves):
     """Depth-first successive dichotomy from each tile; the leaves found go to ``leaves``.
 
     Args:
         system: one of the system constants.
         tiles: (n_tiles, p, 2) float64 start boxes [lo, hi] of the parameters g.
         z0, z1: zero-shift range (degrees 2θ) every tile starts with.
-        tt, eps: (n,) float64 observed 2θ and their tolerances (degrees).
+        d0, d1: range of D, the coefficient of the angle-dependent shift ``D·w_i``
+            (degrees; [0, 0] searches a constant shift only).
+        tt, w, eps: (n,) float64 observed 2θ, shape of the angle-dependent shift at each
+            line and tolerances (degrees).
         lam: wavelength, Å.
         sums, caps: see :func:`enumerate_hkl`.
-        max_miss: lines allowed to meet no hkl.
+        cost: (n,) float64 what a line that meets no hkl costs (a weak line less).
+        max_miss: total cost of the lines allowed to meet no hkl.
         max_lines: calculated lines allowed below the last observed line (a denser cell
             would index any pattern by chance, see :mod:`xrdsim.indexing.search`).
         stop_frac: a box whose widest contribution is below stop_frac × the Q window of the
             last line (its ±eps) is a leaf.
         max_rows: hkl buffer per tile. max_boxes: boxes tested before giving up.
-        leaves: (max_leaves, p + 1, 2) float64 output; row p is the zero-shift range.
+        leaves: (max_leaves, p + 2, 2) float64 output; rows p and p + 1 are the ranges of
+            the zero shift and of D.
 
     Returns:
         (leaves found, boxes tested, status bits :data:`STATUS_ROWS_FULL` …).
     """
     p = tiles.shape[1]
     n_lines = tt.size
-    box = np.empty((MAX_DEPTH + 1, p + 1, 2))
+    box = np.empty((MAX_DEPTH + 1, p + 2, 2))
     rows = np.empty((max_rows, 6))
     kept = np.empty((MAX_DEPTH + 1, max_rows), np.int64)
     n_kept = np.zeros(MAX_DEPTH + 1, np.int64)
-    split = np.zeros((MAX_DEPTH + 1, p + 1), np.bool_)
+    split = np.zeros((MAX_DEPTH + 1, p + 2), np.bool_)
     n_child = np.zeros(MAX_DEPTH + 1, np.int64)
     next_child = np.zeros(MAX_DEPTH + 1, np.int64)
     qlo = np.empty(n_lines)
@@ -339,15 +360,18 @@ def dichotomy(system, tiles, z0, z1, tt, eps, lam, sums, caps, max_miss, max_lin
     qm = np.empty(max_rows)
     qp = np.empty(max_rows)
     pmax = np.empty(max_rows)
-    contrib = np.empty(p + 1)
+    contrib = np.empty(p + 2)
     top = 0
     for i in range(n_lines):
         if tt[i] > tt[top]:
             top = i
     scale = 4.0 / (lam * lam)
     dqdt_max = 0.0  # dQ/d2θ = 2 sin(2θ)/λ² per radian, largest over the lines
+    dqdw_max = 0.0  # |w_i|·dQ/d2θ_i, largest over the lines
     for i in range(n_lines):
-        dqdt_max = max(dqdt_max, 0.5 * scale * math.sin(math.radians(tt[i])))
+        dqdt = 0.5 * scale * math.sin(math.radians(tt[i]))
+        dqdt_max = max(dqdt_max, dqdt)
+        dqdw_max = max(dqdw_max, abs(w[i]) * dqdt)
     tol_q = 0.5 * scale * math.sin(math.radians(tt[top])) * math.radians(2.0 * eps[top])
     n_leaves = 0
     n_boxes = 0
@@ -358,9 +382,11 @@ def dichotomy(system, tiles, z0, z1, tt, eps, lam, sums, caps, max_miss, max_lin
             box[0, j, 1] = tiles[t, j, 1]
         box[0, p, 0] = z0
         box[0, p, 1] = z1
+        box[0, p + 1, 0] = d0
+        box[0, p + 1, 1] = d1
         if not _feasible(system, box[0, :p, 0], box[0, :p, 1]):
             continue
-        qtop = observed_bounds(tt, eps, lam, z0, z1, qlo, qhi)
+        qtop = observed_bounds(tt, w, eps, lam, z0, z1, d0, d1, qlo, qhi)
         n = enumerate_hkl(system, box[0, :p, 0], box[0, :p, 1], qtop, sums, caps, rows)
         if n > max_rows:
             status |= STATUS_ROWS_FULL
@@ -368,12 +394,12 @@ def dichotomy(system, tiles, z0, z1, tt, eps, lam, sums, caps, max_miss, max_lin
         for r in range(n):
             kept[MAX_DEPTH, r] = r  # scratch row of the tile's full list
         n_boxes += 1
-        n_kept[0], ok = _test(box[0], p, rows, kept[MAX_DEPTH], n, kept[0], tt, eps, lam,
-                              max_miss, max_lines, top, qlo, qhi, qm, qp, pmax)
+        n_kept[0], ok = _test(box[0], p, rows, kept[MAX_DEPTH], n, kept[0], tt, w, eps, cost,
+                              lam, max_miss, max_lines, top, qlo, qhi, qm, qp, pmax)
         if not ok:
             continue
-        m = _splits(box[0], p, rows, kept[0], n_kept[0], dqdt_max, tol_q, stop_frac, split[0],
-                    contrib)
+        m = _splits(box[0], p, rows, kept[0], n_kept[0], dqdt_max, dqdw_max, tol_q, stop_frac,
+                    split[0], contrib)
         if m == 0:
             if not _known_leaf(box[0], p, leaves, n_leaves):
                 if n_leaves >= leaves.shape[0]:
@@ -391,7 +417,7 @@ def dichotomy(system, tiles, z0, z1, tt, eps, lam, sums, caps, max_miss, max_lin
             c = next_child[d]
             next_child[d] += 1
             bit = 0
-            for j in range(p + 1):
+            for j in range(p + 2):
                 lo = box[d, j, 0]
                 hi = box[d, j, 1]
                 if split[d, j]:
@@ -409,14 +435,14 @@ def dichotomy(system, tiles, z0, z1, tt, eps, lam, sums, caps, max_miss, max_lin
             if n_boxes > max_boxes:
                 return n_leaves, n_boxes, status | STATUS_BOXES_SPENT
             n_kept[d + 1], ok = _test(box[d + 1], p, rows, kept[d], n_kept[d], kept[d + 1], tt,
-                                      eps, lam, max_miss, max_lines, top, qlo, qhi, qm, qp,
-                                      pmax)
+                                      w, eps, cost, lam, max_miss, max_lines, top, qlo, qhi, qm,
+                                      qp, pmax)
             if not ok:
                 continue
             m = 0
             if d + 1 < MAX_DEPTH - 1:
-                m = _splits(box[d + 1], p, rows, kept[d + 1], n_kept[d + 1], dqdt_max, tol_q,
-                            stop_frac, split[d + 1], contrib)
+                m = _splits(box[d + 1], p, rows, kept[d + 1], n_kept[d + 1], dqdt_max, dqdw_max,
+                            tol_q, stop_frac, split[d + 1], contrib)
             if m == 0:
                 if not _known_leaf(box[d + 1], p, leaves, n_leaves):
                     if n_leaves >= leaves.shape[0]:

@@ -301,15 +301,51 @@ def _drop_satellites(centers: np.ndarray, heights: np.ndarray, ratio2: float | N
     return centers[~drop], heights[~drop]
 
 
-def _profile(x: np.ndarray, center: float, fwhm: float, eta: float, ratio2: float | None,
-             r: float) -> np.ndarray:
-    """Unit Kα1 profile, plus r × its Kα2 at the same d for a doublet."""
-    y = pseudo_voigt(x, center, fwhm, eta)
-    if ratio2 and r > 0:
-        second = float(_moved(np.array([center]), ratio2)[0])
-        if np.isfinite(second):
-            y = y + r * pseudo_voigt(x, second, fwhm, eta)
-    return y
+def _pv_parts(x: np.ndarray, center: np.ndarray, fwhm: np.ndarray, eta: float
+              ) -> tuple[np.ndarray, ...]:
+    """(k, m) unit pseudo-Voigts of k peaks at m points and their derivatives with respect
+    to centre, FWHM and η: with u = (x − x₀)/w, L = 1/(1 + 4u²), G = exp(−4 ln2·u²),
+    pV = ηL + (1 − η)G, ∂pV/∂u = −8u·(ηL² + (1 − η)·ln2·G), ∂u/∂x₀ = −1/w, ∂u/∂w = −u/w."""
+    w = fwhm[:, None]
+    u = (x[None, :] - center[:, None]) / w
+    lor = 1.0 / (1.0 + 4.0 * u * u)
+    gau = np.exp(-4.0 * math.log(2.0) * u * u)
+    dpdu = -8.0 * u * (eta * lor * lor + (1.0 - eta) * math.log(2.0) * gau)
+    return eta * lor + (1.0 - eta) * gau, -dpdu / w, -dpdu * u / w, lor - gau
+
+
+def _model(p: np.ndarray, x: np.ndarray, k: int, mid: float, ratio2: float | None, r: float,
+           fit_ratio: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The group's model at ``x`` and its (m, n_params) Jacobian (parameters as in
+    :func:`_fit_group`): Σ_j h_j·(pV(x; c_j) + R·pV(x; c₂(c_j))) + c0 + c1·(x − mid), with
+    c₂ the Kα2 position of c_j (dc₂/dc = ratio·cos(c/2)/cos(c₂/2))."""
+    c, h, w = p[0: 3 * k: 3], p[1: 3 * k: 3], p[2: 3 * k: 3]
+    eta = float(p[3 * k])
+    rr = float(p[3 * k + 3]) if fit_ratio else r
+    jac = np.zeros((x.size, p.size))
+    one, d_c, d_w, d_eta = _pv_parts(x, c, w, eta)
+    if ratio2 and rr > 0:
+        c2 = _moved(c, ratio2)
+        ok = np.isfinite(c2)
+        two, d_c2, d_w2, d_eta2 = (a * ok[:, None] for a in
+                                   _pv_parts(x, np.where(ok, c2, 0.0), w, eta))
+        slope = np.where(ok, ratio2 * np.cos(np.radians(c) / 2.0)
+                         / np.cos(np.radians(np.where(ok, c2, 0.0)) / 2.0), 0.0)
+        shape = one + rr * two
+        d_c = d_c + rr * slope[:, None] * d_c2
+        d_w = d_w + rr * d_w2
+        d_eta = d_eta + rr * d_eta2
+        if fit_ratio:
+            jac[:, 3 * k + 3] = h @ two
+    else:
+        shape = one
+    jac[:, 0: 3 * k: 3] = (h[:, None] * d_c).T
+    jac[:, 1: 3 * k: 3] = shape.T
+    jac[:, 2: 3 * k: 3] = (h[:, None] * d_w).T
+    jac[:, 3 * k] = h @ d_eta
+    jac[:, 3 * k + 1] = 1.0
+    jac[:, 3 * k + 2] = x - mid
+    return h @ shape + p[3 * k + 1] + p[3 * k + 2] * (x - mid), jac
 
 
 def _fit_group(x: np.ndarray, y: np.ndarray, centers: np.ndarray, heights: np.ndarray,
@@ -333,15 +369,16 @@ def _fit_group(x: np.ndarray, y: np.ndarray, centers: np.ndarray, heights: np.nd
                          [1.0, np.inf, np.inf], [1.0] if fit_ratio else []])
     x0 = np.clip(x0, lo, hi)
 
-    def model(p: np.ndarray) -> np.ndarray:
-        rr = p[3 * k + 3] if fit_ratio else r
-        out = p[3 * k + 1] + p[3 * k + 2] * (x - mid)
-        for j in range(k):
-            out = out + p[3 * j + 1] * _profile(x, p[3 * j], p[3 * j + 2], p[3 * k], ratio2, rr)
-        return out
+    last: dict[str, Any] = {}
 
-    fit = least_squares(lambda p: model(p) - y, x0, bounds=(lo, hi), method="trf",
-                        max_nfev=MAX_NFEV)
+    def evaluated(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Model and Jacobian at p, once per p (least_squares asks for each separately)."""
+        if last.get("p") is None or not np.array_equal(last["p"], p):
+            last["p"], last["out"] = p.copy(), _model(p, x, k, mid, ratio2, r, fit_ratio)
+        return last["out"]
+
+    fit = least_squares(lambda p: evaluated(p)[0] - y, x0, jac=lambda p: evaluated(p)[1],
+                        bounds=(lo, hi), method="trf", max_nfev=MAX_NFEV)
     p = fit.x
     dof = max(x.size - p.size, 1)
     try:

@@ -162,7 +162,8 @@ def _solve(coef: np.ndarray, t: np.ndarray, shift: np.ndarray, lam: float, *, n_
 
 
 def fit_cell(system: str, g0: np.ndarray, z0: float, tt: np.ndarray, eps: np.ndarray,
-             wavelength: float, *, shift_terms: int = 1, max_zero: float) -> CellFit | None:
+             wavelength: float, *, shift_terms: int = 1, displacement: float = 0.0,
+             max_zero: float) -> CellFit | None:
     """Refine the cell ``g0`` (and the 2θ shift from a zero shift ``z0``) on lines at
     ``tt`` ± ``eps``.
 
@@ -171,6 +172,7 @@ def fit_cell(system: str, g0: np.ndarray, z0: float, tt: np.ndarray, eps: np.nda
         shift_terms: shift terms refined: 0 keeps z0; 1 the zero shift; 2 also the
             specimen displacement (cos θ); 3 also the transparency (sin 2θ). Each is
             refined only once :data:`LINES_FOR_SHIFTS` allows it.
+        displacement: start value of the cos θ term (degrees).
         max_zero: |zero shift| allowed; a larger fitted value is clipped and held there.
 
     Returns:
@@ -178,7 +180,7 @@ def fit_cell(system: str, g0: np.ndarray, z0: float, tt: np.ndarray, eps: np.nda
         not determine every parameter.
     """
     g = np.asarray(g0, dtype=np.float64).copy()
-    shift = np.array([float(z0), 0.0, 0.0])
+    shift = np.array([float(z0), float(displacement), 0.0])
     if not is_positive_definite(reciprocal_metric(system, g)):
         return None
     lam = float(wavelength)

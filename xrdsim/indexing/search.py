@@ -7,12 +7,15 @@ same lattice with more parameters, or find a smaller cell that systematic absenc
 index the same lines (corundum's lines are all indexed by a monoclinic cell of 1/6 its
 volume). Within a system the start boxes run in volume shells, smallest first, and the
 system stops at the shell where it finds a cell with M_N ≥ conclusive_merit; orthorhombic
-and monoclinic run their shells interleaved (:data:`SHELLED_SYSTEMS`), as DICVOL04 does. The whole
-order runs in passes (:meth:`_Search._passes`): no unindexed line allowed, then 1, 2, … up
-to ``max_unindexed``, first for sparse cells in the zero-shift windows of the zero
-estimates, then wider; once a cell with M_N ≥ conclusive_merit is found, the remaining
-passes only look for cells smaller than it in its system and below
-(:meth:`_Search._volume_limit`).
+and monoclinic run their shells interleaved (:data:`SHELLED_SYSTEMS`), as DICVOL04 does, and
+each shell is searched with no unindexed line allowed, then 1, 2, … up to
+``max_unindexed`` (a weak line counting half, :data:`WEAK_MISS`) before the next shell
+(triclinic start boxes, one per anchor triple, are no volume shells: all of them are
+searched with 0 misses, then 1, …).
+The whole order runs in passes (:meth:`_Search._passes`): first for sparse cells in the
+zero-shift windows of the zero estimates, then wider; once a cell with M_N ≥
+conclusive_merit is found, the remaining passes only look for cells smaller than it in its
+system and below (:meth:`_Search._volume_limit`).
 ``max_boxes`` bounds the boxes of one pattern.
 
 Every leaf of the dichotomy is refined by least squares (:mod:`xrdsim.indexing.refine`);
@@ -101,6 +104,22 @@ LARGER_CELL = 4.0
 #: A line's tolerance is at least the setting and at most this many times it, widened to
 #: 2σ of its fitted position (overlapped and weak peaks are less sure).
 MAX_TOLERANCE_FACTOR = 3.0
+#: Lines below this % of the strongest are weak: an impurity's or a tube line's (the
+#: realistic presets draw them up to 5 %), and an unindexed weak line costs
+#: :data:`WEAK_MISS` of the misses allowed (a strong one 1). A cell that leaves only weak
+#: lines unindexed, within the misses, with M_N ≥ conclusive_merit ends the search of
+#: lower systems as a conclusive one does.
+WEAK_LINE = 5.0
+WEAK_MISS = 0.5
+#: M_N from which a cell that leaves lines unindexed (within the misses allowed) ends the
+#: search of lower systems (twice de Wolff's 10: a chance cell rarely reaches it).
+SETTLING_MERIT = 20.0
+#: ... and widened to this fraction of its FWHM: the position of a broad line is as sure
+#: as its shape is symmetric and alone, and asymmetry (transparency, axial divergence) and
+#: unresolved neighbours move a fitted maximum by a fraction of the width (simulated `train`
+#: scans: after removing the shift, 90 % of the errors below ≈ 0.1 × FWHM,
+#: benchmarks/results/indexing_lines_diagnosis.json).
+WIDTH_TOLERANCE = 0.1
 
 
 def search_lines(lines: ObservedLines, settings: IndexingSettings, n: int | None = None
@@ -114,9 +133,19 @@ def search_lines(lines: ObservedLines, settings: IndexingSettings, n: int | None
     return strong[: settings.n_lines if n is None else n]
 
 
+def displacement_shape(two_theta: np.ndarray) -> np.ndarray:
+    """(n,) w_i = cos θ_i − 1: the shape of a specimen displacement's 2θ shift
+    (Δ2θ = −2s·cos θ/R = D·cos θ) once its value at 2θ = 0 is counted in the zero shift;
+    the search's boxes carry a range of D (:mod:`.dichotomy_kernel`)."""
+    return np.ascontiguousarray(np.cos(np.radians(two_theta) / 2.0) - 1.0)
+
+
 def tolerances(lines: ObservedLines, settings: IndexingSettings) -> np.ndarray:
-    return np.clip(2.0 * lines.sigma, settings.tolerance,
-                   MAX_TOLERANCE_FACTOR * settings.tolerance)
+    """(n,) 2θ tolerance of each line, degrees: the setting, widened to 2σ of the fitted
+    position and to :data:`WIDTH_TOLERANCE` × the line's FWHM, at most
+    :data:`MAX_TOLERANCE_FACTOR` × the setting."""
+    wide = np.maximum(2.0 * lines.sigma, WIDTH_TOLERANCE * lines.fwhm)
+    return np.clip(wide, settings.tolerance, MAX_TOLERANCE_FACTOR * settings.tolerance)
 
 
 @functools.lru_cache(maxsize=64)
@@ -188,6 +217,9 @@ class _Search:
         self.use = search_lines(lines, settings)
         self.tt = np.ascontiguousarray(self.all_tt[self.use])
         self.eps = np.ascontiguousarray(self.all_eps[self.use])
+        self.w = displacement_shape(self.tt)
+        strong = lines.intensity[self.use] >= WEAK_LINE / 100.0 * lines.intensity.max(initial=0)
+        self.cost = np.ascontiguousarray(np.where(strong, 1.0, WEAK_MISS))
         z = settings.max_zero_shift
         top = float(self.tt.max() + self.eps.max() + z) if self.tt.size else 0.0
         self.qtop = float(q_of_two_theta(min(top, 179.0), self.lam))
@@ -207,7 +239,7 @@ class _Search:
         self.overflow = False
 
     # -- kernel runs -------------------------------------------------------------------
-    def _kernel(self, system: str, tiles: np.ndarray, max_miss: int, budget: int,
+    def _kernel(self, system: str, tiles: np.ndarray, max_miss: float, budget: int,
                 window: tuple[float, float]) -> tuple[np.ndarray, int, int]:
         s = self.settings
         code = SYSTEM_CODES[system]
@@ -219,14 +251,31 @@ class _Search:
         cap = int(s.max_length * math.sqrt(self.qtop)) + 1
         caps = np.array([cap, cap, cap], np.int64)
         p = n_params(system)
-        leaves = np.empty((MAX_LEAVES, p + 1, 2))
+        leaves = np.empty((MAX_LEAVES, p + 2, 2))
+        d = s.max_displacement
         n, boxes, status = K.dichotomy(code, np.ascontiguousarray(tiles, dtype=np.float64),
-                                       window[0], window[1], self.tt, self.eps,
-                                       self.lam, sums, caps, max_miss, self.max_lines,
+                                       window[0], window[1], -d, d, self.tt, self.w, self.eps,
+                                       self.cost, self.lam, sums, caps, float(max_miss),
+                                       self.max_lines,
                                        s.stop_fraction, MAX_ROWS, budget, leaves)
         return leaves[:n], boxes, status
 
-    def _refine_leaves(self, system: str, leaves: np.ndarray, max_miss: int) -> int:
+    def _miss_cost(self, fit: CellFit) -> float:
+        """What the search lines a cell leaves unindexed cost (:data:`WEAK_MISS` a weak one)."""
+        return float(self.cost[fit.assigned < 0].sum())
+
+    def _settles(self, fit: CellFit, sol: CellSolution) -> bool:
+        """The cell ends the search of lower systems: conclusive; or, within the misses
+        allowed, M_N ≥ conclusive_merit with only weak lines (an impurity's) unindexed, or
+        M_N ≥ :data:`SETTLING_MERIT` (as DICVOL stops at the first system with a solution:
+        searching the lower systems of a trigonal pattern with one Kβ line unindexed cost
+        30 CPU-s and cannot rank the lattice's own cell lower)."""
+        within = self._miss_cost(fit) <= self.max_miss + 1e-9
+        weak = bool(np.all(self.cost[fit.assigned < 0] < 1.0))
+        return sol.conclusive or (within and (
+            sol.m20 >= SETTLING_MERIT or (sol.m20 >= self.settings.conclusive_merit and weak)))
+
+    def _refine_leaves(self, system: str, leaves: np.ndarray, max_miss: float) -> int:
         """Refine the leaves not explained by a cell already found; returns cells added."""
         s = self.settings
         p = n_params(system)
@@ -237,10 +286,8 @@ class _Search:
             width = hi - lo
             if any(np.all((f.g >= lo - width) & (f.g <= hi + width)) for f, _ in found):
                 continue
-            fit = fit_cell(system, 0.5 * (lo + hi), float(leaf[p].mean()), self.tt, self.eps,
-                           self.lam, shift_terms=s.shift_terms,
-                           max_zero=s.max_zero_shift)
-            if fit is None or self.tt.size - fit.n_indexed > max_miss:
+            fit = self._fit_leaf(system, leaf)
+            if fit is None or self._miss_cost(fit) > max_miss + 1e-9:
                 continue
             if any(np.all(np.abs(f.g - fit.g) <= SAME_FIT_REL * np.abs(fit.g).max())
                    for f, _ in found):
@@ -252,16 +299,37 @@ class _Search:
             added += 1
         return added
 
-    def _good(self, max_miss: int, system: str, since: int = 0) -> bool:
+    def _fit_leaf(self, system: str, leaf: np.ndarray) -> CellFit | None:
+        """The leaf's cell refined with the settings' shift terms from the leaf's shift at
+        the median line; where that leaves lines unindexed and a displacement is searched, also
+        with the displacement term, from the leaf's D (z + D·(cos θ − 1) = (z − D) +
+        D·cos θ), kept when it indexes more lines. (Refining the displacement on every
+        cell would bias clean scans' zero shifts: see :mod:`.refine`.)"""
+        s = self.settings
+        p = n_params(system)
+        g0 = leaf[:p].mean(axis=1)
+        z, d = float(leaf[p].mean()), float(leaf[p + 1].mean())
+        fit = fit_cell(system, g0, z + d * float(np.median(self.w)), self.tt, self.eps,
+                       self.lam, shift_terms=s.shift_terms, max_zero=s.max_zero_shift)
+        if s.max_displacement > 0 and (fit is None or fit.n_indexed < self.tt.size):
+            moved = fit_cell(system, g0, z - d, self.tt, self.eps, self.lam,
+                             shift_terms=max(s.shift_terms, 2), displacement=d,
+                             max_zero=s.max_zero_shift + s.max_displacement)
+            if moved is not None and (fit is None or moved.n_indexed > fit.n_indexed):
+                return moved
+        return fit
+
+    def _good(self, max_miss: float, system: str, since: int = 0) -> bool:
         """A cell of ``system`` found after its first ``since`` fits, with M_N ≥
-        conclusive_merit and at most ``max_miss`` of the first N lines unindexed."""
-        return any(sol.m20 >= self.settings.conclusive_merit and sol.n_unindexed <= max_miss
-                   for _, sol in self.fits.get(system, [])[since:])
+        conclusive_merit and unindexed lines costing at most ``max_miss``."""
+        return any(sol.m20 >= self.settings.conclusive_merit
+                   and self._miss_cost(fit) <= max_miss + 1e-9
+                   for fit, sol in self.fits.get(system, [])[since:])
 
     def _conclusive_rank(self) -> int:
         """Symmetry rank of the highest system with a conclusive cell, −1 when none."""
         ranks = [SYMMETRY_RANK[sol.crystal_system] for fits in self.fits.values()
-                 for _, sol in fits if sol.conclusive]
+                 for fit, sol in fits if self._settles(fit, sol)]
         return max(ranks, default=-1)
 
     def _run(self, system: str, tiles: np.ndarray, miss: int, window: tuple[float, float]
@@ -282,28 +350,35 @@ class _Search:
         self.overflow |= bool(status & (K.STATUS_ROWS_FULL | K.STATUS_LEAVES_FULL))
         stats["cells"] += self._refine_leaves(system, leaves, miss)
 
-    def _passes(self) -> list[tuple[float, bool, int]]:
-        """(coverage limit, whole zero-shift range?, unindexed lines allowed) of each pass
-        over the systems, cheapest first: the sparse cells (coverage ``max_coverage / 2``),
-        in the narrow windows about the zero estimates, for 0, 1, … misses; then the whole
-        zero range where the estimates led nowhere; then the same up to ``max_coverage``."""
+    def _passes(self) -> list[tuple[float, bool]]:
+        """(coverage limit, whole zero-shift range?) of each pass over the systems, cheapest
+        first: the sparse cells (coverage ``max_coverage / 2``) in the narrow windows about
+        the zero estimates; then the whole zero range where the estimates led nowhere; then
+        the same up to ``max_coverage``. Within a pass each volume shell is searched with 0,
+        1, … unindexed lines allowed before the next shell (:meth:`run`)."""
         s = self.settings
         zero_modes = (False, True) if self.zero else (True,)
-        return [(cov, whole, miss) for cov in (s.max_coverage / 2, s.max_coverage)
-                for whole in zero_modes for miss in range(self.max_miss + 1)]
+        return [(cov, whole) for cov in (s.max_coverage / 2, s.max_coverage)
+                for whole in zero_modes]
 
     def _windows(self, system: str, whole: bool) -> list[tuple[float, float]]:
         """Zero-shift windows of one system in one pass: the whole range in the "whole"
         passes, else ±1.5 tolerances about each estimate of
         :func:`~xrdsim.indexing.zero.zero_candidates` (the whole range costs a tetragonal
-        search of a monoclinic pattern 400,000 boxes); once a conclusive cell is found,
-        ±1.5 tolerances about its refined zero shift in every pass."""
+        search of a monoclinic pattern 400,000 boxes), widened by what a displacement up to
+        ``max_displacement`` moves the median line (the estimates are exact for a constant
+        shift only); once a conclusive cell is found, ±1.5 tolerances about its refined
+        shift at 2θ = 0 in every pass. The windows are of z, the shift at 2θ = 0."""
         z = self.settings.max_zero_shift
         half = ZERO_WINDOW * self.settings.tolerance
+        # only a conclusive cell fixes the zero shift: one that merely settles the search
+        # may be a wrong higher cell (hexagonal mp-1205726: a tetragonal cell of M20 ≥ 20
+        # with two lines unindexed narrowed the hexagonal search to its zero shift)
         conclusive = [sol for fits in self.fits.values() for _, sol in fits if sol.conclusive]
         if conclusive:  # the zero shift is known: that of the best conclusive cell
-            c = max(conclusive, key=lambda sol: sol.score).zero_shift
+            c = float(sum(max(conclusive, key=lambda sol: sol.score).shift[:2]))
             return [(max(c - half, -z), min(c + half, z))]
+        half += self.settings.max_displacement * float(np.median(np.abs(self.w)))
         if whole:
             return [(-z, z)]
         return [(max(c - half, -z), min(c + half, z)) for c, _ in self.zero]
@@ -332,19 +407,20 @@ class _Search:
         return (SYMMETRY_RANK[system] < self._conclusive_rank() or self.budget_spent
                 or bool(self.stats.get(system, {}).get("budget_spent")))
 
-    def _shell_runs(self, system: str, whole: bool, miss: int, done: set[tuple]
+    def _shell_runs(self, system: str, whole: bool, done: set[tuple]
                     ) -> list[tuple[tuple[float, float], tuple[np.ndarray, ...]]]:
         """(zero-shift window, start boxes per volume shell) of ``system`` still to search
         in this pass; triclinic boxes come one per anchor triple."""
         out = []
         for window in self._windows(system, whole):
-            key = (system, window, miss, self.max_lines)
+            key = (system, window, self.max_lines)
             if key in done or self._stopped(system):
                 continue
             done.add(key)
             if system == "triclinic":
-                lo = q_of_two_theta(self.tt - window[1] - self.eps, self.lam)
-                hi = q_of_two_theta(self.tt - window[0] + self.eps, self.lam)
+                moved = self.settings.max_displacement * np.abs(self.w)
+                lo = q_of_two_theta(self.tt - window[1] - moved - self.eps, self.lam)
+                hi = q_of_two_theta(self.tt - window[0] + moved + self.eps, self.lam)
                 tiles = triclinic_tiles(np.stack([lo, hi], axis=1),
                                         n_anchor=self.settings.triclinic_anchor_lines)
                 out.append((window, tuple(tiles[i: i + 1] for i in range(tiles.shape[0]))))
@@ -358,36 +434,54 @@ class _Search:
         done: set[tuple] = set()
         groups = [("cubic",), ("tetragonal",), ("hexagonal",)]
         groups += [SHELLED_SYSTEMS, ("triclinic",)]
-        for coverage, whole, miss in self._passes():
+        for coverage, whole in self._passes():
             self.max_lines = max_calculated_lines(self.tt, self.eps, self.lam, coverage)
             for group in groups:
                 group = tuple(g for g in group if g in self.settings.searched)
-                runs = {system: self._shell_runs(system, whole, miss, done) for system in group}
+                runs = {system: self._shell_runs(system, whole, done) for system in group}
                 # a good cell ends the group's shells only when this pass found it: a
                 # supercell found before must not stop the search for the smaller cell
                 # (LiMnO2.xy: b × 2 indexes every line, the true cell all but an impurity's)
                 since = {system: len(self.fits.get(system, [])) for system in group}
                 depth = max((len(shells) for r in runs.values() for _, shells in r), default=0)
-                for k in range(depth):  # shell k of every system of the group, then k + 1
-                    for system in group:
-                        for window, shells in runs[system]:
-                            if k >= len(shells):
-                                continue
-                            # in chunks of tiles: a shell's later tiles are not searched once
-                            # a good cell is found (tiles ascend in smallest volume)
-                            for start in range(0, shells[k].shape[0], TILES_PER_CALL):
-                                if self._stopped(system) or self._good(miss, system, since[system]):
-                                    break
-                                self._run(system, shells[k][start: start + TILES_PER_CALL],
-                                          miss, window)
-                    if any(self._good(miss, system, since[system]) for system in group):
-                        break
+                # shell k of every system of the group with 0, 1, … misses, then shell k + 1:
+                # a small cell that leaves an impurity line unindexed comes before every
+                # larger cell (a pass of 0 misses over every shell spent a monoclinic
+                # pattern's budget before its 291 Å³ cell with one Kβ line unindexed)
+                if group == ("triclinic",):  # anchor triples, not volume shells: all of them
+                    for miss in range(self.max_miss + 1):  # with 0 misses first
+                        if any(self._shell(group, runs, k, since, (miss,)) for k in range(depth)):
+                            break
+                else:
+                    for k in range(depth):
+                        if self._shell(group, runs, k, since, range(self.max_miss + 1)):
+                            break
             if self.budget_spent:
                 break
         self.stats["budget_spent"] = self.budget_spent
         self.stats["buffers_full"] = self.overflow
         self.stats["boxes"] = self.boxes
         self.stats["zero_candidates"] = [round(c, 4) for c, _ in self.zero]
+
+    def _shell(self, group: tuple[str, ...], runs: dict, k: int, since: dict[str, int],
+               misses) -> bool:
+        """Search shell ``k`` of the group's systems with each number of misses of
+        ``misses`` in turn; True once a good cell (:meth:`_good`) is found."""
+        for miss in misses:
+            for system in group:
+                for window, shells in runs[system]:
+                    if k >= len(shells):
+                        continue
+                    # in chunks of tiles: a shell's later tiles are not searched once a
+                    # good cell is found (tiles ascend in smallest volume)
+                    for start in range(0, shells[k].shape[0], TILES_PER_CALL):
+                        if self._stopped(system) or self._good(miss, system, since[system]):
+                            break
+                        self._run(system, shells[k][start: start + TILES_PER_CALL], miss,
+                                  window)
+            if any(self._good(miss, system, since[system]) for system in group):
+                return True
+        return False
 
     # -- one refined cell -> a solution ------------------------------------------------
     def assess(self, fit: CellFit) -> CellSolution:

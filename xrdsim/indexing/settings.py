@@ -27,6 +27,10 @@ class IndexingSettings:
         tolerance: 2θ error allowed per line, degrees (DICVOL's default 0.03°); a line
             whose fitted position is less sure (3σ) gets its own wider tolerance.
         max_zero_shift: |zero shift| searched and refined, degrees 2θ.
+        max_displacement: |D| searched, degrees 2θ, of a specimen displacement's shift
+            D·cos θ (D = −2s/R: 0.19° for s = 0.4 mm on a 240 mm goniometer), which moves
+            high-angle lines against low-angle ones by more than the tolerance; 0 searches
+            a constant zero shift only (DICVOL's model).
         shift_terms: 2θ shift terms refined with each cell: 1 the zero shift (DICVOL's
             choice); 2 also the specimen displacement; 3 also the transparency; 0 none
             (see :mod:`xrdsim.indexing.refine` for why more terms bias the cell).
@@ -61,6 +65,7 @@ class IndexingSettings:
     n_lines: int = 20
     tolerance: float = 0.03
     max_zero_shift: float = 0.5
+    max_displacement: float = 0.2
     shift_terms: int = 1
     max_unindexed: int = 2
     min_lines: int = 6
@@ -100,6 +105,9 @@ class IndexingSettings:
                               f"({self.min_length!r} Å)")
         if not 0 <= self.max_zero_shift <= 2.0:
             raise ConfigError(f"max_zero_shift must lie in 0–2° 2θ, got {self.max_zero_shift!r}")
+        if not 0 <= self.max_displacement <= 1.0:
+            raise ConfigError("max_displacement must lie in 0–1° 2θ, got "
+                              f"{self.max_displacement!r}")
         if int(self.shift_terms) not in (0, 1, 2, 3):
             raise ConfigError(f"shift_terms must be 0, 1, 2 or 3, got {self.shift_terms!r}")
         if not 3 <= int(self.n_lines) <= 60:

@@ -84,6 +84,7 @@ class CellSolution:
                 f"α={al:.3f} β={be:.3f} γ={ga:.3f}  V={self.volume:.2f} Å³  "
                 f"M{self.n_merit}={self.m20:.1f}  F{self.n_merit}={self.f_n:.1f}"
                 f"({self.f_n_delta:.4f}, {self.f_n_possible})  zero={self.zero_shift:+.4f}°"
+                + (f" {self.shift[1]:+.4f}°·cosθ" if self.shift[1] else "")
                 + (f"  unindexed {self.n_unindexed}" if self.n_unindexed else ""))
 
 

@@ -3,7 +3,9 @@
 A cell fixes the lattice, not the crystal: its metric system is the highest one the crystal
 can have (a crystal of lower symmetry on a lattice of higher metric symmetry is possible,
 but rare). A hexagonal primitive lattice (hP) carries hexagonal and trigonal P crystals; a
-rhombohedral one (hR) trigonal crystals.
+rhombohedral one (hR) trigonal crystals. :func:`rerank` puts a classifier's crystal systems
+that a conclusive cell backs ahead of those none backs; the space groups are checked in
+:mod:`xrdsim_training.measured.checked` (``xrdsim predict --index``).
 """
 
 from __future__ import annotations
@@ -41,3 +43,4 @@ def rerank(ranking: Sequence[str], result: IndexingResult | None) -> list[str]:
     first = [s for s in ranking if s in backed]
     first += [s for s in backed if s not in first]
     return first + [s for s in ranking if s not in first]
+
