@@ -18,7 +18,7 @@ from xrdsim.errors import PatternReadError
 from xrdsim.measured.columns import STEP_REL_TOL
 
 
-def _strip_ns(root: ET.Element) -> None:
+def strip_ns(root: ET.Element) -> None:
     for el in root.iter():
         if isinstance(el.tag, str) and "}" in el.tag:
             el.tag = el.tag.split("}", 1)[1]
@@ -30,8 +30,8 @@ def _float_text(el: ET.Element | None) -> float | None:
 
 def _read_xrdml(text: str, src: str, fmt: str) -> tuple:
     """PANalytical XRDML (schema 1.x / 2.x): the first scan's 2θ axis and counts."""
-    root = _parse_xml(text, src)
-    _strip_ns(root)
+    root = parse_xml(text, src)
+    strip_ns(root)
     scans = root.findall(".//scan")
     if not scans:
         raise PatternReadError(src, "no <scan> element; not a PANalytical XRDML measurement")
@@ -83,20 +83,22 @@ def _read_xrdml(text: str, src: str, fmt: str) -> tuple:
 XRDML_WAVELENGTH_RANGE = (0.1, 5.0)
 
 
-def _parse_xml(text: str, src: str) -> ET.Element:
+def parse_xml(content: str | bytes, src: str, what: str = "the XML") -> ET.Element:
     """Parse with defusedxml: entities, external references and DTDs are refused whatever
-    expat version Python links (billion laughs, file and network reads)."""
+    expat version Python links (billion laughs, file and network reads). ``what`` names the
+    document in messages (a member of a zip container, e.g. ``"Experiment0/RawData0.xml"``)."""
     import defusedxml.ElementTree as DET
     from defusedxml import DefusedXmlException
 
+    raw = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        return DET.fromstring(text.encode("utf-8"), forbid_dtd=True)
+        return DET.fromstring(raw, forbid_dtd=True)
     except DefusedXmlException as exc:
-        raise PatternReadError(src, f"the XML declares a DTD or entities ({type(exc).__name__});"
-                               " XRDML files have none — refused") from None
+        raise PatternReadError(src, f"{what} declares a DTD or entities ({type(exc).__name__});"
+                               " instrument files have none — refused") from None
     except ET.ParseError as exc:
-        raise PatternReadError(src, f"not well-formed XML ({exc}); is the file complete?") \
-            from None
+        raise PatternReadError(src, f"{what} is not well-formed XML ({exc}); is the file "
+                               "complete?") from None
 
 
 def _check_xrdml_range(start: float, end: float, src: str, meta: dict[str, Any]) -> None:
