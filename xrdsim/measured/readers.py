@@ -1,5 +1,5 @@
 """Readers for measured powder patterns: columns, PANalytical XRDML, Fit2D .chi, .ASC, pdCIF,
-Bruker .raw / .uxd / .brml, Rigaku .ras / .rasx, GSAS .gsa / .fxye.
+Bruker .raw / .uxd / .brml, Rigaku .ras / .rasx, Philips .udf, GSAS .gsa / .fxye.
 
 Every reader returns a :class:`MeasuredPattern`: 2θ in degrees (float64, strictly
 increasing), intensity (float64), σ where the file gives it, and the wavelength in Å
@@ -31,12 +31,13 @@ from xrdsim.measured.columns import STEP_REL_TOL as STEP_REL_TOL
 from xrdsim.measured.columns import _read_chi, _read_columns
 from xrdsim.measured.formats import _read_pdcif, _read_xrdml
 from xrdsim.measured.gsas import read_gsas
+from xrdsim.measured.philips import read_udf
 from xrdsim.measured.rigaku import read_ras, read_rasx
 from xrdsim.wavelengths import resolve_wavelength
 
 #: Format names :func:`read_pattern` accepts for ``fmt``.
 FORMATS = ("xy", "xye", "fullprof", "xrdml", "chi", "asc", "cif", "bruker_raw", "uxd",
-           "bruker_brml", "gsas", "rigaku_ras", "rigaku_rasx")
+           "bruker_brml", "gsas", "rigaku_ras", "rigaku_rasx", "philips_udf")
 #: The ``format`` of a pattern given as arrays (:func:`pattern_from_arrays`), not a file.
 ARRAY_FORMAT = "arrays"
 #: File suffix (lower case) -> format guessed from it. ``.dat`` is sniffed between
@@ -45,14 +46,15 @@ SUFFIX_FORMATS = {
     ".xy": "xy", ".xye": "xye", ".txt": "xy", ".csv": "xy", ".dat": "xy",
     ".xrdml": "xrdml", ".chi": "chi", ".asc": "asc", ".cif": "cif",
     ".raw": "bruker_raw", ".uxd": "uxd", ".brml": "bruker_brml",
-    ".ras": "rigaku_ras", ".rasx": "rigaku_rasx",
+    ".ras": "rigaku_ras", ".rasx": "rigaku_rasx", ".udf": "philips_udf",
     ".gsa": "gsas", ".gss": "gsas", ".gsas": "gsas", ".fxye": "gsas",
 }
 #: Format -> reader ``(file content, source, format) -> (2θ, I, σ, λ, metadata)``.
 _READERS = {"xy": _read_columns, "xye": _read_columns, "fullprof": _read_columns,
             "asc": _read_columns, "xrdml": _read_xrdml, "chi": _read_chi, "cif": _read_pdcif,
             "bruker_raw": read_bruker_raw, "uxd": read_uxd, "bruker_brml": read_brml,
-            "gsas": read_gsas, "rigaku_ras": read_ras, "rigaku_rasx": read_rasx}
+            "gsas": read_gsas, "rigaku_ras": read_ras, "rigaku_rasx": read_rasx,
+            "philips_udf": read_udf}
 #: Formats whose reader takes the file's bytes (the others take its text).
 BINARY_FORMATS = frozenset({"bruker_raw", "bruker_brml", "rigaku_rasx"})
 #: Two file and user wavelengths closer than this (Å) are "the same" (no warning).

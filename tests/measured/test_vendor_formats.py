@@ -1,7 +1,8 @@
-"""Rigaku .ras / .rasx and Bruker .brml (issue 31, item 16), on real instrument files
-(tests/data/patterns/rigaku, tests/data/patterns/brml; sources and licences in
-tests/data/patterns/README.md): pinned values, the file's own header against its data, and
-refusals of truncated, non-2θ and hostile files."""
+"""Rigaku .ras / .rasx, Bruker .brml and Philips .udf (issue 31, item 16): pinned values on
+real instrument files (tests/data/patterns/rigaku, tests/data/patterns/brml; sources and
+licences in tests/data/patterns/README.md), each file's own header against its data, and
+refusals of truncated, non-2θ and hostile files. No redistributable real .udf exists; its
+test file is PyXRD's (a synthetic ramp in the real layout), see docs/measured.md."""
 
 from __future__ import annotations
 
@@ -206,3 +207,44 @@ def test_prepare_reads_the_new_formats_by_suffix(rigaku, attenuation_brml, tmp_p
     summary = json.loads(result.stdout)
     assert [Path(s).name for s in summary["sources"]] == [f.name for f in files]
     assert summary["errors"] == []
+
+
+@pytest.fixture(scope="module")
+def udf_text(test_data) -> str:
+    return (test_data / "patterns" / "philips" / "pyxrd_test_udf_parser.udf").read_text()
+
+
+def test_udf_layout_of_pyxrds_test_file(udf_text, tmp_path):
+    path = tmp_path / "ramp.udf"
+    path.write_text(udf_text)
+    with pytest.raises(PatternReadError, match="states no wavelength"):
+        read_pattern(path)
+    p = read_pattern(path, wavelength="CuKa")
+    assert p.format == "philips_udf" and p.two_theta.size == 33
+    np.testing.assert_allclose(p.two_theta, 5.0 + 0.02 * np.arange(33), atol=1e-12)
+    assert p.two_theta[-1] == pytest.approx(5.64)
+    assert p.intensity[:3].tolist() == [8000, 7000, 6000] and p.intensity[-2:].tolist() == [1, 0]
+    assert (p.metadata["sample"], p.metadata["title"]) == ("Sample5", "Dat2rit program")
+    lines = udf_text.splitlines()  # the wavelength lines of a PC-APD header (CrysFML's example)
+    lines[3:3] = ["LabdaAlpha1, 1.54060,/", "LabdaAlpha2, 1.54439,/", "RatioAlpha21, 0.50000,/",
+                  "DivergenceSlit,Fixed, 1/2,/", "ScanStepTime,    5.00,/"]
+    path.write_text("\n".join(lines))
+    p = read_pattern(path)
+    assert p.wavelength == pytest.approx((1.5406 + 0.5 * 1.54439) / 1.5, abs=1e-12)
+    assert p.metadata["counting_time_s"] == 5.0
+
+
+@pytest.mark.parametrize(("edit", "match"), [
+    (lambda t: t.replace("0/", "0"), r"no '/' closes the RawScan counts; is the file truncated"),
+    (lambda t: t.replace("5.6400", "5.7000"), r"means 36.000 points but 33 counts follow"),
+    (lambda t: t.replace("5.6400", "5.6500"), r"means 33.500 points but 33 counts follow"),
+    (lambda t: t.replace("ScanStepSize,     0.020,/\n", ""), r"no ScanStepSize line"),
+    (lambda t: t.replace("    80,", "    8O,"), r"line 9: .* is not counts"),
+    (lambda t: t.replace("RawScan", "Rawscan"), r"no RawScan line"),
+    (lambda t: t.replace("SampleIdent", "Sample"), r"not SampleIdent; not a Philips .udf"),
+])
+def test_udf_refusals(udf_text, tmp_path, edit, match):
+    path = tmp_path / "edited.udf"
+    path.write_text(edit(udf_text))
+    with pytest.raises(PatternReadError, match=match):
+        read_pattern(path, wavelength="CuKa")
