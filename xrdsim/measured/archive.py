@@ -20,9 +20,11 @@ from xml.etree import ElementTree as ET
 from xrdsim.errors import PatternReadError
 from xrdsim.measured.formats import parse_xml, strip_ns
 
-#: Most bytes one member may inflate to. The members read are a scan's XML and profile
-#: text (tens to hundreds of kB); a Bruker ``MeasurementContainer.xml`` of 4.5 MB is never read.
-MAX_MEMBER_BYTES = 32 << 20
+#: Most bytes one member may inflate to: the bound of a whole text pattern file
+#: (:data:`xrdsim.measured.readers.MAX_PATTERN_BYTES`). The members read are a scan's XML and
+#: profile text (tens to hundreds of kB); a Bruker ``MeasurementContainer.xml`` (4.5 MB) is
+#: never read.
+MAX_MEMBER_BYTES = 16 << 20
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
