@@ -3,7 +3,7 @@
 Run from the repository root (niced on a shared machine):
 
     nice -n 15 .venv/bin/python benchmarks/experiments/synth_minerals_set.py \\
-        --chunks out/synth_minerals_chunks --seeds 0-9 --groups-per-chunk 5 \\
+        --chunks out/synth_minerals_chunks --seeds 0-9 --groups-per-chunk 1 \\
         [--stop-after-cpu-s 2400]
     .venv/bin/python benchmarks/experiments/synth_minerals_set.py \\
         --chunks out/synth_minerals_chunks --concat out/synth_minerals.csv.gz
@@ -92,7 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=Path, required=True)
     parser.add_argument("--seeds", default="0-9")
-    parser.add_argument("--groups-per-chunk", type=int, default=5)
+    parser.add_argument("--groups-per-chunk", type=int, default=1)
     parser.add_argument("--stop-after-cpu-s", type=float, default=None)
     parser.add_argument("--concat", type=Path, default=None)
     args = parser.parse_args()

@@ -14,7 +14,9 @@ reads the CIF text back (:func:`xrdsim.structures.reader.parse_cif`) and records
 spglib finds the intended group at symprec 0.1, atoms per cell, occupied orbits, density
 (g/cm³) and the shortest interatomic distance (Å, and over the sum of covalent radii).
 Plans accepted per plan tried is the share of drawn plans that pyxtal placed and that
-passed the symmetry and distance checks. Writes ``benchmarks/results/synth_minerals.json``.
+passed the symmetry and distance checks. Groups run in turn, both settings per group, and
+``benchmarks/results/synth_minerals.json`` is rewritten after each, so a stopped run
+keeps a like-for-like comparison of the groups it finished.
 
 The second form applies the same sanity checks to an existing table (no timing) and
 prints them as JSON.
@@ -74,31 +76,37 @@ def summarise(facts: list[dict], orbits: list[int], elements: Counter) -> dict:
                                           for e, k in elements.most_common(20)}}
 
 
-def run_settings(settings: SynthSettings, groups, per_group: int) -> dict:
-    cpu, plans, facts, orbits, elements, failed = [], 0, [], [], Counter(), Counter()
-    for group in groups:
-        for index in range(per_group):
-            t0 = time.process_time()
-            try:
-                crystal = generate_crystal(group, index, settings)
-            except StructureError as exc:
-                cpu.append(time.process_time() - t0)
-                failed[exc.reason.split(" (")[0][:80]] += 1
-                plans += 0 if "holds at most" in exc.reason else settings.attempts
-                continue
-            cpu.append(time.process_time() - t0)
-            plans += crystal.attempts
-            facts.append(crystal_facts(crystal.structure_id, crystal.cif, group))
-            orbits.append(len(crystal.wyckoff.split()))
-            elements.update({w.split(":")[0] for w in crystal.wyckoff.split()})
-    made = len(facts)
-    return {"settings": settings.to_dict(), "requested": len(cpu), "made": made,
-            "failed": dict(failed), "plans_accepted_per_plan_tried":
-                round(made / plans, 3) if plans else None,
-            "cpu_s_total": round(sum(cpu), 2),
-            "cpu_s_per_requested_crystal": round(sum(cpu) / len(cpu), 3),
-            "cpu_s_per_crystal_made": round(sum(cpu) / made, 3) if made else None,
-            **(summarise(facts, orbits, elements) if made else {})}
+def one_crystal(settings: SynthSettings, group: int, index: int) -> dict:
+    """Generate one crystal, timed (CPU s), with its sanity facts or its failure."""
+    t0 = time.process_time()
+    try:
+        crystal = generate_crystal(group, index, settings)
+    except StructureError as exc:
+        impossible = "holds at most" in exc.reason or "needs at least" in exc.reason
+        return {"group": group, "cpu_s": time.process_time() - t0,
+                "failed": exc.reason.split(" (")[0][:80],
+                "plans": 0 if impossible else settings.attempts}
+    cpu = time.process_time() - t0
+    return {"group": group, "cpu_s": cpu, "plans": crystal.attempts,
+            "orbits": len(crystal.wyckoff.split()),
+            "elements": sorted({w.split(":")[0] for w in crystal.wyckoff.split()}),
+            **crystal_facts(crystal.structure_id, crystal.cif, group)}
+
+
+def summarise_run(settings: SynthSettings, records: list[dict]) -> dict:
+    """Cost and sanity of the crystals of one setting (:func:`one_crystal` records)."""
+    made = [r for r in records if "failed" not in r]
+    cpu = sum(r["cpu_s"] for r in records)
+    plans = sum(r["plans"] for r in records)
+    out = {"settings": settings.to_dict(), "requested": len(records), "made": len(made),
+           "failed": dict(Counter(r["failed"] for r in records if "failed" in r)),
+           "plans_accepted_per_plan_tried": round(len(made) / plans, 3) if plans else None,
+           "cpu_s_total": round(cpu, 2),
+           "cpu_s_per_crystal_made": round(cpu / len(made), 3) if made else None}
+    if made:
+        out.update(summarise(made, [r["orbits"] for r in made],
+                             Counter(e for r in made for e in r["elements"])))
+    return out
 
 
 def analyse_table(path: Path) -> dict:
@@ -126,21 +134,23 @@ def main() -> None:
         print(json.dumps(analyse_table(args.table), indent=1))
         return
     load0 = os.getloadavg()
-    groups = parse_space_groups(args.groups)
-    result = {
-        "command": "python benchmarks/speed/bench_synth_minerals.py "
-                   f"--groups {args.groups} --per-group {args.per_group} --seed {args.seed}",
-        "machine": {**machine_description(), "load_average_at_start": list(load0)},
-        "versions": package_versions(),
-        "default": run_settings(SynthSettings(seed=args.seed), groups,
-                                args.per_group),
-        "minerals": run_settings(SynthSettings(seed=args.seed, **MINERALS),
-                                 groups, args.per_group),
-    }
-    result["machine"]["load_average_at_end"] = list(os.getloadavg())
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    settings = {"default": SynthSettings(seed=args.seed),
+                "minerals": SynthSettings(seed=args.seed, **MINERALS)}
+    records: dict[str, list] = {name: [] for name in settings}
+    head = {"command": "python benchmarks/speed/bench_synth_minerals.py "
+                       f"--groups {args.groups} --per-group {args.per_group} --seed {args.seed}",
+            "machine": {**machine_description(), "load_average_at_start": list(load0)},
+            "versions": package_versions()}
+    for group in parse_space_groups(args.groups):  # both settings per group: a stopped run
+        for index in range(args.per_group):      # still compares like with like
+            for name, setting in settings.items():
+                records[name].append(one_crystal(setting, group, index))
+            result = {**head, "load_average_now": list(os.getloadavg()),
+                      **{name: summarise_run(settings[name], records[name])
+                         for name in settings}}
+            RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: {m: result[k][m] for m in ("made", "cpu_s_per_crystal_made")}
-                      for k in ("default", "minerals")}))
+                      for k in settings}))
 
 
 if __name__ == "__main__":

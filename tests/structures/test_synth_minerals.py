@@ -23,6 +23,8 @@ from xrdsim.structures.synth_profiles import draw_species, load_profile, profile
 from xrdsim.structures.synth_statistics import wyckoff_dof
 
 MINERALS = SynthSettings(seed=4, max_atoms=200, orbits=(8, 30), profile="minerals")
+#: The same shape with fewer orbits: pyxtal places it in seconds.
+SMALL = SynthSettings(seed=4, max_atoms=200, orbits=(8, 10), profile="minerals")
 
 
 def _orbit_count(wyckoff_text: str) -> int:
@@ -107,16 +109,16 @@ def test_profile_elements_follow_the_source_table():
 
 
 def test_minerals_crystals_are_deterministic_and_mineral_shaped():
-    crystal = generate_crystal(14, 0, MINERALS)
-    assert generate_crystal(14, 0, MINERALS).cif == crystal.cif
-    assert 8 <= _orbit_count(crystal.wyckoff) <= min(30, max_orbits(14, 200))
+    crystal = generate_crystal(14, 0, SMALL)
+    assert generate_crystal(14, 0, SMALL).cif == crystal.cif
+    assert 8 <= _orbit_count(crystal.wyckoff) <= 10
     assert crystal.num_atoms <= 200
     profile = load_profile("minerals")
     elements = {w.split(":")[0] for w in crystal.wyckoff.split()}
     assert elements <= set(profile.element_species)
     record = parse_cif(CifSource("synth", crystal.structure_id, crystal.cif))
     assert structure_labels(record.structure, symprec=0.1).space_group == 14
-    other = SynthSettings(seed=5, max_atoms=200, orbits=(8, 30), profile="minerals")
+    other = SynthSettings(seed=5, max_atoms=200, orbits=(8, 10), profile="minerals")
     assert generate_crystal(14, 0, other).cif != crystal.cif
 
 
