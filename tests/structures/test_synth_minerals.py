@@ -68,7 +68,7 @@ def test_orbit_counts_stay_in_the_asked_range(group):
         assert sum(plan.num_ions) <= 200
         counts.append(len(letters))
     assert lo <= min(counts) and max(counts) <= top
-    assert len(set(counts)) > 1  # drawn, not fixed
+    assert len(set(counts)) > 1 or top == lo  # drawn, not fixed (Fd-3m holds exactly 8)
 
 
 def test_a_group_that_cannot_hold_the_orbits_is_an_error_record():

@@ -355,12 +355,11 @@ def parse_composition(text: str) -> tuple[tuple[str, int], ...]:
 
 def parse_orbits(text: str) -> tuple[int, int]:
     """``"8-30"`` → ``(8, 30)``; ``"12"`` → ``(12, 12)`` (occupied Wyckoff orbits)."""
-    lo, _, hi = str(text).replace(" ", "").partition("-")
-    try:
-        out = (int(lo), int(hi or lo))
-    except ValueError:
+    match = re.fullmatch(r"(\d+)(?:-(\d+))?", str(text).replace(" ", ""))
+    if match is None:
         raise ConfigError(f"cannot read orbits {text!r}: write a range such as '8-30' or one "
-                          "number such as '12'") from None
+                          "number such as '12'")
+    out = (int(match[1]), int(match[2] or match[1]))
     if not 1 <= out[0] <= out[1]:
         raise ConfigError(f"orbits {text!r} must be a range lo-hi with 1 <= lo <= hi, e.g. "
                           "'8-30'")
