@@ -55,6 +55,12 @@ class SynthSettings:
         composition: fixed atoms per conventional cell, e.g. ``{"Na": 4, "Cl": 4}``,
             instead of drawn orbits and elements (pyxtal picks the Wyckoff positions);
             None to draw.
+        orbits: ``(lo, hi)``, occupied Wyckoff orbits drawn uniformly in lo … hi (capped
+            by what the group holds within max_atoms) instead of MP-20's histogram;
+            1 ≤ lo ≤ hi ≤ max_atoms. None: MP-20's histogram.
+        profile: a named element profile (``"minerals"``,
+            :mod:`xrdsim.structures.synth_profiles`) instead of MP-20's element
+            statistics; needs ``orbits`` with lo ≥ 2. None: MP-20's statistics.
         symprec: spglib tolerance (Å) at which the intended group must be found.
         min_distance_factor: f in dᵢⱼ ≥ f·(rᵢ + rⱼ).
         attempts: plans tried per crystal.
@@ -64,6 +70,8 @@ class SynthSettings:
     max_atoms: int = 100
     elements: tuple[str, ...] | None = None
     composition: tuple[tuple[str, int], ...] | None = None
+    orbits: tuple[int, int] | None = None
+    profile: str | None = None
     symprec: float = DEFAULT_SYMPREC
     min_distance_factor: float = MIN_DISTANCE_FACTOR
     attempts: int = DEFAULT_ATTEMPTS
@@ -93,11 +101,37 @@ class SynthSettings:
             from xrdsim.structures.synth_model import element_weights
 
             element_weights(tuple(self.elements))  # refuses unknown symbols now
+        self._check_orbits_and_profile()
+
+    def _check_orbits_and_profile(self) -> None:
+        if self.orbits is not None:
+            lo, hi = self.orbits
+            if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi
+                    <= int(self.max_atoms)):
+                raise ConfigError(f"orbits must be whole numbers lo-hi with 1 <= lo <= hi <= "
+                                  f"max_atoms ({self.max_atoms}), got {self.orbits}; e.g. "
+                                  "'8-30'")
+            if self.composition is not None:
+                raise ConfigError("give orbits or composition, not both: a composition fixes "
+                                  "the atoms and pyxtal picks their orbits")
+        if self.profile is None:
+            return
+        from xrdsim.structures.synth_profiles import load_profile
+
+        load_profile(self.profile)  # refuses unknown names now
+        if self.elements is not None or self.composition is not None:
+            raise ConfigError(f"give profile or elements/composition, not both: profile "
+                              f"{self.profile!r} chooses the elements")
+        if self.orbits is None or self.orbits[0] < 2:
+            raise ConfigError(f"profile {self.profile!r} needs orbits with lo >= 2 (an anion "
+                              f"and a cation orbit at least), got {self.orbits}; e.g. "
+                              "orbits 8-30 (CLI: --orbits 8-30)")
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out["elements"] = None if self.elements is None else list(self.elements)
         out["composition"] = None if self.composition is None else dict(self.composition)
+        out["orbits"] = None if self.orbits is None else list(self.orbits)
         return out
 
     @classmethod
@@ -107,6 +141,8 @@ class SynthSettings:
             data["elements"] = tuple(data["elements"])
         if data.get("composition") is not None:
             data["composition"] = tuple(dict(data["composition"]).items())
+        if data.get("orbits") is not None:
+            data["orbits"] = tuple(data["orbits"])
         return cls(**data)
 
 
@@ -201,7 +237,8 @@ def _plan(space_group: int, rng: np.random.Generator, settings: SynthSettings):
 
     if settings.composition is None:
         return draw_plan(space_group, rng, max_atoms=int(settings.max_atoms),
-                         elements=settings.elements)
+                         elements=settings.elements, orbits=settings.orbits,
+                         profile=settings.profile)
     return fixed_plan(space_group, rng, dict(settings.composition),
                       max_atoms=int(settings.max_atoms))
 
@@ -314,6 +351,19 @@ def parse_composition(text: str) -> tuple[tuple[str, int], ...]:
                               f"{el}{n}")
         out.append((str(el), int(round(n))))
     return tuple(out)
+
+
+def parse_orbits(text: str) -> tuple[int, int]:
+    """``"8-30"`` → ``(8, 30)``; ``"12"`` → ``(12, 12)`` (occupied Wyckoff orbits)."""
+    match = re.fullmatch(r"(\d+)(?:-(\d+))?", str(text).replace(" ", ""))
+    if match is None:
+        raise ConfigError(f"cannot read orbits {text!r}: write a range such as '8-30' or one "
+                          "number such as '12'")
+    out = (int(match[1]), int(match[2] or match[1]))
+    if not 1 <= out[0] <= out[1]:
+        raise ConfigError(f"orbits {text!r} must be a range lo-hi with 1 <= lo <= hi, e.g. "
+                          "'8-30'")
+    return out
 
 
 def parse_space_groups(text: str | Sequence[int]) -> tuple[int, ...]:

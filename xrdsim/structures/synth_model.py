@@ -15,11 +15,19 @@ from the real-structure statistics of :mod:`xrdsim.structures.synth_statistics`:
    on at least one orbit;
 4. the packing factor φ ~ MP-20's empirical distribution between its 1st and 99th
    percentile, and the cell volume V = Σᵢ (4/3)·π·rᵢ³ / φ (rᵢ covalent radii).
+
+Mineral-shaped crystals change steps 1, 3 and 4 (``orbits``, ``profile``): k uniform in
+a range, capped by the most orbits the group holds within ``max_atoms``
+(:func:`max_orbits`), each letter chosen among those that leave room for the orbits
+still to come; the elements from a named profile
+(:mod:`xrdsim.structures.synth_profiles`) and φ from the profile's packing quantiles.
+Without them every draw, and so every crystal, is the same as before they existed.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -138,8 +146,10 @@ def covalent_radius_or_none(symbol: str) -> float | None:
         return None
 
 
-def _packing(rng: np.random.Generator) -> float:
-    q = np.asarray(load_statistics()["packing_quantiles"], dtype=float)
+def _packing(rng: np.random.Generator, quantiles: Sequence[float] | None = None) -> float:
+    """φ between the kept percentiles of ``quantiles`` (101 values; default MP-20's)."""
+    q = np.asarray(load_statistics()["packing_quantiles"] if quantiles is None else quantiles,
+                   dtype=float)
     lo, hi = PACKING_PERCENTILES
     u = rng.uniform(lo, hi)  # inverse CDF by linear interpolation of the percentiles
     return float(np.interp(u, np.arange(q.size), q))
@@ -151,12 +161,21 @@ def draw_plan(
     *,
     max_atoms: int,
     elements: Sequence[str] | None = None,
+    orbits: tuple[int, int] | None = None,
+    profile: str | None = None,
 ) -> CrystalPlan:
     """Draw one crystal plan (orbits, elements, volume) for ``space_group``.
 
+    Args:
+        orbits: ``(lo, hi)``: the number of occupied orbits uniform in lo … min(hi, the
+            most the group holds within ``max_atoms``) instead of MP-20's histogram.
+        profile: a named element profile (:mod:`xrdsim.structures.synth_profiles`)
+            instead of MP-20's element statistics; needs ``orbits``.
+
     Raises:
-        ImpossibleCrystal: when even the smallest Wyckoff multiplicity exceeds ``max_atoms``
-            (the caller turns it into an error record).
+        ImpossibleCrystal: when even the smallest Wyckoff multiplicity exceeds ``max_atoms``,
+            or the group cannot hold ``orbits[0]`` orbits within it (the caller turns it
+            into an error record).
     """
     dofs = wyckoff_dof(space_group)
     smallest = min_multiplicity(space_group)
@@ -164,8 +183,33 @@ def draw_plan(
         raise ImpossibleCrystal(f"space group {space_group} needs at least {smallest} atoms per "
                          f"conventional cell (its smallest Wyckoff multiplicity) but "
                          f"max_atoms is {max_atoms}; raise max_atoms")
-    keys, weights = _histogram("n_orbits")
-    k = int(rng.choice(keys, p=weights))
+    if orbits is None:
+        keys, weights = _histogram("n_orbits")
+        chosen = _letters_up_to(space_group, int(rng.choice(keys, p=weights)), rng, max_atoms)
+    else:
+        chosen = _letters_exactly(space_group, orbits, rng, max_atoms)
+    packing = None
+    if profile is None:
+        species, owner = _mp20_species(len(chosen), rng, elements)
+    else:
+        from xrdsim.structures.synth_profiles import draw_species, load_profile
+
+        species, owner = draw_species(load_profile(profile), len(chosen), rng)
+        packing = load_profile(profile).packing_quantiles
+    n_el = len(species)
+    sites = tuple(tuple(f"{dofs[x][0]}{x}" for x, o in zip(chosen, owner, strict=True) if o == s)
+                  for s in range(n_el))
+    num_ions = tuple(sum(dofs[x][0] for x, o in zip(chosen, owner, strict=True) if o == s)
+                     for s in range(n_el))
+    phi = _packing(rng, packing)
+    volume = sum(n * atomic_volume(s) for s, n in zip(species, num_ions, strict=True)) / phi
+    return CrystalPlan(space_group, tuple(species), sites, num_ions, phi, float(volume))
+
+
+def _letters_up_to(space_group: int, k: int, rng: np.random.Generator,
+                   max_atoms: int) -> list[str]:
+    """Up to k Wyckoff letters by MP-20's letter probabilities; stops when none fits."""
+    dofs = wyckoff_dof(space_group)
     letters, p = _letter_probabilities(space_group)
     chosen: list[str] = []
     atoms = 0
@@ -178,19 +222,68 @@ def draw_plan(
         letter = letters[int(rng.choice(len(letters), p=q / q.sum()))]
         chosen.append(letter)
         atoms += dofs[letter][0]
+    return chosen
+
+
+def _fewest_atoms(n: int, space_group: int, used: set[str]) -> float:
+    """Fewest atoms n more orbits add: the n smallest of the unused positions without free
+    coordinates (one orbit each) and of the smallest free position (any number of orbits)."""
+    if n <= 0:
+        return 0
+    dofs = wyckoff_dof(space_group)
+    pool = sorted(m for x, (m, d) in dofs.items() if d == 0 and x not in used)
+    free = [m for m, d in dofs.values() if d > 0]
+    pool = sorted(pool + [min(free)] * n) if free else pool
+    return sum(pool[:n]) if len(pool) >= n else math.inf
+
+
+def max_orbits(space_group: int, max_atoms: int) -> int:
+    """The most occupied orbits ``space_group`` holds within ``max_atoms`` atoms per
+    conventional cell (0 when not even its smallest orbit fits)."""
+    n = 0
+    while _fewest_atoms(n + 1, space_group, set()) <= max_atoms:
+        n += 1
+    return n
+
+
+def _letters_exactly(space_group: int, orbits: tuple[int, int], rng: np.random.Generator,
+                     max_atoms: int) -> list[str]:
+    """k Wyckoff letters, k uniform in lo … min(hi, :func:`max_orbits`), by MP-20's letter
+    probabilities among the letters that leave room for the orbits still to come."""
+    lo, hi = int(orbits[0]), int(orbits[1])
+    most = max_orbits(space_group, max_atoms)
+    if most < lo:
+        raise ImpossibleCrystal(f"space group {space_group} holds at most {most} occupied "
+                                f"Wyckoff orbits within max_atoms = {max_atoms}, fewer than "
+                                f"orbits {lo}-{hi} asks; lower the orbits or raise max_atoms")
+    k = int(rng.integers(lo, min(hi, most) + 1))
+    dofs = wyckoff_dof(space_group)
+    letters, p = _letter_probabilities(space_group)
+    chosen: list[str] = []
+    atoms = 0
+    for n in range(k):
+        ok = np.array([not (dofs[x][1] == 0 and x in chosen)
+                       and atoms + dofs[x][0] + _fewest_atoms(k - n - 1, space_group,
+                                                             {*chosen, x}) <= max_atoms
+                       for x in letters])
+        q = np.where(ok, p, 0.0)  # ok.any(): the cheapest letter always leaves room
+        letter = letters[int(rng.choice(len(letters), p=q / q.sum()))]
+        chosen.append(letter)
+        atoms += dofs[letter][0]
+    return chosen
+
+
+def _mp20_species(n_orbits: int, rng: np.random.Generator,
+                  elements: Sequence[str] | None) -> tuple[list[str], list[int]]:
+    """Elements by MP-20's statistics (number from its histogram, symbols by frequency,
+    ``elements`` restricting the pool) and the owner of each orbit; each owns ≥ 1."""
     pool, pool_p = element_weights(None if elements is None else tuple(elements))
     keys, weights = _histogram("n_elements")
-    n_el = min(int(rng.choice(keys, p=weights)), len(chosen), len(pool))
+    n_el = min(int(rng.choice(keys, p=weights)), n_orbits, len(pool))
     species = [str(s) for s in rng.choice(pool, size=n_el, replace=False, p=pool_p)]
-    owner = list(range(n_el)) + [int(i) for i in rng.integers(0, n_el, len(chosen) - n_el)]
+    owner = list(range(n_el)) + [int(i) for i in rng.integers(0, n_el, n_orbits - n_el)]
     owner = [owner[i] for i in rng.permutation(len(owner))]
-    sites = tuple(tuple(f"{dofs[x][0]}{x}" for x, o in zip(chosen, owner, strict=True) if o == s)
-                  for s in range(n_el))
-    num_ions = tuple(sum(dofs[x][0] for x, o in zip(chosen, owner, strict=True) if o == s)
-                     for s in range(n_el))
-    phi = _packing(rng)
-    volume = sum(n * atomic_volume(s) for s, n in zip(species, num_ions, strict=True)) / phi
-    return CrystalPlan(space_group, tuple(species), sites, num_ions, phi, float(volume))
+    return species, owner
 
 
 def fixed_plan(

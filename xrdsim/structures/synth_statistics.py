@@ -18,6 +18,13 @@ The shipped table ``xrdsim/data/synth_statistics.json`` is regenerated with::
 
     python -m xrdsim.structures.synth_statistics \\
         ../shared/data/structures/mp20_val.csv.gz -o xrdsim/data/synth_statistics.json
+
+:func:`packing_quantiles` measures the packing factor over the structures that contain
+one element (the ``minerals`` profile's volumes, ``packing_quantiles`` of
+``xrdsim/data/synth_profiles.json``: MP-20's oxygen-bearing structures)::
+
+    python -m xrdsim.structures.synth_statistics \\
+        ../shared/data/structures/mp20_val.csv.gz --containing O -o packing_O.json
 """
 
 from __future__ import annotations
@@ -125,6 +132,27 @@ def measure_statistics(paths: list[str], *, symprec: float = DEFAULT_SYMPREC) ->
     }
 
 
+def packing_quantiles(paths: list[str], *, containing: str) -> dict[str, Any]:
+    """101 quantiles of Σᵢ (4/3)·π·rᵢ³ / V over the ordered structures holding ``containing``.
+
+    Unlike :func:`measure_statistics` no symmetry is needed, so structures are only read
+    (the fast CIF path for MP-20's P1 CIFs).
+    """
+    packing = []
+    for record in read_structures(paths):
+        if not hasattr(record, "structure") or not record.structure.is_ordered:
+            continue
+        symbols = [site.specie.symbol for site in record.structure]
+        if containing in symbols:
+            packing.append(sum(atomic_volume(s) for s in symbols) / record.structure.volume)
+    if not packing:
+        raise ValueError(f"no ordered structure in {paths} contains {containing}")
+    return {"inputs": [Path(p).name for p in paths], "containing": containing,
+            "n_structures": len(packing),
+            "packing_quantiles": [round(float(x), 5) for x in
+                                  np.percentile(packing, np.arange(101))]}
+
+
 @functools.cache
 def load_statistics() -> dict[str, Any]:
     """The shipped statistics (``xrdsim/data/synth_statistics.json``)."""
@@ -133,12 +161,23 @@ def load_statistics() -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
-    """``python -m xrdsim.structures.synth_statistics INPUT... -o OUT.json``."""
-    if "-o" not in argv or argv.index("-o") == len(argv) - 1:
-        raise SystemExit("usage: python -m xrdsim.structures.synth_statistics INPUT... -o OUT")
-    k = argv.index("-o")
-    output, inputs = Path(argv[k + 1]), argv[:k] + argv[k + 2:]
-    stats = measure_statistics(inputs)
+    """``python -m xrdsim.structures.synth_statistics INPUT... [--containing EL] -o OUT.json``."""
+    usage = "usage: python -m xrdsim.structures.synth_statistics INPUT... [--containing EL] -o OUT"
+    options = {}
+    for flag in ("-o", "--containing"):
+        if flag in argv:
+            k = argv.index(flag)
+            if k == len(argv) - 1:
+                raise SystemExit(usage)
+            options[flag] = argv[k + 1]
+            argv = argv[:k] + argv[k + 2:]
+    if "-o" not in options:
+        raise SystemExit(usage)
+    output, inputs = Path(options["-o"]), argv
+    if "--containing" in options:
+        stats = packing_quantiles(inputs, containing=options["--containing"])
+    else:
+        stats = measure_statistics(inputs)
     output.write_text(json.dumps(stats, indent=1) + "\n", encoding="utf-8")
     print(f"{output}: {stats['n_structures']} structures")
 
