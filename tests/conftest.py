@@ -45,3 +45,19 @@ def test_data() -> Path:
 def hostile_data() -> Path:
     """tests/data/hostile: small malformed and hostile inputs (docs/trust_model.md)."""
     return Path(__file__).parent / "data" / "hostile"
+
+
+@pytest.fixture
+def cell_solution():
+    """Factory of a minimal :class:`~xrdsim.indexing.solution.CellSolution` (unit cell,
+    M20 = 50, every line indexed) of a given crystal system, Bravais lattice and verdict."""
+    from xrdsim.indexing.solution import CellSolution
+
+    def make(system: str, bravais: str, conclusive: bool) -> CellSolution:
+        return CellSolution(
+            crystal_system=system, bravais_lattice=bravais, centring="P", cell=(1.0,) * 6,
+            cell_esd=(0.0,) * 6, volume=1.0, zero_shift=0.0, shift=(0.0, 0.0, 0.0), m20=50.0,
+            f_n=50.0, f_n_delta=0.01, f_n_possible=20, n_merit=20, n_unindexed=0,
+            conclusive=conclusive, hkl=(), two_theta_calc=(), unindexed=(), ticks=(),
+            score=50.0)
+    return make

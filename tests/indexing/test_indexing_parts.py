@@ -19,7 +19,6 @@ from xrdsim.indexing.cell import (
 )
 from xrdsim.indexing.merit import de_wolff, smith_snyder
 from xrdsim.indexing.refine import fit_cell
-from xrdsim.indexing.solution import CellSolution
 from xrdsim.indexing.systems import compatible_systems, rerank
 from xrdsim.indexing.zero import zero_candidates
 
@@ -118,26 +117,18 @@ def test_least_squares_recovers_a_specimen_displacement():
     assert fit.shift[:2] == pytest.approx([0.03, d], abs=2e-3)
 
 
-def _solution(system: str, bravais: str, conclusive: bool) -> CellSolution:
-    return CellSolution(
-        crystal_system=system, bravais_lattice=bravais, centring="P", cell=(1.0,) * 6,
-        cell_esd=(0.0,) * 6, volume=1.0, zero_shift=0.0, shift=(0.0, 0.0, 0.0), m20=50.0,
-        f_n=50.0, f_n_delta=0.01, f_n_possible=20, n_merit=20, n_unindexed=0,
-        conclusive=conclusive, hkl=(), two_theta_calc=(), unindexed=(), ticks=(), score=50.0)
-
-
-def test_a_classifier_ranking_rises_where_a_conclusive_cell_backs_it():
+def test_a_classifier_ranking_rises_where_a_conclusive_cell_backs_it(cell_solution):
     from xrdsim.indexing.settings import IndexingSettings
     from xrdsim.indexing.solution import IndexingResult
 
-    hp = _solution("hexagonal", "hP", True)
+    hp = cell_solution("hexagonal", "hP", True)
     assert compatible_systems(hp) == ("hexagonal", "trigonal")
     lines = type("L", (), {})()
     result = IndexingResult(source="x", lines=lines, solutions=(hp,), reason=None,
                             n_search_lines=20, stats={}, settings=IndexingSettings())
     ranking = ["monoclinic", "trigonal", "hexagonal", "cubic"]
     assert rerank(ranking, result) == ["trigonal", "hexagonal", "monoclinic", "cubic"]
-    weak = dataclasses.replace(result, solutions=(_solution("cubic", "cP", False),))
+    weak = dataclasses.replace(result, solutions=(cell_solution("cubic", "cP", False),))
     assert rerank(ranking, weak) == ranking
     assert rerank(ranking, None) == ranking
 

@@ -20,7 +20,7 @@ from xrdsim_training.measured.checked import carries, check_ranking
 
 import xrdsim
 from xrdsim.indexing.settings import IndexingSettings
-from xrdsim.indexing.solution import CellSolution, IndexingResult
+from xrdsim.indexing.solution import IndexingResult
 from xrdsim.structures.crystal_systems import crystal_system_name
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -102,21 +102,13 @@ def test_python_api_checks_the_same_way(mno):
     assert plain.crystal_system == result.crystal_system
 
 
-def _solution(system: str, bravais: str, conclusive: bool) -> CellSolution:
-    return CellSolution(
-        crystal_system=system, bravais_lattice=bravais, centring="P", cell=(1.0,) * 6,
-        cell_esd=(0.0,) * 6, volume=1.0, zero_shift=0.0, shift=(0.0, 0.0, 0.0), m20=50.0,
-        f_n=50.0, f_n_delta=0.01, f_n_possible=20, n_merit=20, n_unindexed=0,
-        conclusive=conclusive, hkl=(), two_theta_calc=(), unindexed=(), ticks=(), score=50.0)
-
-
-def test_space_groups_a_conclusive_cell_carries_rise_and_centring_decides():
-    cf = dataclasses.replace(_solution("cubic", "cF", True), centring="F")
+def test_space_groups_a_conclusive_cell_carries_rise_and_centring_decides(cell_solution):
+    cf = dataclasses.replace(cell_solution("cubic", "cF", True), centring="F")
     # Fm-3m (225) is cF; Pm-3m (221) is cubic but P, refused by a decided F centring;
     # P6_3/mmc (194) and C2/m (12) are other systems
     assert carries(cf, 225, "Fm-3m") and not carries(cf, 221, "Pm-3m")
     assert not carries(cf, 194, "P6_3/mmc")
-    assert carries(_solution("cubic", "cP", True), 225, "Fm-3m")  # P: centring left open
+    assert carries(cell_solution("cubic", "cP", True), 225, "Fm-3m")  # P: centring left open
     result = IndexingResult(source="x", lines=type("L", (), {})(), solutions=(cf,),
                             reason=None, n_search_lines=20, stats={},
                             settings=IndexingSettings())
