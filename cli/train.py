@@ -50,6 +50,9 @@ def _runner(method: str):
               help="β of the class weights n_c^-β (0 plain CE, 1 balanced) [0].")
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True),
               help="ε of the supervised targets [0].")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True),
+              help="Decay of a moving average of the weights that validation, best.pt and "
+                   "predict use, e.g. 0.999 (0 = off) [0].")
 @click.option("--patience", type=click.IntRange(min=0),
               help="Stop after this many epochs without a better validation score; the "
                    "best epoch is kept as best.pt (0 = never stop) [0].")

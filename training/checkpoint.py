@@ -79,8 +79,15 @@ def save_checkpoint(
     epoch: int,
     config: TrainConfig,
     history: list[dict[str, Any]],
+    trained: torch.nn.Module | None = None,
+    ema_steps: int | None = None,
 ) -> Path:
-    """Write ``run_dir/checkpoint.pt`` atomically after ``epoch`` completed epochs."""
+    """Write ``run_dir/checkpoint.pt`` atomically after ``epoch`` completed epochs.
+
+    ``model`` is the network that predicts (the weight average when the run keeps one);
+    ``trained`` the optimised weights, saved beside it (``trained_model``) only when they
+    differ, with ``ema_steps`` the steps averaged so far, so that ``--resume`` continues both.
+    """
     path = Path(run_dir) / CHECKPOINT_NAME
     rng = rng_states()
     meta = {"config": config.to_dict(), "history": list(history),
@@ -95,6 +102,9 @@ def save_checkpoint(
         "rng_torch": rng["torch"],
         "rng_cuda": rng["cuda"],
     }
+    if trained is not None:
+        payload["trained_model"] = _unwrap(trained).state_dict()
+        payload["ema_steps"] = int(ema_steps or 0)
     tmp = path.with_suffix(".pt.tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
@@ -109,7 +119,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
     Returns:
         ``format``, ``epoch``, ``config`` (a :class:`TrainConfig`), ``history``, ``model``,
-        ``optimizer``, ``scheduler`` and ``rng`` (for :func:`restore_rng_states`).
+        ``optimizer``, ``scheduler`` and ``rng`` (for :func:`restore_rng_states`); with a
+        weight average (``TrainConfig.ema``) also ``trained_model`` and ``ema_steps``.
 
     Raises:
         TrainingError: missing, too big, unreadable, unsafe, or not an xrdsim checkpoint.

@@ -185,6 +185,11 @@ class TrainConfig:
             (0 = plain cross-entropy, 1 = fully balanced; :func:`~xrdsim_training.losses.
             supervised.class_weights`).
         label_smoothing: ε of the supervised targets, in [0, 1).
+        ema: decay of the exponential moving average of the weights, in [0, 1)
+            (:mod:`xrdsim_training.averaging`): when set, validation, ``best.pt``, the
+            checkpoint's ``model`` and everything that predicts from the run use the
+            average, and the trained weights travel beside it for ``--resume``
+            (0 = off, the trained weights are the model).
         patience: early stopping on the validation (equivariance) split as das2025 §4.3:
             stop after this many supervised epochs without a better mean CS/EG/SG
             accuracy; the best epoch is kept as ``best.pt`` either way (0 = never stop).
@@ -222,6 +227,7 @@ class TrainConfig:
     loss_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     class_balance: float = 0.0
     label_smoothing: float = 0.0
+    ema: float = 0.0
     patience: int = 0
     barlow_lambda: float = 5e-3
     pretrain_supervised_weight: float = 0.0
@@ -248,7 +254,7 @@ class TrainConfig:
         for name, (minimum, maximum) in _INT_RANGES.items():
             _bounded_int(self, name, minimum=minimum, maximum=maximum)
         for name, high, open_high in (("class_balance", 1.0, False),
-                                      ("label_smoothing", 1.0, True)):
+                                      ("label_smoothing", 1.0, True), ("ema", 1.0, True)):
             value = getattr(self, name)
             if (isinstance(value, bool) or not isinstance(value, (int, float))
                     or not (0.0 <= value < high if open_high else 0.0 <= value <= high)):

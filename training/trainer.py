@@ -20,12 +20,14 @@ import json
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from xrdsim_training.averaging import WeightAverage
 from xrdsim_training.checkpoint import (
     BEST_NAME,
     CHECKPOINT_NAME,
@@ -162,7 +164,7 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
                                   weight_decay=config.weight_decay)
     start, history = 0, []
     if payload is not None:
-        model.load_state_dict(payload["model"])
+        model.load_state_dict(payload.get("trained_model", payload["model"]))
         optimizer.load_state_dict(payload["optimizer"])  # keeps each group's initial_lr
         restore_rng_states(payload["rng"])
         start, history = int(payload["epoch"]), list(payload["history"])
@@ -171,6 +173,13 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
     # old number of epochs: a run resumed with more epochs follows the longer curve)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda e: lr_factor(config, e), last_epoch=start - 1)
+    average = None
+    if config.ema:
+        average = WeightAverage(model, config.ema,
+                                steps=int(payload.get("ema_steps", 0)) if payload else 0)
+        if payload is not None:
+            average.module.load_state_dict(payload["model"])
+    scored = average.module if average is not None else model  # what validates and predicts
     net: torch.nn.Module = model
     if runtime.distributed:
         ids = [device.index] if device.type == "cuda" else None
@@ -198,20 +207,23 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
         if starts_phase(config, epoch):  # fine-tuning starts like a fresh CNNaug run
             optimizer.state.clear()
         row = _train_epoch(net, optimizer, dataset, phase=phase, config=config, epoch=epoch,
-                           runtime=runtime, progress=progress, class_weights=weights)
+                           runtime=runtime, progress=progress, class_weights=weights,
+                           after_step=None if average is None else lambda: average.update(model))
         row["lr"] = scheduler.get_last_lr()[0]
         if notes[phase.name]:
             row["warning"] = f"{row['steps']} {phase.objective} steps per epoch (too few)"
         scheduler.step()
         if val is not None and runtime.is_main and phase.objective == "supervised":
-            scores = classification_metrics(predict(model, _loader(val, config, device),
+            scores = classification_metrics(predict(scored, _loader(val, config, device),
                                                     device=device, amp=config.amp))
             row.update({f"val_{k}": scores[k] for k in VAL_KEYS})
             row["val_score"] = sum(scores[k] for k in VAL_KEYS) / len(VAL_KEYS)
         if runtime.is_main:
             log.append(row)
-            save_checkpoint(run_dir, model=model, optimizer=optimizer, scheduler=scheduler,
-                            epoch=epoch + 1, config=config, history=log.history)
+            save_checkpoint(run_dir, model=scored, optimizer=optimizer, scheduler=scheduler,
+                            epoch=epoch + 1, config=config, history=log.history,
+                            trained=model if average is not None else None,
+                            ema_steps=average.steps if average is not None else None)
             if _best_epoch(log.history) == epoch + 1:
                 shutil.copyfile(run_dir / CHECKPOINT_NAME, run_dir / BEST_NAME)
         if runtime.distributed:
@@ -223,7 +235,7 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
     if runtime.is_main and datasets:
         where = (f"the {sources.VALIDATION_SPLIT} split"
                  if val is not None else "training patterns")
-        spread = _check_representation(model, val if val is not None else dataset, where,
+        spread = _check_representation(scored, val if val is not None else dataset, where,
                                        config=config, device=device, run_dir=run_dir)
         if spread is not None and spread["warning"]:
             warnings.warn(spread["warning"], UserWarning, stacklevel=3)
@@ -294,7 +306,8 @@ def _loader(dataset, config: TrainConfig, device: torch.device):
 
 def _train_epoch(net, optimizer, dataset, *, phase, config: TrainConfig, epoch: int,
                  runtime: Runtime, progress: bool,
-                 class_weights: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+                 class_weights: dict[str, torch.Tensor] | None = None,
+                 after_step: Callable[[], None] | None = None) -> dict[str, Any]:
     net.train()
     device = runtime.device
     sums: dict[str, float] = {}
@@ -319,6 +332,8 @@ def _train_epoch(net, optimizer, dataset, *, phase, config: TrainConfig, epoch: 
             if config.grad_clip:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
             optimizer.step()
+            if after_step is not None:
+                after_step()
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
             steps += 1
