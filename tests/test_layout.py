@@ -77,7 +77,7 @@ TRAINING_LAYERS = (
     {"__init__", "methods"},
     {"config"},
     {"runtime", "models", "torch_sim"},
-    {"schedule", "losses", "inference", "checkpoint"},
+    {"schedule", "losses", "inference", "checkpoint", "averaging"},
     {"step", "data"},
     {"hand", "measured", "evaluation"},
     {"trainer"},
