@@ -1,4 +1,4 @@
-"""Pseudo-element type symbols OH / Wat / OW are refused by name (issue 31, item 10).
+"""Pseudo-element type symbols OH / Wat / OW / NH4 / NH3 are refused by name (issue 31, item 10).
 
 The decision and its reason are in ``xrdsim.structures.cif_checks.PSEUDO_ELEMENTS``: the H
 positions are not in such a file, and read as O the group would lack 1–2 of its electrons.
@@ -15,7 +15,8 @@ CIF = "cifs/autoxrd_pdf_examples/LiOH_129.cif"  # real: O1 and H1 sites of a hyd
 
 
 @pytest.mark.parametrize(("symbol", "what"), [("OH", "hydroxyl OH"), ("Wat", "water H2O"),
-                                              ("OW", "water oxygen")])
+                                              ("OW", "water oxygen"),
+                                              ("NH4", "ammonium NH4"), ("NH3", "ammonium NH4")])
 def test_item31_10_pseudo_elements_are_refused_with_the_reason(shared_data, tmp_path, symbol,
                                                                what):
     text = (shared_data / CIF).read_text()

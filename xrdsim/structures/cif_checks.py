@@ -107,7 +107,10 @@ def expansion_cost(*, operators: int, rows: int, volume: float, max_sites: int) 
 #: for the very compounds (hydrates, hydroxides, zeolite water) whose H matters.
 #: Only type symbols are checked: a label such as ``OH1`` names an O site of a hydroxyl
 #: whose H is listed as a site of its own.
-PSEUDO_ELEMENTS = {"Oh": "hydroxyl OH", "Ow": "water oxygen (OW)", "Wat": "water H2O"}
+PSEUDO_ELEMENTS = {"Oh": "hydroxyl OH", "Ow": "water oxygen (OW)", "Wat": "water H2O",
+                   # NH4 / NH3 read as "Nh" (nihonium, never in a measured crystal): 13 AFLOW
+                   # prototypes of `xrdsim sources` write ammonium / ammonia as one atom
+                   "Nh": "ammonium NH4 or ammonia NH3"}
 
 
 def check_block(block: dict[str, Any], *, occupancy_tolerance: float, max_sites: int,
@@ -135,8 +138,9 @@ def check_block(block: dict[str, Any], *, occupancy_tolerance: float, max_sites:
         if typed and element.capitalize() in PSEUDO_ELEMENTS:
             raise ValueError(
                 f"pseudo-element {symbol!r} ({PSEUDO_ELEMENTS[element.capitalize()]} written "
-                "as one atom): its H positions are not in the file, and reading it as O "
-                "would drop their electrons; write the O (and H) sites to use this structure")
+                "as one atom): its H positions are not in the file, and reading it as the O or N "
+                "alone would drop their electrons; write the O / N (and H) sites to use this "
+                "structure")
         if not Element.is_valid_symbol(element.capitalize()):
             raise ValueError(f"unknown element symbol {symbol!r} in the atom list (pymatgen "
                              "would read it as another element)")
