@@ -51,6 +51,7 @@ from xrdsim.indexing.merit import N_MERIT, de_wolff, smith_snyder
 from xrdsim.indexing.refine import CellFit, assign_lines, cell_uncertainty, fit_cell, shift_at
 from xrdsim.indexing.settings import IndexingSettings
 from xrdsim.indexing.solution import CellSolution
+from xrdsim.indexing.subcells import subcell_params
 from xrdsim.indexing.tiles import (
     FIRST_SHELL,
     SHELL_RATIO,
@@ -120,6 +121,19 @@ SETTLING_MERIT = 20.0
 #: scans: after removing the shift, 90 % of the errors below ≈ 0.1 × FWHM,
 #: benchmarks/results/indexing_lines_diagnosis.json).
 WIDTH_TOLERANCE = 0.1
+#: Reflections h k l (with their signs) per coefficient row of the kernel at most, for the
+#: systems whose volume the coverage bounds (:meth:`_Search._coverage_volume`), and the
+#: margin on the count of lattice points below the last line.
+ROW_MULTIPLICITY = {"orthorhombic": 8, "monoclinic": 4}
+COVERAGE_MARGIN = 1.5
+#: Found cells (the best by score) whose sub-cells are refined (:mod:`.subcells`).
+SUBCELL_PARENTS = 8
+#: A sub-cell may leave lines unindexed that its parent indexes only where each is below
+#: this % of the strongest line (an impurity's, a tube line's, or a weak superstructure
+#: reflection: both cells are then kept and the score ranks them), and its misses may cost
+#: this much more than the search allows (a supercell indexes a stray line by chance).
+SUBCELL_LINE = 10.0
+SUBCELL_EXTRA_MISS = 1.0
 
 
 def search_lines(lines: ObservedLines, settings: IndexingSettings, n: int | None = None
@@ -218,7 +232,8 @@ class _Search:
         self.tt = np.ascontiguousarray(self.all_tt[self.use])
         self.eps = np.ascontiguousarray(self.all_eps[self.use])
         self.w = displacement_shape(self.tt)
-        strong = lines.intensity[self.use] >= WEAK_LINE / 100.0 * lines.intensity.max(initial=0)
+        self.relative = lines.intensity[self.use] / max(lines.intensity.max(initial=0), 1e-300)
+        strong = self.relative >= WEAK_LINE / 100.0
         self.cost = np.ascontiguousarray(np.where(strong, 1.0, WEAK_MISS))
         z = settings.max_zero_shift
         top = float(self.tt.max() + self.eps.max() + z) if self.tt.size else 0.0
@@ -319,6 +334,38 @@ class _Search:
                 return moved
         return fit
 
+    def add_subcells(self) -> None:
+        """Refine the sub-cells (:func:`~xrdsim.indexing.subcells.subcell_params`) of the
+        :data:`SUBCELL_PARENTS` best cells and keep each that indexes the lines as well but
+        for lines below :data:`SUBCELL_LINE` % (at most :data:`SUBCELL_EXTRA_MISS` more
+        misses than the search allows): the ranking then weighs its fewer calculated lines
+        against the lines it leaves."""
+        s = self.settings
+        parents = sorted((fs for fits in self.fits.values() for fs in fits
+                          if fs[1].m20 >= s.min_merit), key=lambda fs: -fs[1].score)
+        for parent, _ in parents[:SUBCELL_PARENTS]:
+            found = self.fits[parent.system]
+            moved = bool(parent.shift[1] != 0.0)
+            for g0 in subcell_params(parent.system, parent.g):
+                fit = fit_cell(parent.system, g0, float(parent.shift[0]), self.tt, self.eps,
+                               self.lam, shift_terms=max(s.shift_terms, 2 * moved),
+                               displacement=float(parent.shift[1]),
+                               max_zero=s.max_zero_shift + moved * s.max_displacement)
+                if fit is None or not self._subcell_ok(parent, fit):
+                    continue
+                if any(np.all(np.abs(f.g - fit.g) <= SAME_FIT_REL * np.abs(fit.g).max())
+                       for f, _ in found):
+                    continue
+                found.append((fit, self.assess(fit)))
+
+    def _subcell_ok(self, parent: CellFit, fit: CellFit) -> bool:
+        """The sub-cell ``fit`` of ``parent`` is kept (see :meth:`add_subcells`)."""
+        lost = (parent.assigned >= 0) & (fit.assigned < 0)
+        cell, _ = fit.cell
+        return (self._miss_cost(fit) <= self.max_miss + SUBCELL_EXTRA_MISS + 1e-9
+                and bool(np.all(self.relative[lost] < SUBCELL_LINE / 100.0))
+                and float(np.min(cell[:3])) >= self.settings.min_length)
+
     def _good(self, max_miss: float, system: str, since: int = 0) -> bool:
         """A cell of ``system`` found after its first ``since`` fits, with M_N ≥
         conclusive_merit and unindexed lines costing at most ``max_miss``."""
@@ -401,6 +448,26 @@ class _Search:
             return LARGER_CELL * best.volume
         return SMALLER_CELL * best.volume
 
+    def _coverage_volume(self, system: str) -> float | None:
+        """Volume above which a cell of ``system`` has more calculated lines below the last
+        search line than this pass allows (``max_lines``), None where no bound is used.
+
+        A sphere of radius √Q in reciprocal space holds (4π/3)·Q^{3/2}·V lattice points, and
+        each coefficient row of the kernel stands for at most :data:`ROW_MULTIPLICITY`
+        of them (h k l with their signs), so a cell of volume V has at least that count
+        divided by the multiplicity below Q; with :data:`COVERAGE_MARGIN` for the sphere's
+        boundary. Without this bound, a pass at half the coverage searched every monoclinic
+        shell up to ``max_volume`` although no cell above ≈ 400 Å³ could pass it, and spent
+        the budget before the pass at full coverage reached a 291 Å³ cell."""
+        if system not in ROW_MULTIPLICITY or self.tt.size == 0:
+            return None
+        s = self.settings
+        last = int(np.argmax(self.tt))
+        q = float(q_of_two_theta(self.tt[last] - self.eps[last] - s.max_zero_shift
+                                 - s.max_displacement, self.lam))
+        points = COVERAGE_MARGIN * ROW_MULTIPLICITY[system] * max(self.max_lines, 1)
+        return points / (4.0 * math.pi / 3.0 * q ** 1.5)
+
     def _stopped(self, system: str) -> bool:
         """No more boxes for ``system``: a higher system has a conclusive cell, or a budget
         ran out."""
@@ -425,8 +492,10 @@ class _Search:
                                         n_anchor=self.settings.triclinic_anchor_lines)
                 out.append((window, tuple(tiles[i: i + 1] for i in range(tiles.shape[0]))))
             else:
+                limits = [v for v in (self._volume_limit(system), self._coverage_volume(system))
+                          if v is not None]
                 out.append((window, _shells(system, self.settings,
-                                            below=self._volume_limit(system))))
+                                            below=min(limits, default=None))))
         return out
 
     def run(self) -> None:
@@ -574,6 +643,7 @@ def search_cells(lines: ObservedLines, settings: IndexingSettings
                         f"{settings.search_min_intensity:g} % of the strongest: indexing needs "
                         f"at least {settings.min_lines}"), n
     run.run()
+    run.add_subcells()
     solutions = [sol for fits in run.fits.values() for _, sol in fits
                  if sol.m20 >= settings.min_merit]
     solutions = _merge(solutions)[: settings.top]
