@@ -165,6 +165,8 @@ def simulated(args: argparse.Namespace) -> dict:
     cfg = xrdsim.load_config(args.config)
     settings = IndexingSettings()
     rows = _pick(args.per_system, args.seed, args.systems.split(","))
+    if args.ids:
+        rows = [r for r in rows if r["material_id"] in args.ids.split(",")]
     records = []
     for i, row in enumerate(rows):
         pattern, cell, centring, labels, params = _simulate(row, cfg, args.seed, args.cache)
@@ -377,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--config", default="train")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--length-tol", type=float, default=0.003)
+    sim.add_argument("--ids", default="",
+                     help="only these material ids of the picked rows (comma-separated)")
     sim.add_argument("--cache", type=Path, default=None,
                      help="folder of simulated patterns: read when there, else written")
     mea = sub.add_parser("measured", help="shared measured files of known CIF")

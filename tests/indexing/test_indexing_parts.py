@@ -179,3 +179,10 @@ def test_the_sub_cell_of_a_supercell_that_indexed_a_stray_line_is_found():
     sols = sorted((sol for _, sol in run.fits["hexagonal"]), key=lambda s: -s.score)
     assert sols[0].cell[:3] == pytest.approx((a, a, c), rel=1e-5)
     assert sols[0].n_unindexed == 4 and sols[0].m20 > 2 * sols[1].m20
+
+
+def test_overlapping_zero_windows_are_searched_once():
+    from xrdsim.indexing.search import merge_windows
+
+    assert merge_windows([(0.15, 0.26), (-0.4, -0.3), (0.13, 0.24)]) == [(0.13, 0.26), (-0.4, -0.3)]
+    assert merge_windows([(0.0, 0.1), (0.1, 0.2)]) == [(0.0, 0.2)]

@@ -162,6 +162,20 @@ def tolerances(lines: ObservedLines, settings: IndexingSettings) -> np.ndarray:
     return np.clip(wide, settings.tolerance, MAX_TOLERANCE_FACTOR * settings.tolerance)
 
 
+def merge_windows(windows: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping zero-shift windows joined into one, in the order of their first member
+    (the estimates come best first): two estimates 0.02° apart gave windows overlapping by
+    80 %, each searched in full (a monoclinic pattern spent 2 × 720,000 boxes on them)."""
+    groups: list[list[float]] = []  # [lo, hi, rank of the first member]
+    for rank, (lo, hi) in sorted(enumerate(windows), key=lambda x: x[1]):
+        if groups and lo <= groups[-1][1]:
+            groups[-1][1] = max(groups[-1][1], hi)
+            groups[-1][2] = min(groups[-1][2], rank)
+        else:
+            groups.append([lo, hi, rank])
+    return [(lo, hi) for lo, hi, _ in sorted(groups, key=lambda g: g[2])]
+
+
 @functools.lru_cache(maxsize=64)
 def _cached_shells(system: str, min_length: float, max_length: float, ratio: float,
                    max_volume: float) -> tuple[np.ndarray, ...]:
@@ -428,7 +442,7 @@ class _Search:
         half += self.settings.max_displacement * float(np.median(np.abs(self.w)))
         if whole:
             return [(-z, z)]
-        return [(max(c - half, -z), min(c + half, z)) for c, _ in self.zero]
+        return merge_windows([(max(c - half, -z), min(c + half, z)) for c, _ in self.zero])
 
     def _volume_limit(self, system: str) -> float | None:
         """Volume below which the remaining passes search ``system``: :data:`SMALLER_CELL`
