@@ -349,22 +349,29 @@ def summarise_rruff(records: list[dict]) -> dict:
             out[f"{key}_accuracy"] = round(sum(hits) / len(scored), 4)
             out[f"{key}_accuracy_ci95"] = _bootstrap(hits)
         out["combined_changed"] = sum(r["combined"] != r["network"] for r in scored)
+        # paired: the same resampled files for both answers
+        gain = [float(r["combined"] == r["true"]) - float(r["network"] == r["true"])
+                for r in scored]
+        out["combined_minus_network"] = round(sum(gain) / len(scored), 4)
+        out["combined_minus_network_ci95"] = _bootstrap(gain)
     out["per_system"] = {name: {"n": c, "indexing": round(sum(
         r["indexing"] == name for r in records if r["true"] == name) / c, 4)}
         for name, c in sorted(counts.items())}
     return out
 
 
-def _bootstrap(hits: list[bool], n: int = 2000, seed: int = 0) -> list[float]:
-    """95 % percentile bootstrap interval of a hit rate (files resampled with replacement)."""
+def _bootstrap(hits: list, n: int = 2000, seed: int = 0) -> list[float]:
+    """95 % percentile bootstrap interval of a mean over files (a hit rate, or a paired
+    difference of two), the files resampled with replacement."""
     x = np.asarray(hits, dtype=np.float64)
     means = np.random.default_rng(seed).choice(x, size=(n, x.size)).mean(axis=1)
     return [round(float(v), 4) for v in np.percentile(means, [2.5, 97.5])]
 
 
 def merge_rruff(args: argparse.Namespace) -> dict:
+    """Join rruff parts; a file in several parts (overlapping samples) counts once."""
     parts = [json.loads(Path(p).read_text()) for p in args.parts]
-    records = [r for p in parts for r in p["records"]]
+    records = list({r["file"]: r for p in parts for r in p["records"]}.values())
     return {**parts[0], "command": [p["command"] for p in parts], "part": "all",
             "machine": [p["machine"] for p in parts], "records": records,
             "summary": summarise_rruff(records)}
