@@ -1,4 +1,4 @@
-"""Checks before reading a file."""
+"""Checks before reading a file, and JSON results written the one way."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import pytest
 
 from xrdsim.errors import PatternReadError
-from xrdsim.files import regular_file_size
+from xrdsim.files import regular_file_size, write_json
 
 FIXES = dict(irregular_fix=" (a device); copy it", too_big="one thing may have; split it")
 
@@ -37,3 +37,10 @@ def test_regular_file_size_refuses_with_the_reason_and_the_fix(tmp_path, case, r
                           unreadable_fix="; try again", **FIXES)
     assert (info.value.source, info.value.reason) == (str(path), reason)
 
+
+def test_write_json_makes_the_folder_and_writes_indented_utf8_with_a_final_newline(tmp_path):
+    data = {"λ": 1.5406, "rows": [1, 2]}
+    path = write_json(tmp_path / "new" / "r.json", data, indent=1, ensure_ascii=False)
+    assert path.read_bytes() == '{\n "λ": 1.5406,\n "rows": [\n  1,\n  2\n ]\n}\n'.encode()
+    assert write_json(path, data).read_bytes() == (
+        b'{\n  "\\u03bb": 1.5406,\n  "rows": [\n    1,\n    2\n  ]\n}\n')

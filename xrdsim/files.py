@@ -1,15 +1,20 @@
-"""Plain files on disk: what a reader checks before it opens one.
+"""Plain files on disk: what a reader checks before it opens one, how JSON results are written.
 
 Readers of untrusted files (measured patterns, model files) refuse devices, FIFOs and
 sockets before opening them — reading ``/dev/zero`` never ends, a FIFO blocks forever —
-and refuse a file larger than anything they read could be, unread.
+and refuse a file larger than anything they read could be, unread. JSON results (a run's
+``config.json`` and reports, a mix recipe, benchmark records) are written as UTF-8,
+indented, with a final newline.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 
 def regular_file_size(path: str | os.PathLike, *, limit: int,
@@ -43,3 +48,16 @@ def regular_file_size(path: str | os.PathLike, *, limit: int,
         raise error(src, f"{info.st_size} bytes, more than the {limit} {too_big}")
     return info.st_size
 
+
+def write_json(path: str | os.PathLike, data: Any, *, indent: int = 2,
+               ensure_ascii: bool = True) -> Path:
+    """Write ``data`` to ``path`` as indented JSON (UTF-8, final newline); its folder is made.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=indent, ensure_ascii=ensure_ascii) + "\n",
+                    encoding="utf-8")
+    return path
