@@ -80,10 +80,9 @@ def calibrate(measured, cif, wavelength, output, png, json_path, base, band, rad
     else:
         _print(result)
         if json_path:
-            import json
+            from xrdsim.files import write_json
 
-            Path(json_path).write_text(json.dumps(result.to_dict(), indent=1,
-                                                  ensure_ascii=False) + "\n", encoding="utf-8")
+            write_json(json_path, result.to_dict(), indent=1, ensure_ascii=False)
     if png:
         from xrdsim.calibration.figure import plot_calibration
 

@@ -119,9 +119,9 @@ def evaluate(run_dir, data, measured, labels, wavelength, png, splits, output, b
 
 
 def _evaluate_measured(run_dir, measured, *, labels, wavelength, device, output, png) -> None:
-    import json
-
     from xrdsim_training.evaluation.measured import evaluate_measured
+
+    from xrdsim.files import write_json
 
     if labels is None:
         raise click.UsageError("--measured needs --labels CSV (columns file,space_group)")
@@ -129,7 +129,7 @@ def _evaluate_measured(run_dir, measured, *, labels, wavelength, device, output,
                                device=device, png=png)
     path = output or (run_dir / "eval_measured.json" if run_dir is not None and run_dir.is_dir()
                       else Path("eval_measured.json"))
-    path.write_text(json.dumps(report, indent=1) + "\n")
+    write_json(path, report, indent=1)
     for name, reason in report["errors"]:
         click.echo(f"warning: {name}: {reason}", err=True)
     echo_json({"output": str(path), "n": report["n"], "errors": len(report["errors"]),

@@ -9,6 +9,7 @@ import numpy as np
 from xrdsim_cli._common import echo_json, handles_library_errors
 
 from xrdsim.errors import ConfigError, XrdsimError
+from xrdsim.plotting import pyplot, save_figure
 
 
 def _load_peaks(cif: Path | None, peaks_db: Path | None, structure_id: str | None, wavelength):
@@ -62,10 +63,7 @@ def _write_xy(output: Path, rows: list[tuple[str, np.ndarray]], *, header: str) 
 
 
 def _plot(path: Path, peaks, rows: list[tuple[str, np.ndarray]], title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from xrdsim.grid import grid_centers
 
@@ -79,9 +77,7 @@ def _plot(path: Path, peaks, rows: list[tuple[str, np.ndarray]], title: str) -> 
         ax.text(0.99, 0.85, label, transform=ax.transAxes, ha="right", fontsize=8)
     axes[-1].set_xlabel(f"2θ (degrees, λ = {peaks.wavelength:.4f} Å)")
     axes[-1].set_xlim(0, 120)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
 
 
 @click.command("simulate")

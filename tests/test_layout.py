@@ -3,11 +3,12 @@
 Engine (``xrdsim``): structures -> peaks -> simulation -> dataset; ``measured`` sits beside
 the flow, and ``indexing`` beside it (it reads measured patterns). The shared ground
 (errors, grid, wavelengths, parallel, progress, versions, data, config files, the store
-lock, output replacement) is importable by all. Training (``xrdsim_training``, folder
-``training/``): the ground (method list, config, runtime) -> the parts (models, simulator
-twin, losses, data, checkpoints) -> what uses a trained run (hand, evaluation, measured) ->
-the trainer; the engine imports neither training nor the CLI, and HAND runs without torch.
-Imports inside functions count too: a lazy import is still a dependency.
+lock, output replacement, plotting, plain files) is importable by all. Training
+(``xrdsim_training``, folder ``training/``): the ground (method list, config, runtime) -> the
+parts (models, simulator twin, losses, data, checkpoints) -> what uses a trained run (hand,
+evaluation, measured) -> the trainer; the engine imports neither training nor the CLI, and
+HAND runs without torch. Imports inside functions count too: a lazy import is still a
+dependency.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ ALLOWED = {
     "indexing": {"measured"},
 }
 SHARED = {"errors", "grid", "wavelengths", "parallel", "progress", "versions", "data", "__init__",
-          "config_files", "store_lock", "outputs"}
+          "config_files", "store_lock", "outputs", "plotting", "files"}
 
 
 def _module_name(path: Path, root: Path = PACKAGE, name: str = "xrdsim") -> str:

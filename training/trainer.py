@@ -16,7 +16,6 @@ writes the files.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 import warnings
@@ -54,6 +53,7 @@ from xrdsim_training.schedule import lr_factor, starts_phase
 from xrdsim_training.step import step_loss
 
 from xrdsim.errors import TrainingError
+from xrdsim.files import write_json
 from xrdsim.progress import progress_bar
 
 #: Settings that may change when a run is resumed (they do not change the curve).
@@ -157,7 +157,7 @@ def _run(config: TrainConfig, runtime: Runtime, *, run_dir: Path, data, peaks,
     device = runtime.device
     if runtime.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        write_json(run_dir / "config.json", config.to_dict())
     torch.manual_seed(config.seed)
     model = XrdNet(config.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
@@ -267,7 +267,7 @@ def _check_representation(model, dataset, where: str, *, config: TrainConfig,
         return None
     spread = representation_spread(np.concatenate(parts)[:CHECK_PATTERNS])
     spread.update(patterns=where, warning=collapse_warning(spread, where=where))
-    (run_dir / "representation.json").write_text(json.dumps(spread, indent=2) + "\n")
+    write_json(run_dir / "representation.json", spread)
     return spread
 
 

@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xrdsim.files import write_json
+
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[2] / "shared" / "data"
 SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal",
@@ -418,8 +420,7 @@ def report(out: dict, path: Path | None) -> None:
     if "summary" in out:
         print(json.dumps(out["summary"], indent=1))
     if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(out, indent=1) + "\n")
+        write_json(path, out, indent=1)
 
 
 if __name__ == "__main__":

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from collections import Counter
 from pathlib import Path
 
 from xrdsim.errors import XrdsimError
+from xrdsim.files import write_json
 
 HERE = Path(__file__).resolve().parent
 LABELS_CSV = HERE / "measured_labels.csv"
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{run}  {e['file']:<28} true {e['true']:<12} measured "
                       f"{e['measured']:<12} {sims}")
         if args.json is not None:
-            args.json.write_text(json.dumps(report, indent=2) + "\n")
+            write_json(args.json, report)
         return 0
     if args.command == "labels":
         rows = derive_rows(args.data)
@@ -250,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
         _print(result)
     if args.json is not None:
-        args.json.write_text(json.dumps({"command": " ".join(sys.argv), "results": results,
-                                         "failed": failed}, indent=2) + "\n")
+        write_json(args.json, {"command": " ".join(sys.argv), "results": results,
+                               "failed": failed})
     return 1 if failed else 0
 
 

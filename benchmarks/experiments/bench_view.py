@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from xrdsim.files import write_json
+
 HERE = Path(__file__).resolve().parent
 WINDOW = (5.0, 90.0)
 VIEWS = 8
@@ -100,8 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             "median_level_measured": float(np.mean(lev_m)),
             "median_level_simulated": float(np.mean(lev_s))}
         print(name, json.dumps({k: round(v, 3) for k, v in out["choices"][name].items()}))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(out, indent=2) + "\n")
+    write_json(args.output, out)
     return 0
 
 

@@ -17,11 +17,12 @@ system and the mean probability of it:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from xrdsim.files import write_json
 
 FWHM = (0.05, 0.1, 0.2, 0.3, 0.4, 0.6)
 
@@ -91,7 +92,7 @@ def main() -> None:
         print(f"{r['cif']:<20} FWHM {r['fwhm']:.2f}°  {r['run']}  "
               f"{r['true']} {r['right']:.2f} of views (p {r['p_true']:.2f})  {r['answers']}")
     if args.output:
-        args.output.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.output, report)
 
 
 if __name__ == "__main__":

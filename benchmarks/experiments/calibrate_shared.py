@@ -16,7 +16,6 @@ without a CIF: ringwoodite, FeOOH) and the mixtures of autoxrd_examples.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from xrdsim.calibration.figure import plot_calibration
 from xrdsim.calibration.fit import calibrate
 from xrdsim.calibration.inputs import read_known_phase, read_measured
 from xrdsim.calibration.instrument import instrument_config, write_config
+from xrdsim.files import write_json
 from xrdsim.versions import machine_description, package_versions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def main() -> None:
            "machine": machine_description(),
            "versions": package_versions(), "files": records}
     path = ROOT / "benchmarks" / "results" / "calibration.json"
-    path.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(path, out, indent=1, ensure_ascii=False)
     print(f"wrote {path}")
 
 

@@ -17,12 +17,12 @@ Writes ``benchmarks/results/form_factor_changes.json`` and prints two Markdown t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from pymatgen.core import Lattice, Species, Structure
 
+from xrdsim.files import write_json
 from xrdsim.peaks.form_factors import anomalous_terms, f0
 from xrdsim.peaks.lines import compute_peaks
 from xrdsim.wavelengths import WAVELENGTHS
@@ -93,8 +93,7 @@ def main() -> None:
                             "plus_ions": round(_max_change(an, io), 2),
                             "total": round(_max_change(pm, io), 2),
                             "total_relative_pct": round(_max_relative(pm, io), 1)}
-    RESULTS.write_text(json.dumps({"elements": elements, "structures": structures}, indent=1)
-                       + "\n")
+    write_json(RESULTS, {"elements": elements, "structures": structures}, indent=1)
     print("| element | pymatgen − WK f0 at s = " + " / ".join(map(str, S_VALUES))
           + " Å⁻¹ (e) | largest relative (at s) | f′, f″ Cu Kα1 | f′, f″ Mo Kα1 |")
     print("|---|---|---|---|---|")

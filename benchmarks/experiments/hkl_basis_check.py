@@ -20,6 +20,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from xrdsim.files import write_json
 from xrdsim.simulation.holohedry import reciprocal_metric
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
@@ -57,7 +58,7 @@ def main() -> None:
     for r in results:
         print(json.dumps(r))
     if args.output:
-        args.output.write_text(json.dumps(results, indent=2) + "\n")
+        write_json(args.output, results)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from readme_table import marked_block, replace_marked  # noqa: E402 - the sibling script
 
+from xrdsim.files import write_json  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "training" / "bundled" / "default_model.npz"
 REPORT = REPO / "benchmarks" / "results" / "bundled_model_rruff_dev.json"
@@ -152,7 +154,7 @@ def evaluate() -> dict:
     report["labels"] = "../shared/data/patterns/rruff_dev/labels.csv"
     report["model_sha256"] = file_sha256(MODEL)
     report["n_parameters"] = _n_parameters()
-    REPORT.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_json(REPORT, report, indent=1)
     return report
 
 

@@ -33,7 +33,6 @@ the share of measured patterns outside the simulated 5–95 % range.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from scipy.ndimage import median_filter
 from scipy.signal import find_peaks, peak_widths
 from xrdsim_training.models.view import snip_batch
 
+from xrdsim.files import write_json
 from xrdsim.grid import BIN_WIDTH, grid_centers
 from xrdsim.versions import machine_description, package_versions
 
@@ -155,8 +155,7 @@ def main() -> None:
               "machine": machine_description(), "versions": package_versions(),
               "load_average_start": load0,
               "load_average_end": [round(x, 2) for x in os.getloadavg()]}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=1) + "\n")
+    write_json(args.output, result, indent=1)
     for k in result["measured"]:
         m, s = result["measured"][k], result["simulated_train"][k]
         print(f"{k:22s} measured {m['p10']:9.4f} {m['p50']:9.4f} {m['p90']:9.4f}   "

@@ -52,6 +52,7 @@ from xrdsim_training.measured.model_file import LoadedModel, load_model
 from xrdsim_training.measured.predict import model_input
 from xrdsim_training.models.heads import space_group_probabilities
 
+from xrdsim.files import write_json
 from xrdsim.measured.paths import pattern_files
 from xrdsim.measured.readers import read_pattern
 from xrdsim.structures.crystal_systems import crystal_system_index
@@ -189,7 +190,7 @@ def main() -> None:
                     entry[task]["minus_" + first] = recipe_difference(correct[first][task], c)
             result["recipes"][name] = entry
             print("recipe", name, json.dumps(entry))
-    Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
+    write_json(args.output, result, indent=1)
 
 
 if __name__ == "__main__":

@@ -20,11 +20,9 @@ import gzip
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from xrdsim.plotting import pyplot, save_figure
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "structures"
 
@@ -57,7 +55,7 @@ def main() -> None:
     stats = {"mp20": describe(real), "mp20_plus_synthetic": describe(real + synth),
              "synthetic": describe(synth)}
     groups = np.arange(1, 231)
-    fig, ax = plt.subplots(figsize=(11, 3.6))
+    fig, ax = pyplot().subplots(figsize=(11, 3.6))
     ax.bar(groups, real + synth, width=1.0, color="tab:orange",
            label=f"MP-20 + synthetic ({stats['mp20_plus_synthetic']['groups_covered']} groups)")
     ax.bar(groups, real, width=1.0, color="tab:blue",
@@ -71,8 +69,7 @@ def main() -> None:
     for edge in (2, 15, 74, 142, 167, 194):  # crystal-system boundaries
         ax.axvline(edge + 0.5, color="grey", lw=0.5)
     ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.output, dpi=110)
+    save_figure(fig, args.output, dpi=110)
     print(json.dumps(stats, indent=1))
 
 

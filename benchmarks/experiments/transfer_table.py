@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import zarr
 
+from xrdsim.files import write_json
+
 SPLITS = ("equivariance", "invariance", "held_out_invariance", "extrapolation")
 TASKS = ("cs", "eg", "sg")
 LABELS = {"cs": "crystal_system", "eg": "extinction_group", "sg": "space_group"}
@@ -119,7 +121,7 @@ def main() -> None:
     table = build_table(args.folder, args.store, args.runs, args.new_structures)
     print(markdown(table))
     if args.output:
-        args.output.write_text(json.dumps(table, indent=2) + "\n")
+        write_json(args.output, table)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ import zarr
 
 from xrdsim.dataset.build import build_dataset, default_source
 from xrdsim.dataset.layout import StoreEncoding
+from xrdsim.files import write_json
 from xrdsim.versions import machine_description, package_versions
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "build.json"
@@ -351,8 +352,7 @@ def main() -> None:
                     "invariance)"),
             },
         }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.out, result)
         print(json.dumps({k: result[k] for k in (
             "peaks", "interleaved_in_process_build_vs_raw_all_threads", "build",
             "raw_simulator", "efficiency", "bytes_per_pattern_on_disk",

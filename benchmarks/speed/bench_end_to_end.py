@@ -38,6 +38,7 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from xrdsim.files import write_json  # noqa: E402
 from xrdsim.versions import machine_description, package_versions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -139,8 +140,7 @@ def main() -> None:
         "xrdsim_fast_one_core_structures_per_s": fast_one["structures_per_s"],
         "speedup_vs_pymatgen_one_core": (pmg_cpu / n) / (fast_one["wall_s"] / n),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.output, result)
     print(json.dumps({k: v for k, v in result.items() if k not in ("machine", "versions")},
                      indent=2))
 

@@ -17,7 +17,6 @@ Run from the repository root (``benchmarks/experiments/gpu_run.sh`` runs it firs
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from xrdsim_training.models import XrdNet
 from xrdsim_training.torch_sim import DevicePeaks, render
 
 from xrdsim import PeakDatabase
+from xrdsim.files import write_json
 from xrdsim.simulation.config import load_config
 from xrdsim.simulation.simulator import structure_key
 from xrdsim.versions import machine_description, package_versions
@@ -127,8 +127,7 @@ def main() -> None:
         row = bench_training(model, batch=args.train_batch, steps=args.repeats, device=device)
         result["training"][name] = row
         print(f"train {name:34s} {row['patterns_per_s']:10,.0f} patterns/s", flush=True)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.output, result)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from xrdsim.files import write_json  # noqa: E402
 from xrdsim.versions import machine_description, package_versions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -302,8 +303,7 @@ def main() -> None:
             "load_from_numba_cache": cached_cost,
         },
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.output, result)
     keys = ("per_structure_wall", "per_structure_cpu", "speedup_wall", "speedup_cpu",
             "scattering_model_cpu")
     print(json.dumps({k: result[k] for k in (*keys, "same_lines")}, indent=2))

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xrdsim.files import write_json
 from xrdsim.simulation.config import SimulationConfig, load_config
 from xrdsim.simulation.sampling import pattern_keys, sample_parameters
 from xrdsim.simulation.simulator import simulate_batch
@@ -277,8 +278,7 @@ def main() -> None:
         "peers": peer(),
         "target": ">= 5000 patterns/s on 2 cores, full pipeline, ~300 peaks (SPEC §6)",
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.output, result)
     print(f"wrote {args.output}")
 
 

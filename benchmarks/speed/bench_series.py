@@ -26,6 +26,7 @@ from xrdsim_training.series.data import preprocess
 from xrdsim_training.series.linear import linear_probabilities
 from xrdsim_training.series.train import load_run
 
+from xrdsim.files import write_json
 from xrdsim.series.store import read_series, series_names
 from xrdsim.versions import machine_description, package_versions
 
@@ -85,8 +86,7 @@ def main() -> None:
         out[f"network_us_per_pattern_threads{t}"] = 1e6 * wall / n
         if t == 1:
             out["network_cpu_us_per_pattern_threads1"] = 1e6 * cpu / n
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    write_json(RESULTS, out, indent=1)
     print(json.dumps({k: v for k, v in out.items() if "us" in k}, indent=1))
 
 

@@ -42,6 +42,7 @@ from xrdsim_training.data.loader import make_loader
 from xrdsim_training.data.on_the_fly import OnTheFlyDataset
 from xrdsim_training.data.zarr_stream import ZarrStreamDataset
 
+from xrdsim.files import write_json
 from xrdsim.versions import machine_description, package_versions
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "streaming.json"
@@ -152,8 +153,7 @@ def main() -> None:
             "machine": machine_description(), "torch_threads": torch.get_num_threads(),
             "versions": package_versions(),
         }
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.output, report)
         print(json.dumps(report["results"], indent=2))
         print(f"store, {args.workers} workers, shuffled: best {best:.0f} patterns/s "
               f"(target {TARGET_STORE}); load average {report['machine']['load_average_1_5_15']}")

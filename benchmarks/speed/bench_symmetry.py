@@ -39,6 +39,7 @@ import moyopy  # noqa: E402
 import numpy as np  # noqa: E402
 import spglib  # noqa: E402
 
+from xrdsim.files import write_json  # noqa: E402
 from xrdsim.structures.fast_cif import parse_cif_fast  # noqa: E402
 from xrdsim.structures.reader import parse_cif  # noqa: E402
 from xrdsim.structures.sources import CifSource  # noqa: E402
@@ -97,8 +98,7 @@ def main() -> None:
         "decision": "spglib" if lost else "moyopy",
         "median_cell_sites": float(np.median([len(r[4][2]) for r in results])),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    write_json(RESULTS, out)
     print(json.dumps({k: v for k, v in out.items() if k not in ("machine", "versions")},
                      indent=2))
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xrdsim.files import write_json
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_index
 from xrdsim.structures.synth import SynthSettings
 from xrdsim.structures.synth_job import write_synthetic
@@ -88,7 +89,7 @@ def main() -> None:
                               "median": float(np.median(atoms)), "max": int(atoms.max())},
         "made_per_crystal_system": {s: f"{made[s]}/{asked[s]}" for s in CRYSTAL_SYSTEMS},
     }
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(RESULTS, result)
     print(json.dumps({k: result[k] for k in ("requested", "made", "failed", "wall_s",
                                              "cpu_s", "crystals_per_s",
                                              "crystals_per_s_2_free_cores")}))

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from xrdsim.errors import StructureError
+from xrdsim.files import write_json
 from xrdsim.structures.reader import parse_cif
 from xrdsim.structures.sources import CifSource
 from xrdsim.structures.symmetry import structure_labels
@@ -148,7 +149,7 @@ def main() -> None:
             result = {**head, "load_average_now": list(os.getloadavg()),
                       **{name: summarise_run(settings[name], records[name])
                          for name in settings}}
-            RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+            write_json(RESULTS, result)
     print(json.dumps({k: {m: result[k][m] for m in ("made", "cpu_s_per_crystal_made")}
                       for k in settings}))
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import tempfile
 import time
@@ -31,6 +30,7 @@ from xrdsim_training.torch_sim.lines import make_lines
 from xrdsim_training.torch_sim.phases import DevicePeaks
 
 from xrdsim import PeakDatabase, write_peak_database
+from xrdsim.files import write_json
 from xrdsim.simulation import lines_kernel as K
 from xrdsim.versions import machine_description, package_versions
 
@@ -107,7 +107,7 @@ def main() -> None:
                                                                  for x in os.getloadavg()]},
         "versions": package_versions(),
     }  # fmt: skip
-    opts.out.write_text(json.dumps(out, indent=2) + "\n")
+    write_json(opts.out, out)
     print(f"wrote {opts.out}")
 
 

@@ -32,6 +32,7 @@ import numba
 import numpy as np
 import torch
 
+from xrdsim.files import write_json
 from xrdsim.versions import machine_description, package_versions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,7 +165,7 @@ def main() -> None:
         "machine": machine_description(),
         "versions": {**package_versions(), "torch": torch.__version__},
     }
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(RESULTS, result)
     print(json.dumps(runs, indent=2))
 
 

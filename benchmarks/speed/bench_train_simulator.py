@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench_profile import peak_lists, real_peak_lists, time_numba
 
+from xrdsim.files import write_json
 from xrdsim.simulation.config import SimulationConfig, load_config
 from xrdsim.versions import machine_description, package_versions
 
@@ -95,8 +96,7 @@ def main() -> None:
         "results": rows,
         "target": ">= 5000 patterns/s on 2 idle cores, train preset (issue 28 item 5)",
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.output, result)
     print(f"wrote {args.output}")
 
 

@@ -48,6 +48,7 @@ from xrdsim_training.methods import phases
 from xrdsim_training.models import XrdNet
 from xrdsim_training.step import step_loss
 
+from xrdsim.files import write_json
 from xrdsim.versions import machine_description, package_versions
 
 BATCH = 128
@@ -267,8 +268,7 @@ def main() -> None:
                    "machine": machine_description(), "versions": package_versions(),
                    "load_average_start": load0,
                    "load_average_end": [round(x, 2) for x in os.getloadavg()]})
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=1) + "\n")
+    write_json(args.output, result, indent=1)
     print(f"wrote {args.output}")
 
 

@@ -22,7 +22,6 @@ for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -32,6 +31,7 @@ import scaling  # noqa: E402
 import suite_peaks  # noqa: E402
 import suite_throughput  # noqa: E402
 
+from xrdsim.files import write_json  # noqa: E402
 from xrdsim.versions import machine_description, package_versions  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "suite"
@@ -220,8 +220,7 @@ def main() -> None:
         "profile": prof,
         "build": build,
     }
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "suite.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_json(args.output / "suite.json", result, indent=1)  # makes the folder
     figures(result, args.output)
     text = markdown(result)
     (args.output / "summary.md").write_text(text)

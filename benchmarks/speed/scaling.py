@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xrdsim.plotting import pyplot, save_figure
+
 #: A local slope further than this from the expected exponent counts as a departure.
 DEPARTURE = 0.3
 #: Points per log-spaced bin when computing local slopes.
@@ -66,12 +68,7 @@ def describe(fit: dict) -> str:
 
 def plot(path: Path, title: str, xlabel: str, ylabel: str, series: dict[str, tuple]) -> None:
     """Log–log scatter of each series ``name -> (x, y, fit)`` with its fitted line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = pyplot().subplots(figsize=(6.4, 4.4))
     for name, (x, y, fit) in series.items():
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         if not len(x):
@@ -87,7 +84,4 @@ def plot(path: Path, title: str, xlabel: str, ylabel: str, series: dict[str, tup
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)

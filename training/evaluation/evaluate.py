@@ -26,7 +26,6 @@ simulated experimental effects shows bright diagonal blocks (das2025 Fig. 4).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,7 @@ from xrdsim_training.models import XrdNet
 from xrdsim_training.runtime import resolve_device
 
 from xrdsim.errors import ConfigError, TrainingError
+from xrdsim.files import write_json
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
 
@@ -190,7 +190,7 @@ def evaluate_run(
         report["calibration"] = calibrate_run(run_dir, data=data, max_patterns=max_patterns,
                                               batch_size=batch_size, device=device)
     output = Path(output) if output is not None else run_dir / "eval.json"
-    output.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(output, report)
     report["output"] = str(output)
     return report
 

@@ -8,15 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from xrdsim.plotting import pyplot, save_figure
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
 
 def confusion_figure(report: dict[str, Any], path: Path) -> Path:
     """One normalised 7×7 crystal-system confusion matrix per scored split, side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     splits = list(report["splits"])
     fig, axes = plt.subplots(1, len(splits), figsize=(5.6 * len(splits), 5), squeeze=False)
@@ -30,17 +28,11 @@ def confusion_figure(report: dict[str, Any], path: Path) -> Path:
         ax.set_xlabel("predicted crystal system")
         ax.set_ylabel("true crystal system")
         ax.set_title(f"{split}: CS acc {report['splits'][split]['cs_accuracy']:.2f}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def matrix_figure(matrix: np.ndarray, path: Path, *, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 4.6))
     image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
@@ -48,6 +40,4 @@ def matrix_figure(matrix: np.ndarray, path: Path, *, title: str) -> None:
     ax.set_xlabel("pattern (grouped by structure)")
     ax.set_ylabel("pattern (grouped by structure)")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from xrdsim.errors import ConfigError
+from xrdsim.plotting import pyplot, save_figure
 
 #: Tasks and their number of classes (the EG count comes from the extinction table).
 TASKS = ("crystal_system", "extinction_group", "space_group")
@@ -223,15 +224,10 @@ def evaluate_measured(run_dir: str | Path | None, paths: list[str | Path], *,
 
 def confusion_png(report: dict[str, Any], path: str | Path) -> Path:
     """Row-normalised CS confusion matrix with counts, titled with the CS accuracy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     conf = np.asarray(report["crystal_system_confusion"]["rows_true_columns_predicted"])
     names = report["crystal_system_confusion"]["classes"]
     rows = np.maximum(conf.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(6.2, 5.2))
+    fig, ax = pyplot().subplots(figsize=(6.2, 5.2))
     ax.imshow(conf / rows, cmap="Blues", vmin=0, vmax=1)
     for i in range(7):
         for j in range(7):
@@ -246,8 +242,4 @@ def confusion_png(report: dict[str, Any], path: str | Path) -> Path:
     lo, hi = cs["accuracy_95"]
     ax.set_title(f"CS {100 * cs['accuracy']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}] "
                  f"on {report['n']} files")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from xrdsim_training.inference import Predictions
 
+from xrdsim.files import write_json
 from xrdsim.structures.crystal_systems import SG_TO_CRYSTAL_SYSTEM
 
 #: k of the top-k accuracies reported for every task.
@@ -105,4 +105,4 @@ class MetricsLog:
             writer = csv.DictWriter(fh, fieldnames=columns, restval="")
             writer.writeheader()
             writer.writerows(self.history)
-        (self.run_dir / "metrics.json").write_text(json.dumps(self.history, indent=2) + "\n")
+        write_json(self.run_dir / "metrics.json", self.history)

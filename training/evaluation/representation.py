@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from xrdsim.plotting import pyplot, save_figure
+
 #: t-SNE perplexity (scikit-learn's default, 30, suits a few hundred points).
 PERPLEXITY = 30.0
 
@@ -56,10 +58,7 @@ def representation_maps(model: torch.nn.Module, *, data: str | Path, splits: tup
 
 
 def _figure(maps: dict, scores: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
@@ -75,9 +74,7 @@ def _figure(maps: dict, scores: dict, path: Path) -> None:
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0][0].legend(fontsize=7, markerscale=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def silhouettes(embeddings: np.ndarray, labels: dict[str, np.ndarray]) -> dict[str, float]:

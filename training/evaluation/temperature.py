@@ -15,13 +15,13 @@ calibrated crystal-system probability is below :data:`UNSURE_BELOW`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xrdsim.errors import TrainingError
+from xrdsim.files import write_json
 
 CALIBRATION_FILE = "calibration.json"
 #: Equal-width confidence bins of the expected calibration error (Guo et al. 2017 use 15).
@@ -139,7 +139,7 @@ def calibrate_run(run_dir: str | Path, *, data: str | Path, split: str = "equiva
     report = {"split": split, "n_fit": len(parts[0]), "n_test": len(parts[1]),
               **calibrate(parts[0], parts[1])}
     path = Path(run_dir) / CALIBRATION_FILE
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(path, report)
     report["output"] = str(path)
     return report
 

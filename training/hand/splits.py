@@ -28,7 +28,6 @@ arbitrary).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from xrdsim_training.measured.labels import TASKS
 
 from xrdsim.dataset.splits import HELD_OUT
 from xrdsim.errors import PatternReadError, TrainingError
+from xrdsim.files import write_json
 from xrdsim.grid import grid_centers
 from xrdsim.measured.background import POLY_DEGREE, SMOOTH_DEG, SNIP_WIDTH_DEG, estimate_background
 from xrdsim.measured.prepare import PreparedPattern
@@ -159,7 +159,7 @@ def evaluate_hand_splits(run_dir: str | Path, *, data: str | Path,
         report["splits"][split] = scores
     report["confusion_figure"] = str(confusion_figure(report, run_dir / "confusion_cs.png"))
     output = Path(output) if output is not None else run_dir / "eval.json"
-    output.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(output, report)
     report["output"] = str(output)
     return report
 

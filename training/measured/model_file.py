@@ -40,7 +40,6 @@ import io
 import json
 import os
 import re
-import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +60,7 @@ from xrdsim_training.runtime import resolve_device
 
 from xrdsim import __version__
 from xrdsim.errors import ConfigError, ModelFileError, TrainingError, brief
+from xrdsim.files import regular_file_size
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 from xrdsim.structures.extinction_table import extinction_table
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
@@ -297,22 +297,15 @@ def _numpy_dtype(tensor: torch.Tensor) -> np.dtype:
 
 
 def _open_archive(path: Path) -> zipfile.ZipFile:
-    src = str(path)
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        raise ModelFileError(src, f"cannot read the model file ({exc.strerror or exc}); give "
-                             "a file written by `xrdsim export-model` or a run folder") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ModelFileError(src, "not a regular file; give a model file (.npz of `xrdsim "
-                             "export-model`) or a run folder")
-    if info.st_size > MAX_MODEL_FILE_BYTES:
-        raise ModelFileError(src, f"{info.st_size} bytes, more than the {MAX_MODEL_FILE_BYTES} "
-                             "the largest xrdsim model has; refused unread")
+    regular_file_size(
+        path, limit=MAX_MODEL_FILE_BYTES, error=ModelFileError, what="model file",
+        unreadable_fix="; give a file written by `xrdsim export-model` or a run folder",
+        irregular_fix="; give a model file (.npz of `xrdsim export-model`) or a run folder",
+        too_big="the largest xrdsim model has; refused unread")
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ModelFileError(src, f"not a model file (not an .npz / ZIP archive: "
+        raise ModelFileError(str(path), f"not a model file (not an .npz / ZIP archive: "
                              f"{' '.join(str(exc).split())[:100]}); give a file written by "
                              "`xrdsim export-model` or a run folder") from None
 

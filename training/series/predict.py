@@ -28,6 +28,7 @@ from xrdsim_training.series.linear import (
 )
 from xrdsim_training.series.train import encode, load_run
 
+from xrdsim.plotting import pyplot, save_figure
 from xrdsim.series.store import read_series, series_names
 
 #: Class colours of the figures (sun2023 Fig. 5: green before, red during, blue after).
@@ -84,10 +85,6 @@ def predict_series(
 
 def plot_prediction(path: str | Path, store: str | Path, prediction: dict) -> None:
     """PNG: patterns (√ intensity) as rows over the external variable, classes beside."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
     s = read_series(store, prediction["series"])
@@ -97,7 +94,7 @@ def plot_prediction(path: str | Path, store: str | Path, prediction: dict) -> No
     columns = [("predicted", np.asarray(prediction["class_index"]))]
     if (s.labels >= 0).all():
         columns.append(("true", s.labels.astype(int)))
-    fig, axes = plt.subplots(
+    fig, axes = pyplot().subplots(
         1,
         1 + len(columns),
         figsize=(10, 6),
@@ -126,9 +123,7 @@ def plot_prediction(path: str | Path, store: str | Path, prediction: dict) -> No
         )
         ax.set_xticks([])
         ax.set_title(label, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def _few_label_accuracy(features, labels, labelled, rest, *, seed: int) -> float:

@@ -5,19 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from xrdsim.calibration.fit import CalibrationResult
+from xrdsim.plotting import pyplot, save_figure
 
 
 def plot_calibration(result: CalibrationResult, path: str | Path) -> Path:
     """Write a PNG: measured (points), fit, background and line ticks above, difference below."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     v = result.values
     x, y = result.two_theta, result.measured
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.6), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 1]})
+    fig, (top, bottom) = pyplot().subplots(2, 1, figsize=(9, 5.6), sharex=True,
+                                           gridspec_kw={"height_ratios": [3, 1]})
     top.plot(x, y, ".", ms=1.2, color="0.3", label=Path(result.source).name)
     top.plot(x, result.fitted, lw=0.8, color="tab:red",
              label=f"fit ({v['formula']}, {v['lines']}), Rwp {v['rwp']:.2f} %")
@@ -39,9 +35,4 @@ def plot_calibration(result: CalibrationResult, path: str | Path) -> Path:
     bottom.axhline(0.0, color="tab:red", lw=0.5)
     bottom.set_ylabel("measured − fit")
     bottom.set_xlabel(f"2θ (degrees, λ = {v['wavelength']:.5f} Å)")
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, dpi=110)

@@ -16,6 +16,7 @@ from xrdsim.dataset.reading import complete_rows
 from xrdsim.dataset.shards import complete_shards, layout_of, open_store
 from xrdsim.errors import DatasetError
 from xrdsim.grid import grid_centers
+from xrdsim.plotting import pyplot, save_figure
 from xrdsim.structures.crystal_systems import CRYSTAL_SYSTEMS
 
 #: Patterns drawn in the example plot (views of one structure per panel).
@@ -116,11 +117,6 @@ def plot_examples(path: str | os.PathLike, png: str | os.PathLike, *,
     Raises:
         DatasetError: when the store has no complete train row.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     root = open_store(path)
     train = root["train"]
     mask = complete_rows(train)
@@ -137,7 +133,7 @@ def plot_examples(path: str | os.PathLike, png: str | os.PathLike, *,
                f"{eg_names[eg] if eg < len(eg_names) else eg}")
     x = grid_centers()
     panels = [n for n in ("train", "invariance") if n in root]
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    fig, axes = pyplot().subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     for ax, name in zip(axes[0], panels, strict=True):
         group = root[name]
         rows = np.flatnonzero((group["structure_index"][:] == s) & complete_rows(group))
@@ -150,8 +146,4 @@ def plot_examples(path: str | os.PathLike, png: str | os.PathLike, *,
         if len(rows):
             ax.legend(fontsize=7, loc="upper right")
     fig.suptitle(f"{sid} {formula} — {classes}")
-    fig.tight_layout()
-    png = Path(png)
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return png
+    return save_figure(fig, png, dpi=110)

@@ -38,6 +38,7 @@ from xrdsim.measured.background import (
     estimate_background,
 )
 from xrdsim.measured.readers import MeasuredPattern, read_pattern
+from xrdsim.plotting import pyplot, save_figure
 from xrdsim.wavelengths import DEFAULT_WAVELENGTH, resolve_wavelength
 
 #: Format tag written into the root attributes of stores from :func:`prepare_files`.
@@ -430,13 +431,8 @@ def load_prepared(path: str | Path) -> tuple[np.ndarray, list[str], dict[str, An
 
 def plot_prepared(measured: MeasuredPattern, prepared: PreparedPattern, path: str | Path) -> None:
     """Write a PNG: the file as read (top) and the prepared grid pattern (bottom)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     x = grid_centers()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5), sharex=False)
+    fig, (top, bottom) = pyplot().subplots(2, 1, figsize=(8, 5), sharex=False)
     top.plot(measured.two_theta, measured.intensity, lw=0.6, color="0.2")
     top.set_title(f"{Path(measured.source).name} as read (λ = {measured.wavelength:.5f} Å)",
                   fontsize=9)
@@ -449,6 +445,4 @@ def plot_prepared(measured: MeasuredPattern, prepared: PreparedPattern, path: st
     bottom.set_title(f"on the model grid (λ = {prepared.wavelength:.5f} Å)", fontsize=9)
     bottom.set_xlabel("2θ (degrees)")
     bottom.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)

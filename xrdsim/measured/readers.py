@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from xrdsim.errors import ConfigError, PatternReadError
+from xrdsim.files import regular_file_size
 from xrdsim.measured.brml import read_brml
 from xrdsim.measured.bruker import read_bruker_raw, read_uxd
 from xrdsim.measured.columns import STEP_REL_TOL as STEP_REL_TOL
@@ -227,20 +228,10 @@ def read_limited_bytes(path: Path) -> bytes:
     Devices (``/dev/zero``), FIFOs and sockets are refused before they are opened — reading
     them would never end or block forever — and so is a file too big to be one pattern.
     """
-    import os
-    import stat
-
     src = str(path)
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        raise PatternReadError(src, f"cannot read the file ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise PatternReadError(src, "not a regular file (a device, FIFO or socket); copy the "
-                               "data into a file")
-    if info.st_size > MAX_PATTERN_BYTES:
-        raise PatternReadError(src, f"{info.st_size} bytes, more than the {MAX_PATTERN_BYTES} "
-                               "one powder pattern may have; split or reduce the file")
+    regular_file_size(path, limit=MAX_PATTERN_BYTES, error=PatternReadError,
+                      irregular_fix=" (a device, FIFO or socket); copy the data into a file",
+                      too_big="one powder pattern may have; split or reduce the file")
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_PATTERN_BYTES + 1)

